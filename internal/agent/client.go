@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+// ErrNoAgent means no agent is running for the vault.
+var ErrNoAgent = errors.New("the vault is locked (no agent running)")
+
+// SocketPath returns where the agent for vaultDir listens: a file named by
+// a hash of the vault's absolute path, in $XDG_RUNTIME_DIR/keyhold or else
+// /tmp/keyhold-UID. Unix socket paths are limited to ~100 bytes, so the
+// vault directory itself (often deep) is not used.
+func SocketPath(vaultDir string) (string, error) {
+	abs, err := filepath.Abs(vaultDir)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	if base != "" {
+		base = filepath.Join(base, "keyhold")
+	} else {
+		base = filepath.Join(os.TempDir(), fmt.Sprintf("keyhold-%d", os.Getuid()))
+	}
+	return filepath.Join(base, hex.EncodeToString(sum[:8])+".sock"), nil
+}
+
+// Client talks to a running agent. It offers the same operations as a
+// vault.Session so that commands do not care which they have.
+type Client struct {
+	path string
+}
+
+// Dial checks that an agent answers at path.
+func Dial(path string) (*Client, *Status, error) {
+	c := &Client{path: path}
+	resp, err := c.call(context.Background(), &request{Op: opStatus})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, resp.Status, nil
+}
+
+func (c *Client) call(ctx context.Context, req *request) (*response, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := d.DialContext(ctx, "unix", c.path)
+	if err != nil {
+		if _, serr := os.Stat(c.path); serr == nil && isRefused(err) {
+			os.Remove(c.path) // the agent died and left its socket
+		}
+		return nil, ErrNoAgent
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return nil, fmt.Errorf("talking to the agent: %w", err)
+	}
+	var resp response
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		if req.Op == opStatus {
+			return nil, ErrNoAgent
+		}
+		return nil, fmt.Errorf("the agent did not answer (%v); run `keyhold lock` and `keyhold unlock`", err)
+	}
+	if resp.Err != nil {
+		if resp.Err.Kind == "locked" {
+			return nil, ErrNoAgent
+		}
+		return nil, decodeErr(resp.Err)
+	}
+	return &resp, nil
+}
+
+func toEntries(ws []wireEntry) ([]*vault.Entry, error) {
+	out := make([]*vault.Entry, len(ws))
+	for i, w := range ws {
+		u, err := uuid.Parse(w.ID)
+		if err != nil || w.Item == nil {
+			return nil, errors.New("the agent sent a malformed item")
+		}
+		out[i] = &vault.Entry{ID: vault.ItemID(u), Revision: w.Revision, Item: w.Item}
+	}
+	return out, nil
+}
+
+func one(resp *response, err error) (*vault.Entry, error) {
+	if err != nil {
+		return nil, err
+	}
+	es, err := toEntries(resp.Entries)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) != 1 {
+		return nil, errors.New("the agent sent a malformed answer")
+	}
+	return es[0], nil
+}
+
+// Lock asks the agent to wipe its keys and exit.
+func (c *Client) Lock(ctx context.Context) error {
+	_, err := c.call(ctx, &request{Op: opLock})
+	return err
+}
+
+// Search is vault.Session.Search.
+func (c *Client) Search(ctx context.Context, q string, f vault.Filter) ([]*vault.Entry, error) {
+	resp, err := c.call(ctx, &request{Op: opList, Query: q, Filter: f})
+	if err != nil {
+		return nil, err
+	}
+	return toEntries(resp.Entries)
+}
+
+// List is vault.Session.List.
+func (c *Client) List(ctx context.Context, f vault.Filter) ([]*vault.Entry, error) {
+	return c.Search(ctx, "", f)
+}
+
+// Resolve is vault.Session.Resolve.
+func (c *Client) Resolve(ctx context.Context, ref string, f vault.Filter) (*vault.Entry, error) {
+	return one(c.call(ctx, &request{Op: opResolve, Ref: ref, Filter: f}))
+}
+
+// History is vault.Session.History.
+func (c *Client) History(ctx context.Context, id vault.ItemID) ([]vault.Revision, error) {
+	resp, err := c.call(ctx, &request{Op: opHistory, ID: id.String()})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Revisions, nil
+}
+
+// Add is vault.Session.Add.
+func (c *Client) Add(ctx context.Context, its ...*item.Item) ([]*vault.Entry, error) {
+	resp, err := c.call(ctx, &request{Op: opAdd, Items: its})
+	if err != nil {
+		return nil, err
+	}
+	return toEntries(resp.Entries)
+}
+
+// Put is vault.Session.Put.
+func (c *Client) Put(ctx context.Context, id vault.ItemID, baseRev uint64, it *item.Item) (*vault.Entry, error) {
+	return one(c.call(ctx, &request{Op: opPut, ID: id.String(), BaseRev: baseRev, Items: []*item.Item{it}}))
+}
+
+// Trash is vault.Session.Trash.
+func (c *Client) Trash(ctx context.Context, ref string) (*vault.Entry, error) {
+	return one(c.call(ctx, &request{Op: opTrash, Ref: ref}))
+}
+
+// Restore is vault.Session.Restore.
+func (c *Client) Restore(ctx context.Context, ref string) (*vault.Entry, error) {
+	return one(c.call(ctx, &request{Op: opRestore, Ref: ref}))
+}
+
+// Verify is vault.Session.Verify.
+func (c *Client) Verify(ctx context.Context) (*vault.Report, error) {
+	resp, err := c.call(ctx, &request{Op: opVerify})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Report, nil
+}
+
+// Close does nothing: the agent outlives the command.
+func (c *Client) Close() {}

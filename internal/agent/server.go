@@ -1,0 +1,241 @@
+//go:build unix
+
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/vault"
+	"golang.org/x/sys/unix"
+)
+
+// maxRequest bounds a request body: an add of a few large items at most.
+const maxRequest = 64 << 20
+
+// Server serves one unlocked vault session until Lock, the idle timeout,
+// or its context ends.
+type Server struct {
+	sess    *vault.Session
+	timeout time.Duration
+	started time.Time
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	deadline time.Time
+	done     chan struct{}
+	once     sync.Once
+}
+
+// NewServer wraps an unlocked session. The session is closed (its keys
+// wiped) when the server stops.
+func NewServer(sess *vault.Session, timeout time.Duration, log *slog.Logger) *Server {
+	now := time.Now()
+	return &Server{sess: sess, timeout: timeout, started: now, deadline: now.Add(timeout),
+		done: make(chan struct{}), log: log}
+}
+
+func (s *Server) stop() { s.once.Do(func() { close(s.done) }) }
+
+func (s *Server) touch() {
+	s.mu.Lock()
+	s.deadline = time.Now().Add(s.timeout)
+	s.mu.Unlock()
+}
+
+// Serve listens on the socket at path (creating it 0600 in its 0700
+// directory) and answers requests until the agent is locked or idle for
+// its timeout. ready is called once the socket accepts connections.
+func (s *Server) Serve(ctx context.Context, path string, ready func()) error {
+	if err := prepareDir(path); err != nil {
+		return err
+	}
+	os.Remove(path) // a stale socket of a dead agent
+	old := unix.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", path, err)
+	}
+	defer os.Remove(path)
+	defer l.Close()
+	defer s.sess.Close()
+	if ready != nil {
+		ready()
+	}
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				s.stop()
+			case <-s.done:
+			case <-t.C:
+				s.mu.Lock()
+				expired := time.Now().After(s.deadline)
+				s.mu.Unlock()
+				if expired {
+					s.log.Info("idle timeout; locking")
+					s.stop()
+				}
+				// The socket was removed (vault deleted, tmp cleaned):
+				// nobody can reach us any more.
+				if _, err := os.Stat(path); err != nil {
+					s.stop()
+				}
+				continue
+			}
+			l.Close()
+			return
+		}
+	}()
+	var wg sync.WaitGroup
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				wg.Wait()
+				return nil
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				wg.Wait()
+				return nil
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(ctx, c.(*net.UnixConn))
+		}()
+	}
+}
+
+func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	if err := checkPeer(c); err != nil {
+		s.log.Warn("refused a connection", "reason", err.Error())
+		return
+	}
+	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	var req request
+	if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
+		json.NewEncoder(c).Encode(response{Err: &wireError{Kind: "other", Message: "agent: malformed request"}})
+		return
+	}
+	select {
+	case <-s.done:
+		json.NewEncoder(c).Encode(response{Err: &wireError{Kind: "locked", Message: "the agent is locking"}})
+		return
+	default:
+	}
+	s.touch()
+	resp := s.dispatch(ctx, &req)
+	json.NewEncoder(c).Encode(resp)
+	if req.Op == opLock {
+		s.stop()
+	}
+}
+
+func entries(es ...*vault.Entry) []wireEntry {
+	out := make([]wireEntry, len(es))
+	for i, e := range es {
+		out[i] = wireEntry{ID: e.ID.String(), Revision: e.Revision, Item: e.Item}
+	}
+	return out
+}
+
+func (s *Server) dispatch(ctx context.Context, r *request) response {
+	var resp response
+	var err error
+	switch r.Op {
+	case opStatus:
+		s.mu.Lock()
+		resp.Status = &Status{AccountID: s.sess.Vault().AccountID().String(), VaultDir: s.sess.Vault().Dir,
+			Started: s.started, Timeout: s.timeout, ExpiresAt: s.deadline, PID: os.Getpid()}
+		s.mu.Unlock()
+	case opLock:
+	case opList:
+		var es []*vault.Entry
+		es, err = s.sess.Search(ctx, r.Query, r.Filter)
+		resp.Entries = entries(es...)
+	case opResolve:
+		var e *vault.Entry
+		if e, err = s.sess.Resolve(ctx, r.Ref, r.Filter); err == nil {
+			resp.Entries = entries(e)
+		}
+	case opHistory:
+		var u uuid.UUID
+		if u, err = uuid.Parse(r.ID); err == nil {
+			resp.Revisions, err = s.sess.History(ctx, vault.ItemID(u))
+		}
+	case opAdd:
+		var es []*vault.Entry
+		es, err = s.sess.Add(ctx, r.Items...)
+		resp.Entries = entries(es...)
+	case opPut:
+		var u uuid.UUID
+		if u, err = uuid.Parse(r.ID); err == nil && len(r.Items) == 1 {
+			var e *vault.Entry
+			if e, err = s.sess.Put(ctx, vault.ItemID(u), r.BaseRev, r.Items[0]); err == nil {
+				resp.Entries = entries(e)
+			}
+		} else if err == nil {
+			err = errors.New("agent: put takes one item")
+		}
+	case opTrash, opRestore:
+		var e *vault.Entry
+		if r.Op == opTrash {
+			e, err = s.sess.Trash(ctx, r.Ref)
+		} else {
+			e, err = s.sess.Restore(ctx, r.Ref)
+		}
+		if err == nil {
+			resp.Entries = entries(e)
+		}
+	case opVerify:
+		resp.Report, err = s.sess.Verify(ctx)
+	default:
+		err = fmt.Errorf("agent: unknown request %q (is the agent from another keyhold version? run `keyhold lock`)", r.Op)
+	}
+	resp.Err = encodeErr(err)
+	return resp
+}
+
+// prepareDir makes the socket's directory 0700 and refuses one that another
+// user owns or others can enter.
+func prepareDir(sock string) error {
+	dir := dirOf(sock)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("the agent directory %s must be a directory owned by you with mode 0700", dir)
+	}
+	return nil
+}
+
+// Lock memory holding keys where the platform allows, so they are not
+// written to swap. Best effort: the limit for locked memory is often small.
+func lockMemory(b []byte) { _ = unix.Mlock(b) }
+
+var _ = lockMemory
+
+func dirOf(sock string) string { return filepath.Dir(sock) }

@@ -1,0 +1,392 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyhold/keyhold/internal/agent"
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/strength"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+func (c *cmdEnv) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// newPassword reads a new password: from file if given (no confirmation),
+// else twice from the terminal. Either way it prints a strength estimate
+// and warns below strength.MinScore.
+func (c *cmdEnv) newPassword(file string, userInputs ...string) ([]byte, error) {
+	var pw []byte
+	var err error
+	if file != "" {
+		if pw, err = readSecretFile(file); err != nil {
+			return nil, err
+		}
+	} else {
+		if pw, err = readSecretTTY("New password: "); err != nil {
+			return nil, err
+		}
+		est := strength.Evaluate(pw, userInputs...)
+		c.infof("%s", est.Summary())
+		again, err := readSecretTTY("Repeat the new password: ")
+		if err != nil {
+			keys.Wipe(pw)
+			return nil, err
+		}
+		same := string(again) == string(pw)
+		keys.Wipe(again)
+		if !same {
+			keys.Wipe(pw)
+			return nil, usageError{errors.New("the two passwords differ; nothing was changed")}
+		}
+	}
+	if _, err := keys.NormalizePassword(pw); err != nil {
+		keys.Wipe(pw)
+		return nil, usageError{err}
+	}
+	est := strength.Evaluate(pw, userInputs...)
+	if file != "" {
+		c.infof("%s", est.Summary())
+	}
+	if est.Score < strength.MinScore {
+		c.warnf("this password is weak; your Secret Key still protects a stolen vault, but a strong password protects you if the kit is found too")
+	}
+	return pw, nil
+}
+
+func (c *cmdEnv) initCmd() *cobra.Command {
+	var email string
+	var mem, tm, threads uint32
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a new account and an empty vault",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vault.Exists(c.vaultDir) {
+				return fmt.Errorf("%w: %s", vault.ErrVaultExists, c.vaultDir)
+			}
+			p := keys.KDFParams{Time: keys.DefaultTime, Threads: keys.DefaultThreads}
+			f := cmd.Flags()
+			explicit := f.Changed("kdf-memory") || f.Changed("kdf-time") || f.Changed("kdf-threads")
+			if f.Changed("kdf-memory") {
+				p.MemoryKiB = mem * 1024
+			}
+			if f.Changed("kdf-time") {
+				p.Time = tm
+			}
+			if f.Changed("kdf-threads") {
+				if threads > 255 {
+					return usageError{errors.New("--kdf-threads is at most 255")}
+				}
+				p.Threads = uint8(threads)
+			}
+			if p.MemoryKiB == 0 {
+				c.infof("calibrating key derivation for this device...")
+				cal := keys.Calibrate(500 * time.Millisecond)
+				p.MemoryKiB = cal.MemoryKiB
+			}
+			if err := p.Check(); err != nil {
+				return usageError{err}
+			}
+			if explicit && p.BelowDefaults() {
+				c.warnf("key derivation set below the defaults (%s); a stolen vault plus kit is cheaper to attack", p)
+			}
+			pw, err := c.newPassword(c.passwordFile, email)
+			if err != nil {
+				return err
+			}
+			defer keys.Wipe(pw)
+			created, err := vault.Create(c.vaultDir, pw, vault.CreateOptions{Email: email, KDF: p})
+			if err != nil {
+				return err
+			}
+			defer created.SecretKey.Wipe()
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"account_id": created.AccountID.String(), "secret_key": created.SecretKey.Display(),
+					"vault": c.vaultDir, "kdf": kdfJSON(p)})
+			}
+			fmt.Fprintf(c.stdout, "Account ID:  %s\nSecret Key:  %s\nVault:       %s\n", created.AccountID, created.SecretKey.Display(), c.vaultDir)
+			c.infof("created the vault (%s)", p)
+			c.infof("hint: print your recovery kit now and keep it safe: keyhold kit --pdf keyhold-kit.pdf")
+			c.infof("hint: without the kit (or another device) and your password, nobody — not even you — can open this vault")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&email, "email", "", "your email address (shown on the recovery kit)")
+	f.Uint32Var(&mem, "kdf-memory", 0, "Argon2id memory in MiB (default: calibrated, at least 64)")
+	f.Uint32Var(&tm, "kdf-time", 0, "Argon2id passes (default 3)")
+	f.Uint32Var(&threads, "kdf-threads", 0, "Argon2id lanes (default 4)")
+	return cmd
+}
+
+func kdfJSON(p keys.KDFParams) map[string]any {
+	return map[string]any{"algorithm": "argon2id", "time": p.Time, "memory_mib": p.MemoryKiB / 1024, "threads": p.Threads}
+}
+
+func (c *cmdEnv) lockCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lock",
+		Short: "Stop the agent, wiping the keys it holds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl := c.agentClient()
+			if cl == nil {
+				c.infof("already locked")
+				return nil
+			}
+			if err := cl.Lock(c.ctx); err != nil {
+				return err
+			}
+			c.infof("locked")
+			return nil
+		},
+	}
+}
+
+func (c *cmdEnv) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show whether the vault exists and is unlocked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st := map[string]any{"vault": c.vaultDir, "exists": vault.Exists(c.vaultDir), "locked": true}
+			var ast *agent.Status
+			if path, err := agent.SocketPath(c.vaultDir); err == nil && vault.Exists(c.vaultDir) {
+				if _, err := os.Stat(path); err == nil {
+					if _, s, err := agent.Dial(path); err == nil {
+						ast = s
+						st["locked"] = false
+						st["agent"] = map[string]any{"pid": s.PID, "expires_at": s.ExpiresAt.UTC().Format(time.RFC3339), "idle_timeout": s.Timeout.String()}
+					}
+				}
+			}
+			var v *vault.Vault
+			if st["exists"] == true {
+				var err error
+				if v, err = c.openVault(); err != nil {
+					return err
+				}
+				defer v.Close()
+				st["account_id"] = v.AccountID().String()
+				st["key_version"] = v.KeyVersion()
+				st["kdf"] = kdfJSON(v.Envelope().KDF)
+				st["keystore"] = "file"
+			}
+			if c.jsonOut {
+				return c.printJSON(st)
+			}
+			if v == nil {
+				fmt.Fprintf(c.stdout, "vault:   %s (none)\n", c.vaultDir)
+				c.infof("hint: create one with `keyhold init`")
+				return nil
+			}
+			fmt.Fprintf(c.stdout, "vault:    %s\naccount:  %s\nkey:      version %d, %s\n", c.vaultDir, v.AccountID(), v.KeyVersion(), v.Envelope().KDF)
+			if ast != nil {
+				fmt.Fprintf(c.stdout, "state:    unlocked (agent pid %d, locks after %s idle, next at %s)\n", ast.PID, ast.Timeout, ast.ExpiresAt.Local().Format(time.TimeOnly))
+			} else {
+				fmt.Fprintf(c.stdout, "state:    locked\n")
+			}
+			fmt.Fprintf(c.stdout, "secrets:  %s (a file readable only by you)\n", filepath.Join(c.vaultDir, vault.DeviceFile))
+			c.warnf("the Secret Key is kept in a file, not an OS key store; protect this account and its backups")
+			return nil
+		},
+	}
+}
+
+func (c *cmdEnv) passwdCmd() *cobra.Command {
+	var newFile string
+	cmd := &cobra.Command{
+		Use:   "passwd",
+		Short: "Change the password (re-wraps the account key)",
+		Long: `Change the password. The account key is re-wrapped under the new password;
+items are not re-encrypted. A key file exported before still opens with the
+old password; if you suspect the old password or a kit leaked, run
+keyhold rotate-key as well.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := c.unlockLocal()
+			if err != nil {
+				return err
+			}
+			defer localSession{s}.Close()
+			npw, err := c.newPassword(newFile)
+			if err != nil {
+				return err
+			}
+			defer keys.Wipe(npw)
+			p := s.Vault().Envelope().KDF
+			if err := s.ChangePassword(c.ctx, npw, p); err != nil {
+				return err
+			}
+			c.infof("password changed")
+			c.infof("hint: key files exported earlier still open with the old password; `keyhold rotate-key` retires them")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&newFile, "new-password-file", "", "read the new password from this file instead of the terminal")
+	return cmd
+}
+
+func (c *cmdEnv) rotateKeyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Replace the account key and Secret Key; old kits and key files stop working",
+		Long: `Make a new account key and a new Secret Key, and re-encrypt every item and
+every past revision under the new key, in one transaction. Recovery kits and
+key files made before stop working: print the new kit afterwards. Do this
+after a suspected leak of a kit, a key file or the password.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cl := c.agentClient(); cl != nil {
+				cl.Lock(c.ctx)
+			}
+			v, err := c.openVault()
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			pw, err := c.password("Password for " + c.vaultDir + ": ")
+			if err != nil {
+				return err
+			}
+			defer keys.Wipe(pw)
+			s, err := v.Unlock(pw)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			created, err := s.RotateKey(c.ctx, pw)
+			if err != nil {
+				return err
+			}
+			defer created.SecretKey.Wipe()
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"account_id": created.AccountID.String(), "secret_key": created.SecretKey.Display(), "key_version": v.KeyVersion()})
+			}
+			fmt.Fprintf(c.stdout, "Account ID:  %s\nSecret Key:  %s\n", created.AccountID, created.SecretKey.Display())
+			c.infof("rotated the account key (now version %d); every item was re-encrypted", v.KeyVersion())
+			c.infof("hint: old recovery kits and key files no longer work: print the new kit now: keyhold kit --pdf keyhold-kit.pdf")
+			return nil
+		},
+	}
+}
+
+func (c *cmdEnv) keyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Work with the encrypted account key"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "export FILE",
+		Short: "Write the encrypted account key to a key file (.keyholdkey)",
+		Long: `Write the account key, encrypted under your password and Secret Key, to FILE
+("-" for stdout). The file is useless without both; it does not contain the
+Secret Key. The file must not exist yet.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := c.openVault()
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			if err := c.writeOut(args[0], format.MarshalKeyFile(v.Envelope())); err != nil {
+				return err
+			}
+			if args[0] != "-" {
+				c.infof("wrote the encrypted account key to %s", args[0])
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func (c *cmdEnv) verifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Check the whole vault: key check, every item, the manifest",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.Verify(c.ctx)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				if err := c.printJSON(r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(c.stdout, "items: %d current, %d past revisions\n", r.Items, r.Revisions)
+				for _, p := range r.Problems {
+					fmt.Fprintf(c.stdout, "problem: %s\n", p)
+				}
+			}
+			if len(r.Problems) > 0 {
+				return exitError{fmt.Errorf("%w: %d problem(s) found", vault.ErrDamaged, len(r.Problems)), ExitDamaged}
+			}
+			if !c.jsonOut {
+				fmt.Fprintln(c.stdout, "ok: the key check passes, every item opens, the manifest matches")
+			}
+			return nil
+		},
+	}
+}
+
+func (c *cmdEnv) accountCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "account", Short: "Account information"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Show what is stored about your account, and where",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := c.openVault()
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			di, err := v.Device()
+			if err != nil {
+				return err
+			}
+			defer di.SecretKey.Wipe()
+			env := v.Envelope()
+			stored := []map[string]string{
+				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "account id, key version, key derivation settings and salt (public)"},
+				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "account key, encrypted under your password and Secret Key"},
+				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "key check: a known text encrypted with the account key"},
+				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "items and their past revisions, each encrypted (titles, URLs, notes, tags included); only ids, sizes and revision numbers are readable"},
+				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "manifest: a MAC over item ids and revisions"},
+				{"where": filepath.Join(c.vaultDir, vault.DeviceFile), "what": "this device's Secret Key, your email if given, key derivation floor (file mode 0600)"},
+				{"where": "server", "what": "nothing: no sync server is configured"},
+			}
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"account_id": v.AccountID().String(), "email": di.Email, "key_version": v.KeyVersion(),
+					"kdf": kdfJSON(env.KDF), "sync": di.SyncLocation, "stored": stored})
+			}
+			fmt.Fprintf(c.stdout, "account:  %s\n", v.AccountID())
+			if di.Email != "" {
+				fmt.Fprintf(c.stdout, "email:    %s\n", di.Email)
+			}
+			fmt.Fprintf(c.stdout, "key:      version %d, %s\nsync:     none (this vault lives only on this device)\n\nwhat is stored, and where:\n", v.KeyVersion(), env.KDF)
+			for _, s := range stored {
+				fmt.Fprintf(c.stdout, "  %s\n      %s\n", s["where"], s["what"])
+			}
+			return nil
+		},
+	})
+	return cmd
+}

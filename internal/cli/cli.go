@@ -1,0 +1,245 @@
+// Package cli implements the keyhold command: flag parsing, prompts,
+// output and exit codes, on top of the vault, agent, kit and transfer
+// packages. The terminal rules are written at the top of term.go.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyhold/keyhold/internal/agent"
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+// store is what item commands need: an unlocked vault, either a local
+// vault.Session or the agent's client.
+type store interface {
+	Search(ctx context.Context, q string, f vault.Filter) ([]*vault.Entry, error)
+	List(ctx context.Context, f vault.Filter) ([]*vault.Entry, error)
+	Resolve(ctx context.Context, ref string, f vault.Filter) (*vault.Entry, error)
+	History(ctx context.Context, id vault.ItemID) ([]vault.Revision, error)
+	Add(ctx context.Context, its ...*item.Item) ([]*vault.Entry, error)
+	Put(ctx context.Context, id vault.ItemID, baseRev uint64, it *item.Item) (*vault.Entry, error)
+	Trash(ctx context.Context, ref string) (*vault.Entry, error)
+	Restore(ctx context.Context, ref string) (*vault.Entry, error)
+	Verify(ctx context.Context) (*vault.Report, error)
+	Close()
+}
+
+// cmdEnv is the state shared by all commands of one invocation.
+type cmdEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	vaultDir     string
+	passwordFile string
+	jsonOut      bool
+
+	lines *lineReader
+	ctx   context.Context
+}
+
+// Main runs the keyhold command with args (without the program name) and
+// returns the exit code.
+func Main(args []string) int {
+	return run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, ctx: ctx}
+	root := c.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if isUsage(err) {
+		err = usageError{err}
+	}
+	c.printErr(err)
+	return exitCode(err)
+}
+
+// isUsage recognises cobra's own argument and flag errors.
+func isUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
+		"flag needs an argument", "invalid argument", "required flag", "if any flags in the group"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cmdEnv) warnf(format string, a ...any) {
+	fmt.Fprintf(c.stderr, "keyhold: warning: "+format+"\n", a...)
+}
+
+func (c *cmdEnv) infof(format string, a ...any) {
+	fmt.Fprintf(c.stderr, "keyhold: "+format+"\n", a...)
+}
+
+func (c *cmdEnv) printErr(err error) {
+	fmt.Fprintf(c.stderr, "keyhold: %s\n", err)
+	for _, h := range hints(err) {
+		fmt.Fprintf(c.stderr, "keyhold: hint: %s\n", h)
+	}
+}
+
+func hints(err error) []string {
+	switch {
+	case errors.Is(err, format.ErrWrongPassword):
+		return []string{"passwords are case-sensitive; check Caps Lock and the keyboard layout"}
+	case errors.Is(err, format.ErrWrongSecretKey):
+		return []string{"set this device up again from your newest recovery kit: keyhold setup --kit KIT --from VAULT"}
+	case errors.Is(err, vault.ErrNoVault):
+		return []string{"create one with `keyhold init`, or point --vault (or KEYHOLD_VAULT) at an existing vault"}
+	case errors.Is(err, vault.ErrNotFound):
+		return []string{"`keyhold search TEXT` finds items; `keyhold list --trash` shows deleted ones"}
+	case errors.Is(err, vault.ErrDamaged), errors.Is(err, format.ErrTampered):
+		return []string{"nothing was decrypted from the damaged data; run `keyhold verify` for a full report",
+			"restore the vault from a backup, or set this device up again from your kit and another device's vault"}
+	case errors.Is(err, errNoInput):
+		return []string{"pass --password-file FILE (or set KEYHOLD_PASSWORD_FILE), or run `keyhold unlock` in a terminal first"}
+	case errors.Is(err, keys.ErrKDFDowngrade):
+		return []string{"do not unlock this vault file; restore it from a trusted copy"}
+	case errors.Is(err, vault.ErrVaultExists):
+		return []string{"use another --vault directory, or remove the existing vault if you really mean to"}
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return []string{"run `keyhold help` or add --help to the command"}
+	}
+	return nil
+}
+
+func defaultVaultDir() string {
+	if v := os.Getenv("KEYHOLD_VAULT"); v != "" {
+		return v
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "keyhold")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "keyhold")
+	}
+	return "keyhold-vault"
+}
+
+func (c *cmdEnv) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyhold",
+		Short: "A password manager built around an account key and a recovery kit",
+		Long: `keyhold keeps your passwords in a local encrypted vault. Decrypting it needs
+your password and this device's Secret Key; the recovery kit (keyhold kit)
+carries the Secret Key to your other devices.
+
+Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.vaultDir, "vault", defaultVaultDir(), "vault directory (env KEYHOLD_VAULT)")
+	pf.StringVar(&c.passwordFile, "password-file", os.Getenv("KEYHOLD_PASSWORD_FILE"), "read the password from this file instead of the terminal (env KEYHOLD_PASSWORD_FILE)")
+	pf.BoolVar(&c.jsonOut, "json", false, "print machine-readable JSON on stdout")
+	root.AddCommand(
+		c.initCmd(), c.unlockCmd(), c.lockCmd(), c.statusCmd(),
+		c.addCmd(), c.editCmd(), c.showCmd(), c.listCmd(), c.searchCmd(), c.rmCmd(), c.restoreCmd(), c.historyCmd(),
+		c.generateCmd(), c.otpCmd(), c.copyCmd(),
+		c.passwdCmd(), c.rotateKeyCmd(), c.kitCmd(), c.keyCmd(), c.setupCmd(), c.verifyCmd(),
+		c.importCmd(), c.exportCmd(), c.accountCmd(),
+		c.agentCmd(), c.clipClearCmd(),
+	)
+	return root
+}
+
+// password returns the current password: from --password-file, else from
+// the terminal.
+func (c *cmdEnv) password(prompt string) ([]byte, error) {
+	if c.passwordFile != "" {
+		return readSecretFile(c.passwordFile)
+	}
+	return readSecretTTY(prompt)
+}
+
+// openVault opens the vault directory.
+func (c *cmdEnv) openVault() (*vault.Vault, error) {
+	return vault.Open(c.vaultDir)
+}
+
+// localSession is a vault.Session that also closes its vault.
+type localSession struct {
+	*vault.Session
+}
+
+func (l localSession) Close() {
+	v := l.Session.Vault()
+	l.Session.Close()
+	v.Close()
+}
+
+// open returns an unlocked store: the agent if one runs for this vault,
+// else the vault unlocked with the password.
+func (c *cmdEnv) open() (store, error) {
+	if cl := c.agentClient(); cl != nil {
+		return cl, nil
+	}
+	s, err := c.unlockLocal()
+	if err != nil {
+		return nil, err
+	}
+	return localSession{s}, nil
+}
+
+func (c *cmdEnv) agentClient() *agent.Client {
+	if !vault.Exists(c.vaultDir) {
+		return nil
+	}
+	path, err := agent.SocketPath(c.vaultDir)
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	cl, _, err := agent.Dial(path)
+	if err != nil {
+		return nil
+	}
+	return cl
+}
+
+// unlockLocal unlocks the vault in this process with the password.
+func (c *cmdEnv) unlockLocal() (*vault.Session, error) {
+	v, err := c.openVault()
+	if err != nil {
+		return nil, err
+	}
+	pw, err := c.password("Password for " + c.vaultDir + ": ")
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	defer keys.Wipe(pw)
+	s, err := v.Unlock(pw)
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package cli
+
+import "os/exec"
+
+func detach(cmd *exec.Cmd) {}
+
+func lockMemory(b []byte) {}

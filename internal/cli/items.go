@@ -1,0 +1,623 @@
+package cli
+
+import (
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/spf13/cobra"
+
+	"github.com/keyhold/keyhold/internal/gen"
+	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+// itemFlags are the flags add and edit share.
+type itemFlags struct {
+	username      string
+	urls          []string
+	addURLs       []string
+	passwordStdin bool
+	generate      bool
+	length        int
+	words         int
+	totpStdin     bool
+	tags          []string
+	fields        []string
+	secretFields  []string
+	removeFields  []string
+	notes         string
+	favorite      bool
+	noFavorite    bool
+	title         string
+}
+
+func (f *itemFlags) register(cmd *cobra.Command, edit bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.username, "username", "", "user name")
+	fl.StringArrayVar(&f.urls, "url", nil, "URL (repeat for several)")
+	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from a line of stdin (prompted without echo on a terminal)")
+	fl.BoolVar(&f.generate, "generate", false, "generate a random password")
+	fl.IntVar(&f.length, "length", gen.DefaultPasswordSpec.Length, "with --generate: password length")
+	fl.IntVar(&f.words, "words", 0, "with --generate: make a passphrase of this many words instead")
+	fl.BoolVar(&f.totpStdin, "totp-secret-stdin", false, "read a TOTP secret (base32 or otpauth:// URI) from a line of stdin")
+	fl.StringArrayVar(&f.tags, "tag", nil, "tag (repeat for several)")
+	fl.StringArrayVar(&f.fields, "field", nil, "set a text field: NAME=VALUE (standard, e.g. cardholder=..., or custom); never for secrets")
+	fl.StringArrayVar(&f.secretFields, "secret-field", nil, "set a hidden field NAME, reading its value from a line of stdin")
+	fl.StringVar(&f.notes, "notes", "", "notes")
+	fl.BoolVar(&f.favorite, "favorite", false, "mark as favourite")
+	if edit {
+		fl.StringVar(&f.title, "title", "", "new title")
+		fl.StringArrayVar(&f.addURLs, "add-url", nil, "add a URL, keeping the others (--url replaces them all)")
+		fl.StringArrayVar(&f.removeFields, "remove-field", nil, "remove a field by name")
+		fl.BoolVar(&f.noFavorite, "no-favorite", false, "unmark as favourite")
+	}
+	cmd.MarkFlagsMutuallyExclusive("password-stdin", "generate")
+}
+
+// apply changes it according to the flags. Stdin secrets are read in flag
+// order: password, TOTP secret, then each --secret-field.
+func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item) (generated bool, err error) {
+	ch := cmd.Flags().Changed
+	if f.title != "" {
+		it.Title = f.title
+	}
+	if ch("username") {
+		it.Set("username", f.username, item.Text)
+	}
+	if ch("url") {
+		it.URLs = nil
+	}
+	for _, u := range append(append([]string{}, f.urls...), f.addURLs...) {
+		if err := checkURL(u); err != nil {
+			return false, usageError{err}
+		}
+		it.URLs = append(it.URLs, u)
+	}
+	if f.passwordStdin {
+		pw, err := c.stdinSecret("password")
+		if err != nil {
+			return false, err
+		}
+		it.Set("password", string(pw), item.Hidden)
+		keys.Wipe(pw)
+	}
+	if f.generate {
+		var pw []byte
+		var err error
+		if f.words > 0 {
+			spec := gen.DefaultPassphraseSpec
+			spec.Words = f.words
+			pw, err = gen.Passphrase(spec)
+		} else {
+			spec := gen.DefaultPasswordSpec
+			spec.Length = f.length
+			pw, err = gen.Password(spec)
+		}
+		if err != nil {
+			return false, usageError{err}
+		}
+		it.Set("password", string(pw), item.Hidden)
+		keys.Wipe(pw)
+		generated = true
+	}
+	if f.totpStdin {
+		s, err := c.stdinSecret("TOTP secret")
+		if err != nil {
+			return false, err
+		}
+		v, err := normalizeTOTP(string(s))
+		keys.Wipe(s)
+		if err != nil {
+			return false, usageError{err}
+		}
+		it.Set("totp", v, item.TOTP)
+	}
+	if ch("tag") {
+		it.Tags = nil
+		for _, t := range f.tags {
+			if t = strings.TrimSpace(t); t != "" {
+				it.Tags = append(it.Tags, t)
+			}
+		}
+	}
+	for _, kv := range f.fields {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return false, usageError{fmt.Errorf("--field takes NAME=VALUE, got %q", name)}
+		}
+		if isSecretName(name) {
+			return false, usageError{fmt.Errorf("--field %s would put a secret on the command line; use --secret-field %s and give the value on stdin", name, name)}
+		}
+		it.Set(strings.TrimSpace(name), val, item.Text)
+	}
+	for _, name := range f.secretFields {
+		v, err := c.stdinSecret(name)
+		if err != nil {
+			return false, err
+		}
+		it.Set(name, string(v), item.Hidden)
+		keys.Wipe(v)
+	}
+	for _, name := range f.removeFields {
+		if !it.Remove(name) {
+			return false, fmt.Errorf("%w: field %q", vault.ErrNotFound, name)
+		}
+	}
+	if ch("notes") {
+		it.Notes = f.notes
+	}
+	if f.favorite {
+		it.Favorite = true
+	}
+	if f.noFavorite {
+		it.Favorite = false
+	}
+	return generated, nil
+}
+
+// isSecretName reports field names whose values are secrets by nature, so
+// that --field refuses them.
+func isSecretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"password", "secret", "pin", "cvv", "number", "totp", "iban", "account_number", "passport", "license"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme == "" && p.Host == "" && p.Path == "") {
+		return fmt.Errorf("%q is not a URL", u)
+	}
+	return nil
+}
+
+// normalizeTOTP accepts an otpauth:// URI or a bare base32 secret (spaces
+// and lower case allowed) and returns what is stored.
+func normalizeTOTP(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(strings.ToLower(s), "otpauth://") {
+		k, err := otp.NewKeyFromURL(s)
+		if err != nil || k.Secret() == "" {
+			return "", errors.New("the TOTP URI is not a valid otpauth:// URI with a secret")
+		}
+		return s, nil
+	}
+	sec := strings.ToUpper(strings.ReplaceAll(strings.ReplaceAll(s, " ", ""), "-", ""))
+	sec = strings.TrimRight(sec, "=")
+	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(sec); err != nil || len(sec) < 16 {
+		return "", errors.New("the TOTP secret is not valid base32 of at least 80 bits")
+	}
+	return sec, nil
+}
+
+func (c *cmdEnv) addCmd() *cobra.Command {
+	var f itemFlags
+	cmd := &cobra.Command{
+		Use:   "add TYPE TITLE",
+		Short: "Add an item (login, note, card, identity, bank)",
+		Long: `Add an item. TYPE is one of login, note, card, identity, bank.
+
+Secrets never go on the command line: --password-stdin, --totp-secret-stdin
+and --secret-field NAME read one line of stdin each, in that order (on a
+terminal they are prompted for without echo).
+
+Examples:
+  keyhold add login GitHub --username alice --url https://github.com --generate
+  printf '%s\n' "$PW" | keyhold add login Mail --username me --password-stdin
+  keyhold add card Visa --field cardholder="A. Smith" --field expiry=12/29 --secret-field number --secret-field cvv`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := item.ParseType(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			it := item.New(t, args[1], vault.Now())
+			generated, err := c.applyItemFlags(cmd, &f, it)
+			if err != nil {
+				return err
+			}
+			if err := it.Validate(); err != nil {
+				return usageError{err}
+			}
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			es, err := st.Add(c.ctx, it)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(entryJSON(es[0], false))
+			}
+			fmt.Fprintln(c.stdout, es[0].ID)
+			c.infof("added %s %q", t, it.Title)
+			if generated {
+				c.infof("hint: the generated password is stored; `keyhold copy %s` copies it", quoteArg(it.Title))
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func quoteArg(s string) string {
+	if strings.ContainsAny(s, " \t'\"$`\\") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+func (c *cmdEnv) editCmd() *cobra.Command {
+	var f itemFlags
+	cmd := &cobra.Command{
+		Use:   "edit TITLE|ID",
+		Short: "Change an item; the old revision is kept in its history",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Resolve(c.ctx, args[0], vault.Active)
+			if err != nil {
+				return err
+			}
+			it := e.Item.Clone()
+			if _, err := c.applyItemFlags(cmd, &f, it); err != nil {
+				return err
+			}
+			it.Modified = vault.Now()
+			if err := it.Validate(); err != nil {
+				return usageError{err}
+			}
+			ne, err := st.Put(c.ctx, e.ID, e.Revision, it)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(entryJSON(ne, false))
+			}
+			c.infof("updated %q (revision %d)", it.Title, ne.Revision)
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// entryJSON is the --json form of an item. Values are included: JSON is
+// for scripts, which ask for it explicitly. With summary, only the fields
+// list and search show, and never a hidden value.
+func entryJSON(e *vault.Entry, summary bool) map[string]any {
+	it := e.Item
+	m := map[string]any{"id": e.ID.String(), "revision": e.Revision, "type": it.Type, "title": it.Title,
+		"urls": nonNil(it.URLs), "tags": nonNil(it.Tags), "favorite": it.Favorite,
+		"created": it.Created.Format(time.RFC3339Nano), "modified": it.Modified.Format(time.RFC3339Nano)}
+	if it.Trashed != nil {
+		m["trashed"] = it.Trashed.Format(time.RFC3339Nano)
+	}
+	if summary {
+		m["username"] = it.Username()
+		return m
+	}
+	fields := make([]map[string]any, 0, len(it.Fields))
+	for _, f := range it.Fields {
+		fields = append(fields, map[string]any{"name": f.Name, "kind": f.Kind, "value": f.Value, "custom": f.Custom})
+	}
+	m["fields"] = fields
+	m["notes"] = it.Notes
+	return m
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (c *cmdEnv) showCmd() *cobra.Command {
+	var field string
+	var reveal bool
+	cmd := &cobra.Command{
+		Use:   "show TITLE|ID",
+		Short: "Show an item (hidden fields masked unless --reveal)",
+		Long: `Show an item. Hidden fields (passwords, card numbers, TOTP secrets) are
+masked unless --reveal. --field NAME prints that one value alone, revealed,
+for scripts: keyhold show GitHub --field password.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Resolve(c.ctx, args[0], vault.Active)
+			if err != nil {
+				return err
+			}
+			if field != "" {
+				v, ok := e.Item.Get(field)
+				if !ok {
+					return fmt.Errorf("%w: %q has no field %q", vault.ErrNotFound, e.Item.Title, field)
+				}
+				fmt.Fprintln(c.stdout, v)
+				return nil
+			}
+			if c.jsonOut {
+				return c.printJSON(entryJSON(e, false))
+			}
+			c.printItem(e.Item, reveal)
+			fmt.Fprintf(c.stdout, "  %-12s %s (revision %d)\n", "id:", e.ID, e.Revision)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&field, "field", "", "print only this field's value (e.g. password, username, url, notes, totp)")
+	cmd.Flags().BoolVar(&reveal, "reveal", false, "show hidden values")
+	return cmd
+}
+
+func (c *cmdEnv) printItem(it *item.Item, reveal bool) {
+	w := c.stdout
+	fmt.Fprintf(w, "%s\n", it.Title)
+	fav := ""
+	if it.Favorite {
+		fav = " ★"
+	}
+	fmt.Fprintf(w, "  %-12s %s%s\n", "type:", it.Type, fav)
+	for _, f := range it.Fields {
+		v := f.Value
+		if (f.Kind == item.Hidden || f.Kind == item.TOTP) && !reveal {
+			v = "•••••••• (--reveal or --field " + f.Name + ")"
+		}
+		fmt.Fprintf(w, "  %-12s %s\n", f.Name+":", v)
+	}
+	for _, u := range it.URLs {
+		fmt.Fprintf(w, "  %-12s %s\n", "url:", u)
+	}
+	if len(it.Tags) > 0 {
+		fmt.Fprintf(w, "  %-12s %s\n", "tags:", strings.Join(it.Tags, ", "))
+	}
+	if it.Notes != "" {
+		fmt.Fprintf(w, "  %-12s %s\n", "notes:", strings.ReplaceAll(it.Notes, "\n", "\n               "))
+	}
+	fmt.Fprintf(w, "  %-12s %s\n", "created:", it.Created.Local().Format(time.DateTime))
+	fmt.Fprintf(w, "  %-12s %s\n", "modified:", it.Modified.Local().Format(time.DateTime))
+	if it.Trashed != nil {
+		fmt.Fprintf(w, "  %-12s %s\n", "trashed:", it.Trashed.Local().Format(time.DateTime))
+	}
+}
+
+func (c *cmdEnv) printList(es []*vault.Entry) error {
+	if c.jsonOut {
+		out := make([]map[string]any, len(es))
+		for i, e := range es {
+			out[i] = entryJSON(e, true)
+		}
+		return c.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	for _, e := range es {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Item.Title, e.Item.Type, e.Item.Username(), e.ID)
+	}
+	return tw.Flush()
+}
+
+func (c *cmdEnv) listCmd() *cobra.Command {
+	var trash bool
+	var tag string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List items (title, type, username, id)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			f := vault.Active
+			if trash {
+				f = vault.Trash
+			}
+			es, err := st.List(c.ctx, f)
+			if err != nil {
+				return err
+			}
+			if tag != "" {
+				var keep []*vault.Entry
+				for _, e := range es {
+					for _, t := range e.Item.Tags {
+						if strings.EqualFold(t, tag) {
+							keep = append(keep, e)
+							break
+						}
+					}
+				}
+				es = keep
+			}
+			return c.printList(es)
+		},
+	}
+	cmd.Flags().BoolVar(&trash, "trash", false, "list the items in the trash")
+	cmd.Flags().StringVar(&tag, "tag", "", "only items with this tag")
+	return cmd
+}
+
+func (c *cmdEnv) searchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "search TEXT",
+		Short: "Find items whose title, username, URLs, tags, notes or text fields contain every word of TEXT",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			es, err := st.Search(c.ctx, strings.Join(args, " "), vault.Active)
+			if err != nil {
+				return err
+			}
+			return c.printList(es)
+		},
+	}
+}
+
+func (c *cmdEnv) rmCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm TITLE|ID",
+		Short: "Move an item to the trash (keyhold restore brings it back)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Trash(c.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			c.infof("moved %q to the trash (keyhold restore %s brings it back)", e.Item.Title, e.ID)
+			return nil
+		},
+	}
+}
+
+func (c *cmdEnv) restoreCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "restore TITLE|ID",
+		Short: "Take an item out of the trash",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Restore(c.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			c.infof("restored %q", e.Item.Title)
+			return nil
+		},
+	}
+}
+
+func (c *cmdEnv) historyCmd() *cobra.Command {
+	var reveal bool
+	cmd := &cobra.Command{
+		Use:   "history TITLE|ID",
+		Short: "Show an item's past revisions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Resolve(c.ctx, args[0], vault.All)
+			if err != nil {
+				return err
+			}
+			revs, err := st.History(c.ctx, e.ID)
+			if err != nil {
+				return err
+			}
+			revs = append(revs, vault.Revision{Revision: e.Revision, Item: e.Item})
+			if c.jsonOut {
+				out := make([]map[string]any, len(revs))
+				for i, r := range revs {
+					out[i] = entryJSON(&vault.Entry{ID: e.ID, Revision: r.Revision, Item: r.Item}, false)
+				}
+				return c.printJSON(out)
+			}
+			for i, r := range revs {
+				label := ""
+				if i == len(revs)-1 {
+					label = " (current)"
+				}
+				changed := ""
+				if i > 0 {
+					changed = "  changed: " + strings.Join(diffFields(revs[i-1].Item, r.Item), ", ")
+				}
+				fmt.Fprintf(c.stdout, "revision %d%s  %s  %s%s\n", r.Revision, label, r.Item.Modified.Local().Format(time.DateTime), r.Item.Title, changed)
+				if reveal {
+					c.printItem(r.Item, true)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&reveal, "reveal", false, "print every revision in full, hidden values included")
+	return cmd
+}
+
+// diffFields names what changed between two revisions (never values).
+func diffFields(a, b *item.Item) []string {
+	var out []string
+	if a.Title != b.Title {
+		out = append(out, "title")
+	}
+	names := map[string]bool{}
+	for _, f := range a.Fields {
+		names[f.Name] = true
+	}
+	for _, f := range b.Fields {
+		names[f.Name] = true
+	}
+	for _, f := range append(append([]item.Field{}, a.Fields...), b.Fields...) {
+		if !names[f.Name] {
+			continue
+		}
+		names[f.Name] = false
+		va, _ := a.Get(f.Name)
+		vb, _ := b.Get(f.Name)
+		if va != vb {
+			out = append(out, f.Name)
+		}
+	}
+	if strings.Join(a.URLs, "\n") != strings.Join(b.URLs, "\n") {
+		out = append(out, "urls")
+	}
+	if a.Notes != b.Notes {
+		out = append(out, "notes")
+	}
+	if strings.Join(a.Tags, "\n") != strings.Join(b.Tags, "\n") {
+		out = append(out, "tags")
+	}
+	if (a.Trashed == nil) != (b.Trashed == nil) {
+		if b.Trashed != nil {
+			out = append(out, "trashed")
+		} else {
+			out = append(out, "restored")
+		}
+	}
+	if a.Favorite != b.Favorite {
+		out = append(out, "favorite")
+	}
+	if len(out) == 0 {
+		out = append(out, "nothing")
+	}
+	return out
+}
+
+var _ = os.Stdin

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+func (c *cmdEnv) kitCmd() *cobra.Command {
+	var text bool
+	var png, pdf string
+	cmd := &cobra.Command{
+		Use:   "kit",
+		Short: "Show or save the recovery kit (account id and Secret Key; never the password)",
+		Long: `Make the recovery kit: the account id and Secret Key that, with your
+password, set up a new device. It never contains the password or the
+encrypted account key. It is made here; nothing is sent anywhere.
+
+  keyhold kit                 the kit as text and as a QR code in the terminal
+  keyhold kit --text          the one-line kit text alone
+  keyhold kit --pdf kit.pdf   a printable page (keep it somewhere safe)
+  keyhold kit --png kit.png   the QR code alone
+
+Needs the vault unlocked (agent) or the password, so that an unattended
+terminal cannot print it. Output files must not exist yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Prove the user knows the password (or has unlocked).
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			st.Close()
+			v, err := c.openVault()
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			di, err := v.Device()
+			if err != nil {
+				return err
+			}
+			defer di.SecretKey.Wipe()
+			k := kit.Kit{AccountID: di.AccountID, SecretKey: *di.SecretKey, SyncLocation: di.SyncLocation}
+			defer k.Wipe()
+			t := k.Text()
+			wrote := false
+			if png != "" {
+				b, err := kit.QRPNG(t, 512)
+				if err != nil {
+					return err
+				}
+				if err := c.writeOut(png, b); err != nil {
+					return err
+				}
+				c.infof("wrote the kit's QR code to %s", png)
+				wrote = true
+			}
+			if pdf != "" {
+				b, err := kit.PDF(kit.Sheet{KitText: t, AccountID: di.AccountID.String(), SecretKey: di.SecretKey.Display(),
+					Email: di.Email, SyncLocation: di.SyncLocation, Created: time.Now()})
+				if err != nil {
+					return err
+				}
+				if err := c.writeOut(pdf, b); err != nil {
+					return err
+				}
+				c.infof("wrote the printable kit to %s; print it, keep it safe, and delete the file", pdf)
+				wrote = true
+			}
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"kit": t, "account_id": di.AccountID.String(), "secret_key": di.SecretKey.Display()})
+			}
+			if text {
+				fmt.Fprintln(c.stdout, t)
+				return nil
+			}
+			if !wrote {
+				fmt.Fprint(c.stdout, kit.TerminalQR(t))
+				fmt.Fprintf(c.stdout, "\nKit:         %s\nAccount ID:  %s\nSecret Key:  %s\n", t, di.AccountID, di.SecretKey.Display())
+				c.infof("anyone with this kit still needs your password; keep both apart")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&text, "text", false, "print the one-line kit text alone")
+	f.StringVar(&png, "png", "", "write the QR code as a PNG to this file")
+	f.StringVar(&pdf, "pdf", "", "write a printable PDF kit to this file")
+	return cmd
+}
+
+func (c *cmdEnv) setupCmd() *cobra.Command {
+	var kitArg, from string
+	cmd := &cobra.Command{
+		Use:   "setup --kit KIT --from VAULT",
+		Short: "Set up this device from a recovery kit and a copy of another device's vault",
+		Long: `Set up this device (--vault, or KEYHOLD_VAULT) from your recovery kit and a
+copy of another device's vault directory or vault.db file.
+
+--kit takes the kit text, a file holding it, a PNG or JPEG of its QR code
+(a photo or screenshot), the printed PDF, or "-" for stdin.
+
+Nothing is written until everything checks out: the kit's account must match
+the vault's, its Secret Key must fit the vault's key, the password must open
+the account key, the key check must pass, and every item and the manifest
+must verify. On any failure nothing is left behind.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vault.Exists(c.vaultDir) {
+				return fmt.Errorf("%w: %s", vault.ErrVaultExists, c.vaultDir)
+			}
+			k, err := readKit(c, kitArg)
+			if err != nil {
+				return err
+			}
+			defer k.Wipe()
+			sk := keys.SecretKey(k.SecretKey)
+			defer sk.Wipe()
+			src, err := vault.PrepareSetup(from, keys.AccountID(k.AccountID), &sk, k.SyncLocation)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			pw, err := c.password("Password for account " + keys.AccountID(k.AccountID).String() + ": ")
+			if err != nil {
+				return err
+			}
+			defer keys.Wipe(pw)
+			if err := src.Complete(c.ctx, c.vaultDir, pw); err != nil {
+				return err
+			}
+			c.infof("this device is set up: %s (account %s)", c.vaultDir, keys.AccountID(k.AccountID))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kitArg, "kit", "", "the recovery kit: text, FILE (text, .png, .jpg, .pdf) or - for stdin")
+	cmd.Flags().StringVar(&from, "from", "", "another device's vault directory (or its vault.db)")
+	cmd.MarkFlagRequired("kit")
+	cmd.MarkFlagRequired("from")
+	return cmd
+}
+
+func readKit(c *cmdEnv, arg string) (kit.Kit, error) {
+	k, err := kit.Read(arg)
+	if err != nil {
+		return kit.Kit{}, exitError{err, ExitDamaged}
+	}
+	return k, nil
+}

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"github.com/spf13/cobra"
+
+	"github.com/keyhold/keyhold/internal/clip"
+	"github.com/keyhold/keyhold/internal/gen"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/strength"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+func (c *cmdEnv) generateCmd() *cobra.Command {
+	var length, words int
+	var noSymbols, noDigits, noUpper, noLower, noAmbiguous, capitalize bool
+	var sep string
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Print a random password or passphrase",
+		Long: `Print a random password (default: 24 characters of all classes) or, with
+--words N, a passphrase of N words from the EFF large word list. The
+strength estimate goes to stderr, the password alone to stdout.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var pw []byte
+			var err error
+			var bits float64
+			if words > 0 {
+				spec := gen.DefaultPassphraseSpec
+				spec.Words, spec.Capitalize = words, capitalize
+				if cmd.Flags().Changed("separator") {
+					spec.Separator = sep
+				}
+				pw, err = gen.Passphrase(spec)
+				bits = gen.PassphraseEntropyBits(spec)
+			} else {
+				spec := gen.PasswordSpec{Length: length, Upper: !noUpper, Lower: !noLower, Digits: !noDigits, Symbols: !noSymbols, NoAmbiguous: noAmbiguous}
+				pw, err = gen.Password(spec)
+				bits = gen.PasswordEntropyBits(spec)
+			}
+			if err != nil {
+				return usageError{err}
+			}
+			defer keys.Wipe(pw)
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"password": string(pw), "entropy_bits": bits})
+			}
+			c.stdout.Write(append(pw, '\n'))
+			c.infof("%s of entropy; %s", gen.FormatBits(bits), strength.Evaluate(pw).Summary())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&length, "length", gen.DefaultPasswordSpec.Length, "password length")
+	f.BoolVar(&noSymbols, "no-symbols", false, "no symbols")
+	f.BoolVar(&noDigits, "no-digits", false, "no digits")
+	f.BoolVar(&noUpper, "no-upper", false, "no upper-case letters")
+	f.BoolVar(&noLower, "no-lower", false, "no lower-case letters")
+	f.BoolVar(&noAmbiguous, "no-ambiguous", false, "leave out look-alike characters (I l 1 O 0 ...)")
+	f.IntVar(&words, "words", 0, "make a passphrase of this many words")
+	f.StringVar(&sep, "separator", "-", "with --words: the separator")
+	f.BoolVar(&capitalize, "capitalize", false, "with --words: capitalize each word")
+	return cmd
+}
+
+func (c *cmdEnv) otpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "otp TITLE|ID",
+		Short: "Print the current TOTP code of an item",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Resolve(c.ctx, args[0], vault.Active)
+			if err != nil {
+				return err
+			}
+			secret, ok := e.Item.Get("totp")
+			if !ok || secret == "" {
+				return fmt.Errorf("%w: %q has no TOTP secret", vault.ErrNotFound, e.Item.Title)
+			}
+			code, remaining, err := totpCode(secret, time.Now())
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"code": code, "remaining_seconds": remaining})
+			}
+			fmt.Fprintln(c.stdout, code)
+			c.infof("valid for %ds more", remaining)
+			return nil
+		},
+	}
+}
+
+// totpCode computes the RFC 6238 code for a stored secret (bare base32 with
+// the common defaults, or an otpauth:// URI with its own parameters).
+func totpCode(stored string, now time.Time) (string, int, error) {
+	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	secret := stored
+	if strings.HasPrefix(strings.ToLower(stored), "otpauth://") {
+		k, err := otp.NewKeyFromURL(stored)
+		if err != nil {
+			return "", 0, errors.New("the stored TOTP URI is invalid")
+		}
+		secret = k.Secret()
+		if p := k.Period(); p > 0 {
+			opts.Period = uint(p)
+		}
+		opts.Digits = k.Digits()
+		opts.Algorithm = k.Algorithm()
+	}
+	code, err := totp.GenerateCodeCustom(secret, now, opts)
+	if err != nil {
+		return "", 0, errors.New("the stored TOTP secret is invalid")
+	}
+	remaining := int(opts.Period) - int(now.Unix()%int64(opts.Period))
+	return code, remaining, nil
+}
+
+func (c *cmdEnv) copyCmd() *cobra.Command {
+	var field string
+	var after time.Duration
+	cmd := &cobra.Command{
+		Use:   "copy TITLE|ID",
+		Short: "Copy a field (default: password) to the clipboard, cleared after a while",
+		Long: `Copy a field's value (default: the password; "otp" copies the current TOTP
+code) to the clipboard. A detached helper clears the clipboard after
+--clear-after (default 45s), but only if it still holds that value. The
+helper is handed only a hash of the value, never the value.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := st.Resolve(c.ctx, args[0], vault.Active)
+			if err != nil {
+				return err
+			}
+			var v string
+			if strings.EqualFold(field, "otp") {
+				secret, ok := e.Item.Get("totp")
+				if !ok {
+					return fmt.Errorf("%w: %q has no TOTP secret", vault.ErrNotFound, e.Item.Title)
+				}
+				if v, _, err = totpCode(secret, time.Now()); err != nil {
+					return err
+				}
+			} else {
+				var ok bool
+				if v, ok = e.Item.Get(field); !ok {
+					return fmt.Errorf("%w: %q has no field %q", vault.ErrNotFound, e.Item.Title, field)
+				}
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			b := []byte(v)
+			defer keys.Wipe(b)
+			if err := clip.Copy(b, after, []string{exe, "__clip-clear"}); err != nil {
+				if errors.Is(err, clip.ErrNoClipboard) {
+					return exitError{err, ExitUnavailable}
+				}
+				return err
+			}
+			c.infof("copied %s of %q to the clipboard; it is cleared in %s", field, e.Item.Title, after)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&field, "field", "password", "which field to copy (otp: the current TOTP code)")
+	cmd.Flags().DurationVar(&after, "clear-after", 45*time.Second, "clear the clipboard after this long")
+	return cmd
+}
+
+func (c *cmdEnv) clipClearCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "__clip-clear",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return clip.RunClearHelper(c.stdin)
+		},
+	}
+}

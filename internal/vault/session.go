@@ -1,0 +1,803 @@
+package vault
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+// ItemID names an item. It is public: stored in the clear as the row key.
+type ItemID [16]byte
+
+func (id ItemID) String() string { return uuid.UUID(id).String() }
+
+// Entry is one item's current revision, decrypted.
+type Entry struct {
+	ID       ItemID
+	Revision uint64
+	Item     *item.Item
+	prf      [32]byte // manifest entry of (ID, Revision)
+}
+
+// Session is an unlocked vault: it holds the account key. The agent keeps
+// one open for its idle timeout; a command without an agent makes one and
+// drops it on exit. A Session caches decrypted items and refreshes the
+// cache when the manifest's sequence number shows another process wrote.
+type Session struct {
+	v  *Vault
+	ak *keys.AccountKey
+	kv uint32
+	mk *keys.Key32
+
+	mu      sync.Mutex
+	closed  bool
+	loaded  bool
+	seq     uint64
+	entries map[ItemID]*Entry
+}
+
+// Unlock derives the keys from the password and this device's Secret Key,
+// opens the envelope and proves the account key with the key check.
+func (v *Vault) Unlock(pw []byte) (*Session, error) {
+	di, err := v.Device()
+	if err != nil {
+		return nil, err
+	}
+	defer di.SecretKey.Wipe()
+	env := v.meta.envelope
+	if env.KDF.Weaker(di.KDFFloor) {
+		return nil, fmt.Errorf("%w (vault: %s, this device last used %s); someone may have replaced the vault file", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+	}
+	ak, d, err := env.Open(pw, di.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	d.Wipe()
+	s, err := v.UnlockWithKey(ak, env.KeyVersion)
+	ak.Wipe()
+	return s, err
+}
+
+// UnlockWithKey checks ak against the key check and returns a session. ak
+// is copied; the caller keeps ownership of its copy.
+func (v *Vault) UnlockWithKey(ak *keys.AccountKey, keyVersion uint32) (*Session, error) {
+	if err := v.meta.keyCheck.Verify(ak, v.meta.accountID, keyVersion); err != nil {
+		return nil, err
+	}
+	k := new(keys.AccountKey)
+	*k = *ak
+	return &Session{v: v, ak: k, kv: keyVersion, mk: format.ManifestKey(k)}, nil
+}
+
+// Vault returns the session's vault.
+func (s *Session) Vault() *Vault { return s.v }
+
+// AccountKey returns the session's account key (for the agent to hand to
+// its owner). The caller must not keep it beyond its use.
+func (s *Session) AccountKey() (*keys.AccountKey, uint32) { return s.ak, s.kv }
+
+// Close wipes the keys. The vault stays open.
+func (s *Session) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ak.Wipe()
+	s.mk.Wipe()
+	s.entries = nil
+	s.loaded = false
+	s.closed = true
+}
+
+func (s *Session) ref(id ItemID, rev uint64) format.ItemRef {
+	return format.ItemRef{AccountID: s.v.meta.accountID, ItemID: id, Revision: rev}
+}
+
+func (s *Session) open(id ItemID, rev uint64, box []byte) (*item.Item, error) {
+	pt, err := format.OpenItem(s.ak, s.kv, s.ref(id, rev), box)
+	if err != nil {
+		return nil, fmt.Errorf("item %s revision %d: %w", id, rev, err)
+	}
+	defer clear(pt)
+	it, err := item.Unmarshal(pt)
+	if err != nil {
+		return nil, fmt.Errorf("item %s revision %d: %w", id, rev, err)
+	}
+	return it, nil
+}
+
+func (s *Session) seal(id ItemID, rev uint64, it *item.Item) ([]byte, error) {
+	pt, err := it.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	return format.SealItem(s.ak, s.kv, s.ref(id, rev), pt)
+}
+
+func (s *Session) readManifest(ctx context.Context, q querier) (*format.Manifest, error) {
+	b, err := getMeta(ctx, q, "manifest")
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	m, err := format.ParseManifest(b)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	if m.KeyVersion != s.kv {
+		return nil, s.damaged(fmt.Errorf("manifest: %w", format.ErrOldKey))
+	}
+	if err := m.Verify(s.mk, s.v.meta.accountID); err != nil {
+		return nil, s.damaged(err)
+	}
+	return m, nil
+}
+
+func (s *Session) damaged(err error) error {
+	if errors.Is(err, ErrDamaged) {
+		return err
+	}
+	if e := dbError(s.v.path(), err); e != err {
+		return e
+	}
+	return fmt.Errorf("%w: %s: %v", ErrDamaged, s.v.path(), err)
+}
+
+func (v *Vault) path() string { return filepath.Join(v.Dir, DBFile) }
+
+// refresh brings the cache up to date: nothing to do if the manifest's
+// sequence number is unchanged; otherwise it scans ids and revisions and
+// decrypts only the rows that changed. Every refresh checks that the items
+// present are exactly those the manifest authenticates.
+func (s *Session) refresh(ctx context.Context) error {
+	if s.closed {
+		return errors.New("the vault session is closed")
+	}
+	m, err := s.readManifest(ctx, s.v.db)
+	if err != nil {
+		return err
+	}
+	if s.loaded && m.Seq == s.seq {
+		return nil
+	}
+	rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev FROM items`)
+	if err != nil {
+		return s.damaged(err)
+	}
+	type idrev struct {
+		id  ItemID
+		rev uint64
+	}
+	var cur []idrev
+	for rows.Next() {
+		var idb []byte
+		var r idrev
+		if err := rows.Scan(&idb, &r.rev); err != nil || len(idb) != 16 {
+			rows.Close()
+			return s.damaged(fmt.Errorf("bad item row: %v", err))
+		}
+		copy(r.id[:], idb)
+		cur = append(cur, r)
+	}
+	if err := rows.Close(); err != nil {
+		return s.damaged(err)
+	}
+	if err := rows.Err(); err != nil {
+		return s.damaged(err)
+	}
+	next := make(map[ItemID]*Entry, len(cur))
+	var acc [32]byte
+	for _, r := range cur {
+		e := s.entries[r.id]
+		if e == nil || e.Revision != r.rev {
+			var box []byte
+			if err := s.v.db.QueryRowContext(ctx, `SELECT box FROM items WHERE id = ?`, r.id[:]).Scan(&box); err != nil {
+				return s.damaged(err)
+			}
+			it, err := s.open(r.id, r.rev, box)
+			if err != nil {
+				return s.damaged(err)
+			}
+			e = &Entry{ID: r.id, Revision: r.rev, Item: it, prf: format.Entry(s.mk, r.id, r.rev)}
+		}
+		format.XorInto(&acc, e.prf)
+		next[r.id] = e
+	}
+	if uint64(len(cur)) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1 {
+		return s.damaged(errors.New("the items do not match the manifest: an item was deleted, swapped or rolled back"))
+	}
+	s.entries = next
+	s.seq = m.Seq
+	s.loaded = true
+	return nil
+}
+
+// Filter selects items by their trash state.
+type Filter int
+
+// Filters.
+const (
+	Active Filter = iota // not in the trash
+	Trash                // in the trash
+	All
+)
+
+func (f Filter) keep(e *Entry) bool {
+	switch f {
+	case Active:
+		return e.Item.Trashed == nil
+	case Trash:
+		return e.Item.Trashed != nil
+	}
+	return true
+}
+
+// List returns the items selected by f, sorted by title then id.
+func (s *Session) List(ctx context.Context, f Filter) ([]*Entry, error) {
+	return s.Search(ctx, "", f)
+}
+
+// Search returns the items matching q (see item.Matches), sorted by title.
+func (s *Session) Search(ctx context.Context, q string, f Filter) ([]*Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	var out []*Entry
+	for _, e := range s.entries {
+		if f.keep(e) && (q == "" || e.Item.Matches(q)) {
+			out = append(out, e)
+		}
+	}
+	sortEntries(out)
+	return out, nil
+}
+
+func sortEntries(es []*Entry) {
+	slices.SortFunc(es, func(a, b *Entry) int {
+		if c := strings.Compare(strings.ToLower(a.Item.Title), strings.ToLower(b.Item.Title)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID.String(), b.ID.String())
+	})
+}
+
+// AmbiguousError lists the ids of the items a title matched.
+type AmbiguousError struct {
+	Ref string
+	IDs []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%d items are titled %q; name one by its id: %s", len(e.IDs), e.Ref, strings.Join(e.IDs, ", "))
+}
+
+func (e *AmbiguousError) Unwrap() error { return ErrAmbiguous }
+
+// Resolve finds one item by id, id prefix (at least 8 characters) or exact
+// title (case-insensitive), among those selected by f.
+func (s *Session) Resolve(ctx context.Context, ref string, f Filter) (*Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return s.resolveLocked(ref, f)
+}
+
+func (s *Session) resolveLocked(ref string, f Filter) (*Entry, error) {
+	if u, err := uuid.Parse(ref); err == nil {
+		if e := s.entries[ItemID(u)]; e != nil && f.keep(e) {
+			return e, nil
+		}
+	}
+	var byTitle, byPrefix []*Entry
+	lref := strings.ToLower(strings.TrimSpace(ref))
+	for _, e := range s.entries {
+		if !f.keep(e) {
+			continue
+		}
+		if strings.ToLower(e.Item.Title) == lref {
+			byTitle = append(byTitle, e)
+		} else if len(lref) >= 8 && strings.HasPrefix(e.ID.String(), lref) {
+			byPrefix = append(byPrefix, e)
+		}
+	}
+	if len(byTitle) == 0 {
+		byTitle = byPrefix
+	}
+	switch len(byTitle) {
+	case 0:
+		where := ""
+		if f == Trash {
+			where = " in the trash"
+		}
+		return nil, fmt.Errorf("%w%s: %q", ErrNotFound, where, ref)
+	case 1:
+		return byTitle[0], nil
+	}
+	sortEntries(byTitle)
+	ids := make([]string, len(byTitle))
+	for i, e := range byTitle {
+		ids[i] = e.ID.String()
+	}
+	return nil, &AmbiguousError{Ref: ref, IDs: ids}
+}
+
+// write runs fn in one immediate transaction with the verified manifest,
+// then bumps its sequence number, re-signs and stores it. The cache is
+// updated by fn through the returned entries only after commit.
+func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error)) error {
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.damaged(err)
+	}
+	defer tx.Rollback()
+	m, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return err
+	}
+	changed, err := fn(tx, m)
+	if err != nil {
+		return err
+	}
+	m.Seq++
+	m.Sign(s.mk, s.v.meta.accountID)
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'manifest'`, m.Marshal()); err != nil {
+		return s.damaged(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.damaged(err)
+	}
+	// Keep the cache coherent without a rescan when nobody else wrote in
+	// between (the manifest we read was the one the cache reflects).
+	if s.loaded && m.Seq == s.seq+uint64(1) {
+		for _, e := range changed {
+			s.entries[e.ID] = e
+		}
+		s.seq = m.Seq
+	}
+	return nil
+}
+
+// Add stores new items in one transaction and returns their entries.
+func (s *Session) Add(ctx context.Context, its ...*item.Item) ([]*Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Entry
+	err := s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, 1, ?)`)
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		defer stmt.Close()
+		out = out[:0]
+		for _, it := range its {
+			u, err := uuid.NewV7()
+			if err != nil {
+				return nil, err
+			}
+			id := ItemID(u)
+			box, err := s.seal(id, 1, it)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := stmt.ExecContext(ctx, id[:], box); err != nil {
+				return nil, s.damaged(err)
+			}
+			e := &Entry{ID: id, Revision: 1, Item: it.Clone(), prf: format.Entry(s.mk, id, 1)}
+			format.XorInto(&m.Acc, e.prf)
+			m.Count++
+			out = append(out, e)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Put stores a new revision of an existing item. baseRev is the revision
+// the caller edited; if the item has moved on since, Put returns
+// ErrConflict and changes nothing, so no edit is lost. The old revision
+// goes to the history.
+func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.Item) (*Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out *Entry
+	err := s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+		var rev uint64
+		var box []byte
+		err := tx.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, id[:]).Scan(&rev, &box)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		} else if err != nil {
+			return nil, s.damaged(err)
+		}
+		if rev != baseRev {
+			return nil, ErrConflict
+		}
+		// The history keeps the old box as it is: it stays bound to its
+		// own revision number.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
+			return nil, s.damaged(err)
+		}
+		nrev := rev + 1
+		nbox, err := s.seal(id, nrev, it)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE items SET rev = ?, box = ? WHERE id = ?`, nrev, nbox, id[:]); err != nil {
+			return nil, s.damaged(err)
+		}
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+		out = &Entry{ID: id, Revision: nrev, Item: it.Clone(), prf: format.Entry(s.mk, id, nrev)}
+		format.XorInto(&m.Acc, out.prf)
+		return []*Entry{out}, nil
+	})
+	return out, err
+}
+
+// Revision is one past revision of an item.
+type Revision struct {
+	Revision uint64
+	Item     *item.Item
+}
+
+// History returns an item's past revisions, oldest first.
+func (s *Session) History(ctx context.Context, id ItemID) ([]Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, err := s.v.db.QueryContext(ctx, `SELECT rev, box FROM history WHERE id = ? ORDER BY rev`, id[:])
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	defer rows.Close()
+	var out []Revision
+	for rows.Next() {
+		var rev uint64
+		var box []byte
+		if err := rows.Scan(&rev, &box); err != nil {
+			return nil, s.damaged(err)
+		}
+		it, err := s.open(id, rev, box)
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		out = append(out, Revision{Revision: rev, Item: it})
+	}
+	return out, rows.Err()
+}
+
+// Now is the clock used for item times; tests may replace it.
+var Now = func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// Trash moves an item to the trash (a new revision with Trashed set).
+func (s *Session) Trash(ctx context.Context, ref string) (*Entry, error) {
+	e, err := s.Resolve(ctx, ref, Active)
+	if err != nil {
+		return nil, err
+	}
+	it := e.Item.Clone()
+	t := Now()
+	it.Trashed = &t
+	it.Modified = t
+	return s.Put(ctx, e.ID, e.Revision, it)
+}
+
+// Restore takes an item out of the trash.
+func (s *Session) Restore(ctx context.Context, ref string) (*Entry, error) {
+	e, err := s.Resolve(ctx, ref, Trash)
+	if err != nil {
+		return nil, err
+	}
+	it := e.Item.Clone()
+	it.Trashed = nil
+	it.Modified = Now()
+	return s.Put(ctx, e.ID, e.Revision, it)
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Items     int      `json:"items"`
+	Revisions int      `json:"history_revisions"`
+	Problems  []string `json:"problems"`
+}
+
+// Verify checks the whole vault: database integrity, the key check, that
+// every current and past revision opens and is well formed, and that the
+// manifest matches the items exactly.
+func (s *Session) Verify(ctx context.Context) (*Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &Report{Problems: []string{}}
+	var ic string
+	if err := s.v.db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic); err != nil || ic != "ok" {
+		r.Problems = append(r.Problems, fmt.Sprintf("database integrity check: %v%s", err, ic))
+	}
+	if err := s.v.meta.keyCheck.Verify(s.ak, s.v.meta.accountID, s.kv); err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	m, err := s.readManifest(ctx, s.v.db)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	var acc [32]byte
+	check := func(table string) int {
+		rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
+		if err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("reading %s: %v", table, err))
+			return 0
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var idb, box []byte
+			var rev uint64
+			if err := rows.Scan(&idb, &rev, &box); err != nil || len(idb) != 16 {
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: unreadable row", table))
+				continue
+			}
+			id := ItemID(idb)
+			if _, err := s.open(id, rev, box); err != nil {
+				r.Problems = append(r.Problems, err.Error())
+			}
+			if table == "items" {
+				format.XorInto(&acc, format.Entry(s.mk, id, rev))
+			}
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("reading %s: %v", table, err))
+		}
+		return n
+	}
+	r.Items = check("items")
+	r.Revisions = check("history")
+	if m != nil && (uint64(r.Items) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1) {
+		r.Problems = append(r.Problems, "the items do not match the manifest: an item was deleted, swapped or rolled back")
+	}
+	return r, nil
+}
+
+// ChangePassword re-wraps the account key under a new password. It builds
+// the new envelope, proves it opens to the same account key, and only then
+// replaces the old one, in one transaction: there is never a moment without
+// a working envelope. Old key files still open with the old password; see
+// RotateKey.
+func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFParams) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	di, err := s.v.Device()
+	if err != nil {
+		return err
+	}
+	defer di.SecretKey.Wipe()
+	env, d, err := format.NewEnvelope(s.ak, s.v.meta.accountID, s.kv, newPw, di.SecretKey, p)
+	if err != nil {
+		return err
+	}
+	d.Wipe()
+	// Verify: decode what will be stored and open it.
+	env2, err := format.ParseEnvelope(env.Marshal())
+	if err != nil {
+		return err
+	}
+	ak2, d2, err := env2.Open(newPw, di.SecretKey)
+	if err != nil {
+		return fmt.Errorf("the new envelope does not open; nothing was changed: %w", err)
+	}
+	d2.Wipe()
+	same := subtle.ConstantTimeCompare(ak2[:], s.ak[:]) == 1
+	ak2.Wipe()
+	if !same {
+		return errors.New("the new envelope holds another key; nothing was changed")
+	}
+	if _, err := s.v.db.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
+		return s.damaged(err)
+	}
+	s.v.meta.envelope = env
+	if p.Time > di.KDFFloor.Time || p.MemoryKiB > di.KDFFloor.MemoryKiB {
+		di.KDFFloor = keys.KDFParams{Time: max(p.Time, di.KDFFloor.Time), MemoryKiB: max(p.MemoryKiB, di.KDFFloor.MemoryKiB), Threads: p.Threads}
+		return writeDevice(filepath.Join(s.v.Dir, DeviceFile), di)
+	}
+	return nil
+}
+
+// RotateKey replaces the account key and the Secret Key: every item and
+// every past revision is re-encrypted under a new account key, in one
+// transaction, with a new envelope (same password) and a new key check for
+// the next key version. Old recovery kits and key files stop working.
+//
+// The new Secret Key is written to a side file before the commit and moved
+// into place after it; Device finishes an interrupted rotation either way,
+// so a crash never leaves the device without the Secret Key that opens the
+// committed envelope.
+func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	di, err := s.v.Device()
+	if err != nil {
+		return nil, err
+	}
+	defer di.SecretKey.Wipe()
+	// Prove the password first: the new envelope is made with it.
+	if ak, d, err := s.v.meta.envelope.Open(pw, di.SecretKey); err != nil {
+		return nil, err
+	} else {
+		ak.Wipe()
+		d.Wipe()
+	}
+	id := s.v.meta.accountID
+	nak, err := keys.NewAccountKey()
+	if err != nil {
+		return nil, err
+	}
+	nsk, err := keys.NewSecretKey()
+	if err != nil {
+		return nil, err
+	}
+	nkv := s.kv + 1
+	env, d, err := format.NewEnvelope(nak, id, nkv, pw, nsk, s.v.meta.envelope.KDF)
+	if err != nil {
+		return nil, err
+	}
+	d.Wipe()
+	kc, err := format.NewKeyCheck(nak, id, nkv)
+	if err != nil {
+		return nil, err
+	}
+	nmk := format.ManifestKey(nak)
+	ns := &Session{v: s.v, ak: nak, kv: nkv, mk: nmk}
+
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	defer tx.Rollback()
+	old, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	m := &format.Manifest{KeyVersion: nkv, Seq: old.Seq + 1}
+	for _, table := range []string{"items", "history"} {
+		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		type rec struct {
+			id  ItemID
+			rev uint64
+			box []byte
+		}
+		var recs []rec
+		for rows.Next() {
+			var r rec
+			var idb []byte
+			if err := rows.Scan(&idb, &r.rev, &r.box); err != nil {
+				rows.Close()
+				return nil, s.damaged(err)
+			}
+			r.id = ItemID(idb)
+			recs = append(recs, r)
+		}
+		rows.Close()
+		for _, r := range recs {
+			it, err := s.open(r.id, r.rev, r.box)
+			if err != nil {
+				return nil, s.damaged(err)
+			}
+			nbox, err := ns.seal(r.id, r.rev, it)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET box = ? WHERE id = ? AND rev = ?`, nbox, r.id[:], r.rev); err != nil {
+				return nil, s.damaged(err)
+			}
+			if table == "items" {
+				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
+				m.Count++
+			}
+		}
+	}
+	m.Sign(nmk, id)
+	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
+			return nil, s.damaged(err)
+		}
+	}
+	devPath := filepath.Join(s.v.Dir, DeviceFile)
+	ndi := *di
+	ndi.SecretKey = nsk
+	if err := writeDevice(devPath+".next", &ndi); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		os.Remove(devPath + ".next")
+		return nil, s.damaged(err)
+	}
+	if err := os.Rename(devPath+".next", devPath); err != nil {
+		return nil, err
+	}
+	syncDir(s.v.Dir)
+	// Switch this session to the new key.
+	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
+	s.ak.Wipe()
+	s.mk.Wipe()
+	s.ak, s.kv, s.mk = nak, nkv, nmk
+	s.loaded, s.entries = false, nil
+	return &Created{AccountID: id, SecretKey: nsk}, nil
+}
+
+// Imported is an item restored from an export, with its id and revisions.
+type Imported struct {
+	ID       ItemID
+	Revision uint64
+	Item     *item.Item
+	History  []Revision // oldest first, each with a revision below Revision
+}
+
+// ImportExact stores items exactly as exported: same ids, same revision
+// numbers, same history, in one transaction. Items whose id the vault
+// already holds are skipped and returned, so a re-import duplicates
+// nothing.
+func (s *Session) ImportExact(ctx context.Context, its []Imported) (added int, skipped []ItemID, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+		var out []*Entry
+		added, skipped = 0, nil
+		for _, im := range its {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE id = ?`, im.ID[:]).Scan(&n); err != nil {
+				return nil, s.damaged(err)
+			}
+			if n > 0 {
+				skipped = append(skipped, im.ID)
+				continue
+			}
+			for _, h := range im.History {
+				if h.Revision >= im.Revision || h.Revision == 0 {
+					return nil, fmt.Errorf("%w: item %s: history revision %d is not below the current %d", item.ErrInvalid, im.ID, h.Revision, im.Revision)
+				}
+				box, err := s.seal(im.ID, h.Revision, h.Item)
+				if err != nil {
+					return nil, err
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], h.Revision, box); err != nil {
+					return nil, fmt.Errorf("item %s: %w", im.ID, err)
+				}
+			}
+			if im.Revision == 0 {
+				return nil, fmt.Errorf("%w: item %s has revision 0", item.ErrInvalid, im.ID)
+			}
+			box, err := s.seal(im.ID, im.Revision, im.Item)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], im.Revision, box); err != nil {
+				return nil, s.damaged(err)
+			}
+			e := &Entry{ID: im.ID, Revision: im.Revision, Item: im.Item.Clone(), prf: format.Entry(s.mk, im.ID, im.Revision)}
+			format.XorInto(&m.Acc, e.prf)
+			m.Count++
+			out = append(out, e)
+			added++
+		}
+		return out, nil
+	})
+	return added, skipped, err
+}

@@ -1,0 +1,339 @@
+// Package vault is the local encrypted vault: a SQLite database (pure Go,
+// WAL, every change one transaction, one writer at a time across
+// processes) holding the account key envelope, the key check, the
+// manifest, and one sealed box per item revision. Nothing in it is
+// readable without the account key but ids, sizes and revision numbers.
+package vault
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/keys"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DBFile is the vault database's name inside the vault directory.
+const DBFile = "vault.db"
+
+// SchemaVersion is the version of the database layout (docs/SPEC.md).
+const SchemaVersion = "1"
+
+// Errors a user can act on.
+var (
+	ErrNoVault      = errors.New("no vault here")
+	ErrVaultExists  = errors.New("a vault already exists here")
+	ErrDamaged      = errors.New("the vault file is damaged")
+	ErrNotFound     = errors.New("no such item")
+	ErrAmbiguous    = errors.New("several items match")
+	ErrConflict     = errors.New("the item was changed by another command meanwhile; run the command again")
+	ErrWrongAccount = errors.New("belongs to another account")
+)
+
+const schema = `
+CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE items (id BLOB PRIMARY KEY, rev INTEGER NOT NULL, box BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE history (id BLOB NOT NULL, rev INTEGER NOT NULL, box BLOB NOT NULL, PRIMARY KEY (id, rev)) WITHOUT ROWID;
+`
+
+// Vault is an open vault directory. It holds no key; Unlock gives a
+// Session that does.
+type Vault struct {
+	Dir  string
+	db   *sql.DB
+	meta meta
+}
+
+type meta struct {
+	accountID keys.AccountID
+	envelope  *format.Envelope
+	keyCheck  *format.KeyCheck
+}
+
+func dsn(path string, readOnly bool) string {
+	// busy_timeout lets a second writer wait for the first instead of
+	// failing; _txlock=immediate takes the write lock at BEGIN, so two
+	// read-modify-write transactions cannot deadlock on lock upgrade.
+	// synchronous(FULL) makes a returned commit durable.
+	q := "_pragma=busy_timeout(30000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	if readOnly {
+		q += "&mode=ro"
+	} else {
+		q += "&_pragma=journal_mode(WAL)"
+	}
+	return "file:" + filepath.ToSlash(path) + "?" + q
+}
+
+func openDB(path string, readOnly bool) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, dbError(path, err)
+	}
+	return db, nil
+}
+
+// dbError turns SQLite's corruption messages into ErrDamaged with a hint.
+func dbError(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	if strings.Contains(s, "not a database") || strings.Contains(s, "malformed") ||
+		strings.Contains(s, "SQLITE_CORRUPT") || strings.Contains(s, "SQLITE_NOTADB") || strings.Contains(s, "disk I/O error") {
+		return fmt.Errorf("%w: %s (%v)", ErrDamaged, path, err)
+	}
+	return err
+}
+
+// Exists reports whether dir holds a vault database.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, DBFile))
+	return err == nil
+}
+
+// Open opens the vault in dir and reads its public metadata (account id,
+// envelope, key check). It checks the formats but needs no key.
+func Open(dir string) (*Vault, error) {
+	path := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoVault, dir)
+		}
+		return nil, err
+	}
+	return openPath(dir, path, false)
+}
+
+func openPath(dir, path string, readOnly bool) (*Vault, error) {
+	db, err := openDB(path, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{Dir: dir, db: db}
+	if err := v.loadMeta(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// Close closes the database.
+func (v *Vault) Close() error { return v.db.Close() }
+
+// AccountID returns the vault's account id.
+func (v *Vault) AccountID() keys.AccountID { return v.meta.accountID }
+
+// Envelope returns the vault's current account key envelope.
+func (v *Vault) Envelope() *format.Envelope { return v.meta.envelope }
+
+// KeyVersion returns the current account key version.
+func (v *Vault) KeyVersion() uint32 { return v.meta.keyCheck.KeyVersion }
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getMeta(ctx context.Context, q querier, k string) ([]byte, error) {
+	var b []byte
+	err := q.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = ?`, k).Scan(&b)
+	return b, err
+}
+
+func (v *Vault) loadMeta(ctx context.Context) error {
+	path := filepath.Join(v.Dir, DBFile)
+	damaged := func(what string, err error) error {
+		return fmt.Errorf("%w: %s: %s: %v", ErrDamaged, path, what, err)
+	}
+	sv, err := getMeta(ctx, v.db, "schema")
+	if err != nil {
+		if err2 := dbError(path, err); err2 != err {
+			return err2
+		}
+		return damaged("no schema version", err)
+	}
+	if string(sv) != SchemaVersion {
+		return fmt.Errorf("%s: vault layout version %q is not supported by this keyhold (upgrade keyhold)", path, sv)
+	}
+	idb, err := getMeta(ctx, v.db, "account_id")
+	if err != nil || len(idb) != 16 {
+		return damaged("account id", err)
+	}
+	copy(v.meta.accountID[:], idb)
+	eb, err := getMeta(ctx, v.db, "envelope")
+	if err != nil {
+		return damaged("envelope", err)
+	}
+	if v.meta.envelope, err = format.ParseEnvelope(eb); err != nil {
+		return damaged("envelope", err)
+	}
+	kb, err := getMeta(ctx, v.db, "keycheck")
+	if err != nil {
+		return damaged("key check", err)
+	}
+	if v.meta.keyCheck, err = format.ParseKeyCheck(kb); err != nil {
+		return damaged("key check", err)
+	}
+	if v.meta.envelope.AccountID != v.meta.accountID || v.meta.keyCheck.AccountID != v.meta.accountID {
+		return damaged("account id", errors.New("envelope, key check and vault name different accounts"))
+	}
+	return nil
+}
+
+// CreateOptions configure a new vault.
+type CreateOptions struct {
+	Email string
+	KDF   keys.KDFParams
+}
+
+// Created is what Create returns: the new account's public id and the
+// Secret Key the user must keep (it goes into the recovery kit).
+type Created struct {
+	AccountID keys.AccountID
+	SecretKey *keys.SecretKey
+}
+
+// Create makes a new account and vault in dir: a fresh account id, account
+// key and Secret Key; the envelope under the password; the key check; an
+// empty manifest. The database is built under a temporary name and renamed
+// into place, so a failed create leaves nothing.
+func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
+	if Exists(dir) {
+		return nil, fmt.Errorf("%w: %s", ErrVaultExists, dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	id, err := keys.NewAccountID()
+	if err != nil {
+		return nil, err
+	}
+	ak, err := keys.NewAccountKey()
+	if err != nil {
+		return nil, err
+	}
+	defer ak.Wipe()
+	sk, err := keys.NewSecretKey()
+	if err != nil {
+		return nil, err
+	}
+	env, d, err := format.NewEnvelope(ak, id, 1, pw, sk, opts.KDF)
+	if err != nil {
+		return nil, err
+	}
+	d.Wipe()
+	kc, err := format.NewKeyCheck(ak, id, 1)
+	if err != nil {
+		return nil, err
+	}
+	m := &format.Manifest{KeyVersion: 1}
+	mk := format.ManifestKey(ak)
+	m.Sign(mk, id)
+	mk.Wipe()
+	di := &DeviceInfo{AccountID: id, SecretKey: sk, Email: opts.Email, KDFFloor: opts.KDF}
+	if err := buildVault(dir, func(tx *sql.Tx) error {
+		for k, val := range map[string][]byte{
+			"schema": []byte(SchemaVersion), "account_id": id[:], "envelope": env.Marshal(),
+			"keycheck": kc.Marshal(), "manifest": m.Marshal(),
+		} {
+			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, di); err != nil {
+		return nil, err
+	}
+	return &Created{AccountID: id, SecretKey: sk}, nil
+}
+
+// buildVault creates the database under a temporary name in dir, fills it
+// with fill, writes the device file, and renames the database into place
+// last: until that rename there is no vault, and on failure both are
+// removed.
+func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error) {
+	tmp := filepath.Join(dir, ".new-"+DBFile)
+	for _, suf := range []string{"", "-wal", "-shm"} {
+		os.Remove(tmp + suf)
+	}
+	devPath := filepath.Join(dir, DeviceFile)
+	defer func() {
+		if err != nil {
+			for _, suf := range []string{"", "-wal", "-shm"} {
+				os.Remove(tmp + suf)
+			}
+			os.Remove(devPath)
+		}
+	}()
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(tmp)+"?_pragma=synchronous(FULL)&_pragma=journal_mode(DELETE)&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := fill(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	if err := writeDevice(devPath, di); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, DBFile)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// Device reads this device's secrets for the vault.
+func (v *Vault) Device() (*DeviceInfo, error) {
+	path := filepath.Join(v.Dir, DeviceFile)
+	// Finish a key rotation that was interrupted between writing the new
+	// Secret Key and renaming it into place: keep whichever Secret Key
+	// matches the committed envelope.
+	if next, err := readDevice(path + ".next"); err == nil {
+		if v.meta.envelope.CheckSecretKey(next.SecretKey) == nil {
+			if err := os.Rename(path+".next", path); err != nil {
+				return nil, err
+			}
+		} else {
+			os.Remove(path + ".next")
+		}
+		next.SecretKey.Wipe()
+	}
+	di, err := readDevice(path)
+	if err != nil {
+		return nil, err
+	}
+	if di.AccountID != v.meta.accountID {
+		return nil, fmt.Errorf("%s names account %s but the vault is account %s: %w", DeviceFile, di.AccountID, v.meta.accountID, ErrWrongAccount)
+	}
+	return di, nil
+}
