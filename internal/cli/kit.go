@@ -48,6 +48,9 @@ terminal cannot print it. Output files must not exist yet.`,
 			defer di.SecretKey.Wipe()
 			k := kit.Kit{AccountID: di.AccountID, SecretKey: *di.SecretKey, SyncLocation: di.SyncLocation}
 			defer k.Wipe()
+			if err := k.Validate(); err != nil {
+				return err
+			}
 			t := k.Text()
 			wrote := false
 			if png != "" {

@@ -197,6 +197,9 @@ func Parse(s string) (Kit, error) {
 		return Kit{}, err
 	}
 
+	if len(body) > encoding.EncodedLen(fixedLen+MaxSyncLocation) {
+		return Kit{}, fmt.Errorf("%w (it is longer than any kit)", ErrKitTruncated)
+	}
 	// Lengths of 1, 3 or 6 characters modulo 8 are impossible in base32:
 	// a character was lost or added.
 	switch len(body) % 8 {

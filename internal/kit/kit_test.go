@@ -215,6 +215,7 @@ func TestParseErrors(t *testing.T) {
 		{"first half only", good[:40], ErrKitTruncated, nil},
 		{"typo", swap(20, alphabet[(strings.IndexByte(alphabet, flat[20])+1)%32]), ErrKitChecksum, []string{"typo", "printed kit"}},
 		{"extra group", good + "-22222", ErrKitTruncated, nil},
+		{"longer than any kit", good + strings.Repeat("-22222", 200), ErrKitTruncated, []string{"longer than any kit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.text)

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -350,7 +351,7 @@ func TestReadCSVMalformed(t *testing.T) {
 	}{
 		{"empty", "", CSVOptions{}, "empty"},
 		{"wrong field count", "title,username\nA,b\nC\n", CSVOptions{}, "line 3 has 1 cells but the header has 2"},
-		{"too many fields", "title,username\nA,b\n\"C\nD\",e,s3cret\n", CSVOptions{}, "line 3 has 3 cells"},
+		{"too many cells", "title,username\nA,b\n\"C\nD\",e,s3cret\n", CSVOptions{}, "line 3 has 3 cells"},
 		{"unterminated quote", "title,notes\nA,b\nB,\"unclosed s3cret\nmore\n", CSVOptions{}, "starts on line 3"},
 		{"bare quote", "title,password\nA,s3c\"ret\n", CSVOptions{}, "line 2, column"},
 		{"binary garbage", "\x00\x01\x02\xff\xfe title\x00,\x89PNG\r\n\x1a\n", CSVOptions{}, "NUL byte"},
@@ -365,6 +366,7 @@ func TestReadCSVMalformed(t *testing.T) {
 		{"title too long", "title\n" + strings.Repeat("t", item.MaxTitle+1) + "\n", CSVOptions{}, "line 2: the value in column \"title\""},
 		{"too many URLs", "title,urls\nA," + strings.Repeat("https://x.example ", item.MaxURLs+1) + "\n", CSVOptions{}, "line 2: the row has 65 URLs"},
 		{"too many tags", "title,tags\nA," + strings.Repeat("t,", 0) + manyTags(item.MaxTags+1) + "\n", CSVOptions{}, "line 2: the row has 65 tags"},
+		{"too many fields for an item", "title," + manyColumns(item.MaxFields+1) + "\nA," + strings.Repeat("v,", item.MaxFields) + "v\n", CSVOptions{}, "line 2: the row has 257 fields"},
 		{"oversized input", "title,password\nA,s3cret\n" + strings.Repeat("B,x\n", 100), CSVOptions{MaxBytes: 200}, "larger than 200 bytes"},
 		{"too many rows", "title\nA\nB\nC\n", CSVOptions{MaxRows: 2}, "more than 2 rows"},
 	}
@@ -389,6 +391,14 @@ func TestReadCSVMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyColumns(n int) string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = fmt.Sprintf("c%d", i)
+	}
+	return strings.Join(s, ",")
 }
 
 func manyTags(n int) string {

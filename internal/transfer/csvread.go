@@ -328,6 +328,10 @@ func rowItem(cols []csvColumn, rec []string, line int, now time.Time) (*item.Ite
 		return nil, nil, fmt.Errorf("the row has %d tags; an item holds at most %d", len(tags), item.MaxTags)
 	}
 
+	if len(fields) > item.MaxFields {
+		return nil, nil, fmt.Errorf("the row has %d fields; an item holds at most %d", len(fields), item.MaxFields)
+	}
+
 	t, warn := rowType(typ, fields, urls, notes)
 	if warn != "" {
 		warns = append(warns, fmt.Sprintf("line %d: %s", line, warn))

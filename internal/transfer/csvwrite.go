@@ -29,6 +29,9 @@ var csvFixedHeader = []string{"title", "username", "password", "url", "notes", "
 // manager, not for a spreadsheet: do not open it in one, and delete it
 // once imported.
 //
+// Items are written as given, trashed ones included: choosing what to
+// export is the caller's business.
+//
 // What CSV cannot carry is lost: creation and modification times, trash
 // state, field order, history. Field kinds survive (a column is written as
 // "hidden:name" when the name alone would not say it), except for
