@@ -93,7 +93,7 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 			}
 			if p.MemoryKiB == 0 {
 				c.infof("calibrating key derivation for this device...")
-				cal := keys.Calibrate(500 * time.Millisecond)
+				cal := keys.Calibrate(time.Second)
 				p.MemoryKiB = cal.MemoryKiB
 			}
 			if err := p.Check(); err != nil {

@@ -151,6 +151,9 @@ func (c *cmdEnv) agentCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			srv := agent.NewServer(s, timeout, log)
+			// Decrypt every item now, in the background, so that the first
+			// search does not pay for it; requests wait for it if needed.
+			go s.List(c.ctx, vault.All)
 			return srv.Serve(c.ctx, sock, func() {
 				fmt.Fprint(c.stdout, "ready\n")
 				if f, ok := c.stdout.(*os.File); ok {

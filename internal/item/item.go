@@ -219,39 +219,47 @@ func (it *Item) Remove(name string) bool {
 func (it *Item) Username() string { v, _ := it.Get("username"); return v }
 
 // Matches reports whether the item matches a search: every word of q
-// appears, case-insensitively, in the title, the username, a URL, a tag,
-// a non-hidden field or the notes. Hidden values are never searched, so a
-// search cannot be used to test a password.
-func (it *Item) Matches(q string) bool {
-	for _, w := range strings.Fields(strings.ToLower(q)) {
-		if !it.matchesWord(w) {
+// appears, case-insensitively, in the title, a URL, a tag, a non-hidden
+// field, the notes or the type name. Hidden and TOTP values are never
+// searched, so a search cannot be used to test a password.
+func (it *Item) Matches(q string) bool { return MatchText(it.SearchText(), QueryWords(q)) }
+
+// SearchText is the lower-case text a search looks in, its parts joined by
+// NUL so that no word spans two parts. Callers that search often keep it.
+func (it *Item) SearchText() string {
+	var b strings.Builder
+	add := func(s string) {
+		b.WriteString(strings.ToLower(s))
+		b.WriteByte(0)
+	}
+	add(it.Title)
+	add(string(it.Type))
+	add(it.Notes)
+	for _, u := range it.URLs {
+		add(u)
+	}
+	for _, t := range it.Tags {
+		add(t)
+	}
+	for _, f := range it.Fields {
+		if f.Kind != Hidden && f.Kind != TOTP {
+			add(f.Value)
+		}
+	}
+	return b.String()
+}
+
+// QueryWords splits a search query into lower-case words.
+func QueryWords(q string) []string { return strings.Fields(strings.ToLower(q)) }
+
+// MatchText reports whether every word occurs in text (a SearchText).
+func MatchText(text string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(text, w) {
 			return false
 		}
 	}
 	return true
-}
-
-func (it *Item) matchesWord(w string) bool {
-	has := func(s string) bool { return strings.Contains(strings.ToLower(s), w) }
-	if has(it.Title) || has(it.Notes) || has(string(it.Type)) {
-		return true
-	}
-	for _, u := range it.URLs {
-		if has(u) {
-			return true
-		}
-	}
-	for _, t := range it.Tags {
-		if has(t) {
-			return true
-		}
-	}
-	for _, f := range it.Fields {
-		if f.Kind != Hidden && f.Kind != TOTP && has(f.Value) {
-			return true
-		}
-	}
-	return false
 }
 
 // Clone returns a deep copy.

@@ -89,10 +89,16 @@ func get5(b []byte, bit int) byte {
 // ParseSecretKey reads the human form. Case, spaces and hyphens are
 // ignored. The error never repeats the key.
 func ParseSecretKey(s string) (*SecretKey, error) {
-	s = strings.TrimSpace(s)
-	if len(s) < len(SecretKeyPrefix) || !strings.EqualFold(s[:len(SecretKeyPrefix)], SecretKeyPrefix) {
+	s = strings.Map(func(r rune) rune {
+		if r == '-' || r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) < 2 || !strings.EqualFold(s[:2], "K1") {
 		return nil, ErrSecretKeyFormat
 	}
+	s = "K1-" + s[2:]
 	var bits [18]byte
 	n := 0
 	for _, r := range s[len(SecretKeyPrefix):] {

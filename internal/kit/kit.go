@@ -8,7 +8,7 @@
 // a kit alone, or a kit plus a stolen vault, is not enough for an offline
 // password guess without the other half.
 //
-// The text form is a published format, specified in docs/spec/kit.md, with
+// The text form is a published format, specified in docs/SPEC.md §12, with
 // known-answer vectors in testdata/vectors/kit/.
 package kit
 

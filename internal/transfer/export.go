@@ -16,7 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 )
 
-// The keyhold export format; docs/spec/export.md is its specification.
+// The keyhold export format; docs/SPEC.md §13 is its specification.
 const (
 	// ExportFormat is the "format" member of the plaintext JSON.
 	ExportFormat = "keyhold-export"

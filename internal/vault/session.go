@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ type Entry struct {
 	Revision uint64
 	Item     *item.Item
 	prf      [32]byte // manifest entry of (ID, Revision)
+	ltitle   string   // lower-case title, for lookups
+	search   string   // item.SearchText, for searches
 }
 
 // Session is an unlocked vault: it holds the account key. The agent keeps
@@ -157,9 +160,10 @@ func (s *Session) damaged(err error) error {
 func (v *Vault) path() string { return filepath.Join(v.Dir, DBFile) }
 
 // refresh brings the cache up to date: nothing to do if the manifest's
-// sequence number is unchanged; otherwise it scans ids and revisions and
-// decrypts only the rows that changed. Every refresh checks that the items
-// present are exactly those the manifest authenticates.
+// sequence number is unchanged; a full load decrypts every row (in
+// parallel); later refreshes scan ids and revisions and decrypt only the
+// rows that changed. Every refresh checks that the items present are
+// exactly those the manifest authenticates.
 func (s *Session) refresh(ctx context.Context) error {
 	if s.closed {
 		return errors.New("the vault session is closed")
@@ -171,56 +175,137 @@ func (s *Session) refresh(ctx context.Context) error {
 	if s.loaded && m.Seq == s.seq {
 		return nil
 	}
-	rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev FROM items`)
+	var next map[ItemID]*Entry
+	if !s.loaded {
+		next, err = s.loadAll(ctx)
+	} else {
+		next, err = s.loadChanged(ctx)
+	}
 	if err != nil {
-		return s.damaged(err)
+		return err
 	}
-	type idrev struct {
-		id  ItemID
-		rev uint64
+	var acc [32]byte
+	for _, e := range next {
+		format.XorInto(&acc, e.prf)
 	}
-	var cur []idrev
+	if uint64(len(next)) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1 {
+		return s.damaged(errors.New("the items do not match the manifest: an item was deleted, swapped or rolled back"))
+	}
+	full := !s.loaded
+	s.entries = next
+	s.seq = m.Seq
+	s.loaded = true
+	if full {
+		s.rebuildIndex(ctx, m)
+	}
+	return nil
+}
+
+type row struct {
+	id  ItemID
+	rev uint64
+	box []byte
+}
+
+// loadAll reads every item row in one query and decrypts them on all
+// cores.
+func (s *Session) loadAll(ctx context.Context) (map[ItemID]*Entry, error) {
+	rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev, box FROM items`)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	var all []row
 	for rows.Next() {
 		var idb []byte
-		var r idrev
+		var r row
+		if err := rows.Scan(&idb, &r.rev, &r.box); err != nil || len(idb) != 16 {
+			rows.Close()
+			return nil, s.damaged(fmt.Errorf("bad item row: %v", err))
+		}
+		r.id = ItemID(idb)
+		all = append(all, r)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, s.damaged(err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.damaged(err)
+	}
+	out := make([]*Entry, len(all))
+	errs := make([]error, len(all))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(all)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(all); i += workers {
+				r := all[i]
+				it, err := s.open(r.id, r.rev, r.box)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				out[i] = s.newEntry(r.id, r.rev, it)
+			}
+		}()
+	}
+	wg.Wait()
+	next := make(map[ItemID]*Entry, len(all))
+	for i, e := range out {
+		if errs[i] != nil {
+			return nil, s.damaged(errs[i])
+		}
+		next[e.ID] = e
+	}
+	return next, nil
+}
+
+// loadChanged scans ids and revisions and decrypts only what changed
+// since the cache was filled.
+func (s *Session) loadChanged(ctx context.Context) (map[ItemID]*Entry, error) {
+	rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev FROM items`)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	var cur []row
+	for rows.Next() {
+		var idb []byte
+		var r row
 		if err := rows.Scan(&idb, &r.rev); err != nil || len(idb) != 16 {
 			rows.Close()
-			return s.damaged(fmt.Errorf("bad item row: %v", err))
+			return nil, s.damaged(fmt.Errorf("bad item row: %v", err))
 		}
-		copy(r.id[:], idb)
+		r.id = ItemID(idb)
 		cur = append(cur, r)
 	}
 	if err := rows.Close(); err != nil {
-		return s.damaged(err)
-	}
-	if err := rows.Err(); err != nil {
-		return s.damaged(err)
+		return nil, s.damaged(err)
 	}
 	next := make(map[ItemID]*Entry, len(cur))
-	var acc [32]byte
 	for _, r := range cur {
 		e := s.entries[r.id]
 		if e == nil || e.Revision != r.rev {
 			var box []byte
 			if err := s.v.db.QueryRowContext(ctx, `SELECT box FROM items WHERE id = ?`, r.id[:]).Scan(&box); err != nil {
-				return s.damaged(err)
+				return nil, s.damaged(err)
 			}
 			it, err := s.open(r.id, r.rev, box)
 			if err != nil {
-				return s.damaged(err)
+				return nil, s.damaged(err)
 			}
-			e = &Entry{ID: r.id, Revision: r.rev, Item: it, prf: format.Entry(s.mk, r.id, r.rev)}
+			e = s.newEntry(r.id, r.rev, it)
 		}
-		format.XorInto(&acc, e.prf)
 		next[r.id] = e
 	}
-	if uint64(len(cur)) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1 {
-		return s.damaged(errors.New("the items do not match the manifest: an item was deleted, swapped or rolled back"))
-	}
-	s.entries = next
-	s.seq = m.Seq
-	s.loaded = true
-	return nil
+	return next, nil
+}
+
+// newEntry wraps a decrypted item with what lookups need precomputed: its
+// manifest entry, its lower-case title, and its searchable text.
+func (s *Session) newEntry(id ItemID, rev uint64, it *item.Item) *Entry {
+	return &Entry{ID: id, Revision: rev, Item: it, prf: format.Entry(s.mk, id, rev),
+		ltitle: strings.ToLower(it.Title), search: it.SearchText()}
 }
 
 // Filter selects items by their trash state.
@@ -255,9 +340,10 @@ func (s *Session) Search(ctx context.Context, q string, f Filter) ([]*Entry, err
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
+	words := item.QueryWords(q)
 	var out []*Entry
 	for _, e := range s.entries {
-		if f.keep(e) && (q == "" || e.Item.Matches(q)) {
+		if f.keep(e) && (q == "" || item.MatchText(e.search, words)) {
 			out = append(out, e)
 		}
 	}
@@ -267,7 +353,7 @@ func (s *Session) Search(ctx context.Context, q string, f Filter) ([]*Entry, err
 
 func sortEntries(es []*Entry) {
 	slices.SortFunc(es, func(a, b *Entry) int {
-		if c := strings.Compare(strings.ToLower(a.Item.Title), strings.ToLower(b.Item.Title)); c != 0 {
+		if c := strings.Compare(a.ltitle, b.ltitle); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID.String(), b.ID.String())
@@ -291,6 +377,12 @@ func (e *AmbiguousError) Unwrap() error { return ErrAmbiguous }
 func (s *Session) Resolve(ctx context.Context, ref string, f Filter) (*Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.loaded && !s.closed {
+		e, err := s.resolveByIndex(ctx, ref, f)
+		if !errors.Is(err, errIndex) {
+			return e, err
+		}
+	}
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -305,13 +397,14 @@ func (s *Session) resolveLocked(ref string, f Filter) (*Entry, error) {
 	}
 	var byTitle, byPrefix []*Entry
 	lref := strings.ToLower(strings.TrimSpace(ref))
+	prefix := len(lref) >= 8 && strings.Trim(lref, "0123456789abcdef-") == ""
 	for _, e := range s.entries {
 		if !f.keep(e) {
 			continue
 		}
-		if strings.ToLower(e.Item.Title) == lref {
+		if e.ltitle == lref {
 			byTitle = append(byTitle, e)
-		} else if len(lref) >= 8 && strings.HasPrefix(e.ID.String(), lref) {
+		} else if prefix && strings.HasPrefix(e.ID.String(), lref) {
 			byPrefix = append(byPrefix, e)
 		}
 	}
@@ -352,6 +445,9 @@ func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, m *format.Manif
 	changed, err := fn(tx, m)
 	if err != nil {
 		return err
+	}
+	if err := s.updateIndex(ctx, tx, changed); err != nil {
+		return s.damaged(err)
 	}
 	m.Seq++
 	m.Sign(s.mk, s.v.meta.accountID)
@@ -397,7 +493,7 @@ func (s *Session) Add(ctx context.Context, its ...*item.Item) ([]*Entry, error) 
 			if _, err := stmt.ExecContext(ctx, id[:], box); err != nil {
 				return nil, s.damaged(err)
 			}
-			e := &Entry{ID: id, Revision: 1, Item: it.Clone(), prf: format.Entry(s.mk, id, 1)}
+			e := s.newEntry(id, 1, it.Clone())
 			format.XorInto(&m.Acc, e.prf)
 			m.Count++
 			out = append(out, e)
@@ -444,7 +540,7 @@ func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.I
 			return nil, s.damaged(err)
 		}
 		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
-		out = &Entry{ID: id, Revision: nrev, Item: it.Clone(), prf: format.Entry(s.mk, id, nrev)}
+		out = s.newEntry(id, nrev, it.Clone())
 		format.XorInto(&m.Acc, out.prf)
 		return []*Entry{out}, nil
 	})
@@ -714,6 +810,11 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 		}
 	}
 	m.Sign(nmk, id)
+	// The title index is sealed under the old key: drop it; the next full
+	// load rebuilds it under the new one.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k LIKE 'index/%'`); err != nil {
+		return nil, s.damaged(err)
+	}
 	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
 		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
 			return nil, s.damaged(err)
@@ -791,7 +892,7 @@ func (s *Session) ImportExact(ctx context.Context, its []Imported) (added int, s
 			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], im.Revision, box); err != nil {
 				return nil, s.damaged(err)
 			}
-			e := &Entry{ID: im.ID, Revision: im.Revision, Item: im.Item.Clone(), prf: format.Entry(s.mk, im.ID, im.Revision)}
+			e := s.newEntry(im.ID, im.Revision, im.Item.Clone())
 			format.XorInto(&m.Acc, e.prf)
 			m.Count++
 			out = append(out, e)

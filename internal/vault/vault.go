@@ -241,12 +241,25 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 	mk := format.ManifestKey(ak)
 	m.Sign(mk, id)
 	mk.Wipe()
+	idx := &Session{v: &Vault{meta: meta{accountID: id}}, ak: ak, kv: 1, mk: format.ManifestKey(ak)}
+	idxRows := map[string][]byte{}
+	for b := range indexBuckets {
+		box, err := idx.sealBucket(b, &bucket{})
+		if err != nil {
+			return nil, err
+		}
+		idxRows[indexKey(b)] = box
+	}
+	idx.mk.Wipe()
 	di := &DeviceInfo{AccountID: id, SecretKey: sk, Email: opts.Email, KDFFloor: opts.KDF}
 	if err := buildVault(dir, func(tx *sql.Tx) error {
 		for k, val := range map[string][]byte{
 			"schema": []byte(SchemaVersion), "account_id": id[:], "envelope": env.Marshal(),
 			"keycheck": kc.Marshal(), "manifest": m.Marshal(),
 		} {
+			idxRows[k] = val
+		}
+		for k, val := range idxRows {
 			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
 				return err
 			}

@@ -200,3 +200,63 @@ func TestSetup(t *testing.T) {
 		t.Fatalf("foreign vault: %v", err)
 	}
 }
+
+// A fresh session finds an item by title through the index without
+// decrypting the rest, and an index that does not match the manifest is
+// not trusted.
+func TestTitleIndex(t *testing.T) {
+	dir, _ := newVault(t)
+	s := unlock(t, dir, "correct horse")
+	es, _ := s.Add(ctx, login("alpha", "a", "1"), login("beta", "b", "2"), login("gamma", "c", "3"))
+	it := es[1].Item.Clone()
+	it.Set("username", "b2", item.Text)
+	s.Put(ctx, es[1].ID, 1, it)
+	s.Trash(ctx, "gamma")
+
+	fresh := unlock(t, dir, "correct horse")
+	e, err := fresh.Resolve(ctx, "BETA", Active)
+	if err != nil || e.Item.Username() != "b2" || e.Revision != 2 {
+		t.Fatalf("index lookup: %v %+v", err, e)
+	}
+	if fresh.loaded {
+		t.Fatal("the lookup decrypted everything")
+	}
+	if _, err := fresh.Resolve(ctx, "gamma", Active); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("trashed item found as active: %v", err)
+	}
+	if e, err := unlock(t, dir, "correct horse").Resolve(ctx, "gamma", Trash); err != nil || e.Item.Title != "gamma" {
+		t.Fatalf("trash lookup: %v", err)
+	}
+
+	// Put back an old bucket: the index no longer adds up to the manifest,
+	// so lookups fall back to the full, verified path and stay correct.
+	db, err := sql.Open("sqlite", filepath.Join(dir, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := indexKey(bucketOf(es[1].ID))
+	var cur []byte
+	db.QueryRow(`SELECT v FROM meta WHERE k = ?`, k).Scan(&cur)
+	if _, err := db.Exec(`UPDATE meta SET v = ? WHERE k = ?`, flipByte(cur), k); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	fresh = unlock(t, dir, "correct horse")
+	if e, err := fresh.Resolve(ctx, "beta", Active); err != nil || e.Item.Username() != "b2" {
+		t.Fatalf("after index damage: %v", err)
+	}
+	if !fresh.loaded {
+		t.Fatal("a damaged index was trusted")
+	}
+	// The full load rebuilt it.
+	fresh = unlock(t, dir, "correct horse")
+	if _, err := fresh.Resolve(ctx, "alpha", Active); err != nil || fresh.loaded {
+		t.Fatalf("index not rebuilt: %v loaded=%v", err, fresh.loaded)
+	}
+}
+
+func flipByte(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	c[len(c)/2] ^= 1
+	return c
+}

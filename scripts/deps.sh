@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives as independent,
+# real programs: zbarimg (an independent QR decoder), pdftoppm/pdftotext
+# (rendering the printed kit), Xvfb + xclip (a real clipboard), ImageMagick
+# (PDFs made by another producer). Safe to run again: it installs only
+# what is missing. Needs root (or sudo) and Debian's package registry.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have zbarimg   || need+=(zbar-tools)
+have pdftoppm  || need+=(poppler-utils)
+have Xvfb      || need+=(xvfb)
+have xclip     || need+=(xclip)
+# /usr/bin/convert may be a stand-in on some machines: check it is ImageMagick.
+if ! convert -version 2>/dev/null | grep -q ImageMagick; then need+=(imagemagick ghostscript); fi
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${need[*]}" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq "${need[@]}" >/dev/null
