@@ -110,7 +110,7 @@ func stopAgents(t testscript.T, run string) {
 		if err != nil {
 			continue
 		}
-		t.Log("stopping a leftover agent, pid ", st.PID)
+		t.Log(fmt.Sprintf("stopping a leftover agent (pid %d)", st.PID))
 		_ = cl.Lock(context.Background())
 		if !waitProcessGone(st.PID, 5*time.Second) {
 			_ = syscall.Kill(st.PID, syscall.SIGKILL)
@@ -181,11 +181,6 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// readSource returns stdout, stderr or a file's contents.
-func readSource(ts *testscript.TestScript, src string) string {
-	return ts.ReadFile(src)
-}
-
 // capture VAR [stdout|stderr|FILE]
 // sets VAR to the content (default: stdout) less surrounding white space.
 func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
@@ -196,7 +191,7 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 2 {
 		src = args[1]
 	}
-	ts.Setenv(args[0], strings.TrimSpace(readSource(ts, src)))
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(src)))
 }
 
 // jsonget SRC PATH VAR
@@ -209,7 +204,7 @@ func cmdJSONGet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: jsonget SRC PATH VAR | ! jsonget SRC PATH")
 	}
 	var v any
-	if err := json.Unmarshal([]byte(readSource(ts, args[0])), &v); err != nil {
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &v); err != nil {
 		ts.Fatalf("jsonget: %s is not JSON: %v", args[0], err)
 	}
 	got, err := jsonPath(v, args[1])

@@ -20,6 +20,10 @@ import (
 // ErrNoAgent means no agent is running for the vault.
 var ErrNoAgent = errors.New("the vault is locked (no agent running)")
 
+// ErrForeignAgent means the agent's socket or process is not the user's
+// own; keyhold refuses to talk to it.
+var ErrForeignAgent = errors.New("refusing an agent socket that is not yours")
+
 // SocketPath returns where the agent for vaultDir listens: a file named by
 // a hash of the vault's absolute path, in $XDG_RUNTIME_DIR/keyhold or else
 // /tmp/keyhold-UID. Unix socket paths are limited to ~100 bytes, so the
@@ -56,6 +60,13 @@ func Dial(path string) (*Client, *Status, error) {
 }
 
 func (c *Client) call(ctx context.Context, req *request) (*response, error) {
+	// Talk only to an agent of our own: its directory must be ours and
+	// closed to others, and the process at the other end must run as us.
+	// Otherwise another local user could pose as the agent and receive
+	// what commands send it (new passwords, for one).
+	if err := checkOwnDir(dirOf(c.path)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrForeignAgent, err)
+	}
 	d := net.Dialer{Timeout: 2 * time.Second}
 	conn, err := d.DialContext(ctx, "unix", c.path)
 	if err != nil {
@@ -65,6 +76,9 @@ func (c *Client) call(ctx context.Context, req *request) (*response, error) {
 		return nil, ErrNoAgent
 	}
 	defer conn.Close()
+	if err := checkPeer(conn.(*net.UnixConn)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrForeignAgent, err)
+	}
 	conn.SetDeadline(time.Now().Add(5 * time.Minute))
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return nil, fmt.Errorf("talking to the agent: %w", err)

@@ -89,9 +89,12 @@ func (s *Server) Serve(ctx context.Context, path string, ready func()) error {
 					s.log.Info("idle timeout; locking")
 					s.stop()
 				}
-				// The socket was removed (vault deleted, tmp cleaned):
-				// nobody can reach us any more.
+				// The socket was removed (tmp cleaned) or the vault is
+				// gone: nobody needs us any more.
 				if _, err := os.Stat(path); err != nil {
+					s.stop()
+				}
+				if !vault.Exists(s.sess.Vault().Dir) {
 					s.stop()
 				}
 				continue
@@ -142,7 +145,11 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		return
 	default:
 	}
-	s.touch()
+	// A status check is not use: a shell prompt that polls it must not
+	// keep the vault unlocked forever.
+	if req.Op != opStatus {
+		s.touch()
+	}
 	resp := s.dispatch(ctx, &req)
 	json.NewEncoder(c).Encode(resp)
 	if req.Op == opLock {
@@ -222,6 +229,12 @@ func prepareDir(sock string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	return checkOwnDir(dir)
+}
+
+// checkOwnDir requires dir to be a real directory (not a link) owned by
+// this user and closed to everyone else.
+func checkOwnDir(dir string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
 		return err
@@ -231,11 +244,5 @@ func prepareDir(sock string) error {
 	}
 	return nil
 }
-
-// Lock memory holding keys where the platform allows, so they are not
-// written to swap. Best effort: the limit for locked memory is often small.
-func lockMemory(b []byte) { _ = unix.Mlock(b) }
-
-var _ = lockMemory
 
 func dirOf(sock string) string { return filepath.Dir(sock) }

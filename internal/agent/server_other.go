@@ -24,3 +24,7 @@ func (*Server) Serve(context.Context, string, func()) error {
 }
 
 func dirOf(sock string) string { return sock }
+
+func checkOwnDir(string) error { return nil }
+
+func checkPeer(any) error { return nil }

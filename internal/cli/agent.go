@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,15 +93,15 @@ func startAgent(dir string, timeout time.Duration, ak *keys.AccountKey, kv uint3
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil {
-			ready <- fmt.Errorf("the agent exited before it was ready")
+		if line == "ready\n" {
+			ready <- nil
 			return
 		}
-		if line != "ready\n" {
-			ready <- fmt.Errorf("agent: %s", line)
+		if msg := strings.TrimSpace(strings.TrimPrefix(line, "error: ")); msg != "" {
+			ready <- fmt.Errorf("the agent could not start: %s", msg)
 			return
 		}
-		ready <- nil
+		ready <- fmt.Errorf("the agent exited before it was ready (%v)", err)
 	}()
 	select {
 	case err := <-ready:
@@ -132,34 +135,47 @@ func (c *cmdEnv) agentCmd() *cobra.Command {
 			copy(ak[:], buf)
 			kv := binary.BigEndian.Uint32(buf[32:])
 			clear(buf)
-			lockMemory(ak[:])
+			keys.LockMemory(ak[:])
+			// Until "ready", any failure is reported to the parent on
+			// stdout, which shows it to the user.
+			fail := func(err error) error {
+				fmt.Fprintf(c.stdout, "error: %v\n", err)
+				return err
+			}
 			v, err := vault.Open(c.vaultDir)
 			if err != nil {
-				fmt.Fprintf(c.stdout, "%v\n", err)
-				return err
+				return fail(err)
 			}
 			defer v.Close()
 			s, err := v.UnlockWithKey(ak, kv)
 			ak.Wipe()
 			if err != nil {
-				fmt.Fprintf(c.stdout, "%v\n", err)
-				return err
+				return fail(err)
 			}
 			sock, err := agent.SocketPath(c.vaultDir)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			srv := agent.NewServer(s, timeout, log)
 			// Decrypt every item now, in the background, so that the first
 			// search does not pay for it; requests wait for it if needed.
 			go s.List(c.ctx, vault.All)
-			return srv.Serve(c.ctx, sock, func() {
+			// A signal locks too: the keys are wiped and the socket removed.
+			ctx, stop := signal.NotifyContext(c.ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+			defer stop()
+			ready := false
+			err = srv.Serve(ctx, sock, func() {
+				ready = true
 				fmt.Fprint(c.stdout, "ready\n")
 				if f, ok := c.stdout.(*os.File); ok {
 					f.Close()
 				}
 			})
+			if err != nil && !ready {
+				return fail(err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", defaultAgentTimeout, "")

@@ -171,6 +171,9 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 // password returns the current password: from --password-file, else from
 // the terminal.
 func (c *cmdEnv) password(prompt string) ([]byte, error) {
+	if c.passwordFile == "-" {
+		return c.stdinSecret("password")
+	}
 	if c.passwordFile != "" {
 		return readSecretFile(c.passwordFile)
 	}
@@ -218,6 +221,10 @@ func (c *cmdEnv) agentClient() *agent.Client {
 		return nil
 	}
 	cl, _, err := agent.Dial(path)
+	if errors.Is(err, agent.ErrForeignAgent) {
+		c.warnf("%v; ignoring it and asking for the password", err)
+		return nil
+	}
 	if err != nil {
 		return nil
 	}

@@ -5,8 +5,6 @@ package cli
 import (
 	"os/exec"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // detach makes cmd a session leader, so it survives the terminal closing
@@ -14,6 +12,3 @@ import (
 func detach(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 }
-
-// lockMemory keeps a key's page out of swap where the limits allow.
-func lockMemory(b []byte) { _ = unix.Mlock(b) }

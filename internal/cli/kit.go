@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -150,8 +154,16 @@ must verify. On any failure nothing is left behind.`,
 }
 
 func readKit(c *cmdEnv, arg string) (kit.Kit, error) {
+	if arg != "-" {
+		if _, err := os.Stat(arg); err != nil && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(arg)), "KH") {
+			c.warnf("the kit text on the command line can be seen by other users (ps) and stays in your shell history; prefer --kit FILE or --kit -")
+		}
+	}
 	k, err := kit.Read(arg)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return kit.Kit{}, exitError{err, ExitNotFound}
+		}
 		return kit.Kit{}, exitError{err, ExitDamaged}
 	}
 	return k, nil

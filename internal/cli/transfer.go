@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -154,8 +155,13 @@ func (c *cmdEnv) importCSV(data []byte, dryRun bool) error {
 		for _, it := range fresh {
 			fmt.Fprintf(c.stdout, "would add %s %q\n", it.Type, it.Title)
 		}
-		for col, where := range res.Columns {
-			if where != "" {
+		cols := make([]string, 0, len(res.Columns))
+		for col := range res.Columns {
+			cols = append(cols, col)
+		}
+		sort.Strings(cols)
+		for _, col := range cols {
+			if where := res.Columns[col]; where != "" {
 				fmt.Fprintf(c.stdout, "column %q -> %s\n", col, where)
 			}
 		}
@@ -316,6 +322,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 				return err
 			}
 			var buf bytes.Buffer
+			written := len(es)
 			if formatName == "csv" {
 				var its []*item.Item
 				for _, e := range es {
@@ -326,6 +333,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 				if err := transfer.WriteCSV(&buf, its); err != nil {
 					return err
 				}
+				written = len(its)
 				c.warnf("%s is NOT encrypted: it holds every password in plain text; delete it securely when done", out)
 			} else {
 				v, err := c.openVault()
@@ -355,7 +363,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 			}
 			clear(buf.Bytes())
 			if out != "-" {
-				c.infof("exported %d items to %s", len(es), out)
+				c.infof("exported %d items to %s", written, out)
 			}
 			return nil
 		},

@@ -11,7 +11,8 @@ import (
 
 // The manifest authenticates the set of (item id, revision) pairs in a
 // vault, so that deleting an item's row, putting back an older revision or
-// swapping rows is detected. It is kept incrementally: Acc is the XOR of a
+// swapping rows is detected; and, separately, the set of past revisions
+// kept as history, so that deleting one is detected by a full check. It is kept incrementally: Acc is the XOR of a
 // keyed PRF of each pair, so adding or changing an item costs two PRF calls
 // rather than a scan; Tag, an HMAC over the whole state including a
 // sequence number and the count, is what an attacker without the key
@@ -22,10 +23,12 @@ type Manifest struct {
 	Seq        uint64 // incremented on every change
 	Count      uint64
 	Acc        [32]byte
+	HCount     uint64   // past revisions in the history
+	HAcc       [32]byte // XOR of HistoryEntry over them
 	Tag        [32]byte
 }
 
-const manifestSize = 4 + 1 + 4 + 8 + 8 + 32 + 32 // 89
+const manifestSize = 4 + 1 + 4 + 8 + 8 + 32 + 8 + 32 + 32 // 129
 
 // ManifestKey derives the manifest MAC key from the account key.
 func ManifestKey(ak *keys.AccountKey) *keys.Key32 { return keys.SubKey(ak[:], labelManifest) }
@@ -34,6 +37,20 @@ func ManifestKey(ak *keys.AccountKey) *keys.Key32 { return keys.SubKey(ak[:], la
 func Entry(mk *keys.Key32, id [16]byte, rev uint64) [32]byte {
 	h := hmac.New(sha256.New, mk[:])
 	h.Write([]byte("entry"))
+	h.Write(id[:])
+	var r [8]byte
+	binary.BigEndian.PutUint64(r[:], rev)
+	h.Write(r[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// HistoryEntry is the PRF of one past revision:
+// HMAC-SHA256(mk, "history" || id || revision).
+func HistoryEntry(mk *keys.Key32, id [16]byte, rev uint64) [32]byte {
+	h := hmac.New(sha256.New, mk[:])
+	h.Write([]byte("history"))
 	h.Write(id[:])
 	var r [8]byte
 	binary.BigEndian.PutUint64(r[:], rev)
@@ -61,6 +78,8 @@ func (m *Manifest) tag(mk *keys.Key32, id keys.AccountID) [32]byte {
 	b = binary.BigEndian.AppendUint64(b, m.Count)
 	h.Write(b)
 	h.Write(m.Acc[:])
+	h.Write(binary.BigEndian.AppendUint64(nil, m.HCount))
+	h.Write(m.HAcc[:])
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
@@ -87,6 +106,8 @@ func (m *Manifest) Marshal() []byte {
 	b = binary.BigEndian.AppendUint64(b, m.Seq)
 	b = binary.BigEndian.AppendUint64(b, m.Count)
 	b = append(b, m.Acc[:]...)
+	b = binary.BigEndian.AppendUint64(b, m.HCount)
+	b = append(b, m.HAcc[:]...)
 	return append(b, m.Tag[:]...)
 }
 
@@ -109,6 +130,8 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	m.Seq = binary.BigEndian.Uint64(b[9:])
 	m.Count = binary.BigEndian.Uint64(b[17:])
 	copy(m.Acc[:], b[25:57])
-	copy(m.Tag[:], b[57:89])
+	m.HCount = binary.BigEndian.Uint64(b[57:])
+	copy(m.HAcc[:], b[65:97])
+	copy(m.Tag[:], b[97:129])
 	return m, nil
 }

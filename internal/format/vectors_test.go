@@ -354,6 +354,61 @@ func checkKeyFileVector(t *testing.T, x Vector) {
 	}
 }
 
+func makeManifestVectors(t *testing.T) []Vector {
+	mk := ManifestKey(&vecAK)
+	m := &Manifest{KeyVersion: 1, Seq: 5}
+	ids := [][16]byte{{1}, {2}}
+	for i, id := range ids {
+		XorInto(&m.Acc, Entry(mk, id, uint64(i+1)))
+		m.Count++
+	}
+	XorInto(&m.HAcc, HistoryEntry(mk, ids[1], 1))
+	m.HCount = 1
+	m.Sign(mk, vecID)
+	enc := m.Marshal()
+	base := Vector{AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1, Encoded: hex.EncodeToString(enc),
+		Comment: "items 01… rev 1 and 02… rev 2; history 02… rev 1 (ids are the byte shown, then zeros)"}
+	v := func(name, expect string, enc []byte) Vector {
+		x := base
+		x.Name, x.Expect, x.Encoded = name, expect, hex.EncodeToString(enc)
+		return x
+	}
+	return []Vector{
+		v("valid manifest", "ok", enc),
+		v("flipped bit in the count", "ErrTampered", flip(enc, 24)),
+		v("flipped bit in the history accumulator", "ErrTampered", flip(enc, 70)),
+		v("flipped bit in the tag", "ErrTampered", flip(enc, len(enc)-1)),
+		v("truncated", "ErrMalformed", enc[:len(enc)-1]),
+	}
+}
+
+func checkManifestVector(t *testing.T, x Vector) {
+	m, err := ParseManifest(mustHex(t, x.Encoded))
+	if err == nil {
+		if hex.EncodeToString(m.Marshal()) != x.Encoded {
+			t.Fatal("re-encoding does not reproduce the input")
+		}
+		var ak keys.AccountKey
+		copy(ak[:], mustHex(t, x.AccountKey))
+		id, _ := keys.ParseAccountID(x.AccountID)
+		err = m.Verify(ManifestKey(&ak), id)
+		if err == nil {
+			// The accumulators are what the comment says.
+			mk := ManifestKey(&ak)
+			var acc, hacc [32]byte
+			XorInto(&acc, Entry(mk, [16]byte{1}, 1))
+			XorInto(&acc, Entry(mk, [16]byte{2}, 2))
+			XorInto(&hacc, HistoryEntry(mk, [16]byte{2}, 1))
+			if acc != m.Acc || hacc != m.HAcc || m.Count != 2 || m.HCount != 1 {
+				t.Fatal("accumulators differ from the declared rows")
+			}
+		}
+	}
+	if got := errName(err); got != x.Expect {
+		t.Fatalf("got %s, want %s", got, x.Expect)
+	}
+}
+
 func TestVectors(t *testing.T) {
 	sets := []struct {
 		file  string
@@ -364,6 +419,7 @@ func TestVectors(t *testing.T) {
 		{"item.json", makeItemVectors, checkItemVector},
 		{"keycheck.json", makeKeyCheckVectors, checkKeyCheckVector},
 		{"keyfile.json", makeKeyFileVectors, checkKeyFileVector},
+		{"manifest.json", makeManifestVectors, checkManifestVector},
 	}
 	for _, s := range sets {
 		t.Run(s.file, func(t *testing.T) {

@@ -1,11 +1,11 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode"
 
@@ -102,12 +102,14 @@ func NormalizePassword(pw []byte) ([]byte, error) {
 	// Append to a fresh slice: Bytes may return pw itself, which must not
 	// be cleared under the caller.
 	n := norm.NFKD.Append(nil, pw...)
-	t := []byte(strings.TrimFunc(string(n), unicode.IsSpace))
-	clear(n)
+	t := bytes.TrimFunc(n, unicode.IsSpace)
 	if len(t) == 0 {
+		clear(n)
 		return nil, errors.New("the password is empty")
 	}
-	return t, nil
+	out := append([]byte(nil), t...)
+	clear(n)
+	return out, nil
 }
 
 // Labels for HKDF. Each names its purpose and the format version, so that

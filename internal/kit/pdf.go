@@ -4,18 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	"io"
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
-	"github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 )
 
 // Sheet is what the printable kit shows. AccountID and SecretKey are in
@@ -235,85 +228,75 @@ func kitLines(text string, width func(string) float64, w float64) []string {
 // with a password).
 var ErrPDF = errors.New("not a readable PDF")
 
-var disablePDFConfig sync.Once
-
-// pdfConfig returns the pdfcpu configuration for reading untrusted PDFs:
-// no configuration directory (pdfcpu otherwise creates one under the
-// user's config dir), and resource limits sized for a one-page kit.
-func pdfConfig() *model.Configuration {
-	disablePDFConfig.Do(api.DisableConfigDir)
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	conf.Limits.MaxImagePixels = MaxImagePixels
-	conf.Limits.MaxStreamBytes = 64 << 20
-	conf.Limits.MaxDecodeBytes = 256 << 20
-	conf.Limits.MaxImageBytes = 256 << 20
-	return conf
-}
-
 // DecodePDF finds a recovery kit in a PDF and returns its text, unchecked.
 // It decodes the QR codes of the images embedded in the PDF, preferring
 // one that holds a kit; failing that, it looks for a printed setup code
 // ("KH1-…") in the text of the pages. It reads the PDFs that PDF makes,
-// and others that embed the QR code as an image or print the setup code
-// as text.
+// and others that embed the QR code as an image (JPEG, or raw samples in
+// gray, colour, a palette or one bit a pixel, including fax-compressed
+// scans) or print the setup code as text.
+//
+// A hostile PDF costs bounded memory and time; see pdfread.go.
 func DecodePDF(data []byte) (text string, err error) {
 	defer func() {
-		// pdfcpu recovers its own internal failures, but a hostile file
-		// must not crash the caller either way.
+		// The reader is written not to panic (FuzzDecodePDF checks), but
+		// a hostile file must not crash the caller either way.
 		if r := recover(); r != nil {
 			text, err = "", fmt.Errorf("%w (it is damaged)", ErrPDF)
 		}
 	}()
+	return decodePDF(data, defaultPDFLimits)
+}
+
+// decodePDF is DecodePDF within lim, without its recover.
+func decodePDF(data []byte, lim pdfLimits) (string, error) {
 	if !bytes.Contains(data[:min(len(data), 1024)], []byte("%PDF-")) {
 		return "", ErrPDF
 	}
+	r, err := newPDFReader(data, lim)
+	if errors.Is(err, errPDFPassword) {
+		return "", fmt.Errorf("%w (it is protected with a password; save an unprotected copy)", ErrPDF)
+	}
+	if err != nil || !r.complete || len(r.objs) == 0 {
+		// A truncated file may still show a kit, but the user should
+		// know that the copy they keep is broken.
+		return "", fmt.Errorf("%w (it is damaged)", ErrPDF)
+	}
 
+	contents := r.contentStreams()
+	images := r.pdfImages()
+	for _, c := range contents {
+		images = r.inlineImages(c, images)
+	}
 	var other string // a QR code that does not hold a kit
-	imgs, imgErr := api.ExtractImagesRaw(bytes.NewReader(data), nil, pdfConfig())
-	for _, page := range imgs {
-		for _, objNr := range slices.Sorted(maps.Keys(page)) {
-			img := page[objNr]
-			if img.Reader == nil || int64(img.Width)*int64(img.Height) > MaxImagePixels {
-				continue
-			}
-			decoded, _, err := image.Decode(img.Reader)
-			if err != nil {
-				continue
-			}
-			s, err := decodeImage(decoded)
-			if err != nil {
-				continue
-			}
-			if looksLikeKit(s) {
-				return s, nil
-			}
-			if other == "" {
-				other = s
-			}
+	for _, img := range images {
+		g, err := r.image(img, 0)
+		if err != nil {
+			continue
+		}
+		s, err := decodeImage(g)
+		if err != nil {
+			continue
+		}
+		if looksLikeKit(s) {
+			return s, nil
+		}
+		if other == "" {
+			other = s
 		}
 	}
 
-	if s, ok := pdfText(data); ok {
+	var pieces []string
+	for _, c := range contents {
+		pieces = append(pieces, contentStrings(c)...)
+	}
+	if s, ok := findKitText(pieces); ok {
 		return s, nil
 	}
 	if other != "" {
 		return other, nil
 	}
-	if imgs == nil && imgErr != nil {
-		if isEncrypted(imgErr) {
-			return "", fmt.Errorf("%w (it is protected with a password; save an unprotected copy)", ErrPDF)
-		}
-		return "", fmt.Errorf("%w (it is damaged)", ErrPDF)
-	}
 	return "", fmt.Errorf("%w: neither a QR code nor a setup code is in the PDF", ErrNoQRCode)
-}
-
-// isEncrypted reports whether a pdfcpu error says the PDF needs a
-// password.
-func isEncrypted(err error) bool {
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "password") || strings.Contains(msg, "encrypt")
 }
 
 // looksLikeKit reports whether s starts like a kit of any version.
@@ -324,23 +307,6 @@ func looksLikeKit(s string) bool { return kitPrefix.MatchString(s) }
 // maxContent bounds the content stream bytes read per page for the text
 // fallback.
 const maxContent = 16 << 20
-
-// pdfText looks for a setup code printed as text in the PDF's pages.
-func pdfText(data []byte) (string, bool) {
-	var pieces []string
-	err := api.ExtractContent(bytes.NewReader(data), nil, func(r io.Reader, _ int) error {
-		content, err := io.ReadAll(io.LimitReader(r, maxContent))
-		if err != nil {
-			return err
-		}
-		pieces = append(pieces, contentStrings(content)...)
-		return nil
-	}, pdfConfig())
-	if err != nil && len(pieces) == 0 {
-		return "", false
-	}
-	return findKitText(pieces)
-}
 
 // groupsOnly matches a printed line of whole kit groups.
 var groupsOnly = regexp.MustCompile(`^[2-9A-HJ-NP-Z]+(-[2-9A-HJ-NP-Z]+)*-?$`)

@@ -124,7 +124,11 @@ func newPDFCrypt(r *pdfReader, enc pdfDict, id0 []byte) (*pdfCrypt, error) {
 	case 2, 3, 4:
 		n := 5
 		if rev >= 3 {
-			n = int(min(max(r.intOr(enc, "Length", 40)/8, 5), 16))
+			bits := int64(40)
+			if rev == 4 {
+				bits = 128 // AES-128 needs it; RC4 files say so
+			}
+			n = int(min(max(r.intOr(enc, "Length", bits)/8, 5), 16))
 		}
 		c.key = legacyKey(rev, n, []byte(o), p, id0, c.metadata)
 		if !legacyCheck(rev, c.key, []byte(u), id0) {

@@ -80,6 +80,7 @@ type pdfStream struct {
 	raw      []byte
 	rawMax   []byte
 	exact    bool
+	inline   bool // an inline image, whose data the content stream's decryption covered
 	num, gen int
 }
 
@@ -100,7 +101,8 @@ type pdfReader struct {
 	objs     map[int]pdfObject
 	trailer  pdfDict // /Root, /Encrypt and /ID of the latest trailers
 	crypt    *pdfCrypt
-	complete bool // the file ends with %%EOF, so it is not truncated
+	complete bool // %%EOF follows the last object: the file is not truncated
+	end      int  // where the last object found ends
 }
 
 // newPDFReader scans data for objects and trailers, sets up decryption
@@ -115,9 +117,8 @@ func newPDFReader(data []byte, lim pdfLimits) (*pdfReader, error) {
 		objs:    make(map[int]pdfObject),
 		trailer: make(pdfDict),
 	}
-	tail := data[max(0, len(data)-2048):]
-	r.complete = bytes.Contains(tail, []byte("%%EOF"))
 	r.scan()
+	r.complete = bytes.Contains(data[r.end:], []byte("%%EOF"))
 	r.scanTrailers()
 	if err := r.setupCrypt(); err != nil {
 		return nil, err
@@ -159,6 +160,7 @@ func (r *pdfReader) scan() {
 			v = s
 		}
 		r.objs[num] = pdfObject{pos: i, gen: gen, value: v}
+		r.end = pos
 	}
 }
 
@@ -632,7 +634,7 @@ func (r *pdfReader) decodeFilters(s *pdfStream, want int64) (data []byte, codec 
 			data = s.rawMax[:n]
 		}
 	}
-	if r.crypt != nil && s.dict["Type"] != pdfName("XRef") {
+	if r.crypt != nil && !s.inline && s.dict["Type"] != pdfName("XRef") {
 		data = r.crypt.decryptStream(s, data)
 	}
 
@@ -871,4 +873,97 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// Pages and their text.
+
+// pages returns the page dictionaries in page order, walking the page
+// tree from the catalog; if there is no usable tree, every page object,
+// in object number order.
+func (r *pdfReader) pages() []pdfDict {
+	var out []pdfDict
+	seen := make(map[int]bool)
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if ref, ok := v.(pdfRef); ok {
+			if seen[ref.num] {
+				return
+			}
+			seen[ref.num] = true
+		}
+		d := r.dict(v)
+		if d == nil || depth > maxPDFDepth || len(out) >= r.lim.objects {
+			return
+		}
+		kids, isNode := d["Kids"]
+		if r.name(d["Type"]) == "Page" || !isNode {
+			out = append(out, d)
+			return
+		}
+		for _, k := range r.array(kids) {
+			walk(k, depth+1)
+		}
+	}
+	root := r.dict(r.trailer["Root"])
+	if root == nil {
+		if cats := r.nums(func(v any) bool { return r.name(r.dict(v)["Type"]) == "Catalog" }); len(cats) > 0 {
+			root = r.dict(r.object(cats[len(cats)-1]))
+		}
+	}
+	if root != nil {
+		walk(root["Pages"], 0)
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, num := range r.nums(func(v any) bool {
+		d, ok := v.(pdfDict)
+		return ok && r.name(d["Type"]) == "Page"
+	}) {
+		out = append(out, r.object(num).(pdfDict))
+	}
+	return out
+}
+
+// contentStreams returns the decoded content of each page, its streams
+// joined, at most maxContent bytes a page; then that of every form
+// XObject, which can hold text too (stamps, annotations).
+func (r *pdfReader) contentStreams() [][]byte {
+	var out [][]byte
+	for _, p := range r.pages() {
+		var streams []*pdfStream
+		switch c := r.resolve(p["Contents"]).(type) {
+		case *pdfStream:
+			streams = []*pdfStream{c}
+		case pdfArray:
+			for _, v := range c {
+				if s := r.streamObj(v); s != nil {
+					streams = append(streams, s)
+				}
+			}
+		}
+		var page []byte
+		for _, s := range streams {
+			data, err := r.decode(s, int64(maxContent-len(page)))
+			if err != nil {
+				continue
+			}
+			// Streams of one page may split a token between them;
+			// joined with a line break they read as one.
+			page = append(append(page, data...), '\n')
+			if len(page) >= maxContent {
+				break
+			}
+		}
+		out = append(out, page)
+	}
+	for _, num := range r.nums(func(v any) bool {
+		s, ok := v.(*pdfStream)
+		return ok && r.name(s.dict["Subtype"]) == "Form"
+	}) {
+		if data, err := r.decode(r.object(num).(*pdfStream), maxContent); err == nil {
+			out = append(out, data)
+		}
+	}
+	return out
 }

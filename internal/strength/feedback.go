@@ -1,8 +1,11 @@
+// Ported from zxcvbn 4.4.2 (https://github.com/dropbox/zxcvbn), feedback.coffee,
+// Copyright (c) 2012-2016 Dan Wheeler and Dropbox, Inc., MIT licence.
+// See THIRD_PARTY.md at the repository root.
+
 package strength
 
 import (
 	"math"
-	"regexp"
 	"strings"
 
 	"github.com/trustelem/zxcvbn/match"
@@ -24,10 +27,19 @@ const (
 	tipAddWord       = "Add another word or two. Uncommon words are better."
 )
 
-var (
-	reStartUpper = regexp.MustCompile(`^[A-Z][^A-Z]+$`)
-	reAllUpper   = regexp.MustCompile(`^[^a-z]+$`)
-)
+// startsUpper reports whether word is a capital followed by no other: the
+// upstream expression ^[A-Z][^A-Z]+$, written out so that nothing is
+// compiled at program start.
+func startsUpper(word string) bool {
+	return len(word) >= 2 && 'A' <= word[0] && word[0] <= 'Z' &&
+		!strings.ContainsFunc(word[1:], func(r rune) bool { return 'A' <= r && r <= 'Z' })
+}
+
+// allUpper reports whether word has no lower-case ASCII letter: the
+// upstream expression ^[^a-z]+$.
+func allUpper(word string) bool {
+	return word != "" && !strings.ContainsFunc(word, func(r rune) bool { return 'a' <= r && r <= 'z' })
+}
 
 func feedback(score int, seq []*match.Match) advice {
 	if len(seq) == 0 {
@@ -106,9 +118,9 @@ func dictionaryAdvice(m *match.Match, sole bool) advice {
 		a.suggestions = append(a.suggestions, "Avoid your email address, name and account id.")
 	}
 	switch word := m.Token; {
-	case reStartUpper.MatchString(word):
+	case startsUpper(word):
 		a.suggestions = append(a.suggestions, "Capitalization doesn't help very much.")
-	case reAllUpper.MatchString(word) && strings.ToLower(word) != word:
+	case allUpper(word) && strings.ToLower(word) != word:
 		a.suggestions = append(a.suggestions, "All-uppercase is almost as easy to guess as all-lowercase.")
 	}
 	if m.Reversed && len([]rune(m.Token)) >= 4 {

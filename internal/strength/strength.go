@@ -3,9 +3,15 @@
 // zxcvbn models how crackers actually work (common passwords, words, names,
 // dates, keyboard walks, repeats, l33t) rather than counting character
 // classes, so "P@ssw0rd!" scores as badly as it deserves and a long
-// passphrase of plain words scores well. The Go port we use computes scores
-// and guess counts but not the upstream library's advice, so this package
-// supplies that (feedback.go), following upstream zxcvbn 4.4.2's wording.
+// passphrase of plain words scores well.
+//
+// The estimator is internal/zxcvbn, a port of github.com/trustelem/zxcvbn
+// that gives the same scores but builds nothing until the first Evaluate:
+// trustelem's package initialisation cost every keyhold command some 60 ms
+// and 10 MB, password or not. The first Evaluate in a process decodes the
+// embedded word lists (tens of milliseconds); later ones reuse them. Neither
+// port produces upstream's advice, so this package supplies that
+// (feedback.go), following upstream zxcvbn 4.4.2's wording.
 package strength
 
 import (
@@ -15,7 +21,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn"
+	"github.com/keyhold/keyhold/internal/strength/internal/zxcvbn"
 )
 
 // MinScore is the lowest score keyhold accepts for an account password

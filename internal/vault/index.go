@@ -211,11 +211,16 @@ func (s *Session) updateIndex(ctx context.Context, tx *sql.Tx, changed []*Entry)
 // decrypts only that item. It returns errIndex whenever the full path must
 // decide (including not found and ambiguous, so their errors stay exact).
 func (s *Session) resolveByIndex(ctx context.Context, ref string, f Filter) (*Entry, error) {
-	m, err := s.readManifest(ctx, s.v.db)
+	tx, err := s.v.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bks, err := s.readIndex(ctx, s.v.db, m)
+	defer tx.Rollback()
+	m, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	bks, err := s.readIndex(ctx, tx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +250,7 @@ func (s *Session) resolveByIndex(ctx context.Context, ref string, f Filter) (*En
 	}
 	var rev uint64
 	var box []byte
-	if err := s.v.db.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, hit.id[:]).Scan(&rev, &box); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, hit.id[:]).Scan(&rev, &box); err != nil {
 		return nil, errIndex
 	}
 	if rev != hit.rev {

@@ -81,8 +81,11 @@ func (v *Vault) UnlockWithKey(ak *keys.AccountKey, keyVersion uint32) (*Session,
 		return nil, err
 	}
 	k := new(keys.AccountKey)
+	keys.LockMemory(k[:])
 	*k = *ak
-	return &Session{v: v, ak: k, kv: keyVersion, mk: format.ManifestKey(k)}, nil
+	mk := format.ManifestKey(k)
+	keys.LockMemory(mk[:])
+	return &Session{v: v, ak: k, kv: keyVersion, mk: mk}, nil
 }
 
 // Vault returns the session's vault.
@@ -168,37 +171,47 @@ func (s *Session) refresh(ctx context.Context) error {
 	if s.closed {
 		return errors.New("the vault session is closed")
 	}
-	m, err := s.readManifest(ctx, s.v.db)
+	m, full, err := s.refreshTx(ctx)
+	if err == nil && full {
+		s.rebuildIndex(ctx, m)
+	}
+	return err
+}
+
+func (s *Session) refreshTx(ctx context.Context) (*format.Manifest, bool, error) {
+	tx, err := s.v.readTx(ctx)
 	if err != nil {
-		return err
+		return nil, false, err
+	}
+	defer tx.Rollback()
+	m, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return nil, false, err
 	}
 	if s.loaded && m.Seq == s.seq {
-		return nil
+		return m, false, nil
 	}
 	var next map[ItemID]*Entry
 	if !s.loaded {
-		next, err = s.loadAll(ctx)
+		next, err = s.loadAll(ctx, tx)
 	} else {
-		next, err = s.loadChanged(ctx)
+		next, err = s.loadChanged(ctx, tx)
 	}
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	var acc [32]byte
 	for _, e := range next {
 		format.XorInto(&acc, e.prf)
 	}
 	if uint64(len(next)) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1 {
-		return s.damaged(errors.New("the items do not match the manifest: an item was deleted, swapped or rolled back"))
+		return nil, false, s.damaged(errors.New("the items do not match the manifest: an item was deleted, swapped or rolled back"))
 	}
 	full := !s.loaded
 	s.entries = next
 	s.seq = m.Seq
 	s.loaded = true
-	if full {
-		s.rebuildIndex(ctx, m)
-	}
-	return nil
+	return m, full, nil
 }
 
 type row struct {
@@ -209,8 +222,8 @@ type row struct {
 
 // loadAll reads every item row in one query and decrypts them on all
 // cores.
-func (s *Session) loadAll(ctx context.Context) (map[ItemID]*Entry, error) {
-	rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev, box FROM items`)
+func (s *Session) loadAll(ctx context.Context, q querier) (map[ItemID]*Entry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, rev, box FROM items`)
 	if err != nil {
 		return nil, s.damaged(err)
 	}
@@ -263,8 +276,8 @@ func (s *Session) loadAll(ctx context.Context) (map[ItemID]*Entry, error) {
 
 // loadChanged scans ids and revisions and decrypts only what changed
 // since the cache was filled.
-func (s *Session) loadChanged(ctx context.Context) (map[ItemID]*Entry, error) {
-	rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev FROM items`)
+func (s *Session) loadChanged(ctx context.Context, q querier) (map[ItemID]*Entry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, rev FROM items`)
 	if err != nil {
 		return nil, s.damaged(err)
 	}
@@ -287,7 +300,7 @@ func (s *Session) loadChanged(ctx context.Context) (map[ItemID]*Entry, error) {
 		e := s.entries[r.id]
 		if e == nil || e.Revision != r.rev {
 			var box []byte
-			if err := s.v.db.QueryRowContext(ctx, `SELECT box FROM items WHERE id = ?`, r.id[:]).Scan(&box); err != nil {
+			if err := q.QueryRowContext(ctx, `SELECT box FROM items WHERE id = ?`, r.id[:]).Scan(&box); err != nil {
 				return nil, s.damaged(err)
 			}
 			it, err := s.open(r.id, r.rev, box)
@@ -367,7 +380,7 @@ type AmbiguousError struct {
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("%d items are titled %q; name one by its id: %s", len(e.IDs), e.Ref, strings.Join(e.IDs, ", "))
+	return fmt.Sprintf("%d items match %q; name one by its full id: %s", len(e.IDs), e.Ref, strings.Join(e.IDs, ", "))
 }
 
 func (e *AmbiguousError) Unwrap() error { return ErrAmbiguous }
@@ -540,6 +553,8 @@ func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.I
 			return nil, s.damaged(err)
 		}
 		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		m.HCount++
 		out = s.newEntry(id, nrev, it.Clone())
 		format.XorInto(&m.Acc, out.prf)
 		return []*Entry{out}, nil
@@ -620,20 +635,25 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := &Report{Problems: []string{}}
+	tx, err := s.v.readTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
 	var ic string
-	if err := s.v.db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic); err != nil || ic != "ok" {
+	if err := tx.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic); err != nil || ic != "ok" {
 		r.Problems = append(r.Problems, fmt.Sprintf("database integrity check: %v%s", err, ic))
 	}
 	if err := s.v.meta.keyCheck.Verify(s.ak, s.v.meta.accountID, s.kv); err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	m, err := s.readManifest(ctx, s.v.db)
+	m, err := s.readManifest(ctx, tx)
 	if err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	var acc [32]byte
+	var acc, hacc [32]byte
 	check := func(table string) int {
-		rows, err := s.v.db.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
+		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
 		if err != nil {
 			r.Problems = append(r.Problems, fmt.Sprintf("reading %s: %v", table, err))
 			return 0
@@ -653,6 +673,8 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 			}
 			if table == "items" {
 				format.XorInto(&acc, format.Entry(s.mk, id, rev))
+			} else {
+				format.XorInto(&hacc, format.HistoryEntry(s.mk, id, rev))
 			}
 			n++
 		}
@@ -665,6 +687,9 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 	r.Revisions = check("history")
 	if m != nil && (uint64(r.Items) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1) {
 		r.Problems = append(r.Problems, "the items do not match the manifest: an item was deleted, swapped or rolled back")
+	}
+	if m != nil && (uint64(r.Revisions) != m.HCount || subtle.ConstantTimeCompare(hacc[:], m.HAcc[:]) != 1) {
+		r.Problems = append(r.Problems, "the history does not match the manifest: a past revision was deleted or swapped")
 	}
 	return r, nil
 }
@@ -806,6 +831,9 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 			if table == "items" {
 				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
 				m.Count++
+			} else {
+				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev))
+				m.HCount++
 			}
 		}
 	}
@@ -881,6 +909,8 @@ func (s *Session) ImportExact(ctx context.Context, its []Imported) (added int, s
 				if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], h.Revision, box); err != nil {
 					return nil, fmt.Errorf("item %s: %w", im.ID, err)
 				}
+				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, im.ID, h.Revision))
+				m.HCount++
 			}
 			if im.Revision == 0 {
 				return nil, fmt.Errorf("%w: item %s has revision 0", item.ErrInvalid, im.ID)

@@ -301,6 +301,8 @@ func TestCrashSafety(t *testing.T) {
 		keeper    *Vault
 		modes     [3]int
 		confirmed int
+		early     int // kills before the writer had unlocked
+		midOp     int // kills with an operation announced, not confirmed
 		items     int
 		history   int
 		walMax    int64
@@ -338,10 +340,15 @@ func TestCrashSafety(t *testing.T) {
 		desc := fmt.Sprintf("iteration %d (mode %d, delay %v, lines %d, connection kept open %v)", i, mode, delay, lines, keeper != nil)
 
 		t0 := time.Now()
-		ops, pending, err := runCrashWriter(dir, i, seed+uint64(i), mode, delay, lines)
+		ops, pending, ready, err := runCrashWriter(dir, i, seed+uint64(i), mode, delay, lines)
 		writing += time.Since(t0)
 		if err != nil {
 			t.Fatalf("%s: %v", desc, err)
+		}
+		if !ready {
+			early++
+		} else if pending != nil {
+			midOp++
 		}
 		for _, op := range ops {
 			if err := m.apply(op); err != nil {
@@ -362,14 +369,15 @@ func TestCrashSafety(t *testing.T) {
 		items += len(m.items)
 		history += m.puts
 	}
-	t.Logf("%d kills (modes %v) in %v (writers %v, checks %v): %d confirmed operations, %d items, %d history revisions, largest WAL %d KiB",
-		n, modes, time.Since(start).Round(time.Millisecond), writing.Round(time.Millisecond), checking.Round(time.Millisecond),
+	t.Logf("%d kills (modes %v; %d while opening, %d inside an operation) in %v (writers %v, checks %v): "+
+		"%d confirmed operations, %d items, %d history revisions, largest WAL %d KiB",
+		n, modes, early, midOp, time.Since(start).Round(time.Millisecond), writing.Round(time.Millisecond), checking.Round(time.Millisecond),
 		confirmed, items, history, walMax>>10)
 }
 
 // runCrashWriter runs one writer until it is killed and returns the
 // operations it confirmed and the one it announced last without confirming.
-func runCrashWriter(dir string, iter int, seed uint64, mode int, delay time.Duration, lines int) (ops []crashOp, pending *crashOp, err error) {
+func runCrashWriter(dir string, iter int, seed uint64, mode int, delay time.Duration, lines int) (ops []crashOp, pending *crashOp, ready bool, err error) {
 	cmd := helperCmd(context.Background(), "TestCrashWriterHelper",
 		"KEYHOLD_CRASH_WRITER="+dir, "KEYHOLD_CRASH_ITER="+strconv.Itoa(iter),
 		"KEYHOLD_CRASH_SEED="+strconv.FormatUint(seed, 10))
@@ -377,10 +385,10 @@ func runCrashWriter(dir string, iter int, seed uint64, mode int, delay time.Dura
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	ch := make(chan string)
 	go func() {
@@ -396,6 +404,7 @@ func runCrashWriter(dir string, iter int, seed uint64, mode int, delay time.Dura
 		f := strings.Split(line, "\t")
 		switch {
 		case f[0] == "ready":
+			ready = true
 		case f[0] == "ok":
 			if pending == nil {
 				return errors.New(`writer confirmed an operation it did not announce`)
@@ -424,7 +433,6 @@ func runCrashWriter(dir string, iter int, seed uint64, mode int, delay time.Dura
 	}
 	safety := time.After(20 * time.Second)
 	var protoErr error
-	killed := false
 wait:
 	for {
 		select {
@@ -448,7 +456,7 @@ wait:
 			break wait
 		}
 	}
-	killed = cmd.Process.Signal(syscall.SIGKILL) == nil
+	killed := cmd.Process.Signal(syscall.SIGKILL) == nil
 	for line := range ch {
 		if err := handle(line); err != nil && protoErr == nil {
 			protoErr = err
@@ -456,14 +464,14 @@ wait:
 	}
 	werr := cmd.Wait()
 	if protoErr != nil {
-		return nil, nil, protoErr
+		return nil, nil, false, protoErr
 	}
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !killed || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		return nil, nil, fmt.Errorf("the writer ended on its own (%v): stderr: %s; stdout: %q",
+		return nil, nil, false, fmt.Errorf("the writer ended on its own (%v): stderr: %s; stdout: %q",
 			werr, strings.TrimSpace(stderr.String()), other)
 	}
-	return ops, pending, nil
+	return ops, pending, ready, nil
 }
 
 // ---- 2. Concurrent writers ----------------------------------------------------
@@ -472,9 +480,10 @@ wait:
 // gated by KEYHOLD_CONC_WRITER (the vault directory). KEYHOLD_CONC_MODE:
 //
 //	add  — add KEYHOLD_CONC_COUNT items titled p<proc>-<i>, one transaction each;
-//	edit — make KEYHOLD_CONC_COUNT successful edits of the item "shared",
-//	       each from the revision just read, retrying on ErrConflict; prints
-//	       "ok <notes> <revision>" per edit;
+//	edit-warm, edit-cold — make KEYHOLD_CONC_COUNT successful edits of the
+//	       item "shared", each from the revision just read, retrying on
+//	       ErrConflict, with one long session or a new session per edit;
+//	       prints "ok <notes> <revision>" per edit;
 //	list — list until KEYHOLD_CONC_COUNT items are there, checking the count
 //	       never goes down; prints "lists <n>";
 //	verify — run Verify until it counts KEYHOLD_CONC_COUNT items, each run
@@ -502,16 +511,33 @@ func TestConcurrentWriterHelper(t *testing.T) {
 				helperDie("p%s: add %s: %v", proc, title, err)
 			}
 		}
-	case "edit":
+	case "edit-warm", "edit-cold":
+		// edit-warm keeps one session with its cache filled, as the agent
+		// does; edit-cold unlocks afresh for every edit, as a command run
+		// without the agent does.
+		if mode == "edit-warm" {
+			if _, err := s.List(ctx, All); err != nil {
+				helperDie("p%s: list: %v", proc, err)
+			}
+		}
 		conflicts := 0
 		for i := 0; i < count; {
-			e, err := s.Resolve(ctx, "shared", All)
+			es := s
+			if mode == "edit-cold" {
+				if es, err = v.Unlock([]byte(stressPassword)); err != nil {
+					helperDie("p%s: edit %d: unlock: %v", proc, i, err)
+				}
+			}
+			e, err := es.Resolve(ctx, "shared", All)
 			if err != nil {
 				helperDie("p%s: edit %d: resolve: %v", proc, i, err)
 			}
 			it := e.Item.Clone()
 			it.Notes = fmt.Sprintf("p%s-%d", proc, i)
-			ne, err := s.Put(ctx, e.ID, e.Revision, it)
+			ne, err := es.Put(ctx, e.ID, e.Revision, it)
+			if es != s {
+				es.Close()
+			}
 			if errors.Is(err, ErrConflict) {
 				conflicts++
 				continue
@@ -643,7 +669,7 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 		id := es[0].ID
 		start := time.Now()
-		out := runConcurrent(t, dir, each, "edit", "edit")
+		out := runConcurrent(t, dir, each, "edit-warm", "edit-cold")
 		// notes of every revision the writers say they committed
 		want := map[uint64]string{1: "initial"}
 		conflicts := 0
@@ -701,7 +727,7 @@ func TestConcurrentWriters(t *testing.T) {
 	// A reader in one process while another adds: every List must succeed
 	// and see a count that never goes down.
 	t.Run("list while adding", func(t *testing.T) {
-		const n = 300
+		const n = 500
 		dir, _ := newVault(t)
 		out := runConcurrent(t, dir, n, "add", "list")
 		t.Logf("reader: %q", out[1])
@@ -712,7 +738,7 @@ func TestConcurrentWriters(t *testing.T) {
 	// The same for Verify: a check run while another process writes must
 	// not report damage that is not there.
 	t.Run("verify while adding", func(t *testing.T) {
-		const n = 300
+		const n = 500
 		dir, _ := newVault(t)
 		out := runConcurrent(t, dir, n, "add", "verify")
 		t.Logf("verifier: %q", out[1])
@@ -807,12 +833,17 @@ func TestTruncatedDatabase(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, DBFile+"-wal")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("closing the vault left a WAL behind (%v); the test needs a checkpointed file", err)
 	}
-	st, err := os.Stat(filepath.Join(dir, DBFile))
+	db, err := os.ReadFile(filepath.Join(dir, DBFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := st.Size()
-	page := int64(4096)
+	size := int64(len(db))
+	// The page size is the big-endian uint16 at offset 16 of the header;
+	// 1 means 65536.
+	page := int64(db[16])<<8 | int64(db[17])
+	if page == 1 {
+		page = 65536
+	}
 	if size < 8*page {
 		t.Fatalf("vault.db is only %d bytes; fill more items", size)
 	}

@@ -143,6 +143,18 @@ func (v *Vault) KeyVersion() uint32 { return v.meta.keyCheck.KeyVersion }
 
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readTx starts a read transaction: in WAL mode it reads one consistent
+// snapshot, so a manifest and the rows it describes are never read from
+// two different commits of a concurrent writer.
+func (v *Vault) readTx(ctx context.Context) (*sql.Tx, error) {
+	tx, err := v.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, dbError(v.path(), err)
+	}
+	return tx, nil
 }
 
 func getMeta(ctx context.Context, q querier, k string) ([]byte, error) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keyhold/keyhold/internal/format"
@@ -259,4 +261,28 @@ func flipByte(b []byte) []byte {
 	c := append([]byte(nil), b...)
 	c[len(c)/2] ^= 1
 	return c
+}
+
+func TestHistoryTamperDetected(t *testing.T) {
+	dir, _ := newVault(t)
+	s := unlock(t, dir, "correct horse")
+	es, _ := s.Add(ctx, login("a", "u", "p"))
+	for i := range 3 {
+		it := es[0].Item.Clone()
+		it.Notes = fmt.Sprint(i)
+		e, err := s.Put(ctx, es[0].ID, es[0].Revision, it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es[0] = e
+	}
+	db, _ := sql.Open("sqlite", filepath.Join(dir, DBFile))
+	if _, err := db.Exec(`DELETE FROM history WHERE rev = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	r, err := unlock(t, dir, "correct horse").Verify(ctx)
+	if err != nil || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "history") {
+		t.Fatalf("deleted past revision not reported: %v %+v", err, r)
+	}
 }

@@ -45,7 +45,6 @@ func (e *estimator) dictionaryMatches(password string) []*match.Match {
 	if ascii {
 		lower = strings.ToLower(password)
 	}
-	stride := len(e.dicts.names)
 	for i := range password {
 		runes := 0
 		for delta := range password[i:] {
@@ -62,21 +61,17 @@ func (e *estimator) dictionaryMatches(password string) []*match.Match {
 			} else {
 				word = strings.ToLower(password[i : j+1])
 			}
-			if row, ok := e.dicts.index[word]; ok {
-				for d, rank := range e.dicts.ranks[int(row)*stride : int(row+1)*stride] {
-					if rank > 0 {
-						results = append(results, &match.Match{
-							Pattern:        "dictionary",
-							I:              i,
-							J:              j,
-							Token:          password[i : j+1],
-							MatchedWord:    word,
-							Rank:           int(rank),
-							DictionaryName: e.dicts.names[d],
-						})
-					}
-				}
-			}
+			e.dicts.lookup(word, func(list, rank int) {
+				results = append(results, &match.Match{
+					Pattern:        "dictionary",
+					I:              i,
+					J:              j,
+					Token:          password[i : j+1],
+					MatchedWord:    word,
+					Rank:           rank,
+					DictionaryName: e.dicts.names[list],
+				})
+			})
 			if rank, ok := e.user[word]; ok {
 				results = append(results, &match.Match{
 					Pattern:        "dictionary",

@@ -43,8 +43,8 @@ type Result struct {
 
 // PasswordStrength estimates how hard password is to guess. userInputs are
 // words (matched whole, lower-cased) that an attacker knows about the user.
-// Invalid UTF-8 scores 0, as in trustelem's port. The first call loads the
-// dictionaries (see Load).
+// Invalid UTF-8 scores 0, as in trustelem's port. The first call in a
+// process decodes the embedded word lists.
 func PasswordStrength(password string, userInputs []string) Result {
 	if !utf8.ValidString(password) {
 		return Result{}
@@ -73,7 +73,7 @@ type estimator struct {
 }
 
 func newEstimator(userInputs []string) *estimator {
-	d := Load()
+	d := load()
 	e := &estimator{
 		dicts:         d,
 		user:          buildRankedDict(userInputs),
