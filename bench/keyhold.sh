@@ -25,6 +25,7 @@ need hyperfine; need go
 N_HUGE=${N_HUGE:-100000}
 D=$PB/keyhold
 KH=$PB/keyhold-bin/keyhold
+KDFTIME=$PB/keyhold-bin/kdftime   # keys.Derive alone (bench/kdftime), for the KDF split
 PW_FILE=$D/pw.txt
 
 # The vaults an agent may hold unlocked; all are locked on exit, whatever happens.
@@ -84,7 +85,8 @@ print(f"A {a:.1f} ms, B {b:.1f} ms, A-B {d:+.1f} ms, A/B {r:.2f}x (medians of {l
 lock_all   # an agent left from an earlier run would hold a vault about to be deleted
 rm -rf "$D" && mkdir -p "$D" "$(dirname "$KH")"
 log "build keyhold"
-(cd "$REPO" && CGO_ENABLED=0 go build -o "$KH" ./cmd/keyhold)
+(cd "$REPO" && CGO_ENABLED=0 go build -o "$KH" ./cmd/keyhold &&
+    CGO_ENABLED=0 go build -o "$KDFTIME" ./bench/kdftime)
 rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
 meta keyhold.version "keyhold $rev ($(go version | awk '{print $3}'), CGO_ENABLED=0), $(stat -c %s "$KH") bytes"
@@ -111,6 +113,11 @@ to_csv "$N_LARGE" "$D/large.csv"
 wait_for_quiet
 
 K="$KH --vault"            # K DIR COMMAND...
+kdf_of() { # kdf_of VAULT -> "argon2id t=3 m=256MiB p=4"
+    $K "$1" status --json | "$PY" -c 'import json,sys
+k = json.load(sys.stdin)["kdf"]
+print("%s t=%d m=%dMiB p=%d" % (k["algorithm"], k["time"], k["memory_mib"], k["threads"]))'
+}
 KP="$KH --password-file $PW_FILE --vault"
 
 # ---------------------------------------------------------------- 1. create (default KDF: calibrated here)
@@ -118,9 +125,13 @@ measure keyhold_init "$RUNS_SLOW" "rm -rf $D/init" "$KP $D/init init"
 # The template every other vault is copied from: one init with the default
 # (calibrated) KDF, so the empty, 10k and 100k vaults share account and KDF.
 $KP "$D/empty" init >/dev/null 2>&1
-kdf=$($K "$D/empty" status --json | "$PY" -c 'import json,sys; k=json.load(sys.stdin)["kdf"]; print(f"{k[\"algorithm\"]} t={k[\"time\"]} m={k[\"memory_mib\"]}MiB p={k[\"threads\"]}")')
+kdf=$(kdf_of "$D/empty")
 meta keyhold.kdf "$kdf (init default, calibrated on this machine)"
-calib=$($K "$D/init" status --json | "$PY" -c 'import json,sys; k=json.load(sys.stdin)["kdf"]; print(f"m={k[\"memory_mib\"]}MiB")')
+calib=$(kdf_of "$D/init")
+KDF_ARGS=$($K "$D/empty" status --json | "$PY" -c 'import json,sys
+k = json.load(sys.stdin)["kdf"]
+print("-t %d -m %d -p %d" % (k["time"], k["memory_mib"], k["threads"]))')
+meta keyhold.kdf_ms "$("$KDFTIME" $KDF_ARGS -n 7) (bench/kdftime $KDF_ARGS: keys.Derive in one process, median of 7)"
 meta keyhold.kdf_init_runs "last measured init chose $calib; the template vault chose $kdf"
 
 # ---------------------------------------------------------------- 2. import 10k (one key derivation included)
@@ -137,6 +148,8 @@ measure keyhold_unlock_verify_empty "$RUNS_SLOW" "" "$KP $D/empty verify"
 # unlock+show minus KDF: the same KDF on both sides, alternated
 paired keyhold_unlock_show_vs_verify_empty 15 \
     "$KP $D/v10k show $SHOW_PATH --field password" "$KP $D/empty verify"
+paired keyhold_unlock_show_vs_kdf 15 \
+    "$KP $D/v10k show $SHOW_PATH --field password" "$KDFTIME $KDF_ARGS"
 measure keyhold_help "$RUNS" "" "$KH --help"
 measure keyhold_status_10k "$RUNS" "" "$K $D/v10k status"
 [[ -x $PB/gobin/gohello ]] && measure go_hello "$RUNS" "" "gohello"

@@ -78,11 +78,11 @@ func readSecretFile(path string) ([]byte, error) {
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the password file: %w", err)
+		return nil, exitError{fmt.Errorf("reading the password file: %w", err), ExitNoInput}
 	}
 	b = trimNewline(b)
 	if len(b) == 0 {
-		return nil, fmt.Errorf("the password file %s is empty", path)
+		return nil, exitError{fmt.Errorf("the password file %s is empty", path), ExitNoInput}
 	}
 	return b, nil
 }

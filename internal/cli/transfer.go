@@ -275,6 +275,10 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 			if out == "" {
 				return usageError{errors.New("--out FILE is required")}
 			}
+			// Refuse an existing file before asking for a passphrase.
+			if _, err := os.Lstat(out); err == nil && out != "-" {
+				return exitError{fmt.Errorf("%s already exists; choose another name or remove it first", out), ExitExists}
+			}
 			switch formatName {
 			case "keyhold", "":
 			case "csv":

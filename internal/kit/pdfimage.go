@@ -91,6 +91,7 @@ func (r *pdfReader) inlineImages(content []byte, out []*pdfStream) []*pdfStream 
 			}
 			d[k] = v
 		}
+		pos = max(pos, l.pos) // read once, as in scan
 		if l.keyword() != "ID" || l.pos >= len(content) {
 			continue
 		}
@@ -126,6 +127,9 @@ func (r *pdfReader) inlineImages(content []byte, out []*pdfStream) []*pdfStream 
 					break
 				}
 			}
+		}
+		if end < 0 {
+			break // no "EI" is left in the content
 		}
 		if end < start {
 			continue
@@ -169,8 +173,13 @@ func (r *pdfReader) image(s *pdfStream, depth int) (*image.Gray, error) {
 		bpc = 1
 	}
 	// Enough for four components and a predictor byte a row; any more
-	// data is not part of the image.
-	want := ((w*4*max(bpc, 1)+7)/8 + 1) * h
+	// data is not part of the image. (A JPEG image needs no
+	// BitsPerComponent; samples rejects a wrong one.)
+	wantBits := int64(8)
+	if bpc == 16 {
+		wantBits = 16
+	}
+	want := ((w*4*wantBits+7)/8 + 1) * h
 	data, codec, parms, err := r.decodeFilters(s, want)
 	if err != nil {
 		return nil, err

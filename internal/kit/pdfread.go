@@ -150,10 +150,14 @@ func (r *pdfReader) scan() {
 		}
 		l := r.lexer(data, pos)
 		v, err := l.value(0)
+		// Go on after what was read even if it failed, so that the
+		// text is read once: an unterminated string is read to the end
+		// of the file, and starting again inside it for every "obj" it
+		// holds would take quadratic time.
+		pos = max(pos, l.pos)
 		if err != nil {
 			continue
 		}
-		pos = l.pos
 		if d, ok := v.(pdfDict); ok && l.keyword() == "stream" {
 			var s *pdfStream
 			s, pos = r.stream(d, l.pos, num, gen)
@@ -253,10 +257,10 @@ func (r *pdfReader) scanTrailers() {
 		i += pos
 		pos = i + len("trailer")
 		l := r.lexer(r.data, pos)
-		if v, err := l.value(0); err == nil {
-			if d, ok := v.(pdfDict); ok {
-				all = append(all, found{i, d})
-			}
+		v, err := l.value(0)
+		pos = max(pos, l.pos) // as in scan
+		if d, ok := v.(pdfDict); ok && err == nil {
+			all = append(all, found{i, d})
 		}
 	}
 	for _, o := range r.objs {

@@ -1,6 +1,8 @@
 package kit
 
 import (
+	"crypto/sha256"
+	"time"
 	"bytes"
 	"compress/lzw"
 	"compress/zlib"
@@ -337,20 +339,19 @@ func TestDecodePDFOtherWriters(t *testing.T) {
 	kitPDF := imagePDF(dims+"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode", zlibBytes(t, qr.Pix))
 	otherImage := "4 0 obj\n" + stream(fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8", m, m), otherQR.Pix) + "\nendobj"
 
-	// Object stream: the image's colour space and the page tree are
-	// stored in a compressed object stream.
+	// Object stream: the page tree is stored in a compressed object
+	// stream, replacing earlier null objects; the page shows the kit as
+	// text, so that it is found only through the object stream.
 	objStm := func() []byte {
-		objs := "2 0 3 50 7 200 "
-		body := fmt.Sprintf("%-15s<< /Type /Pages /Kids [3 0 R] /Count 1 >>", objs)
-		body += strings.Repeat(" ", 15+50-len(body))
-		body += "<< /Type /Page /Parent 2 0 R /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>"
-		body += strings.Repeat(" ", 15+200-len(body)) + "/DeviceGray"
+		objs := "2 0 3 50 "
+		body := fmt.Sprintf("%-10s<< /Type /Pages /Kids [3 0 R] /Count 1 >>", objs)
+		body += strings.Repeat(" ", 10+50-len(body))
+		body += "<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>"
 		return handPDF(
 			"<< /Type /Catalog /Pages 2 0 R >>",
 			"null", "null", // replaced by the object stream
-			stream("/Type /XObject /Subtype /Image "+dims+"/ColorSpace 7 0 R /BitsPerComponent 8 /Filter /FlateDecode", zlibBytes(t, qr.Pix)),
-			stream("", []byte("q 200 0 0 200 0 0 cm /Im0 Do Q")),
-			stream("/Type /ObjStm /N 3 /First 15 /Filter /FlateDecode", zlibBytes(t, []byte(body))),
+			stream("", []byte("BT /F1 10 Tf 72 700 Td ("+txt+") Tj ET")),
+			stream("/Type /ObjStm /N 2 /First 10 /Filter /FlateDecode", zlibBytes(t, []byte(body))),
 		)
 	}()
 
@@ -646,9 +647,33 @@ func FuzzDecodePDF(f *testing.F) {
 	lim := defaultPDFLimits
 	lim.pixels, lim.stream, lim.total = 1<<18, 4<<20, 16<<20
 	f.Fuzz(func(t *testing.T, data []byte) {
+		t0 := time.Now()
 		s, err := decodePDF(data, lim)
+		if d := time.Since(t0); d > 500*time.Millisecond {
+			os.WriteFile(fmt.Sprintf("/tmp/slow-%d-%x", d.Milliseconds(), sha256.Sum256(data)), data, 0o644)
+		}
 		if err != nil && s != "" {
 			t.Fatalf("decodePDF returned text with an error")
 		}
 	})
+}
+
+// TestInlineImages checks where the data of inline images ends: by size
+// when unfiltered, since the data may hold "EI", and at "EI" otherwise.
+func TestInlineImages(t *testing.T) {
+	r, err := newPDFReader(handPDF("<< /Type /Catalog >>"), defaultPDFLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := "q BI /W 4 /H 1 /BPC 8 /CS /G ID  EI EI Q (BI) Tj\n" +
+		"BI /W 2 /H 2 /IM true /F /AHx ID 4>\nEI\n" +
+		"BI /Width 2 /Height 1 /ColorSpace /DeviceRGB ID abcdefEI Q"
+	var got []string
+	for _, s := range r.inlineImages([]byte(content), nil) {
+		got = append(got, fmt.Sprintf("%v=%q", s.dict["Width"], s.raw))
+	}
+	want := []string{`4=" EI "`, `2="4>"`, `2="abcdef"`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("inline images %q, want %q", got, want)
+	}
 }

@@ -71,7 +71,12 @@ func (v *Vault) Unlock(pw []byte) (*Session, error) {
 	d.Wipe()
 	s, err := v.UnlockWithKey(ak, env.KeyVersion)
 	ak.Wipe()
-	return s, err
+	if err != nil {
+		// The envelope opened (it is authenticated), so the account key
+		// is right: a key check that fails to open it is damaged.
+		return nil, fmt.Errorf("%w: %s: key check: %v", ErrDamaged, v.path(), err)
+	}
+	return s, nil
 }
 
 // UnlockWithKey checks ak against the key check and returns a session. ak

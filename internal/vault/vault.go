@@ -200,6 +200,9 @@ func (v *Vault) loadMeta(ctx context.Context) error {
 	if v.meta.envelope.AccountID != v.meta.accountID || v.meta.keyCheck.AccountID != v.meta.accountID {
 		return damaged("account id", errors.New("envelope, key check and vault name different accounts"))
 	}
+	if v.meta.envelope.KeyVersion != v.meta.keyCheck.KeyVersion {
+		return damaged("key version", errors.New("the envelope and the key check name different key versions"))
+	}
 	return nil
 }
 

@@ -70,9 +70,11 @@ func frequencyLists() ([]byte, error) {
 		fmt.Fprintf(&text, "= %s %d\n", name, len(words))
 		for i, w := range words {
 			// The format is line-based: a word holding a newline, or an
-			// empty one, could not be read back as written.
-			if w == "" || strings.ContainsAny(w, "\r\n") {
-				return nil, fmt.Errorf("list %s: word %d cannot be stored one per line", name, i+1)
+			// empty one, could not be read back as written. The reader
+			// uses the words in place as lower-cased keys (trustelem
+			// lower-cases them), so they must be lower-case already.
+			if w == "" || strings.ContainsAny(w, "\r\n") || len(w) > 255 || strings.ToLower(w) != w {
+				return nil, fmt.Errorf("list %s: word %d is empty, longer than 255 bytes, not lower-case or holds a newline", name, i+1)
 			}
 			text.WriteString(w)
 			text.WriteByte('\n')

@@ -134,8 +134,12 @@ func decodeDicts(gz string) (*rankedDicts, error) {
 		return nil, err
 	}
 	text := b.String()
+	if len(text) > math.MaxUint32 {
+		return nil, fmt.Errorf("malformed word list file: %d bytes is too large", len(text))
+	}
 
-	// Count the words first, to size the table.
+	// Count the lines first, to size the table: at most half full, probes
+	// stay short.
 	total := strings.Count(text, "\n")
 	size := 1
 	for size < 2*total {

@@ -10,6 +10,7 @@ import (
 
 	tz "github.com/trustelem/zxcvbn"
 	"github.com/trustelem/zxcvbn/frequency"
+	"github.com/trustelem/zxcvbn/match"
 )
 
 // userInputs is the set of user details the corpus is also scored with.
@@ -185,7 +186,8 @@ func corpus() []string {
 	}
 
 	// Built from the user's details.
-	for _, s := range []string{"zelda1987", "Zelda.Quarrington", "quarrington!", "adlez", "gnitnirrauq", "kh7w2qpz9x", "example123", "z3ld4", "ünïcødé2020", "zeldazelda", "QUARRINGTON1987"} {
+	for _, s := range []string{"zelda1987", "Zelda.Quarrington", "quarrington!", "adlez", "gnitnirrauq", "kh7w2qpz9x", "example123", "z3ld4", "ünïcødé2020", "zeldazelda", "QUARRINGTON1987",
+		"Zelda!2020", "quarrington.zelda", "example.org", "zelda_q_1987", "Quarrington-Zelda", "9x2zq7wh7k", "ZeldaQuarrington1", "Ü1nïcødé"} {
 		add(s)
 	}
 
@@ -194,11 +196,14 @@ func corpus() []string {
 	for n := 1; n <= 100; n++ {
 		for _, alphabet := range []string{lowerAlpha, alnum, asciiPrintable, mixed} {
 			count := 3
-			if n > 40 {
+			switch {
+			case n <= 30:
+			case n <= 40:
 				count = 1
-				if (alphabet == asciiPrintable || alphabet == mixed) && n%20 != 0 {
-					count = 0
-				}
+			case alphabet == asciiPrintable || alphabet == mixed:
+				count = 1 - min(n%20, 1) // lengths 60, 80 and 100
+			default:
+				count = 1 - n%2 // even lengths
 			}
 			for range count {
 				add(randomString(rng, n, alphabet))
@@ -241,9 +246,10 @@ func TestEquivalence(t *testing.T) {
 		t.Fatalf("corpus has %d passwords, want at least 3000", len(passwords))
 	}
 	compared, exact := 0, 0
+	covered := make(map[string]int)
 	for _, inputs := range [][]string{nil, userInputs} {
 		for _, pw := range passwords {
-			if inputs != nil && utf8.RuneCountInString(pw) > 40 {
+			if inputs != nil && utf8.RuneCountInString(pw) > 20 {
 				continue // long ones only once: trustelem is slow on them
 			}
 			got := PasswordStrength(pw, inputs)
@@ -257,16 +263,42 @@ func TestEquivalence(t *testing.T) {
 			if got.Guesses == want.Guesses {
 				exact++
 			}
+			for _, m := range got.Sequence {
+				covered[kind(m)]++
+			}
 		}
 	}
+	// The corpus must exercise every matcher: each kind of match must be
+	// part of some password's cheapest sequence.
+	for _, k := range []string{"dictionary", "dictionary/reversed", "dictionary/l33t", "dictionary/user_inputs",
+		"spatial", "repeat", "sequence", "regex", "date", "bruteforce"} {
+		if covered[k] == 0 {
+			t.Errorf("no password in the corpus is scored as %s", k)
+		}
+	}
+	t.Logf("matches in the optimal sequences: %v", covered)
 	nonASCII := 0
 	for _, pw := range passwords {
 		if !isASCII(pw) {
 			nonASCII++
 		}
 	}
-	t.Logf("%d estimates compared (%d passwords, %d of them not ASCII; those up to 40 runes also with user inputs); guesses bit-identical in %d",
+	t.Logf("%d estimates compared (%d passwords, %d of them not ASCII; those up to 20 runes also with user inputs); guesses bit-identical in %d",
 		compared, len(passwords), nonASCII, exact)
+}
+
+func kind(m *match.Match) string {
+	switch {
+	case m.Pattern != "dictionary":
+		return m.Pattern
+	case m.Reversed:
+		return "dictionary/reversed"
+	case m.L33t:
+		return "dictionary/l33t"
+	case m.DictionaryName == "user_inputs":
+		return "dictionary/user_inputs"
+	}
+	return "dictionary"
 }
 
 // FuzzEquivalence compares this port with trustelem on arbitrary strings.
