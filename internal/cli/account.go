@@ -320,7 +320,6 @@ func (c *cmdEnv) verifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			r, err := st.Verify(c.ctx)
 			if err != nil {
 				return err

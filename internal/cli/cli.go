@@ -45,8 +45,9 @@ type cmdEnv struct {
 	passwordFile string
 	jsonOut      bool
 
-	lines *lineReader
-	ctx   context.Context
+	lines   *lineReader
+	ctx     context.Context
+	closers []func()
 }
 
 // Main runs the keyhold command with args (without the program name) and
@@ -63,6 +64,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	for _, f := range c.closers {
+		f()
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -197,7 +201,8 @@ func (l localSession) Close() {
 }
 
 // open returns an unlocked store: the agent if one runs for this vault,
-// else the vault unlocked with the password.
+// else the vault unlocked with the password. It is closed (keys wiped)
+// when the command ends.
 func (c *cmdEnv) open() (store, error) {
 	if cl := c.agentClient(); cl != nil {
 		return cl, nil
@@ -206,7 +211,23 @@ func (c *cmdEnv) open() (store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return localSession{s}, nil
+	st := localSession{s}
+	c.closers = append(c.closers, st.Close)
+	return st, nil
+}
+
+// resolve opens the store and finds one item by title or id among those
+// f selects.
+func (c *cmdEnv) resolve(ref string, f vault.Filter) (store, *vault.Entry, error) {
+	st, err := c.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := st.Resolve(c.ctx, ref, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, e, nil
 }
 
 func (c *cmdEnv) agentClient() *agent.Client {

@@ -235,7 +235,6 @@ Examples:
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			es, err := st.Add(c.ctx, it)
 			if err != nil {
 				return err
@@ -269,12 +268,7 @@ func (c *cmdEnv) editCmd() *cobra.Command {
 		Short: "Change an item; the old revision is kept in its history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			e, err := st.Resolve(c.ctx, args[0], vault.Active)
+			st, e, err := c.resolve(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -343,12 +337,7 @@ masked unless --reveal. --field NAME prints that one value alone, revealed,
 for scripts: keyhold show GitHub --field password.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			e, err := st.Resolve(c.ctx, args[0], vault.Active)
+			_, e, err := c.resolve(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -431,7 +420,6 @@ func (c *cmdEnv) listCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			f := vault.Active
 			if trash {
 				f = vault.Trash
@@ -470,7 +458,6 @@ func (c *cmdEnv) searchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			es, err := st.Search(c.ctx, strings.Join(args, " "), vault.Active)
 			if err != nil {
 				return err
@@ -490,7 +477,6 @@ func (c *cmdEnv) rmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			e, err := st.Trash(c.ctx, args[0])
 			if err != nil {
 				return err
@@ -511,7 +497,6 @@ func (c *cmdEnv) restoreCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			e, err := st.Restore(c.ctx, args[0])
 			if err != nil {
 				return err
@@ -529,12 +514,7 @@ func (c *cmdEnv) historyCmd() *cobra.Command {
 		Short: "Show an item's past revisions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			e, err := st.Resolve(c.ctx, args[0], vault.All)
+			st, e, err := c.resolve(args[0], vault.All)
 			if err != nil {
 				return err
 			}

@@ -35,11 +35,9 @@ terminal cannot print it. Output files must not exist yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Prove the user knows the password (or has unlocked).
-			st, err := c.open()
-			if err != nil {
+			if _, err := c.open(); err != nil {
 				return err
 			}
-			st.Close()
 			v, err := c.openVault()
 			if err != nil {
 				return err

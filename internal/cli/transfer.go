@@ -131,7 +131,6 @@ func (c *cmdEnv) importCSV(data []byte, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	existing, err := st.List(c.ctx, vault.All)
 	if err != nil {
 		return err
@@ -320,7 +319,6 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			es, err := st.List(c.ctx, vault.All)
 			if err != nil {
 				return err

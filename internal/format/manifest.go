@@ -34,9 +34,11 @@ const manifestSize = 4 + 1 + 4 + 8 + 8 + 32 + 8 + 32 + 32 // 129
 func ManifestKey(ak *keys.AccountKey) *keys.Key32 { return keys.SubKey(ak[:], labelManifest) }
 
 // Entry is the PRF of one item revision: HMAC-SHA256(mk, "entry" || id || revision).
-func Entry(mk *keys.Key32, id [16]byte, rev uint64) [32]byte {
+func Entry(mk *keys.Key32, id [16]byte, rev uint64) [32]byte { return prf(mk, "entry", id, rev) }
+
+func prf(mk *keys.Key32, label string, id [16]byte, rev uint64) [32]byte {
 	h := hmac.New(sha256.New, mk[:])
-	h.Write([]byte("entry"))
+	h.Write([]byte(label))
 	h.Write(id[:])
 	var r [8]byte
 	binary.BigEndian.PutUint64(r[:], rev)
@@ -49,15 +51,7 @@ func Entry(mk *keys.Key32, id [16]byte, rev uint64) [32]byte {
 // HistoryEntry is the PRF of one past revision:
 // HMAC-SHA256(mk, "history" || id || revision).
 func HistoryEntry(mk *keys.Key32, id [16]byte, rev uint64) [32]byte {
-	h := hmac.New(sha256.New, mk[:])
-	h.Write([]byte("history"))
-	h.Write(id[:])
-	var r [8]byte
-	binary.BigEndian.PutUint64(r[:], rev)
-	h.Write(r[:])
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	return prf(mk, "history", id, rev)
 }
 
 // XorInto sets acc ^= e.
