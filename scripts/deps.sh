@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives as independent,
 # real programs: zbarimg (an independent QR decoder), pdftoppm/pdftotext
-# (rendering the printed kit), Xvfb + xclip (a real clipboard), ImageMagick
-# (PDFs made by another producer). Safe to run again: it installs only
+# (rendering the printed kit), Xvfb + xclip (a real clipboard), Ghostscript
+# and qpdf (PDFs made and encrypted by other producers). Safe to run again: it installs only
 # what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
@@ -12,8 +12,8 @@ have zbarimg   || need+=(zbar-tools)
 have pdftoppm  || need+=(poppler-utils)
 have Xvfb      || need+=(xvfb)
 have xclip     || need+=(xclip)
-# /usr/bin/convert may be a stand-in on some machines: check it is ImageMagick.
-if ! convert -version 2>/dev/null | grep -q ImageMagick; then need+=(imagemagick ghostscript); fi
+have gs        || need+=(ghostscript)
+have qpdf      || need+=(qpdf)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

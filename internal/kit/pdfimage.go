@@ -40,7 +40,7 @@ func (r *pdfReader) pdfImages() []*pdfStream {
 		s, ok := v.(*pdfStream)
 		return ok && r.name(s.dict["Subtype"]) == "Image"
 	}) {
-		if !masks[num] {
+		if !masks[num] && len(out) < maxImages {
 			out = append(out, r.object(num).(*pdfStream))
 		}
 	}
@@ -54,15 +54,19 @@ var inlineKeys = map[pdfName]pdfName{
 	"F": "Filter", "H": "Height", "IM": "ImageMask", "W": "Width", "L": "Length",
 }
 
-// maxInlineImages bounds the inline images tried in one file.
-const maxInlineImages = 1024
+// maxImages and maxInlineImages bound the images tried in one file:
+// each costs a QR code search.
+const (
+	maxImages       = 4096
+	maxInlineImages = 1024
+)
 
 // inlineImages returns the inline images ("BI … ID data EI") of a content
 // stream, which writers use for small images: Ghostscript for a QR code
 // of one pixel a module, for instance.
 func (r *pdfReader) inlineImages(content []byte, out []*pdfStream) []*pdfStream {
 	isSpace := func(i int) bool { return i < 0 || i >= len(content) || isPDFSpace(content[i]) }
-	for pos := 0; len(out) < maxInlineImages; {
+	for pos, n := 0, 0; n < maxInlineImages && len(out) < maxImages+maxInlineImages; n++ {
 		i := bytes.Index(content[pos:], []byte("BI"))
 		if i < 0 {
 			break
