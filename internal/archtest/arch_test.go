@@ -1,0 +1,70 @@
+// Package archtest checks the dependency rules docs/ARCHITECTURE.md
+// states, so that they hold by construction rather than by habit.
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/keyhold/keyhold/"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+// rules: for each package, the internal packages it may import directly.
+var rules = map[string][]string{
+	"internal/keys":     {},
+	"internal/item":     {},
+	"internal/format":   {"internal/keys"},
+	"internal/kit":      {},
+	"internal/gen":      {},
+	"internal/clip":     {},
+	"internal/transfer": {"internal/item"},
+	"internal/vault":    {"internal/format", "internal/keys", "internal/item"},
+	"internal/agent":    {"internal/vault", "internal/item"},
+}
+
+func TestDependencyRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "../../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, mod)
+		allowed, ok := rules[name]
+		if !ok {
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, mod)
+			if strings.HasPrefix(dep, name+"/") { // its own subpackages
+				continue
+			}
+			okDep := false
+			for _, a := range allowed {
+				okDep = okDep || dep == a
+			}
+			if !okDep {
+				t.Errorf("%s imports %s, which docs/ARCHITECTURE.md does not allow", name, dep)
+			}
+		}
+	}
+	if seen != len(rules) {
+		t.Fatalf("found %d of the %d ruled packages: did one move?", seen, len(rules))
+	}
+}
