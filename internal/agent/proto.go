@@ -82,6 +82,7 @@ var errKinds = []struct {
 	{"conflict", vault.ErrConflict},
 	{"damaged", vault.ErrDamaged},
 	{"invalid", item.ErrInvalid},
+	{"rotated", vault.ErrRotated},
 }
 
 func encodeErr(err error) *wireError {

@@ -119,6 +119,8 @@ func hints(err error) []string {
 			"restore the vault from a backup, or set this device up again from your kit and another device's vault"}
 	case errors.Is(err, errNoInput):
 		return []string{"pass --password-file FILE (or set KEYHOLD_PASSWORD_FILE), or run `keyhold unlock` in a terminal first"}
+	case errors.Is(err, vault.ErrRotated):
+		return []string{"keyhold lock, then keyhold unlock"}
 	case errors.Is(err, keys.ErrKDFDowngrade):
 		return []string{"do not unlock this vault file; restore it from a trusted copy"}
 	case errors.Is(err, vault.ErrVaultExists):

@@ -58,7 +58,7 @@ func exitCode(err error) int {
 	case errors.Is(err, format.ErrWrongPassword), errors.Is(err, format.ErrWrongSecretKey),
 		errors.Is(err, format.ErrWrongAcct), errors.Is(err, format.ErrOldKey),
 		errors.Is(err, vault.ErrWrongAccount), errors.Is(err, keys.ErrKDFDowngrade),
-		errors.Is(err, format.ErrWrongKey):
+		errors.Is(err, format.ErrWrongKey), errors.Is(err, vault.ErrRotated):
 		return ExitAuth
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNoVault):
 		return ExitNotFound

@@ -146,6 +146,9 @@ func (s *Session) readManifest(ctx context.Context, q querier) (*format.Manifest
 	if err != nil {
 		return nil, s.damaged(err)
 	}
+	if m.KeyVersion > s.kv {
+		return nil, ErrRotated
+	}
 	if m.KeyVersion != s.kv {
 		return nil, s.damaged(fmt.Errorf("manifest: %w", format.ErrOldKey))
 	}

@@ -286,3 +286,18 @@ func TestHistoryTamperDetected(t *testing.T) {
 		t.Fatalf("deleted past revision not reported: %v %+v", err, r)
 	}
 }
+
+// A session left open (the agent's) when another process rotates the key
+// says so, rather than reporting damage.
+func TestStaleSessionAfterRotation(t *testing.T) {
+	dir, _ := newVault(t)
+	agentSess := unlock(t, dir, "correct horse")
+	agentSess.Add(ctx, login("a", "u", "p"))
+	other := unlock(t, dir, "correct horse")
+	if _, err := other.RotateKey(ctx, []byte("correct horse")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agentSess.List(ctx, Active); !errors.Is(err, ErrRotated) {
+		t.Fatalf("got %v, want ErrRotated", err)
+	}
+}
