@@ -1,0 +1,191 @@
+package vault
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+// ChangePassword re-wraps the account key under a new password. It builds
+// the new envelope, proves it opens to the same account key, and only then
+// replaces the old one, in one transaction: there is never a moment without
+// a working envelope. Old key files still open with the old password; see
+// RotateKey.
+func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFParams) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	di, err := s.v.Device()
+	if err != nil {
+		return err
+	}
+	defer di.SecretKey.Wipe()
+	env, d, err := format.NewEnvelope(s.ak, s.v.meta.accountID, s.kv, newPw, di.SecretKey, p)
+	if err != nil {
+		return err
+	}
+	d.Wipe()
+	// Verify: decode what will be stored and open it.
+	env2, err := format.ParseEnvelope(env.Marshal())
+	if err != nil {
+		return err
+	}
+	ak2, d2, err := env2.Open(newPw, di.SecretKey)
+	if err != nil {
+		return fmt.Errorf("the new envelope does not open; nothing was changed: %w", err)
+	}
+	d2.Wipe()
+	same := subtle.ConstantTimeCompare(ak2[:], s.ak[:]) == 1
+	ak2.Wipe()
+	if !same {
+		return errors.New("the new envelope holds another key; nothing was changed")
+	}
+	if _, err := s.v.db.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
+		return s.damaged(err)
+	}
+	s.v.meta.envelope = env
+	if p.Time > di.KDFFloor.Time || p.MemoryKiB > di.KDFFloor.MemoryKiB {
+		di.KDFFloor = keys.KDFParams{Time: max(p.Time, di.KDFFloor.Time), MemoryKiB: max(p.MemoryKiB, di.KDFFloor.MemoryKiB), Threads: p.Threads}
+		return writeDevice(filepath.Join(s.v.Dir, DeviceFile), di)
+	}
+	return nil
+}
+
+// RotateKey replaces the account key and the Secret Key: every item and
+// every past revision is re-encrypted under a new account key, in one
+// transaction, with a new envelope (same password) and a new key check for
+// the next key version. Old recovery kits and key files stop working.
+//
+// The new Secret Key is written to a side file before the commit and moved
+// into place after it; Device finishes an interrupted rotation either way,
+// so a crash never leaves the device without the Secret Key that opens the
+// committed envelope.
+func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	di, err := s.v.Device()
+	if err != nil {
+		return nil, err
+	}
+	defer di.SecretKey.Wipe()
+	// Prove the password first: the new envelope is made with it.
+	if ak, d, err := s.v.meta.envelope.Open(pw, di.SecretKey); err != nil {
+		return nil, err
+	} else {
+		ak.Wipe()
+		d.Wipe()
+	}
+	id := s.v.meta.accountID
+	nak, err := keys.NewAccountKey()
+	if err != nil {
+		return nil, err
+	}
+	nsk, err := keys.NewSecretKey()
+	if err != nil {
+		return nil, err
+	}
+	nkv := s.kv + 1
+	env, d, err := format.NewEnvelope(nak, id, nkv, pw, nsk, s.v.meta.envelope.KDF)
+	if err != nil {
+		return nil, err
+	}
+	d.Wipe()
+	kc, err := format.NewKeyCheck(nak, id, nkv)
+	if err != nil {
+		return nil, err
+	}
+	nmk := format.ManifestKey(nak)
+	ns := &Session{v: s.v, ak: nak, kv: nkv, mk: nmk}
+
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	defer tx.Rollback()
+	old, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	m := &format.Manifest{KeyVersion: nkv, Seq: old.Seq + 1}
+	for _, table := range []string{"items", "history"} {
+		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		type rec struct {
+			id  ItemID
+			rev uint64
+			box []byte
+		}
+		var recs []rec
+		for rows.Next() {
+			var r rec
+			var idb []byte
+			if err := rows.Scan(&idb, &r.rev, &r.box); err != nil {
+				rows.Close()
+				return nil, s.damaged(err)
+			}
+			r.id = ItemID(idb)
+			recs = append(recs, r)
+		}
+		rows.Close()
+		for _, r := range recs {
+			it, err := s.open(r.id, r.rev, r.box)
+			if err != nil {
+				return nil, s.damaged(err)
+			}
+			nbox, err := ns.seal(r.id, r.rev, it)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET box = ? WHERE id = ? AND rev = ?`, nbox, r.id[:], r.rev); err != nil {
+				return nil, s.damaged(err)
+			}
+			if table == "items" {
+				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
+				m.Count++
+			} else {
+				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev))
+				m.HCount++
+			}
+		}
+	}
+	m.Sign(nmk, id)
+	// The title index is sealed under the old key: drop it; the next full
+	// load rebuilds it under the new one.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k LIKE 'index/%'`); err != nil {
+		return nil, s.damaged(err)
+	}
+	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
+			return nil, s.damaged(err)
+		}
+	}
+	devPath := filepath.Join(s.v.Dir, DeviceFile)
+	ndi := *di
+	ndi.SecretKey = nsk
+	if err := writeDevice(devPath+".next", &ndi); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		os.Remove(devPath + ".next")
+		return nil, s.damaged(err)
+	}
+	if err := os.Rename(devPath+".next", devPath); err != nil {
+		return nil, err
+	}
+	syncDir(s.v.Dir)
+	// Switch this session to the new key.
+	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
+	s.ak.Wipe()
+	s.mk.Wipe()
+	s.ak, s.kv, s.mk = nak, nkv, nmk
+	s.loaded, s.entries = false, nil
+	return &Created{AccountID: id, SecretKey: nsk}, nil
+}
+

@@ -1,0 +1,83 @@
+package vault
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+
+	"github.com/keyhold/keyhold/internal/format"
+)
+
+// Report is the outcome of Verify.
+type Report struct {
+	Items     int      `json:"items"`
+	Revisions int      `json:"history_revisions"`
+	Problems  []string `json:"problems"`
+}
+
+// Verify checks the whole vault: database integrity, the key check, that
+// every current and past revision opens and is well formed, and that the
+// manifest matches the items exactly.
+func (s *Session) Verify(ctx context.Context) (*Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &Report{Problems: []string{}}
+	tx, err := s.v.readTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var ic string
+	if err := tx.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic); err != nil || ic != "ok" {
+		r.Problems = append(r.Problems, fmt.Sprintf("database integrity check: %v%s", err, ic))
+	}
+	if err := s.v.meta.keyCheck.Verify(s.ak, s.v.meta.accountID, s.kv); err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	m, err := s.readManifest(ctx, tx)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	var acc, hacc [32]byte
+	check := func(table string) int {
+		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
+		if err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("reading %s: %v", table, err))
+			return 0
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var idb, box []byte
+			var rev uint64
+			if err := rows.Scan(&idb, &rev, &box); err != nil || len(idb) != 16 {
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: unreadable row", table))
+				continue
+			}
+			id := ItemID(idb)
+			if _, err := s.open(id, rev, box); err != nil {
+				r.Problems = append(r.Problems, err.Error())
+			}
+			if table == "items" {
+				format.XorInto(&acc, format.Entry(s.mk, id, rev))
+			} else {
+				format.XorInto(&hacc, format.HistoryEntry(s.mk, id, rev))
+			}
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("reading %s: %v", table, err))
+		}
+		return n
+	}
+	r.Items = check("items")
+	r.Revisions = check("history")
+	if m != nil && (uint64(r.Items) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1) {
+		r.Problems = append(r.Problems, "the items do not match the manifest: an item was deleted, swapped or rolled back")
+	}
+	if m != nil && (uint64(r.Revisions) != m.HCount || subtle.ConstantTimeCompare(hacc[:], m.HAcc[:]) != 1) {
+		r.Problems = append(r.Problems, "the history does not match the manifest: a past revision was deleted or swapped")
+	}
+	return r, nil
+}
+
