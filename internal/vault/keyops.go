@@ -188,4 +188,3 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 	s.loaded, s.entries = false, nil
 	return &Created{AccountID: id, SecretKey: nsk}, nil
 }
-

@@ -80,4 +80,3 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 	}
 	return r, nil
 }
-
