@@ -31,6 +31,7 @@ type itemFlags struct {
 	totpStdin     bool
 	tags          []string
 	fields        []string
+	urlFields     []string
 	secretFields  []string
 	removeFields  []string
 	notes         string
@@ -50,6 +51,7 @@ func (f *itemFlags) register(cmd *cobra.Command, edit bool) {
 	fl.BoolVar(&f.totpStdin, "totp-secret-stdin", false, "read a TOTP secret (base32 or otpauth:// URI) from a line of stdin")
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag (repeat for several)")
 	fl.StringArrayVar(&f.fields, "field", nil, "set a text field: NAME=VALUE (standard, e.g. cardholder=..., or custom); never for secrets")
+	fl.StringArrayVar(&f.urlFields, "url-field", nil, "set a custom URL field: NAME=URL")
 	fl.StringArrayVar(&f.secretFields, "secret-field", nil, "set a hidden field NAME, reading its value from a line of stdin")
 	fl.StringVar(&f.notes, "notes", "", "notes")
 	fl.BoolVar(&f.favorite, "favorite", false, "mark as favourite")
@@ -137,6 +139,16 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 			return false, usageError{fmt.Errorf("--field %s would put a secret on the command line; use --secret-field %s and give the value on stdin", name, name)}
 		}
 		it.Set(strings.TrimSpace(name), val, item.Text)
+	}
+	for _, kv := range f.urlFields {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return false, usageError{fmt.Errorf("--url-field takes NAME=URL, got %q", name)}
+		}
+		if err := checkURL(val); err != nil {
+			return false, usageError{err}
+		}
+		it.Set(strings.TrimSpace(name), val, item.URL)
 	}
 	for _, name := range f.secretFields {
 		v, err := c.stdinSecret(name)
