@@ -51,17 +51,30 @@ func readDevice(path string) (*DeviceInfo, error) {
 		return nil, err
 	}
 	defer clear(b)
+	di, err := parseDevice(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	return di, nil
+}
+
+// parseDevice decodes a device file.
+func parseDevice(b []byte) (*DeviceInfo, error) {
 	var d device
 	if err := json.Unmarshal(b, &d); err != nil || d.Version != 1 {
-		return nil, fmt.Errorf("%s is damaged: %w", path, ErrNoDevice)
+		return nil, ErrNoDevice
 	}
 	id, err := keys.ParseAccountID(d.AccountID)
 	if err != nil {
-		return nil, fmt.Errorf("%s is damaged: %w", path, err)
+		return nil, err
 	}
 	sk, err := keys.ParseSecretKey(d.SecretKey)
 	if err != nil {
-		return nil, fmt.Errorf("%s is damaged: %w", path, err)
+		return nil, err
+	}
+	if d.KDFFloor.Time > keys.MaxKDF.Time || d.KDFFloor.MemoryKiB > keys.MaxKDF.MemoryKiB {
+		sk.Wipe()
+		return nil, fmt.Errorf("%w: its key derivation floor is out of range", ErrNoDevice)
 	}
 	return &DeviceInfo{AccountID: id, SecretKey: sk, Email: d.Email, SyncLocation: d.SyncLocation, KDFFloor: d.KDFFloor}, nil
 }

@@ -90,7 +90,15 @@ var errIndex = errors.New("title index unusable")
 
 func (s *Session) openBucket(b int, box []byte) (*bucket, error) {
 	pt, err := keys.Open(s.ak[:], labelIndex, s.indexAD(b), box)
-	if err != nil || len(pt) < 36 {
+	if err != nil {
+		return nil, errIndex
+	}
+	return parseBucket(pt)
+}
+
+// parseBucket decodes a bucket's plaintext (docs/SPEC.md §10).
+func parseBucket(pt []byte) (*bucket, error) {
+	if len(pt) < 36 {
 		return nil, errIndex
 	}
 	n := binary.BigEndian.Uint32(pt)

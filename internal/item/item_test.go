@@ -1,0 +1,82 @@
+package item
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateAndRoundTrip(t *testing.T) {
+	it := New(Login, "GitHub", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	it.Set("username", "alice", Text)
+	it.Set("password", "hunter2", Hidden)
+	it.Set("Recovery", "https://x.example", URL)
+	if f := it.Fields[1]; f.Kind != Hidden || f.Custom {
+		t.Fatalf("standard field got %+v", f)
+	}
+	if f := it.Fields[2]; !f.Custom || f.Kind != URL {
+		t.Fatalf("custom field got %+v", f)
+	}
+	b, err := it.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	it2, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := it2.Marshal()
+	if string(b) != string(b2) {
+		t.Fatal("JSON does not round-trip")
+	}
+	for name, mut := range map[string]func(*Item){
+		"empty title":  func(i *Item) { i.Title = "  " },
+		"unknown type": func(i *Item) { i.Type = "spaceship" },
+		"bad kind":     func(i *Item) { i.Fields = append(i.Fields, Field{Name: "x", Kind: "blob"}) },
+		"huge title":   func(i *Item) { i.Title = strings.Repeat("a", MaxTitle+1) },
+		"version":      func(i *Item) { i.V = 2 },
+	} {
+		c := it.Clone()
+		mut(c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A search never looks at hidden values, so it cannot test a password.
+func TestSearchSkipsHidden(t *testing.T) {
+	it := New(Login, "Mail", time.Now())
+	it.Set("username", "bob", Text)
+	it.Set("password", "s3cr3t-value", Hidden)
+	it.Set("totp", "JBSWY3DPEHPK3PXP", TOTP)
+	it.Tags = []string{"Work"}
+	for q, want := range map[string]bool{"mail": true, "BOB work": true, "s3cr3t": false, "jbswy3": false, "mail nothere": false} {
+		if got := it.Matches(q); got != want {
+			t.Errorf("Matches(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	f.Add([]byte(`{"v":1,"type":"login","title":"x","created":"2026-01-02T03:04:05Z","modified":"2026-01-02T03:04:05Z"}`))
+	f.Add([]byte(`{"v":1,"type":"card","title":"c","fields":[{"name":"number","kind":"hidden","value":"4111"}],"created":"2026-01-02T03:04:05Z","modified":"2026-01-02T03:04:05Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		it, err := Unmarshal(b)
+		if err != nil {
+			return
+		}
+		out, err := it.Marshal()
+		if err != nil {
+			t.Fatalf("a valid item does not marshal: %v", err)
+		}
+		it2, err := Unmarshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out2, _ := it2.Marshal()
+		if string(out) != string(out2) {
+			t.Fatal("marshal is not stable")
+		}
+	})
+}
