@@ -131,7 +131,10 @@ calib=$(kdf_of "$D/init")
 KDF_ARGS=$($K "$D/empty" status --json | "$PY" -c 'import json,sys
 k = json.load(sys.stdin)["kdf"]
 print("-t %d -m %d -p %d" % (k["time"], k["memory_mib"], k["threads"]))')
-meta keyhold.kdf_ms "$("$KDFTIME" $KDF_ARGS -n 7) (bench/kdftime $KDF_ARGS: keys.Derive in one process, median of 7)"
+meta keyhold.kdf_ms_warm "$("$KDFTIME" $KDF_ARGS -n 7) (bench/kdftime $KDF_ARGS -n 7: keys.Derive 7 times in one process, median; memory already mapped after the first)"
+# What a command pays: one derivation in a fresh process, whose Argon2 memory
+# must first be faulted in (a bare Go process otherwise; subtract go_hello).
+measure keyhold_kdf_alone "$RUNS_SLOW" "" "$KDFTIME $KDF_ARGS"
 meta keyhold.kdf_init_runs "last measured init chose $calib; the template vault chose $kdf"
 
 # ---------------------------------------------------------------- 2. import 10k (one key derivation included)
@@ -153,6 +156,11 @@ paired keyhold_unlock_show_vs_kdf 15 \
 measure keyhold_help "$RUNS" "" "$KH --help"
 measure keyhold_status_10k "$RUNS" "" "$K $D/v10k status"
 [[ -x $PB/gobin/gohello ]] && measure go_hello "$RUNS" "" "gohello"
+if command -v perf >/dev/null && perf stat -e page-faults true >/dev/null 2>&1; then
+    pf() { perf stat -x, -r 10 -e task-clock,page-faults "$@" 2>&1 >/dev/null | awk -F, '{printf "%s%s %s%s", (NR>1?", ":""), $1, ($2 != "" ? $2 " " : ""), $3}'; }
+    meta keyhold.perfstat_help "$(pf "$KH" --help) (perf stat -r 10: keyhold --help)"
+    [[ -x $PB/gobin/gohello ]] && meta keyhold.perfstat_gohello "$(pf "$PB/gobin/gohello") (perf stat -r 10: bare Go binary)"
+fi
 
 # ---------------------------------------------------------------- 4. with the agent (10k)
 t0=$(now_ns)

@@ -131,7 +131,9 @@ func (c *Client) Lock(ctx context.Context) error {
 	return err
 }
 
-// Search is vault.Session.Search.
+// Search is vault.Session.Search, except that the items are summaries:
+// title, type, URLs, tags, times and username only, no notes or other
+// fields. That is what listings show, and it keeps secrets off the socket.
 func (c *Client) Search(ctx context.Context, q string, f vault.Filter) ([]*vault.Entry, error) {
 	resp, err := c.call(ctx, &request{Op: opList, Query: q, Filter: f})
 	if err != nil {
@@ -140,9 +142,13 @@ func (c *Client) Search(ctx context.Context, q string, f vault.Filter) ([]*vault
 	return toEntries(resp.Entries)
 }
 
-// List is vault.Session.List.
+// List is vault.Session.List: whole items.
 func (c *Client) List(ctx context.Context, f vault.Filter) ([]*vault.Entry, error) {
-	return c.Search(ctx, "", f)
+	resp, err := c.call(ctx, &request{Op: opList, Filter: f, Full: true})
+	if err != nil {
+		return nil, err
+	}
+	return toEntries(resp.Entries)
 }
 
 // Resolve is vault.Session.Resolve.

@@ -36,6 +36,7 @@ type request struct {
 	Query   string       `json:"q,omitempty"`
 	Ref     string       `json:"ref,omitempty"`
 	Filter  vault.Filter `json:"filter,omitempty"`
+	Full    bool         `json:"full,omitempty"` // list: whole items, not summaries
 	ID      string       `json:"id,omitempty"`
 	BaseRev uint64       `json:"base_rev,omitempty"`
 	Items   []*item.Item `json:"items,omitempty"`

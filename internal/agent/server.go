@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/vault"
 	"golang.org/x/sys/unix"
 )
@@ -157,6 +158,17 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	}
 }
 
+// summary is an item without its notes and fields, but its username.
+func summary(it *item.Item) *item.Item {
+	c := *it
+	c.Notes = ""
+	c.Fields = nil
+	if u := it.Username(); u != "" {
+		c.Fields = []item.Field{{Name: "username", Kind: item.Text, Value: u}}
+	}
+	return &c
+}
+
 func entries(es ...*vault.Entry) []wireEntry {
 	out := make([]wireEntry, len(es))
 	for i, e := range es {
@@ -179,6 +191,13 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 		var es []*vault.Entry
 		es, err = s.sess.Search(ctx, r.Query, r.Filter)
 		resp.Entries = entries(es...)
+		if !r.Full {
+			// A listing needs titles and usernames, not secrets: send
+			// less, and keep hidden values out of the socket.
+			for i := range resp.Entries {
+				resp.Entries[i].Item = summary(resp.Entries[i].Item)
+			}
+		}
 	case opResolve:
 		var e *vault.Entry
 		if e, err = s.sess.Resolve(ctx, r.Ref, r.Filter); err == nil {

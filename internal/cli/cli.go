@@ -24,6 +24,8 @@ import (
 // store is what item commands need: an unlocked vault, either a local
 // vault.Session or the agent's client.
 type store interface {
+	// Search may return summaries (see agent.Client.Search): use it for
+	// listings only, List when whole items are needed.
 	Search(ctx context.Context, q string, f vault.Filter) ([]*vault.Entry, error)
 	List(ctx context.Context, f vault.Filter) ([]*vault.Entry, error)
 	Resolve(ctx context.Context, ref string, f vault.Filter) (*vault.Entry, error)

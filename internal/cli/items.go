@@ -436,7 +436,7 @@ func (c *cmdEnv) listCmd() *cobra.Command {
 			if trash {
 				f = vault.Trash
 			}
-			es, err := st.List(c.ctx, f)
+			es, err := st.Search(c.ctx, "", f)
 			if err != nil {
 				return err
 			}
