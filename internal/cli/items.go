@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -413,11 +414,17 @@ func (c *cmdEnv) printList(es []*vault.Entry) error {
 		}
 		return c.printJSON(out)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	// Buffered: tabwriter writes each cell separately, which for 10k
+	// items was 80k write calls.
+	bw := bufio.NewWriterSize(c.stdout, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	for _, e := range es {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Item.Title, e.Item.Type, e.Item.Username(), e.ID)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func (c *cmdEnv) listCmd() *cobra.Command {
