@@ -9,7 +9,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -129,5 +128,3 @@ func decodeErr(w *wireError) error {
 	}
 	return errors.New(w.Message)
 }
-
-var _ = json.Marshal

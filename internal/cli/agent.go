@@ -64,10 +64,6 @@ func startAgent(dir string, timeout time.Duration, ak *keys.AccountKey, kv uint3
 	if err != nil {
 		return err
 	}
-	sock, err := agent.SocketPath(dir)
-	if err != nil {
-		return err
-	}
 	cmd := exec.Command(exe, "__agent", "--vault", dir, "--timeout", timeout.String())
 	detach(cmd)
 	in, err := cmd.StdinPipe()
@@ -115,7 +111,6 @@ func startAgent(dir string, timeout time.Duration, ak *keys.AccountKey, kv uint3
 		return errors.New("the agent did not start within 15s")
 	}
 	go cmd.Wait()
-	_ = sock
 	return cmd.Process.Release()
 }
 

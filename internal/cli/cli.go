@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ type cmdEnv struct {
 	passwordFile string
 	jsonOut      bool
 
-	lines   *lineReader
+	lines   *bufio.Reader
 	ctx     context.Context
 	closers []func()
 }

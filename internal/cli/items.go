@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -618,5 +617,3 @@ func diffFields(a, b *item.Item) []string {
 	}
 	return out
 }
-
-var _ = os.Stdin

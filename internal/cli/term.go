@@ -97,21 +97,18 @@ func trimNewline(b []byte) []byte {
 	return b
 }
 
-// lineReader hands out stdin lines to the flags that read secrets from
-// stdin (--password-stdin, --totp-secret-stdin, --secret-field), in that
-// order, one line each. On a terminal each is prompted for without echo.
-type lineReader struct {
-	r *bufio.Reader
-}
-
+// stdinSecret hands out stdin lines to the flags that read secrets from
+// stdin (--password-stdin, --totp-secret-stdin, --secret-field, then
+// --password-file -), in that order, one line each. On a terminal each is
+// prompted for without echo.
 func (c *cmdEnv) stdinSecret(what string) ([]byte, error) {
 	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return readSecretTTY(what + ": ")
 	}
 	if c.lines == nil {
-		c.lines = &lineReader{r: bufio.NewReaderSize(c.stdin, 1<<16)}
+		c.lines = bufio.NewReaderSize(c.stdin, 1<<16)
 	}
-	line, err := c.lines.r.ReadBytes('\n')
+	line, err := c.lines.ReadBytes('\n')
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
