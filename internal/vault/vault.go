@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -64,10 +65,12 @@ func dsn(path string, readOnly bool) string {
 	// read-modify-write transactions cannot deadlock on lock upgrade.
 	// synchronous(FULL) makes a returned commit durable.
 	q := "_pragma=busy_timeout(30000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	// journal_mode is not in the DSN: WAL is a persistent property of
+	// the file, set when the vault is built (buildVault), and asking for
+	// it on every open takes a lock that can fail with SQLITE_BUSY
+	// without waiting while another process is checkpointing.
 	if readOnly {
 		q += "&mode=ro"
-	} else {
-		q += "&_pragma=journal_mode(WAL)"
 	}
 	return "file:" + filepath.ToSlash(path) + "?" + q
 }
@@ -82,7 +85,38 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 		db.Close()
 		return nil, dbError(path, err)
 	}
+	if !readOnly {
+		if err := ensureWAL(db); err != nil {
+			db.Close()
+			return nil, dbError(path, err)
+		}
+	}
 	return db, nil
+}
+
+// ensureWAL switches a database that is not yet in WAL mode (one copied
+// by an older version, or by VACUUM INTO) to it. The switch needs a moment
+// alone with the file; if another process holds it, SQLite answers BUSY at
+// once rather than waiting, so the switch is retried for a while.
+func ensureWAL(db *sql.DB) error {
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if strings.EqualFold(mode, "wal") {
+		return nil
+	}
+	var err error
+	for delay := 5 * time.Millisecond; delay < 5*time.Second; delay *= 2 {
+		if err = db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err == nil {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") && !strings.Contains(err.Error(), "database is locked") {
+			return err
+		}
+		time.Sleep(delay)
+	}
+	return err
 }
 
 // dbError turns SQLite's corruption messages into ErrDamaged with a hint.
@@ -218,6 +252,10 @@ type CreateOptions struct {
 type Created struct {
 	AccountID keys.AccountID
 	SecretKey *keys.SecretKey
+	// Login is the login key derived with the new envelope (SPEC §3), for
+	// registering with a sync server without a second derivation. The
+	// caller wipes it.
+	Login *keys.Key32
 }
 
 // Create makes a new account and vault in dir: a fresh account id, account
@@ -248,6 +286,8 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 	if err != nil {
 		return nil, err
 	}
+	login := new(keys.Key32)
+	*login = d.Login
 	d.Wipe()
 	kc, err := format.NewKeyCheck(ak, id, 1)
 	if err != nil {
@@ -284,7 +324,7 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 	}, di); err != nil {
 		return nil, err
 	}
-	return &Created{AccountID: id, SecretKey: sk}, nil
+	return &Created{AccountID: id, SecretKey: sk, Login: login}, nil
 }
 
 // buildVault creates the database under a temporary name in dir, fills it
@@ -324,6 +364,12 @@ func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// WAL is recorded in the file header; closing the only connection
+	// checkpoints and removes the -wal file, so the rename below moves
+	// everything.
+	if _, err := db.Exec("PRAGMA journal_mode=WAL"); err != nil {
 		return err
 	}
 	if err := db.Close(); err != nil {
@@ -366,3 +412,6 @@ func (v *Vault) Device() (*DeviceInfo, error) {
 	}
 	return di, nil
 }
+
+// KeyCheckBytes returns the encoded key check (SPEC §8).
+func (v *Vault) KeyCheckBytes() []byte { return v.meta.keyCheck.Marshal() }
