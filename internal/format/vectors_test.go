@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,7 +42,11 @@ type Vector struct {
 	Encoded    string `json:"encoded"`             // hex (armored text for key files)
 	WrapKey    string `json:"wrap_key,omitempty"`  // hex, expected derivation output
 	LoginKey   string `json:"login_key,omitempty"` // hex
-	Comment    string `json:"comment,omitempty"`
+	// A rotation transition's contents: the new Secret Key (display form)
+	// and account key (hex).
+	NewSecretKey  string `json:"new_secret_key,omitempty"`
+	NewAccountKey string `json:"new_account_key,omitempty"`
+	Comment       string `json:"comment,omitempty"`
 }
 
 var errorNames = map[string]error{
@@ -56,6 +61,7 @@ var errorNames = map[string]error{
 	"ErrWrongKey":       ErrWrongKey,
 	"ErrKDFTooCostly":   keys.ErrKDFTooCostly,
 	"ErrKDFTooWeak":     keys.ErrKDFTooWeak,
+	"ErrOpen":           keys.ErrOpen,
 }
 
 func errName(err error) string {
@@ -409,6 +415,117 @@ func checkManifestVector(t *testing.T, x Vector) {
 	}
 }
 
+// makeEnvelopeHeaderVectors cuts the header (SPEC §14.3) out of the valid
+// envelope vector: what POST /v1/login/params serves.
+func makeEnvelopeHeaderVectors(t *testing.T) []Vector {
+	env := makeEnvelopeVectors(t)[0]
+	full := mustHex(t, env.Encoded)
+	good := full[:EnvelopeHeaderSize]
+	base := Vector{Password: env.Password, SecretKey: env.SecretKey, AccountID: env.AccountID, KeyVersion: env.KeyVersion,
+		Comment: "bytes 0..67 of the valid vector of envelope.json"}
+	v := func(name, expect string, enc []byte, mod func(*Vector)) Vector {
+		x := base
+		x.Name, x.Expect, x.Encoded = name, expect, hex.EncodeToString(enc)
+		if mod != nil {
+			mod(&x)
+		}
+		return x
+	}
+	set := func(i int, c ...byte) []byte { b := append([]byte(nil), good...); copy(b[i:], c); return b }
+	return []Vector{
+		v("valid header", "ok", good, func(x *Vector) { x.WrapKey, x.LoginKey = env.WrapKey, env.LoginKey }),
+		v("wrong Secret Key", "ErrWrongSecretKey", good, func(x *Vector) { x.SecretKey = vecSK2.Display() }),
+		v("a whole envelope", "ErrMalformed", full, nil),
+		v("truncated", "ErrMalformed", good[:len(good)-1], nil),
+		v("trailing byte", "ErrMalformed", append(append([]byte(nil), good...), 0), nil),
+		v("empty", "ErrMalformed", nil, nil),
+		v("wrong magic", "ErrWrongMagic", flip(good, 0), nil),
+		v("unknown version", "ErrVersion", set(4, 2), nil),
+		v("unknown key derivation", "ErrVersion", set(25, 2), nil),
+		v("KDF memory above the cap", "ErrKDFTooCostly", set(30, 0x00, 0x20, 0x00, 0x00), nil),
+		v("zero passes", "ErrKDFTooWeak", set(26, 0, 0, 0, 0), nil),
+	}
+}
+
+func checkEnvelopeHeaderVector(t *testing.T, x Vector) {
+	enc := mustHex(t, x.Encoded)
+	h, err := ParseEnvelopeHeader(enc)
+	if err == nil {
+		if !bytes.Equal(h.Header(), enc) {
+			t.Fatal("re-encoding does not reproduce the input")
+		}
+		if h.AccountID.String() != x.AccountID || h.KeyVersion != x.KeyVersion || h.Box != nil {
+			t.Fatal("parsed to other fields than the vector's")
+		}
+		var sk *keys.SecretKey
+		if sk, err = keys.ParseSecretKey(x.SecretKey); err != nil {
+			t.Fatal(err)
+		}
+		var d *keys.Derived
+		d, err = h.Derive([]byte(x.Password), sk)
+		if err == nil && (hex.EncodeToString(d.Wrap[:]) != x.WrapKey || hex.EncodeToString(d.Login[:]) != x.LoginKey) {
+			t.Fatal("derived keys differ from the vector")
+		}
+	}
+	if got := errName(err); got != x.Expect {
+		t.Fatalf("got %s, want %s", got, x.Expect)
+	}
+}
+
+// The header served before login and the full envelope fetched after it
+// are one object: the header parses to the envelope's fields, and keys
+// derived from the header alone unwrap the envelope.
+func TestEnvelopeHeaderMatchesEnvelope(t *testing.T) {
+	ev := loadVectors(t, "envelope.json")[0]
+	hv := loadVectors(t, "envelope_header.json")[0]
+	if ev.Expect != "ok" || hv.Expect != "ok" {
+		t.Fatal("the first vectors must be the valid ones")
+	}
+	full := mustHex(t, ev.Encoded)
+	if !bytes.Equal(mustHex(t, hv.Encoded), full[:EnvelopeHeaderSize]) {
+		t.Fatal("envelope_header.json does not hold the header of envelope.json")
+	}
+	env, err := ParseEnvelope(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseEnvelopeHeader(full[:EnvelopeHeaderSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.AccountID != env.AccountID || h.KeyVersion != env.KeyVersion || h.KDF != env.KDF ||
+		h.Salt != env.Salt || h.SecretKeyCheck != env.SecretKeyCheck || h.Box != nil {
+		t.Fatal("the header parses to other fields than the envelope")
+	}
+	sk, err := keys.ParseSecretKey(ev.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.Derive([]byte(ev.Password), sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hex.EncodeToString(d.Wrap[:]) != ev.WrapKey || hex.EncodeToString(d.Login[:]) != ev.LoginKey {
+		t.Fatal("keys derived from the header differ from the envelope vector's")
+	}
+	ak, err := env.OpenDerived(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hex.EncodeToString(ak[:]) != ev.AccountKey {
+		t.Fatal("opened to the wrong account key")
+	}
+	// Keys derived with another password do not open it, with the same
+	// answer as Open gives.
+	d2, err := h.Derive([]byte("another password"), sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.OpenDerived(d2); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("got %v, want ErrWrongPassword", err)
+	}
+}
+
 func TestVectors(t *testing.T) {
 	sets := []struct {
 		file  string
@@ -420,6 +537,8 @@ func TestVectors(t *testing.T) {
 		{"keycheck.json", makeKeyCheckVectors, checkKeyCheckVector},
 		{"keyfile.json", makeKeyFileVectors, checkKeyFileVector},
 		{"manifest.json", makeManifestVectors, checkManifestVector},
+		{"envelope_header.json", makeEnvelopeHeaderVectors, checkEnvelopeHeaderVector},
+		{"transition.json", makeTransitionVectors, checkTransitionVector},
 	}
 	for _, s := range sets {
 		t.Run(s.file, func(t *testing.T) {
