@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/pgtest"
+	"github.com/keyhold/keyhold/internal/server/store"
+)
+
+// bin is the keyhold-server binary built for these tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keyhold-server-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "keyhold-server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := pgtest.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running keyhold-server serve.
+type proc struct {
+	cmd    *exec.Cmd
+	url    string // from the "listening on" line
+	fp     string // from the "fingerprint:" line, if any
+	stderr *lockedBuffer
+	read   chan struct{} // closed when all of stderr has been read
+	exited chan struct{} // closed when the process has exited
+	err    error         // its exit status, once exited
+}
+
+var (
+	listenRE = regexp.MustCompile(`^listening on (https?://\S+)$`)
+	fpRE     = regexp.MustCompile(`^fingerprint: sha256:([0-9a-f]{64})$`)
+)
+
+// start runs serve with args and waits for its "listening on" line.
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{}), exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); pw.Close(); close(p.exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.exited
+	})
+	ready := make(chan struct{})
+	go func() {
+		defer close(p.read)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.WriteString(line + "\n")
+			if m := fpRE.FindStringSubmatch(line); m != nil && p.url == "" {
+				p.fp = m[1]
+			}
+			if m := listenRE.FindStringSubmatch(line); m != nil && p.url == "" {
+				p.url = m[1]
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-p.exited:
+		t.Fatalf("serve exited (%v) before listening:\n%s", p.err, p.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not print a listening line:\n%s", p.stderr)
+	}
+	return p
+}
+
+// stop sends SIGTERM and checks for exit status 0.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM", p.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop within 15 s of SIGTERM")
+	}
+	<-p.read
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.WriteString(s)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestServeInsecureHTTP(t *testing.T) {
+	p := start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	if !strings.HasPrefix(p.url, "http://127.0.0.1:") || strings.HasSuffix(p.url, ":0") {
+		t.Fatalf("listening line names %s", p.url)
+	}
+	res, err := http.Get(p.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("healthz: %d", res.StatusCode)
+	}
+	// A request in flight when SIGTERM arrives still gets its answer: an
+	// open keep-alive connection is closed only once idle.
+	p.stop(t)
+	if !strings.Contains(p.stderr.String(), `"route":"GET /healthz"`) {
+		t.Errorf("no request log line:\n%s", p.stderr)
+	}
+}
+
+func TestServeDevTLS(t *testing.T) {
+	data := t.TempDir()
+	fingerprintServed := func(p *proc) string {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(p.url, "https://"), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)
+		return hex.EncodeToString(sum[:])
+	}
+	p := start(t, nil, "--dev-tls", "--listen", "127.0.0.1:0", "--data", data)
+	if p.fp == "" {
+		t.Fatalf("no fingerprint line:\n%s", p.stderr)
+	}
+	if got := fingerprintServed(p); got != p.fp {
+		t.Fatalf("printed fingerprint %s, served certificate %s", p.fp, got)
+	}
+	// A client that pins the fingerprint and checks the name gets through.
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			if hex.EncodeToString(sum[:]) != p.fp {
+				return fmt.Errorf("fingerprint mismatch")
+			}
+			return cs.PeerCertificates[0].VerifyHostname("127.0.0.1")
+		},
+	}}}
+	res, err := pinned.Get(p.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("readyz: %d", res.StatusCode)
+	}
+	p.stop(t)
+	// A restart keeps the certificate, so pinned clients keep working.
+	p2 := start(t, nil, "--dev-tls", "--listen", "127.0.0.1:0", "--data", data)
+	if p2.fp != p.fp {
+		t.Errorf("fingerprint changed across a restart: %s, then %s", p.fp, p2.fp)
+	}
+	p2.stop(t)
+	if fi, err := os.Stat(filepath.Join(data, devKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("development key file: %v %v", fi.Mode(), err)
+	}
+}
+
+func TestServeRefusesUnsafeTransport(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "127.0.0.1:0"}, "--insecure-http"},
+		{[]string{"--listen", "0.0.0.0:0", "--insecure-http"}, "loopback"},
+		{[]string{"--listen", ":0", "--insecure-http"}, "loopback"},
+		{[]string{"--listen", "192.0.2.1:0", "--insecure-http"}, "loopback"},
+		{[]string{"--listen", "127.0.0.1:0", "--insecure-http", "--dev-tls"}, "only one"},
+		{[]string{"--listen", "127.0.0.1:0", "--tls-cert", "x.pem"}, "go together"},
+		{[]string{"--listen", "127.0.0.1:0", "--insecure-http", "--free-max-devices", "-1"}, "free-max-devices"},
+	} {
+		cmd := exec.Command(bin, append([]string{"serve", "--data", t.TempDir()}, tc.args...)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage {
+			t.Errorf("%v: %v, want exit %d\n%s", tc.args, err, exitUsage, out)
+			continue
+		}
+		if !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "listening on") {
+			t.Errorf("%v: output does not explain (%q):\n%s", tc.args, tc.want, out)
+		}
+	}
+	if !isLoopback("[::1]:8443") || !isLoopback("localhost:1") || isLoopback("[::]:1") || isLoopback("example.com:1") {
+		t.Error("isLoopback")
+	}
+}
+
+// admin runs an admin command and returns its stdout.
+func admin(t *testing.T, env []string, wantExit int, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"admin"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != wantExit {
+		t.Fatalf("admin %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, wantExit, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// seed creates an account with two devices directly in a store.
+func seed(t *testing.T, st store.Store) string {
+	t.Helper()
+	id := store.ID{0x01, 0x90, 0xc5, 0xe4, 0x6a, 0x1b, 0x7c, 0xde, 0x8f, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}
+	ctx := context.Background()
+	err := st.CreateAccount(ctx, &store.Account{ID: id, Email: "ops@example.com", Plan: store.Plan{Name: store.PlanFree}, Created: time.Now(), KeyVersion: 1},
+		&store.Keys{Envelope: []byte("e"), KeyCheck: []byte("k"), KeyVersion: 1, Record: []byte("r")},
+		&store.Device{ID: store.ID{1}, AccountID: id, Name: "laptop", Platform: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.FormatID(id)
+}
+
+func TestAdmin(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		data := t.TempDir()
+		st, err := store.Open(context.Background(), "", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := seed(t, st)
+		st.Close()
+		testAdmin(t, nil, []string{"--data", data}, id, "", data)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.New(t)
+		st, err := store.Open(context.Background(), url, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := seed(t, st)
+		st.Close()
+		// The URL from the environment, as an operator keeps a password
+		// off the command line.
+		testAdmin(t, []string{envDB + "=" + url}, nil, id, url, "")
+	})
+}
+
+func testAdmin(t *testing.T, env, flags []string, id, dbURL, dataDir string) {
+	run := func(exit int, args ...string) string { return admin(t, env, exit, append(flags, args...)...) }
+	showAccount := func() adminAccount {
+		var a adminAccount
+		if err := json.Unmarshal([]byte(run(0, "account", "show", id, "--json")), &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	var list []adminAccount
+	if err := json.Unmarshal([]byte(run(0, "account", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].AccountID != id || list[0].Email != "ops@example.com" || list[0].Plan.Effective != "free" || list[0].Devices != 1 || list[0].Disabled {
+		t.Fatalf("list = %+v", list)
+	}
+	if out := run(0, "account", "list"); !strings.Contains(out, id) || !strings.Contains(out, "ACCOUNT") {
+		t.Errorf("text list:\n%s", out)
+	}
+
+	run(0, "plan", "set", id, "--plan", "premium", "--paid-until", "2099-01-31", "--payment-date", "2026-01-31")
+	show := showAccount()
+	if show.Plan != (adminPlan{Name: "premium", Effective: "premium", PaidUntil: "2099-01-31", PaymentDate: "2026-01-31"}) ||
+		show.Items == nil || *show.Items != 0 || len(show.DeviceList) != 1 || show.DeviceList[0].Name != "laptop" {
+		t.Errorf("show = %+v", show)
+	}
+	run(0, "plan", "set", id, "--plan", "trial", "--trial-ends", "2020-01-01")
+	show = showAccount()
+	if show.Plan.Name != "trial" || show.Plan.Effective != "free" || show.Plan.TrialEnds != "2020-01-01" || show.Plan.PaidUntil != "" {
+		t.Errorf("plan after trial set = %+v", show.Plan)
+	}
+	run(2, "plan", "set", id, "--plan", "gold")
+	run(2, "plan", "set", id, "--plan", "premium", "--paid-until", "31/01/2027")
+	run(2, "plan", "set", id, "--plan", "free", "--label", "x")
+	run(1, "plan", "set", "0190c5e4-6a1b-7cde-8f00-000000000000", "--plan", "free")
+	run(2, "account", "show", "not-an-id")
+
+	run(0, "account", "disable", id)
+	show = showAccount()
+	if !show.Disabled {
+		t.Error("account not disabled")
+	}
+	run(0, "account", "enable", id)
+	show = showAccount()
+	if show.Disabled {
+		t.Error("account not enabled")
+	}
+
+	// The audit log records the operator's changes.
+	st, err := store.Open(context.Background(), dbURL, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	aid, _ := api.ParseID(id)
+	evs, err := st.Events(context.Background(), store.ID(aid), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, e := range evs {
+		kinds[e.Kind]++
+	}
+	if kinds[api.EventPlanChanged] != 2 || kinds[api.EventDisabled] != 1 || kinds[api.EventEnabled] != 1 {
+		t.Errorf("events = %v", kinds)
+	}
+
+	if _, err := exec.LookPath("pg_dump"); err != nil && len(env) > 0 {
+		if _, err := os.Stat("/usr/lib/postgresql/15/bin/pg_dump"); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("pg_dump is missing")
+			}
+			t.Skip("pg_dump is missing")
+		}
+	}
+	backup := filepath.Join(t.TempDir(), "backup")
+	run(0, "backup", backup)
+	if fi, err := os.Stat(backup); err != nil || fi.Size() == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", fi, err)
+	}
+	run(1, "backup", backup) // never overwrites
+}
+
+func TestAdminRefusesTwoDatabases(t *testing.T) {
+	out := admin(t, []string{envDB + "=postgres://x@127.0.0.1:1/x"}, 2, "--data", t.TempDir(), "account", "list")
+	if out != "" {
+		t.Errorf("stdout: %s", out)
+	}
+}

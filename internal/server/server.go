@@ -1,0 +1,378 @@
+// Package server is keyhold-server's HTTP API (docs/API.md): accounts,
+// OPAQUE login, sessions, devices, the sync feed and its event stream.
+//
+// It holds no plaintext and cannot: item boxes, envelopes, key checks and
+// manifests are opaque bytes sealed by clients, and the package does not
+// import the packages that could open them (deps_test.go checks this). All
+// state that matters lives in the store, so several replicas may serve one
+// PostgreSQL database.
+//
+// Every authenticated handler takes the account from the session, never
+// from the request: a token of one account cannot name another account's
+// data.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/pake"
+	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultSessionTTL     = 30 * 24 * time.Hour
+	DefaultMaxDevicesFree = 5
+	DefaultTrialDays      = 30
+	DefaultHeartbeat      = 25 * time.Second
+)
+
+// loginTTL is how long a pending login waits for its second message.
+const loginTTL = 2 * time.Minute
+
+// pakeKeysName is the store secret holding the PAKE server keys.
+const pakeKeysName = "pake-server-keys"
+
+// Limits are the plan limits the server enforces.
+type Limits struct {
+	// MaxDevicesFree is how many active devices an account on the free
+	// plan may have: 0 means DefaultMaxDevicesFree, a negative value no
+	// limit. Trial, premium and other plans have no device limit.
+	MaxDevicesFree int
+}
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger // nil: discard
+	Limits Limits
+
+	// SessionTTL is how long a login session lasts (0: DefaultSessionTTL).
+	// Sessions do not slide: a device logs in again when its session ends.
+	SessionTTL time.Duration
+
+	// MailerURL is shown to clients in GET /v1/account, where they send a
+	// recovery kit mail request. Empty: no mailer.
+	MailerURL string
+
+	// NewAccountPlan is the plan of a new account: store.PlanFree (the
+	// default, for "") or store.PlanTrial, which lasts TrialDays
+	// (0: DefaultTrialDays) from the day the account is created.
+	NewAccountPlan string
+	TrialDays      int
+
+	// TrustProxy takes the client address from the last X-Forwarded-For
+	// entry (the one the proxy in front added) instead of the connection.
+	// Only set it behind a proxy that sets the header: otherwise any
+	// client can pick the address its failed logins are counted under.
+	TrustProxy bool
+
+	// Now is the clock for sessions, logins, throttles and plans
+	// (nil: time.Now). Tests move it.
+	Now func() time.Time
+
+	// Heartbeat is the interval of comments on the event stream, which
+	// keep proxies from closing an idle stream (0: DefaultHeartbeat).
+	Heartbeat time.Duration
+
+	// Registry receives the server's metrics. Nil: a registry of its own,
+	// with the Go and process collectors, served at /metrics.
+	Registry *prometheus.Registry
+}
+
+// Server serves the API. It is an http.Handler; HTTPServer wraps it with
+// the timeouts keyhold-server uses.
+type Server struct {
+	cfg Config
+	st  store.Store
+	pk  *pake.Server
+	// fakeHeaderKey derives the envelope headers of unknown accounts.
+	fakeHeaderKey []byte
+	log           *slog.Logger
+	now           func() time.Time
+	mux           *http.ServeMux
+	metrics       *metrics
+
+	done      chan struct{} // closed by Close: event streams end
+	closeOnce sync.Once
+	streams   streams
+	touches   touches
+	lockouts  auditedLockouts
+}
+
+// New checks cfg and builds the server. It loads the PAKE server keys from
+// the store, creating them on first use, so every replica sharing a
+// database uses the same keys.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.Limits.MaxDevicesFree == 0 {
+		cfg.Limits.MaxDevicesFree = DefaultMaxDevicesFree
+	}
+	switch cfg.NewAccountPlan {
+	case "":
+		cfg.NewAccountPlan = store.PlanFree
+	case store.PlanFree, store.PlanTrial:
+	default:
+		return nil, fmt.Errorf("server: a new account's plan must be %s or %s, not %q", store.PlanFree, store.PlanTrial, cfg.NewAccountPlan)
+	}
+	if cfg.TrialDays <= 0 {
+		cfg.TrialDays = DefaultTrialDays
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys, err := cfg.Store.Secret(ctx, pakeKeysName, pake.NewServerKeys)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading the login keys from the database: %w", err)
+	}
+	pk, err := pake.NewServer(keys)
+	clear(keys)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	fhk, err := cfg.Store.Secret(ctx, fakeHeaderKeyName, newFakeHeaderKey)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading a server secret from the database: %w", err)
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:           cfg,
+		st:            cfg.Store,
+		pk:            pk,
+		fakeHeaderKey: fhk,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		metrics:       m,
+		done:          make(chan struct{}),
+	}
+	s.streams.init()
+	s.touches.init()
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	mux := http.NewServeMux()
+	s.mux = mux
+	body := func(max int64, h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+			h(w, r)
+		}
+	}
+	// Unauthenticated.
+	mux.HandleFunc("POST /v1/register/start", body(api.MaxBody, s.registerStart))
+	mux.HandleFunc("POST /v1/accounts", body(api.MaxBody, s.createAccount))
+	mux.HandleFunc("POST /v1/login/params", body(api.MaxBody, s.loginParams))
+	mux.HandleFunc("POST /v1/login/start", body(api.MaxBody, s.loginStart))
+	mux.HandleFunc("POST /v1/login/finish", body(api.MaxBody, s.loginFinish))
+	// Authenticated: the account comes from the session.
+	mux.HandleFunc("POST /v1/logout", body(api.MaxBody, s.auth(s.logout)))
+	mux.HandleFunc("GET /v1/account", s.auth(s.account))
+	mux.HandleFunc("GET /v1/account/keys", s.auth(s.keys))
+	mux.HandleFunc("PUT /v1/account/password", body(api.MaxBody, s.auth(s.password)))
+	mux.HandleFunc("POST /v1/account/rotate", body(api.MaxRotateBody, s.auth(s.rotate)))
+	mux.HandleFunc("GET /v1/account/log", s.auth(s.auditLog))
+	mux.HandleFunc("GET /v1/account/sync-settings", s.auth(s.getSyncSettings))
+	mux.HandleFunc("PUT /v1/account/sync-settings", body(api.MaxBody, s.auth(s.putSyncSettings)))
+	mux.HandleFunc("GET /v1/devices", s.auth(s.devices))
+	mux.HandleFunc("DELETE /v1/devices/{id}", s.auth(s.revokeDevice))
+	mux.HandleFunc("GET /v1/sync/changes", s.auth(s.changes))
+	mux.HandleFunc("POST /v1/sync/push", body(api.MaxPushBody, s.auth(s.push)))
+	mux.HandleFunc("GET /v1/sync/events", s.auth(s.events))
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+}
+
+// ServeHTTP serves one request and logs it: one JSON line with the method,
+// route pattern, status and duration (and the account once authenticated),
+// never a header, token or body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("handler panic", "route", r.Pattern, "panic", fmt.Sprint(v))
+			if !sw.wrote {
+				writeError(sw, http.StatusInternalServerError, api.CodeInternal, "internal server error", 0)
+			}
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		s.metrics.observe(route, sw.status(), d)
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", sw.status()),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		}
+		if info.account != "" {
+			attrs = append(attrs, slog.String("account", info.account))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	}()
+	s.serve(sw, r)
+}
+
+// serve dispatches to the mux, answering unknown paths and wrong methods
+// with a JSON error like every other failure.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &recorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.code {
+	case http.StatusNotFound:
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint", 0)
+	case http.StatusMethodNotAllowed:
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeError(w, http.StatusMethodNotAllowed, api.CodeBadRequest, "this endpoint does not take that method", 0)
+	default: // a redirect to the clean path
+		s.mux.ServeHTTP(w, r)
+	}
+}
+
+// Close ends every event stream this server is serving. Call it when the
+// HTTP server shuts down (HTTPServer registers it), since a stream never
+// goes idle on its own. The Server must not be used afterwards.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+}
+
+// HTTPServer returns an http.Server serving s with keyhold-server's
+// timeouts; its Shutdown ends s's event streams. Routes that need longer
+// (push, rotate, the event stream) extend their deadlines themselves.
+func (s *Server) HTTPServer() *http.Server {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	hs.RegisterOnShutdown(s.Close)
+	return hs
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.st.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "error", err.Error())
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "database unreachable\n")
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// reqInfo carries what the request log line may say about a request.
+type reqInfo struct {
+	account string
+}
+
+type infoKey struct{}
+
+func setLogAccount(r *http.Request, id store.ID) {
+	if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		info.account = api.FormatID(id)
+	}
+}
+
+// statusWriter remembers the status for the log line. Unwrap lets
+// http.ResponseController reach the connection (flush, deadlines).
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// recorder captures the mux's own answer for an unmatched request.
+type recorder struct {
+	header http.Header
+	code   int
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+}
