@@ -25,6 +25,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/cli"
+	"github.com/keyhold/keyhold/internal/pgtest"
 )
 
 // The scripts in testdata/script run the real keyhold binary (this test
@@ -37,8 +38,14 @@ import (
 // scripts that write wrong or changed passwords next to it.
 const testPassword = "correct horse battery staple 7"
 
+// pgMain stops the shared PostgreSQL cluster (started by the server
+// scripts) after the tests.
+type pgMain struct{ m *testing.M }
+
+func (p pgMain) Run() int { return pgtest.Run(p.m) }
+
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(pgMain{m}, map[string]func(){
 		"keyhold": func() {
 			// Leave the controlling terminal, if go test has one: a
 			// command that wants to prompt must then fail with "no

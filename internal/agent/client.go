@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -196,6 +197,15 @@ func (c *Client) Verify(ctx context.Context) (*vault.Report, error) {
 		return nil, err
 	}
 	return resp.Report, nil
+}
+
+// Sync asks the agent to sync the vault with its server.
+func (c *Client) Sync(ctx context.Context) (*syncclient.Report, error) {
+	resp, err := c.call(ctx, &request{Op: opSync})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Sync, nil
 }
 
 // Close does nothing: the agent outlives the command.

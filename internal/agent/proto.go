@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -28,6 +29,7 @@ const (
 	opTrash   = "trash"
 	opRestore = "restore"
 	opVerify  = "verify"
+	opSync    = "sync"
 )
 
 type request struct {
@@ -64,11 +66,12 @@ type Status struct {
 }
 
 type response struct {
-	Entries   []wireEntry      `json:"entries,omitempty"`
-	Revisions []vault.Revision `json:"revisions,omitempty"`
-	Report    *vault.Report    `json:"report,omitempty"`
-	Status    *Status          `json:"status,omitempty"`
-	Err       *wireError       `json:"error,omitempty"`
+	Entries   []wireEntry        `json:"entries,omitempty"`
+	Revisions []vault.Revision   `json:"revisions,omitempty"`
+	Report    *vault.Report      `json:"report,omitempty"`
+	Status    *Status            `json:"status,omitempty"`
+	Sync      *syncclient.Report `json:"sync,omitempty"`
+	Err       *wireError         `json:"error,omitempty"`
 }
 
 // Error kinds map to the vault's sentinel errors so that a command gets the
@@ -83,6 +86,10 @@ var errKinds = []struct {
 	{"damaged", vault.ErrDamaged},
 	{"invalid", item.ErrInvalid},
 	{"rotated", vault.ErrRotated},
+	{"login_needed", syncclient.ErrLoginNeeded},
+	{"not_enabled", syncclient.ErrNotEnabled},
+	{"server_mismatch", vault.ErrServerMismatch},
+	{"server_rollback", vault.ErrServerRollback},
 }
 
 func encodeErr(err error) *wireError {

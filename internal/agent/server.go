@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 	"golang.org/x/sys/unix"
 )
@@ -36,6 +37,7 @@ type Server struct {
 	deadline time.Time
 	done     chan struct{}
 	once     sync.Once
+	syncMu   sync.Mutex
 }
 
 // NewServer wraps an unlocked session. The session is closed (its keys
@@ -134,7 +136,7 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		s.log.Warn("refused a connection", "reason", err.Error())
 		return
 	}
-	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	c.SetDeadline(time.Now().Add(10 * time.Minute))
 	var req request
 	if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
 		json.NewEncoder(c).Encode(response{Err: &wireError{Kind: "other", Message: "agent: malformed request"}})
@@ -234,6 +236,8 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 		}
 	case opVerify:
 		resp.Report, err = s.sess.Verify(ctx)
+	case opSync:
+		resp.Sync, err = s.sync(ctx)
 	default:
 		err = fmt.Errorf("agent: unknown request %q (is the agent from another keyhold version? run `keyhold lock`)", r.Op)
 	}
@@ -265,3 +269,21 @@ func checkOwnDir(dir string) error {
 }
 
 func dirOf(sock string) string { return filepath.Dir(sock) }
+
+// sync runs one server sync with the agent's session, so an unlocked
+// vault syncs without the password. Only one runs at a time.
+func (s *Server) sync(ctx context.Context) (*syncclient.Report, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	dir := s.sess.Vault().Dir
+	cfg, err := syncclient.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := cfg.Client()
+	if err != nil {
+		return nil, err
+	}
+	y := &syncclient.Syncer{C: cl, S: s.sess}
+	return y.Sync(ctx)
+}

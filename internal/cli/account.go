@@ -11,9 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/agent"
+	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/strength"
+	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -67,6 +69,7 @@ func (c *cmdEnv) newPassword(file string, userInputs ...string) ([]byte, error) 
 
 func (c *cmdEnv) initCmd() *cobra.Command {
 	var email string
+	var sf serverFlags
 	var mem, tm, threads uint32
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -107,14 +110,26 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 				return err
 			}
 			defer keys.Wipe(pw)
+			if sf.url != "" {
+				if _, err := sf.config(); err != nil {
+					return err
+				}
+			}
 			created, err := vault.Create(c.vaultDir, pw, vault.CreateOptions{Email: email, KDF: p})
 			if err != nil {
 				return err
 			}
 			defer created.SecretKey.Wipe()
+			defer created.Login.Wipe()
+			if sf.url != "" {
+				if err := c.registerNew(&sf, created, email); err != nil {
+					return err
+				}
+				c.infof("created the account on %s", sf.url)
+			}
 			if c.jsonOut {
 				return c.printJSON(map[string]any{"account_id": created.AccountID.String(), "secret_key": created.SecretKey.Display(),
-					"vault": c.vaultDir, "kdf": kdfJSON(p)})
+					"vault": c.vaultDir, "kdf": kdfJSON(p), "server": sf.url})
 			}
 			fmt.Fprintf(c.stdout, "Account ID:  %s\nSecret Key:  %s\nVault:       %s\n", created.AccountID, created.SecretKey.Display(), c.vaultDir)
 			c.infof("created the vault (%s)", p)
@@ -128,6 +143,7 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 	f.Uint32Var(&mem, "kdf-memory", 0, "Argon2id memory in MiB (default: calibrated, at least 64)")
 	f.Uint32Var(&tm, "kdf-time", 0, "Argon2id passes (default 3)")
 	f.Uint32Var(&threads, "kdf-threads", 0, "Argon2id lanes (default 4)")
+	sf.add(cmd, "also create the account on this keyhold-server (https://HOST[:PORT]) and sync with it")
 	return cmd
 }
 
@@ -227,8 +243,19 @@ keyhold rotate-key as well.`,
 			}
 			defer keys.Wipe(npw)
 			p := s.Vault().Envelope().KDF
-			if err := s.ChangePassword(c.ctx, npw, p); err != nil {
-				return err
+			var publish func([]byte, *keys.Key32) error
+			if cfg, err := syncclient.Load(c.vaultDir); err == nil {
+				// The server changes first, in one request; if it refuses,
+				// nothing changes here either.
+				cl, err := cfg.Client()
+				if err != nil {
+					return err
+				}
+				y := &syncclient.Syncer{C: cl, S: s}
+				publish = y.PublishPassword(c.ctx)
+			}
+			if err := s.ChangePassword(c.ctx, npw, p, publish); err != nil {
+				return serverErr(err)
 			}
 			c.infof("password changed")
 			c.infof("hint: key files exported earlier still open with the old password; `keyhold rotate-key` retires them")
@@ -267,8 +294,19 @@ after a suspected leak of a kit, a key file or the password.`,
 				return err
 			}
 			defer s.Close()
-			created, err := s.RotateKey(c.ctx, pw)
-			if err != nil {
+			var created *vault.Created
+			if cfg, err := syncclient.Load(c.vaultDir); err == nil {
+				cl, err := cfg.Client()
+				if err != nil {
+					return err
+				}
+				y := &syncclient.Syncer{C: cl, S: s}
+				created, err = y.Rotate(c.ctx, pw)
+				if err != nil {
+					return serverErr(err)
+				}
+				c.infof("the server holds the rotated vault; other devices follow on their next sync")
+			} else if created, err = s.RotateKey(c.ctx, pw, nil); err != nil {
 				return err
 			}
 			defer created.SecretKey.Wipe()
@@ -370,22 +408,86 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "items and their past revisions, each encrypted (titles, URLs, notes, tags included); only ids, sizes and revision numbers are readable"},
 				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "manifest: a MAC over item ids and revisions"},
 				{"where": filepath.Join(c.vaultDir, vault.DeviceFile), "what": "this device's Secret Key, your email if given, key derivation floor (file mode 0600)"},
-				{"where": "server", "what": "nothing: no sync server is configured"},
+			}
+			acct, cfg, err := c.serverAccount()
+			if err != nil {
+				return err
+			}
+			if acct == nil {
+				stored = append(stored, map[string]string{"where": "server", "what": "nothing: no sync server is configured"})
+			} else {
+				stored = append(stored,
+					map[string]string{"where": cfg.Server, "what": "account id, email if given, plan, devices, audit log, sync settings"},
+					map[string]string{"where": cfg.Server, "what": "the encrypted account key and key check (useless without your Secret Key and password)"},
+					map[string]string{"where": cfg.Server, "what": "items and their past revisions, sealed as on this device; a login record that does not reveal the password"},
+					map[string]string{"where": filepath.Join(c.vaultDir, syncclient.ConfigFile), "what": "the server, this device's id and its session token (file mode 0600)"})
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"account_id": v.AccountID().String(), "email": di.Email, "key_version": v.KeyVersion(),
-					"kdf": kdfJSON(env.KDF), "sync": di.SyncLocation, "stored": stored})
+				out := map[string]any{"account_id": v.AccountID().String(), "email": di.Email, "key_version": v.KeyVersion(),
+					"kdf": kdfJSON(env.KDF), "sync": di.SyncLocation, "stored": stored}
+				if acct != nil {
+					out["server"] = cfg.Server
+					out["device_id"] = cfg.DeviceID
+					out["plan"] = acct.Plan
+					out["created"] = acct.Created
+					out["devices"] = acct.Devices
+					out["items"] = acct.Items
+					out["head"] = acct.Head
+					if acct.Email != "" {
+						out["email"] = acct.Email
+					}
+					if acct.SyncSettings != nil {
+						out["sync_settings"] = acct.SyncSettings
+					}
+				}
+				return c.printJSON(out)
 			}
 			fmt.Fprintf(c.stdout, "account:  %s\n", v.AccountID())
 			if di.Email != "" {
 				fmt.Fprintf(c.stdout, "email:    %s\n", di.Email)
 			}
-			fmt.Fprintf(c.stdout, "key:      version %d, %s\nsync:     none (this vault lives only on this device)\n\nwhat is stored, and where:\n", v.KeyVersion(), env.KDF)
+			fmt.Fprintf(c.stdout, "key:      version %d, %s\n", v.KeyVersion(), env.KDF)
+			if acct == nil {
+				fmt.Fprintf(c.stdout, "sync:     none (this vault lives only on this device)\n")
+			} else {
+				fmt.Fprintf(c.stdout, "sync:     %s (this device: %s)\ncreated:  %s\nplan:     %s\ndevices:  %d\nitems:    %d on the server\n",
+					cfg.Server, cfg.DeviceID, acct.Created.Local().Format("2006-01-02"), planText(acct.Plan), acct.Devices, acct.Items)
+			}
+			fmt.Fprintf(c.stdout, "\nwhat is stored, and where:\n")
 			for _, s := range stored {
 				fmt.Fprintf(c.stdout, "  %s\n      %s\n", s["where"], s["what"])
 			}
 			return nil
 		},
 	})
+	cmd.AddCommand(c.accountLogCmd())
 	return cmd
+}
+
+// planText describes a plan in words.
+func planText(p api.Plan) string {
+	s := p.Name
+	switch p.Name {
+	case "trial":
+		s = "trial, ends " + p.TrialEnds
+	case "premium":
+		s = "premium"
+		if p.PaidUntil != "" {
+			s += ", paid until " + p.PaidUntil
+		}
+		if p.PaymentDate != "" {
+			s += ", licence paid " + p.PaymentDate
+		}
+	case "other":
+		if p.Label != "" {
+			s = "other (" + p.Label + ")"
+		}
+	}
+	if p.Effective != "" && p.Effective != p.Name {
+		s += "; in force now: " + p.Effective
+	}
+	if p.MaxDevices > 0 {
+		s += fmt.Sprintf("; up to %d devices", p.MaxDevices)
+	}
+	return s
 }

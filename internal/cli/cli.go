@@ -171,7 +171,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		c.addCmd(), c.editCmd(), c.showCmd(), c.listCmd(), c.searchCmd(), c.rmCmd(), c.restoreCmd(), c.historyCmd(),
 		c.generateCmd(), c.otpCmd(), c.copyCmd(),
 		c.passwdCmd(), c.rotateKeyCmd(), c.kitCmd(), c.keyCmd(), c.setupCmd(), c.verifyCmd(),
-		c.importCmd(), c.exportCmd(), c.accountCmd(),
+		c.importCmd(), c.exportCmd(), c.accountCmd(), c.syncCmd(), c.devicesCmd(),
 		c.agentCmd(), c.clipClearCmd(),
 	)
 	return root

@@ -24,6 +24,7 @@ const (
 	ExitNoInput     = 8  // a secret is needed but there is no terminal and no file to read it from
 	ExitUnavailable = 9  // a needed facility is missing (clipboard, agent support)
 	ExitExists      = 10 // refusing to overwrite a vault or file that exists
+	ExitServer      = 11 // the sync server could not be reached, or refused the request
 )
 
 // usageError marks errors in how the command was called.

@@ -102,11 +102,19 @@ terminal cannot print it. Output files must not exist yet.`,
 
 func (c *cmdEnv) setupCmd() *cobra.Command {
 	var kitArg, from string
+	var sf serverFlags
 	cmd := &cobra.Command{
-		Use:   "setup --kit KIT --from VAULT",
-		Short: "Set up this device from a recovery kit and a copy of another device's vault",
-		Long: `Set up this device (--vault, or KEYHOLD_VAULT) from your recovery kit and a
-copy of another device's vault directory or vault.db file.
+		Use:   "setup --kit KIT [--server URL | --from VAULT]",
+		Short: "Set up this device from a recovery kit (and the server, or a copy of another device's vault)",
+		Long: `Set up this device (--vault, or KEYHOLD_VAULT) from your recovery kit and
+either the sync server the kit names (--server overrides it) or a copy of
+another device's vault directory or vault.db file (--from).
+
+From a server: the password and the kit's Secret Key derive the login key;
+the device logs in (the server never sees either secret), fetches the
+encrypted account key and key check, opens and checks them, and only then
+downloads every item, verifies each one and the manifest, and writes the
+vault.
 
 --kit takes the kit text, a file holding it, a PNG or JPEG of its QR code
 (a photo or screenshot), the printed PDF, or "-" for stdin.
@@ -127,6 +135,15 @@ must verify. On any failure nothing is left behind.`,
 			defer k.Wipe()
 			sk := keys.SecretKey(k.SecretKey)
 			defer sk.Wipe()
+			if from == "" {
+				if sf.url == "" {
+					sf.url = k.SyncLocation
+				}
+				if sf.url == "" || !(strings.HasPrefix(sf.url, "https://") || strings.HasPrefix(sf.url, "http://")) {
+					return usageError{errors.New("this kit names no sync server: give --server URL, or --from VAULT with a copy of another device's vault")}
+				}
+				return c.setupFromServer(&sf, keys.AccountID(k.AccountID), &sk)
+			}
 			src, err := vault.PrepareSetup(from, keys.AccountID(k.AccountID), &sk, k.SyncLocation)
 			if err != nil {
 				return err
@@ -146,8 +163,9 @@ must verify. On any failure nothing is left behind.`,
 	}
 	cmd.Flags().StringVar(&kitArg, "kit", "", "the recovery kit: text, FILE (text, .png, .jpg, .pdf) or - for stdin")
 	cmd.Flags().StringVar(&from, "from", "", "another device's vault directory (or its vault.db)")
+	sf.add(cmd, "the sync server (default: the one the kit names)")
 	cmd.MarkFlagRequired("kit")
-	cmd.MarkFlagRequired("from")
+	cmd.MarkFlagsMutuallyExclusive("from", "server")
 	return cmd
 }
 

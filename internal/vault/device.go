@@ -135,3 +135,16 @@ func syncDir(dir string) error {
 	_ = d.Sync() // not supported everywhere; best effort
 	return nil
 }
+
+// SetSyncLocation records where the vault is synced (a server URL), which
+// the recovery kit carries to new devices.
+func (v *Vault) SetSyncLocation(loc string) error {
+	path := filepath.Join(v.Dir, DeviceFile)
+	di, err := readDevice(path)
+	if err != nil {
+		return err
+	}
+	defer di.SecretKey.Wipe()
+	di.SyncLocation = loc
+	return writeDevice(path, di)
+}

@@ -1,12 +1,14 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -17,7 +19,11 @@ import (
 // replaces the old one, in one transaction: there is never a moment without
 // a working envelope. Old key files still open with the old password; see
 // RotateKey.
-func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFParams) error {
+//
+// If publish is not nil it is called with the new envelope and login key
+// before anything changes here, so a sync server learns of the new
+// password first; if it fails, nothing changes.
+func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFParams, publish func(env []byte, login *keys.Key32) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	di, err := s.v.Device()
@@ -29,7 +35,7 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 	if err != nil {
 		return err
 	}
-	d.Wipe()
+	defer d.Wipe()
 	// Verify: decode what will be stored and open it.
 	env2, err := format.ParseEnvelope(env.Marshal())
 	if err != nil {
@@ -44,6 +50,11 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 	ak2.Wipe()
 	if !same {
 		return errors.New("the new envelope holds another key; nothing was changed")
+	}
+	if publish != nil {
+		if err := publish(env.Marshal(), &d.Login); err != nil {
+			return err
+		}
 	}
 	if _, err := s.v.db.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
 		return s.damaged(err)
@@ -65,7 +76,13 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 // into place after it; Device finishes an interrupted rotation either way,
 // so a crash never leaves the device without the Secret Key that opens the
 // committed envelope.
-func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
+//
+// If publish is not nil, it is given the whole rotated account (every
+// revision re-encrypted, the new envelope, key check, login key and the
+// transition for devices that follow later) before the local commit; if
+// it fails, nothing changes here. A sync server thus rotates first, in one
+// transaction of its own.
+func (s *Session) RotateKey(ctx context.Context, pw []byte, publish func(*Rotation) error) (*Created, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	di, err := s.v.Device()
@@ -94,7 +111,7 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Wipe()
+	defer d.Wipe()
 	kc, err := format.NewKeyCheck(nak, id, nkv)
 	if err != nil {
 		return nil, err
@@ -112,6 +129,8 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 		return nil, err
 	}
 	m := &format.Manifest{KeyVersion: nkv, Seq: old.Seq + 1}
+	revs := map[ItemID][]OutRev{}
+	current := map[ItemID]uint64{}
 	for _, table := range []string{"items", "history"} {
 		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
 		if err != nil {
@@ -146,7 +165,9 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET box = ? WHERE id = ? AND rev = ?`, nbox, r.id[:], r.rev); err != nil {
 				return nil, s.damaged(err)
 			}
+			revs[r.id] = append(revs[r.id], OutRev{Rev: r.rev, Box: nbox})
 			if table == "items" {
+				current[r.id] = r.rev
 				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
 				m.Count++
 			} else {
@@ -163,6 +184,30 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 	}
 	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
 		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
+			return nil, s.damaged(err)
+		}
+	}
+	if publish != nil {
+		rot, err := ns.rotation(s.ak, env, kc, &d.Login, nsk, revs, current)
+		if err != nil {
+			return nil, err
+		}
+		if err := publish(rot); err != nil {
+			return nil, err
+		}
+		// The server now holds exactly this state.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM remote`); err != nil {
+			return nil, s.damaged(err)
+		}
+		for id, rev := range current {
+			if err := ns.setRemote(ctx, tx, id, rev); err != nil {
+				return nil, err
+			}
+		}
+		if err := putU64(ctx, tx, "sync/cursor", rot.Head); err != nil {
+			return nil, s.damaged(err)
+		}
+		if err := putU64(ctx, tx, "sync/verified", rot.Head); err != nil {
 			return nil, s.damaged(err)
 		}
 	}
@@ -187,4 +232,49 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte) (*Created, error) {
 	s.ak, s.kv, s.mk = nak, nkv, nmk
 	s.loaded, s.entries = false, nil
 	return &Created{AccountID: id, SecretKey: nsk}, nil
+}
+
+// Rotation is a key rotation as a sync server must apply it.
+type Rotation struct {
+	KeyVersion uint32
+	Envelope   []byte
+	KeyCheck   []byte
+	// Transition seals the new Secret Key and account key under the
+	// previous account key (SPEC §14).
+	Transition []byte
+	Login      *keys.Key32
+	// Items holds every revision of every item, re-encrypted, oldest
+	// first; revisions are 1, 2, … for each item.
+	Items []Outgoing
+	// Manifest returns the server manifest of the rotated state at
+	// sequence seq.
+	Manifest func(seq uint64) []byte
+	// Head is set by the publisher: the server's head after the rotation.
+	Head uint64
+}
+
+// rotation builds the Rotation of a session under the new key.
+func (ns *Session) rotation(prev *keys.AccountKey, env *format.Envelope, kc *format.KeyCheck, login *keys.Key32, nsk *keys.SecretKey, revs map[ItemID][]OutRev, current map[ItemID]uint64) (*Rotation, error) {
+	tr, err := format.SealTransition(prev, ns.v.meta.accountID, ns.kv, nsk, ns.ak)
+	if err != nil {
+		return nil, err
+	}
+	rot := &Rotation{KeyVersion: ns.kv, Envelope: env.Marshal(), KeyCheck: kc.Marshal(), Transition: tr, Login: login}
+	ids := make([]ItemID, 0, len(revs))
+	for id := range revs {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b ItemID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		rs := revs[id]
+		slices.SortFunc(rs, func(a, b OutRev) int { return cmpU64(a.Rev, b.Rev) })
+		for i, r := range rs {
+			if r.Rev != uint64(i)+1 {
+				return nil, fmt.Errorf("item %s: its history lacks revision %d, so the server cannot keep it whole; run keyhold verify", id, i+1)
+			}
+		}
+		rot.Items = append(rot.Items, Outgoing{ID: id, Revs: rs})
+	}
+	rot.Manifest = func(seq uint64) []byte { return ns.serverManifest(current, seq).Marshal() }
+	return rot, nil
 }

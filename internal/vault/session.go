@@ -54,28 +54,43 @@ type Session struct {
 // Unlock derives the keys from the password and this device's Secret Key,
 // opens the envelope and proves the account key with the key check.
 func (v *Vault) Unlock(pw []byte) (*Session, error) {
-	di, err := v.Device()
+	s, login, err := v.UnlockLogin(pw)
 	if err != nil {
 		return nil, err
+	}
+	login.Wipe()
+	return s, nil
+}
+
+// UnlockLogin is Unlock that also returns the login key derived on the
+// way (SPEC §3), so a device can log in to its sync server without a
+// second derivation. The caller wipes it.
+func (v *Vault) UnlockLogin(pw []byte) (*Session, *keys.Key32, error) {
+	di, err := v.Device()
+	if err != nil {
+		return nil, nil, err
 	}
 	defer di.SecretKey.Wipe()
 	env := v.meta.envelope
 	if env.KDF.Weaker(di.KDFFloor) {
-		return nil, fmt.Errorf("%w (vault: %s, this device last used %s); someone may have replaced the vault file", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s); someone may have replaced the vault file", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
 	ak, d, err := env.Open(pw, di.SecretKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	login := new(keys.Key32)
+	*login = d.Login
 	d.Wipe()
 	s, err := v.UnlockWithKey(ak, env.KeyVersion)
 	ak.Wipe()
 	if err != nil {
 		// The envelope opened (it is authenticated), so the account key
 		// is right: a key check that fails to open it is damaged.
-		return nil, fmt.Errorf("%w: %s: key check: %v", ErrDamaged, v.path(), err)
+		login.Wipe()
+		return nil, nil, fmt.Errorf("%w: %s: key check: %v", ErrDamaged, v.path(), err)
 	}
-	return s, nil
+	return s, login, nil
 }
 
 // UnlockWithKey checks ak against the key check and returns a session. ak

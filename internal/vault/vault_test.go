@@ -153,11 +153,11 @@ func TestRotateAndPasswd(t *testing.T) {
 	dir, c := newVault(t)
 	s := unlock(t, dir, "correct horse")
 	s.Add(ctx, login("a", "u", "p"))
-	if err := s.ChangePassword(ctx, []byte("battery staple"), testKDF); err != nil {
+	if err := s.ChangePassword(ctx, []byte("battery staple"), testKDF, nil); err != nil {
 		t.Fatal(err)
 	}
 	s = unlock(t, dir, "battery staple")
-	nc, err := s.RotateKey(ctx, []byte("battery staple"))
+	nc, err := s.RotateKey(ctx, []byte("battery staple"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestStaleSessionAfterRotation(t *testing.T) {
 	agentSess := unlock(t, dir, "correct horse")
 	agentSess.Add(ctx, login("a", "u", "p"))
 	other := unlock(t, dir, "correct horse")
-	if _, err := other.RotateKey(ctx, []byte("correct horse")); err != nil {
+	if _, err := other.RotateKey(ctx, []byte("correct horse"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := agentSess.List(ctx, Active); !errors.Is(err, ErrRotated) {

@@ -1,0 +1,338 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyhold/keyhold/internal/pgtest"
+)
+
+// The scripts in testdata/server run real keyhold-server processes (built
+// once from ./cmd/keyhold-server) on SQLite and on a throwaway PostgreSQL
+// cluster, and several devices (separate --vault directories) of the real
+// keyhold binary against them.
+
+var serverBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildServer builds keyhold-server once per test binary.
+func buildServer(t *testing.T) string {
+	serverBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "keyhold-server-bin-")
+		if err != nil {
+			serverBin.err = err
+			return
+		}
+		path := filepath.Join(dir, "keyhold-server")
+		cmd := exec.Command("go", "build", "-o", path, "github.com/keyhold/keyhold/cmd/keyhold-server")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			serverBin.err = fmt.Errorf("building keyhold-server: %v\n%s", err, out)
+			return
+		}
+		serverBin.path = path
+	})
+	if serverBin.err != nil {
+		t.Fatal(serverBin.err)
+	}
+	return serverBin.path
+}
+
+func TestServerScripts(t *testing.T) {
+	bin := buildServer(t)
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	servers := &serverSet{procs: map[string]*serverProc{}}
+	// Start the PostgreSQL cluster here, where a missing server can skip
+	// or fail the test, rather than inside a script.
+	pgtest.New(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/server",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			if err := setup(env); err != nil {
+				return err
+			}
+			env.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+env.Getenv("PATH"))
+			// One PostgreSQL database per script, on the test binary's
+			// throwaway cluster, created when a script asks for it.
+			env.Values["pg"] = func() string { return pgtest.New(t) }
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode": cmdExitCode,
+			"capture":  cmdCapture,
+			"jsonget":  cmdJSONGet,
+			"streq":    cmdStrEq,
+			"server":   servers.cmd,
+			"pgdb":     cmdPGDB,
+			"pgdump":   cmdPGDump,
+			"flipbyte": cmdFlipByte,
+			"waitshow": cmdWaitShow,
+			"sleep":    cmdSleep,
+		},
+	})
+}
+
+type serverProc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	log    strings.Builder
+	done   chan error
+	name   string
+	script *testscript.TestScript
+	exited bool
+}
+
+type serverSet struct {
+	mu    sync.Mutex
+	procs map[string]*serverProc
+}
+
+var listenRE = regexp.MustCompile(`listening on (https?://\S+)`)
+var fingerprintRE = regexp.MustCompile(`fingerprint: (sha256:[0-9a-f]{64})`)
+
+// server start NAME [ARGS...]
+//
+//	runs keyhold-server serve --listen 127.0.0.1:0 ARGS in the background,
+//	waits until it listens, and sets $NAME_URL (and $NAME_FP with
+//	--dev-tls). Its data directory defaults to $WORK/NAME.
+//
+// server stop NAME
+//
+//	sends SIGTERM and fails unless it exits with status 0 within 15 s.
+//
+// server kill NAME
+//
+//	SIGKILL, for a crash.
+//
+// server log NAME FILE
+//
+//	writes what the server printed (its structured logs) to FILE.
+func (s *serverSet) cmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: server start|stop|kill|log NAME [args]")
+	}
+	key := fmt.Sprintf("%p/%s", ts, args[1])
+	s.mu.Lock()
+	p := s.procs[key]
+	s.mu.Unlock()
+	switch args[0] {
+	case "start":
+		if p != nil && !p.exited {
+			select {
+			case <-p.done:
+			default:
+				ts.Fatalf("server %s is running", args[1])
+			}
+		}
+		p = s.start(ts, args[1], args[2:])
+		s.mu.Lock()
+		s.procs[key] = p
+		s.mu.Unlock()
+	case "stop", "kill":
+		if p == nil {
+			ts.Fatalf("no server %s", args[1])
+		}
+		sig := syscall.SIGTERM
+		if args[0] == "kill" {
+			sig = syscall.SIGKILL
+		}
+		p.cmd.Process.Signal(sig)
+		select {
+		case err := <-p.done:
+			p.exited = true
+			if args[0] == "stop" && err != nil {
+				ts.Fatalf("server %s: %v\n%s", args[1], err, p.logText())
+			}
+		case <-time.After(15 * time.Second):
+			p.cmd.Process.Kill()
+			ts.Fatalf("server %s did not stop within 15 s", args[1])
+		}
+	case "log":
+		if p == nil || len(args) != 3 {
+			ts.Fatalf("usage: server log NAME FILE")
+		}
+		if err := os.WriteFile(ts.MkAbs(args[2]), []byte(p.logText()), 0o600); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	default:
+		ts.Fatalf("server: unknown subcommand %q", args[0])
+	}
+}
+
+func (p *serverProc) logText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string) *serverProc {
+	args := []string{"serve"}
+	hasStore, hasListen := false, false
+	for _, a := range extra {
+		hasStore = hasStore || a == "--data" || a == "--db" || strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "--db=")
+		hasListen = hasListen || a == "--listen" || strings.HasPrefix(a, "--listen=")
+	}
+	if !hasListen {
+		args = append(args, "--listen", "127.0.0.1:0")
+	}
+	if !hasStore {
+		args = append(args, "--data", ts.MkAbs(name))
+	}
+	args = append(args, extra...)
+	cmd := exec.Command(serverBin.path, args...)
+	cmd.Dir = ts.Getenv("WORK")
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		ts.Fatalf("starting keyhold-server: %v", err)
+	}
+	p := &serverProc{cmd: cmd, done: make(chan error, 1), name: name, script: ts}
+	ready := make(chan [2]string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var url, fp string
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := fingerprintRE.FindStringSubmatch(line); m != nil {
+				fp = m[1]
+			}
+			if m := listenRE.FindStringSubmatch(line); m != nil && !sent {
+				url = m[1]
+				ready <- [2]string{url, fp}
+				sent = true
+			}
+		}
+		if !sent {
+			close(ready)
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	ts.Defer(func() {
+		cmd.Process.Kill()
+	})
+	select {
+	case r, ok := <-ready:
+		if !ok {
+			ts.Fatalf("keyhold-server %s exited before listening:\n%s", name, p.logText())
+		}
+		ts.Setenv(name+"_URL", r[0])
+		ts.Setenv(name+"_FP", r[1])
+		if i := strings.Index(r[0], "://"); i >= 0 {
+			ts.Setenv(name+"_ADDR", strings.TrimRight(r[0][i+3:], "/"))
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		ts.Fatalf("keyhold-server %s did not start listening within 30 s:\n%s", name, p.logText())
+	}
+	return p
+}
+
+// pgdb VAR
+// creates a fresh database on the test's throwaway PostgreSQL cluster (or
+// $KEYHOLD_TEST_POSTGRES) and sets VAR to its URL. A script shares one
+// database between all its calls, so two servers can use the same one.
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb VAR")
+	}
+	if u := ts.Getenv("KEYHOLD_SCRIPT_PG"); u != "" {
+		ts.Setenv(args[0], u)
+		return
+	}
+	newDB, _ := ts.Value("pg").(func() string)
+	u := newDB()
+	ts.Setenv("KEYHOLD_SCRIPT_PG", u)
+	ts.Setenv(args[0], u)
+}
+
+// pgdump URL FILE
+// writes a plain SQL dump of the database (pg_dump) to FILE.
+func cmdPGDump(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: pgdump URL FILE")
+	}
+	bin, err := exec.LookPath("pg_dump")
+	if err != nil {
+		bin = "/usr/lib/postgresql/15/bin/pg_dump"
+	}
+	out, err := exec.Command(bin, "--no-owner", "--data-only", "--dbname", args[0]).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			ts.Fatalf("pg_dump: %v\n%s", err, ee.Stderr)
+		}
+		ts.Fatalf("pg_dump: %v", err)
+	}
+	if err := os.WriteFile(ts.MkAbs(args[1]), out, 0o600); err != nil {
+		ts.Fatalf("%v", err)
+	}
+}
+
+// waitshow VAULT TITLE TIMEOUT
+// runs keyhold --vault VAULT show TITLE until it succeeds, or fails after
+// TIMEOUT (for changes that arrive live, through sync --watch).
+func cmdWaitShow(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitshow VAULT TITLE TIMEOUT")
+	}
+	d, err := time.ParseDuration(args[2])
+	if err != nil {
+		ts.Fatalf("waitshow: %v", err)
+	}
+	deadline := time.Now().Add(d)
+	for {
+		err := ts.Exec("keyhold", "--vault", args[0], "show", args[1])
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%q did not reach %s within %s: %v", args[1], args[0], d, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sleep DURATION
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		ts.Fatalf("sleep: %v", err)
+	}
+	time.Sleep(d)
+}

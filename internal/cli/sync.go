@@ -1,0 +1,594 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+// Server sync commands: init --server, sync enable, sync [--watch],
+// devices, account show/log, and setup from a server. The sync protocol
+// is in docs/SYNC.md.
+
+// errServer marks a server that refused a request or could not be reached.
+var errServer = errors.New("server")
+
+// serverFlags are the flags every command that names a server takes.
+type serverFlags struct {
+	url         string
+	fingerprint string
+	deviceName  string
+}
+
+func (f *serverFlags) add(cmd *cobra.Command, urlHelp string) {
+	cmd.Flags().StringVar(&f.url, "server", "", urlHelp)
+	cmd.Flags().StringVar(&f.fingerprint, "server-fingerprint", os.Getenv("KEYHOLD_SERVER_FINGERPRINT"),
+		"trust the server's certificate only if its SHA-256 is this (sha256:HEX, as keyhold-server --dev-tls prints; env KEYHOLD_SERVER_FINGERPRINT)")
+	cmd.Flags().StringVar(&f.deviceName, "device-name", "", "how this device is named in `keyhold devices list` (default: the host name)")
+}
+
+func (f *serverFlags) config() (*syncclient.Config, error) {
+	cfg, err := syncclient.NewConfig(f.url, f.fingerprint)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if f.deviceName != "" {
+		cfg.DeviceName = f.deviceName
+	}
+	return cfg, nil
+}
+
+// removeVault undoes a vault this command created and could not register.
+func removeVault(dir string) {
+	for _, name := range []string{vault.DBFile, vault.DBFile + "-wal", vault.DBFile + "-shm", vault.DeviceFile, syncclient.ConfigFile} {
+		os.Remove(filepath.Join(dir, name))
+	}
+}
+
+// registerNew creates the account of a vault just made by init on a
+// server, or removes the vault so that init can be run again.
+func (c *cmdEnv) registerNew(sf *serverFlags, created *vault.Created, email string) (err error) {
+	defer func() {
+		if err != nil {
+			removeVault(c.vaultDir)
+			err = fmt.Errorf("%w; the new vault was removed, nothing was created", err)
+		}
+	}()
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	v, err := c.openVault()
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if err := v.EnableSync(c.ctx); err != nil {
+		return err
+	}
+	cl, err := cfg.Client()
+	if err != nil {
+		return err
+	}
+	if err := syncclient.Register(c.ctx, cl, cfg, v, created.Login, email); err != nil {
+		return serverErr(err)
+	}
+	if err := v.SetSyncLocation(cfg.Server); err != nil {
+		return err
+	}
+	return cfg.Save(c.vaultDir)
+}
+
+// serverErr gives server failures their exit code.
+func serverErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *api.APIError
+	var ee exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case api.CodeLoginFailed, api.CodeRevoked, api.CodeDisabled:
+			return exitError{err, ExitAuth}
+		case api.CodeNotFound:
+			return exitError{err, ExitNotFound}
+		}
+		return exitError{err, ExitServer}
+	}
+	switch {
+	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
+		return exitError{err, ExitDamaged}
+	case strings.HasPrefix(err.Error(), "login failed"), strings.Contains(err.Error(), "revoked"):
+		return exitError{err, ExitAuth}
+	case strings.Contains(err.Error(), "cannot reach the server"), errors.Is(err, api.ErrFingerprint):
+		return exitError{err, ExitServer}
+	}
+	return err
+}
+
+// loginAgain asks for the password, derives the login key (one key
+// derivation) and logs this device in again, saving the new token.
+func (c *cmdEnv) loginAgain(cfg *syncclient.Config) error {
+	v, err := c.openVault()
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	di, err := v.Device()
+	if err != nil {
+		return err
+	}
+	defer di.SecretKey.Wipe()
+	c.infof("the server needs this device to log in again")
+	pw, err := c.password("Password for " + c.vaultDir + ": ")
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(pw)
+	d, err := v.Envelope().Derive(pw, di.SecretKey)
+	if err != nil {
+		return err
+	}
+	defer d.Wipe()
+	cl, err := cfg.Client()
+	if err != nil {
+		return err
+	}
+	if err := syncclient.Login(c.ctx, cl, cfg, v.AccountID(), &d.Login); err != nil {
+		return serverErr(err)
+	}
+	return cfg.Save(c.vaultDir)
+}
+
+// withServer runs fn with a client logged in to the vault's server,
+// logging in again (with the password) once if the session has ended.
+func (c *cmdEnv) withServer(fn func(cl *api.Client, cfg *syncclient.Config) error) error {
+	cfg, err := syncclient.Load(c.vaultDir)
+	if err != nil {
+		if !vault.Exists(c.vaultDir) {
+			return fmt.Errorf("%w: %s", vault.ErrNoVault, c.vaultDir)
+		}
+		return exitError{err, ExitNotFound}
+	}
+	if cfg.Token == "" {
+		if err := c.loginAgain(cfg); err != nil {
+			return err
+		}
+	}
+	cl, err := cfg.Client()
+	if err != nil {
+		return err
+	}
+	err = fn(cl, cfg)
+	if api.IsCode(err, api.CodeUnauthorized) || errors.Is(err, syncclient.ErrLoginNeeded) {
+		if err := c.loginAgain(cfg); err != nil {
+			return err
+		}
+		cl.SetToken(cfg.Token)
+		err = fn(cl, cfg)
+	}
+	return serverErr(err)
+}
+
+func (c *cmdEnv) syncCmd() *cobra.Command {
+	var watch bool
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Sync the vault with its server: pull, merge, push, verify",
+		Long: `Pull the changes other devices made, merge them with this device's edits
+field by field, push this device's changes, and check the server's copy
+against the manifest your devices sign. A server that dropped, swapped or
+rolled back items is reported and nothing local is discarded.
+
+When two devices changed the same field of an item, the newer edit wins and
+the other value stays in the item's history (keyhold history TITLE); sync
+lists each such item.
+
+--watch stays connected and applies changes as they happen, until
+interrupted. With an agent running (keyhold unlock) the agent syncs without
+asking for the password.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if watch {
+				return c.watch()
+			}
+			rep, err := c.syncOnce()
+			if err != nil {
+				return err
+			}
+			return c.printSync(rep)
+		},
+	}
+	cmd.Flags().BoolVar(&watch, "watch", false, "stay connected and sync changes as they happen")
+	cmd.AddCommand(c.syncEnableCmd())
+	return cmd
+}
+
+// syncer makes a syncer over the local session, unlocking it once per
+// command (the login key comes with it, for a re-login without a second
+// password prompt).
+type localSyncer struct {
+	s     *vault.Session
+	login *keys.Key32
+}
+
+func (c *cmdEnv) localSync() (*localSyncer, error) {
+	v, err := c.openVault()
+	if err != nil {
+		return nil, err
+	}
+	pw, err := c.password("Password for " + c.vaultDir + ": ")
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	defer keys.Wipe(pw)
+	s, login, err := v.UnlockLogin(pw)
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	ls := &localSyncer{s: s, login: login}
+	c.closers = append(c.closers, func() { login.Wipe(); localSession{s}.Close() })
+	return ls, nil
+}
+
+// syncOnce syncs through the agent if one runs, else in this process.
+func (c *cmdEnv) syncOnce() (*syncclient.Report, error) {
+	return c.syncWith(nil)
+}
+
+func (c *cmdEnv) syncWith(ls *localSyncer) (*syncclient.Report, error) {
+	cfg, err := syncclient.Load(c.vaultDir)
+	if err != nil {
+		if !vault.Exists(c.vaultDir) {
+			return nil, fmt.Errorf("%w: %s", vault.ErrNoVault, c.vaultDir)
+		}
+		return nil, exitError{err, ExitNotFound}
+	}
+	if ls == nil {
+		if ag := c.agentClient(); ag != nil {
+			rep, err := ag.Sync(c.ctx)
+			if errors.Is(err, syncclient.ErrLoginNeeded) {
+				if err := c.loginAgain(cfg); err != nil {
+					return nil, err
+				}
+				rep, err = ag.Sync(c.ctx)
+			}
+			return rep, serverErr(err)
+		}
+		if ls, err = c.localSync(); err != nil {
+			return nil, err
+		}
+	}
+	cl, err := cfg.Client()
+	if err != nil {
+		return nil, err
+	}
+	y := &syncclient.Syncer{C: cl, S: ls.s}
+	if cfg.Token == "" {
+		if err := syncclient.Login(c.ctx, cl, cfg, ls.s.Vault().AccountID(), ls.login); err != nil {
+			return nil, serverErr(err)
+		}
+		if err := cfg.Save(c.vaultDir); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := y.Sync(c.ctx)
+	if errors.Is(err, syncclient.ErrLoginNeeded) {
+		if err := syncclient.Login(c.ctx, cl, cfg, ls.s.Vault().AccountID(), ls.login); err != nil {
+			return nil, serverErr(err)
+		}
+		if err := cfg.Save(c.vaultDir); err != nil {
+			return nil, err
+		}
+		rep, err = y.Sync(c.ctx)
+	}
+	return rep, serverErr(err)
+}
+
+func (c *cmdEnv) printSync(rep *syncclient.Report) error {
+	if rep == nil {
+		rep = &syncclient.Report{}
+	}
+	if c.jsonOut {
+		conf := make([]map[string]any, 0, len(rep.Conflicts))
+		for _, mc := range rep.Conflicts {
+			fields := make([]map[string]string, 0, len(mc.Fields))
+			for _, f := range mc.Fields {
+				fields = append(fields, map[string]string{"field": f.Field, "kept": f.Winner})
+			}
+			conf = append(conf, map[string]any{"id": mc.ID.String(), "title": mc.Title, "fields": fields})
+		}
+		return c.printJSON(map[string]any{"pulled": rep.Pulled, "pushed": rep.Pushed, "added": rep.Added, "updated": rep.Updated,
+			"merged": rep.Merged, "conflicts": conf, "head": rep.Head, "verified": rep.Verified,
+			"password_changed": rep.EnvelopeUpdated, "key_rotated": rep.Rotated})
+	}
+	c.reportSync(rep)
+	return nil
+}
+
+func (c *cmdEnv) reportSync(rep *syncclient.Report) {
+	c.infof("synced: %d received, %d sent, %d new, %d updated, %d merged; server at %d, manifest %s",
+		rep.Pulled, rep.Pushed, rep.Added, rep.Updated, rep.Merged, rep.Head, map[bool]string{true: "verified", false: "not yet signed"}[rep.Verified])
+	for _, mc := range rep.Conflicts {
+		var parts []string
+		for _, f := range mc.Fields {
+			parts = append(parts, fmt.Sprintf("%s (kept the %s edit)", f.Field, map[string]string{"local": "newer local", "remote": "newer other device's"}[f.Winner]))
+		}
+		c.warnf("%q was changed here and on another device: %s; the other value is in `keyhold history %s`", mc.Title, strings.Join(parts, ", "), mc.ID)
+	}
+	if rep.EnvelopeUpdated {
+		c.infof("the password was changed on another device: use the new password from now on")
+	}
+	if rep.Rotated {
+		c.infof("the account key was rotated on another device; this device now uses the new key and Secret Key")
+		c.infof("hint: print the new recovery kit: keyhold kit --pdf keyhold-kit.pdf")
+	}
+}
+
+func (c *cmdEnv) watch() error {
+	ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := syncclient.Load(c.vaultDir)
+	if err != nil {
+		return exitError{err, ExitNotFound}
+	}
+	var ls *localSyncer
+	if c.agentClient() == nil {
+		if ls, err = c.localSync(); err != nil {
+			return err
+		}
+	}
+	cl, err := cfg.Client()
+	if err != nil {
+		return err
+	}
+	v, err := c.openVault()
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	c.infof("watching %s for changes; interrupt to stop", cfg.Server)
+	err = syncclient.Watch(ctx, cl, func(ctx context.Context) error {
+		// The token may have been renewed by the sync itself.
+		if nc, err := syncclient.Load(c.vaultDir); err == nil {
+			cl.SetToken(nc.Token)
+		}
+		old := c.ctx
+		c.ctx = ctx
+		defer func() { c.ctx = old }()
+		rep, err := c.syncWith(ls)
+		if err != nil {
+			return err
+		}
+		if rep.Pulled > 0 || rep.Pushed > 0 || len(rep.Conflicts) > 0 || rep.Rotated || rep.EnvelopeUpdated {
+			if c.jsonOut {
+				return c.printSync(rep)
+			}
+			c.reportSync(rep)
+		}
+		return nil
+	}, v.Pending, 2*time.Second, func(err error) { c.warnf("%v (retrying)", err) })
+	return serverErr(err)
+}
+
+func (c *cmdEnv) syncEnableCmd() *cobra.Command {
+	var sf serverFlags
+	cmd := &cobra.Command{
+		Use:   "enable --server URL",
+		Short: "Create this vault's account on a server and push every item",
+		Long: `Create the account of this vault on a keyhold-server and push every item,
+with its history. The server receives only encrypted data: the envelope of
+the account key (useless without your Secret Key and password), the key
+check, and sealed items. The recovery kit names the server from now on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sf.url == "" {
+				return usageError{errors.New("--server URL is required")}
+			}
+			if _, err := syncclient.Load(c.vaultDir); err == nil {
+				return exitError{fmt.Errorf("%w: this vault already syncs with a server (%s)", errExists, filepath.Join(c.vaultDir, syncclient.ConfigFile)), ExitExists}
+			}
+			cfg, err := sf.config()
+			if err != nil {
+				return err
+			}
+			if cl := c.agentClient(); cl != nil {
+				cl.Lock(c.ctx) // it would not know the server; unlock again afterwards
+			}
+			ls, err := c.localSync()
+			if err != nil {
+				return err
+			}
+			v := ls.s.Vault()
+			if err := v.EnableSync(c.ctx); err != nil {
+				return err
+			}
+			di, err := v.Device()
+			if err != nil {
+				return err
+			}
+			email := di.Email
+			di.SecretKey.Wipe()
+			cl, err := cfg.Client()
+			if err != nil {
+				return err
+			}
+			if err := syncclient.Register(c.ctx, cl, cfg, v, ls.login, email); err != nil {
+				return serverErr(err)
+			}
+			if err := cfg.Save(c.vaultDir); err != nil {
+				return err
+			}
+			if err := v.SetSyncLocation(cfg.Server); err != nil {
+				return err
+			}
+			c.infof("created the account on %s", cfg.Server)
+			rep, err := c.syncWith(ls)
+			if err != nil {
+				return err
+			}
+			if err := c.printSync(rep); err != nil {
+				return err
+			}
+			c.infof("hint: the recovery kit now names the server; print it again: keyhold kit --pdf keyhold-kit.pdf")
+			return nil
+		},
+	}
+	sf.add(cmd, "the server's URL (https://HOST[:PORT])")
+	return cmd
+}
+
+func (c *cmdEnv) devicesCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "devices", Short: "List or revoke the devices that sync this account"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List the account's devices",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+				ds, err := cl.Devices(c.ctx)
+				if err != nil {
+					return err
+				}
+				if c.jsonOut {
+					if ds == nil {
+						ds = []api.Device{}
+					}
+					return c.printJSON(ds)
+				}
+				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tNAME\tPLATFORM\tADDED\tLAST SEEN\tSTATE")
+				for _, d := range ds {
+					state := "active"
+					if d.Revoked != nil {
+						state = "revoked " + d.Revoked.Local().Format("2006-01-02")
+					}
+					if d.Current {
+						state += " (this device)"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Platform, d.Added.Local().Format("2006-01-02 15:04"),
+						d.LastSeen.Local().Format("2006-01-02 15:04"), state)
+				}
+				return w.Flush()
+			})
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "revoke DEVICE_ID",
+		Short: "Revoke a device: its sessions end at once and it can no longer sync or log in",
+		Long: `Revoke a device (a lost laptop, a sold phone). Its sessions end at once and
+it can no longer log in or sync. What it already downloaded stays on it,
+encrypted: if it may fall into the wrong hands with your password, also run
+keyhold rotate-key.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := uuid.Parse(args[0]); err != nil {
+				return usageError{fmt.Errorf("%q is not a device id (see keyhold devices list)", args[0])}
+			}
+			return c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+				if err := cl.RevokeDevice(c.ctx, args[0]); err != nil {
+					return err
+				}
+				if args[0] == cfg.DeviceID {
+					c.warnf("this device revoked itself; it can no longer sync")
+				}
+				c.infof("revoked device %s", args[0])
+				return nil
+			})
+		},
+	})
+	return cmd
+}
+
+func (c *cmdEnv) accountLogCmd() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "Show the account's audit log kept by the server (newest first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+				evs, err := cl.Log(c.ctx, limit)
+				if err != nil {
+					return err
+				}
+				if c.jsonOut {
+					if evs == nil {
+						evs = []api.Event{}
+					}
+					return c.printJSON(evs)
+				}
+				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "TIME\tEVENT\tDEVICE\tSOURCE\tDETAIL")
+				for _, e := range evs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, e.DeviceID, e.Source, e.Detail)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many events")
+	return cmd
+}
+
+// serverAccount returns what the server keeps about the account, or nil
+// if the vault is not synced.
+func (c *cmdEnv) serverAccount() (*api.Account, *syncclient.Config, error) {
+	if _, err := syncclient.Load(c.vaultDir); err != nil {
+		return nil, nil, nil
+	}
+	var acct *api.Account
+	var conf *syncclient.Config
+	err := c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+		a, err := cl.Account(c.ctx)
+		acct, conf = a, cfg
+		return err
+	})
+	return acct, conf, err
+}
+
+// setupFromServer sets up this device from the kit and the server.
+func (c *cmdEnv) setupFromServer(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) error {
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	pw, err := c.password("Password for account " + id.String() + ": ")
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(pw)
+	rep, err := syncclient.Setup(c.ctx, &syncclient.SetupOptions{Dir: c.vaultDir, AccountID: id, SecretKey: sk, Config: cfg, Password: pw})
+	if err != nil {
+		if vault.Exists(c.vaultDir) {
+			// The vault was written and checked; only the first sync
+			// failed. Keep it: keyhold sync retries.
+			c.warnf("this device is set up, but the first sync failed: %v", err)
+			return serverErr(err)
+		}
+		return serverErr(err)
+	}
+	c.infof("this device is set up from %s: %s (account %s)", cfg.Server, c.vaultDir, id)
+	c.reportSync(rep)
+	return nil
+}

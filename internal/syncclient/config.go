@@ -1,0 +1,121 @@
+// Package syncclient syncs a vault with keyhold-server: it logs in with
+// the PAKE (the server never sees the password or the Secret Key), pulls
+// and pushes sealed revisions, merges concurrent edits field by field,
+// checks the server against the manifest the devices sign, and follows
+// password changes and key rotations made on other devices. The protocol
+// is in docs/SYNC.md; the wire types in internal/api.
+package syncclient
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/api"
+)
+
+// ConfigFile is the name, in the vault directory, of this device's server
+// settings and session token. Like device.json it is 0600 and never
+// synced. The token lets this device sync; it cannot decrypt anything.
+const ConfigFile = "sync.json"
+
+// ErrNotEnabled means the vault is not synced with a server.
+var ErrNotEnabled = errors.New("this vault is not synced with a server (keyhold sync enable --server URL)")
+
+// Config is this device's server settings.
+type Config struct {
+	Version     int       `json:"version"`
+	Server      string    `json:"server"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	DeviceID    string    `json:"device_id"`
+	DeviceName  string    `json:"device_name"`
+	Token       string    `json:"token,omitempty"`
+	Expires     time.Time `json:"token_expires,omitzero"`
+}
+
+// NewConfig makes the settings of a device new to a server.
+func NewConfig(server, fingerprint string) (*Config, error) {
+	u, err := api.CheckURL(server)
+	if err != nil {
+		return nil, err
+	}
+	if fingerprint != "" {
+		if _, err := api.ParseFingerprint(fingerprint); err != nil {
+			return nil, err
+		}
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return nil, err
+	}
+	name, _ := os.Hostname()
+	if name == "" {
+		name = "device"
+	}
+	return &Config{Version: 1, Server: u.String(), Fingerprint: fingerprint, DeviceID: id.String(), DeviceName: name}, nil
+}
+
+// Load reads the settings from the vault directory.
+func Load(dir string) (*Config, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotEnabled
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil || c.Version != 1 || c.Server == "" || c.DeviceID == "" {
+		return nil, fmt.Errorf("%s is damaged; run keyhold sync enable --server URL again", filepath.Join(dir, ConfigFile))
+	}
+	return &c, nil
+}
+
+// Save writes the settings (0600, atomically).
+func (c *Config) Save(dir string) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, ConfigFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Device describes this device to the server.
+func (c *Config) Device() api.DeviceInfo {
+	return api.DeviceInfo{ID: c.DeviceID, Name: c.DeviceName, Platform: runtime.GOOS + "/" + runtime.GOARCH}
+}
+
+// Client returns an API client for the server, with the session token.
+func (c *Config) Client() (*api.Client, error) {
+	cl, err := api.NewClient(c.Server, c.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	cl.SetToken(c.Token)
+	return cl, nil
+}

@@ -1,0 +1,179 @@
+package syncclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+// PublishPassword returns the callback vault.Session.ChangePassword calls
+// before it changes anything locally: the server gets the new envelope and
+// a PAKE record for the new login key in one request, so the password
+// changes everywhere at once or nowhere.
+func (y *Syncer) PublishPassword(ctx context.Context) func(env []byte, login *keys.Key32) error {
+	return func(env []byte, login *keys.Key32) error {
+		id := y.S.Vault().AccountID()
+		_, kv := y.S.AccountKey()
+		record, err := NewRecord(ctx, y.C, id, login)
+		if err != nil {
+			return authError(err)
+		}
+		if err := y.C.SetPassword(ctx, &api.PasswordRequest{KeyVersion: kv, Envelope: env, Record: record}); err != nil {
+			if api.IsCode(err, api.CodeStale) {
+				return errors.New("the account key was rotated on another device; run keyhold sync, then change the password")
+			}
+			return authError(err)
+		}
+		return nil
+	}
+}
+
+// Rotate rotates the account key through the server: the device must be
+// fully synced (it syncs first); then every revision re-encrypted under
+// the new key, the new envelope, key check, PAKE record and the transition
+// for other devices replace the server's in one transaction, and only
+// then the local vault commits.
+func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) {
+	if _, err := y.Sync(ctx); err != nil {
+		return nil, err
+	}
+	v := y.S.Vault()
+	n, err := v.Pending(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := v.SyncState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, vault.ErrNotSynced
+	}
+	id := v.AccountID()
+	return y.S.RotateKey(ctx, pw, func(rot *vault.Rotation) error {
+		record, err := NewRecord(ctx, y.C, id, rot.Login)
+		if err != nil {
+			return authError(err)
+		}
+		req := &api.RotateRequest{Cursor: st.Cursor, KeyVersion: rot.KeyVersion, Envelope: rot.Envelope,
+			KeyCheck: rot.KeyCheck, Record: record, Transition: rot.Transition, Items: make([]api.PushItem, len(rot.Items))}
+		var nrevs uint64
+		for i, o := range rot.Items {
+			pi := api.PushItem{ItemID: uuid.UUID(o.ID).String(), Revs: make([]api.Revision, len(o.Revs))}
+			for j, r := range o.Revs {
+				pi.Revs[j] = api.Revision{Rev: r.Rev, Box: r.Box}
+			}
+			nrevs += uint64(len(o.Revs))
+			req.Items[i] = pi
+		}
+		req.Manifest = rot.Manifest(st.Cursor + nrevs)
+		resp, err := y.C.Rotate(ctx, req)
+		if err != nil {
+			if api.IsCode(err, api.CodeStale) {
+				return errors.New("another device changed the vault meanwhile; run keyhold sync, then rotate again")
+			}
+			return authError(err)
+		}
+		if resp.Head != st.Cursor+nrevs {
+			return fmt.Errorf("%w (after the rotation it reports sequence %d, expected %d)", vault.ErrServerMismatch, resp.Head, st.Cursor+nrevs)
+		}
+		rot.Head = resp.Head
+		return nil
+	})
+}
+
+// SetupOptions describe a new device joining an account on a server.
+type SetupOptions struct {
+	Dir       string
+	AccountID keys.AccountID
+	SecretKey *keys.SecretKey
+	Config    *Config // server, fingerprint, device id and name
+	Password  []byte
+	Email     string
+}
+
+// Setup makes a new device's vault from the server (the kit's steps 7–9):
+// it derives the login key from the password and the kit's Secret Key,
+// logs in, fetches the envelope and key check, unwraps and checks the
+// account key, and only then downloads every item and writes the vault
+// and the device's settings. On any failure nothing is written.
+func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
+	cl, err := o.Config.Client()
+	if err != nil {
+		return nil, err
+	}
+	sid := uuid.UUID(o.AccountID).String()
+	params, err := cl.LoginParams(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := format.ParseEnvelopeHeader(params.Header)
+	if err != nil {
+		return nil, fmt.Errorf("%w (its envelope header: %v)", vault.ErrServerMismatch, err)
+	}
+	if hdr.AccountID != o.AccountID {
+		return nil, fmt.Errorf("%w (it answered for another account)", vault.ErrServerMismatch)
+	}
+	d, err := hdr.Derive(o.Password, o.SecretKey)
+	if err != nil {
+		if errors.Is(err, format.ErrWrongSecretKey) {
+			return nil, fmt.Errorf("%w, or the account does not exist on %s", err, cl.URL())
+		}
+		return nil, err
+	}
+	defer d.Wipe()
+	if err := Login(ctx, cl, o.Config, o.AccountID, &d.Login); err != nil {
+		return nil, err
+	}
+	k, err := cl.Keys(ctx)
+	if err != nil {
+		return nil, authError(err)
+	}
+	env, err := format.ParseEnvelope(k.Envelope)
+	if err != nil {
+		return nil, fmt.Errorf("the server's account key envelope: %w", err)
+	}
+	if string(env.Header()) != string(hdr.Header()) {
+		return nil, errors.New("the account's password changed during setup; run the setup again")
+	}
+	ak, err := env.OpenDerived(d)
+	if err != nil {
+		return nil, err
+	}
+	defer ak.Wipe()
+	y := &Syncer{C: cl}
+	all, last, err := y.fetchAll(ctx, k.KeyVersion)
+	if err != nil {
+		return nil, err
+	}
+	var manifest []byte
+	if last.ManifestSeq == last.Head {
+		manifest = last.Manifest
+	}
+	if err := vault.CreateJoined(o.Dir, &vault.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
+		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}); err != nil {
+		return nil, err
+	}
+	if err := o.Config.Save(o.Dir); err != nil {
+		return nil, err
+	}
+	// Check the download against the manifest the devices signed.
+	v, err := vault.Open(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	s, err := v.UnlockWithKey(ak, env.KeyVersion)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	y.S = s
+	return y.Sync(ctx)
+}

@@ -1,0 +1,101 @@
+package syncclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/pake"
+	"github.com/keyhold/keyhold/internal/vault"
+)
+
+// ErrLoginNeeded means the session token is missing, expired or revoked:
+// the password is needed to log in again.
+var ErrLoginNeeded = errors.New("this device must log in to the server again")
+
+// Login runs the PAKE with the login key (SPEC §3) and keeps the session
+// token in cfg (the caller saves it).
+func Login(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, login *keys.Key32) error {
+	l, ke1, err := pake.LoginStart(login[:])
+	if err != nil {
+		return err
+	}
+	defer l.Discard()
+	start, err := cl.LoginStart(ctx, &api.LoginStartRequest{AccountID: uuid.UUID(id).String(), Device: cfg.Device(), Message: ke1})
+	if err != nil {
+		return loginError(err)
+	}
+	ke3, err := l.Finish(id, start.Message)
+	if err != nil {
+		// Tell the server the attempt failed, so it lands in the audit
+		// log and counts against this address: a KE3 that cannot verify.
+		cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: make([]byte, 64)})
+		// The server could not prove it holds this account's record: the
+		// password or Secret Key is wrong, or the server is not the one
+		// the account lives on.
+		return fmt.Errorf("login failed: wrong password, or the account does not exist on %s", cl.URL())
+	}
+	fin, err := cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: ke3})
+	if err != nil {
+		return loginError(err)
+	}
+	cfg.Token, cfg.Expires = fin.Token, fin.Expires
+	return nil
+}
+
+func loginError(err error) error {
+	var ae *api.APIError
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case api.CodeLoginFailed:
+			return errors.New("login failed: wrong password, or the account does not exist on this server")
+		case api.CodeThrottled:
+			return fmt.Errorf("too many failed logins; wait %s and try again", ae.RetryAfter)
+		}
+	}
+	return err
+}
+
+// NewRecord registers a login key with the server (for account creation,
+// a password change or a key rotation) and returns the PAKE record to
+// store. With a session token the server answers for the session's own
+// account only.
+func NewRecord(ctx context.Context, cl *api.Client, id keys.AccountID, login *keys.Key32) ([]byte, error) {
+	r, req, err := pake.RegisterStart(login[:])
+	if err != nil {
+		return nil, err
+	}
+	defer r.Discard()
+	resp, err := cl.RegisterStart(ctx, &api.RegisterStartRequest{AccountID: uuid.UUID(id).String(), Request: req})
+	if err != nil {
+		return nil, err
+	}
+	return r.Finish(id, resp.Response)
+}
+
+// Register creates the vault's account on the server and logs this device
+// in. The server receives the envelope and key check (useless without the
+// Secret Key and the password) and the PAKE record, never the login key.
+func Register(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, login *keys.Key32, email string) error {
+	id := v.AccountID()
+	record, err := NewRecord(ctx, cl, id, login)
+	if err != nil {
+		return err
+	}
+	err = cl.CreateAccount(ctx, &api.CreateAccountRequest{
+		AccountID: uuid.UUID(id).String(), Email: email, Record: record,
+		Envelope: v.Envelope().Marshal(), KeyCheck: v.KeyCheckBytes(), KeyVersion: v.KeyVersion(),
+		Device:       cfg.Device(),
+		SyncSettings: &api.SyncSettings{Method: "server", Settings: map[string]string{"url": cfg.Server}},
+	})
+	if err != nil {
+		if api.IsCode(err, api.CodeExists) {
+			return fmt.Errorf("this account already exists on %s; to sync this vault there, log in with keyhold sync", cl.URL())
+		}
+		return err
+	}
+	return Login(ctx, cl, cfg, id, login)
+}

@@ -1,0 +1,328 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+// AdoptEnvelope stores an envelope that another device made when the
+// password was changed there (same account key, same key version), so
+// this device unlocks with the new password from now on. It reports
+// whether anything changed. The envelope cannot be opened here without
+// the new password, so it is checked as far as possible: same account and
+// key version, this device's Secret Key, and KDF settings no weaker than
+// this device's floor.
+func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	env, err := format.ParseEnvelope(b)
+	if err != nil {
+		return false, fmt.Errorf("the server's account key envelope: %w", err)
+	}
+	if bytes.Equal(env.Marshal(), s.v.meta.envelope.Marshal()) {
+		return false, nil
+	}
+	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
+		return false, fmt.Errorf("%w (the server's envelope is for another account or key version)", ErrServerMismatch)
+	}
+	di, err := s.v.Device()
+	if err != nil {
+		return false, err
+	}
+	defer di.SecretKey.Wipe()
+	if err := env.CheckSecretKey(di.SecretKey); err != nil {
+		return false, fmt.Errorf("%w (the server's envelope does not match this device's Secret Key)", ErrServerMismatch)
+	}
+	if env.KDF.Weaker(di.KDFFloor) {
+		return false, fmt.Errorf("%w (vault: %s, this device last used %s); the server's envelope was refused", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+	}
+	if _, err := s.v.db.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
+		return false, s.damaged(err)
+	}
+	s.v.meta.envelope = env
+	return true, nil
+}
+
+// RotatedKeys is what the server keeps after a key rotation made on
+// another device.
+type RotatedKeys struct {
+	KeyVersion uint32
+	Envelope   []byte
+	KeyCheck   []byte
+	Transition []byte
+}
+
+// FollowRotation moves this device to the account key another device
+// rotated to. The transition gives the new Secret Key and account key
+// under the current one; both are checked against the new envelope and key
+// check. fetch must return every revision the server holds (all sealed
+// under the new key) and the server's head. The local vault is rebuilt
+// from them in one transaction; edits this device had not pushed are
+// re-encrypted and stacked on top, merged field by field, to be pushed
+// next. The new Secret Key replaces the old one in the device file as a
+// rotation made here would.
+func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch func() ([]Incoming, uint64, error)) (*ApplyReport, *keys.SecretKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.v.meta.accountID
+	if rk.KeyVersion <= s.kv {
+		return nil, nil, fmt.Errorf("%w (the server names key version %d, this device has %d)", ErrServerMismatch, rk.KeyVersion, s.kv)
+	}
+	env, err := format.ParseEnvelope(rk.Envelope)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the server's account key envelope: %w", err)
+	}
+	kc, err := format.ParseKeyCheck(rk.KeyCheck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the server's key check: %w", err)
+	}
+	if env.AccountID != id || env.KeyVersion != rk.KeyVersion {
+		return nil, nil, fmt.Errorf("%w (the new envelope is for another account or key version)", ErrServerMismatch)
+	}
+	nsk, nak, err := format.OpenTransition(rk.Transition, s.ak, id, rk.KeyVersion)
+	if err != nil {
+		if rk.KeyVersion > s.kv+1 {
+			return nil, nil, fmt.Errorf("the account key was rotated %d times since this device last synced; set it up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
+		}
+		return nil, nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
+	}
+	defer nak.Wipe()
+	if err := env.CheckSecretKey(nsk); err != nil {
+		return nil, nil, fmt.Errorf("%w (the rotation's Secret Key does not match the new envelope)", ErrServerMismatch)
+	}
+	if err := kc.Verify(nak, id, rk.KeyVersion); err != nil {
+		return nil, nil, fmt.Errorf("%w (the rotation's account key fails the key check: %v)", ErrServerMismatch, err)
+	}
+	di, err := s.v.Device()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer di.SecretKey.Wipe()
+	if env.KDF.Weaker(di.KDFFloor) {
+		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s)", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+	}
+	all, head, err := fetch()
+	if err != nil {
+		return nil, nil, err
+	}
+	k := new(keys.AccountKey)
+	keys.LockMemory(k[:])
+	*k = *nak
+	nmk := format.ManifestKey(k)
+	keys.LockMemory(nmk[:])
+	ns := &Session{v: s.v, ak: k, kv: rk.KeyVersion, mk: nmk}
+	fail := func(err error) (*ApplyReport, *keys.SecretKey, error) {
+		ns.ak.Wipe()
+		ns.mk.Wipe()
+		return nil, nil, err
+	}
+
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(s.damaged(err))
+	}
+	defer tx.Rollback()
+	old, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return fail(err)
+	}
+	// This device's unpushed edits, decrypted with the old key.
+	type pending struct {
+		r0    uint64
+		local []*item.Item
+	}
+	pend := map[ItemID]*pending{}
+	rows, err := tx.QueryContext(ctx, `SELECT i.id, i.rev, COALESCE(r.rev, 0) FROM items i LEFT JOIN remote r ON r.id = i.id WHERE i.rev > COALESCE(r.rev, 0)`)
+	if err != nil {
+		return fail(s.damaged(err))
+	}
+	type prow struct {
+		id      ItemID
+		cur, r0 uint64
+	}
+	var prows []prow
+	for rows.Next() {
+		var idb []byte
+		var p prow
+		if err := rows.Scan(&idb, &p.cur, &p.r0); err != nil || len(idb) != 16 {
+			rows.Close()
+			return fail(s.damaged(fmt.Errorf("bad item row: %v", err)))
+		}
+		p.id = ItemID(idb)
+		prows = append(prows, p)
+	}
+	if err := rows.Close(); err != nil {
+		return fail(s.damaged(err))
+	}
+	for _, p := range prows {
+		pe := &pending{r0: p.r0}
+		for rev := p.r0 + 1; rev <= p.cur; rev++ {
+			box, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
+			if err != nil {
+				return fail(err)
+			}
+			it, err := s.open(p.id, rev, box)
+			if err != nil {
+				return fail(s.damaged(err))
+			}
+			pe.local = append(pe.local, it)
+		}
+		pend[p.id] = pe
+	}
+	for _, q := range []string{`DELETE FROM items`, `DELETE FROM history`, `DELETE FROM remote`, `DELETE FROM meta WHERE k LIKE 'index/%'`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fail(s.damaged(err))
+		}
+	}
+	m := &format.Manifest{KeyVersion: rk.KeyVersion, Seq: old.Seq + 1}
+	rep := &ApplyReport{}
+	// The server's state, every box opened under the new key.
+	groups := map[ItemID][]Incoming{}
+	var order []ItemID
+	for _, c := range all {
+		if _, ok := groups[c.ID]; !ok {
+			order = append(order, c.ID)
+		}
+		groups[c.ID] = append(groups[c.ID], c)
+	}
+	for _, iid := range order {
+		g := groups[iid]
+		var items []*item.Item
+		for i, c := range g {
+			if c.Rev != uint64(i)+1 {
+				return fail(fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, iid, c.Rev, i+1))
+			}
+			it, err := ns.open(iid, c.Rev, c.Box)
+			if err != nil {
+				return fail(fmt.Errorf("%w (%v)", ErrServerMismatch, err))
+			}
+			items = append(items, it)
+		}
+		last := uint64(len(g))
+		pe := pend[iid]
+		delete(pend, iid)
+		hist := g
+		if pe == nil {
+			hist = g[:len(g)-1]
+		}
+		for _, c := range hist {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, iid[:], c.Rev, c.Box); err != nil {
+				return fail(s.damaged(err))
+			}
+			format.XorInto(&m.HAcc, format.HistoryEntry(nmk, iid, c.Rev))
+			m.HCount++
+		}
+		m.Count++
+		if err := ns.setRemote(ctx, tx, iid, last); err != nil {
+			return fail(err)
+		}
+		if pe == nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, iid[:], last, g[len(g)-1].Box); err != nil {
+				return fail(s.damaged(err))
+			}
+			format.XorInto(&m.Acc, format.Entry(nmk, iid, last))
+			rep.Added++
+			continue
+		}
+		if pe.r0 > last {
+			return fail(fmt.Errorf("%w (item %s lost revisions in the rotation)", ErrServerMismatch, iid))
+		}
+		var base *item.Item
+		if pe.r0 >= 1 {
+			base = items[pe.r0-1]
+		}
+		if pe.r0 == last {
+			// Nobody else changed it: the local edits continue the line.
+			for i, it := range pe.local[:len(pe.local)-1] {
+				if err := ns.insertSealed(ctx, tx, m, "history", iid, last+1+uint64(i), it); err != nil {
+					return fail(err)
+				}
+			}
+			if err := ns.insertSealed(ctx, tx, m, "items", iid, last+uint64(len(pe.local)), pe.local[len(pe.local)-1]); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		if _, _, err := ns.stackLocal(ctx, tx, m, iid, base, pe.local, last, items[len(items)-1], rep); err != nil {
+			return fail(err)
+		}
+	}
+	// Items only this device has: re-encrypted as they are.
+	for iid, pe := range pend {
+		if pe.r0 != 0 {
+			return fail(fmt.Errorf("%w (item %s is missing after the rotation)", ErrServerMismatch, iid))
+		}
+		for i, it := range pe.local {
+			table := "history"
+			if i == len(pe.local)-1 {
+				table = "items"
+				m.Count++
+			}
+			if err := ns.insertSealed(ctx, tx, m, table, iid, uint64(i)+1, it); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	m.Sign(nmk, id)
+	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
+			return fail(s.damaged(err))
+		}
+	}
+	if err := putU64(ctx, tx, "sync/cursor", head); err != nil {
+		return fail(s.damaged(err))
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k = 'sync/verified'`); err != nil {
+		return fail(s.damaged(err))
+	}
+	devPath := filepath.Join(s.v.Dir, DeviceFile)
+	ndi := *di
+	ndi.SecretKey = nsk
+	if env.KDF.Time > ndi.KDFFloor.Time || env.KDF.MemoryKiB > ndi.KDFFloor.MemoryKiB {
+		ndi.KDFFloor = env.KDF
+	}
+	if err := writeDevice(devPath+".next", &ndi); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		os.Remove(devPath + ".next")
+		return fail(s.damaged(err))
+	}
+	if err := os.Rename(devPath+".next", devPath); err != nil {
+		return nil, nil, err
+	}
+	syncDir(s.v.Dir)
+	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
+	s.ak.Wipe()
+	s.mk.Wipe()
+	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
+	s.loaded, s.entries = false, nil
+	return rep, nsk, nil
+}
+
+// insertSealed seals it as revision rev of item id into table (items or
+// history) and accounts for it in the manifest (not Count).
+func (s *Session) insertSealed(ctx context.Context, tx *sql.Tx, m *format.Manifest, table string, id ItemID, rev uint64, it *item.Item) error {
+	box, err := s.seal(id, rev, it)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
+		return s.damaged(err)
+	}
+	if table == "items" {
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+	} else {
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		m.HCount++
+	}
+	return nil
+}

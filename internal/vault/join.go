@@ -1,0 +1,166 @@
+package vault
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"fmt"
+	"os"
+
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+// Join is a new device's copy of an account fetched from a sync server:
+// the envelope and key check, the account key already unwrapped with the
+// password and the kit's Secret Key, and every revision the server holds.
+type Join struct {
+	AccountID  keys.AccountID
+	SecretKey  *keys.SecretKey
+	AccountKey *keys.AccountKey
+	Envelope   []byte
+	KeyCheck   []byte
+	Email      string
+	Server     string // the sync location written to the device file
+	Revisions  []Incoming
+	Head       uint64
+	// Manifest, if not nil, is the server's manifest for Head; the
+	// download must match it.
+	Manifest []byte
+}
+
+// CreateJoined builds the vault of a new device from j. Nothing is written
+// until the key check verifies and every revision opens, bound to its item
+// and revision; the vault is built under a temporary name and renamed into
+// place, so a failure leaves nothing behind.
+func CreateJoined(dir string, j *Join) error {
+	if Exists(dir) {
+		return fmt.Errorf("%w: %s", ErrVaultExists, dir)
+	}
+	env, err := format.ParseEnvelope(j.Envelope)
+	if err != nil {
+		return fmt.Errorf("the server's account key envelope: %w", err)
+	}
+	kc, err := format.ParseKeyCheck(j.KeyCheck)
+	if err != nil {
+		return fmt.Errorf("the server's key check: %w", err)
+	}
+	if env.AccountID != j.AccountID || env.KeyVersion != kc.KeyVersion {
+		return fmt.Errorf("%w (the server's envelope and key check disagree)", ErrServerMismatch)
+	}
+	if err := env.CheckSecretKey(j.SecretKey); err != nil {
+		return err
+	}
+	if err := kc.Verify(j.AccountKey, j.AccountID, env.KeyVersion); err != nil {
+		return fmt.Errorf("the recovered account key fails the key check; nothing was written: %w", err)
+	}
+	s := &Session{v: &Vault{meta: meta{accountID: j.AccountID}}, ak: j.AccountKey, kv: env.KeyVersion, mk: format.ManifestKey(j.AccountKey)}
+	defer s.mk.Wipe()
+	type rowT struct {
+		id  ItemID
+		rev uint64
+		box []byte
+	}
+	groups := map[ItemID][]Incoming{}
+	var order []ItemID
+	for _, c := range j.Revisions {
+		if _, ok := groups[c.ID]; !ok {
+			order = append(order, c.ID)
+		}
+		groups[c.ID] = append(groups[c.ID], c)
+	}
+	m := &format.Manifest{KeyVersion: env.KeyVersion, Seq: 1}
+	var cur, hist []rowT
+	idx := map[ItemID]*Entry{}
+	for _, id := range order {
+		g := groups[id]
+		for i, c := range g {
+			if c.Rev != uint64(i)+1 {
+				return fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, i+1)
+			}
+			it, err := s.open(id, c.Rev, c.Box)
+			if err != nil {
+				return fmt.Errorf("%w (%v); nothing was written", ErrServerMismatch, err)
+			}
+			if i == len(g)-1 {
+				cur = append(cur, rowT{id, c.Rev, c.Box})
+				format.XorInto(&m.Acc, format.Entry(s.mk, id, c.Rev))
+				m.Count++
+				idx[id] = s.newEntry(id, c.Rev, it)
+			} else {
+				hist = append(hist, rowT{id, c.Rev, c.Box})
+				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, c.Rev))
+				m.HCount++
+			}
+		}
+	}
+	m.Sign(s.mk, j.AccountID)
+	if j.Manifest != nil {
+		sm, err := format.ParseManifest(j.Manifest)
+		if err != nil || sm.KeyVersion != env.KeyVersion || sm.Verify(s.mk, j.AccountID) != nil || sm.Seq != j.Head ||
+			sm.Count != m.Count || subtle.ConstantTimeCompare(sm.Acc[:], m.Acc[:]) != 1 {
+			return fmt.Errorf("%w; nothing was written", ErrServerMismatch)
+		}
+	}
+	// The title index, built here so the first command is fast.
+	bks := make([]*bucket, indexBuckets)
+	for b := range bks {
+		bks[b] = &bucket{}
+	}
+	for _, e := range idx {
+		b := bks[bucketOf(e.ID)]
+		b.entries = append(b.entries, indexEntry{id: e.ID, rev: e.Revision, title: e.Item.Title, trashed: e.Item.Trashed != nil})
+		format.XorInto(&b.acc, e.prf)
+	}
+	idxRows := map[string][]byte{}
+	for b := range bks {
+		box, err := s.sealBucket(b, bks[b])
+		if err != nil {
+			return err
+		}
+		idxRows[indexKey(b)] = box
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	di := &DeviceInfo{AccountID: j.AccountID, SecretKey: j.SecretKey, Email: j.Email, SyncLocation: j.Server, KDFFloor: env.KDF}
+	return buildVault(dir, func(tx *sql.Tx) error {
+		for k, val := range map[string][]byte{
+			"schema": []byte(SchemaVersion), "account_id": j.AccountID[:], "envelope": env.Marshal(),
+			"keycheck": kc.Marshal(), "manifest": m.Marshal(),
+		} {
+			idxRows[k] = val
+		}
+		for k, val := range idxRows {
+			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(syncSchema); err != nil {
+			return err
+		}
+		for _, r := range cur {
+			if _, err := tx.Exec(`INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO remote (id, rev) VALUES (?, ?)`, r.id[:], r.rev); err != nil {
+				return err
+			}
+		}
+		for _, r := range hist {
+			if _, err := tx.Exec(`INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
+				return err
+			}
+		}
+		marks := map[string]uint64{"sync/cursor": j.Head}
+		if j.Manifest != nil {
+			marks["sync/verified"] = j.Head
+		}
+		for k, n := range marks {
+			if err := putU64(context.Background(), tx, k, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, di)
+}

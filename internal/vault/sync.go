@@ -1,0 +1,578 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/merge"
+)
+
+// Server sync state (docs/SYNC.md). The vault remembers, per item, the
+// newest revision the server is known to hold (table remote), and the
+// server sequence it has pulled to (meta sync/cursor). An item whose
+// current revision is above its remote one has local edits the server has
+// not seen: they are pushed, and a pull never overwrites them — it merges.
+
+const syncSchema = `CREATE TABLE IF NOT EXISTS remote (id BLOB PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID`
+
+// Errors of server sync a user must hear about.
+var (
+	// ErrServerMismatch means the server's items do not match the manifest
+	// a device signed: it dropped, swapped, replayed or rolled back items.
+	ErrServerMismatch = errors.New("the server's copy of the vault does not match what your devices signed: it dropped, swapped or rolled back items")
+	// ErrServerRollback means the server's sequence went backwards: it was
+	// restored from an older copy.
+	ErrServerRollback = errors.New("the server has gone back in time (its data was restored from an older copy)")
+	// ErrNotSynced means the operation needs every local change pushed first.
+	ErrNotSynced = errors.New("this device has changes the server has not seen; run keyhold sync first")
+)
+
+// EnableSync prepares the vault for server sync: it creates the sync
+// tables if needed. Every local item counts as not yet on the server.
+func (v *Vault) EnableSync(ctx context.Context) error {
+	if _, err := v.db.ExecContext(ctx, syncSchema); err != nil {
+		return dbError(v.path(), err)
+	}
+	return nil
+}
+
+// SyncState is how far this device has synced.
+type SyncState struct {
+	Cursor   uint64 // server sequence pulled to
+	Verified uint64 // newest server sequence whose manifest verified
+}
+
+func getU64(ctx context.Context, q querier, k string) (uint64, error) {
+	var b []byte
+	err := q.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = ?`, k).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(string(b), 10, 64)
+}
+
+func putU64(ctx context.Context, tx *sql.Tx, k string, n uint64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, []byte(strconv.FormatUint(n, 10)))
+	return err
+}
+
+// SyncState returns the device's sync cursor.
+func (v *Vault) SyncState(ctx context.Context) (SyncState, error) {
+	var st SyncState
+	var err error
+	if st.Cursor, err = getU64(ctx, v.db, "sync/cursor"); err != nil {
+		return st, dbError(v.path(), err)
+	}
+	if st.Verified, err = getU64(ctx, v.db, "sync/verified"); err != nil {
+		return st, dbError(v.path(), err)
+	}
+	return st, nil
+}
+
+// OutRev is one revision to push.
+type OutRev struct {
+	Rev uint64
+	Box []byte
+}
+
+// Outgoing is one item's revisions the server has not seen, made on top
+// of BaseRev.
+type Outgoing struct {
+	ID      ItemID
+	BaseRev uint64
+	Revs    []OutRev
+}
+
+// Last is the revision the item will have on the server after the push.
+func (o *Outgoing) Last() uint64 { return o.Revs[len(o.Revs)-1].Rev }
+
+// Outgoing lists up to max items with revisions the server has not seen,
+// each with every such revision (so the server keeps the whole history).
+func (s *Session) Outgoing(ctx context.Context, max int) ([]Outgoing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.v.readTx(ctx)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT i.id, i.rev, COALESCE(r.rev, 0) FROM items i LEFT JOIN remote r ON r.id = i.id
+		WHERE i.rev > COALESCE(r.rev, 0) ORDER BY i.id LIMIT ?`, max)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	type pend struct {
+		id        ItemID
+		cur, base uint64
+	}
+	var ps []pend
+	for rows.Next() {
+		var idb []byte
+		var p pend
+		if err := rows.Scan(&idb, &p.cur, &p.base); err != nil || len(idb) != 16 {
+			rows.Close()
+			return nil, s.damaged(fmt.Errorf("bad item row: %v", err))
+		}
+		p.id = ItemID(idb)
+		ps = append(ps, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, s.damaged(err)
+	}
+	out := make([]Outgoing, 0, len(ps))
+	for _, p := range ps {
+		o := Outgoing{ID: p.id, BaseRev: p.base}
+		for rev := p.base + 1; rev <= p.cur; rev++ {
+			box, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
+			if err != nil {
+				return nil, err
+			}
+			o.Revs = append(o.Revs, OutRev{Rev: rev, Box: box})
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// boxAt reads revision rev of an item whose current revision is cur.
+func (s *Session) boxAt(ctx context.Context, q querier, id ItemID, rev, cur uint64) ([]byte, error) {
+	var box []byte
+	var err error
+	if rev == cur {
+		err = q.QueryRowContext(ctx, `SELECT box FROM items WHERE id = ? AND rev = ?`, id[:], rev).Scan(&box)
+	} else {
+		err = q.QueryRowContext(ctx, `SELECT box FROM history WHERE id = ? AND rev = ?`, id[:], rev).Scan(&box)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.damaged(fmt.Errorf("item %s has no revision %d in its history", id, rev))
+	}
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	return box, nil
+}
+
+// Pushed is an item the server accepted, at revision Rev.
+type Pushed struct {
+	ID  ItemID
+	Rev uint64
+}
+
+// MarkPushed records that the server holds the items at these revisions.
+func (s *Session) MarkPushed(ctx context.Context, ps []Pushed) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.damaged(err)
+	}
+	defer tx.Rollback()
+	for _, p := range ps {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO remote (id, rev) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET rev = max(rev, excluded.rev)`, p.ID[:], p.Rev); err != nil {
+			return s.damaged(err)
+		}
+	}
+	return s.damaged0(tx.Commit())
+}
+
+func (s *Session) damaged0(err error) error {
+	if err == nil {
+		return nil
+	}
+	return s.damaged(err)
+}
+
+// remoteSet reads the remote table.
+func remoteSet(ctx context.Context, q querier) (map[ItemID]uint64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, rev FROM remote`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[ItemID]uint64{}
+	for rows.Next() {
+		var idb []byte
+		var rev uint64
+		if err := rows.Scan(&idb, &rev); err != nil || len(idb) != 16 {
+			return nil, fmt.Errorf("bad remote row: %v", err)
+		}
+		m[ItemID(idb)] = rev
+	}
+	return m, rows.Err()
+}
+
+// serverManifest computes the manifest of a server state: count and acc
+// over (item, revision) pairs, at sequence seq.
+func (s *Session) serverManifest(set map[ItemID]uint64, seq uint64) *format.Manifest {
+	m := &format.Manifest{KeyVersion: s.kv, Seq: seq, Count: uint64(len(set))}
+	for id, rev := range set {
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+	}
+	m.Sign(s.mk, s.v.meta.accountID)
+	return m
+}
+
+// ServerManifest returns the manifest of the server's state once the
+// given pushes are applied, at sequence seq, for the server to keep.
+func (s *Session) ServerManifest(ctx context.Context, seq uint64, pushes []Outgoing) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set, err := remoteSet(ctx, s.v.db)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	for i := range pushes {
+		set[pushes[i].ID] = pushes[i].Last()
+	}
+	return s.serverManifest(set, seq).Marshal(), nil
+}
+
+// CheckServerManifest verifies the manifest the server returned for
+// sequence head against what this device knows the server holds (after a
+// complete pull). On success the device records head as verified.
+func (s *Session) CheckServerManifest(ctx context.Context, blob []byte, head uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := format.ParseManifest(blob)
+	if err != nil {
+		return fmt.Errorf("%w (its manifest is unreadable: %v)", ErrServerMismatch, err)
+	}
+	if m.KeyVersion != s.kv {
+		return fmt.Errorf("%w (its manifest is for key version %d, not %d)", ErrServerMismatch, m.KeyVersion, s.kv)
+	}
+	if err := m.Verify(s.mk, s.v.meta.accountID); err != nil {
+		return fmt.Errorf("%w (its manifest was not signed with the account key)", ErrServerMismatch)
+	}
+	if m.Seq != head {
+		return fmt.Errorf("%w (its manifest describes sequence %d, not %d)", ErrServerMismatch, m.Seq, head)
+	}
+	set, err := remoteSet(ctx, s.v.db)
+	if err != nil {
+		return s.damaged(err)
+	}
+	want := s.serverManifest(set, head)
+	if want.Count != m.Count || subtle.ConstantTimeCompare(want.Acc[:], m.Acc[:]) != 1 {
+		return fmt.Errorf("%w (%d items on the server, %d signed)", ErrServerMismatch, len(set), m.Count)
+	}
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.damaged(err)
+	}
+	defer tx.Rollback()
+	if err := putU64(ctx, tx, "sync/verified", head); err != nil {
+		return s.damaged(err)
+	}
+	return s.damaged0(tx.Commit())
+}
+
+// Incoming is one revision pulled from the server.
+type Incoming struct {
+	ID  ItemID
+	Rev uint64
+	Box []byte
+}
+
+// MergeConflict reports an item edited on this device and another one,
+// where both changed the same fields. Both versions are in its history.
+type MergeConflict struct {
+	ID     ItemID
+	Title  string
+	Fields []merge.Conflict
+}
+
+// ApplyReport says what a pull changed.
+type ApplyReport struct {
+	Added     int // new items
+	Updated   int // items that moved forward
+	Merged    int // items edited here and elsewhere, merged field by field
+	Conflicts []MergeConflict
+}
+
+// ApplyIncoming stores revisions pulled from the server and moves the
+// cursor, in one transaction. Items with local edits are merged field by
+// field: the server's revisions go to the history, this device's edits
+// are renumbered on top of them (so both lines stay in the history), and
+// the merge becomes the current revision, to be pushed. Nothing local is
+// ever overwritten. A revision the device already holds must be
+// byte-identical, else the server is misbehaving.
+func (s *Session) ApplyIncoming(ctx context.Context, in []Incoming, cursor uint64) (*ApplyReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rep := &ApplyReport{}
+	// Group by item, keeping the order of first appearance.
+	var order []ItemID
+	groups := map[ItemID][]Incoming{}
+	for _, c := range in {
+		if _, ok := groups[c.ID]; !ok {
+			order = append(order, c.ID)
+		}
+		groups[c.ID] = append(groups[c.ID], c)
+	}
+	err := s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+		*rep = ApplyReport{}
+		old, err := getU64(ctx, tx, "sync/cursor")
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		if cursor < old {
+			return nil, fmt.Errorf("%w (pulled to %d, the device had %d)", ErrServerRollback, cursor, old)
+		}
+		var changed []*Entry
+		for _, id := range order {
+			g := groups[id]
+			slices.SortFunc(g, func(a, b Incoming) int { return cmpU64(a.Rev, b.Rev) })
+			e, err := s.applyItem(ctx, tx, m, id, g, rep)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				changed = append(changed, e)
+			}
+		}
+		if err := putU64(ctx, tx, "sync/cursor", cursor); err != nil {
+			return nil, s.damaged(err)
+		}
+		return changed, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// applyItem applies one item's pulled revisions (sorted by rev).
+func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest, id ItemID, g []Incoming, rep *ApplyReport) (*Entry, error) {
+	var r0 uint64 // newest revision the server was known to hold
+	err := tx.QueryRowContext(ctx, `SELECT rev FROM remote WHERE id = ?`, id[:]).Scan(&r0)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, s.damaged(err)
+	}
+	var cur uint64 // current local revision, 0 if none
+	var curBox []byte
+	err = tx.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, id[:]).Scan(&cur, &curBox)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, s.damaged(err)
+	}
+	// Revisions the device already holds must be the very same bytes:
+	// those up to r0, and this device's own pushes whose acceptance it did
+	// not get to record (a crash after the push).
+	for len(g) > 0 && g[0].Rev <= cur {
+		local, err := s.boxAt(ctx, tx, id, g[0].Rev, cur)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(local, g[0].Box) {
+			if g[0].Rev <= r0 {
+				return nil, fmt.Errorf("%w (item %s revision %d changed on the server)", ErrServerMismatch, id, g[0].Rev)
+			}
+			break // a different edit from another device: merge below
+		}
+		r0 = max(r0, g[0].Rev)
+		g = g[1:]
+	}
+	if len(g) == 0 {
+		return nil, s.setRemote(ctx, tx, id, r0)
+	}
+	if g[0].Rev <= r0 {
+		return nil, fmt.Errorf("%w (item %s revision %d sent again)", ErrServerMismatch, id, g[0].Rev)
+	}
+	for i, c := range g {
+		if c.Rev != r0+1+uint64(i) {
+			return nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, r0+1+uint64(i))
+		}
+	}
+	// Every pulled revision must open under the account key, bound to
+	// this item and revision.
+	remote := make([]*item.Item, len(g))
+	for i, c := range g {
+		it, err := s.open(id, c.Rev, c.Box)
+		if err != nil {
+			return nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
+		}
+		remote[i] = it
+	}
+	last := g[len(g)-1].Rev
+	addHist := func(rev uint64, box []byte) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
+			return s.damaged(err)
+		}
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		m.HCount++
+		return nil
+	}
+	setCurrent := func(rev uint64, box []byte) error {
+		if cur > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE items SET rev = ?, box = ? WHERE id = ?`, rev, box, id[:]); err != nil {
+				return s.damaged(err)
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
+				return s.damaged(err)
+			}
+			m.Count++
+		}
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+		return nil
+	}
+
+	if cur <= r0 {
+		// No local edits: fast-forward.
+		if cur > 0 {
+			if err := addHist(cur, curBox); err != nil {
+				return nil, err
+			}
+			format.XorInto(&m.Acc, format.Entry(s.mk, id, cur))
+			rep.Updated++
+		} else {
+			rep.Added++
+		}
+		for _, c := range g[:len(g)-1] {
+			if err := addHist(c.Rev, c.Box); err != nil {
+				return nil, err
+			}
+		}
+		if err := setCurrent(last, g[len(g)-1].Box); err != nil {
+			return nil, err
+		}
+		if err := s.setRemote(ctx, tx, id, last); err != nil {
+			return nil, err
+		}
+		return s.newEntry(id, last, remote[len(remote)-1]), nil
+	}
+
+	// Local edits r0+1..cur that the server has not seen, and the server's
+	// r0+1..last from elsewhere. The common ancestor is r0.
+	var base *item.Item
+	if r0 > 0 {
+		box, err := s.boxAt(ctx, tx, id, r0, cur)
+		if err != nil {
+			return nil, err
+		}
+		if base, err = s.open(id, r0, box); err != nil {
+			return nil, s.damaged(err)
+		}
+	}
+	var local []*item.Item
+	for rev := r0 + 1; rev <= cur; rev++ {
+		box, err := s.boxAt(ctx, tx, id, rev, cur)
+		if err != nil {
+			return nil, err
+		}
+		it, err := s.open(id, rev, box)
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		local = append(local, it)
+		if rev < cur {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM history WHERE id = ? AND rev = ?`, id[:], rev); err != nil {
+				return nil, s.damaged(err)
+			}
+			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+			m.HCount--
+		}
+	}
+	format.XorInto(&m.Acc, format.Entry(s.mk, id, cur))
+	for _, c := range g {
+		if err := addHist(c.Rev, c.Box); err != nil {
+			return nil, err
+		}
+	}
+	rev, merged, err := s.stackLocal(ctx, tx, m, id, base, local, last, remote[len(remote)-1], rep)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setRemote(ctx, tx, id, last); err != nil {
+		return nil, err
+	}
+	return s.newEntry(id, rev, merged), nil
+}
+
+// stackLocal puts this device's unsynced revisions of an item (local,
+// oldest first, made on top of base) after the server's revisions (up to
+// last, whose content is remoteHead; already in the history): they are
+// renumbered last+1, last+2, … into the history, so both lines of edits
+// stay there, and their field-by-field merge with remoteHead becomes the
+// current revision. It returns the current revision and item. Count is
+// the caller's to keep.
+func (s *Session) stackLocal(ctx context.Context, tx *sql.Tx, m *format.Manifest, id ItemID, base *item.Item, local []*item.Item, last uint64, remoteHead *item.Item, rep *ApplyReport) (uint64, *item.Item, error) {
+	for i, it := range local {
+		rev := last + 1 + uint64(i)
+		box, err := s.seal(id, rev, it)
+		if err != nil {
+			return 0, nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
+			return 0, nil, s.damaged(err)
+		}
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		m.HCount++
+	}
+	merged, conflicts := merge.Merge(base, local[len(local)-1], remoteHead)
+	rev := last + uint64(len(local)) + 1
+	box, err := s.seal(id, rev, merged)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, box = excluded.box`, id[:], rev, box); err != nil {
+		return 0, nil, s.damaged(err)
+	}
+	format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+	rep.Merged++
+	if len(conflicts) > 0 {
+		rep.Conflicts = append(rep.Conflicts, MergeConflict{ID: id, Title: merged.Title, Fields: conflicts})
+	}
+	return rev, merged, nil
+}
+
+func (s *Session) setRemote(ctx context.Context, tx *sql.Tx, id ItemID, rev uint64) error {
+	if rev == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO remote (id, rev) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET rev = excluded.rev`, id[:], rev)
+	return s.damaged0(err)
+}
+
+// Pending counts items with changes the server has not seen.
+func (v *Vault) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM items i LEFT JOIN remote r ON r.id = i.id WHERE i.rev > COALESCE(r.rev, 0)`).Scan(&n)
+	return n, dbError(v.path(), err)
+}
+
+// MarkVerified records that the server stored this device's manifest for
+// sequence head, which the device had fully pulled and pushed.
+func (v *Vault) MarkVerified(ctx context.Context, head uint64) error {
+	tx, err := v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(v.path(), err)
+	}
+	defer tx.Rollback()
+	if err := putU64(ctx, tx, "sync/verified", head); err != nil {
+		return dbError(v.path(), err)
+	}
+	return dbError(v.path(), tx.Commit())
+}
