@@ -2,7 +2,9 @@
 # Installs the Debian packages the test suite drives as independent,
 # real programs: zbarimg (an independent QR decoder), pdftoppm/pdftotext
 # (rendering the printed kit), Xvfb + xclip (a real clipboard), Ghostscript
-# and qpdf (PDFs made and encrypted by other producers). Safe to run again: it installs only
+# and qpdf (PDFs made and encrypted by other producers), PostgreSQL's
+# server binaries (the server tests start a throwaway cluster; nothing is
+# left running). Safe to run again: it installs only
 # what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
@@ -14,6 +16,7 @@ have Xvfb      || need+=(xvfb)
 have xclip     || need+=(xclip)
 have gs        || need+=(ghostscript)
 have qpdf      || need+=(qpdf)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,40 +57,56 @@ func buildServer(t *testing.T) string {
 	return serverBin.path
 }
 
+// TestServerScripts runs every script twice: with keyhold-server on its
+// embedded SQLite, and on PostgreSQL, where "server replica" starts a
+// second server process on the same database (on SQLite it names the same
+// server). Conditions [sqlite] and [postgres] tell them apart.
 func TestServerScripts(t *testing.T) {
 	bin := buildServer(t)
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
-	servers := &serverSet{procs: map[string]*serverProc{}}
 	// Start the PostgreSQL cluster here, where a missing server can skip
 	// or fail the test, rather than inside a script.
 	pgtest.New(t)
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/server",
-		RequireExplicitExec: true,
-		RequireUniqueNames:  true,
-		Setup: func(env *testscript.Env) error {
-			if err := setup(env); err != nil {
-				return err
-			}
-			env.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+env.Getenv("PATH"))
-			// One PostgreSQL database per script, on the test binary's
-			// throwaway cluster, created when a script asks for it.
-			env.Values["pg"] = func() string { return pgtest.New(t) }
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-			"capture":  cmdCapture,
-			"jsonget":  cmdJSONGet,
-			"streq":    cmdStrEq,
-			"server":   servers.cmd,
-			"pgdb":     cmdPGDB,
-			"pgdump":   cmdPGDump,
-			"flipbyte": cmdFlipByte,
-			"waitshow": cmdWaitShow,
-			"sleep":    cmdSleep,
-		},
-	})
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			servers := &serverSet{procs: map[string]*serverProc{}}
+			testscript.Run(t, testscript.Params{
+				Dir:                 "testdata/server",
+				RequireExplicitExec: true,
+				RequireUniqueNames:  true,
+				Setup: func(env *testscript.Env) error {
+					if err := setup(env); err != nil {
+						return err
+					}
+					env.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+env.Getenv("PATH"))
+					env.Setenv("BACKEND", backend)
+					// One PostgreSQL database per script, created when a
+					// script asks for it.
+					env.Values["pg"] = func() string { return pgtest.New(t) }
+					return nil
+				},
+				Condition: func(cond string) (bool, error) {
+					switch cond {
+					case "sqlite", "postgres":
+						return cond == backend, nil
+					}
+					return false, fmt.Errorf("unknown condition %q", cond)
+				},
+				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+					"exitcode": cmdExitCode,
+					"capture":  cmdCapture,
+					"jsonget":  cmdJSONGet,
+					"streq":    cmdStrEq,
+					"server":   servers.cmd,
+					"pgdb":     cmdPGDB,
+					"pgdump":   cmdPGDump,
+					"flipbyte": cmdFlipByte,
+					"waitshow": cmdWaitShow,
+					"sleep":    cmdSleep,
+				},
+			})
+		})
+	}
 }
 
 type serverProc struct {
@@ -100,6 +117,7 @@ type serverProc struct {
 	name   string
 	script *testscript.TestScript
 	exited bool
+	extra  []string // the store arguments it was started with
 }
 
 type serverSet struct {
@@ -167,6 +185,50 @@ func (s *serverSet) cmd(ts *testscript.TestScript, neg bool, args []string) {
 			p.cmd.Process.Kill()
 			ts.Fatalf("server %s did not stop within 15 s", args[1])
 		}
+	case "replica":
+		// server replica NAME OF: a second process on OF's database.
+		if len(args) != 3 {
+			ts.Fatalf("usage: server replica NAME OF")
+		}
+		s.mu.Lock()
+		of := s.procs[fmt.Sprintf("%p/%s", ts, args[2])]
+		s.mu.Unlock()
+		if of == nil {
+			ts.Fatalf("no server %s", args[2])
+		}
+		if ts.Getenv("BACKEND") != "postgres" {
+			ts.Setenv(args[1]+"_URL", ts.Getenv(args[2]+"_URL"))
+			ts.Setenv(args[1]+"_FP", ts.Getenv(args[2]+"_FP"))
+			return
+		}
+		p = s.start(ts, args[1], of.extra)
+		s.mu.Lock()
+		s.procs[key] = p
+		s.mu.Unlock()
+	case "dump":
+		// server dump NAME FILE: the server's whole database as bytes
+		// (SQLite file and WAL, or a pg_dump), for grep.
+		if p == nil || len(args) != 3 {
+			ts.Fatalf("usage: server dump NAME FILE")
+		}
+		if ts.Getenv("BACKEND") == "postgres" {
+			cmdPGDump(ts, false, []string{ts.Getenv("KEYHOLD_SCRIPT_PG"), args[2]})
+			return
+		}
+		var all []byte
+		for _, suf := range []string{"", "-wal"} {
+			b, err := os.ReadFile(filepath.Join(ts.MkAbs(args[1]), "keyhold-server.db"+suf))
+			if err != nil && !os.IsNotExist(err) {
+				ts.Fatalf("%v", err)
+			}
+			all = append(all, b...)
+		}
+		if len(all) == 0 {
+			ts.Fatalf("server %s has no database file", args[1])
+		}
+		if err := os.WriteFile(ts.MkAbs(args[2]), all, 0o600); err != nil {
+			ts.Fatalf("%v", err)
+		}
 	case "log":
 		if p == nil || len(args) != 3 {
 			ts.Fatalf("usage: server log NAME FILE")
@@ -195,8 +257,19 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 	if !hasListen {
 		args = append(args, "--listen", "127.0.0.1:0")
 	}
+	if !hasStore && ts.Getenv("BACKEND") == "postgres" {
+		cmdPGDB(ts, false, []string{"PG"})
+		extra = append(extra, "--db", ts.Getenv("PG"))
+		hasStore = true
+	}
 	if !hasStore {
 		args = append(args, "--data", ts.MkAbs(name))
+	}
+	// $STORE is what admin commands need to reach the same database.
+	if ts.Getenv("BACKEND") == "postgres" {
+		ts.Setenv("STORE", "--db="+ts.Getenv("KEYHOLD_SCRIPT_PG"))
+	} else if !hasStore {
+		ts.Setenv("STORE", "--data="+ts.MkAbs(name))
 	}
 	args = append(args, extra...)
 	cmd := exec.Command(serverBin.path, args...)
@@ -214,7 +287,7 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 	if err := cmd.Start(); err != nil {
 		ts.Fatalf("starting keyhold-server: %v", err)
 	}
-	p := &serverProc{cmd: cmd, done: make(chan error, 1), name: name, script: ts}
+	p := &serverProc{cmd: cmd, done: make(chan error, 1), name: name, script: ts, extra: extra}
 	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -296,10 +369,20 @@ func cmdPGDump(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Fatalf("pg_dump: %v", err)
 	}
+	// bytea columns come out as \x… hex: decode them, so that grep sees
+	// the bytes the server stores (and would find plaintext in them).
+	for _, m := range byteaRE.FindAll(out, -1) {
+		b, err := hex.DecodeString(string(m[2:]))
+		if err == nil {
+			out = append(append(out, '\n'), b...)
+		}
+	}
 	if err := os.WriteFile(ts.MkAbs(args[1]), out, 0o600); err != nil {
 		ts.Fatalf("%v", err)
 	}
 }
+
+var byteaRE = regexp.MustCompile(`\\x[0-9a-f]+`)
 
 // waitshow VAULT TITLE TIMEOUT
 // runs keyhold --vault VAULT show TITLE until it succeeds, or fails after

@@ -87,6 +87,8 @@ var errKinds = []struct {
 	{"invalid", item.ErrInvalid},
 	{"rotated", vault.ErrRotated},
 	{"login_needed", syncclient.ErrLoginNeeded},
+	{"revoked", syncclient.ErrRevoked},
+	{"disabled", syncclient.ErrDisabled},
 	{"not_enabled", syncclient.ErrNotEnabled},
 	{"server_mismatch", vault.ErrServerMismatch},
 	{"server_rollback", vault.ErrServerRollback},

@@ -199,6 +199,12 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				st["key_version"] = v.KeyVersion()
 				st["kdf"] = kdfJSON(v.Envelope().KDF)
 				st["keystore"] = "file"
+				if cfg, err := syncclient.Load(c.vaultDir); err == nil {
+					ss, _ := v.SyncState(c.ctx)
+					pending, _ := v.Pending(c.ctx)
+					st["sync"] = map[string]any{"server": cfg.Server, "device_id": cfg.DeviceID, "cursor": ss.Cursor,
+						"verified": ss.Verified, "pending": pending}
+				}
 			}
 			if c.jsonOut {
 				return c.printJSON(st)
@@ -213,6 +219,11 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "state:    unlocked (agent pid %d, locks after %s idle, next at %s)\n", ast.PID, ast.Timeout, ast.ExpiresAt.Local().Format(time.TimeOnly))
 			} else {
 				fmt.Fprintf(c.stdout, "state:    locked\n")
+			}
+			if sy, ok := st["sync"].(map[string]any); ok {
+				fmt.Fprintf(c.stdout, "sync:     %s (%d items with changes not yet sent; pulled to %d)\n", sy["server"], sy["pending"], sy["cursor"])
+			} else {
+				fmt.Fprintf(c.stdout, "sync:     none\n")
 			}
 			fmt.Fprintf(c.stdout, "secrets:  %s (a file readable only by you)\n", filepath.Join(c.vaultDir, vault.DeviceFile))
 			c.warnf("the Secret Key is kept in a file, not an OS key store; protect this account and its backups")

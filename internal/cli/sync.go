@@ -114,9 +114,11 @@ func serverErr(err error) error {
 		return exitError{err, ExitServer}
 	}
 	switch {
+	case errors.Is(err, syncclient.ErrRevoked), errors.Is(err, syncclient.ErrDisabled):
+		return exitError{err, ExitAuth}
 	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
 		return exitError{err, ExitDamaged}
-	case strings.HasPrefix(err.Error(), "login failed"), strings.Contains(err.Error(), "revoked"):
+	case strings.HasPrefix(err.Error(), "login failed"):
 		return exitError{err, ExitAuth}
 	case strings.Contains(err.Error(), "cannot reach the server"), errors.Is(err, api.ErrFingerprint):
 		return exitError{err, ExitServer}

@@ -16,6 +16,12 @@ import (
 // the password is needed to log in again.
 var ErrLoginNeeded = errors.New("this device must log in to the server again")
 
+// ErrRevoked means this device was revoked on the server.
+var ErrRevoked = errors.New("this device was revoked on the server; set it up again from the recovery kit to sync")
+
+// ErrDisabled means the operator disabled the account.
+var ErrDisabled = errors.New("the account is disabled on the server; contact its operator")
+
 // Login runs the PAKE with the login key (SPEC §3) and keeps the session
 // token in cfg (the caller saves it).
 func Login(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, login *keys.Key32) error {
@@ -54,6 +60,10 @@ func loginError(err error) error {
 			return errors.New("login failed: wrong password, or the account does not exist on this server")
 		case api.CodeThrottled:
 			return fmt.Errorf("too many failed logins; wait %s and try again", ae.RetryAfter)
+		case api.CodeRevoked:
+			return ErrRevoked
+		case api.CodeDisabled:
+			return ErrDisabled
 		}
 	}
 	return err

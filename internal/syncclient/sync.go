@@ -128,9 +128,9 @@ func authError(err error) error {
 		case api.CodeUnauthorized:
 			return fmt.Errorf("%w (%s)", ErrLoginNeeded, ae.Message)
 		case api.CodeRevoked:
-			return errors.New("this device was revoked on the server; set it up again from the recovery kit to sync")
+			return ErrRevoked
 		case api.CodeDisabled:
-			return errors.New("the account is disabled on the server; contact its operator")
+			return ErrDisabled
 		}
 	}
 	return err
