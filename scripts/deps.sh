@@ -4,7 +4,7 @@
 # (rendering the printed kit), Xvfb + xclip (a real clipboard), Ghostscript
 # and qpdf (PDFs made and encrypted by other producers), PostgreSQL's
 # server binaries (the server tests start a throwaway cluster; nothing is
-# left running). Safe to run again: it installs only
+# left running), gpg and age (decrypting the kit emails independently). Safe to run again: it installs only
 # what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
@@ -17,6 +17,8 @@ have xclip     || need+=(xclip)
 have gs        || need+=(ghostscript)
 have qpdf      || need+=(qpdf)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+have gpg       || need+=(gnupg)
+have age       || need+=(age)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -27,5 +27,10 @@ echo "test: cross-compiling keyhold for darwin and windows" >&2
 for target in darwin/amd64 darwin/arm64 windows/amd64; do
   GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/keyhold
 done
+echo "test: static server binaries" >&2
+for cmd in ./cmd/keyhold-server ./cmd/keyhold-mailer; do
+  [ -d "$cmd" ] || continue
+  CGO_ENABLED=0 go build -o /dev/null "$cmd"
+done
 echo "test: go test" >&2
 CGO_ENABLED=0 go test -count=1 -timeout 15m "$@" ./...

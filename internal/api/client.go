@@ -158,7 +158,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if q != nil {
 		u.RawQuery = q.Encode()
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	timeout := requestTimeout
+	if path == "/v1/sync/push" || path == "/v1/account/rotate" {
+		timeout = 30 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
@@ -203,7 +207,7 @@ func readError(resp *http.Response) error {
 	ae := &APIError{Status: resp.StatusCode, Code: CodeInternal}
 	var e Error
 	if json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e) == nil && e.Error.Code != "" {
-		ae.Code, ae.Message = e.Error.Code, e.Error.Message
+		ae.Code, ae.Message = e.Error.Code, Printable(e.Error.Message)
 		ae.RetryAfter = time.Duration(e.Error.RetryAfter) * time.Second
 	}
 	if s := resp.Header.Get("Retry-After"); s != "" && ae.RetryAfter == 0 {
@@ -370,4 +374,28 @@ func (c *Client) Events(ctx context.Context, fn func(HeadEvent)) error {
 func (c *Client) LoginParams(ctx context.Context, accountID string) (*LoginParamsResponse, error) {
 	var out LoginParamsResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/login/params", nil, &LoginParamsRequest{AccountID: accountID}, &out)
+}
+
+// MailTicket asks the server for a ticket to email the kit to one address.
+func (c *Client) MailTicket(ctx context.Context, r *MailTicketRequest) (*MailTicketResponse, error) {
+	var out MailTicketResponse
+	return &out, c.do(ctx, http.MethodPost, "/v1/mail/ticket", nil, r, &out)
+}
+
+// SendKit hands a kit and its ticket to keyhold-mailer (a Client made for
+// the mailer's URL).
+func (c *Client) SendKit(ctx context.Context, r *MailSendRequest) (*MailSendResponse, error) {
+	var out MailSendResponse
+	return &out, c.do(ctx, http.MethodPost, "/v1/send", nil, r, &out)
+}
+
+// Printable removes control and bidirectional-override characters from
+// text a server sent, before it reaches a terminal.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f {
+			return -1
+		}
+		return r
+	}, s)
 }

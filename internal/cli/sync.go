@@ -339,7 +339,7 @@ func (c *cmdEnv) reportSync(rep *syncclient.Report) {
 		c.warnf("%q was changed here and on another device: %s; the other value is in `keyhold history %s`", mc.Title, strings.Join(parts, ", "), mc.ID)
 	}
 	if rep.EnvelopeUpdated {
-		c.infof("the password was changed on another device: use the new password from now on")
+		c.infof("the password was changed on another device; the new password works here too (the old one only until you first use the new one)")
 	}
 	if rep.Rotated {
 		c.infof("the account key was rotated on another device; this device now uses the new key and Secret Key")
@@ -488,7 +488,7 @@ func (c *cmdEnv) devicesCmd() *cobra.Command {
 					if d.Current {
 						state += " (this device)"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Platform, d.Added.Local().Format("2006-01-02 15:04"),
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(d.ID), api.Printable(d.Name), api.Printable(d.Platform), d.Added.Local().Format("2006-01-02 15:04"),
 						d.LastSeen.Local().Format("2006-01-02 15:04"), state)
 				}
 				return w.Flush()
@@ -543,7 +543,8 @@ func (c *cmdEnv) accountLogCmd() *cobra.Command {
 				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "TIME\tEVENT\tDEVICE\tSOURCE\tDETAIL")
 				for _, e := range evs {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, e.DeviceID, e.Source, e.Detail)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), api.Printable(e.Kind),
+						api.Printable(e.DeviceID), api.Printable(e.Source), api.Printable(e.Detail))
 				}
 				return w.Flush()
 			})

@@ -152,6 +152,9 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if last.ManifestSeq > last.Head {
+		return nil, fmt.Errorf("%w (its manifest is ahead of its head); nothing was written", vault.ErrServerMismatch)
+	}
 	var manifest []byte
 	if last.ManifestSeq == last.Head {
 		manifest = last.Manifest

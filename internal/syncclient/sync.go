@@ -55,6 +55,11 @@ const maxRounds = 8
 // device and the server hold the same vault (or reports why not). Local
 // edits are never overwritten: they are merged and pushed.
 func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
+	unlock, err := lockSync(y.S.Vault().Dir, 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rep := &Report{}
 	if err := y.keys(ctx, rep); err != nil {
 		return rep, err
@@ -156,12 +161,15 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	ar, nsk, err := y.S.FollowRotation(ctx, &vault.RotatedKeys{KeyVersion: k.KeyVersion, Envelope: k.Envelope, KeyCheck: k.KeyCheck, Transition: k.Transition},
-		func() ([]vault.Incoming, uint64, error) {
+		func() ([]vault.Incoming, uint64, []byte, error) {
 			all, last, err := y.fetchAll(ctx, k.KeyVersion)
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, nil, err
 			}
-			return all, last.Head, nil
+			if last.ManifestSeq != last.Head {
+				return all, last.Head, nil, nil
+			}
+			return all, last.Head, last.Manifest, nil
 		})
 	if err != nil {
 		return err
@@ -175,11 +183,17 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 // fetchAll pulls every revision the server holds, all pages.
 func (y *Syncer) fetchAll(ctx context.Context, kv uint32) ([]vault.Incoming, *api.ChangesResponse, error) {
 	var all []vault.Incoming
-	var since uint64
+	var since, first uint64
 	for {
 		page, err := y.C.Changes(ctx, since, PageSize)
 		if err != nil {
 			return nil, nil, authError(err)
+		}
+		if first == 0 {
+			first = page.Head
+		}
+		if uint64(len(all)+len(page.Changes)) > first || page.Head != first {
+			return nil, nil, errors.New("the vault changed on the server while it was downloaded; run the command again")
 		}
 		if page.KeyVersion != kv {
 			return nil, nil, errors.New("the account key was rotated again meanwhile; run the command again")
@@ -233,6 +247,7 @@ func (y *Syncer) pull(ctx context.Context, rep *Report) (*api.ChangesResponse, e
 	}
 	_, kv := y.S.AccountKey()
 	cursor := st.Cursor
+	var first uint64
 	for {
 		page, err := y.C.Changes(ctx, cursor, PageSize)
 		if err != nil {
@@ -255,7 +270,18 @@ func (y *Syncer) pull(ctx context.Context, rep *Report) (*api.ChangesResponse, e
 		rep.Pulled += len(in)
 		rep.add(ar)
 		cursor = next
+		if first == 0 {
+			first = page.Head
+		}
 		if !page.More {
+			return page, nil
+		}
+		if cursor >= first {
+			// Changes made since this pull began wait for the next
+			// round: a server cannot keep a pull going forever.
+			page.More = false
+			page.Head = cursor
+			page.Manifest, page.ManifestSeq = nil, 0
 			return page, nil
 		}
 	}
@@ -308,13 +334,37 @@ func (y *Syncer) push(ctx context.Context, cursor uint64, rep *Report) (bool, er
 		if err != nil {
 			return false, authError(err)
 		}
+		// The answer must account for exactly the items sent: each
+		// accepted at the revision sent, or refused at a revision not
+		// below the one this push was based on.
+		sent := make(map[vault.ItemID]*vault.Outgoing, len(out))
+		for i := range out {
+			sent[out[i].ID] = &out[i]
+		}
+		bad := fmt.Errorf("%w (its answer to a push does not match what was sent)", vault.ErrServerMismatch)
 		done := make([]vault.Pushed, 0, len(resp.Accepted))
 		for _, a := range resp.Accepted {
 			u, err := uuid.Parse(a.ItemID)
-			if err != nil {
-				return false, fmt.Errorf("%w (a malformed push answer)", vault.ErrServerMismatch)
+			o := sent[vault.ItemID(u)]
+			if err != nil || o == nil || a.Rev != o.Last() {
+				return false, bad
 			}
+			delete(sent, o.ID)
 			done = append(done, vault.Pushed{ID: vault.ItemID(u), Rev: a.Rev})
+		}
+		for _, rj := range resp.Rejected {
+			u, err := uuid.Parse(rj.ItemID)
+			o := sent[vault.ItemID(u)]
+			if err != nil || o == nil {
+				return false, bad
+			}
+			if rj.CurrentRev < o.BaseRev {
+				return false, fmt.Errorf("%w: item %s is at revision %d there, this device had seen %d", vault.ErrServerRollback, o.ID, rj.CurrentRev, o.BaseRev)
+			}
+			delete(sent, o.ID)
+		}
+		if len(sent) != 0 {
+			return false, bad
 		}
 		if err := y.S.MarkPushed(ctx, done); err != nil {
 			return false, err

@@ -3,7 +3,9 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,13 +15,15 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
-// AdoptEnvelope stores an envelope that another device made when the
-// password was changed there (same account key, same key version), so
-// this device unlocks with the new password from now on. It reports
-// whether anything changed. The envelope cannot be opened here without
-// the new password, so it is checked as far as possible: same account and
-// key version, this device's Secret Key, and KDF settings no weaker than
-// this device's floor.
+// AdoptEnvelope records an envelope that another device made when the
+// password was changed there (same account key, same key version). It
+// cannot be opened here without the new password, and a server could
+// serve anything that merely looks right, so it never replaces the
+// working envelope: it is kept as pending, and Unlock promotes it the
+// first time the new password opens it (until then the old password still
+// works on this device). It is checked as far as possible first: same
+// account and key version, this device's Secret Key, KDF settings no
+// weaker than this device's floor. It reports whether anything changed.
 func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -28,6 +32,9 @@ func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 		return false, fmt.Errorf("the server's account key envelope: %w", err)
 	}
 	if bytes.Equal(env.Marshal(), s.v.meta.envelope.Marshal()) {
+		return false, nil
+	}
+	if pend, err := s.v.pendingEnvelope(); err == nil && pend != nil && bytes.Equal(pend.Marshal(), env.Marshal()) {
 		return false, nil
 	}
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
@@ -44,11 +51,54 @@ func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 	if env.KDF.Weaker(di.KDFFloor) {
 		return false, fmt.Errorf("%w (vault: %s, this device last used %s); the server's envelope was refused", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
-	if _, err := s.v.db.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
+	if _, err := s.v.db.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('envelope/pending', ?)
+		ON CONFLICT (k) DO UPDATE SET v = excluded.v`, env.Marshal()); err != nil {
 		return false, s.damaged(err)
 	}
-	s.v.meta.envelope = env
 	return true, nil
+}
+
+// pendingEnvelope returns the envelope AdoptEnvelope kept, or nil.
+func (v *Vault) pendingEnvelope() (*format.Envelope, error) {
+	var b []byte
+	err := v.db.QueryRow(`SELECT v FROM meta WHERE k = 'envelope/pending'`).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	env, err := format.ParseEnvelope(b)
+	if err != nil || env.AccountID != v.meta.accountID || env.KeyVersion != v.meta.envelope.KeyVersion {
+		return nil, nil
+	}
+	return env, nil
+}
+
+// promotePending makes the pending envelope, which the password just
+// opened, the vault's envelope, and raises the KDF floor to it.
+func (v *Vault) promotePending(env *format.Envelope, di *DeviceInfo) error {
+	tx, err := v.db.Begin()
+	if err != nil {
+		return dbError(v.path(), err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
+		return dbError(v.path(), err)
+	}
+	if _, err := tx.Exec(`DELETE FROM meta WHERE k = 'envelope/pending'`); err != nil {
+		return dbError(v.path(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError(v.path(), err)
+	}
+	v.meta.envelope = env
+	if env.KDF.Time > di.KDFFloor.Time || env.KDF.MemoryKiB > di.KDFFloor.MemoryKiB {
+		ndi := *di
+		ndi.KDFFloor = keys.KDFParams{Time: max(env.KDF.Time, di.KDFFloor.Time), MemoryKiB: max(env.KDF.MemoryKiB, di.KDFFloor.MemoryKiB), Threads: env.KDF.Threads}
+		return writeDevice(filepath.Join(v.Dir, DeviceFile), &ndi)
+	}
+	return nil
 }
 
 // RotatedKeys is what the server keeps after a key rotation made on
@@ -69,7 +119,12 @@ type RotatedKeys struct {
 // re-encrypted and stacked on top, merged field by field, to be pushed
 // next. The new Secret Key replaces the old one in the device file as a
 // rotation made here would.
-func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch func() ([]Incoming, uint64, error)) (*ApplyReport, *keys.SecretKey, error) {
+//
+// fetch also returns the server's manifest for that head (the rotating
+// device always stores one); the download must match it, and must hold
+// every item this device knows the server had, at a revision no older,
+// before anything local is touched.
+func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch func() ([]Incoming, uint64, []byte, error)) (*ApplyReport, *keys.SecretKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.v.meta.accountID
@@ -109,9 +164,12 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	if env.KDF.Weaker(di.KDFFloor) {
 		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s)", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
-	all, head, err := fetch()
+	all, head, manifest, err := fetch()
 	if err != nil {
 		return nil, nil, err
+	}
+	if manifest == nil {
+		return nil, nil, fmt.Errorf("%w (it holds no manifest for the rotated vault)", ErrServerMismatch)
 	}
 	k := new(keys.AccountKey)
 	keys.LockMemory(k[:])
@@ -177,10 +235,31 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 		}
 		pend[p.id] = pe
 	}
-	for _, q := range []string{`DELETE FROM items`, `DELETE FROM history`, `DELETE FROM remote`, `DELETE FROM meta WHERE k LIKE 'index/%'`} {
+	for _, q := range []string{`DELETE FROM items`, `DELETE FROM history`, `DELETE FROM remote`, `DELETE FROM meta WHERE k LIKE 'index/%'`, `DELETE FROM meta WHERE k = 'envelope/pending'`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fail(s.damaged(err))
 		}
+	}
+	// Nothing the server had may be missing or older in the download, and
+	// the download must be what the rotating device signed.
+	known, err := remoteSet(ctx, tx)
+	if err != nil {
+		return fail(s.damaged(err))
+	}
+	last := map[ItemID]uint64{}
+	for _, c := range all {
+		last[c.ID] = max(last[c.ID], c.Rev)
+	}
+	for id, rev := range known {
+		if last[id] < rev {
+			return fail(fmt.Errorf("%w (item %s is missing or older after the rotation); nothing was changed", ErrServerMismatch, id))
+		}
+	}
+	sm, err := format.ParseManifest(manifest)
+	want := ns.serverManifest(last, head)
+	if err != nil || sm.KeyVersion != rk.KeyVersion || sm.Verify(nmk, id) != nil || sm.Seq != head ||
+		sm.Count != want.Count || subtle.ConstantTimeCompare(sm.Acc[:], want.Acc[:]) != 1 {
+		return fail(fmt.Errorf("%w (the rotated vault does not match its manifest); nothing was changed", ErrServerMismatch))
 	}
 	m := &format.Manifest{KeyVersion: rk.KeyVersion, Seq: old.Seq + 1}
 	rep := &ApplyReport{}
@@ -280,7 +359,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	if err := putU64(ctx, tx, "sync/cursor", head); err != nil {
 		return fail(s.damaged(err))
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k = 'sync/verified'`); err != nil {
+	if err := putU64(ctx, tx, "sync/verified", head); err != nil {
 		return fail(s.damaged(err))
 	}
 	devPath := filepath.Join(s.v.Dir, DeviceFile)

@@ -59,6 +59,11 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 	if _, err := s.v.db.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'envelope'`, env.Marshal()); err != nil {
 		return s.damaged(err)
 	}
+	// A password change from another device that had not been used here
+	// yet is superseded by this one.
+	if _, err := s.v.db.ExecContext(ctx, `DELETE FROM meta WHERE k = 'envelope/pending'`); err != nil {
+		return s.damaged(err)
+	}
 	s.v.meta.envelope = env
 	if p.Time > di.KDFFloor.Time || p.MemoryKiB > di.KDFFloor.MemoryKiB {
 		di.KDFFloor = keys.KDFParams{Time: max(p.Time, di.KDFFloor.Time), MemoryKiB: max(p.MemoryKiB, di.KDFFloor.MemoryKiB), Threads: p.Threads}

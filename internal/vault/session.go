@@ -76,6 +76,20 @@ func (v *Vault) UnlockLogin(pw []byte) (*Session, *keys.Key32, error) {
 		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s); someone may have replaced the vault file", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
 	ak, d, err := env.Open(pw, di.SecretKey)
+	if errors.Is(err, format.ErrWrongPassword) {
+		// A password changed on another device arrives as a pending
+		// envelope; it replaces the current one only once it opens.
+		if pend, perr := v.pendingEnvelope(); perr == nil && pend != nil && !pend.KDF.Weaker(di.KDFFloor) {
+			if pak, pd, oerr := pend.Open(pw, di.SecretKey); oerr == nil && v.meta.keyCheck.Verify(pak, v.meta.accountID, pend.KeyVersion) == nil {
+				if perr := v.promotePending(pend, di); perr != nil {
+					pak.Wipe()
+					pd.Wipe()
+					return nil, nil, perr
+				}
+				env, ak, d, err = pend, pak, pd, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -35,13 +35,21 @@ var (
 	ErrNotSynced = errors.New("this device has changes the server has not seen; run keyhold sync first")
 )
 
-// EnableSync prepares the vault for server sync: it creates the sync
-// tables if needed. Every local item counts as not yet on the server.
+// EnableSync prepares the vault for a new server: it creates the sync
+// tables if needed and forgets what any earlier server held, so every
+// local item counts as not yet on the server.
 func (v *Vault) EnableSync(ctx context.Context) error {
-	if _, err := v.db.ExecContext(ctx, syncSchema); err != nil {
+	tx, err := v.db.BeginTx(ctx, nil)
+	if err != nil {
 		return dbError(v.path(), err)
 	}
-	return nil
+	defer tx.Rollback()
+	for _, q := range []string{syncSchema, `DELETE FROM remote`, `DELETE FROM meta WHERE k IN ('sync/cursor', 'sync/verified')`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return dbError(v.path(), err)
+		}
+	}
+	return dbError(v.path(), tx.Commit())
 }
 
 // SyncState is how far this device has synced.
