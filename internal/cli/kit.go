@@ -18,6 +18,7 @@ import (
 func (c *cmdEnv) kitCmd() *cobra.Command {
 	var text bool
 	var png, pdf string
+	var mf mailFlags
 	cmd := &cobra.Command{
 		Use:   "kit",
 		Short: "Show or save the recovery kit (account id and Secret Key; never the password)",
@@ -29,6 +30,16 @@ encrypted account key. It is made here; nothing is sent anywhere.
   keyhold kit --text          the one-line kit text alone
   keyhold kit --pdf kit.pdf   a printable page (keep it somewhere safe)
   keyhold kit --png kit.png   the QR code alone
+  keyhold kit --email [--to ADDR] [--encrypt-to KEY.asc|age1…] [--yes]
+                              have keyhold-mailer email it (see below)
+
+Emailing is off unless you ask: the server signs a short-lived ticket for
+one address (and logs the request in keyhold account log), and the mailer
+renders the same PDF and QR code and sends them over TLS, keeping nothing.
+Anyone who reads the mail gets the Secret Key (not the password); with
+--encrypt-to, an OpenPGP public key file (PGP/MIME) or an age recipient
+(the attachments are age-encrypted), only that key's holder can read it.
+Without --yes the risk is explained and you are asked to confirm.
 
 Needs the vault unlocked (agent) or the password, so that an unattended
 terminal cannot print it. Output files must not exist yet.`,
@@ -54,6 +65,9 @@ terminal cannot print it. Output files must not exist yet.`,
 				return err
 			}
 			t := k.Text()
+			if mf.email {
+				return c.emailKit(&mf, t, di.Email)
+			}
 			wrote := false
 			if png != "" {
 				b, err := kit.QRPNG(t, 512)
@@ -97,6 +111,15 @@ terminal cannot print it. Output files must not exist yet.`,
 	f.BoolVar(&text, "text", false, "print the one-line kit text alone")
 	f.StringVar(&png, "png", "", "write the QR code as a PNG to this file")
 	f.StringVar(&pdf, "pdf", "", "write a printable PDF kit to this file")
+	f.BoolVar(&mf.email, "email", false, "have keyhold-mailer email the kit (off by default; read the warning)")
+	f.StringVar(&mf.to, "to", "", "with --email: the address (default: the account's email)")
+	f.StringVar(&mf.encryptTo, "encrypt-to", "", "with --email: encrypt to this OpenPGP public key file (armored) or age recipient (age1…)")
+	f.StringVar(&mf.mailerURL, "mailer-url", "", "with --email: the mailer (default: the one the server names)")
+	f.StringVar(&mf.mailerFingerprint, "mailer-fingerprint", os.Getenv("KEYHOLD_MAILER_FINGERPRINT"), "with --email: pin the mailer's certificate (sha256:HEX; env KEYHOLD_MAILER_FINGERPRINT)")
+	f.BoolVar(&mf.yes, "yes", false, "with --email: send without asking for confirmation")
+	cmd.MarkFlagsMutuallyExclusive("email", "text")
+	cmd.MarkFlagsMutuallyExclusive("email", "png")
+	cmd.MarkFlagsMutuallyExclusive("email", "pdf")
 	return cmd
 }
 
