@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
 )
@@ -20,10 +21,10 @@ import (
 func (a *app) adminCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage accounts, plans and backups in the database directly",
-		Long: `Manage accounts, plans and backups by opening the database directly (the
-server may be running). The database is --db (or $` + envDB + `), else SQLite in
-the data directory.`,
+		Short: "Manage accounts, plans, backups and the mail key in the database directly",
+		Long: `Manage accounts, plans, backups and the mail ticket key by opening the database
+directly (the server may be running). The database is --db (or $` + envDB + `), else
+SQLite in the data directory.`,
 	}
 	a.addStoreFlags(cmd)
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -36,7 +37,7 @@ the data directory.`,
 	account.AddCommand(a.accountListCmd(), a.accountShowCmd(), a.accountDisableCmd(true), a.accountDisableCmd(false))
 	plan := &cobra.Command{Use: "plan", Short: "Set an account's plan"}
 	plan.AddCommand(a.planSetCmd())
-	cmd.AddCommand(account, plan, a.backupCmd())
+	cmd.AddCommand(account, plan, a.backupCmd(), a.mailKeyCmd())
 	return cmd
 }
 
@@ -409,4 +410,39 @@ server's login keys: keep it as safe as the database itself.`,
 			})
 		},
 	}
+}
+
+// adminMailKey is the JSON of admin mail-key.
+type adminMailKey struct {
+	PublicKey string `json:"public_key"` // keyhold-mail-key-v1:BASE64
+}
+
+func (a *app) mailKeyCmd() *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "mail-key",
+		Short: "Print the public key keyhold-mailer checks this server's mail tickets with",
+		Long: `Print the public key of the key this server signs recovery kit mail tickets
+with, as keyhold-mail-key-v1:BASE64, for keyhold-mailer's configuration. The key
+is made and stored in the database the first time it is needed (here, or at the
+first start of serve), so every replica sharing the database signs with it and
+the printed key stays the same. It is public: printing it reveals nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withStore(cmd.Context(), func(st store.Store) error {
+				pub, err := server.MailPublicKey(cmd.Context(), st)
+				if err != nil {
+					return err
+				}
+				text := mailticket.FormatPublicKey(pub)
+				if jsonOut {
+					return writeJSONOut(a.stdout, adminMailKey{PublicKey: text})
+				}
+				_, err = fmt.Fprintln(a.stdout, text)
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
+	return cmd
 }

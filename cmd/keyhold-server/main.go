@@ -6,6 +6,7 @@
 //	keyhold-server admin [--data DIR | --db URL] account list|show|disable|enable …
 //	keyhold-server admin [--data DIR | --db URL] plan set ACCOUNT_ID --plan NAME …
 //	keyhold-server admin [--data DIR | --db URL] backup FILE
+//	keyhold-server admin [--data DIR | --db URL] mail-key [--json]
 //
 // Messages for the operator go to stderr prefixed with the program name;
 // results of admin commands go to stdout, as JSON with --json.

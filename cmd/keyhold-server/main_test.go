@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/pgtest"
 	"github.com/keyhold/keyhold/internal/server/store"
 )
@@ -379,4 +380,63 @@ func TestAdminRefusesTwoDatabases(t *testing.T) {
 	if out != "" {
 		t.Errorf("stdout: %s", out)
 	}
+}
+
+var mailKeyRE = regexp.MustCompile(`^keyhold-mail-key-v1:[A-Za-z0-9+/]{43}=\n$`)
+
+// TestAdminMailKey: mail-key prints the ticket-signing public key in the
+// form the mailer reads; the key is made once per database and kept.
+func TestAdminMailKey(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		data := t.TempDir()
+		first := admin(t, nil, 0, "--data", data, "mail-key")
+		if !mailKeyRE.MatchString(first) {
+			t.Fatalf("mail-key printed %q", first)
+		}
+		if _, err := mailticket.ParsePublicKey(first); err != nil {
+			t.Fatalf("the mailer cannot read %q: %v", first, err)
+		}
+		// A server started on the database keeps the key.
+		p := start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", data)
+		p.stop(t)
+		if again := admin(t, nil, 0, "--data", data, "mail-key"); again != first {
+			t.Errorf("mail-key printed %q, then %q", first, again)
+		}
+		var j adminMailKey
+		if err := json.Unmarshal([]byte(admin(t, nil, 0, "--data", data, "mail-key", "--json")), &j); err != nil || j.PublicKey+"\n" != first {
+			t.Errorf("--json gives %+v (%v), want %q", j, err, first)
+		}
+		// Another database has another key.
+		if other := admin(t, nil, 0, "--data", t.TempDir(), "mail-key"); other == first || !mailKeyRE.MatchString(other) {
+			t.Errorf("a second database printed %q", other)
+		}
+		admin(t, nil, 2, "--data", data, "mail-key", "extra")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		env := []string{envDB + "=" + pgtest.New(t)}
+		// Two invocations racing to create the key on a new database (as
+		// replicas starting together would) agree on it.
+		outs := make([]string, 2)
+		var wg sync.WaitGroup
+		for i := range outs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := exec.Command(bin, "admin", "mail-key")
+				cmd.Env = append(os.Environ(), env...)
+				out, err := cmd.Output()
+				if err != nil {
+					t.Errorf("mail-key: %v", err)
+				}
+				outs[i] = string(out)
+			}()
+		}
+		wg.Wait()
+		if !mailKeyRE.MatchString(outs[0]) || outs[0] != outs[1] {
+			t.Fatalf("two invocations printed %q and %q", outs[0], outs[1])
+		}
+		if again := admin(t, env, 0, "mail-key"); again != outs[0] {
+			t.Errorf("mail-key printed %q, then %q", outs[0], again)
+		}
+	})
 }

@@ -111,6 +111,9 @@ func Sign(priv ed25519.PrivateKey, t *Ticket) ([]byte, error) {
 	if err := CheckAddress(t.To); err != nil {
 		return nil, err
 	}
+	if t.Expires.Unix() < 0 || t.Expires.Unix() > 1<<62 {
+		return nil, errors.New("mail ticket: expiry out of range")
+	}
 	body := t.body()
 	sig := ed25519.Sign(priv, append([]byte(signContext), body...))
 	return append(body, sig...), nil

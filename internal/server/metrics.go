@@ -23,6 +23,7 @@ type metrics struct {
 	logins          *prometheus.CounterVec
 	streams         prometheus.Gauge
 	accountsCreated prometheus.Counter
+	mailTickets     *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -61,8 +62,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "keyhold_accounts_created_total",
 			Help: "Accounts created.",
 		}),
+		mailTickets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyhold_mail_tickets_total",
+			Help: "Recovery kit mail tickets by outcome (issued, throttled).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.pushes, m.pushItems, m.logins, m.streams, m.accountsCreated} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.pushes, m.pushItems, m.logins, m.streams, m.accountsCreated, m.mailTickets} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -74,6 +79,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}
 	for _, r := range []string{"accepted", "rejected"} {
 		m.pushItems.WithLabelValues(r)
+	}
+	for _, r := range []string{"issued", "throttled"} {
+		m.mailTickets.WithLabelValues(r)
 	}
 	return m, nil
 }

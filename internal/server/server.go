@@ -1,5 +1,6 @@
 // Package server is keyhold-server's HTTP API (docs/API.md): accounts,
-// OPAQUE login, sessions, devices, the sync feed and its event stream.
+// OPAQUE login, sessions, devices, the sync feed and its event stream, and
+// the signed tickets that let keyhold-mailer email a recovery kit.
 //
 // It holds no plaintext and cannot: item boxes, envelopes, key checks and
 // manifests are opaque bytes sealed by clients, and the package does not
@@ -14,6 +15,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -60,8 +62,9 @@ type Config struct {
 	// Sessions do not slide: a device logs in again when its session ends.
 	SessionTTL time.Duration
 
-	// MailerURL is shown to clients in GET /v1/account, where they send a
-	// recovery kit mail request. Empty: no mailer.
+	// MailerURL is shown to clients in GET /v1/account and with every mail
+	// ticket: where they send a recovery kit mail request. Empty: no
+	// mailer (tickets are still signed, for a mailer the client knows).
 	MailerURL string
 
 	// NewAccountPlan is the plan of a new account: store.PlanFree (the
@@ -97,10 +100,13 @@ type Server struct {
 	pk  *pake.Server
 	// fakeHeaderKey derives the envelope headers of unknown accounts.
 	fakeHeaderKey []byte
-	log           *slog.Logger
-	now           func() time.Time
-	mux           *http.ServeMux
-	metrics       *metrics
+	// mailKey signs mail tickets (mail.go).
+	mailKey ed25519.PrivateKey
+
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	metrics *metrics
 
 	done      chan struct{} // closed by Close: event streams end
 	closeOnce sync.Once
@@ -109,9 +115,9 @@ type Server struct {
 	lockouts  auditedLockouts
 }
 
-// New checks cfg and builds the server. It loads the PAKE server keys from
-// the store, creating them on first use, so every replica sharing a
-// database uses the same keys.
+// New checks cfg and builds the server. It loads the PAKE server keys and
+// the mail ticket key from the store, creating them on first use, so every
+// replica sharing a database uses the same keys.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
@@ -156,6 +162,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: loading a server secret from the database: %w", err)
 	}
+	mk, err := loadMailKey(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
@@ -165,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		st:            cfg.Store,
 		pk:            pk,
 		fakeHeaderKey: fhk,
+		mailKey:       mk,
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		metrics:       m,
@@ -205,6 +216,7 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET /v1/sync/changes", s.auth(s.changes))
 	mux.HandleFunc("POST /v1/sync/push", body(api.MaxPushBody, s.auth(s.push)))
 	mux.HandleFunc("GET /v1/sync/events", s.auth(s.events))
+	mux.HandleFunc("POST /v1/mail/ticket", body(api.MaxBody, s.auth(s.mailTicket)))
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -36,6 +36,7 @@ func authenticated(deviceID string) []struct{ method, path string } {
 		{"GET", "/v1/sync/changes"},
 		{"POST", "/v1/sync/push"},
 		{"GET", "/v1/sync/events"},
+		{"POST", "/v1/mail/ticket"},
 	}
 }
 
