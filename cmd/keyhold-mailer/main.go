@@ -1,0 +1,82 @@
+// Command keyhold-mailer emails a Keyhold recovery kit to the address a
+// mail ticket from keyhold-server names. It is a process of its own, with
+// its own configuration and no access to the account database: the
+// server's public mail key is all it knows of the server. See
+// docs/MAILER.md.
+//
+//	keyhold-mailer serve --listen ADDR --server-key KEY|FILE --smtp-host H --smtp-port P [--smtp-implicit-tls]
+//	    [--smtp-user U --smtp-password-file F] [--smtp-ca-file F] --from ADDR
+//	    (--tls-cert F --tls-key F | --dev-tls | --insecure-http) …
+//
+// Messages for the operator go to stderr: the "fingerprint:" and
+// "listening on" lines, then JSON log lines.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed
+	exitUsage = 2 // wrong flags or arguments
+)
+
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
+
+// app is the state of one invocation.
+type app struct {
+	stdout, stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "keyhold-mailer",
+		Short:         "Email Keyhold recovery kits on keyhold-server's tickets",
+		Long:          "keyhold-mailer emails a recovery kit to the one address a ticket signed by keyhold-server names.\nIt keeps nothing on disk and never logs a kit. See docs/MAILER.md.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(a.serveCmd())
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "keyhold-mailer: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) || isCobraUsage(err) {
+		if !strings.Contains(err.Error(), "hint:") {
+			fmt.Fprintln(stderr, "hint: run keyhold-mailer help serve for the flags")
+		}
+		return exitUsage
+	}
+	return exitError
+}
+
+// usageError marks a mistake in the command line.
+type usageError struct{ error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
+		"flag needs an argument", "invalid argument", "required flag", "if any flags in the group"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,695 @@
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/mailer/mailertest"
+)
+
+// expectedFiles are the PDF and PNG the client would make of the
+// fixture's kit on the fixture's date.
+func (f *fixture) expectedFiles(email string) (pdf, png []byte) {
+	f.t.Helper()
+	pdf, err := kit.PDF(f.kit.Sheet(email, f.now, secretKeyDisplay(f.kit.SecretKey)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	png, err = kit.QRPNG(f.text, kit.QRImageSize)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return pdf, png
+}
+
+// checkKitFiles checks that a mailed PDF and PNG are the client's and
+// that their QR codes read back as the kit.
+func (f *fixture) checkKitFiles(pdf, png []byte) {
+	f.t.Helper()
+	wantPDF, wantPNG := f.expectedFiles(testTo)
+	if !bytes.Equal(pdf, wantPDF) {
+		f.t.Error("the mailed PDF is not the PDF the client makes of this kit")
+	}
+	if !bytes.Equal(png, wantPNG) {
+		f.t.Error("the mailed PNG is not the QR code the client makes of this kit")
+	}
+	got, err := kit.DecodePDF(pdf)
+	if err != nil || got != f.text {
+		f.t.Errorf("the mailed PDF's QR code reads %v (err %v), not the kit", got != "", err)
+	}
+	got, err = kit.DecodePNG(png)
+	if err != nil || got != f.text {
+		f.t.Errorf("the mailed PNG's QR code does not read as the kit (err %v)", err)
+	}
+}
+
+func checkBodies(t *testing.T, leaves []mailertest.Part, want ...string) {
+	t.Helper()
+	for _, ct := range []string{"text/plain", "text/html"} {
+		var p *mailertest.Part
+		for i := range leaves {
+			if leaves[i].Type == ct {
+				p = &leaves[i]
+			}
+		}
+		if p == nil {
+			t.Fatalf("no %s body", ct)
+		}
+		if p.Params["charset"] != "utf-8" {
+			t.Errorf("%s charset %q", ct, p.Params["charset"])
+		}
+		text := string(p.Body)
+		if ct == "text/html" {
+			text = strings.ReplaceAll(text, "&#39;", "'")
+		}
+		for _, w := range append([]string{
+			"Your password is NOT in this kit",
+			"If you do not use Keyhold, or this is not your account",
+			"If it is your account and you did not ask for this email",
+			"keyhold devices revoke", "keyhold rotate-key",
+		}, want...) {
+			if !strings.Contains(text, w) {
+				t.Errorf("the %s body does not say %q", ct, w)
+			}
+		}
+	}
+}
+
+func TestSendPlain(t *testing.T) {
+	f := newFixture(t, nil, Config{}, true)
+	status, code, resp := f.post(f.request())
+	if status != http.StatusAccepted {
+		t.Fatalf("status %d %s", status, code)
+	}
+	var sr api.MailSendResponse
+	if err := jsonDecode(resp.Body, &sr); err != nil || !sr.Queued || len(sr.ID) != 16 {
+		t.Fatalf("response %+v, %v", sr, err)
+	}
+	m := f.relay.Wait(t, 10*time.Second)
+	if m.From != "kit@mailer.example.org" || len(m.To) != 1 || m.To[0] != testTo {
+		t.Fatalf("envelope from %q to %q; want the ticket's address only", m.From, m.To)
+	}
+	h, multis, leaves := mailertest.Parse(t, m.Data)
+	if h.Get("Subject") != Subject || h.Get("To") != testTo || h.Get("From") != "kit@mailer.example.org" {
+		t.Errorf("headers: %v", h)
+	}
+	if got := strings.Join(multis, ","); got != "multipart/mixed,multipart/alternative" {
+		t.Errorf("structure %s", got)
+	}
+	var types, names []string
+	for _, p := range leaves {
+		types = append(types, p.Type)
+		names = append(names, p.Filename)
+	}
+	if got := strings.Join(types, ","); got != "text/plain,text/html,application/pdf,image/png" {
+		t.Fatalf("parts %s", got)
+	}
+	if got := strings.Join(names, ","); got != ",,kit.pdf,kit.png" {
+		t.Errorf("attachment names %s", got)
+	}
+	checkBodies(t, leaves, "keyhold setup --kit kit.pdf", "delete this email")
+	f.checkKitFiles(leaves[2].Body, leaves[3].Body)
+	// The kit is in the attachments only, never in the text.
+	for _, p := range leaves[:2] {
+		if bytes.Contains(p.Body, []byte(f.text)) || bytes.Contains(p.Body, []byte(f.secret)) {
+			t.Errorf("the %s body holds the kit", p.Type)
+		}
+	}
+	f.waitLog(`"msg":"mail delivered"`, 5*time.Second)
+	if !strings.Contains(f.logs.String(), `"to":"…@example.org"`) {
+		t.Errorf("the log does not name the domain:\n%s", f.logs)
+	}
+	if tls := f.relay.MailTLS(); len(tls) != 1 || !tls[0] {
+		t.Errorf("MAIL was not sent under TLS: %v", tls)
+	}
+}
+
+func TestSendImplicitTLS(t *testing.T) {
+	r := mailertest.Start(t, mailertest.Implicit)
+	f := newFixture(t, r, Config{SMTP: SMTP{Host: "localhost", Port: r.Port, ImplicitTLS: true, RootCAs: r.CA,
+		User: mailertest.User, Password: []byte(mailertest.Password)}}, true)
+	if status, code, _ := f.post(f.request()); status != http.StatusAccepted {
+		t.Fatalf("status %d %s", status, code)
+	}
+	m := f.relay.Wait(t, 10*time.Second)
+	_, _, leaves := mailertest.Parse(t, m.Data)
+	if len(leaves) != 4 {
+		t.Fatalf("%d parts", len(leaves))
+	}
+	f.checkKitFiles(leaves[2].Body, leaves[3].Body)
+}
+
+// testPGPKey makes an OpenPGP key (Ed25519 with a Curve25519 encryption
+// subkey) and returns it with its armored public part.
+func testPGPKey(t *testing.T) (*openpgp.Entity, string) {
+	t.Helper()
+	e, err := openpgp.NewEntity("Alice", "", testTo, &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return e, b.String()
+}
+
+func TestSendPGP(t *testing.T) {
+	f := newFixture(t, nil, Config{}, true)
+	key, pub := testPGPKey(t)
+	req := f.request()
+	req.PGPKey = pub
+	if status, code, _ := f.post(req); status != http.StatusAccepted {
+		t.Fatalf("status %d %s", status, code)
+	}
+	m := f.relay.Wait(t, 10*time.Second)
+	h, multis, leaves := mailertest.Parse(t, m.Data)
+	if h.Get("Subject") != Subject {
+		t.Errorf("subject %q", h.Get("Subject"))
+	}
+	ct := h.Get("Content-Type")
+	if !strings.HasPrefix(ct, "multipart/encrypted;") || !strings.Contains(ct, `protocol="application/pgp-encrypted"`) {
+		t.Fatalf("Content-Type %s", ct)
+	}
+	if len(multis) != 1 || len(leaves) != 2 || leaves[0].Type != "application/pgp-encrypted" || leaves[1].Type != "application/octet-stream" {
+		t.Fatalf("not the RFC 3156 structure: %v %v", multis, leaves)
+	}
+	if strings.TrimSpace(string(leaves[0].Body)) != "Version: 1" {
+		t.Errorf("version part %q", leaves[0].Body)
+	}
+	// Outside the encryption there is nothing of the kit or its bodies.
+	for _, s := range []string{f.text, f.secret, "JVBERi0", "password is NOT", "application/pdf"} {
+		if bytes.Contains(m.Data, []byte(s)) {
+			t.Errorf("the outer message holds %q", s)
+		}
+	}
+	block, err := armor.Decode(bytes.NewReader(leaves[1].Body))
+	if err != nil || block.Type != "PGP MESSAGE" {
+		t.Fatalf("not an armored PGP message: %v", err)
+	}
+	md, err := openpgp.ReadMessage(block.Body, openpgp.EntityList{key}, nil, nil)
+	if err != nil {
+		t.Fatalf("does not decrypt with the recipient's key: %v", err)
+	}
+	inner, err := io.ReadAll(md.UnverifiedBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.SignatureError != nil {
+		t.Fatal(md.SignatureError)
+	}
+	_, multis, leaves = mailertest.Parse(t, inner)
+	if got := strings.Join(multis, ","); got != "multipart/mixed,multipart/alternative" {
+		t.Errorf("inner structure %s", got)
+	}
+	if len(leaves) != 4 || leaves[2].Type != "application/pdf" || leaves[3].Type != "image/png" {
+		t.Fatalf("inner parts %v", leaves)
+	}
+	checkBodies(t, leaves, "encrypted to your OpenPGP key")
+	f.checkKitFiles(leaves[2].Body, leaves[3].Body)
+	f.waitLog(`"msg":"mail delivered"`, 5*time.Second)
+	if !strings.Contains(f.logs.String(), `"encryption":"pgp"`) {
+		t.Error("the log does not say the mail was PGP-encrypted")
+	}
+}
+
+func TestSendAge(t *testing.T) {
+	f := newFixture(t, nil, Config{}, true)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := f.request()
+	req.AgeRecipient = id.Recipient().String()
+	if status, code, _ := f.post(req); status != http.StatusAccepted {
+		t.Fatalf("status %d %s", status, code)
+	}
+	m := f.relay.Wait(t, 10*time.Second)
+	_, _, leaves := mailertest.Parse(t, m.Data)
+	if len(leaves) != 4 {
+		t.Fatalf("%d parts", len(leaves))
+	}
+	checkBodies(t, leaves, "age --decrypt -i YOUR-IDENTITY-FILE -o kit.pdf kit.pdf.age")
+	if leaves[2].Filename != "kit.pdf.age" || leaves[3].Filename != "kit.png.age" {
+		t.Fatalf("attachments %q %q", leaves[2].Filename, leaves[3].Filename)
+	}
+	var plain [2][]byte
+	for i, p := range leaves[2:] {
+		if p.Type != "application/octet-stream" || !bytes.HasPrefix(p.Body, []byte("age-encryption.org/v1\n")) {
+			t.Fatalf("%s is not a binary age file (%s)", p.Filename, p.Type)
+		}
+		r, err := age.Decrypt(bytes.NewReader(p.Body), id)
+		if err != nil {
+			t.Fatalf("%s does not decrypt with the identity: %v", p.Filename, err)
+		}
+		if plain[i], err = io.ReadAll(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.checkKitFiles(plain[0], plain[1])
+	for _, s := range []string{f.text, f.secret, "JVBERi0"} {
+		if bytes.Contains(m.Data, []byte(s)) {
+			t.Errorf("the message holds %q outside the age files", s)
+		}
+	}
+}
+
+// Each refusal is answered with its status and code, sends nothing, and
+// (leakCheck) leaves the kit out of the log and the disk.
+func TestRefusals(t *testing.T) {
+	_, pgpPub := testPGPKey(t)
+	privKey, _ := testPGPKey(t)
+	var privArmor bytes.Buffer
+	w, _ := armor.Encode(&privArmor, openpgp.PrivateKeyType, nil)
+	privKey.SerializePrivate(w, nil)
+	w.Close()
+
+	tests := []struct {
+		name   string
+		mod    func(f *fixture, r *api.MailSendRequest)
+		body   func(f *fixture) []byte
+		status int
+		code   string
+	}{
+		{name: "forged ticket", status: 403, code: CodeTicketInvalid, mod: func(f *fixture, r *api.MailSendRequest) {
+			other := *f
+			_, other.priv, _ = ed25519GenerateKey()
+			r.Ticket = other.ticket(f.kit.AccountID, testTo, 10*time.Minute)
+		}},
+		{name: "expired ticket", status: 403, code: CodeTicketExpired, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.Ticket = f.ticket(f.kit.AccountID, testTo, -time.Second)
+		}},
+		{name: "ticket valid too long", status: 403, code: CodeTicketInvalid, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.Ticket = f.ticket(f.kit.AccountID, testTo, 2*time.Hour)
+		}},
+		{name: "malformed ticket", status: 400, code: CodeTicketInvalid, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.Ticket = r.Ticket[:len(r.Ticket)-1]
+		}},
+		{name: "kit of another account", status: 403, code: CodeKitMismatch, mod: func(f *fixture, r *api.MailSendRequest) {
+			other := f.kit
+			other.AccountID[0] ^= 1
+			r.Ticket = f.ticket(other.AccountID, testTo, 10*time.Minute)
+		}},
+		{name: "kit with a typo", status: 400, code: CodeBadKit, mod: func(f *fixture, r *api.MailSendRequest) {
+			b := []byte(r.Kit)
+			b[len(b)-1] = map[bool]byte{true: '2', false: '3'}[b[len(b)-1] != '2']
+			r.Kit = string(b)
+		}},
+		{name: "no ticket", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.Ticket = nil }},
+		{name: "no kit", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.Kit = "" }},
+		{name: "pgp and age", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.PGPKey, r.AgeRecipient = pgpPub, "age1xyz"
+		}},
+		{name: "not a pgp key", status: 400, code: CodeBadKey, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.PGPKey = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n"
+		}},
+		{name: "pgp private key", status: 400, code: CodeBadKey, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.PGPKey = privArmor.String()
+		}},
+		{name: "not an age recipient", status: 400, code: CodeBadKey, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.AgeRecipient = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+		}},
+		{name: "email with a control character", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.Email = "a@example.org\x1b[2J"
+		}},
+		{name: "unknown field", status: 400, code: api.CodeBadRequest, body: func(f *fixture) []byte {
+			return []byte(`{"ticket":"AAAA","kit":"KH1-AAAAA","to":"mallory@example.org"}`)
+		}},
+		{name: "duplicate field", status: 400, code: api.CodeBadRequest, body: func(f *fixture) []byte {
+			return []byte(`{"ticket":"AAAA","kit":"x","kit":"y"}`)
+		}},
+		{name: "oversized body", status: 413, code: api.CodeTooLarge, body: func(f *fixture) []byte {
+			return []byte(`{"ticket":"AAAA","kit":"` + strings.Repeat("A", api.MaxMailBody) + `"}`)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, Config{}, true)
+			var body any
+			if tc.body != nil {
+				body = tc.body(f)
+			} else {
+				req := f.request()
+				tc.mod(f, req)
+				body = req
+			}
+			status, code, resp := f.post(body)
+			if status != tc.status || code != tc.code {
+				t.Fatalf("got %d %s, want %d %s", status, code, tc.status, tc.code)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %s", ct)
+			}
+			if f.s.Queued() != 0 {
+				t.Error("a refused request was queued")
+			}
+			time.Sleep(20 * time.Millisecond)
+			if f.relay.Count() != 0 {
+				t.Error("a refused request was mailed")
+			}
+			if !strings.Contains(f.logs.String(), `"msg":"mail refused"`) {
+				t.Errorf("the refusal is not logged:\n%s", f.logs)
+			}
+		})
+	}
+}
+
+func TestTicketUsedOnce(t *testing.T) {
+	f := newFixture(t, nil, Config{}, true)
+	req := f.request()
+	if status, code, _ := f.post(req); status != http.StatusAccepted {
+		t.Fatalf("first use: %d %s", status, code)
+	}
+	status, code, _ := f.post(req)
+	if status != http.StatusConflict || code != CodeTicketUsed {
+		t.Fatalf("second use: %d %s, want 409 %s", status, code, CodeTicketUsed)
+	}
+	f.relay.Wait(t, 10*time.Second)
+	time.Sleep(50 * time.Millisecond)
+	if n := f.relay.Count(); n != 1 {
+		t.Fatalf("%d mails for one ticket", n)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	t.Run("account", func(t *testing.T) {
+		f := newFixture(t, nil, Config{RatePerAccount: 2}, true)
+		for i := range 2 {
+			if status, code, _ := f.post(f.request()); status != http.StatusAccepted {
+				t.Fatalf("request %d: %d %s", i+1, status, code)
+			}
+		}
+		req := f.request()
+		status, code, resp := f.post(req)
+		if status != http.StatusTooManyRequests || code != api.CodeThrottled {
+			t.Fatalf("third request: %d %s", status, code)
+		}
+		if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 60 || ra > 1800 {
+			t.Errorf("Retry-After %q, want about half an hour", resp.Header.Get("Retry-After"))
+		}
+		// Another account is not held back, and the refused ticket was
+		// not used up.
+		g := *f
+		rand.Read(g.kit.AccountID[:])
+		g.text = g.kit.Text()
+		if status, code, _ := g.post(g.request()); status != http.StatusAccepted {
+			t.Fatalf("another account: %d %s", status, code)
+		}
+		if _, err := f.s.nonces.use(mustTicket(t, f, req.Ticket).Nonce, f.now.Add(time.Minute), f.now); err != nil {
+			t.Error("a throttled request used up its ticket")
+		}
+		for range 3 {
+			f.relay.Wait(t, 10*time.Second)
+		}
+	})
+	t.Run("address", func(t *testing.T) {
+		f := newFixture(t, nil, Config{RatePerAddress: 3}, true)
+		bad := f.request()
+		bad.Ticket = []byte("KHMT")
+		for i := range 3 {
+			if status, _, _ := f.post(bad); status != http.StatusBadRequest {
+				t.Fatalf("request %d: %d", i+1, status)
+			}
+		}
+		status, code, resp := f.post(f.request())
+		if status != http.StatusTooManyRequests || code != api.CodeThrottled || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("fourth request: %d %s", status, code)
+		}
+	})
+}
+
+// A full queue refuses with 503 and leaves the ticket usable.
+func TestQueueFull(t *testing.T) {
+	f := newFixture(t, nil, Config{QueueSize: 1}, false)
+	if status, code, _ := f.post(f.request()); status != http.StatusAccepted {
+		t.Fatalf("first: %d %s", status, code)
+	}
+	req := f.request()
+	status, code, resp := f.post(req)
+	if status != http.StatusServiceUnavailable || code != CodeUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second: %d %s", status, code)
+	}
+	f.run()
+	f.relay.Wait(t, 10*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for f.s.Queued() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if status, code, _ := f.post(req); status != http.StatusAccepted {
+		t.Fatalf("the refused ticket again: %d %s", status, code)
+	}
+	f.relay.Wait(t, 10*time.Second)
+}
+
+// Delivery refusals: the relay is never handed the mail (nor the
+// password), the job is retried, then dropped and logged without content.
+func TestDeliveryRefused(t *testing.T) {
+	untrusted := mailertest.Start(t, mailertest.STARTTLS)
+	_, otherCA, _ := mailertest.Certificate(t)
+	plain := mailertest.Start(t, mailertest.NoTLS)
+	tests := []struct {
+		name  string
+		relay *mailertest.Relay
+		smtp  SMTP
+		want  string
+	}{
+		{"relay without STARTTLS", plain, SMTP{Host: "127.0.0.1", Port: plain.Port, RootCAs: plain.CA, User: mailertest.User, Password: []byte(mailertest.Password)},
+			"does not offer STARTTLS"},
+		{"untrusted certificate", untrusted, SMTP{Host: "127.0.0.1", Port: untrusted.Port, RootCAs: otherCA, User: mailertest.User, Password: []byte(mailertest.Password)},
+			"certificate"},
+		{"implicit TLS to a plain port", plain, SMTP{Host: "127.0.0.1", Port: plain.Port, ImplicitTLS: true, RootCAs: plain.CA}, "TLS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.relay, Config{SMTP: tc.smtp, Retries: 2}, true)
+			if status, code, _ := f.post(f.request()); status != http.StatusAccepted {
+				t.Fatalf("status %d %s", status, code)
+			}
+			f.waitLog("mail dropped: its last delivery attempt failed", 10*time.Second)
+			logs := f.logs.String()
+			if n := strings.Count(logs, "will retry"); n != 2 {
+				t.Errorf("%d retries logged, want 2", n)
+			}
+			if tc.want != "" && !strings.Contains(logs, tc.want) {
+				t.Errorf("the log does not say %q:\n%s", tc.want, logs)
+			}
+			if tc.relay.Count() != 0 {
+				t.Fatal("the relay received the mail")
+			}
+			if tc.relay.Auths() != 0 {
+				t.Error("the password was offered to a relay without verified TLS")
+			}
+			if f.s.Queued() != 0 {
+				t.Error("the job is still held")
+			}
+			if m := metricsText(t, f); !strings.Contains(m, "keyhold_mailer_failed_total 1") {
+				t.Errorf("metrics:\n%s", m)
+			}
+		})
+	}
+}
+
+func TestWrongPasswordDropped(t *testing.T) {
+	r := mailertest.Start(t, mailertest.STARTTLS)
+	f := newFixture(t, r, Config{SMTP: SMTP{Host: "localhost", Port: r.Port, RootCAs: r.CA, User: mailertest.User, Password: []byte("wrong")}, Retries: 1}, true)
+	f.post(f.request())
+	f.waitLog("mail dropped: its last delivery attempt failed", 10*time.Second)
+	if r.Count() != 0 {
+		t.Fatal("mail was sent without a successful login")
+	}
+	if strings.Contains(f.logs.String(), "wrong") {
+		t.Error("the log holds the password")
+	}
+}
+
+// Shutdown delivers what is queued, then stops.
+func TestShutdownDrains(t *testing.T) {
+	f := newFixture(t, nil, Config{}, false)
+	for range 3 {
+		if status, code, _ := f.post(f.request()); status != http.StatusAccepted {
+			t.Fatalf("%d %s", status, code)
+		}
+	}
+	done := make(chan struct{})
+	go func() { f.s.Run(context.Background()); close(done) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if n := f.relay.Count(); n != 3 {
+		t.Fatalf("%d of 3 mails delivered", n)
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"mail queue stopped"`) || !strings.Contains(f.logs.String(), `"dropped":0`) {
+		t.Errorf("log:\n%s", f.logs)
+	}
+	status, code, _ := f.post(f.request())
+	if status != http.StatusServiceUnavailable || code != CodeUnavailable {
+		t.Fatalf("after shutdown: %d %s", status, code)
+	}
+	if resp, err := http.Get(f.url + "/healthz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("healthz after shutdown: %v %v", resp, err)
+	}
+}
+
+// Shutdown drops what it cannot deliver in time, and wipes it.
+func TestShutdownDrops(t *testing.T) {
+	plain := mailertest.Start(t, mailertest.NoTLS)
+	f := newFixture(t, plain, Config{SMTP: SMTP{Host: "127.0.0.1", Port: plain.Port, RootCAs: plain.CA}, Retries: 5, RetryBackoff: time.Hour}, true)
+	if status, code, _ := f.post(f.request()); status != http.StatusAccepted {
+		t.Fatalf("%d %s", status, code)
+	}
+	f.s.q.mu.Lock()
+	var msg []byte
+	for j := range f.s.q.held {
+		msg = j.msg[:cap(j.msg)]
+	}
+	f.s.q.mu.Unlock()
+	if !bytes.Contains(msg, []byte("application/pdf")) {
+		t.Fatal("no message held")
+	}
+	f.waitLog("will retry", 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := f.s.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 mail(s) were dropped") {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	logs := f.logs.String()
+	if strings.Count(logs, "will retry") != 2 {
+		t.Errorf("the waiting mail was not tried again at shutdown:\n%s", logs)
+	}
+	if !strings.Contains(logs, "mail dropped undelivered at shutdown") || !strings.Contains(logs, `"dropped":1`) {
+		t.Errorf("log:\n%s", logs)
+	}
+	if bytes.ContainsFunc(msg, func(r rune) bool { return r != 0 }) {
+		t.Error("the dropped message was not wiped")
+	}
+	if m := metricsText(t, f); !strings.Contains(m, "keyhold_mailer_dropped_total 1") || !strings.Contains(m, "keyhold_mailer_queued 0") {
+		t.Errorf("metrics:\n%s", m)
+	}
+}
+
+// A delivered message is wiped too.
+func TestDeliveredMessageWiped(t *testing.T) {
+	f := newFixture(t, nil, Config{}, false)
+	f.post(f.request())
+	f.s.q.mu.Lock()
+	var msg []byte
+	for j := range f.s.q.held {
+		msg = j.msg[:cap(j.msg)]
+	}
+	f.s.q.mu.Unlock()
+	f.run()
+	f.relay.Wait(t, 10*time.Second)
+	f.waitLog("mail delivered", 5*time.Second)
+	if len(msg) == 0 || bytes.ContainsFunc(msg, func(r rune) bool { return r != 0 }) {
+		t.Error("the delivered message was not wiped")
+	}
+}
+
+func TestHealthzAndMetrics(t *testing.T) {
+	f := newFixture(t, nil, Config{}, true)
+	resp, err := http.Get(f.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "ok\n" {
+		t.Fatalf("healthz: %d %q", resp.StatusCode, b)
+	}
+	m := metricsText(t, f)
+	for _, want := range []string{"keyhold_mailer_sent_total 0", "keyhold_mailer_failed_total 0", "keyhold_mailer_queued 0",
+		`keyhold_mailer_requests_total{result="ticket_used"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	f.post(f.request())
+	f.relay.Wait(t, 10*time.Second)
+	f.waitLog("mail delivered", 5*time.Second)
+	bad := f.request()
+	bad.Ticket = f.ticket(f.kit.AccountID, testTo, -time.Minute)
+	f.post(bad)
+	m = metricsText(t, f)
+	for _, want := range []string{"keyhold_mailer_sent_total 1", `keyhold_mailer_requests_total{result="queued"} 1`,
+		`keyhold_mailer_requests_total{result="ticket_expired"} 1`, `keyhold_mailer_delivery_attempts_total{result="ok"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(m, "example.org") || strings.Contains(m, "alice") {
+		t.Error("the metrics name an address")
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	f := newFixture(t, nil, Config{}, false)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/v1/send", 405, api.CodeBadRequest},
+		{"GET", "/nowhere", 404, api.CodeNotFound},
+		{"POST", "/v1/mail/ticket", 404, api.CodeNotFound},
+	} {
+		req, _ := http.NewRequest(tc.method, f.url+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e api.Error
+		jsonDecode(resp.Body, &e)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || e.Error.Code != tc.code {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, resp.StatusCode, e.Error.Code)
+		}
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	pub, _, _ := ed25519GenerateKey()
+	good := Config{ServerKey: pub, From: "kit@example.org", SMTP: SMTP{Host: "smtp.example.org", Port: 587}}
+	if _, err := New(good); err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]func(c *Config){
+		"no key":              func(c *Config) { c.ServerKey = nil },
+		"display name":        func(c *Config) { c.From = "Keyhold <kit@example.org>" },
+		"no from":             func(c *Config) { c.From = "" },
+		"header injection":    func(c *Config) { c.From = "kit@example.org\r\nBcc: x@example.org" },
+		"no host":             func(c *Config) { c.SMTP.Host = "" },
+		"bad port":            func(c *Config) { c.SMTP.Port = 70000 },
+		"password, no user":   func(c *Config) { c.SMTP.Password = []byte("x") },
+		"negative retries":    func(c *Config) { c.Retries = -1 },
+		"negative queue size": func(c *Config) { c.QueueSize = -1 },
+	} {
+		c := good
+		mod(&c)
+		if _, err := New(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package mailer
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the mailer's Prometheus metrics. Labels are outcomes and
+// reasons from fixed lists: never an address or an account, which would
+// put who-mails-whom into a monitoring system.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	sent     prometheus.Counter
+	failed   prometheus.Counter
+	dropped  prometheus.Counter
+	attempts *prometheus.CounterVec
+	queued   prometheus.Gauge
+}
+
+// refusalReasons are the values of the reason label, made to exist from
+// the start so that rates and alerts work before the first refusal.
+var refusalReasons = []string{
+	"bad_request", "too_large", "throttled_address", "throttled_account",
+	"ticket_malformed", "ticket_forged", "ticket_expired", "ticket_too_long", "ticket_used",
+	"bad_kit", "kit_mismatch", "bad_key", "queue_full", "busy", "shutting_down", "internal",
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m := &metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyhold_mailer_requests_total",
+			Help: "Send requests by result: queued, or the reason they were refused.",
+		}, []string{"result"}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyhold_mailer_sent_total",
+			Help: "Mails the relay accepted.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyhold_mailer_failed_total",
+			Help: "Mails dropped after their last delivery attempt failed.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyhold_mailer_dropped_total",
+			Help: "Mails dropped undelivered at shutdown.",
+		}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyhold_mailer_delivery_attempts_total",
+			Help: "Delivery attempts by result (ok, error).",
+		}, []string{"result"}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keyhold_mailer_queued",
+			Help: "Mails held in memory now, waiting or being sent.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.sent, m.failed, m.dropped, m.attempts, m.queued} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	m.requests.WithLabelValues("queued")
+	for _, r := range refusalReasons {
+		m.requests.WithLabelValues(r)
+	}
+	m.attempts.WithLabelValues("ok")
+	m.attempts.WithLabelValues("error")
+	return m, nil
+}
+
+func (m *metrics) accepted()             { m.requests.WithLabelValues("queued").Inc() }
+func (m *metrics) refused(reason string) { m.requests.WithLabelValues(reason).Inc() }
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+func (m *metrics) attempt(ok bool) {
+	m.attempts.WithLabelValues(map[bool]string{true: "ok", false: "error"}[ok]).Inc()
+}
+func (m *metrics) setQueued(n int) { m.queued.Set(float64(n)) }

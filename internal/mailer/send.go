@@ -1,0 +1,321 @@
+package mailer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/mailticket"
+)
+
+// Error codes of POST /v1/send beyond the common ones of internal/api
+// (bad_request, too_large, throttled, internal).
+const (
+	// CodeTicketInvalid: the ticket is malformed, or not signed by the
+	// server this mailer trusts. Ask the server for a new one.
+	CodeTicketInvalid = "ticket_invalid"
+	// CodeTicketExpired: the ticket's time is up. Ask for a new one.
+	CodeTicketExpired = "ticket_expired"
+	// CodeTicketUsed: this ticket was already used for a mail.
+	CodeTicketUsed = "ticket_used"
+	// CodeKitMismatch: the kit belongs to another account than the
+	// ticket.
+	CodeKitMismatch = "kit_mismatch"
+	// CodeBadKit: the kit text does not parse.
+	CodeBadKit = "bad_kit"
+	// CodeBadKey: the OpenPGP key or age recipient is unusable.
+	CodeBadKey = "bad_key"
+	// CodeUnavailable: the queue is full or the mailer is stopping; try
+	// again after Retry-After.
+	CodeUnavailable = "unavailable"
+)
+
+// Field limits of a send request, far above what a well-formed value
+// needs and far below api.MaxMailBody.
+const (
+	maxTicket       = 1024 // a ticket is at most 45 + 254 + 64 bytes
+	maxKitText      = 4096 // a kit text with the longest sync location is ~1000
+	maxEmail        = mailticket.MaxAddress
+	maxPGPKey       = 96 << 10 // an armored public key with a few subkeys and signatures
+	maxAgeRecipient = 4096     // hybrid post-quantum recipients are ~2000 characters
+)
+
+// refusal is a request the mailer answers with an error: status, code,
+// message for the client, and the reason recorded in logs and metrics.
+type refusal struct {
+	status     int
+	code, msg  string
+	reason     string
+	retryAfter int
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+func refuse(status int, code, reason, msg string) *refusal {
+	return &refusal{status: status, code: code, msg: msg, reason: reason}
+}
+
+// decodeSend reads a send request body: strictly (api.Decode: no unknown
+// or duplicate fields, UTF-8, one value), within api.MaxMailBody, then
+// checks each field's shape. Errors are *refusal and never repeat the
+// body.
+func decodeSend(r io.Reader) (*api.MailSendRequest, error) {
+	var req api.MailSendRequest
+	err := api.Decode(r, api.MaxMailBody, &req)
+	var tl *api.TooLargeError
+	var br *api.BadRequestError
+	switch {
+	case errors.As(err, &tl):
+		return nil, refuse(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "too_large", tl.Error())
+	case errors.As(err, &br):
+		return nil, refuse(http.StatusBadRequest, api.CodeBadRequest, "bad_request", br.Msg)
+	case err != nil:
+		return nil, refuse(http.StatusBadRequest, api.CodeBadRequest, "bad_request", "could not read the request body")
+	}
+	if err := checkSend(&req); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// checkSend checks the fields' presence, sizes and text.
+func checkSend(r *api.MailSendRequest) error {
+	bad := func(msg string) error { return refuse(http.StatusBadRequest, api.CodeBadRequest, "bad_request", msg) }
+	switch {
+	case len(r.Ticket) == 0:
+		return bad("ticket is missing: ask the server for one (POST /v1/mail/ticket)")
+	case len(r.Ticket) > maxTicket:
+		return bad("ticket is longer than " + strconv.Itoa(maxTicket) + " bytes")
+	case r.Kit == "":
+		return bad("kit is missing")
+	case len(r.Kit) > maxKitText:
+		return bad("kit is longer than " + strconv.Itoa(maxKitText) + " bytes")
+	case r.PGPKey != "" && r.AgeRecipient != "":
+		return bad("give at most one of pgp_key and age_recipient")
+	case len(r.PGPKey) > maxPGPKey:
+		return bad("pgp_key is longer than " + strconv.Itoa(maxPGPKey) + " bytes")
+	case len(r.AgeRecipient) > maxAgeRecipient:
+		return bad("age_recipient is longer than " + strconv.Itoa(maxAgeRecipient) + " bytes")
+	case strings.ContainsAny(r.AgeRecipient, "\r\n"):
+		return bad("age_recipient must be a single recipient (age1…)")
+	}
+	if r.Email != "" {
+		if len(r.Email) > maxEmail {
+			return bad("email is longer than " + strconv.Itoa(maxEmail) + " bytes")
+		}
+		for _, c := range r.Email {
+			if unicode.IsControl(c) || c == utf8.RuneError || unicode.Is(unicode.Bidi_Control, c) || c == '\u2028' || c == '\u2029' {
+				return bad("email holds a control character")
+			}
+		}
+	}
+	return nil
+}
+
+// send is POST /v1/send: check, render, queue. The order matters: the
+// cheap per-address limit first, the ticket before anything is parsed
+// from the kit, the per-account limit once the account is known, and the
+// nonce last, so that a refused request does not use up its ticket.
+func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	id := newID()
+	log := s.log.With("request", id)
+	fail := func(rf *refusal, attrs ...any) {
+		s.metrics.refused(rf.reason)
+		log.Info("mail refused", append([]any{"reason", rf.reason}, attrs...)...)
+		writeError(w, rf.status, rf.code, rf.msg, rf.retryAfter)
+	}
+	if s.closing.Load() {
+		rf := refuse(http.StatusServiceUnavailable, CodeUnavailable, "shutting_down", "the mailer is shutting down; try again shortly")
+		rf.retryAfter = 30
+		fail(rf)
+		return
+	}
+	now := s.now()
+	if wait, ok := s.address.allow(addrKey(s.clientAddr(r)), now); !ok {
+		rf := refuse(http.StatusTooManyRequests, api.CodeThrottled, "throttled_address", "too many mail requests from this address; try again later")
+		rf.retryAfter = retryAfterSeconds(wait)
+		fail(rf)
+		return
+	}
+
+	r.Body = http.MaxBytesReader(w, r.Body, api.MaxMailBody)
+	req, err := decodeSend(r.Body)
+	if err != nil {
+		fail(err.(*refusal))
+		return
+	}
+
+	t, err := mailticket.Verify(s.cfg.ServerKey, req.Ticket, now)
+	if err != nil {
+		fail(ticketRefusal(err))
+		return
+	}
+	account := api.FormatID(t.AccountID)
+	attrs := []any{"account", account, "to", redactAddress(t.To)}
+	if wait, ok := s.account.allow("account:"+account, now); !ok {
+		rf := refuse(http.StatusTooManyRequests, api.CodeThrottled, "throttled_account", "too many kit mails for this account; try again later")
+		rf.retryAfter = retryAfterSeconds(wait)
+		fail(rf, attrs...)
+		return
+	}
+
+	k, err := kit.Parse(req.Kit)
+	if err != nil {
+		// kit.Parse's message names at most one offending character and
+		// its position, never the kit; it helps the user, so the client
+		// gets it, but the log only says that the kit did not parse.
+		fail(refuse(http.StatusBadRequest, CodeBadKit, "bad_kit", err.Error()), attrs...)
+		return
+	}
+	defer k.Wipe()
+	if k.AccountID != t.AccountID {
+		fail(refuse(http.StatusForbidden, CodeKitMismatch, "kit_mismatch",
+			"the kit belongs to another account than the ticket; a ticket only lets the mailer send its own account's kit"), attrs...)
+		return
+	}
+	enc, err := parseEncryption(req, now)
+	if err != nil {
+		fail(refuse(http.StatusBadRequest, CodeBadKey, "bad_key", err.Error()), attrs...)
+		return
+	}
+	attrs = append(attrs, "encryption", enc.kind())
+
+	release, err := s.nonces.use(t.Nonce, t.Expires, now)
+	if err != nil {
+		if errors.Is(err, errNoncesFull) {
+			rf := refuse(http.StatusServiceUnavailable, CodeUnavailable, "busy", "the mailer is busy; try again later")
+			rf.retryAfter = 60
+			fail(rf, attrs...)
+			return
+		}
+		fail(refuse(http.StatusConflict, CodeTicketUsed, "ticket_used", "this ticket was already used; ask the server for a new one"), attrs...)
+		return
+	}
+
+	msg, err := s.render(&k, t.To, req.Email, enc, now)
+	if err != nil {
+		release()
+		log.Error("rendering the kit mail failed", append(attrs, "error", err.Error())...)
+		s.metrics.refused("internal")
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, "the mailer could not make the mail; its log says more", 0)
+		return
+	}
+	j := &job{id: id, to: t.To, account: account, msg: msg}
+	if err := s.q.submit(j); err != nil {
+		release()
+		clear(msg)
+		rf := refuse(http.StatusServiceUnavailable, CodeUnavailable, "queue_full", "the mailer's queue is full; try again later")
+		rf.retryAfter = 60
+		if errors.Is(err, errQueueClosed) {
+			rf.reason, rf.msg, rf.retryAfter = "shutting_down", "the mailer is shutting down; try again shortly", 30
+		}
+		fail(rf, attrs...)
+		return
+	}
+	s.metrics.accepted()
+	log.Info("mail queued", attrs...)
+	writeJSON(w, http.StatusAccepted, api.MailSendResponse{Queued: true, ID: id})
+}
+
+// ticketRefusal maps a mailticket error to an answer.
+func ticketRefusal(err error) *refusal {
+	switch {
+	case errors.Is(err, mailticket.ErrExpired):
+		return refuse(http.StatusForbidden, CodeTicketExpired, "ticket_expired", "the ticket has expired; ask the server for a new one")
+	case errors.Is(err, mailticket.ErrForged):
+		return refuse(http.StatusForbidden, CodeTicketInvalid, "ticket_forged", "the ticket is not signed by the server this mailer serves")
+	case errors.Is(err, mailticket.ErrTooLong):
+		return refuse(http.StatusForbidden, CodeTicketInvalid, "ticket_too_long", "the ticket is valid for longer than this mailer accepts (check the server's and the mailer's clocks)")
+	case errors.Is(err, mailticket.ErrVersion):
+		return refuse(http.StatusBadRequest, CodeTicketInvalid, "ticket_malformed", "the ticket's version is not one this mailer knows; upgrade keyhold-mailer")
+	default:
+		return refuse(http.StatusBadRequest, CodeTicketInvalid, "ticket_malformed", "the ticket is malformed")
+	}
+}
+
+// newID is a random request id for the operator's logs.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// redactAddress keeps an address's domain, which tells an operator which
+// provider refused a mail, and hides the mailbox: "…@example.org".
+func redactAddress(a string) string {
+	at := strings.LastIndexByte(a, '@')
+	if at < 0 {
+		return "…"
+	}
+	return "…" + a[at:]
+}
+
+// clientAddr is the address a request comes from: the connection's peer,
+// or with TrustProxy the last X-Forwarded-For entry, which the proxy in
+// front of the mailer appended.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
+				return a.Unmap()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// addrKey is the rate limit key of a source address: the address, or its
+// /64 for IPv6, which one client usually holds whole.
+func addrKey(a netip.Addr) string {
+	if !a.IsValid() {
+		return "addr:unknown"
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "addr:" + p.String()
+	}
+	return "addr:" + a.String()
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// writeError answers with an api.Error; msg is the mailer's own text,
+// never copied from the request.
+func writeError(w http.ResponseWriter, status int, code, msg string, retryAfter int) {
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	writeJSON(w, status, api.Error{Error: api.ErrorBody{Code: code, Message: msg, RetryAfter: retryAfter}})
+}
