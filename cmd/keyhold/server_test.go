@@ -123,6 +123,10 @@ type serverProc struct {
 type serverSet struct {
 	mu    sync.Mutex
 	procs map[string]*serverProc
+	// bin is the program (keyhold-server when empty); data says whether
+	// it gets a --data directory by default.
+	bin    string
+	noData bool
 }
 
 var listenRE = regexp.MustCompile(`listening on (https?://\S+)`)
@@ -257,12 +261,12 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 	if !hasListen {
 		args = append(args, "--listen", "127.0.0.1:0")
 	}
-	if !hasStore && ts.Getenv("BACKEND") == "postgres" {
+	if !hasStore && !s.noData && ts.Getenv("BACKEND") == "postgres" {
 		cmdPGDB(ts, false, []string{"PG"})
 		extra = append(extra, "--db", ts.Getenv("PG"))
 		hasStore = true
 	}
-	if !hasStore {
+	if !hasStore && !s.noData {
 		args = append(args, "--data", ts.MkAbs(name))
 	}
 	// $STORE is what admin commands need to reach the same database.
@@ -272,8 +276,20 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 		ts.Setenv("STORE", "--data="+ts.MkAbs(name))
 	}
 	args = append(args, extra...)
-	cmd := exec.Command(serverBin.path, args...)
+	bin := s.bin
+	if bin == "" {
+		bin = serverBin.path
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = ts.Getenv("WORK")
+	if s.noData {
+		// Its own, empty working directory: a script can check that the
+		// program wrote nothing there.
+		cmd.Dir = ts.MkAbs(name + "-cwd")
+		if err := os.MkdirAll(cmd.Dir, 0o700); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	}
 	var env []string
 	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
 		env = append(env, k+"="+ts.Getenv(k))

@@ -70,7 +70,7 @@ terminal cannot print it. Output files must not exist yet.`,
 			}
 			wrote := false
 			if png != "" {
-				b, err := kit.QRPNG(t, 512)
+				b, err := kit.QRPNG(t, kit.QRImageSize)
 				if err != nil {
 					return err
 				}
@@ -81,8 +81,7 @@ terminal cannot print it. Output files must not exist yet.`,
 				wrote = true
 			}
 			if pdf != "" {
-				b, err := kit.PDF(kit.Sheet{KitText: t, AccountID: di.AccountID.String(), SecretKey: di.SecretKey.Display(),
-					Email: di.Email, SyncLocation: di.SyncLocation, Created: time.Now()})
+				b, err := kit.PDF(k.Sheet(di.Email, time.Now(), di.SecretKey.Display()))
 				if err != nil {
 					return err
 				}

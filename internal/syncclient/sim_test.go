@@ -142,11 +142,11 @@ type written struct {
 }
 
 func TestSimulation(t *testing.T) {
-	steps := 1500
+	steps := 3000
 	if testing.Short() {
 		steps = 300
 	}
-	runSimulation(t, 4, steps, 1)
+	runSimulation(t, 5, steps, 1)
 }
 
 func runSimulation(t *testing.T, ndev, steps int, seed uint64) {
