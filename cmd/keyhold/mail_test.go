@@ -4,22 +4,12 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -30,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 )
 
 // The scripts in testdata/mail run keyhold-server, keyhold-mailer and a
@@ -41,32 +31,8 @@ import (
 // arrives with independent tools: pdftoppm and zbarimg for the kit's QR
 // code, gpg for PGP/MIME, age for age-encrypted attachments.
 
-var mailerBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 func buildMailer(t *testing.T) string {
-	mailerBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "keyhold-mailer-bin-")
-		if err != nil {
-			mailerBin.err = err
-			return
-		}
-		path := filepath.Join(dir, "keyhold-mailer")
-		cmd := exec.Command("go", "build", "-o", path, "github.com/keyhold/keyhold/cmd/keyhold-mailer")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			mailerBin.err = fmt.Errorf("building keyhold-mailer: %v\n%s", err, out)
-			return
-		}
-		mailerBin.path = path
-	})
-	if mailerBin.err != nil {
-		t.Fatal(mailerBin.err)
-	}
-	return mailerBin.path
+	return mailerBin.build(t, "github.com/keyhold/keyhold/cmd/keyhold-mailer")
 }
 
 func TestMailScripts(t *testing.T) {
@@ -80,10 +46,9 @@ func TestMailScripts(t *testing.T) {
 	}
 	sbin := buildServer(t)
 	mbin := buildMailer(t)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(sbin)); os.RemoveAll(filepath.Dir(mbin)) })
 	servers := &serverSet{procs: map[string]*serverProc{}}
 	mailers := &serverSet{procs: map[string]*serverProc{}, bin: mbin, noData: true}
-	smtps := &smtpSet{servers: map[string]*smtpServer{}}
+	smtps := &smtpSet{t: t, servers: map[string]*mailertest.Relay{}}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/mail",
 		RequireExplicitExec: true,
@@ -111,120 +76,76 @@ func TestMailScripts(t *testing.T) {
 	})
 }
 
-// smtpServer is a real SMTP server on loopback that keeps every message
-// as a file NAME-mail/N.eml in the script's work directory.
-type smtpServer struct {
-	srv  *smtp.Server
-	ln   net.Listener
-	dir  string
-	mu   sync.Mutex
-	n    int
-	user string
-	pass string
-}
-
+// smtpSet runs relays (internal/mailer/mailertest: a real go-smtp server
+// on loopback with a test authority, requiring AUTH) for the scripts.
 type smtpSet struct {
+	t       *testing.T
 	mu      sync.Mutex
-	servers map[string]*smtpServer
+	servers map[string]*mailertest.Relay
 }
 
 // smtpd start NAME [starttls|none|implicit] [trusted|untrusted]
 //
-//	starts an SMTP server on 127.0.0.1 with a certificate from a new test
-//	authority and sets $NAME_PORT, $NAME_CA (the authority's PEM file),
-//	$NAME_USER and $NAME_PASSFILE (AUTH PLAIN credentials). "starttls"
-//	(default) offers and requires STARTTLS before MAIL and AUTH; "none"
-//	offers no TLS at all; "implicit" speaks TLS from the first byte.
-//	"untrusted" gives $NAME_CA a different authority than the one that
-//	signed the server's certificate.
+//	starts a relay and sets $NAME_PORT, $NAME_CA (the authority's PEM
+//	file), $NAME_USER and $NAME_PASSFILE (AUTH PLAIN credentials).
+//	"starttls" (default) offers and requires STARTTLS before MAIL and
+//	AUTH; "none" offers no TLS at all; "implicit" speaks TLS from the
+//	first byte. "untrusted" gives $NAME_CA another authority than the one
+//	that signed the relay's certificate.
 func (s *smtpSet) cmd(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || args[0] != "start" {
 		ts.Fatalf("usage: smtpd start NAME [starttls|none|implicit] [trusted|untrusted]")
 	}
 	name := args[1]
-	mode, trust := "starttls", "trusted"
+	mode, trusted := mailertest.STARTTLS, true
 	for _, a := range args[2:] {
 		switch a {
-		case "starttls", "none", "implicit":
-			mode = a
+		case "starttls":
+			mode = mailertest.STARTTLS
+		case "none":
+			mode = mailertest.NoTLS
+		case "implicit":
+			mode = mailertest.Implicit
 		case "trusted", "untrusted":
-			trust = a
+			trusted = a == "trusted"
 		default:
 			ts.Fatalf("smtpd: unknown option %q", a)
 		}
 	}
-	caPEM, cert, err := testCertificate()
-	if err != nil {
-		ts.Fatalf("smtpd: %v", err)
-	}
-	if trust == "untrusted" {
-		if caPEM, _, err = testCertificate(); err != nil {
-			ts.Fatalf("smtpd: %v", err)
-		}
+	r := mailertest.Start(s.t, mode)
+	caPEM := r.CAPEM
+	if !trusted {
+		caPEM, _, _ = mailertest.Certificate(s.t)
 	}
 	caFile := ts.MkAbs(name + "-ca.pem")
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 		ts.Fatalf("%v", err)
 	}
 	passFile := ts.MkAbs(name + "-smtp-password")
-	if err := os.WriteFile(passFile, []byte("relay-secret-9\n"), 0o600); err != nil {
+	if err := os.WriteFile(passFile, []byte(mailertest.Password+"\n"), 0o600); err != nil {
 		ts.Fatalf("%v", err)
 	}
-	ss := &smtpServer{dir: ts.MkAbs(name + "-mail"), user: "keyhold-mailer", pass: "relay-secret-9"}
-	if err := os.MkdirAll(ss.dir, 0o700); err != nil {
-		ts.Fatalf("%v", err)
-	}
-	srv := smtp.NewServer(&smtpBackend{ss: ss})
-	srv.Domain = "localhost"
-	srv.ReadTimeout = 30 * time.Second
-	srv.WriteTimeout = 30 * time.Second
-	srv.MaxMessageBytes = 10 << 20
-	srv.AllowInsecureAuth = false
-	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	var ln net.Listener
-	switch mode {
-	case "starttls":
-		srv.TLSConfig = tlsConf
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	case "none":
-		srv.AllowInsecureAuth = true
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	case "implicit":
-		srv.TLSConfig = tlsConf
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", tlsConf)
-	}
-	if err != nil {
-		ts.Fatalf("smtpd: %v", err)
-	}
-	ss.srv, ss.ln = srv, ln
-	go srv.Serve(ln)
 	s.mu.Lock()
-	s.servers[fmt.Sprintf("%p/%s", ts, name)] = ss
+	s.servers[fmt.Sprintf("%p/%s", ts, name)] = r
 	s.mu.Unlock()
-	key := fmt.Sprintf("%p/%s", ts, name)
-	ts.Defer(func() {
-		srv.Close()
-		s.mu.Lock()
-		delete(s.servers, key)
-		s.mu.Unlock()
-	})
-	ts.Setenv(name+"_PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	ts.Setenv(name+"_PORT", strconv.Itoa(r.Port))
 	ts.Setenv(name+"_CA", caFile)
-	ts.Setenv(name+"_USER", ss.user)
+	ts.Setenv(name+"_USER", mailertest.User)
 	ts.Setenv(name+"_PASSFILE", passFile)
 }
 
 // mailwait NAME N TIMEOUT
-// waits until the SMTP server NAME has received N messages (exactly N: a
-// later message fails the wait), or fails after TIMEOUT.
+// waits until relay NAME has accepted N messages (exactly N: more fails
+// the wait), writes them to NAME-mail/1.eml … N.eml, or fails after
+// TIMEOUT. "! mailwait" passes if N do not arrive within TIMEOUT.
 func (s *smtpSet) wait(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 {
 		ts.Fatalf("usage: mailwait NAME N TIMEOUT")
 	}
 	s.mu.Lock()
-	ss := s.servers[fmt.Sprintf("%p/%s", ts, args[0])]
+	r := s.servers[fmt.Sprintf("%p/%s", ts, args[0])]
 	s.mu.Unlock()
-	if ss == nil {
+	if r == nil {
 		ts.Fatalf("no smtpd %s", args[0])
 	}
 	want, _ := strconv.Atoi(args[1])
@@ -234,15 +155,22 @@ func (s *smtpSet) wait(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	deadline := time.Now().Add(d)
 	for {
-		ss.mu.Lock()
-		n := ss.n
-		ss.mu.Unlock()
+		n := r.Count()
 		if n > want {
 			ts.Fatalf("smtpd %s received %d messages, want %d", args[0], n, want)
 		}
 		if n == want {
 			if neg {
 				ts.Fatalf("smtpd %s received %d messages", args[0], n)
+			}
+			dir := ts.MkAbs(args[0] + "-mail")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				ts.Fatalf("%v", err)
+			}
+			for i, m := range r.Messages() {
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.eml", i+1)), m.Data, 0o600); err != nil {
+					ts.Fatalf("%v", err)
+				}
 			}
 			return
 		}
@@ -254,90 +182,6 @@ func (s *smtpSet) wait(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type smtpBackend struct{ ss *smtpServer }
-
-func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &smtpSession{ss: b.ss, conn: c}, nil
-}
-
-type smtpSession struct {
-	ss     *smtpServer
-	conn   *smtp.Conn
-	authed bool
-}
-
-func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != s.ss.user || password != s.ss.pass {
-			return errors.New("invalid credentials")
-		}
-		s.authed = true
-		return nil
-	}), nil
-}
-
-func (s *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
-	if s.ss.srv.TLSConfig != nil {
-		if _, ok := s.conn.TLSConnectionState(); !ok {
-			return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
-		}
-	}
-	if !s.authed {
-		return smtp.ErrAuthRequired
-	}
-	return nil
-}
-
-func (s *smtpSession) Rcpt(to string, opts *smtp.RcptOptions) error { return nil }
-
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.ss.mu.Lock()
-	defer s.ss.mu.Unlock()
-	s.ss.n++
-	return os.WriteFile(filepath.Join(s.ss.dir, fmt.Sprintf("%d.eml", s.ss.n)), b, 0o600)
-}
-
-func (s *smtpSession) Reset()        {}
-func (s *smtpSession) Logout() error { return nil }
-
-// testCertificate makes a test authority and a certificate it signs for
-// 127.0.0.1 and localhost.
-func testCertificate() ([]byte, tls.Certificate, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "keyhold test authority"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	return caPEM, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // mimepart FILE TYPE OUT

@@ -42,7 +42,15 @@ const testPassword = "correct horse battery staple 7"
 // scripts) after the tests.
 type pgMain struct{ m *testing.M }
 
-func (p pgMain) Run() int { return pgtest.Run(p.m) }
+func (p pgMain) Run() int {
+	code := pgtest.Run(p.m)
+	for _, b := range []*builtBinary{&serverBin, &mailerBin} {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
+	}
+	return code
+}
 
 func TestMain(m *testing.M) {
 	testscript.Main(pgMain{m}, map[string]func(){

@@ -28,33 +28,41 @@ import (
 // cluster, and several devices (separate --vault directories) of the real
 // keyhold binary against them.
 
-var serverBin struct {
+// builtBinary is a program built once per test binary.
+type builtBinary struct {
 	once sync.Once
 	path string
 	err  error
 }
 
-// buildServer builds keyhold-server once per test binary.
-func buildServer(t *testing.T) string {
-	serverBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "keyhold-server-bin-")
+var serverBin, mailerBin builtBinary
+
+// build builds pkg (CGO_ENABLED=0, as shipped) into a temporary directory
+// once per test binary and returns the program's path.
+func (b *builtBinary) build(t *testing.T, pkg string) string {
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "keyhold-bin-")
 		if err != nil {
-			serverBin.err = err
+			b.err = err
 			return
 		}
-		path := filepath.Join(dir, "keyhold-server")
-		cmd := exec.Command("go", "build", "-o", path, "github.com/keyhold/keyhold/cmd/keyhold-server")
+		path := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", path, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			serverBin.err = fmt.Errorf("building keyhold-server: %v\n%s", err, out)
+			b.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 			return
 		}
-		serverBin.path = path
+		b.path = path
 	})
-	if serverBin.err != nil {
-		t.Fatal(serverBin.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return serverBin.path
+	return b.path
+}
+
+func buildServer(t *testing.T) string {
+	return serverBin.build(t, "github.com/keyhold/keyhold/cmd/keyhold-server")
 }
 
 // TestServerScripts runs every script twice: with keyhold-server on its
@@ -63,7 +71,6 @@ func buildServer(t *testing.T) string {
 // server). Conditions [sqlite] and [postgres] tell them apart.
 func TestServerScripts(t *testing.T) {
 	bin := buildServer(t)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	// Start the PostgreSQL cluster here, where a missing server can skip
 	// or fail the test, rather than inside a script.
 	pgtest.New(t)

@@ -229,3 +229,10 @@ func Certificate(t testing.TB) ([]byte, *x509.CertPool, tls.Certificate) {
 	pool.AddCert(ca)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), pool, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// Messages returns every mail the relay has accepted, oldest first.
+func (r *Relay) Messages() []Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Message(nil), r.msgs...)
+}
