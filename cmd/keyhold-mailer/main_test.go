@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -18,11 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,130 +29,34 @@ import (
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 	"github.com/keyhold/keyhold/internal/mailticket"
+	"github.com/keyhold/keyhold/internal/svc"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 // bin is the keyhold-mailer binary built for these tests.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyhold-mailer-test-")
+	b, cleanup, err := svctest.Build("keyhold-mailer")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "keyhold-mailer")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	bin = b
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
 // proc is a running keyhold-mailer serve.
-type proc struct {
-	cmd    *exec.Cmd
-	url    string // from the "listening on" line
-	fp     string // from the "fingerprint:" line, if any
-	stderr *lockedBuffer
-	read   chan struct{} // closed when all of stderr has been read
-	exited chan struct{} // closed when the process has exited
-	err    error         // its exit status, once exited
-}
-
-var (
-	listenRE = regexp.MustCompile(`^listening on (https?://\S+)$`)
-	fpRE     = regexp.MustCompile(`^fingerprint: sha256:([0-9a-f]{64})$`)
-)
+type proc = svctest.Proc
 
 // start runs serve in dir with args and waits for its "listening on" line.
 func start(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{}), exited: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); pw.Close(); close(p.exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.exited
-	})
-	ready := make(chan struct{})
-	go func() {
-		defer close(p.read)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.stderr.WriteString(line + "\n")
-			if m := fpRE.FindStringSubmatch(line); m != nil && p.url == "" {
-				p.fp = m[1]
-			}
-			if m := listenRE.FindStringSubmatch(line); m != nil && p.url == "" {
-				p.url = m[1]
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-p.exited:
-		t.Fatalf("serve exited (%v) before listening:\n%s", p.err, p.stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not print a listening line:\n%s", p.stderr)
-	}
-	return p
-}
-
-// stop sends SIGTERM and checks for exit status 0 within d.
-func (p *proc) stop(t *testing.T, d time.Duration) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM:\n%s", p.err, p.stderr)
-		}
-	case <-time.After(d):
-		t.Fatalf("serve did not stop within %s of SIGTERM:\n%s", d, p.stderr)
-	}
-	<-p.read
-}
-
-// waitLog waits until stderr holds s.
-func (p *proc) waitLog(t *testing.T, s string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.stderr.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr has no %q within %s:\n%s", s, d, p.stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	return svctest.Start(t, cmd)
 }
 
 // env is a working directory with what a mailer needs: the server's key
@@ -261,7 +161,7 @@ func (e *env) leakCheck(p *proc) {
 	for i, tk := range e.tickets {
 		secrets["ticket "+strconv.Itoa(i)] = tk
 	}
-	out := strings.ToLower(p.stderr.String())
+	out := strings.ToLower(p.Stderr.String())
 	for name, s := range secrets {
 		if strings.Contains(out, strings.ToLower(s)) {
 			t.Errorf("the mailer's output holds the %s", name)
@@ -291,9 +191,9 @@ func (e *env) leakCheck(p *proc) {
 		t.Errorf("the working directory holds %v; the mailer must write nothing", names)
 	}
 	// Every line after the listening line is a JSON log record.
-	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(p.Stderr.String()), "\n")
 	for _, l := range lines {
-		if listenRE.MatchString(l) || fpRE.MatchString(l) {
+		if svctest.ListenRE.MatchString(l) || svctest.FingerprintRE.MatchString(l) {
 			continue
 		}
 		var rec map[string]any
@@ -306,12 +206,12 @@ func (e *env) leakCheck(p *proc) {
 func TestServeMailsKit(t *testing.T) {
 	e := newEnv(t, mailertest.STARTTLS)
 	p := start(t, e.dir, e.args("--insecure-http")...)
-	if !strings.HasPrefix(p.url, "http://127.0.0.1:") || strings.HasSuffix(p.url, ":0") {
-		t.Fatalf("listening line names %s", p.url)
+	if !strings.HasPrefix(p.URL, "http://127.0.0.1:") || strings.HasSuffix(p.URL, ":0") {
+		t.Fatalf("listening line names %s", p.URL)
 	}
 	c := http.DefaultClient
 
-	if status, code := post(t, c, p.url, e.request()); status != http.StatusAccepted {
+	if status, code := post(t, c, p.URL, e.request()); status != http.StatusAccepted {
 		t.Fatalf("plain: %d %s", status, code)
 	}
 	m := e.relay.Wait(t, 15*time.Second)
@@ -329,7 +229,7 @@ func TestServeMailsKit(t *testing.T) {
 	id, _ := age.GenerateX25519Identity()
 	req := e.request()
 	req.AgeRecipient = id.Recipient().String()
-	if status, code := post(t, c, p.url, req); status != http.StatusAccepted {
+	if status, code := post(t, c, p.URL, req); status != http.StatusAccepted {
 		t.Fatalf("age: %d %s", status, code)
 	}
 	m = e.relay.Wait(t, 15*time.Second)
@@ -344,21 +244,21 @@ func TestServeMailsKit(t *testing.T) {
 	}
 
 	// Refusals.
-	if status, code := post(t, c, p.url, req); status != http.StatusConflict || code != "ticket_used" {
+	if status, code := post(t, c, p.URL, req); status != http.StatusConflict || code != "ticket_used" {
 		t.Errorf("reused ticket: %d %s", status, code)
 	}
 	other := e.kit.AccountID
 	other[15] ^= 1
-	if status, code := post(t, c, p.url, e.request(other)); status != http.StatusForbidden || code != "kit_mismatch" {
+	if status, code := post(t, c, p.URL, e.request(other)); status != http.StatusForbidden || code != "kit_mismatch" {
 		t.Errorf("another account's kit: %d %s", status, code)
 	}
 	forged := e.request()
 	forged.Ticket[len(forged.Ticket)-1] ^= 1
-	if status, code := post(t, c, p.url, forged); status != http.StatusForbidden || code != "ticket_invalid" {
+	if status, code := post(t, c, p.URL, forged); status != http.StatusForbidden || code != "ticket_invalid" {
 		t.Errorf("forged ticket: %d %s", status, code)
 	}
 
-	res, err := c.Get(p.url + "/healthz")
+	res, err := c.Get(p.URL + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", res, err)
 	}
@@ -366,7 +266,7 @@ func TestServeMailsKit(t *testing.T) {
 	// The relay has the mail a moment before the mailer hears it accepted.
 	var metrics []byte
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		res, err = c.Get(p.url + "/metrics")
+		res, err = c.Get(p.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,7 +281,7 @@ func TestServeMailsKit(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	p.stop(t, 10*time.Second)
+	p.Stop(t, 10*time.Second)
 	if e.relay.Count() != 2 {
 		t.Errorf("%d mails delivered, want 2", e.relay.Count())
 	}
@@ -391,35 +291,35 @@ func TestServeMailsKit(t *testing.T) {
 func TestServeImplicitTLS(t *testing.T) {
 	e := newEnv(t, mailertest.Implicit)
 	p := start(t, e.dir, e.args("--insecure-http", "--smtp-implicit-tls")...)
-	if status, code := post(t, http.DefaultClient, p.url, e.request()); status != http.StatusAccepted {
+	if status, code := post(t, http.DefaultClient, p.URL, e.request()); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, code)
 	}
 	e.relay.Wait(t, 15*time.Second)
-	p.stop(t, 10*time.Second)
+	p.Stop(t, 10*time.Second)
 	e.leakCheck(p)
 }
 
 func TestServeDevTLS(t *testing.T) {
 	e := newEnv(t, mailertest.STARTTLS)
 	p := start(t, e.dir, e.args("--dev-tls")...)
-	if p.fp == "" || !strings.HasPrefix(p.url, "https://127.0.0.1:") {
-		t.Fatalf("no fingerprint or not https (%s):\n%s", p.url, p.stderr)
+	if p.FP == "" || !strings.HasPrefix(p.URL, "https://127.0.0.1:") {
+		t.Fatalf("no fingerprint or not https (%s):\n%s", p.URL, p.Stderr)
 	}
 	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			if hex.EncodeToString(sum[:]) != p.fp {
+			if hex.EncodeToString(sum[:]) != p.FP {
 				return errors.New("fingerprint mismatch")
 			}
 			return cs.PeerCertificates[0].VerifyHostname("127.0.0.1")
 		},
 	}}}
-	if status, code := post(t, pinned, p.url, e.request()); status != http.StatusAccepted {
+	if status, code := post(t, pinned, p.URL, e.request()); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, code)
 	}
 	e.relay.Wait(t, 15*time.Second)
-	p.stop(t, 10*time.Second)
+	p.Stop(t, 10*time.Second)
 	e.leakCheck(p)
 }
 
@@ -428,16 +328,16 @@ func TestServeDevTLS(t *testing.T) {
 func TestServeDrainTimeout(t *testing.T) {
 	e := newEnv(t, mailertest.NoTLS)
 	p := start(t, e.dir, e.args("--insecure-http", "--retry-backoff", "1h", "--drain-timeout", "300ms")...)
-	if status, code := post(t, http.DefaultClient, p.url, e.request()); status != http.StatusAccepted {
+	if status, code := post(t, http.DefaultClient, p.URL, e.request()); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, code)
 	}
-	p.waitLog(t, "does not offer STARTTLS", 10*time.Second)
+	p.WaitLog(t, "does not offer STARTTLS", 10*time.Second)
 	start := time.Now()
-	p.stop(t, 10*time.Second)
+	p.Stop(t, 10*time.Second)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stopping took %s with a 300ms drain timeout", d)
 	}
-	out := p.stderr.String()
+	out := p.Stderr.String()
 	for _, want := range []string{"mail dropped undelivered at shutdown", `"dropped":1`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, out)
@@ -456,17 +356,17 @@ func TestServeUntrustedRelay(t *testing.T) {
 	otherCA, _, _ := mailertest.Certificate(t)
 	e.write("relay-ca.pem", string(otherCA))
 	p := start(t, e.dir, e.args("--insecure-http", "--retries", "1")...)
-	if status, code := post(t, http.DefaultClient, p.url, e.request()); status != http.StatusAccepted {
+	if status, code := post(t, http.DefaultClient, p.URL, e.request()); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, code)
 	}
-	p.waitLog(t, "mail dropped: its last delivery attempt failed", 10*time.Second)
-	if !strings.Contains(p.stderr.String(), "certificate") {
-		t.Errorf("the log does not say why:\n%s", p.stderr)
+	p.WaitLog(t, "mail dropped: its last delivery attempt failed", 10*time.Second)
+	if !strings.Contains(p.Stderr.String(), "certificate") {
+		t.Errorf("the log does not say why:\n%s", p.Stderr)
 	}
 	if e.relay.Count() != 0 || e.relay.Auths() != 0 {
 		t.Error("the untrusted relay got the mail or the password")
 	}
-	p.stop(t, 10*time.Second)
+	p.Stop(t, 10*time.Second)
 	e.leakCheck(p)
 }
 
@@ -496,8 +396,8 @@ func TestServeUsage(t *testing.T) {
 			cmd.Dir = e.dir
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
-				t.Fatalf("exit %v, want %d:\n%s", err, exitUsage, out)
+			if !errors.As(err, &ee) || ee.ExitCode() != svc.ExitUsage {
+				t.Fatalf("exit %v, want %d:\n%s", err, svc.ExitUsage, out)
 			}
 			if !strings.Contains(string(out), tc.want) || !strings.HasPrefix(string(out), "keyhold-mailer: ") {
 				t.Errorf("output lacks %q:\n%s", tc.want, out)

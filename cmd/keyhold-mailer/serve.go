@@ -3,30 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/netip"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/mailer"
 	"github.com/keyhold/keyhold/internal/mailticket"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
-// httpGrace is how long a shutdown waits for requests in flight.
-const httpGrace = 10 * time.Second
-
 type serveFlags struct {
-	listen         string
+	svc.Transport
 	serverKey      string
 	smtpHost       string
 	smtpPort       int
@@ -37,10 +29,6 @@ type serveFlags struct {
 	smtpHelo       string
 	smtpTimeout    time.Duration
 	from           string
-	insecureHTTP   bool
-	devTLS         bool
-	tlsCert        string
-	tlsKey         string
 	queueSize      int
 	retries        int
 	retryBackoff   time.Duration
@@ -79,7 +67,7 @@ Choose exactly one of:
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "", "address to listen on, host:port (port 0: any free port)")
+	f.AddFlags(fl, "")
 	fl.StringVar(&f.serverKey, "server-key", "", "keyhold-server's public mail key, or a file holding it")
 	fl.StringVar(&f.smtpHost, "smtp-host", "", "SMTP relay host name (its certificate must be valid for it)")
 	fl.IntVar(&f.smtpPort, "smtp-port", 0, "SMTP relay port (587 for STARTTLS, 465 with --smtp-implicit-tls)")
@@ -90,10 +78,6 @@ Choose exactly one of:
 	fl.StringVar(&f.smtpHelo, "smtp-helo", "localhost", "the name this mailer gives in EHLO")
 	fl.DurationVar(&f.smtpTimeout, "smtp-timeout", mailer.DefaultSMTPTimeout, "time limit of one delivery attempt")
 	fl.StringVar(&f.from, "from", "", "sender address, a plain address such as kit@example.org")
-	fl.BoolVar(&f.insecureHTTP, "insecure-http", false, "serve plain HTTP; only on a loopback address")
-	fl.BoolVar(&f.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost (development)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate chain, PEM")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key, PEM")
 	fl.IntVar(&f.queueSize, "queue-size", mailer.DefaultQueueSize, "mails held in memory at most; more are refused with 503")
 	fl.IntVar(&f.retries, "retries", 5, "delivery attempts after the first before a mail is dropped")
 	fl.DurationVar(&f.retryBackoff, "retry-backoff", mailer.DefaultRetryBackoff, "wait before the first retry; doubles each time, up to 30m")
@@ -110,7 +94,7 @@ Choose exactly one of:
 }
 
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
-	if err := checkTLSChoice(f); err != nil {
+	if err := f.Check(); err != nil {
 		return err
 	}
 	for _, v := range []struct {
@@ -129,12 +113,12 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 
 	// From here on SIGTERM and SIGINT mean a clean shutdown, also when
 	// they arrive while the mailer is still starting.
-	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	sigCtx, stop := svc.Signals(ctx)
 	defer stop()
 
 	key, err := mailticket.LoadPublicKey(f.serverKey)
 	if err != nil {
-		return usageError{fmt.Errorf("--server-key: %w", err)}
+		return svc.UsageError{Err: fmt.Errorf("--server-key: %w", err)}
 	}
 	cfg := mailer.Config{
 		ServerKey: key,
@@ -165,69 +149,32 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		}
 	}
 
-	var tlsConf *tls.Config
-	switch {
-	case f.devTLS:
-		cert, fp, err := devCertificate()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stderr, "fingerprint: sha256:%s\n", fp)
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	case f.tlsCert != "":
-		r, err := newCertReloader(f.tlsCert, f.tlsKey)
-		if err != nil {
-			return err
-		}
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}
+	tlsConf, err := f.TLSConfig(svc.DevCert{Name: "keyhold-mailer development certificate", Validity: devCertValidity}, a.stderr)
+	if err != nil {
+		return err
 	}
 
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
 	cfg.Logger = log
 	ms, err := mailer.New(cfg)
 	if err != nil {
-		return usageError{err}
+		return svc.UsageError{Err: err}
 	}
 	hs := ms.HTTPServer()
-	hs.TLSConfig = tlsConf
 
-	l, err := net.Listen("tcp", f.listen)
+	l, err := svc.Listen(hs, f.Listen, tlsConf, a.stderr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
+		return err
 	}
-	scheme := "http"
-	if tlsConf != nil {
-		scheme = "https"
-		tlsConf.NextProtos = []string{"h2", "http/1.1"}
-		l = tls.NewListener(l, tlsConf)
-	}
-	fmt.Fprintf(a.stderr, "listening on %s://%s\n", scheme, l.Addr())
 	log.Info("serving", "address", l.Addr().String(), "tls", tlsConf != nil,
 		"smtp_relay", net.JoinHostPort(f.smtpHost, fmt.Sprint(f.smtpPort)), "smtp_implicit_tls", f.smtpImplicit)
 
 	delivering := make(chan struct{})
 	go func() { ms.Run(context.Background()); close(delivering) }()
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(l) }()
-
-	var serveErr error
-	select {
-	case err := <-served:
-		serveErr = fmt.Errorf("serving: %w", err)
-	case <-sigCtx.Done():
-	}
-	stop()
-	log.Info("shutting down", "drain_timeout", f.drainTimeout.String(), "queued", ms.Queued())
-	hctx, cancel := context.WithTimeout(context.Background(), httpGrace)
-	defer cancel()
-	if err := hs.Shutdown(hctx); err != nil {
-		hs.Close()
-	}
-	if serveErr == nil {
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr = fmt.Errorf("serving: %w", err)
-		}
-	}
+	serveErr := svc.Serve(sigCtx, hs, l, log, func() {
+		stop()
+		log.Info("shutting down", "drain_timeout", f.drainTimeout.String(), "queued", ms.Queued())
+	})
 	dctx, dcancel := context.WithTimeout(context.Background(), f.drainTimeout)
 	defer dcancel()
 	// Shutdown logs what it delivered and dropped; dropping mail at a
@@ -273,43 +220,4 @@ func readCAFile(name string) (*x509.CertPool, error) {
 		return nil, usagef("--smtp-ca-file: %s holds no PEM certificate", name)
 	}
 	return pool, nil
-}
-
-// checkTLSChoice enforces one transport choice, and plain HTTP only where
-// nothing but this machine can reach it.
-func checkTLSChoice(f *serveFlags) error {
-	n := 0
-	for _, set := range []bool{f.devTLS, f.tlsCert != "" || f.tlsKey != "", f.insecureHTTP} {
-		if set {
-			n++
-		}
-	}
-	if n == 0 {
-		return usagef(`choose how clients connect:
-  --tls-cert FILE --tls-key FILE  HTTPS with your certificate
-  --dev-tls                       HTTPS with a self-signed certificate for localhost (development)
-  --insecure-http                 plain HTTP on a loopback address, behind a local TLS proxy`)
-	}
-	if n > 1 {
-		return usagef("give only one of --dev-tls, --tls-cert/--tls-key and --insecure-http")
-	}
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		return usagef("--tls-cert and --tls-key go together")
-	}
-	if f.insecureHTTP && !isLoopback(f.listen) {
-		return usagef("--insecure-http serves plain HTTP, so it is allowed only on a loopback address (127.0.0.1:PORT, [::1]:PORT, localhost:PORT), not %s\nhint: use --tls-cert/--tls-key to serve other machines, or put a TLS proxy on this machine in front of a loopback address", f.listen)
-	}
-	return nil
-}
-
-func isLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }

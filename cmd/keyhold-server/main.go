@@ -15,22 +15,14 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/server/store"
-)
-
-// Exit codes.
-const (
-	exitOK    = 0
-	exitError = 1 // the command failed
-	exitUsage = 2 // wrong flags or arguments
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // envDB names the environment variable that may hold the database URL, so
@@ -59,36 +51,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(a.serveCmd(), a.adminCmd())
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "keyhold-server: %v\n", err)
-	var u usageError
-	if errors.As(err, &u) || isCobraUsage(err) {
-		if !strings.Contains(err.Error(), "hint:") {
-			fmt.Fprintln(stderr, "hint: run keyhold-server help for the commands and flags")
-		}
-		return exitUsage
-	}
-	return exitError
+	return svc.ExitCode(root.ExecuteContext(ctx), "keyhold-server", "run keyhold-server help for the commands and flags", stderr)
 }
 
-// usageError marks a mistake in the command line.
-type usageError struct{ error }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
-
-func isCobraUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
-		"flag needs an argument", "invalid argument", "required flag", "if any flags in the group"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
-}
+// usagef is a command-line mistake: exit code 2.
+func usagef(format string, a ...any) error { return svc.Usagef(format, a...) }
 
 // addStoreFlags adds --data and --db.
 func (a *app) addStoreFlags(cmd *cobra.Command) {

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,123 +21,45 @@ import (
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/pgtest"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 // bin is the keyhold-server binary built for these tests.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyhold-server-test-")
+	b, cleanup, err := svctest.Build("keyhold-server")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "keyhold-server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	bin = b
 	code := pgtest.Run(m)
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
 // proc is a running keyhold-server serve.
-type proc struct {
-	cmd    *exec.Cmd
-	url    string // from the "listening on" line
-	fp     string // from the "fingerprint:" line, if any
-	stderr *lockedBuffer
-	read   chan struct{} // closed when all of stderr has been read
-	exited chan struct{} // closed when the process has exited
-	err    error         // its exit status, once exited
-}
-
-var (
-	listenRE = regexp.MustCompile(`^listening on (https?://\S+)$`)
-	fpRE     = regexp.MustCompile(`^fingerprint: sha256:([0-9a-f]{64})$`)
-)
+type proc = svctest.Proc
 
 // start runs serve with args and waits for its "listening on" line.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{}), exited: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); pw.Close(); close(p.exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.exited
-	})
-	ready := make(chan struct{})
-	go func() {
-		defer close(p.read)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.stderr.WriteString(line + "\n")
-			if m := fpRE.FindStringSubmatch(line); m != nil && p.url == "" {
-				p.fp = m[1]
-			}
-			if m := listenRE.FindStringSubmatch(line); m != nil && p.url == "" {
-				p.url = m[1]
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-p.exited:
-		t.Fatalf("serve exited (%v) before listening:\n%s", p.err, p.stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not print a listening line:\n%s", p.stderr)
-	}
-	return p
+	return svctest.Start(t, cmd)
 }
 
-// stop sends SIGTERM and checks for exit status 0.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM", p.err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop within 15 s of SIGTERM")
-	}
-	<-p.read
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// stopWithin is how long serve may take to exit after SIGTERM.
+const stopWithin = 15 * time.Second
 
 func TestServeInsecureHTTP(t *testing.T) {
 	p := start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", t.TempDir())
-	if !strings.HasPrefix(p.url, "http://127.0.0.1:") || strings.HasSuffix(p.url, ":0") {
-		t.Fatalf("listening line names %s", p.url)
+	if !strings.HasPrefix(p.URL, "http://127.0.0.1:") || strings.HasSuffix(p.URL, ":0") {
+		t.Fatalf("listening line names %s", p.URL)
 	}
-	res, err := http.Get(p.url + "/healthz")
+	res, err := http.Get(p.URL + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,16 +69,16 @@ func TestServeInsecureHTTP(t *testing.T) {
 	}
 	// A request in flight when SIGTERM arrives still gets its answer: an
 	// open keep-alive connection is closed only once idle.
-	p.stop(t)
-	if !strings.Contains(p.stderr.String(), `"route":"GET /healthz"`) {
-		t.Errorf("no request log line:\n%s", p.stderr)
+	p.Stop(t, stopWithin)
+	if !strings.Contains(p.Stderr.String(), `"route":"GET /healthz"`) {
+		t.Errorf("no request log line:\n%s", p.Stderr)
 	}
 }
 
 func TestServeDevTLS(t *testing.T) {
 	data := t.TempDir()
 	fingerprintServed := func(p *proc) string {
-		conn, err := tls.Dial("tcp", strings.TrimPrefix(p.url, "https://"), &tls.Config{InsecureSkipVerify: true})
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(p.URL, "https://"), &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,24 +87,24 @@ func TestServeDevTLS(t *testing.T) {
 		return hex.EncodeToString(sum[:])
 	}
 	p := start(t, nil, "--dev-tls", "--listen", "127.0.0.1:0", "--data", data)
-	if p.fp == "" {
-		t.Fatalf("no fingerprint line:\n%s", p.stderr)
+	if p.FP == "" {
+		t.Fatalf("no fingerprint line:\n%s", p.Stderr)
 	}
-	if got := fingerprintServed(p); got != p.fp {
-		t.Fatalf("printed fingerprint %s, served certificate %s", p.fp, got)
+	if got := fingerprintServed(p); got != p.FP {
+		t.Fatalf("printed fingerprint %s, served certificate %s", p.FP, got)
 	}
 	// A client that pins the fingerprint and checks the name gets through.
 	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			if hex.EncodeToString(sum[:]) != p.fp {
+			if hex.EncodeToString(sum[:]) != p.FP {
 				return fmt.Errorf("fingerprint mismatch")
 			}
 			return cs.PeerCertificates[0].VerifyHostname("127.0.0.1")
 		},
 	}}}
-	res, err := pinned.Get(p.url + "/readyz")
+	res, err := pinned.Get(p.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +112,14 @@ func TestServeDevTLS(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("readyz: %d", res.StatusCode)
 	}
-	p.stop(t)
+	p.Stop(t, stopWithin)
 	// A restart keeps the certificate, so pinned clients keep working.
 	p2 := start(t, nil, "--dev-tls", "--listen", "127.0.0.1:0", "--data", data)
-	if p2.fp != p.fp {
-		t.Errorf("fingerprint changed across a restart: %s, then %s", p.fp, p2.fp)
+	if p2.FP != p.FP {
+		t.Errorf("fingerprint changed across a restart: %s, then %s", p.FP, p2.FP)
 	}
-	p2.stop(t)
-	if fi, err := os.Stat(filepath.Join(data, devKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	p2.Stop(t, stopWithin)
+	if fi, err := os.Stat(filepath.Join(data, svc.DevKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("development key file: %v %v", fi.Mode(), err)
 	}
 }
@@ -220,16 +139,13 @@ func TestServeRefusesUnsafeTransport(t *testing.T) {
 	} {
 		cmd := exec.Command(bin, append([]string{"serve", "--data", t.TempDir()}, tc.args...)...)
 		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage {
-			t.Errorf("%v: %v, want exit %d\n%s", tc.args, err, exitUsage, out)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != svc.ExitUsage {
+			t.Errorf("%v: %v, want exit %d\n%s", tc.args, err, svc.ExitUsage, out)
 			continue
 		}
 		if !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "listening on") {
 			t.Errorf("%v: output does not explain (%q):\n%s", tc.args, tc.want, out)
 		}
-	}
-	if !isLoopback("[::1]:8443") || !isLoopback("localhost:1") || isLoopback("[::]:1") || isLoopback("example.com:1") {
-		t.Error("isLoopback")
 	}
 }
 
@@ -398,7 +314,7 @@ func TestAdminMailKey(t *testing.T) {
 		}
 		// A server started on the database keeps the key.
 		p := start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", data)
-		p.stop(t)
+		p.Stop(t, stopWithin)
 		if again := admin(t, nil, 0, "--data", data, "mail-key"); again != first {
 			t.Errorf("mail-key printed %q, then %q", first, again)
 		}

@@ -2,34 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
-// shutdownGrace is how long a shutdown waits for requests in flight.
-const shutdownGrace = 10 * time.Second
-
 type serveFlags struct {
-	listen         string
-	devTLS         bool
-	tlsCert        string
-	tlsKey         string
-	insecureHTTP   bool
+	svc.Transport
 	mailerURL      string
 	freeMaxDevices int
 	trustProxy     bool
@@ -57,11 +43,7 @@ Choose exactly one of:
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:8443", "address to listen on, host:port (port 0: any free port)")
-	fl.BoolVar(&f.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost (development)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate chain, PEM")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key, PEM")
-	fl.BoolVar(&f.insecureHTTP, "insecure-http", false, "serve plain HTTP; only on a loopback address")
+	f.AddFlags(fl, "127.0.0.1:8443")
 	fl.StringVar(&f.mailerURL, "mailer-url", "", "URL of the keyhold-mailer clients send recovery-kit mail requests to")
 	fl.IntVar(&f.freeMaxDevices, "free-max-devices", server.DefaultMaxDevicesFree, "devices an account on the free plan may have (0: no limit)")
 	fl.BoolVar(&f.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
@@ -72,7 +54,7 @@ Choose exactly one of:
 }
 
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
-	if err := checkTLSChoice(f); err != nil {
+	if err := f.Check(); err != nil {
 		return err
 	}
 	if f.mailerURL != "" {
@@ -92,31 +74,23 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 
 	// From here on SIGTERM and SIGINT mean a clean shutdown, also when
 	// they arrive while the server is still starting.
-	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	sigCtx, stop := svc.Signals(ctx)
 	defer stop()
 
 	// TLS material first: a bad certificate should fail before the
 	// database is touched.
-	var tlsConf *tls.Config
-	switch {
-	case f.devTLS:
+	dev := svc.DevCert{Name: "keyhold-server development certificate", Validity: devCertValidity}
+	if f.DevTLS {
 		dir, cleanup, err := a.devTLSDir()
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		cert, fp, err := devCertificate(dir)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stderr, "fingerprint: sha256:%s\n", fp)
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	case f.tlsCert != "":
-		r, err := newCertReloader(f.tlsCert, f.tlsKey)
-		if err != nil {
-			return err
-		}
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}
+		dev.Dir = dir
+	}
+	tlsConf, err := f.TLSConfig(dev, a.stderr)
+	if err != nil {
+		return err
 	}
 
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
@@ -143,79 +117,17 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	hs := srv.HTTPServer()
-	hs.TLSConfig = tlsConf
 
-	l, err := net.Listen("tcp", f.listen)
+	l, err := svc.Listen(hs, f.Listen, tlsConf, a.stderr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
+		return err
 	}
-	scheme := "http"
-	if tlsConf != nil {
-		scheme = "https"
-		l = tls.NewListener(l, tlsConf)
-		hs.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
-	}
-	fmt.Fprintf(a.stderr, "listening on %s://%s\n", scheme, l.Addr())
 	log.Info("serving", "address", l.Addr().String(), "database", st.Dialect(), "tls", tlsConf != nil)
 
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(l) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-sigCtx.Done():
-	}
-	stop()
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close()
-		log.Warn("requests still running after the grace period were cut off", "error", err.Error())
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	return nil
-}
-
-// checkTLSChoice enforces one transport choice, and plain HTTP only where
-// nothing but this machine can reach it.
-func checkTLSChoice(f *serveFlags) error {
-	n := 0
-	for _, set := range []bool{f.devTLS, f.tlsCert != "" || f.tlsKey != "", f.insecureHTTP} {
-		if set {
-			n++
-		}
-	}
-	if n == 0 {
-		return usagef(`choose how clients connect:
-  --tls-cert FILE --tls-key FILE  HTTPS with your certificate
-  --dev-tls                       HTTPS with a self-signed certificate for localhost (development)
-  --insecure-http                 plain HTTP on a loopback address, behind a local TLS proxy`)
-	}
-	if n > 1 {
-		return usagef("give only one of --dev-tls, --tls-cert/--tls-key and --insecure-http")
-	}
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		return usagef("--tls-cert and --tls-key go together")
-	}
-	if f.insecureHTTP && !isLoopback(f.listen) {
-		return usagef("--insecure-http serves plain HTTP, so it is allowed only on a loopback address (127.0.0.1:PORT, [::1]:PORT, localhost:PORT), not %s\nhint: use --tls-cert/--tls-key to serve other machines, or put a TLS proxy on this machine in front of a loopback address", f.listen)
-	}
-	return nil
-}
-
-func isLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
+	return svc.Serve(sigCtx, hs, l, log, func() {
+		stop()
+		log.Info("shutting down")
+	})
 }
 
 // devTLSDir is where the development certificate is kept: the data

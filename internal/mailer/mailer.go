@@ -30,8 +30,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/mailticket"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // Defaults for the zero values of Config.
@@ -126,6 +126,9 @@ type Server struct {
 	address *limiter
 	q       *queue
 	closing atomic.Bool
+	// reqLog logs requests; a panic's value is not logged, since it
+	// could hold request data.
+	reqLog svc.RequestLog
 }
 
 // New checks cfg and returns a Server. Call Run to start delivering.
@@ -189,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 		nonces:  newNonceSet(maxNonces),
 		account: newLimiter(cfg.RatePerAccount, maxLimiterKeys),
 		address: newLimiter(cfg.RatePerAddress, maxLimiterKeys),
+		reqLog:  svc.RequestLog{Log: log, InternalError: "internal error"},
 	}
 	s.q = newQueue(cfg.QueueSize, cfg.Workers, s.deliver, log, m)
 	s.q.retries, s.q.backoff = cfg.Retries, cfg.RetryBackoff
@@ -246,45 +250,13 @@ func (s *Server) HTTPServer() *http.Server {
 // ServeHTTP serves one request and logs it: method, route, status and
 // duration, never a header or the body.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			// The panic value is not logged: it could hold request data.
-			s.log.Error("handler panic", "route", r.Pattern)
-			if !sw.wrote {
-				writeError(sw, http.StatusInternalServerError, api.CodeInternal, "internal error", 0)
-			}
-		}
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", sw.status()),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
-	}()
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		s.mux.ServeHTTP(sw, r)
-		return
-	}
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, r)
-	switch rec.code {
-	case http.StatusMethodNotAllowed:
-		if allow := rec.header.Get("Allow"); allow != "" {
-			sw.Header().Set("Allow", allow)
-		}
-		writeError(sw, http.StatusMethodNotAllowed, api.CodeBadRequest, "this endpoint does not take that method", 0)
-	default:
-		writeError(sw, http.StatusNotFound, api.CodeNotFound, "no such endpoint", 0)
-	}
+	s.reqLog.Serve(w, r, http.HandlerFunc(s.serve))
+}
+
+// serve dispatches to the mux, answering everything else with a JSON
+// error.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	svc.ServeMux(w, r, s.mux)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -297,45 +269,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	io.WriteString(w, "ok\n")
 }
-
-// statusWriter remembers the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.code, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.code, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) status() int {
-	if !w.wrote {
-		return http.StatusOK
-	}
-	return w.code
-}
-
-// recorder captures what the mux's not-found and method handlers answer,
-// so that they can be answered as JSON instead.
-type recorder struct {
-	header http.Header
-	code   int
-}
-
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *recorder) WriteHeader(code int)        { r.code = code }
 
 // retryAfterSeconds rounds d up to whole seconds, at least 1.
 func retryAfterSeconds(d time.Duration) int {

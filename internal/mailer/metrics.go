@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // metrics are the mailer's Prometheus metrics. Labels are outcomes and
@@ -30,12 +30,7 @@ var refusalReasons = []string{
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
 	m := &metrics{
-		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyhold_mailer_requests_total",
 			Help: "Send requests by result: queued, or the reason they were refused.",
@@ -61,10 +56,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Mails held in memory now, waiting or being sent.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.sent, m.failed, m.dropped, m.attempts, m.queued} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	var err error
+	if m.reg, err = svc.Registry(reg, m.requests, m.sent, m.failed, m.dropped, m.attempts, m.queued); err != nil {
+		return nil, err
 	}
 	m.requests.WithLabelValues("queued")
 	for _, r := range refusalReasons {
@@ -77,7 +71,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 
 func (m *metrics) accepted()             { m.requests.WithLabelValues("queued").Inc() }
 func (m *metrics) refused(reason string) { m.requests.WithLabelValues(reason).Inc() }
-func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+func (m *metrics) handler() http.Handler { return svc.MetricsHandler(m.reg) }
 func (m *metrics) attempt(ok bool) {
 	m.attempts.WithLabelValues(map[bool]string{true: "ok", false: "error"}[ok]).Inc()
 }

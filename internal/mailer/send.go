@@ -3,10 +3,8 @@ package mailer
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/mailticket"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // Error codes of POST /v1/send beyond the common ones of internal/api
@@ -133,7 +132,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	fail := func(rf *refusal, attrs ...any) {
 		s.metrics.refused(rf.reason)
 		log.Info("mail refused", append([]any{"reason", rf.reason}, attrs...)...)
-		writeError(w, rf.status, rf.code, rf.msg, rf.retryAfter)
+		svc.WriteError(w, rf.status, rf.code, rf.msg, rf.retryAfter)
 	}
 	if s.closing.Load() {
 		rf := refuse(http.StatusServiceUnavailable, CodeUnavailable, "shutting_down", "the mailer is shutting down; try again shortly")
@@ -142,7 +141,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if wait, ok := s.address.allow(addrKey(s.clientAddr(r)), now); !ok {
+	if wait, ok := s.address.allow(addrKey(svc.ClientAddr(r, s.cfg.TrustProxy)), now); !ok {
 		rf := refuse(http.StatusTooManyRequests, api.CodeThrottled, "throttled_address", "too many mail requests from this address; try again later")
 		rf.retryAfter = retryAfterSeconds(wait)
 		fail(rf)
@@ -208,7 +207,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		release()
 		log.Error("rendering the kit mail failed", append(attrs, "error", err.Error())...)
 		s.metrics.refused("internal")
-		writeError(w, http.StatusInternalServerError, api.CodeInternal, "the mailer could not make the mail; its log says more", 0)
+		svc.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "the mailer could not make the mail; its log says more", 0)
 		return
 	}
 	j := &job{id: id, to: t.To, account: account, msg: msg}
@@ -225,7 +224,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.accepted()
 	log.Info("mail queued", attrs...)
-	writeJSON(w, http.StatusAccepted, api.MailSendResponse{Queued: true, ID: id})
+	svc.WriteJSON(w, http.StatusAccepted, api.MailSendResponse{Queued: true, ID: id})
 }
 
 // ticketRefusal maps a mailticket error to an answer.
@@ -261,29 +260,6 @@ func redactAddress(a string) string {
 	return "…" + a[at:]
 }
 
-// clientAddr is the address a request comes from: the connection's peer,
-// or with TrustProxy the last X-Forwarded-For entry, which the proxy in
-// front of the mailer appended.
-func (s *Server) clientAddr(r *http.Request) netip.Addr {
-	if s.cfg.TrustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
-				return a.Unmap()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap()
-}
-
 // addrKey is the rate limit key of a source address: the address, or its
 // /64 for IPv6, which one client usually holds whole.
 func addrKey(a netip.Addr) string {
@@ -295,27 +271,4 @@ func addrKey(a netip.Addr) string {
 		return "addr:" + p.String()
 	}
 	return "addr:" + a.String()
-}
-
-// writeJSON answers with v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// writeError answers with an api.Error; msg is the mailer's own text,
-// never copied from the request.
-func writeError(w http.ResponseWriter, status int, code, msg string, retryAfter int) {
-	if retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	}
-	writeJSON(w, status, api.Error{Error: api.ErrorBody{Code: code, Message: msg, RetryAfter: retryAfter}})
 }

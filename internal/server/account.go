@@ -10,6 +10,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 const (
@@ -41,7 +42,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, a *authed) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Account{
+	svc.WriteJSON(w, http.StatusOK, api.Account{
 		AccountID:    api.FormatID(acct.ID),
 		Email:        acct.Email,
 		Plan:         s.apiPlan(acct, s.now()),
@@ -63,7 +64,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, a *authed) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Keys{Envelope: k.Envelope, KeyCheck: k.KeyCheck, KeyVersion: k.KeyVersion, Transition: k.Transition})
+	svc.WriteJSON(w, http.StatusOK, api.Keys{Envelope: k.Envelope, KeyCheck: k.KeyCheck, KeyVersion: k.KeyVersion, Transition: k.Transition})
 }
 
 func (s *Server) password(w http.ResponseWriter, r *http.Request, a *authed) {
@@ -93,7 +94,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *authed) {
 		return
 	}
 	if req.KeyVersion != a.account.KeyVersion+1 {
-		writeError(w, http.StatusConflict, api.CodeStale, "key_version must be the account's current key version plus one; pull first", 0)
+		svc.WriteError(w, http.StatusConflict, api.CodeStale, "key_version must be the account's current key version plus one; pull first", 0)
 		return
 	}
 	if err := pake.ValidateRecord(req.Record); err != nil {
@@ -106,7 +107,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *authed) {
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.PushResponse{Head: head, Accepted: []api.Accepted{}, Rejected: []api.Rejected{}, ManifestStored: true})
+	svc.WriteJSON(w, http.StatusOK, api.PushResponse{Head: head, Accepted: []api.Accepted{}, Rejected: []api.Rejected{}, ManifestStored: true})
 }
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, a *authed) {
@@ -127,19 +128,19 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, a *authed) {
 		}
 		out = append(out, ev)
 	}
-	writeJSON(w, http.StatusOK, out)
+	svc.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getSyncSettings(w http.ResponseWriter, r *http.Request, a *authed) {
 	ss, err := s.st.SyncSettings(r.Context(), a.account.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "this account has no sync settings yet", 0)
+		svc.WriteError(w, http.StatusNotFound, api.CodeNotFound, "this account has no sync settings yet", 0)
 		return
 	} else if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apiSyncSettings(ss))
+	svc.WriteJSON(w, http.StatusOK, apiSyncSettings(ss))
 }
 
 func (s *Server) putSyncSettings(w http.ResponseWriter, r *http.Request, a *authed) {
@@ -176,7 +177,7 @@ func (s *Server) devices(w http.ResponseWriter, r *http.Request, a *authed) {
 		}
 		out = append(out, ad)
 	}
-	writeJSON(w, http.StatusOK, out)
+	svc.WriteJSON(w, http.StatusOK, out)
 }
 
 // revokeDevice revokes one of the session's account's devices; its
@@ -201,7 +202,7 @@ func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request, a *authed)
 		}
 	}
 	if found == nil {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "this account has no such device", 0)
+		svc.WriteError(w, http.StatusNotFound, api.CodeNotFound, "this account has no such device", 0)
 		return
 	}
 	if err := s.st.RevokeDevice(r.Context(), a.account.ID, dev); err != nil {

@@ -5,15 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // tokenSize is the length of a session token's random bytes. The token on
@@ -98,7 +97,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (a *authed
 		if errors.Is(err, errBadToken) {
 			msg = "the Authorization header does not hold a keyhold session token"
 		}
-		writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, msg, 0)
+		svc.WriteError(w, http.StatusUnauthorized, api.CodeUnauthorized, msg, 0)
 		return nil, false
 	}
 	a, err = s.session(r, hash)
@@ -136,9 +135,9 @@ func (s *Server) authError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyhold", error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "the session has expired or was ended; log in again", 0)
+		svc.WriteError(w, http.StatusUnauthorized, api.CodeUnauthorized, "the session has expired or was ended; log in again", 0)
 	case errors.Is(err, errDisabled):
-		writeError(w, http.StatusForbidden, api.CodeDisabled, "this account is disabled; contact the server's operator", 0)
+		svc.WriteError(w, http.StatusForbidden, api.CodeDisabled, "this account is disabled; contact the server's operator", 0)
 	default:
 		s.internal(w, r, err)
 	}
@@ -180,32 +179,9 @@ func (s *Server) touch(r *http.Request, sess *store.Session) {
 	}
 }
 
-// clientAddr is the address a request comes from: the connection's peer,
-// or with TrustProxy the last X-Forwarded-For entry, which the proxy in
-// front appended (earlier entries are whatever the client claimed).
-func (s *Server) clientAddr(r *http.Request) netip.Addr {
-	if s.cfg.TrustProxy {
-		if xs := r.Header.Values("X-Forwarded-For"); len(xs) > 0 {
-			parts := strings.Split(xs[len(xs)-1], ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
-				return a.Unmap()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap().WithZone("")
-}
-
 // source is the client address as the audit log shows it.
 func (s *Server) source(r *http.Request) string {
-	a := s.clientAddr(r)
+	a := svc.ClientAddr(r, s.cfg.TrustProxy)
 	if !a.IsValid() {
 		return ""
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // registerStart answers the first registration message. Without a session
@@ -32,11 +33,11 @@ func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		if s.refuseThrottled(w, r, nil, accountKey(id), addrKey(s.clientAddr(r))) {
+		if s.refuseThrottled(w, r, nil, accountKey(id), addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
 			return
 		}
 		if _, err := s.st.Account(r.Context(), id); err == nil {
-			writeError(w, http.StatusConflict, api.CodeExists, "an account with this id already exists; registering again needs a session of that account", 0)
+			svc.WriteError(w, http.StatusConflict, api.CodeExists, "an account with this id already exists; registering again needs a session of that account", 0)
 			return
 		} else if !errors.Is(err, store.ErrNotFound) {
 			s.internal(w, r, err)
@@ -48,7 +49,7 @@ func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 		s.pakeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.RegisterStartResponse{Response: resp})
+	svc.WriteJSON(w, http.StatusOK, api.RegisterStartResponse{Response: resp})
 }
 
 // createAccount stores a new account, its keys and its first device.
@@ -62,13 +63,13 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	ck := createKey(s.clientAddr(r))
+	ck := createKey(svc.ClientAddr(r, s.cfg.TrustProxy))
 	if wait, _, err := s.throttled(ctx, ck); err != nil {
 		s.internal(w, r, err)
 		return
 	} else if wait > 0 {
 		secs := retryAfter(wait)
-		writeError(w, http.StatusTooManyRequests, api.CodeThrottled, "too many accounts were created from this address; wait before creating another", secs)
+		svc.WriteError(w, http.StatusTooManyRequests, api.CodeThrottled, "too many accounts were created from this address; wait before creating another", secs)
 		return
 	}
 	now := s.now().UTC()
@@ -95,7 +96,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusCreated, struct{}{})
+	svc.WriteJSON(w, http.StatusCreated, struct{}{})
 }
 
 // loginStart answers KE1 with KE2 and stores the pending login. An unknown
@@ -115,7 +116,7 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if s.refuseThrottled(w, r, acct, addrKey(s.clientAddr(r))) {
+	if s.refuseThrottled(w, r, acct, addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
 		return
 	}
 	wait, until, err := s.attempt(ctx, accountKey(id))
@@ -158,7 +159,7 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.LoginStartResponse{LoginID: api.FormatID(lid), Message: ke2})
+	svc.WriteJSON(w, http.StatusOK, api.LoginStartResponse{LoginID: api.FormatID(lid), Message: ke2})
 }
 
 // loginFinish checks KE3 and, if it verifies, registers the device and
@@ -169,7 +170,7 @@ func (s *Server) loginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	addr := addrKey(s.clientAddr(r))
+	addr := addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))
 	ls, err := s.st.TakeLoginState(ctx, mustID(req.LoginID), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		// Expired, finished already, or never started: count it against
@@ -215,7 +216,7 @@ func (s *Server) loginFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	if acct.Disabled {
 		s.metrics.logins.WithLabelValues("failed").Inc()
-		writeError(w, http.StatusForbidden, api.CodeDisabled, "this account is disabled; contact the server's operator", 0)
+		svc.WriteError(w, http.StatusForbidden, api.CodeDisabled, "this account is disabled; contact the server's operator", 0)
 		return
 	}
 	now := s.now()
@@ -249,12 +250,12 @@ func (s *Server) loginFinish(w http.ResponseWriter, r *http.Request) {
 	setLogAccount(r, acct.ID)
 	s.audit(ctx, acct.ID, &store.Event{Kind: api.EventLogin, DeviceID: dev.ID, Source: s.source(r)})
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	writeJSON(w, http.StatusOK, api.LoginFinishResponse{Token: tok, Expires: sess.Expires.UTC(), DeviceID: api.FormatID(dev.ID)})
+	svc.WriteJSON(w, http.StatusOK, api.LoginFinishResponse{Token: tok, Expires: sess.Expires.UTC(), DeviceID: api.FormatID(dev.ID)})
 }
 
 func (s *Server) loginFailed(w http.ResponseWriter) {
 	s.metrics.logins.WithLabelValues("failed").Inc()
-	writeError(w, http.StatusUnauthorized, api.CodeLoginFailed, "login failed: the password or Secret Key is wrong, or the login expired; start again", 0)
+	svc.WriteError(w, http.StatusUnauthorized, api.CodeLoginFailed, "login failed: the password or Secret Key is wrong, or the login expired; start again", 0)
 }
 
 // refuseThrottled answers 429 if any of keys is locked out, and records
@@ -280,7 +281,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, acct *store.Acco
 		s.audit(r.Context(), acct.ID, &store.Event{Kind: api.EventLoginThrottled, Source: s.source(r)})
 	}
 	secs := retryAfter(wait)
-	writeError(w, http.StatusTooManyRequests, api.CodeThrottled, "too many failed logins; wait before trying again", secs)
+	svc.WriteError(w, http.StatusTooManyRequests, api.CodeThrottled, "too many failed logins; wait before trying again", secs)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a *authed) {

@@ -13,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // Recovery kit mail (docs/API.md, SPEC §15). keyhold-mailer has no access
@@ -89,7 +90,7 @@ func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
 	if wait > 0 {
 		s.metrics.mailTickets.WithLabelValues("throttled").Inc()
 		ra := retryAfter(wait)
-		writeError(w, http.StatusTooManyRequests, api.CodeThrottled,
+		svc.WriteError(w, http.StatusTooManyRequests, api.CodeThrottled,
 			fmt.Sprintf("this account has asked for %d kit emails within an hour; try again in %d minutes", mailTicketsFree, (ra+59)/60), ra)
 		return
 	}
@@ -118,7 +119,7 @@ func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
 		return
 	}
 	s.metrics.mailTickets.WithLabelValues("issued").Inc()
-	writeJSON(w, http.StatusOK, api.MailTicketResponse{Ticket: b, Expires: t.Expires.UTC(), MailerURL: s.cfg.MailerURL})
+	svc.WriteJSON(w, http.StatusOK, api.MailTicketResponse{Ticket: b, Expires: t.Expires.UTC(), MailerURL: s.cfg.MailerURL})
 }
 
 // mailQuota counts one ticket for account, unless the account has had

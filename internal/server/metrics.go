@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // metrics are the server's Prometheus metrics. Labels are route patterns,
@@ -27,12 +27,7 @@ type metrics struct {
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
 	m := &metrics{
-		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyhold_http_requests_total",
 			Help: "HTTP requests by route pattern and status code.",
@@ -67,10 +62,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Recovery kit mail tickets by outcome (issued, throttled).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.pushes, m.pushItems, m.logins, m.streams, m.accountsCreated, m.mailTickets} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	var err error
+	if m.reg, err = svc.Registry(reg, m.requests, m.latency, m.pushes, m.pushItems, m.logins, m.streams, m.accountsCreated, m.mailTickets); err != nil {
+		return nil, err
 	}
 	// Make the outcome series exist before the first event, so rates and
 	// alerts work from the start.
@@ -92,5 +86,5 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return svc.MetricsHandler(m.reg)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 // fakeHeaderKeyName is the store secret from which unknown accounts' fake
@@ -64,7 +65,7 @@ func (s *Server) loginParams(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.LoginParamsResponse{Header: header})
+	svc.WriteJSON(w, http.StatusOK, api.LoginParamsResponse{Header: header})
 }
 
 // fakeHeader derives an unknown account's envelope header: key version 1,

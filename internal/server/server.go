@@ -27,6 +27,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -107,6 +108,7 @@ type Server struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	metrics *metrics
+	reqLog  svc.RequestLog
 
 	done      chan struct{} // closed by Close: event streams end
 	closeOnce sync.Once
@@ -179,7 +181,14 @@ func New(cfg Config) (*Server, error) {
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		metrics:       m,
-		done:          make(chan struct{}),
+		reqLog: svc.RequestLog{
+			Log:           cfg.Logger,
+			InternalError: "internal server error",
+			LogPanicValue: true,
+			Observe:       m.observe,
+			Attrs:         logAttrs,
+		},
+		done: make(chan struct{}),
 	}
 	s.streams.init()
 	s.touches.init()
@@ -227,61 +236,23 @@ func (s *Server) routes() {
 // route pattern, status and duration (and the account once authenticated),
 // never a header, token or body.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
 	info := &reqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.log.Error("handler panic", "route", r.Pattern, "panic", fmt.Sprint(v))
-			if !sw.wrote {
-				writeError(sw, http.StatusInternalServerError, api.CodeInternal, "internal server error", 0)
-			}
-		}
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		d := time.Since(start)
-		s.metrics.observe(route, sw.status(), d)
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", sw.status()),
-			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		}
-		if info.account != "" {
-			attrs = append(attrs, slog.String("account", info.account))
-		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
-	}()
-	s.serve(sw, r)
+	s.reqLog.Serve(w, r, http.HandlerFunc(s.serve))
+}
+
+// logAttrs adds the account, once authenticated, to a request's log line.
+func logAttrs(r *http.Request) []slog.Attr {
+	if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok && info.account != "" {
+		return []slog.Attr{slog.String("account", info.account)}
+	}
+	return nil
 }
 
 // serve dispatches to the mux, answering unknown paths and wrong methods
 // with a JSON error like every other failure.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		s.mux.ServeHTTP(w, r)
-		return
-	}
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, r)
-	switch rec.code {
-	case http.StatusNotFound:
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint", 0)
-	case http.StatusMethodNotAllowed:
-		if allow := rec.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		writeError(w, http.StatusMethodNotAllowed, api.CodeBadRequest, "this endpoint does not take that method", 0)
-	default: // a redirect to the clean path
-		s.mux.ServeHTTP(w, r)
-	}
+	svc.ServeMux(w, r, s.mux)
 }
 
 // Close ends every event stream this server is serving. Call it when the
@@ -336,55 +307,5 @@ type infoKey struct{}
 func setLogAccount(r *http.Request, id store.ID) {
 	if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
 		info.account = api.FormatID(id)
-	}
-}
-
-// statusWriter remembers the status for the log line. Unwrap lets
-// http.ResponseController reach the connection (flush, deadlines).
-type statusWriter struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.code, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.code, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if !w.wrote {
-		return http.StatusOK
-	}
-	return w.code
-}
-
-// recorder captures the mux's own answer for an unmatched request.
-type recorder struct {
-	header http.Header
-	code   int
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return len(b), nil
-}
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
 	}
 }

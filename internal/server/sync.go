@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc"
 )
 
 const (
@@ -68,7 +69,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, a *authed) {
 	if m != nil {
 		resp.Manifest, resp.ManifestSeq = m.Blob, m.Seq
 	}
-	writeJSON(w, http.StatusOK, resp)
+	svc.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) push(w http.ResponseWriter, r *http.Request, a *authed) {
@@ -78,7 +79,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, a *authed) {
 		return
 	}
 	if req.KeyVersion != 0 && req.KeyVersion != a.account.KeyVersion {
-		writeError(w, http.StatusConflict, api.CodeStale, "the account key was rotated; pull first", 0)
+		svc.WriteError(w, http.StatusConflict, api.CodeStale, "the account key was rotated; pull first", 0)
 		return
 	}
 	res, err := s.st.Push(r.Context(), a.account.ID, req.Cursor, pushItems(req.Items), req.Manifest)
@@ -101,7 +102,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, a *authed) {
 	for _, x := range res.Rejected {
 		resp.Rejected = append(resp.Rejected, api.Rejected{ItemID: api.FormatID(x.ItemID), CurrentRev: x.CurrentRev})
 	}
-	writeJSON(w, http.StatusOK, resp)
+	svc.WriteJSON(w, http.StatusOK, resp)
 }
 
 // events streams the account's head as Server-Sent Events: the current
