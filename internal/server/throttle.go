@@ -82,11 +82,14 @@ func (s *Server) throttled(ctx context.Context, keys ...throttleKey) (time.Durat
 	var wait time.Duration
 	var latest time.Time
 	for _, k := range keys {
-		_, until, err := s.st.Failures(ctx, k.key)
+		count, until, err := s.st.Failures(ctx, k.key)
 		if err != nil {
 			return 0, time.Time{}, err
 		}
-		if d := until.Sub(now); d > wait {
+		// Within the free attempts "until" is only when the last attempt
+		// was recorded (by another replica's clock, possibly a moment
+		// ahead of this one): it is not a lockout.
+		if d := until.Sub(now); count > k.free && d > wait {
 			wait, latest = d, until
 		}
 	}
@@ -150,7 +153,7 @@ func (s *Server) attempt(ctx context.Context, k throttleKey) (wait time.Duration
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	if d := until.Sub(now); d > 0 {
+	if d := until.Sub(now); d > 0 && count > k.free {
 		return d, until, nil
 	}
 	if count > 0 && now.Sub(until) > forgetAfter {

@@ -102,13 +102,33 @@ func (b *pgBackend) migrate(ctx context.Context, d *db) error {
 	return migrate(ctx, d)
 }
 
-func (b *pgBackend) notifyInTx(ctx context.Context, t tx, account ID, head uint64) error {
-	// pg_notify in the transaction is delivered at commit, and only then.
-	_, err := t.exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, formatHead(account, head))
-	return err
-}
+// notifyInTx does nothing on PostgreSQL: a NOTIFY inside the change's
+// transaction makes the whole instance commit such transactions one at a
+// time (a global lock held across each one's WAL flush), which capped
+// pushes under load. The notification is sent right after the commit
+// instead (notifyAfter).
+func (b *pgBackend) notifyInTx(context.Context, tx, ID, uint64) error { return nil }
 
-func (b *pgBackend) notifyAfter(ID, uint64) {} // the listener hears our own notifications
+// notifyAfter announces a committed change to every replica's listener
+// (ours included). It is a hint: if it is lost (a crash right after the
+// commit), devices still see the change on their next sync or reconnect.
+// Its own transaction need not wait for a disk flush.
+func (b *pgBackend) notifyAfter(account ID, head uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t, err := b.pool.Begin(ctx)
+	if err != nil {
+		return
+	}
+	defer t.Rollback(ctx)
+	if _, err := t.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return
+	}
+	if _, err := t.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, formatHead(account, head)); err != nil {
+		return
+	}
+	t.Commit(ctx)
+}
 
 func (b *pgBackend) subscribe(ctx context.Context, account ID) (<-chan uint64, error) {
 	if err := b.listen(ctx); err != nil {
