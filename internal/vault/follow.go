@@ -198,31 +198,13 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 		local []*item.Item
 	}
 	pend := map[ItemID]*pending{}
-	rows, err := tx.QueryContext(ctx, `SELECT i.id, i.rev, COALESCE(r.rev, 0) FROM items i LEFT JOIN remote r ON r.id = i.id WHERE i.rev > COALESCE(r.rev, 0)`)
+	prows, err := unsynced(ctx, tx, -1)
 	if err != nil {
 		return fail(s.damaged(err))
 	}
-	type prow struct {
-		id      ItemID
-		cur, r0 uint64
-	}
-	var prows []prow
-	for rows.Next() {
-		var idb []byte
-		var p prow
-		if err := rows.Scan(&idb, &p.cur, &p.r0); err != nil || len(idb) != 16 {
-			rows.Close()
-			return fail(s.damaged(fmt.Errorf("bad item row: %v", err)))
-		}
-		p.id = ItemID(idb)
-		prows = append(prows, p)
-	}
-	if err := rows.Close(); err != nil {
-		return fail(s.damaged(err))
-	}
 	for _, p := range prows {
-		pe := &pending{r0: p.r0}
-		for rev := p.r0 + 1; rev <= p.cur; rev++ {
+		pe := &pending{r0: p.base}
+		for rev := p.base + 1; rev <= p.cur; rev++ {
 			box, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
 			if err != nil {
 				return fail(err)

@@ -115,27 +115,8 @@ func (s *Session) Outgoing(ctx context.Context, max int) ([]Outgoing, error) {
 		return nil, s.damaged(err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT i.id, i.rev, COALESCE(r.rev, 0) FROM items i LEFT JOIN remote r ON r.id = i.id
-		WHERE i.rev > COALESCE(r.rev, 0) ORDER BY i.id LIMIT ?`, max)
+	ps, err := unsynced(ctx, tx, max)
 	if err != nil {
-		return nil, s.damaged(err)
-	}
-	type pend struct {
-		id        ItemID
-		cur, base uint64
-	}
-	var ps []pend
-	for rows.Next() {
-		var idb []byte
-		var p pend
-		if err := rows.Scan(&idb, &p.cur, &p.base); err != nil || len(idb) != 16 {
-			rows.Close()
-			return nil, s.damaged(fmt.Errorf("bad item row: %v", err))
-		}
-		p.id = ItemID(idb)
-		ps = append(ps, p)
-	}
-	if err := rows.Close(); err != nil {
 		return nil, s.damaged(err)
 	}
 	out := make([]Outgoing, 0, len(ps))
@@ -151,6 +132,34 @@ func (s *Session) Outgoing(ctx context.Context, max int) ([]Outgoing, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// unsyncedItem is an item with revisions the server has not seen: its
+// current revision, and the newest the server holds (0: none).
+type unsyncedItem struct {
+	id        ItemID
+	cur, base uint64
+}
+
+// unsynced lists up to limit such items (limit < 0: all), by id.
+func unsynced(ctx context.Context, q querier, limit int) ([]unsyncedItem, error) {
+	rows, err := q.QueryContext(ctx, `SELECT i.id, i.rev, COALESCE(r.rev, 0) FROM items i LEFT JOIN remote r ON r.id = i.id
+		WHERE i.rev > COALESCE(r.rev, 0) ORDER BY i.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []unsyncedItem
+	for rows.Next() {
+		var idb []byte
+		var p unsyncedItem
+		if err := rows.Scan(&idb, &p.cur, &p.base); err != nil || len(idb) != 16 {
+			return nil, fmt.Errorf("bad item row: %v", err)
+		}
+		p.id = ItemID(idb)
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
 }
 
 // boxAt reads revision rev of an item whose current revision is cur.
