@@ -406,6 +406,9 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 			}
 			break // a different edit from another device: merge below
 		}
+		if g[0].Rev > r0+1 {
+			return nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, g[0].Rev, r0+1)
+		}
 		r0 = max(r0, g[0].Rev)
 		g = g[1:]
 	}

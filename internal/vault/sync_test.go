@@ -97,3 +97,44 @@ func TestEnableSyncForgetsTheOldServer(t *testing.T) {
 		t.Fatalf("cursor = %d for a new server, want 0", st.Cursor)
 	}
 }
+
+// A pull must not skip a revision, even among revisions the device
+// already holds byte for byte (its own pushes coming back).
+func TestApplyIncomingRefusesAGap(t *testing.T) {
+	dir, _ := newVault(t)
+	s := unlock(t, dir, "correct horse")
+	if err := s.Vault().EnableSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Add(ctx, login("A", "a", "p1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := es[0]
+	for _, pw := range []string{"p2", "p3"} {
+		it := e.Item.Clone()
+		it.Set("password", pw, "hidden")
+		if e, err = s.Put(ctx, e.ID, e.Revision, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.Outgoing(ctx, 10)
+	if err != nil || len(out) != 1 || len(out[0].Revs) != 3 {
+		t.Fatalf("Outgoing = %v, %v", out, err)
+	}
+	revs := out[0].Revs
+	gap := []Incoming{{ID: e.ID, Rev: 1, Box: revs[0].Box}, {ID: e.ID, Rev: 3, Box: revs[2].Box}}
+	if _, err := s.ApplyIncoming(ctx, gap, 2); !errors.Is(err, ErrServerMismatch) {
+		t.Fatalf("ApplyIncoming with revision 2 missing = %v, want ErrServerMismatch", err)
+	}
+	// The same three in full are the device's own pushes: nothing changes
+	// but what the server is known to hold.
+	all := []Incoming{{ID: e.ID, Rev: 1, Box: revs[0].Box}, {ID: e.ID, Rev: 2, Box: revs[1].Box}, {ID: e.ID, Rev: 3, Box: revs[2].Box}}
+	rep, err := s.ApplyIncoming(ctx, all, 3)
+	if err != nil || rep.Merged+rep.Updated+rep.Added != 0 {
+		t.Fatalf("ApplyIncoming of its own pushes = %+v, %v", rep, err)
+	}
+	if n, _ := s.Vault().Pending(ctx); n != 0 {
+		t.Fatalf("pending = %d after its own pushes came back", n)
+	}
+}
