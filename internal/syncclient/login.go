@@ -92,6 +92,9 @@ func NewRecord(ctx context.Context, cl *api.Client, id keys.AccountID, login *ke
 func Register(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, login *keys.Key32, email string) error {
 	id := v.AccountID()
 	record, err := NewRecord(ctx, cl, id, login)
+	if api.IsCode(err, api.CodeExists) {
+		return attach(ctx, cl, cfg, id, login)
+	}
 	if err != nil {
 		return err
 	}
@@ -101,11 +104,21 @@ func Register(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, 
 		Device:       cfg.Device(),
 		SyncSettings: &api.SyncSettings{Method: "server", Settings: map[string]string{"url": cfg.Server}},
 	})
+	if api.IsCode(err, api.CodeExists) {
+		return attach(ctx, cl, cfg, id, login)
+	}
 	if err != nil {
-		if api.IsCode(err, api.CodeExists) {
-			return fmt.Errorf("this account already exists on %s; to sync this vault there, log in with keyhold sync", cl.URL())
-		}
 		return err
 	}
 	return Login(ctx, cl, cfg, id, login)
+}
+
+// attach logs in to an account that already exists on the server: an
+// earlier init or sync enable that was cut off after the server created
+// it. If this device's login key opens it, it is this account.
+func attach(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, login *keys.Key32) error {
+	if err := Login(ctx, cl, cfg, id, login); err != nil {
+		return fmt.Errorf("this account already exists on %s, and logging in to it failed: %w", cl.URL(), err)
+	}
+	return nil
 }
