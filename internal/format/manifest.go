@@ -129,3 +129,21 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	copy(m.Tag[:], b[97:129])
 	return m, nil
 }
+
+// ServerEntry is the PRF of one item's newest revision as a sync server
+// holds it, bound to the box's bytes: HMAC-SHA256(mk, "server entry" ||
+// id || u64(rev) || SHA-256(box)) (SPEC §14.1). Binding the box means a
+// server cannot hand a device another genuine box for the same revision
+// (one from a refused push) without the manifest check failing.
+func ServerEntry(mk *keys.Key32, id [16]byte, rev uint64, boxHash [32]byte) [32]byte {
+	h := hmac.New(sha256.New, mk[:])
+	h.Write([]byte("server entry"))
+	h.Write(id[:])
+	var r [8]byte
+	binary.BigEndian.PutUint64(r[:], rev)
+	h.Write(r[:])
+	h.Write(boxHash[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"errors"
@@ -228,12 +229,14 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	if err != nil {
 		return fail(s.damaged(err))
 	}
-	last := map[ItemID]uint64{}
+	last := map[ItemID]serverEntry{}
 	for _, c := range all {
-		last[c.ID] = max(last[c.ID], c.Rev)
+		if c.Rev > last[c.ID].rev {
+			last[c.ID] = serverEntry{rev: c.Rev, hash: sha256.Sum256(c.Box)}
+		}
 	}
-	for id, rev := range known {
-		if last[id] < rev {
+	for id, k := range known {
+		if last[id].rev < k.rev {
 			return fail(fmt.Errorf("%w (item %s is missing or older after the rotation); nothing was changed", ErrServerMismatch, id))
 		}
 	}

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"fmt"
@@ -96,9 +97,14 @@ func CreateJoined(dir string, j *Join) error {
 	}
 	m.Sign(s.mk, j.AccountID)
 	if j.Manifest != nil {
+		state := make(map[ItemID]serverEntry, len(cur))
+		for _, r := range cur {
+			state[r.id] = serverEntry{rev: r.rev, hash: sha256.Sum256(r.box)}
+		}
+		want := s.serverManifest(state, j.Head)
 		sm, err := format.ParseManifest(j.Manifest)
 		if err != nil || sm.KeyVersion != env.KeyVersion || sm.Verify(s.mk, j.AccountID) != nil || sm.Seq != j.Head ||
-			sm.Count != m.Count || subtle.ConstantTimeCompare(sm.Acc[:], m.Acc[:]) != 1 {
+			sm.Count != want.Count || subtle.ConstantTimeCompare(sm.Acc[:], want.Acc[:]) != 1 {
 			return fmt.Errorf("%w; nothing was written", ErrServerMismatch)
 		}
 	}

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -280,6 +281,14 @@ func (ns *Session) rotation(prev *keys.AccountKey, env *format.Envelope, kc *for
 		}
 		rot.Items = append(rot.Items, Outgoing{ID: id, Revs: rs})
 	}
-	rot.Manifest = func(seq uint64) []byte { return ns.serverManifest(current, seq).Marshal() }
+	state := make(map[ItemID]serverEntry, len(current))
+	for id, rev := range current {
+		for _, r := range revs[id] {
+			if r.Rev == rev {
+				state[id] = serverEntry{rev: rev, hash: sha256.Sum256(r.Box)}
+			}
+		}
+	}
+	rot.Manifest = func(seq uint64) []byte { return ns.serverManifest(state, seq).Marshal() }
 	return rot, nil
 }

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"errors"
@@ -211,31 +212,43 @@ func (s *Session) damaged0(err error) error {
 	return s.damaged(err)
 }
 
-// remoteSet reads the remote table.
-func remoteSet(ctx context.Context, q querier) (map[ItemID]uint64, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, rev FROM remote`)
+// serverEntry is an item's newest revision on the server, and the
+// SHA-256 of its box.
+type serverEntry struct {
+	rev  uint64
+	hash [32]byte
+}
+
+// remoteSet reads the remote table with the hash of each box the server
+// holds (the device holds the same bytes: revisions it shares with the
+// server never differ).
+func remoteSet(ctx context.Context, q querier) (map[ItemID]serverEntry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT r.id, r.rev, COALESCE(i.box, h.box) FROM remote r
+		LEFT JOIN items i ON i.id = r.id AND i.rev = r.rev
+		LEFT JOIN history h ON h.id = r.id AND h.rev = r.rev`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	m := map[ItemID]uint64{}
+	m := map[ItemID]serverEntry{}
 	for rows.Next() {
-		var idb []byte
+		var idb, box []byte
 		var rev uint64
-		if err := rows.Scan(&idb, &rev); err != nil || len(idb) != 16 {
+		if err := rows.Scan(&idb, &rev, &box); err != nil || len(idb) != 16 || box == nil {
 			return nil, fmt.Errorf("bad remote row: %v", err)
 		}
-		m[ItemID(idb)] = rev
+		m[ItemID(idb)] = serverEntry{rev: rev, hash: sha256.Sum256(box)}
 	}
 	return m, rows.Err()
 }
 
-// serverManifest computes the manifest of a server state: count and acc
-// over (item, revision) pairs, at sequence seq.
-func (s *Session) serverManifest(set map[ItemID]uint64, seq uint64) *format.Manifest {
+// serverManifest computes the manifest of a server state (SPEC §14.1):
+// count, and acc over the server entries of each item's newest revision
+// and box, at sequence seq.
+func (s *Session) serverManifest(set map[ItemID]serverEntry, seq uint64) *format.Manifest {
 	m := &format.Manifest{KeyVersion: s.kv, Seq: seq, Count: uint64(len(set))}
-	for id, rev := range set {
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+	for id, e := range set {
+		format.XorInto(&m.Acc, format.ServerEntry(s.mk, id, e.rev, e.hash))
 	}
 	m.Sign(s.mk, s.v.meta.accountID)
 	return m
@@ -251,7 +264,8 @@ func (s *Session) ServerManifest(ctx context.Context, seq uint64, pushes []Outgo
 		return nil, s.damaged(err)
 	}
 	for i := range pushes {
-		set[pushes[i].ID] = pushes[i].Last()
+		p := &pushes[i]
+		set[p.ID] = serverEntry{rev: p.Last(), hash: sha256.Sum256(p.Revs[len(p.Revs)-1].Box)}
 	}
 	return s.serverManifest(set, seq).Marshal(), nil
 }

@@ -33,19 +33,7 @@ func TestAdoptEnvelopeKeepsTheWorkingOne(t *testing.T) {
 
 	// A real password change elsewhere: the same account key under a new
 	// password, made here on a copy of the vault.
-	copyDir := filepath.Join(t.TempDir(), "copy")
-	if err := os.MkdirAll(copyDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{DBFile, DeviceFile} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(copyDir, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyDir := copyDevice(t, dir)
 	other := unlock(t, copyDir, "correct horse")
 	if err := other.ChangePassword(ctx, []byte("battery staple"), testKDF, nil); err != nil {
 		t.Fatal(err)
@@ -136,5 +124,89 @@ func TestApplyIncomingRefusesAGap(t *testing.T) {
 	}
 	if n, _ := s.Vault().Pending(ctx); n != 0 {
 		t.Fatalf("pending = %d after its own pushes came back", n)
+	}
+}
+
+// copyDevice copies a vault directory: another device of the same account.
+func copyDevice(t *testing.T, dir string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "copy")
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{DBFile, DBFile + "-wal", DeviceFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if os.IsNotExist(err) && f != DeviceFile && f != DBFile {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// The server manifest binds each item's newest box, not only its
+// revision number: a server that serves a genuine box from a refused push
+// in place of the accepted one for the same revision is caught.
+func TestServerManifestBindsTheBox(t *testing.T) {
+	dir, _ := newVault(t)
+	s := unlock(t, dir, "correct horse")
+	if err := s.Vault().EnableSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Add(ctx, login("Bank", "me", "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := es[0].ID
+	if err := s.MarkPushed(ctx, []Pushed{{ID: id, Rev: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	// Three devices at revision 1; two edit it offline.
+	d2 := unlock(t, copyDevice(t, dir), "correct horse")
+	d3 := unlock(t, copyDevice(t, dir), "correct horse")
+	edit := func(sess *Session, pw string) Outgoing {
+		e, err := sess.Resolve(ctx, id.String(), All)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := e.Item.Clone()
+		it.Set("password", pw, "hidden")
+		if _, err := sess.Put(ctx, id, e.Revision, it); err != nil {
+			t.Fatal(err)
+		}
+		o, err := sess.Outgoing(ctx, 10)
+		if err != nil || len(o) != 1 {
+			t.Fatalf("Outgoing = %v, %v", o, err)
+		}
+		return o[0]
+	}
+	accepted := edit(s, "new")
+	refused := edit(d2, "stale")
+	// The server accepts the first device's revision 2 and keeps the
+	// manifest it signs for head 2.
+	manifest, err := s.ServerManifest(ctx, 2, []Outgoing{accepted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third device pulls revision 2: the refused box opens too, but the
+	// manifest check catches it.
+	if _, err := d3.ApplyIncoming(ctx, []Incoming{{ID: id, Rev: 2, Box: refused.Revs[0].Box}}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := d3.CheckServerManifest(ctx, manifest, 2); !errors.Is(err, ErrServerMismatch) {
+		t.Fatalf("CheckServerManifest after a swapped box = %v, want ErrServerMismatch", err)
+	}
+	// With the accepted box it verifies.
+	d4 := unlock(t, copyDevice(t, dir), "correct horse")
+	if _, err := d4.ApplyIncoming(ctx, []Incoming{{ID: id, Rev: 2, Box: accepted.Revs[0].Box}}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := d4.CheckServerManifest(ctx, manifest, 2); err != nil {
+		t.Fatalf("CheckServerManifest with the accepted box = %v", err)
 	}
 }
