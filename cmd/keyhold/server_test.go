@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keyhold/keyhold/internal/pgtest"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 // The scripts in testdata/server run real keyhold-server processes (built
@@ -118,11 +119,8 @@ func TestServerScripts(t *testing.T) {
 
 type serverProc struct {
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    strings.Builder
+	log    svctest.LockedBuffer
 	done   chan error
-	name   string
-	script *testscript.TestScript
 	exited bool
 	extra  []string // the store arguments it was started with
 }
@@ -135,9 +133,6 @@ type serverSet struct {
 	bin    string
 	noData bool
 }
-
-var listenRE = regexp.MustCompile(`listening on (https?://\S+)`)
-var fingerprintRE = regexp.MustCompile(`fingerprint: (sha256:[0-9a-f]{64})`)
 
 // server start NAME [ARGS...]
 //
@@ -190,7 +185,7 @@ func (s *serverSet) cmd(ts *testscript.TestScript, neg bool, args []string) {
 		case err := <-p.done:
 			p.exited = true
 			if args[0] == "stop" && err != nil {
-				ts.Fatalf("server %s: %v\n%s", args[1], err, p.logText())
+				ts.Fatalf("server %s: %v\n%s", args[1], err, p.log.String())
 			}
 		case <-time.After(15 * time.Second):
 			p.cmd.Process.Kill()
@@ -244,18 +239,12 @@ func (s *serverSet) cmd(ts *testscript.TestScript, neg bool, args []string) {
 		if p == nil || len(args) != 3 {
 			ts.Fatalf("usage: server log NAME FILE")
 		}
-		if err := os.WriteFile(ts.MkAbs(args[2]), []byte(p.logText()), 0o600); err != nil {
+		if err := os.WriteFile(ts.MkAbs(args[2]), []byte(p.log.String()), 0o600); err != nil {
 			ts.Fatalf("%v", err)
 		}
 	default:
 		ts.Fatalf("server: unknown subcommand %q", args[0])
 	}
-}
-
-func (p *serverProc) logText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
 }
 
 func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string) *serverProc {
@@ -310,7 +299,7 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 	if err := cmd.Start(); err != nil {
 		ts.Fatalf("starting keyhold-server: %v", err)
 	}
-	p := &serverProc{cmd: cmd, done: make(chan error, 1), name: name, script: ts, extra: extra}
+	p := &serverProc{cmd: cmd, done: make(chan error, 1), extra: extra}
 	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -319,13 +308,11 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
-			p.mu.Lock()
 			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := fingerprintRE.FindStringSubmatch(line); m != nil {
-				fp = m[1]
+			if m := svctest.FingerprintRE.FindStringSubmatch(line); m != nil {
+				fp = "sha256:" + m[1]
 			}
-			if m := listenRE.FindStringSubmatch(line); m != nil && !sent {
+			if m := svctest.ListenRE.FindStringSubmatch(line); m != nil && !sent {
 				url = m[1]
 				ready <- [2]string{url, fp}
 				sent = true
@@ -342,7 +329,7 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 	select {
 	case r, ok := <-ready:
 		if !ok {
-			ts.Fatalf("keyhold-server %s exited before listening:\n%s", name, p.logText())
+			ts.Fatalf("keyhold-server %s exited before listening:\n%s", name, p.log.String())
 		}
 		ts.Setenv(name+"_URL", r[0])
 		ts.Setenv(name+"_FP", r[1])
@@ -351,7 +338,7 @@ func (s *serverSet) start(ts *testscript.TestScript, name string, extra []string
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		ts.Fatalf("keyhold-server %s did not start listening within 30 s:\n%s", name, p.logText())
+		ts.Fatalf("keyhold-server %s did not start listening within 30 s:\n%s", name, p.log.String())
 	}
 	return p
 }

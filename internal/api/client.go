@@ -34,6 +34,10 @@ type Client struct {
 // ErrInsecureURL means a plain-HTTP server URL that is not on loopback.
 var ErrInsecureURL = errors.New("plain http:// is only allowed for a server on this machine (127.0.0.1, ::1, localhost); use https://")
 
+// ErrUnreachable means the server could not be reached (or the TLS
+// handshake failed); the error wrapping it says why.
+var ErrUnreachable = errors.New("cannot reach the server")
+
 // ErrFingerprint means the server's certificate is not the pinned one.
 var ErrFingerprint = errors.New("the server's certificate does not match the pinned fingerprint")
 
@@ -141,10 +145,17 @@ func IsCode(err error, code string) bool {
 }
 
 // requestTimeout bounds ordinary requests; pushes and rotations of a large
-// vault get more.
+// vault get transferTimeout.
 const requestTimeout = 2 * time.Minute
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	return c.doWithin(ctx, requestTimeout, method, path, q, in, out)
+}
+
+// transferTimeout bounds a push or rotation, which may carry a whole vault.
+const transferTimeout = 30 * time.Minute
+
+func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, path string, q url.Values, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -157,10 +168,6 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	if q != nil {
 		u.RawQuery = q.Encode()
-	}
-	timeout := requestTimeout
-	if path == "/v1/sync/push" || path == "/v1/account/rotate" {
-		timeout = 30 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -178,7 +185,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the server at %s: %w", c.base.Host, unwrapURLError(err))
+		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.base.Host, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
@@ -270,7 +277,7 @@ func (c *Client) SetPassword(ctx context.Context, r *PasswordRequest) error {
 // Rotate replaces every revision and the keys in one transaction.
 func (c *Client) Rotate(ctx context.Context, r *RotateRequest) (*PushResponse, error) {
 	var out PushResponse
-	return &out, c.do(ctx, http.MethodPost, "/v1/account/rotate", nil, r, &out)
+	return &out, c.doWithin(ctx, transferTimeout, http.MethodPost, "/v1/account/rotate", nil, r, &out)
 }
 
 // Log returns the newest audit events, newest first.
@@ -318,7 +325,7 @@ func (c *Client) Changes(ctx context.Context, since uint64, limit int) (*Changes
 // Push sends new revisions.
 func (c *Client) Push(ctx context.Context, r *PushRequest) (*PushResponse, error) {
 	var out PushResponse
-	return &out, c.do(ctx, http.MethodPost, "/v1/sync/push", nil, r, &out)
+	return &out, c.doWithin(ctx, transferTimeout, http.MethodPost, "/v1/sync/push", nil, r, &out)
 }
 
 // Events follows the account's head over server-sent events and calls fn
@@ -335,7 +342,7 @@ func (c *Client) Events(ctx context.Context, fn func(HeadEvent)) error {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the server at %s: %w", c.base.Host, unwrapURLError(err))
+		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.base.Host, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {

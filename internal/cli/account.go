@@ -266,7 +266,7 @@ keyhold rotate-key as well.`,
 				publish = y.PublishPassword(c.ctx)
 			}
 			if err := s.ChangePassword(c.ctx, npw, p, publish); err != nil {
-				return serverErr(err)
+				return err
 			}
 			c.infof("password changed")
 			c.infof("hint: key files exported earlier still open with the old password; `keyhold rotate-key` retires them")
@@ -314,7 +314,7 @@ after a suspected leak of a kit, a key file or the password.`,
 				y := &syncclient.Syncer{C: cl, S: s}
 				created, err = y.Rotate(c.ctx, pw)
 				if err != nil {
-					return serverErr(err)
+					return err
 				}
 				c.infof("the server holds the rotated vault; other devices follow on their next sync")
 			} else if created, err = s.RotateKey(c.ctx, pw, nil); err != nil {

@@ -4,9 +4,11 @@ import (
 	"errors"
 
 	"github.com/keyhold/keyhold/internal/agent"
+	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -49,6 +51,7 @@ var (
 func exitCode(err error) int {
 	var ee exitError
 	var ue usageError
+	var ae *api.APIError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -56,6 +59,21 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, &ae):
+		// The server's answer, by its stable code.
+		switch ae.Code {
+		case api.CodeLoginFailed, api.CodeRevoked, api.CodeDisabled:
+			return ExitAuth
+		case api.CodeNotFound:
+			return ExitNotFound
+		}
+		return ExitServer
+	case errors.Is(err, syncclient.ErrLoginFailed), errors.Is(err, syncclient.ErrRevoked), errors.Is(err, syncclient.ErrDisabled):
+		return ExitAuth
+	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
+		return ExitDamaged
+	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrFingerprint):
+		return ExitServer
 	case errors.Is(err, format.ErrWrongPassword), errors.Is(err, format.ErrWrongSecretKey),
 		errors.Is(err, format.ErrWrongAcct), errors.Is(err, format.ErrOldKey),
 		errors.Is(err, vault.ErrWrongAccount), errors.Is(err, keys.ErrKDFDowngrade),

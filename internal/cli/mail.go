@@ -103,12 +103,18 @@ func (c *cmdEnv) emailKit(mf *mailFlags, kitText, deviceEmail string) error {
 	if err != nil {
 		return err
 	}
+	encrypted := "none"
+	switch {
+	case req.PGPKey != "":
+		encrypted = "pgp"
+	case req.AgeRecipient != "":
+		encrypted = "age"
+	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to,
-			"encrypted": map[bool]string{true: "pgp", false: map[bool]string{true: "age", false: "none"}[req.AgeRecipient != ""]}[req.PGPKey != ""]})
+		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted})
 	}
 	c.infof("the mailer accepted the kit for %s (request %s); it is sent over TLS and not kept", to, resp.ID)
-	if req.PGPKey == "" && req.AgeRecipient == "" {
+	if encrypted == "none" {
 		c.warnf("the mail is not end-to-end encrypted: delete it once you have printed or stored the kit")
 	}
 	c.infof("hint: `keyhold account log` shows the request; if you did not ask for it, revoke unknown devices and run keyhold rotate-key")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/merge"
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -86,44 +87,12 @@ func (c *cmdEnv) registerNew(sf *serverFlags, created *vault.Created, email stri
 		return err
 	}
 	if err := syncclient.Register(c.ctx, cl, cfg, v, created.Login, email); err != nil {
-		return serverErr(err)
+		return err
 	}
 	if err := v.SetSyncLocation(cfg.Server); err != nil {
 		return err
 	}
 	return cfg.Save(c.vaultDir)
-}
-
-// serverErr gives server failures their exit code.
-func serverErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *api.APIError
-	var ee exitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	if errors.As(err, &ae) {
-		switch ae.Code {
-		case api.CodeLoginFailed, api.CodeRevoked, api.CodeDisabled:
-			return exitError{err, ExitAuth}
-		case api.CodeNotFound:
-			return exitError{err, ExitNotFound}
-		}
-		return exitError{err, ExitServer}
-	}
-	switch {
-	case errors.Is(err, syncclient.ErrRevoked), errors.Is(err, syncclient.ErrDisabled):
-		return exitError{err, ExitAuth}
-	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
-		return exitError{err, ExitDamaged}
-	case strings.HasPrefix(err.Error(), "login failed"):
-		return exitError{err, ExitAuth}
-	case strings.Contains(err.Error(), "cannot reach the server"), errors.Is(err, api.ErrFingerprint):
-		return exitError{err, ExitServer}
-	}
-	return err
 }
 
 // loginAgain asks for the password, derives the login key (one key
@@ -155,20 +124,30 @@ func (c *cmdEnv) loginAgain(cfg *syncclient.Config) error {
 		return err
 	}
 	if err := syncclient.Login(c.ctx, cl, cfg, v.AccountID(), &d.Login); err != nil {
-		return serverErr(err)
+		return err
 	}
 	return cfg.Save(c.vaultDir)
+}
+
+// syncConfig reads this device's server settings: exit 4 if the vault
+// does not exist or does not sync.
+func (c *cmdEnv) syncConfig() (*syncclient.Config, error) {
+	cfg, err := syncclient.Load(c.vaultDir)
+	if err != nil {
+		if !vault.Exists(c.vaultDir) {
+			return nil, fmt.Errorf("%w: %s", vault.ErrNoVault, c.vaultDir)
+		}
+		return nil, exitError{err, ExitNotFound}
+	}
+	return cfg, nil
 }
 
 // withServer runs fn with a client logged in to the vault's server,
 // logging in again (with the password) once if the session has ended.
 func (c *cmdEnv) withServer(fn func(cl *api.Client, cfg *syncclient.Config) error) error {
-	cfg, err := syncclient.Load(c.vaultDir)
+	cfg, err := c.syncConfig()
 	if err != nil {
-		if !vault.Exists(c.vaultDir) {
-			return fmt.Errorf("%w: %s", vault.ErrNoVault, c.vaultDir)
-		}
-		return exitError{err, ExitNotFound}
+		return err
 	}
 	if cfg.Token == "" {
 		if err := c.loginAgain(cfg); err != nil {
@@ -187,7 +166,7 @@ func (c *cmdEnv) withServer(fn func(cl *api.Client, cfg *syncclient.Config) erro
 		cl.SetToken(cfg.Token)
 		err = fn(cl, cfg)
 	}
-	return serverErr(err)
+	return err
 }
 
 func (c *cmdEnv) syncCmd() *cobra.Command {
@@ -212,7 +191,7 @@ asking for the password.`,
 			if watch {
 				return c.watch()
 			}
-			rep, err := c.syncOnce()
+			rep, err := c.syncWith(c.ctx, nil)
 			if err != nil {
 				return err
 			}
@@ -253,29 +232,23 @@ func (c *cmdEnv) localSync() (*localSyncer, error) {
 	return ls, nil
 }
 
-// syncOnce syncs through the agent if one runs, else in this process.
-func (c *cmdEnv) syncOnce() (*syncclient.Report, error) {
-	return c.syncWith(nil)
-}
-
-func (c *cmdEnv) syncWith(ls *localSyncer) (*syncclient.Report, error) {
-	cfg, err := syncclient.Load(c.vaultDir)
+// syncWith syncs once: with ls, this process's unlocked session; else
+// through the agent if one runs, else unlocking here.
+func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Report, error) {
+	cfg, err := c.syncConfig()
 	if err != nil {
-		if !vault.Exists(c.vaultDir) {
-			return nil, fmt.Errorf("%w: %s", vault.ErrNoVault, c.vaultDir)
-		}
-		return nil, exitError{err, ExitNotFound}
+		return nil, err
 	}
 	if ls == nil {
 		if ag := c.agentClient(); ag != nil {
-			rep, err := ag.Sync(c.ctx)
+			rep, err := ag.Sync(ctx)
 			if errors.Is(err, syncclient.ErrLoginNeeded) {
 				if err := c.loginAgain(cfg); err != nil {
 					return nil, err
 				}
-				rep, err = ag.Sync(c.ctx)
+				rep, err = ag.Sync(ctx)
 			}
-			return rep, serverErr(err)
+			return rep, err
 		}
 		if ls, err = c.localSync(); err != nil {
 			return nil, err
@@ -285,26 +258,28 @@ func (c *cmdEnv) syncWith(ls *localSyncer) (*syncclient.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	y := &syncclient.Syncer{C: cl, S: ls.s}
+	// The login key came with the unlock: logging in again needs no
+	// second password prompt.
+	login := func() error {
+		if err := syncclient.Login(ctx, cl, cfg, ls.s.Vault().AccountID(), ls.login); err != nil {
+			return err
+		}
+		return cfg.Save(c.vaultDir)
+	}
 	if cfg.Token == "" {
-		if err := syncclient.Login(c.ctx, cl, cfg, ls.s.Vault().AccountID(), ls.login); err != nil {
-			return nil, serverErr(err)
-		}
-		if err := cfg.Save(c.vaultDir); err != nil {
+		if err := login(); err != nil {
 			return nil, err
 		}
 	}
-	rep, err := y.Sync(c.ctx)
+	y := &syncclient.Syncer{C: cl, S: ls.s}
+	rep, err := y.Sync(ctx)
 	if errors.Is(err, syncclient.ErrLoginNeeded) {
-		if err := syncclient.Login(c.ctx, cl, cfg, ls.s.Vault().AccountID(), ls.login); err != nil {
-			return nil, serverErr(err)
-		}
-		if err := cfg.Save(c.vaultDir); err != nil {
+		if err := login(); err != nil {
 			return nil, err
 		}
-		rep, err = y.Sync(c.ctx)
+		rep, err = y.Sync(ctx)
 	}
-	return rep, serverErr(err)
+	return rep, err
 }
 
 func (c *cmdEnv) printSync(rep *syncclient.Report) error {
@@ -329,12 +304,20 @@ func (c *cmdEnv) printSync(rep *syncclient.Report) error {
 }
 
 func (c *cmdEnv) reportSync(rep *syncclient.Report) {
+	manifest := "not yet signed"
+	if rep.Verified {
+		manifest = "verified"
+	}
 	c.infof("synced: %d received, %d sent, %d new, %d updated, %d merged; server at %d, manifest %s",
-		rep.Pulled, rep.Pushed, rep.Added, rep.Updated, rep.Merged, rep.Head, map[bool]string{true: "verified", false: "not yet signed"}[rep.Verified])
+		rep.Pulled, rep.Pushed, rep.Added, rep.Updated, rep.Merged, rep.Head, manifest)
 	for _, mc := range rep.Conflicts {
 		var parts []string
 		for _, f := range mc.Fields {
-			parts = append(parts, fmt.Sprintf("%s (kept the %s edit)", f.Field, map[string]string{"local": "newer local", "remote": "newer other device's"}[f.Winner]))
+			kept := "newer other device's"
+			if f.Winner == merge.Local {
+				kept = "newer local"
+			}
+			parts = append(parts, fmt.Sprintf("%s (kept the %s edit)", f.Field, kept))
 		}
 		c.warnf("%q was changed here and on another device: %s; the other value is in `keyhold history %s`", mc.Title, strings.Join(parts, ", "), mc.ID)
 	}
@@ -350,9 +333,9 @@ func (c *cmdEnv) reportSync(rep *syncclient.Report) {
 func (c *cmdEnv) watch() error {
 	ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := syncclient.Load(c.vaultDir)
+	cfg, err := c.syncConfig()
 	if err != nil {
-		return exitError{err, ExitNotFound}
+		return err
 	}
 	var ls *localSyncer
 	if c.agentClient() == nil {
@@ -375,10 +358,7 @@ func (c *cmdEnv) watch() error {
 		if nc, err := syncclient.Load(c.vaultDir); err == nil {
 			cl.SetToken(nc.Token)
 		}
-		old := c.ctx
-		c.ctx = ctx
-		defer func() { c.ctx = old }()
-		rep, err := c.syncWith(ls)
+		rep, err := c.syncWith(ctx, ls)
 		if err != nil {
 			return err
 		}
@@ -390,7 +370,7 @@ func (c *cmdEnv) watch() error {
 		}
 		return nil
 	}, v.Pending, 2*time.Second, func(err error) { c.warnf("%v (retrying)", err) })
-	return serverErr(err)
+	return err
 }
 
 func (c *cmdEnv) syncEnableCmd() *cobra.Command {
@@ -436,7 +416,7 @@ check, and sealed items. The recovery kit names the server from now on.`,
 				return err
 			}
 			if err := syncclient.Register(c.ctx, cl, cfg, v, ls.login, email); err != nil {
-				return serverErr(err)
+				return err
 			}
 			if err := cfg.Save(c.vaultDir); err != nil {
 				return err
@@ -445,7 +425,7 @@ check, and sealed items. The recovery kit names the server from now on.`,
 				return err
 			}
 			c.infof("created the account on %s", cfg.Server)
-			rep, err := c.syncWith(ls)
+			rep, err := c.syncWith(c.ctx, ls)
 			if err != nil {
 				return err
 			}
@@ -586,10 +566,9 @@ func (c *cmdEnv) setupFromServer(sf *serverFlags, id keys.AccountID, sk *keys.Se
 		if vault.Exists(c.vaultDir) {
 			// The vault was written and checked; only the first sync
 			// failed. Keep it: keyhold sync retries.
-			c.warnf("this device is set up, but the first sync failed: %v", err)
-			return serverErr(err)
+			c.warnf("this device is set up, but the first sync failed")
 		}
-		return serverErr(err)
+		return err
 	}
 	c.infof("this device is set up from %s: %s (account %s)", cfg.Server, c.vaultDir, id)
 	c.reportSync(rep)

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 	"github.com/keyhold/keyhold/internal/mailticket"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 // --- the mailer under test ---------------------------------------------------
@@ -34,7 +34,7 @@ type fixture struct {
 	url    string
 	relay  *mailertest.Relay
 	priv   ed25519.PrivateKey
-	logs   *lockedBuffer
+	logs   *svctest.LockedBuffer
 	kit    kit.Kit
 	text   string // the kit's text
 	secret string // the Secret Key's display form
@@ -56,7 +56,7 @@ func newFixture(t *testing.T, r *mailertest.Relay, cfg Config, run bool) *fixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, relay: r, priv: priv, logs: &lockedBuffer{}, now: time.Now().UTC().Truncate(time.Second)}
+	f := &fixture{t: t, relay: r, priv: priv, logs: &svctest.LockedBuffer{}, now: time.Now().UTC().Truncate(time.Second)}
 	rand.Read(f.kit.AccountID[:])
 	rand.Read(f.kit.SecretKey[:])
 	f.kit.SyncLocation = "https://sync.example.org"
@@ -183,23 +183,6 @@ func (f *fixture) leakCheck() {
 		}
 		return nil
 	})
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitLog waits until the log holds s.

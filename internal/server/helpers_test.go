@@ -23,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/pgtest"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -87,29 +88,12 @@ type env struct {
 	srv   *Server
 	hs    *httptest.Server
 	clock *clock
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs  *svctest.LockedBuffer
 }
 
 func newEnv(t testing.TB, st store.Store, configure ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, st: st, clock: newClock(), logs: &syncBuffer{}}
+	e := &env{t: t, st: st, clock: newClock(), logs: &svctest.LockedBuffer{}}
 	cfg := Config{
 		Store:     st,
 		Logger:    slog.New(slog.NewJSONHandler(e.logs, nil)),

@@ -16,6 +16,11 @@ import (
 // the password is needed to log in again.
 var ErrLoginNeeded = errors.New("this device must log in to the server again")
 
+// ErrLoginFailed means the server did not accept the login: a wrong
+// password, or no such account on that server (the two are not told
+// apart, so the server cannot be used to find accounts).
+var ErrLoginFailed = errors.New("login failed: wrong password, or the account does not exist on this server")
+
 // ErrRevoked means this device was revoked on the server.
 var ErrRevoked = errors.New("this device was revoked on the server; set it up again from the recovery kit to sync")
 
@@ -42,7 +47,7 @@ func Login(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, 
 		// The server could not prove it holds this account's record: the
 		// password or Secret Key is wrong, or the server is not the one
 		// the account lives on.
-		return fmt.Errorf("login failed: wrong password, or the account does not exist on %s", cl.URL())
+		return fmt.Errorf("%w (%s)", ErrLoginFailed, cl.URL())
 	}
 	fin, err := cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: ke3})
 	if err != nil {
@@ -57,7 +62,7 @@ func loginError(err error) error {
 	if errors.As(err, &ae) {
 		switch ae.Code {
 		case api.CodeLoginFailed:
-			return errors.New("login failed: wrong password, or the account does not exist on this server")
+			return ErrLoginFailed
 		case api.CodeThrottled:
 			return fmt.Errorf("too many failed logins; wait %s and try again", ae.RetryAfter)
 		case api.CodeRevoked:

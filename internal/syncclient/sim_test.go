@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -299,8 +298,4 @@ func valueKept(t testing.TB, d *device, w written) bool {
 		}
 	}
 	return false
-}
-
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
 }

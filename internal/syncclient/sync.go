@@ -375,7 +375,7 @@ func (y *Syncer) push(ctx context.Context, cursor uint64, rep *Report) (bool, er
 		}
 		// Nobody else wrote in between: the new sequence numbers are
 		// exactly this push's revisions, which the device holds.
-		if _, err := y.S.ApplyIncoming(ctx, nil, resp.Head); err != nil {
+		if err := v.AdvanceCursor(ctx, cursor, resp.Head); err != nil {
 			return false, err
 		}
 		cursor = resp.Head

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -229,22 +228,19 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	if err != nil {
 		return fail(s.damaged(err))
 	}
-	last := map[ItemID]serverEntry{}
+	server := map[ItemID]serverEntry{}
 	for _, c := range all {
-		if c.Rev > last[c.ID].rev {
-			last[c.ID] = serverEntry{rev: c.Rev, hash: sha256.Sum256(c.Box)}
+		if c.Rev > server[c.ID].rev {
+			server[c.ID] = serverEntry{rev: c.Rev, hash: sha256.Sum256(c.Box)}
 		}
 	}
 	for id, k := range known {
-		if last[id].rev < k.rev {
+		if server[id].rev < k.rev {
 			return fail(fmt.Errorf("%w (item %s is missing or older after the rotation); nothing was changed", ErrServerMismatch, id))
 		}
 	}
-	sm, err := format.ParseManifest(manifest)
-	want := ns.serverManifest(last, head)
-	if err != nil || sm.KeyVersion != rk.KeyVersion || sm.Verify(nmk, id) != nil || sm.Seq != head ||
-		sm.Count != want.Count || subtle.ConstantTimeCompare(sm.Acc[:], want.Acc[:]) != 1 {
-		return fail(fmt.Errorf("%w (the rotated vault does not match its manifest); nothing was changed", ErrServerMismatch))
+	if err := ns.checkServerManifest(manifest, server, head); err != nil {
+		return fail(fmt.Errorf("the rotated vault: %w; nothing was changed", err))
 	}
 	m := &format.Manifest{KeyVersion: rk.KeyVersion, Seq: old.Seq + 1}
 	rep := &ApplyReport{}

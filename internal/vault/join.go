@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"fmt"
 	"os"
@@ -101,11 +100,8 @@ func CreateJoined(dir string, j *Join) error {
 		for _, r := range cur {
 			state[r.id] = serverEntry{rev: r.rev, hash: sha256.Sum256(r.box)}
 		}
-		want := s.serverManifest(state, j.Head)
-		sm, err := format.ParseManifest(j.Manifest)
-		if err != nil || sm.KeyVersion != env.KeyVersion || sm.Verify(s.mk, j.AccountID) != nil || sm.Seq != j.Head ||
-			sm.Count != want.Count || subtle.ConstantTimeCompare(sm.Acc[:], want.Acc[:]) != 1 {
-			return fmt.Errorf("%w; nothing was written", ErrServerMismatch)
+		if err := s.checkServerManifest(j.Manifest, state, j.Head); err != nil {
+			return fmt.Errorf("%w; nothing was written", err)
 		}
 	}
 	// The title index, built here so the first command is fast.

@@ -270,12 +270,9 @@ func (s *Session) ServerManifest(ctx context.Context, seq uint64, pushes []Outgo
 	return s.serverManifest(set, seq).Marshal(), nil
 }
 
-// CheckServerManifest verifies the manifest the server returned for
-// sequence head against what this device knows the server holds (after a
-// complete pull). On success the device records head as verified.
-func (s *Session) CheckServerManifest(ctx context.Context, blob []byte, head uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// checkServerManifest checks a server manifest (SPEC §14.1, steps 3–6)
+// against the server state set at sequence head.
+func (s *Session) checkServerManifest(blob []byte, set map[ItemID]serverEntry, head uint64) error {
 	m, err := format.ParseManifest(blob)
 	if err != nil {
 		return fmt.Errorf("%w (its manifest is unreadable: %v)", ErrServerMismatch, err)
@@ -289,13 +286,25 @@ func (s *Session) CheckServerManifest(ctx context.Context, blob []byte, head uin
 	if m.Seq != head {
 		return fmt.Errorf("%w (its manifest describes sequence %d, not %d)", ErrServerMismatch, m.Seq, head)
 	}
+	want := s.serverManifest(set, head)
+	if want.Count != m.Count || subtle.ConstantTimeCompare(want.Acc[:], m.Acc[:]) != 1 {
+		return fmt.Errorf("%w (%d items on the server, %d signed)", ErrServerMismatch, len(set), m.Count)
+	}
+	return nil
+}
+
+// CheckServerManifest verifies the manifest the server returned for
+// sequence head against what this device knows the server holds (after a
+// complete pull). On success the device records head as verified.
+func (s *Session) CheckServerManifest(ctx context.Context, blob []byte, head uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	set, err := remoteSet(ctx, s.v.db)
 	if err != nil {
 		return s.damaged(err)
 	}
-	want := s.serverManifest(set, head)
-	if want.Count != m.Count || subtle.ConstantTimeCompare(want.Acc[:], m.Acc[:]) != 1 {
-		return fmt.Errorf("%w (%d items on the server, %d signed)", ErrServerMismatch, len(set), m.Count)
+	if err := s.checkServerManifest(blob, set, head); err != nil {
+		return err
 	}
 	tx, err := s.v.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -595,6 +604,30 @@ func (v *Vault) Pending(ctx context.Context) (int, error) {
 	var n int
 	err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM items i LEFT JOIN remote r ON r.id = i.id WHERE i.rev > COALESCE(r.rev, 0)`).Scan(&n)
 	return n, dbError(v.path(), err)
+}
+
+// AdvanceCursor moves the pull cursor from from to to, when the device
+// knows it holds every revision in between (its own push, with nobody
+// else writing). Unlike ApplyIncoming it writes no item rows and leaves
+// the manifest alone, so it costs one small transaction. If another
+// process moved the cursor meanwhile, nothing changes.
+func (v *Vault) AdvanceCursor(ctx context.Context, from, to uint64) error {
+	tx, err := v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(v.path(), err)
+	}
+	defer tx.Rollback()
+	cur, err := getU64(ctx, tx, "sync/cursor")
+	if err != nil {
+		return dbError(v.path(), err)
+	}
+	if cur != from || to < from {
+		return nil
+	}
+	if err := putU64(ctx, tx, "sync/cursor", to); err != nil {
+		return dbError(v.path(), err)
+	}
+	return dbError(v.path(), tx.Commit())
 }
 
 // MarkVerified records that the server stored this device's manifest for

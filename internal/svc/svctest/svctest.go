@@ -123,10 +123,18 @@ func (p *Proc) WaitLog(t testing.TB, s string, d time.Duration) {
 	}
 }
 
-// LockedBuffer is a strings.Builder safe for one writer and many readers.
+// LockedBuffer is a strings.Builder safe for concurrent writers and
+// readers: a log sink for tests.
 type LockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
+}
+
+// Write appends p; it never fails.
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
 }
 
 func (b *LockedBuffer) WriteString(s string) {
