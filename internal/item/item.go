@@ -69,6 +69,16 @@ type Item struct {
 	Created  time.Time  `json:"created"`
 	Modified time.Time  `json:"modified"`
 	Trashed  *time.Time `json:"trashed,omitempty"`
+	// Attachments are small files kept inside the item (a key file, a
+	// scanned card), sealed with it. Their size is bounded so that the
+	// whole item still fits one sealed box.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is a named file held by an item. Data is base64 in the JSON.
+type Attachment struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"`
 }
 
 // StandardFields lists each type's well-known fields and their kinds, in
@@ -95,6 +105,12 @@ const (
 	MaxURLs       = 64
 	MaxTags       = 64
 	MaxNotes      = 512 << 10
+	// MaxAttachments and MaxAttachmentBytes bound attachments: at most
+	// this many per item, and this many bytes of data in all, so that an
+	// item with notes and fields still seals within one box (base64
+	// makes the data a third larger in the JSON).
+	MaxAttachments     = 32
+	MaxAttachmentBytes = 600 << 10
 )
 
 // ErrInvalid reports an item that breaks a rule.
@@ -144,7 +160,31 @@ func (it *Item) Validate() error {
 			return fmt.Errorf("%w: field %q has unknown kind %q", ErrInvalid, f.Name, f.Kind)
 		}
 	}
+	if len(it.Attachments) > MaxAttachments {
+		return fmt.Errorf("%w: more than %d attachments", ErrInvalid, MaxAttachments)
+	}
+	total := 0
+	names := make(map[string]bool, len(it.Attachments))
+	for _, a := range it.Attachments {
+		if a.Name == "" || len(a.Name) > MaxTitle || names[a.Name] {
+			return fmt.Errorf("%w: an attachment's name is empty, too long or used twice", ErrInvalid)
+		}
+		names[a.Name] = true
+		total += len(a.Data)
+	}
+	if total > MaxAttachmentBytes {
+		return fmt.Errorf("%w: attachments hold more than %d KiB", ErrInvalid, MaxAttachmentBytes>>10)
+	}
 	return nil
+}
+
+// AttachmentBytes returns the total size of the item's attachments.
+func (it *Item) AttachmentBytes() int {
+	n := 0
+	for _, a := range it.Attachments {
+		n += len(a.Data)
+	}
+	return n
 }
 
 // Marshal encodes the item as the JSON that is sealed.
@@ -268,6 +308,12 @@ func (it *Item) Clone() *Item {
 	c.Fields = slices.Clone(it.Fields)
 	c.URLs = slices.Clone(it.URLs)
 	c.Tags = slices.Clone(it.Tags)
+	if it.Attachments != nil {
+		c.Attachments = make([]Attachment, len(it.Attachments))
+		for i, a := range it.Attachments {
+			c.Attachments[i] = Attachment{Name: a.Name, Data: slices.Clone(a.Data)}
+		}
+	}
 	if it.Trashed != nil {
 		t := *it.Trashed
 		c.Trashed = &t

@@ -10,6 +10,7 @@
 package merge
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"time"
@@ -71,6 +72,7 @@ func Merge(base, local, remote *item.Item) (*item.Item, []Conflict) {
 	out.Tags = m.set("tags", b.Tags, l.Tags, r.Tags, item.MaxTags)
 	out.Favorite = scalar(m, "favorite", b.Favorite, l.Favorite, r.Favorite)
 	out.Trashed = m.trashed()
+	out.Attachments = m.attachments()
 
 	// Rule 8a.
 	created, winner := merge3(b.Created, l.Created, r.Created, time.Time.Equal, m.newer)
@@ -333,7 +335,84 @@ func contentChanged(base, head *item.Item) bool {
 		base.Notes != head.Notes || base.Favorite != head.Favorite ||
 		!base.Created.Equal(head.Created) ||
 		!slices.Equal(base.Fields, head.Fields) ||
-		!slices.Equal(base.URLs, head.URLs) || !slices.Equal(base.Tags, head.Tags)
+		!slices.Equal(base.URLs, head.URLs) || !slices.Equal(base.Tags, head.Tags) ||
+		!slices.EqualFunc(base.Attachments, head.Attachments, sameAttachment)
+}
+
+func sameAttachment(x, y item.Attachment) bool {
+	return x.Name == y.Name && bytes.Equal(x.Data, y.Data)
+}
+
+// attachments is rule 9: attachments are merged by name, each name as a
+// value (its data), like fields in rule 5.
+func (m *merger) attachments() []item.Attachment {
+	b, l, r := m.base.Attachments, m.local.Attachments, m.remote.Attachments
+	if v, winner := merge3(b, l, r, func(x, y []item.Attachment) bool {
+		return slices.EqualFunc(x, y, sameAttachment)
+	}, m.newer); winner == "" {
+		return cloneAttachments(v)
+	}
+	type aslot struct {
+		a  item.Attachment
+		ok bool
+	}
+	byName := func(list []item.Attachment) map[string]aslot {
+		s := make(map[string]aslot, len(list))
+		for _, a := range list {
+			s[a.Name] = aslot{a, true}
+		}
+		return s
+	}
+	bs, ls, rs := byName(b), byName(l), byName(r)
+	eq := func(x, y aslot) bool { return x.ok == y.ok && (!x.ok || sameAttachment(x.a, y.a)) }
+	var out []item.Attachment
+	var conflicts []Conflict
+	done := make(map[string]bool)
+	visit := func(name string) {
+		if done[name] {
+			return
+		}
+		done[name] = true
+		lv, rv := ls[name], rs[name]
+		v, winner := merge3(bs[name], lv, rv, eq, m.newer)
+		if winner != "" && !(lv.ok && rv.ok) {
+			// As 5d: removed on one side, changed on the other.
+			v, winner = lv, Local
+			if !lv.ok {
+				v, winner = rv, Remote
+			}
+		}
+		if !v.ok {
+			return
+		}
+		out = append(out, v.a)
+		if winner != "" {
+			conflicts = append(conflicts, Conflict{Field: "attachment:" + name, Winner: winner})
+		}
+	}
+	for _, list := range [][]item.Attachment{b, l, r} {
+		for _, a := range list {
+			visit(a.Name)
+		}
+	}
+	merged := &item.Item{Attachments: out}
+	if len(out) > item.MaxAttachments || merged.AttachmentBytes() > item.MaxAttachmentBytes {
+		m.conflict("attachments", m.newer)
+		return cloneAttachments(m.newerItem().Attachments)
+	}
+	m.conflicts = append(m.conflicts, conflicts...)
+	return cloneAttachments(out)
+}
+
+func cloneAttachments(list []item.Attachment) []item.Attachment {
+	if list == nil {
+		return nil
+	}
+	out := make([]item.Attachment, len(list))
+	for i, a := range list {
+		out[i] = item.Attachment{Name: a.Name, Data: slices.Clone(a.Data)}
+	}
+	return out
 }
 
 func earlier(x, y time.Time) time.Time {

@@ -1,0 +1,123 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/item"
+)
+
+// Imported is one item read from another password manager's file.
+type Imported struct {
+	// Item is the item as it will be created. It passes item.Validate.
+	Item *item.Item
+	// History holds the entry's earlier versions, oldest first, when the
+	// source keeps them (KeePass does). Each passes item.Validate.
+	History []*item.Item
+	// Source names the entry in the source file for messages: its path
+	// of groups or folder and its title ("Banking/Chase"). Never a secret.
+	Source string
+}
+
+// ImportResult is what a source reader found.
+type ImportResult struct {
+	Items []Imported
+	// Unmapped lists, one line each, every value the reader found but
+	// could not give a place in an item, and every entry it skipped, with
+	// the reason: `entry "Banking/Chase": attachment "scan.pdf" (2.1 MiB)
+	// is larger than an item can hold`. Lines name fields, never values.
+	// Nothing is ever dropped without a line here.
+	Unmapped []string
+	// Skipped counts entries or rows that held nothing at all.
+	Skipped int
+}
+
+// ImportOptions are what a source reader may need.
+type ImportOptions struct {
+	// Password opens an encrypted source (KeePass, a password-protected
+	// Bitwarden export). nil when none was given; readers of encrypted
+	// files then return ErrSourcePassword.
+	Password []byte
+	// KeyFile is the content of a KeePass key file, or nil.
+	KeyFile []byte
+	// Now is the time given to items the source does not date.
+	Now time.Time
+	// Progress, if not nil, is called now and then with the number of
+	// entries read so far and the total (0 when not known yet).
+	Progress func(done, total int)
+}
+
+// SourceReader reads one format. data is the whole file. A reader returns
+// either every item of the file or an error, never a partial result, and
+// its error says what is wrong in words a user can act on, without
+// quoting values from the file.
+type SourceReader func(data []byte, opts ImportOptions) (*ImportResult, error)
+
+// Errors shared by source readers.
+var (
+	// ErrSourcePassword means the file is encrypted and no password, or
+	// a wrong one (or a wrong key file), was given.
+	ErrSourcePassword = errors.New("the file's password (or key file) is missing or wrong")
+	// ErrSourceFormat means the file is not in the format named, or is
+	// damaged or truncated. Wrapped with details.
+	ErrSourceFormat = errors.New("the file is not a valid export in this format")
+)
+
+var (
+	sourcesMu sync.Mutex
+	sources   = map[string]SourceReader{}
+)
+
+// registerSource makes a reader available under a format name; each
+// format's file calls it from init.
+func registerSource(name string, r SourceReader) {
+	sourcesMu.Lock()
+	defer sourcesMu.Unlock()
+	if _, dup := sources[name]; dup {
+		panic("transfer: format registered twice: " + name)
+	}
+	sources[name] = r
+}
+
+// Source returns the reader for a format name.
+func Source(name string) (SourceReader, error) {
+	sourcesMu.Lock()
+	defer sourcesMu.Unlock()
+	r, ok := sources[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown import format %q (one of: %s)", name, joinNames(sourceNamesLocked()))
+	}
+	return r, nil
+}
+
+// SourceNames lists the registered format names, sorted.
+func SourceNames() []string {
+	sourcesMu.Lock()
+	defer sourcesMu.Unlock()
+	return sourceNamesLocked()
+}
+
+func sourceNamesLocked() []string {
+	names := make([]string, 0, len(sources))
+	for n := range sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func joinNames(names []string) string {
+	names = slices.Clone(names)
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
