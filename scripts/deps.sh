@@ -4,7 +4,10 @@
 # (rendering the printed kit), Xvfb + xclip (a real clipboard), Ghostscript
 # and qpdf (PDFs made and encrypted by other producers), PostgreSQL's
 # server binaries (the server tests start a throwaway cluster; nothing is
-# left running), gpg and age (decrypting the kit emails independently). Safe to run again: it installs only
+# left running), gpg and age (decrypting the kit emails independently), keepassxc-cli
+# (KeePass databases made and opened by KeePassXC itself), GNOME Keyring with
+# secret-tool and dbus (a real Secret Service for the key-store tests) and
+# Syncthing (two real instances carry a sync folder). Safe to run again: it installs only
 # what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
@@ -19,6 +22,12 @@ have qpdf      || need+=(qpdf)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have gpg       || need+=(gnupg)
 have age       || need+=(age)
+have keepassxc-cli        || need+=(keepassxc)
+have gnome-keyring-daemon || need+=(gnome-keyring)
+have dbus-launch          || need+=(dbus-x11)
+have secret-tool          || need+=(libsecret-tools)
+have dbus-run-session     || need+=(dbus)
+have syncthing            || need+=(syncthing)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -198,7 +198,7 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				st["account_id"] = v.AccountID().String()
 				st["key_version"] = v.KeyVersion()
 				st["kdf"] = kdfJSON(v.Envelope().KDF)
-				st["keystore"] = "file"
+				st["keystore"] = c.secretsWhere(v).kind
 				if cfg, err := syncclient.Load(c.vaultDir); err == nil {
 					ss, _ := v.SyncState(c.ctx)
 					pending, _ := v.Pending(c.ctx)
@@ -225,8 +225,11 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     none\n")
 			}
-			fmt.Fprintf(c.stdout, "secrets:  %s (a file readable only by you)\n", filepath.Join(c.vaultDir, vault.DeviceFile))
-			c.warnf("the Secret Key is kept in a file, not an OS key store; protect this account and its backups")
+			sw := c.secretsWhere(v)
+			fmt.Fprintf(c.stdout, "secrets:  %s\n", sw.text)
+			if sw.warning != "" {
+				c.warnf("%s", sw.warning)
+			}
 			return nil
 		},
 	}

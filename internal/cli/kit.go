@@ -123,10 +123,11 @@ terminal cannot print it. Output files must not exist yet.`,
 }
 
 func (c *cmdEnv) setupCmd() *cobra.Command {
-	var kitArg, from string
+	var kitArg, from, folder string
+	var fromKeystore bool
 	var sf serverFlags
 	cmd := &cobra.Command{
-		Use:   "setup --kit KIT [--server URL | --from VAULT]",
+		Use:   "setup --kit KIT|--from-keystore [--server URL | --folder PATH | --from VAULT]",
 		Short: "Set up this device from a recovery kit (and the server, or a copy of another device's vault)",
 		Long: `Set up this device (--vault, or KEYHOLD_VAULT) from your recovery kit and
 either the sync server the kit names (--server overrides it) or a copy of
@@ -150,13 +151,27 @@ must verify. On any failure nothing is left behind.`,
 			if vault.Exists(c.vaultDir) {
 				return fmt.Errorf("%w: %s", vault.ErrVaultExists, c.vaultDir)
 			}
-			k, err := readKit(c, kitArg)
+			var k kit.Kit
+			var err error
+			switch {
+			case fromKeystore && kitArg != "":
+				return usageError{errors.New("give either --kit or --from-keystore, not both")}
+			case fromKeystore:
+				k, err = c.kitFromKeystore()
+			case kitArg != "":
+				k, err = readKit(c, kitArg)
+			default:
+				return usageError{errors.New("--kit KIT or --from-keystore is required")}
+			}
 			if err != nil {
 				return err
 			}
 			defer k.Wipe()
 			sk := keys.SecretKey(k.SecretKey)
 			defer sk.Wipe()
+			if folder != "" {
+				return c.setupFromFolder(folder, &k)
+			}
 			if from == "" {
 				if sf.url == "" {
 					sf.url = k.SyncLocation
@@ -185,9 +200,10 @@ must verify. On any failure nothing is left behind.`,
 	}
 	cmd.Flags().StringVar(&kitArg, "kit", "", "the recovery kit: text, FILE (text, .png, .jpg, .pdf) or - for stdin")
 	cmd.Flags().StringVar(&from, "from", "", "another device's vault directory (or its vault.db)")
+	cmd.Flags().StringVar(&folder, "folder", "", "a sync folder (Dropbox, iCloud Drive, Syncthing…) the account's devices share")
+	cmd.Flags().BoolVar(&fromKeystore, "from-keystore", false, "take the kit from this system's key store instead of --kit")
 	sf.add(cmd, "the sync server (default: the one the kit names)")
-	cmd.MarkFlagRequired("kit")
-	cmd.MarkFlagsMutuallyExclusive("from", "server")
+	cmd.MarkFlagsMutuallyExclusive("from", "server", "folder")
 	return cmd
 }
 
