@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,49 +23,241 @@ import (
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
-// importer is what import needs beyond a store: exact restores. Only a
-// local session offers it; import therefore unlocks in-process.
 func (c *cmdEnv) importCmd() *cobra.Command {
-	var formatName, sourcePwFile, identityFile string
+	var formatName, sourcePwFile, identityFile, keyFile string
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "import --format FORMAT FILE",
-		Short: "Import items from a file (csv, keyhold)",
+		Short: "Import items from another password manager or a keyhold export",
 		Long: `Import items. FILE may be "-" for stdin.
 
-  --format csv       header title,username,password,url,notes (any order; common
-                     aliases and extra columns are mapped, extra columns become
-                     custom fields, and every column's fate is reported)
-  --format keyhold   an encrypted keyhold export: restores items exactly, with ids
-                     and history; the passphrase comes from --source-password-file
-                     or the terminal, or use --identity FILE for an age key
+  --format kdbx            KeePass / KeePassXC database (KDBX 3.1 or 4); the
+                           password from --source-password-file or the terminal,
+                           --key-file for a key file
+  --format bitwarden-json  Bitwarden JSON export (plain, or password-protected)
+  --format bitwarden-csv   Bitwarden CSV export
+  --format 1pux            1Password export (1PUX)
+  --format 1password-csv   1Password CSV export
+  --format msecure-csv     mSecure CSV export
+  --format lastpass-csv    LastPass CSV export
+  --format chrome-csv      Chrome or Edge passwords CSV
+  --format firefox-csv     Firefox logins CSV
+  --format csv             header title,username,password,url,notes (any order; common
+                           aliases and extra columns are mapped, extra columns become
+                           custom fields, and every column's fate is reported)
+  --format keyhold         an encrypted keyhold export: restores items exactly, with ids
+                           and history; the passphrase comes from --source-password-file
+                           or the terminal, or use --identity FILE for an age key
 
-Items already in the vault are detected and skipped (CSV: same title,
-username, URL and password; keyhold: same id). --dry-run shows what would
-happen and writes nothing. Import is all or nothing.`,
+Every value that could not be given a place is reported, by entry and field
+name (never by value); nothing is dropped silently. Items already in the
+vault are detected and skipped (same type, title, username, URL and
+password; keyhold: same id), so importing a file twice adds nothing the
+second time. --dry-run shows what would happen and writes nothing. Import
+is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			names := append([]string{"csv", "keyhold"}, transfer.SourceNames()...)
+			switch formatName {
+			case "":
+				return usageError{fmt.Errorf("--format is required (one of: %s)", strings.Join(names, ", "))}
+			case "csv", "keyhold":
+			default:
+				if _, err := transfer.Source(formatName); err != nil {
+					return usageError{fmt.Errorf("unknown import format %q (one of: %s)", formatName, strings.Join(names, ", "))}
+				}
+			}
 			data, err := c.readInput(args[0])
 			if err != nil {
 				return err
 			}
+			defer clear(data)
 			switch formatName {
 			case "csv":
 				return c.importCSV(data, dryRun)
 			case "keyhold":
 				return c.importKeyhold(data, sourcePwFile, identityFile, dryRun)
-			case "":
-				return usageError{errors.New("--format is required (csv or keyhold)")}
 			}
-			return usageError{fmt.Errorf("unknown import format %q (csv or keyhold)", formatName)}
+			return c.importSource(formatName, data, sourcePwFile, keyFile, dryRun)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&formatName, "format", "", "the file's format: csv or keyhold")
-	f.StringVar(&sourcePwFile, "source-password-file", "", "read the file's passphrase from this file")
+	f.StringVar(&formatName, "format", "", "the file's format (see above)")
+	f.StringVar(&sourcePwFile, "source-password-file", "", "read the file's password or passphrase from this file")
+	f.StringVar(&keyFile, "key-file", "", "KeePass key file (kdbx)")
 	f.StringVar(&identityFile, "identity", "", "age identity file for an export encrypted to an age recipient")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be imported; write nothing")
 	return cmd
+}
+
+// importSource imports from another password manager's file through the
+// reader registered for its format.
+func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, dryRun bool) error {
+	read, err := transfer.Source(name)
+	if err != nil {
+		return usageError{err}
+	}
+	opts := transfer.ImportOptions{Now: vault.Now()}
+	if pwFile != "" {
+		if opts.Password, err = readSecretFile(pwFile); err != nil {
+			return err
+		}
+	}
+	defer func() { keys.Wipe(opts.Password) }()
+	if keyFile != "" {
+		if opts.KeyFile, err = os.ReadFile(keyFile); err != nil {
+			return err
+		}
+		defer clear(opts.KeyFile)
+	}
+	var bar func(int)
+	finish := func() {}
+	opts.Progress = func(done, total int) {
+		if bar == nil && total > 0 {
+			bar, finish = c.progress(total, "reading")
+			if bar == nil {
+				bar = func(int) {}
+			}
+		}
+		if bar != nil {
+			bar(done)
+		}
+	}
+	res, err := read(data, opts)
+	if errors.Is(err, transfer.ErrSourcePassword) && pwFile == "" {
+		// The file is encrypted: ask for its password once, if there is
+		// a terminal to ask on.
+		pw, terr := readSecretTTY("Password of the " + name + " file: ")
+		if terr == nil {
+			opts.Password = pw
+			res, err = read(data, opts)
+		} else if errors.Is(terr, errNoInput) {
+			err = fmt.Errorf("%w (give it with --source-password-file FILE)", err)
+		}
+	}
+	finish()
+	if err != nil {
+		if errors.Is(err, transfer.ErrSourcePassword) {
+			return exitError{fmt.Errorf("%w; nothing was imported", err), ExitAuth}
+		}
+		return exitError{fmt.Errorf("%w; nothing was imported", err), ExitDamaged}
+	}
+	st, err := c.open()
+	if err != nil {
+		return err
+	}
+	existing, err := st.List(c.ctx, vault.All)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(existing))
+	for _, e := range existing {
+		seen[dupKey(e.Item)] = true
+	}
+	var fresh []transfer.Imported
+	dups := 0
+	for _, im := range res.Items {
+		k := dupKey(im.Item)
+		if seen[k] {
+			dups++
+			continue
+		}
+		seen[k] = true
+		fresh = append(fresh, im)
+	}
+	unmapped := nonNil(res.Unmapped)
+	if dryRun {
+		if c.jsonOut {
+			would := make([]map[string]any, 0, len(fresh))
+			for _, im := range fresh {
+				would = append(would, map[string]any{"type": im.Item.Type, "title": im.Item.Title, "source": im.Source,
+					"history": len(im.History), "attachments": len(im.Item.Attachments)})
+			}
+			return c.printJSON(map[string]any{"dry_run": true, "would_add": would, "duplicates": dups,
+				"skipped_empty": res.Skipped, "unmapped": unmapped})
+		}
+		for _, im := range fresh {
+			fmt.Fprintf(c.stdout, "would add %s %q%s\n", im.Item.Type, im.Item.Title, importDetail(im))
+		}
+		for _, u := range unmapped {
+			fmt.Fprintf(c.stdout, "not imported: %s\n", u)
+		}
+		c.infof("dry run: %d to add, %d already in the vault, %d empty entries skipped, %d values not mappable; nothing was written",
+			len(fresh), dups, res.Skipped, len(unmapped))
+		return nil
+	}
+	for _, u := range unmapped {
+		c.warnf("not imported: %s", u)
+	}
+	if err := c.addImported(st, fresh); err != nil {
+		return err
+	}
+	if c.jsonOut {
+		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "skipped_empty": res.Skipped, "unmapped": unmapped})
+	}
+	c.infof("imported %d items (%d already in the vault, %d empty entries skipped, %d values could not be mapped: listed above)",
+		len(fresh), dups, res.Skipped, len(unmapped))
+	return nil
+}
+
+func importDetail(im transfer.Imported) string {
+	var parts []string
+	if im.Source != "" && im.Source != im.Item.Title {
+		parts = append(parts, "from "+strconv.Quote(im.Source))
+	}
+	if n := len(im.History); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d past versions", n))
+	}
+	if n := len(im.Item.Attachments); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d attachments", n))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// addImported adds imported items in one transaction. Items that bring
+// their history go through the vault's exact import, which needs a local
+// session; the others are added through st, the agent's or a local one.
+func (c *cmdEnv) addImported(st store, its []transfer.Imported) error {
+	if len(its) == 0 {
+		return nil
+	}
+	withHistory := false
+	for _, im := range its {
+		if len(im.History) > 0 {
+			withHistory = true
+			break
+		}
+	}
+	if !withHistory {
+		plain := make([]*item.Item, len(its))
+		for i, im := range its {
+			plain[i] = im.Item
+		}
+		_, err := st.Add(c.ctx, plain...)
+		return err
+	}
+	s, err := c.unlockLocal()
+	if err != nil {
+		return err
+	}
+	defer localSession{s}.Close()
+	exact := make([]vault.Imported, len(its))
+	for i, im := range its {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		e := vault.Imported{ID: vault.ItemID(id), Revision: uint64(len(im.History)) + 1, Item: im.Item}
+		for j, h := range im.History {
+			e.History = append(e.History, vault.Revision{Revision: uint64(j) + 1, Item: h})
+		}
+		exact[i] = e
+	}
+	_, _, err = s.ImportExact(c.ctx, exact)
+	return err
 }
 
 // maxImport bounds what import reads into memory.
