@@ -111,6 +111,11 @@ func setup(env *testscript.Env) error {
 	env.Setenv("XDG_RUNTIME_DIR", run)
 	env.Setenv("XDG_DATA_HOME", "")
 	env.Setenv("HOME", home)
+	// No D-Bus session: "--keystore auto" then means a file, and nothing
+	// can reach (or auto-start) the developer's own key store. The
+	// key-store scripts start a Secret Service of their own.
+	env.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	env.Setenv("KEYHOLD_KEYSTORE", "")
 	env.Defer(func() { stopAgents(env.T(), run) })
 	return nil
 }

@@ -198,7 +198,11 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				st["account_id"] = v.AccountID().String()
 				st["key_version"] = v.KeyVersion()
 				st["kdf"] = kdfJSON(v.Envelope().KDF)
-				st["keystore"] = c.secretsWhere(v).kind
+				sw := c.secretsWhere(v)
+				st["keystore"] = sw.kind
+				if sw.entry != "" {
+					st["keystore_entry"] = sw.entry
+				}
 				if cfg, err := syncclient.Load(c.vaultDir); err == nil {
 					ss, _ := v.SyncState(c.ctx)
 					pending, _ := v.Pending(c.ctx)

@@ -47,6 +47,7 @@ type cmdEnv struct {
 	vaultDir     string
 	passwordFile string
 	jsonOut      bool
+	keystoreFlag string
 
 	lines   *bufio.Reader
 	ctx     context.Context
@@ -166,6 +167,13 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 	pf.StringVar(&c.vaultDir, "vault", defaultVaultDir(), "vault directory (env KEYHOLD_VAULT)")
 	pf.StringVar(&c.passwordFile, "password-file", os.Getenv("KEYHOLD_PASSWORD_FILE"), "read the password from this file instead of the terminal (env KEYHOLD_PASSWORD_FILE)")
 	pf.BoolVar(&c.jsonOut, "json", false, "print machine-readable JSON on stdout")
+	pf.StringVar(&c.keystoreFlag, "keystore", os.Getenv("KEYHOLD_KEYSTORE"), "where this device keeps its Secret Key: auto (the system key store if one answers, else a file), os or file (env KEYHOLD_KEYSTORE)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if cmd.Hidden {
+			return nil // the agent and the clipboard helper
+		}
+		return c.applyKeystore()
+	}
 	root.AddCommand(
 		c.initCmd(), c.unlockCmd(), c.lockCmd(), c.statusCmd(),
 		c.addCmd(), c.editCmd(), c.showCmd(), c.listCmd(), c.searchCmd(), c.rmCmd(), c.restoreCmd(), c.historyCmd(),

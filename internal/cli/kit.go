@@ -123,7 +123,7 @@ terminal cannot print it. Output files must not exist yet.`,
 }
 
 func (c *cmdEnv) setupCmd() *cobra.Command {
-	var kitArg, from, folder string
+	var kitArg, from, folder, account string
 	var fromKeystore bool
 	var sf serverFlags
 	cmd := &cobra.Command{
@@ -140,7 +140,10 @@ downloads every item, verifies each one and the manifest, and writes the
 vault.
 
 --kit takes the kit text, a file holding it, a PNG or JPEG of its QR code
-(a photo or screenshot), the printed PDF, or "-" for stdin.
+(a photo or screenshot), the printed PDF, or "-" for stdin. --from-keystore
+takes the kit this computer's key store keeps (every device whose Secret
+Key is in the key store keeps its kit there too): the newest one, or that
+of --account ID.
 
 Nothing is written until everything checks out: the kit's account must match
 the vault's, its Secret Key must fit the vault's key, the password must open
@@ -157,7 +160,7 @@ must verify. On any failure nothing is left behind.`,
 			case fromKeystore && kitArg != "":
 				return usageError{errors.New("give either --kit or --from-keystore, not both")}
 			case fromKeystore:
-				k, err = c.kitFromKeystore()
+				k, err = c.kitFromKeystore(account)
 			case kitArg != "":
 				k, err = readKit(c, kitArg)
 			default:
@@ -202,6 +205,7 @@ must verify. On any failure nothing is left behind.`,
 	cmd.Flags().StringVar(&from, "from", "", "another device's vault directory (or its vault.db)")
 	cmd.Flags().StringVar(&folder, "folder", "", "a sync folder (Dropbox, iCloud Drive, Syncthing…) the account's devices share")
 	cmd.Flags().BoolVar(&fromKeystore, "from-keystore", false, "take the kit from this system's key store instead of --kit")
+	cmd.Flags().StringVar(&account, "account", "", "with --from-keystore: the account whose kit to take (default: the newest stored)")
 	sf.add(cmd, "the sync server (default: the one the kit names)")
 	cmd.MarkFlagsMutuallyExclusive("from", "server", "folder")
 	return cmd

@@ -1,27 +1,35 @@
 package vault
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/keystore"
 )
 
-// DeviceFile is the name, inside the vault directory, of the file that holds
-// this device's secrets: the Secret Key (and, while a key rotation
-// completes, the next one). It is separate from the vault database, so a
-// copied vault file alone is useless even with the password, and it is
-// created 0600 in a 0700 directory.
+// DeviceFile is the name, inside the vault directory, of the file that
+// says where this device's secrets are: the Secret Key (and, while a key
+// rotation completes, the next one), either in the system key store
+// (package keystore) or in this file itself. It is separate from the vault
+// database, so a copied vault file alone is useless even with the
+// password, and it is created 0600 in a 0700 directory.
 const DeviceFile = "device.json"
 
-// device is the on-disk form of DeviceFile.
+// device is the on-disk form of DeviceFile. With the Secret Key in the
+// system key store, SecretKey is empty and KeystoreItem names the entry.
 type device struct {
 	Version      int            `json:"version"`
 	AccountID    string         `json:"account_id"`
 	SecretKey    string         `json:"secret_key"`
+	Keystore     string         `json:"keystore,omitempty"`
+	KeystoreItem string         `json:"keystore_item,omitempty"`
+	Supersedes   string         `json:"supersedes,omitempty"`
 	Email        string         `json:"email,omitempty"`
 	SyncLocation string         `json:"sync_location,omitempty"`
 	KDFFloor     keys.KDFParams `json:"kdf_floor"`
@@ -37,10 +45,24 @@ type DeviceInfo struct {
 	// envelope with weaker settings is refused: it can only come from a
 	// downgrade by someone who replaced the vault file.
 	KDFFloor keys.KDFParams
+	// Keystore is where the Secret Key is kept: keystore.OS or
+	// keystore.File. Empty for a device being created, which then goes
+	// where NewDeviceKeystore says.
+	Keystore keystore.Mode
+	// keystoreItem is the key store entry holding the Secret Key, and
+	// supersedes an entry to delete once this file is in place (the
+	// previous Secret Key's, after a rotation).
+	keystoreItem, supersedes string
 }
 
 // ErrNoDevice means the vault directory has no device secrets.
 var ErrNoDevice = errors.New("this device has no Secret Key for the vault")
+
+// NewDeviceKeystore is where devices created by this process keep their
+// Secret Key: keystore.OS or keystore.File (the command line resolves
+// keystore.Auto before it sets this). Existing devices keep theirs where
+// their device file says.
+var NewDeviceKeystore = keystore.File
 
 func readDevice(path string) (*DeviceInfo, error) {
 	b, err := os.ReadFile(path)
@@ -55,10 +77,32 @@ func readDevice(path string) (*DeviceInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s is damaged: %w", path, err)
 	}
+	if di.Keystore == keystore.OS {
+		secret, err := keystore.Get(di.keystoreItem)
+		if err != nil {
+			if errors.Is(err, keystore.ErrNotFound) {
+				return nil, fmt.Errorf("%w: %s says the Secret Key is in the system key store, but the entry is gone; set this device up again from your recovery kit (keyhold setup)", ErrNoDevice, path)
+			}
+			return nil, fmt.Errorf("reading this device's Secret Key: %w; start or unlock the key store (or use the device where it is unlocked)", err)
+		}
+		defer clear(secret)
+		if di.SecretKey, err = keys.ParseSecretKey(string(secret)); err != nil {
+			return nil, fmt.Errorf("the system key store's entry %q is damaged: %w", di.keystoreItem, err)
+		}
+		if di.supersedes != "" && !strings.HasSuffix(path, ".next") {
+			// A rotation finished: the previous Secret Key's entry goes,
+			// and so does the note to delete it.
+			if err := keystore.Delete(di.supersedes); err == nil {
+				di.supersedes = ""
+				_ = writeDevice(path, di)
+			}
+		}
+	}
 	return di, nil
 }
 
-// parseDevice decodes a device file.
+// parseDevice decodes a device file. With the Secret Key in the key
+// store, the returned SecretKey is nil.
 func parseDevice(b []byte) (*DeviceInfo, error) {
 	var d device
 	if err := json.Unmarshal(b, &d); err != nil || d.Version != 1 {
@@ -68,26 +112,100 @@ func parseDevice(b []byte) (*DeviceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := keys.ParseSecretKey(d.SecretKey)
-	if err != nil {
-		return nil, err
-	}
 	if d.KDFFloor.Time > keys.MaxKDF.Time || d.KDFFloor.MemoryKiB > keys.MaxKDF.MemoryKiB {
-		sk.Wipe()
 		return nil, fmt.Errorf("%w: its key derivation floor is out of range", ErrNoDevice)
 	}
-	return &DeviceInfo{AccountID: id, SecretKey: sk, Email: d.Email, SyncLocation: d.SyncLocation, KDFFloor: d.KDFFloor}, nil
+	di := &DeviceInfo{AccountID: id, Email: d.Email, SyncLocation: d.SyncLocation, KDFFloor: d.KDFFloor}
+	switch keystore.Mode(d.Keystore) {
+	case keystore.OS:
+		if d.SecretKey != "" || d.KeystoreItem == "" {
+			return nil, fmt.Errorf("%w: it names the key store but no entry", ErrNoDevice)
+		}
+		di.Keystore, di.keystoreItem, di.supersedes = keystore.OS, d.KeystoreItem, d.Supersedes
+		return di, nil
+	case keystore.File, "":
+		di.Keystore = keystore.File
+	default:
+		return nil, fmt.Errorf("%w: unknown key store %q", ErrNoDevice, d.Keystore)
+	}
+	if di.SecretKey, err = keys.ParseSecretKey(d.SecretKey); err != nil {
+		return nil, err
+	}
+	return di, nil
+}
+
+// keystoreName names the key store entry for a device file's Secret Key.
+// It depends on the vault directory, so two vaults of one account on one
+// computer (each may be mid-rotation) never share an entry, and on the
+// Secret Key, so a rotation writes a new entry beside the old one instead
+// of over it. It reveals neither: a hash of both, cut to 64 bits.
+func keystoreName(path string, di *DeviceInfo) string {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		dir = filepath.Dir(path)
+	}
+	h := sha256.New()
+	h.Write([]byte("keyhold keystore entry v1\x00" + dir + "\x00"))
+	h.Write(di.SecretKey[:])
+	return fmt.Sprintf("device %s %x", di.AccountID, h.Sum(nil)[:8])
 }
 
 func writeDevice(path string, di *DeviceInfo) error {
-	d := device{Version: 1, AccountID: di.AccountID.String(), SecretKey: di.SecretKey.Display(),
+	d := device{Version: 1, AccountID: di.AccountID.String(),
 		Email: di.Email, SyncLocation: di.SyncLocation, KDFFloor: di.KDFFloor}
+	mode := di.Keystore
+	if mode == "" {
+		mode = NewDeviceKeystore
+	}
+	if mode == keystore.OS {
+		name := keystoreName(path, di)
+		sk := []byte(di.SecretKey.Display())
+		err := keystore.Set(name, sk)
+		clear(sk)
+		if err != nil {
+			return fmt.Errorf("keeping the Secret Key in the system key store: %w", err)
+		}
+		d.Keystore, d.KeystoreItem, d.Supersedes = string(keystore.OS), name, di.supersedes
+		if strings.HasSuffix(path, ".next") {
+			// This file replaces the device file by a rename; the entry
+			// of the Secret Key it replaces is deleted after that.
+			if cur, err := readDeviceFile(strings.TrimSuffix(path, ".next")); err == nil && cur.Keystore == string(keystore.OS) && cur.KeystoreItem != name {
+				d.Supersedes = cur.KeystoreItem
+			}
+		}
+		if err := rememberKit(di); err != nil {
+			return err
+		}
+	} else {
+		d.SecretKey = di.SecretKey.Display()
+	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
 	}
 	defer clear(b)
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	di.Keystore = mode
+	if mode == keystore.OS {
+		di.keystoreItem = d.KeystoreItem
+	}
+	return nil
+}
+
+// readDeviceFile reads a device file's JSON without touching the key store.
+func readDeviceFile(path string) (*device, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	var d device
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 // writeFileAtomic writes data to a temporary file in the same directory,

@@ -1,0 +1,35 @@
+package keystore
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"": Auto, "auto": Auto, "OS": OS, " file ": File} {
+		if got, err := ParseMode(in); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseMode("keychain"); err == nil {
+		t.Error("ParseMode accepted an unknown mode")
+	}
+}
+
+// Without a D-Bus session nothing is attempted: the D-Bus library would
+// otherwise start a session bus (and key store daemons) of its own.
+func TestNoSessionBus(t *testing.T) {
+	if !needsSessionBus() {
+		t.Skip("this system's key store needs no D-Bus")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	if err := Available(); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Available() = %v, want ErrUnavailable", err)
+	}
+	if _, err := Get("x"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Get = %v, want ErrUnavailable", err)
+	}
+	if err := Set("x", []byte("y")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Set = %v, want ErrUnavailable", err)
+	}
+}
