@@ -1,6 +1,7 @@
 package item
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +80,55 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatal("marshal is not stable")
 		}
 	})
+}
+
+func TestAttachmentLimits(t *testing.T) {
+	base := func() *Item {
+		it := New(Login, "Site", time.Unix(0, 0))
+		it.Attachments = []Attachment{{Name: "a.txt", Data: []byte("a")}}
+		return it
+	}
+	cases := []struct {
+		name string
+		edit func(*Item)
+		ok   bool
+	}{
+		{"one small attachment", func(*Item) {}, true},
+		{"empty data is allowed", func(it *Item) { it.Attachments[0].Data = nil }, true},
+		{"empty name", func(it *Item) { it.Attachments[0].Name = "" }, false},
+		{"same name twice", func(it *Item) { it.Attachments = append(it.Attachments, it.Attachments[0]) }, false},
+		{"exactly the size limit", func(it *Item) { it.Attachments[0].Data = make([]byte, MaxAttachmentBytes) }, true},
+		{"one byte over in all", func(it *Item) {
+			it.Attachments[0].Data = make([]byte, MaxAttachmentBytes)
+			it.Attachments = append(it.Attachments, Attachment{Name: "b", Data: []byte{1}})
+		}, false},
+		{"too many", func(it *Item) {
+			for i := range MaxAttachments {
+				it.Attachments = append(it.Attachments, Attachment{Name: fmt.Sprint(i)})
+			}
+		}, false},
+	}
+	for _, tc := range cases {
+		it := base()
+		tc.edit(it)
+		if err := it.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v", tc.name, err)
+		}
+	}
+	// Attachments survive the JSON round trip and Clone deeply.
+	it := base()
+	it.Attachments[0].Data = []byte{0, 1, 2, 255}
+	b, err := it.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Unmarshal(b)
+	if err != nil || len(back.Attachments) != 1 || string(back.Attachments[0].Data) != "\x00\x01\x02\xff" {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	c := it.Clone()
+	c.Attachments[0].Data[0] = 9
+	if it.Attachments[0].Data[0] != 0 {
+		t.Error("Clone shares attachment data")
+	}
 }

@@ -25,6 +25,7 @@ func sameItem(a, b *item.Item, withModified bool) bool {
 		a.Favorite == b.Favorite && slices.Equal(a.Fields, b.Fields) &&
 		slices.Equal(a.URLs, b.URLs) && slices.Equal(a.Tags, b.Tags) &&
 		a.Created.Equal(b.Created) && sameTime(a.Trashed, b.Trashed) &&
+		slices.EqualFunc(a.Attachments, b.Attachments, sameAttachment) &&
 		(!withModified || a.Modified.Equal(b.Modified))
 }
 
@@ -37,9 +38,13 @@ func describe(it *item.Item) string {
 	if it.Trashed != nil {
 		tr = it.Trashed.Sub(t0).String()
 	}
-	return fmt.Sprintf("{v%d %s %q fields=%v urls=%q notes=%q tags=%q fav=%v created=%s mod=%s trashed=%s}",
+	var att []string
+	for _, a := range it.Attachments {
+		att = append(att, fmt.Sprintf("%s:%q", a.Name, a.Data))
+	}
+	return fmt.Sprintf("{v%d %s %q fields=%v urls=%q notes=%q tags=%q fav=%v created=%s mod=%s trashed=%s attachments=%v}",
 		it.V, it.Type, it.Title, it.Fields, it.URLs, it.Notes, it.Tags, it.Favorite,
-		it.Created.Sub(t0), it.Modified.Sub(t0), tr)
+		it.Created.Sub(t0), it.Modified.Sub(t0), tr, att)
 }
 
 func cloneOrNil(it *item.Item) *item.Item {
@@ -124,12 +129,15 @@ func checkInvariants(t testing.TB, base, l, r, m *item.Item, cs []Conflict) {
 			fail("conflict %q has winner %q", c.Field, c.Winner)
 		}
 		switch c.Field {
-		case "type", "title", "urls", "notes", "tags", "favorite", "trashed", "fields":
+		case "type", "title", "urls", "notes", "tags", "favorite", "trashed", "fields", "attachments":
 		default:
-			if !strings.HasPrefix(c.Field, "field:") {
+			switch {
+			case strings.HasPrefix(c.Field, "field:"):
+				fieldConflicts++
+			case strings.HasPrefix(c.Field, "attachment:"):
+			default:
 				fail("conflict on unknown part %q", c.Field)
 			}
-			fieldConflicts++
 			continue
 		}
 		if _, dup := conflicts[c.Field]; dup {
@@ -168,6 +176,27 @@ func checkInvariants(t testing.TB, base, l, r, m *item.Item, cs []Conflict) {
 		}
 		if rv != bv && mv != rv && (!ok || w != Local) {
 			fail("%s: remote change lost without a conflict won by local", part)
+		}
+	}
+	// Rule 9: each merged attachment is one head's, and one that both
+	// heads hold unchanged from the base survives.
+	for _, a := range m.Attachments {
+		inHead := false
+		for _, h := range []*item.Item{l, r} {
+			for _, ha := range h.Attachments {
+				inHead = inHead || sameAttachment(a, ha)
+			}
+		}
+		if !inHead {
+			fail("attachment %q is in neither head", a.Name)
+		}
+	}
+	for _, ba := range b.Attachments {
+		keptL := slices.ContainsFunc(l.Attachments, func(x item.Attachment) bool { return sameAttachment(x, ba) })
+		keptR := slices.ContainsFunc(r.Attachments, func(x item.Attachment) bool { return sameAttachment(x, ba) })
+		if keptL && keptR && conflicts["attachments"] == "" &&
+			!slices.ContainsFunc(m.Attachments, func(x item.Attachment) bool { return sameAttachment(x, ba) }) {
+			fail("attachment %q both heads kept is gone", ba.Name)
 		}
 	}
 	checkValue("type", b.Type, l.Type, r.Type, m.Type)

@@ -265,6 +265,39 @@ func TestFields(t *testing.T) { // rule 5
 	})
 }
 
+func TestAttachments(t *testing.T) { // rule 9
+	att := func(name, data string) item.Attachment { return item.Attachment{Name: name, Data: []byte(data)} }
+	setAtt := func(as ...item.Attachment) func(*item.Item) {
+		return func(it *item.Item) { it.Attachments = as }
+	}
+	key, scan := att("key.pem", "k0"), att("scan.png", "s0")
+	b := edit(login(), 0, setAtt(key, scan))
+	runCases(t, []mergeCase{
+		{name: "added on each side", base: b,
+			local: edit(b, 5, setAtt(key, scan, att("a.txt", "a"))), remote: edit(b, 6, setAtt(att("b.txt", "b"), key, scan)),
+			want: edit(b, 0, setAtt(key, scan, att("a.txt", "a"), att("b.txt", "b")))},
+		{name: "changed on both sides, remote newer", base: b,
+			local: edit(b, 5, setAtt(att("key.pem", "kL"), scan)), remote: edit(b, 6, setAtt(att("key.pem", "kR"), scan)),
+			want: edit(b, 0, setAtt(att("key.pem", "kR"), scan)), conflicts: []Conflict{{"attachment:key.pem", Remote}}},
+		{name: "removed on one side, untouched on the other", base: b,
+			local: edit(b, 5, setAtt(scan)), remote: edit(b, 6, both(setAtt(key, att("scan.png", "s1")), setTitle("R"))),
+			want: edit(b, 0, both(setAtt(att("scan.png", "s1")), setTitle("R")))},
+		{name: "removed on one side, changed on the other", base: b,
+			local: edit(b, 9, setAtt(scan)), remote: edit(b, 6, setAtt(att("key.pem", "kR"), scan)),
+			want: edit(b, 0, setAtt(att("key.pem", "kR"), scan)), conflicts: []Conflict{{"attachment:key.pem", Remote}}},
+		{name: "untouched on one side: the other's list whole", base: b,
+			local: edit(b, 5, setAtt(scan, key)), remote: edit(b, 6, setTitle("R")),
+			want: edit(b, 0, both(setAtt(scan, key), setTitle("R")))},
+	})
+	// An attachment change is a content change: it restores a trashed item.
+	trashed := edit(b, 6, trashAt(6))
+	changed := edit(b, 5, setAtt(key, att("scan.png", "s2")))
+	got, _ := checkedMerge(t, b, changed, trashed)
+	if got.Trashed != nil {
+		t.Error("an attachment edit racing a delete did not restore the item")
+	}
+}
+
 func TestTooManyFields(t *testing.T) { // rule 5, last paragraph
 	b := login()
 	b.Fields = nil
