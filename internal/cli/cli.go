@@ -177,7 +177,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 	root.AddCommand(
 		c.initCmd(), c.unlockCmd(), c.lockCmd(), c.statusCmd(),
 		c.addCmd(), c.editCmd(), c.showCmd(), c.listCmd(), c.searchCmd(), c.rmCmd(), c.restoreCmd(), c.historyCmd(),
-		c.generateCmd(), c.otpCmd(), c.copyCmd(),
+		c.generateCmd(), c.otpCmd(), c.copyCmd(), c.attachmentCmd(),
 		c.passwdCmd(), c.rotateKeyCmd(), c.kitCmd(), c.keyCmd(), c.setupCmd(), c.verifyCmd(),
 		c.importCmd(), c.exportCmd(), c.accountCmd(), c.syncCmd(), c.devicesCmd(),
 		c.agentCmd(), c.clipClearCmd(),

@@ -328,6 +328,11 @@ func entryJSON(e *vault.Entry, summary bool) map[string]any {
 	}
 	m["fields"] = fields
 	m["notes"] = it.Notes
+	atts := make([]map[string]any, 0, len(it.Attachments))
+	for _, a := range it.Attachments {
+		atts = append(atts, map[string]any{"name": a.Name, "size": len(a.Data)})
+	}
+	m["attachments"] = atts
 	return m
 }
 
@@ -397,6 +402,9 @@ func (c *cmdEnv) printItem(it *item.Item, reveal bool) {
 	}
 	if it.Notes != "" {
 		fmt.Fprintf(w, "  %-12s %s\n", "notes:", strings.ReplaceAll(it.Notes, "\n", "\n               "))
+	}
+	for _, a := range it.Attachments {
+		fmt.Fprintf(w, "  %-12s %s (%s; keyhold attachment save)\n", "attachment:", a.Name, byteSize(len(a.Data)))
 	}
 	fmt.Fprintf(w, "  %-12s %s\n", "created:", it.Created.Local().Format(time.DateTime))
 	fmt.Fprintf(w, "  %-12s %s\n", "modified:", it.Modified.Local().Format(time.DateTime))
