@@ -154,15 +154,22 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 	for _, e := range existing {
 		seen[dupKey(e.Item)] = true
 	}
+	// An item already in the vault is skipped, and so is a repeat of an
+	// item earlier in the same file.
 	var fresh []transfer.Imported
-	dups := 0
+	dups, repeats := 0, 0
+	inFile := make(map[string]bool, len(res.Items))
 	for _, im := range res.Items {
 		k := dupKey(im.Item)
-		if seen[k] {
+		switch {
+		case seen[k]:
 			dups++
 			continue
+		case inFile[k]:
+			repeats++
+			continue
 		}
-		seen[k] = true
+		inFile[k] = true
 		fresh = append(fresh, im)
 	}
 	unmapped := nonNil(res.Unmapped)
@@ -174,7 +181,7 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 					"history": len(im.History), "attachments": len(im.Item.Attachments)})
 			}
 			return c.printJSON(map[string]any{"dry_run": true, "would_add": would, "duplicates": dups,
-				"skipped_empty": res.Skipped, "unmapped": unmapped})
+				"repeated_in_file": repeats, "skipped_empty": res.Skipped, "unmapped": unmapped})
 		}
 		for _, im := range fresh {
 			fmt.Fprintf(c.stdout, "would add %s %q%s\n", im.Item.Type, im.Item.Title, importDetail(im))
@@ -182,8 +189,8 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 		for _, u := range unmapped {
 			fmt.Fprintf(c.stdout, "not imported: %s\n", u)
 		}
-		c.infof("dry run: %d to add, %d already in the vault, %d empty entries skipped, %d values not mappable; nothing was written",
-			len(fresh), dups, res.Skipped, len(unmapped))
+		c.infof("dry run: %d to add, %d already in the vault, %d repeated in the file, %d empty entries skipped, %d values not mappable; nothing was written",
+			len(fresh), dups, repeats, res.Skipped, len(unmapped))
 		return nil
 	}
 	for _, u := range unmapped {
@@ -193,10 +200,11 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "skipped_empty": res.Skipped, "unmapped": unmapped})
+		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "repeated_in_file": repeats,
+			"skipped_empty": res.Skipped, "unmapped": unmapped})
 	}
-	c.infof("imported %d items (%d already in the vault, %d empty entries skipped, %d values could not be mapped: listed above)",
-		len(fresh), dups, res.Skipped, len(unmapped))
+	c.infof("imported %d items (%d already in the vault, %d repeated in the file, %d empty entries skipped, %d values could not be mapped: listed above)",
+		len(fresh), dups, repeats, res.Skipped, len(unmapped))
 	return nil
 }
 

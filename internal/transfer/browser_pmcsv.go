@@ -1,0 +1,458 @@
+package transfer
+
+// What the CSV source readers (chrome-csv, firefox-csv, lastpass-csv,
+// msecure-csv) share: reading a whole export as CSV with errors that name
+// the line, and building items that always pass item.Validate, moving what
+// does not fit into the notes or into an Unmapped line instead of cutting
+// it silently.
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/item"
+)
+
+// pmcsvRow is one CSV record and the line it starts on.
+type pmcsvRow struct {
+	line  int
+	cells []string
+}
+
+// blank reports whether every cell of the row is empty or white space.
+func (r pmcsvRow) blank() bool {
+	for _, c := range r.cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// readPMCSV parses a whole export. what names the format in messages
+// ("Chrome"). fields is encoding/csv's FieldsPerRecord: 0 makes every row
+// as long as the first (the header), -1 allows any length. A leading
+// byte-order mark is dropped; the text must be UTF-8 without NUL bytes, so
+// that a file in a legacy encoding fails instead of importing as garbage.
+func readPMCSV(data []byte, what string, comma rune, fields int) ([]pmcsvRow, error) {
+	if len(data) > DefaultCSVMaxBytes {
+		return nil, fmt.Errorf("%w: the file is larger than %d MiB; split it into smaller files", ErrSourceFormat, DefaultCSVMaxBytes>>20)
+	}
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	if err := checkPMCSVText(data); err != nil {
+		return nil, err
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = comma
+	r.FieldsPerRecord = fields
+	var rows []pmcsvRow
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, pmcsvError(err, what, rows)
+		}
+		line, _ := r.FieldPos(0)
+		rows = append(rows, pmcsvRow{line: line, cells: rec})
+		if len(rows) > DefaultCSVMaxRows+1 {
+			return nil, fmt.Errorf("%w: the file has more than %d rows; split it into smaller files", ErrSourceFormat, DefaultCSVMaxRows)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: the file is empty; export your %s data again", ErrSourceFormat, what)
+	}
+	return rows, nil
+}
+
+// checkPMCSVText rejects a file that is not UTF-8 text, naming the first
+// line at fault.
+func checkPMCSVText(data []byte) error {
+	lineOf := func(off int) int { return 1 + bytes.Count(data[:off], []byte{'\n'}) }
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return fmt.Errorf("%w: line %d contains a NUL byte; this does not look like a CSV text file", ErrSourceFormat, lineOf(i))
+	}
+	if utf8.Valid(data) {
+		return nil
+	}
+	for off := 0; off < len(data); {
+		r, n := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && n == 1 {
+			return fmt.Errorf("%w: line %d is not valid UTF-8; open the file in a text editor, save it as UTF-8 and import it again", ErrSourceFormat, lineOf(off))
+		}
+		off += n
+	}
+	return nil
+}
+
+// pmcsvError turns an encoding/csv error into one that names the line and
+// says what to fix, without quoting the file.
+func pmcsvError(err error, what string, rows []pmcsvRow) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%w: %v", ErrSourceFormat, err)
+	}
+	switch {
+	case errors.Is(pe.Err, csv.ErrFieldCount):
+		want := 0
+		if len(rows) > 0 {
+			want = len(rows[0].cells)
+		}
+		return fmt.Errorf("%w: line %d has a different number of cells than the header's %d; check for a missing or extra comma, or an unquoted comma in a value (is this really a %s export?)",
+			ErrSourceFormat, pe.StartLine, want, what)
+	case errors.Is(pe.Err, csv.ErrQuote):
+		return fmt.Errorf("%w: line %d: a quoted value that starts on line %d is not closed, or has a lone \" inside; the file may be cut short",
+			ErrSourceFormat, pe.Line, pe.StartLine)
+	case errors.Is(pe.Err, csv.ErrBareQuote):
+		return fmt.Errorf("%w: line %d, column %d: a \" appears inside an unquoted value", ErrSourceFormat, pe.Line, pe.Column)
+	}
+	return fmt.Errorf("%w: line %d: %v", ErrSourceFormat, pe.Line, pe.Err)
+}
+
+// pmcsvHeader maps each lower-case, trimmed header name to its column.
+// Two columns of the same name are an error: which one holds the value
+// would be a guess.
+func pmcsvHeader(cells []string) (map[string]int, error) {
+	idx := make(map[string]int, len(cells))
+	for i, c := range cells {
+		n := strings.ToLower(strings.TrimSpace(c))
+		if n == "" {
+			continue
+		}
+		if _, dup := idx[n]; dup {
+			return nil, fmt.Errorf("%w: the header (line 1) has two columns named %q; rename or delete one", ErrSourceFormat, strings.TrimSpace(c))
+		}
+		idx[n] = i
+	}
+	return idx, nil
+}
+
+// pmcsvColumns resolves a format's known columns (and their aliases) in a
+// header and reports whether every required one is there.
+func pmcsvColumns(idx map[string]int, names map[string][]string, required []string) (map[string]int, bool) {
+	cols := map[string]int{}
+	for name, aliases := range names {
+		for _, a := range aliases {
+			if i, ok := idx[a]; ok {
+				cols[name] = i
+				break
+			}
+		}
+	}
+	for _, r := range required {
+		if _, ok := cols[r]; !ok {
+			return cols, false
+		}
+	}
+	return cols, true
+}
+
+// pmcsvExtraColumns lists the header cells no known column claimed, in
+// file order; their values become custom fields.
+func pmcsvExtraColumns(header []string, cols map[string]int) []int {
+	used := map[int]bool{}
+	for _, i := range cols {
+		used[i] = true
+	}
+	var extra []int
+	for i := range header {
+		if !used[i] {
+			extra = append(extra, i)
+		}
+	}
+	return extra
+}
+
+// pmcsvUnmapped collects Unmapped lines, each once, in the order found.
+type pmcsvUnmapped struct {
+	seen  map[string]bool
+	lines []string
+}
+
+func (u *pmcsvUnmapped) add(line string) {
+	if u.seen == nil {
+		u.seen = map[string]bool{}
+	}
+	if !u.seen[line] {
+		u.seen[line] = true
+		u.lines = append(u.lines, line)
+	}
+}
+
+// pmcsvCounter counts rows per reason, for Unmapped lines that speak of a
+// whole column once instead of once per row.
+type pmcsvCounter map[string]int
+
+func (c pmcsvCounter) lines(u *pmcsvUnmapped) {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		u.add(fmt.Sprintf(k, c[k]))
+	}
+}
+
+// pmcsvEntry builds one item. Values are added in the source's order;
+// finish fits them into the item's limits.
+type pmcsvEntry struct {
+	it     *item.Item
+	folder string         // the source's folder or group path, for Source
+	extra  []string       // notes paragraphs for values with no field of their own
+	names  map[string]int // lower-case field names in use -> next number to try
+}
+
+func newPMCSVEntry(t item.Type, now time.Time) *pmcsvEntry {
+	return &pmcsvEntry{it: item.New(t, "", now)}
+}
+
+// set adds a field unless value is empty. A standard field name of the
+// item's type gets that field (and its kind); a name used already gets a
+// number ("Password 2") so that no value overwrites another.
+func (e *pmcsvEntry) set(name, value string, k item.Kind) {
+	if strings.TrimSpace(value) == "" {
+		return
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "field"
+	}
+	// item.Get answers "title", "notes" and "url" with the item's own
+	// title, notes and first URL, which would hide a field of that name.
+	switch strings.ToLower(name) {
+	case "title", "notes", "note", "url":
+		name += " field"
+	}
+	if e.names == nil {
+		e.names = map[string]int{}
+	}
+	n, base := name, strings.ToLower(name)
+	if i, used := e.names[base]; used {
+		for i = max(i, 2); e.has(fmt.Sprintf("%s %d", name, i)); i++ {
+		}
+		n = fmt.Sprintf("%s %d", name, i)
+		e.names[base] = i + 1
+	}
+	e.names[strings.ToLower(n)] = 0
+	// As item.Set, without its search of the fields set so far: names
+	// are unique here already, and a hostile row may hold thousands.
+	for _, sf := range item.StandardFields[e.it.Type] {
+		if strings.EqualFold(sf.Name, n) {
+			e.it.Fields = append(e.it.Fields, item.Field{Name: sf.Name, Kind: sf.Kind, Value: value})
+			return
+		}
+	}
+	e.it.Fields = append(e.it.Fields, item.Field{Name: n, Kind: k, Value: value, Custom: true})
+}
+
+// has reports whether a field of that name (in any case) is set.
+func (e *pmcsvEntry) has(name string) bool {
+	_, ok := e.names[strings.ToLower(name)]
+	return ok
+}
+
+// addURL adds a URL unless it is empty or already there.
+func (e *pmcsvEntry) addURL(u string) {
+	u = strings.TrimSpace(u)
+	if u == "" {
+		return
+	}
+	for _, have := range e.it.URLs {
+		if have == u {
+			return
+		}
+	}
+	e.it.URLs = append(e.it.URLs, u)
+}
+
+// addTag adds a tag unless it is empty or already there.
+func (e *pmcsvEntry) addTag(t string) {
+	t = strings.TrimSpace(t)
+	if t == "" {
+		return
+	}
+	for _, have := range e.it.Tags {
+		if have == t {
+			return
+		}
+	}
+	e.it.Tags = append(e.it.Tags, t)
+}
+
+// addNote appends a paragraph to the notes.
+func (e *pmcsvEntry) addNote(s string) {
+	if strings.TrimSpace(s) != "" {
+		e.extra = append(e.extra, s)
+	}
+}
+
+// source names the entry for messages: folder/title.
+func (e *pmcsvEntry) source() string {
+	if e.folder == "" {
+		return e.it.Title
+	}
+	return e.folder + "/" + e.it.Title
+}
+
+// finish completes the item: a title made up if the source had none, and
+// everything over an item limit moved to the notes (text) or reported in
+// Unmapped (secrets, which must not land in searchable notes). It returns
+// an error only if the item still fails item.Validate, which would be a
+// bug, never a property of the file.
+func (e *pmcsvEntry) finish(line int, u *pmcsvUnmapped) (Imported, error) {
+	it := e.it
+	where := func() string { return fmt.Sprintf("entry %q (line %d)", e.source(), line) }
+
+	if strings.TrimSpace(it.Title) == "" {
+		it.Title = pmcsvTitle(it)
+	}
+	if len(it.Title) > item.MaxTitle {
+		full := it.Title
+		it.Title = clip(full, item.MaxTitle)
+		e.extra = append([]string{"Full title:\n" + full}, e.extra...)
+		u.add(fmt.Sprintf("%s: the title is longer than %d bytes; shortened, the full title is in the notes", where(), item.MaxTitle))
+	}
+
+	var keep []item.Field
+	for _, f := range it.Fields {
+		secret := f.Kind == item.Hidden || f.Kind == item.TOTP
+		switch {
+		case len(f.Value) > item.MaxFieldValue && secret:
+			u.add(fmt.Sprintf("%s: field %q is larger than %d KiB, the most a field holds; not imported", where(), f.Name, item.MaxFieldValue>>10))
+		case len(f.Value) > item.MaxFieldValue:
+			e.extra = append(e.extra, f.Name+":\n"+f.Value)
+		case len(keep) >= item.MaxFields && secret:
+			u.add(fmt.Sprintf("%s: field %q is over the %d fields an item holds; not imported", where(), f.Name, item.MaxFields))
+		case len(keep) >= item.MaxFields:
+			e.extra = append(e.extra, f.Name+": "+f.Value)
+		default:
+			keep = append(keep, f)
+		}
+	}
+	it.Fields = keep
+
+	if len(it.URLs) > item.MaxURLs {
+		e.extra = append(e.extra, "More URLs:\n"+strings.Join(it.URLs[item.MaxURLs:], "\n"))
+		it.URLs = it.URLs[:item.MaxURLs]
+	}
+	if len(it.Tags) > item.MaxTags {
+		for _, t := range it.Tags[item.MaxTags:] {
+			u.add(fmt.Sprintf("%s: tag %q is over the %d tags an item holds; not imported", where(), t, item.MaxTags))
+		}
+		it.Tags = it.Tags[:item.MaxTags]
+	}
+
+	parts := make([]string, 0, 1+len(e.extra))
+	if strings.TrimSpace(it.Notes) != "" {
+		parts = append(parts, it.Notes)
+	}
+	parts = append(parts, e.extra...)
+	it.Notes = strings.Join(parts, "\n\n")
+	if len(it.Notes) > item.MaxNotes {
+		u.add(fmt.Sprintf("%s: the notes are longer than %d KiB; the last %d bytes are not imported", where(), item.MaxNotes>>10, len(it.Notes)-len(clip(it.Notes, item.MaxNotes))))
+		it.Notes = clip(it.Notes, item.MaxNotes)
+	}
+	if it.Modified.Before(it.Created) {
+		it.Modified = it.Created
+	}
+	if err := it.Validate(); err != nil {
+		return Imported{}, fmt.Errorf("%w: line %d: %w", ErrSourceFormat, line, err)
+	}
+	return Imported{Item: it, Source: e.source()}, nil
+}
+
+// pmcsvTitle names an item the source left untitled: after its URL's
+// host, its username, or the first line of its notes.
+func pmcsvTitle(it *item.Item) string {
+	for _, u := range it.URLs {
+		if h := hostOf(u); h != "" {
+			return h
+		}
+	}
+	if v := strings.TrimSpace(it.Username()); v != "" {
+		return clip(v, item.MaxTitle)
+	}
+	if l, _, _ := strings.Cut(strings.TrimSpace(it.Notes), "\n"); strings.TrimSpace(l) != "" {
+		return clip(strings.TrimSpace(l), 64)
+	}
+	return "Untitled"
+}
+
+// pmcsvProgress reports progress every progressEvery rows and at the end.
+func pmcsvProgress(opts ImportOptions, done, total int) {
+	if opts.Progress != nil && (done%progressEvery == 0 || done == total) {
+		opts.Progress(done, total)
+	}
+}
+
+// pmcsvNow is the time given to undated items.
+func pmcsvNow(opts ImportOptions) time.Time {
+	if opts.Now.IsZero() {
+		return time.Now()
+	}
+	return opts.Now
+}
+
+// pmcsvSecret reports whether a field name suggests a secret. Erring
+// towards hidden masks a value; erring towards text shows a secret.
+func pmcsvSecret(name string) bool {
+	l := strings.ToLower(name)
+	for _, s := range []string{"password", "passwort", "passphrase", "secret", "pin", "security code",
+		"cvv", "cvc", "private key", "license key", "licence key", "passcode"} {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// pmcsvKind is the kind of a custom field named name.
+func pmcsvKind(name string) item.Kind {
+	if pmcsvSecret(name) {
+		return item.Hidden
+	}
+	return item.Text
+}
+
+// pmcsvGuess names the format a header most likely comes from, so that a
+// reader given another tool's file says which --format to use instead of
+// importing its columns as custom fields. "" means no guess.
+func pmcsvGuess(idx map[string]int) string {
+	has := func(names ...string) bool {
+		for _, n := range names {
+			if _, ok := idx[n]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case has("extra", "grouping"):
+		return "lastpass-csv"
+	case has("httprealm") || has("formactionorigin") || has("timepasswordchanged"):
+		return "firefox-csv"
+	case has("login_uri") || has("login_username"):
+		return "bitwarden-csv"
+	case has("name", "url", "username", "password") && len(idx) <= 5:
+		return "chrome-csv"
+	}
+	return ""
+}
+
+// pmcsvOtherFormat returns an error if the header looks like another
+// format's.
+func pmcsvOtherFormat(idx map[string]int, self string) error {
+	if g := pmcsvGuess(idx); g != "" && g != self {
+		return fmt.Errorf("%w: the header looks like a %s export, not %s; import the file with --format %s", ErrSourceFormat, g, self, g)
+	}
+	return nil
+}
