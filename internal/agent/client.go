@@ -208,5 +208,14 @@ func (c *Client) Sync(ctx context.Context) (*syncclient.Report, error) {
 	return resp.Sync, nil
 }
 
+// FolderSync asks the agent to sync the vault with its shared folder.
+func (c *Client) FolderSync(ctx context.Context) (*vault.FolderReport, error) {
+	resp, err := c.call(ctx, &request{Op: opFolderSync})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Folder, nil
+}
+
 // Close does nothing: the agent outlives the command.
 func (c *Client) Close() {}

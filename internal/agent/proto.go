@@ -30,6 +30,9 @@ const (
 	opRestore = "restore"
 	opVerify  = "verify"
 	opSync    = "sync"
+	// opFolderSync syncs the vault with its shared folder
+	// (vault.Session.FolderSync).
+	opFolderSync = "folder_sync"
 )
 
 type request struct {
@@ -66,12 +69,13 @@ type Status struct {
 }
 
 type response struct {
-	Entries   []wireEntry        `json:"entries,omitempty"`
-	Revisions []vault.Revision   `json:"revisions,omitempty"`
-	Report    *vault.Report      `json:"report,omitempty"`
-	Status    *Status            `json:"status,omitempty"`
-	Sync      *syncclient.Report `json:"sync,omitempty"`
-	Err       *wireError         `json:"error,omitempty"`
+	Entries   []wireEntry         `json:"entries,omitempty"`
+	Revisions []vault.Revision    `json:"revisions,omitempty"`
+	Report    *vault.Report       `json:"report,omitempty"`
+	Status    *Status             `json:"status,omitempty"`
+	Sync      *syncclient.Report  `json:"sync,omitempty"`
+	Folder    *vault.FolderReport `json:"folder,omitempty"`
+	Err       *wireError          `json:"error,omitempty"`
 }
 
 // Error kinds map to the vault's sentinel errors so that a command gets the
@@ -92,6 +96,9 @@ var errKinds = []struct {
 	{"not_enabled", syncclient.ErrNotEnabled},
 	{"server_mismatch", vault.ErrServerMismatch},
 	{"server_rollback", vault.ErrServerRollback},
+	{"folder_not_enabled", vault.ErrFolderNotEnabled},
+	{"folder_account", vault.ErrFolderAccount},
+	{"folder_waiting", vault.ErrFolderWaiting},
 }
 
 func encodeErr(err error) *wireError {

@@ -238,6 +238,10 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 		resp.Report, err = s.sess.Verify(ctx)
 	case opSync:
 		resp.Sync, err = s.sync(ctx)
+	case opFolderSync:
+		s.syncMu.Lock()
+		resp.Folder, err = s.sess.FolderSync(ctx)
+		s.syncMu.Unlock()
 	default:
 		err = fmt.Errorf("agent: unknown request %q (is the agent from another keyhold version? run `keyhold lock`)", r.Op)
 	}

@@ -208,6 +208,9 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 					pending, _ := v.Pending(c.ctx)
 					st["sync"] = map[string]any{"server": cfg.Server, "device_id": cfg.DeviceID, "cursor": ss.Cursor,
 						"verified": ss.Verified, "pending": pending}
+				} else if fs, err := v.FolderStatus(c.ctx); err == nil {
+					st["sync"] = map[string]any{"folder": fs.Path, "device_id": fs.DeviceID, "pending": fs.Pending,
+						"clock": fs.Lamport, "devices": fs.Devices}
 				}
 			}
 			if c.jsonOut {
@@ -224,7 +227,9 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(c.stdout, "state:    locked\n")
 			}
-			if sy, ok := st["sync"].(map[string]any); ok {
+			if sy, ok := st["sync"].(map[string]any); ok && sy["folder"] != nil {
+				fmt.Fprintf(c.stdout, "sync:     folder %s (%d items with changes not yet written; %d devices)\n", sy["folder"], sy["pending"], sy["devices"])
+			} else if ok {
 				fmt.Fprintf(c.stdout, "sync:     %s (%d items with changes not yet sent; pulled to %d)\n", sy["server"], sy["pending"], sy["cursor"])
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     none\n")
@@ -271,6 +276,10 @@ keyhold rotate-key as well.`,
 				}
 				y := &syncclient.Syncer{C: cl, S: s}
 				publish = y.PublishPassword(c.ctx)
+			} else if p := s.FolderPasswordPublisher(c.ctx); p != nil {
+				// The folder gets the new envelope first; if writing it
+				// fails, nothing changes here either.
+				publish = p
 			}
 			if err := s.ChangePassword(c.ctx, npw, p, publish); err != nil {
 				return err
@@ -324,6 +333,15 @@ after a suspected leak of a kit, a key file or the password.`,
 					return err
 				}
 				c.infof("the server holds the rotated vault; other devices follow on their next sync")
+			} else if c.folderSynced() {
+				created, err = s.FolderRotate(c.ctx, pw)
+				if err != nil && created == nil {
+					return err
+				}
+				if err != nil {
+					c.warnf("%v", err)
+				}
+				c.infof("the folder holds the rotated key; other devices follow on their next sync")
 			} else if created, err = s.RotateKey(c.ctx, pw, nil); err != nil {
 				return err
 			}

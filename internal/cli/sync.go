@@ -56,6 +56,7 @@ func (f *serverFlags) config() (*syncclient.Config, error) {
 
 // removeVault undoes a vault this command created and could not register.
 func removeVault(dir string) {
+	_ = vault.ForgetDevice(dir) // its key store entry, if it has one
 	for _, name := range []string{vault.DBFile, vault.DBFile + "-wal", vault.DBFile + "-shm", vault.DeviceFile, syncclient.ConfigFile} {
 		os.Remove(filepath.Join(dir, name))
 	}
@@ -173,7 +174,7 @@ func (c *cmdEnv) syncCmd() *cobra.Command {
 	var watch bool
 	cmd := &cobra.Command{
 		Use:   "sync",
-		Short: "Sync the vault with its server: pull, merge, push, verify",
+		Short: "Sync the vault with its server or shared folder: pull, merge, push, verify",
 		Long: `Pull the changes other devices made, merge them with this device's edits
 field by field, push this device's changes, and check the server's copy
 against the manifest your devices sign. A server that dropped, swapped or
@@ -183,11 +184,25 @@ When two devices changed the same field of an item, the newer edit wins and
 the other value stays in the item's history (keyhold history TITLE); sync
 lists each such item.
 
+With a shared folder (keyhold sync enable --folder), this device writes its
+edits to its own encrypted change log there and replays every device's
+changes with the same field-by-field merge (docs/FOLDER.md).
+
 --watch stays connected and applies changes as they happen, until
 interrupted. With an agent running (keyhold unlock) the agent syncs without
 asking for the password.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if c.folderSynced() {
+				if watch {
+					return c.folderWatch()
+				}
+				rep, err := c.folderSync(c.ctx, nil)
+				if err != nil {
+					return err
+				}
+				return c.printFolder(rep)
+			}
 			if watch {
 				return c.watch()
 			}
@@ -199,7 +214,7 @@ asking for the password.`,
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "stay connected and sync changes as they happen")
-	cmd.AddCommand(c.syncEnableCmd())
+	cmd.AddCommand(c.syncEnableCmd(), c.forgetDeviceCmd())
 	return cmd
 }
 
@@ -375,17 +390,33 @@ func (c *cmdEnv) watch() error {
 
 func (c *cmdEnv) syncEnableCmd() *cobra.Command {
 	var sf serverFlags
+	var folderPath string
 	cmd := &cobra.Command{
-		Use:   "enable --server URL",
-		Short: "Create this vault's account on a server and push every item",
+		Use:   "enable --server URL | --folder PATH",
+		Short: "Sync this vault with a server (creating the account there) or through a shared folder",
 		Long: `Create the account of this vault on a keyhold-server and push every item,
 with its history. The server receives only encrypted data: the envelope of
 the account key (useless without your Secret Key and password), the key
-check, and sealed items. The recovery kit names the server from now on.`,
+check, and sealed items. The recovery kit names the server from now on.
+
+With --folder PATH (a Dropbox, iCloud Drive, OneDrive, Google Drive or
+Syncthing folder), devices share the vault through files the sync client
+copies: each device writes only encrypted files of its own under
+PATH/keyhold, so the sync client never has a conflict to resolve. Set up
+another device with keyhold setup --kit KIT --folder PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if folderPath != "" {
+				if sf.url != "" {
+					return usageError{errors.New("give either --server URL or --folder PATH, not both")}
+				}
+				return c.enableFolder(folderPath)
+			}
 			if sf.url == "" {
-				return usageError{errors.New("--server URL is required")}
+				return usageError{errors.New("--server URL or --folder PATH is required")}
+			}
+			if c.folderSynced() {
+				return exitError{fmt.Errorf("%w: this vault syncs with a folder (%s); a vault syncs with a server or a folder, not both", errExists, filepath.Join(c.vaultDir, vault.FolderConfigFile)), ExitExists}
 			}
 			if _, err := syncclient.Load(c.vaultDir); err == nil {
 				return exitError{fmt.Errorf("%w: this vault already syncs with a server (%s)", errExists, filepath.Join(c.vaultDir, syncclient.ConfigFile)), ExitExists}
@@ -437,6 +468,7 @@ check, and sealed items. The recovery kit names the server from now on.`,
 		},
 	}
 	sf.add(cmd, "the server's URL (https://HOST[:PORT])")
+	cmd.Flags().StringVar(&folderPath, "folder", "", "sync through this shared folder instead of a server")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -89,6 +90,12 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 // it fails, nothing changes here. A sync server thus rotates first, in one
 // transaction of its own.
 func (s *Session) RotateKey(ctx context.Context, pw []byte, publish func(*Rotation) error) (*Created, error) {
+	return s.rotateKey(ctx, pw, publish, publish != nil)
+}
+
+// rotateKey is RotateKey; server says whether publish hands the rotation
+// to a sync server, whose state (remote, cursor) then restarts from it.
+func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotation) error, server bool) (*Created, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	di, err := s.v.Device()
@@ -135,52 +142,9 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 		return nil, err
 	}
 	m := &format.Manifest{KeyVersion: nkv, Seq: old.Seq + 1}
-	revs := map[ItemID][]OutRev{}
-	current := map[ItemID]uint64{}
-	for _, table := range []string{"items", "history"} {
-		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
-		if err != nil {
-			return nil, s.damaged(err)
-		}
-		type rec struct {
-			id  ItemID
-			rev uint64
-			box []byte
-		}
-		var recs []rec
-		for rows.Next() {
-			var r rec
-			var idb []byte
-			if err := rows.Scan(&idb, &r.rev, &r.box); err != nil {
-				rows.Close()
-				return nil, s.damaged(err)
-			}
-			r.id = ItemID(idb)
-			recs = append(recs, r)
-		}
-		rows.Close()
-		for _, r := range recs {
-			it, err := s.open(r.id, r.rev, r.box)
-			if err != nil {
-				return nil, s.damaged(err)
-			}
-			nbox, err := ns.seal(r.id, r.rev, it)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET box = ? WHERE id = ? AND rev = ?`, nbox, r.id[:], r.rev); err != nil {
-				return nil, s.damaged(err)
-			}
-			revs[r.id] = append(revs[r.id], OutRev{Rev: r.rev, Box: nbox})
-			if table == "items" {
-				current[r.id] = r.rev
-				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
-				m.Count++
-			} else {
-				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev))
-				m.HCount++
-			}
-		}
+	revs, current, err := s.reseal(ctx, tx, ns, m)
+	if err != nil {
+		return nil, err
 	}
 	m.Sign(nmk, id)
 	// The title index is sealed under the old key: drop it; the next full
@@ -198,22 +162,27 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 		if err != nil {
 			return nil, err
 		}
+		rot.AccountKey = nak
 		if err := publish(rot); err != nil {
 			return nil, err
 		}
-		// The server now holds exactly this state.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM remote`); err != nil {
-			return nil, s.damaged(err)
-		}
-		for id, rev := range current {
-			if err := ns.setRemote(ctx, tx, id, rev); err != nil {
-				return nil, err
+		if server {
+			// The server now holds exactly this state.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM remote`); err != nil {
+				return nil, s.damaged(err)
 			}
-		}
-		if err := putU64(ctx, tx, "sync/cursor", rot.Head); err != nil {
-			return nil, s.damaged(err)
-		}
-		if err := putU64(ctx, tx, "sync/verified", rot.Head); err != nil {
+			for id, rev := range current {
+				if err := ns.setRemote(ctx, tx, id, rev); err != nil {
+					return nil, err
+				}
+			}
+			if err := putU64(ctx, tx, "sync/cursor", rot.Head); err != nil {
+				return nil, s.damaged(err)
+			}
+			if err := putU64(ctx, tx, "sync/verified", rot.Head); err != nil {
+				return nil, s.damaged(err)
+			}
+		} else if err := putMeta(ctx, tx, metaFolderTransition, rot.Transition); err != nil {
 			return nil, s.damaged(err)
 		}
 	}
@@ -240,6 +209,62 @@ func (s *Session) RotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 	return &Created{AccountID: id, SecretKey: nsk}, nil
 }
 
+// reseal opens every row of items and history with the session's key and
+// seals it under ns's key (same id and revision), in tx, accounting for
+// it in m (the new manifest). It returns every revision's new box by item
+// and each item's current revision.
+func (s *Session) reseal(ctx context.Context, tx *sql.Tx, ns *Session, m *format.Manifest) (map[ItemID][]OutRev, map[ItemID]uint64, error) {
+	nmk := ns.mk
+	revs := map[ItemID][]OutRev{}
+	current := map[ItemID]uint64{}
+	for _, table := range []string{"items", "history"} {
+		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
+		if err != nil {
+			return nil, nil, s.damaged(err)
+		}
+		type rec struct {
+			id  ItemID
+			rev uint64
+			box []byte
+		}
+		var recs []rec
+		for rows.Next() {
+			var r rec
+			var idb []byte
+			if err := rows.Scan(&idb, &r.rev, &r.box); err != nil {
+				rows.Close()
+				return nil, nil, s.damaged(err)
+			}
+			r.id = ItemID(idb)
+			recs = append(recs, r)
+		}
+		rows.Close()
+		for _, r := range recs {
+			it, err := s.open(r.id, r.rev, r.box)
+			if err != nil {
+				return nil, nil, s.damaged(err)
+			}
+			nbox, err := ns.seal(r.id, r.rev, it)
+			if err != nil {
+				return nil, nil, err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET box = ? WHERE id = ? AND rev = ?`, nbox, r.id[:], r.rev); err != nil {
+				return nil, nil, s.damaged(err)
+			}
+			revs[r.id] = append(revs[r.id], OutRev{Rev: r.rev, Box: nbox})
+			if table == "items" {
+				current[r.id] = r.rev
+				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
+				m.Count++
+			} else {
+				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev))
+				m.HCount++
+			}
+		}
+	}
+	return revs, current, nil
+}
+
 // Rotation is a key rotation as a sync server must apply it.
 type Rotation struct {
 	KeyVersion uint32
@@ -249,6 +274,9 @@ type Rotation struct {
 	// previous account key (SPEC §14).
 	Transition []byte
 	Login      *keys.Key32
+	// AccountKey is the new account key, for a publisher that must seal
+	// with it (folder sync). The publisher must not keep it.
+	AccountKey *keys.AccountKey
 	// Items holds every revision of every item, re-encrypted, oldest
 	// first; revisions are 1, 2, … for each item.
 	Items []Outgoing

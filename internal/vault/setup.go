@@ -91,6 +91,7 @@ func (s *SetupSource) Complete(ctx context.Context, dest string, pw []byte) (err
 	defer func() {
 		if err != nil {
 			cleanup()
+			_ = ForgetDevice(dest)
 			os.Remove(filepath.Join(dest, DeviceFile))
 			if createdDir {
 				os.Remove(dest)
