@@ -43,10 +43,10 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 				i := slices.IndexFunc(it.Attachments, func(a item.Attachment) bool { return a.Name == n })
 				if i >= 0 {
 					it.Attachments[i].Data = data
-					return fmt.Sprintf("replaced attachment %q (%s)", n, byteSize(len(data))), nil
+					return fmt.Sprintf("replaced attachment %q (%s) of %q", n, byteSize(len(data)), it.Title), nil
 				}
 				it.Attachments = append(it.Attachments, item.Attachment{Name: n, Data: data})
-				return fmt.Sprintf("attached %q (%s)", n, byteSize(len(data))), nil
+				return fmt.Sprintf("attached %q (%s) to %q", n, byteSize(len(data)), it.Title), nil
 			})
 		},
 	}
@@ -113,7 +113,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 				if len(it.Attachments) == 0 {
 					it.Attachments = nil
 				}
-				return fmt.Sprintf("removed attachment %q", args[1]), nil
+				return fmt.Sprintf("removed attachment %q from %q", args[1], it.Title), nil
 			})
 		},
 	}
@@ -122,7 +122,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 }
 
 // changeItem applies change to the current revision of an item and
-// stores the result as a new revision.
+// stores the result as a new revision; change returns what to report.
 func (c *cmdEnv) changeItem(ref string, change func(*item.Item) (string, error)) error {
 	st, e, err := c.resolve(ref, vault.Active)
 	if err != nil {
@@ -144,7 +144,7 @@ func (c *cmdEnv) changeItem(ref string, change func(*item.Item) (string, error))
 	if c.jsonOut {
 		return c.printJSON(entryJSON(ne, false))
 	}
-	c.infof("%s: %q (revision %d)", msg, it.Title, ne.Revision)
+	c.infof("%s (revision %d)", msg, ne.Revision)
 	return nil
 }
 

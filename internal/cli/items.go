@@ -280,27 +280,12 @@ func (c *cmdEnv) editCmd() *cobra.Command {
 		Short: "Change an item; the old revision is kept in its history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, e, err := c.resolve(args[0], vault.Active)
-			if err != nil {
-				return err
-			}
-			it := e.Item.Clone()
-			if _, err := c.applyItemFlags(cmd, &f, it); err != nil {
-				return err
-			}
-			it.Modified = vault.Now()
-			if err := it.Validate(); err != nil {
-				return usageError{err}
-			}
-			ne, err := st.Put(c.ctx, e.ID, e.Revision, it)
-			if err != nil {
-				return err
-			}
-			if c.jsonOut {
-				return c.printJSON(entryJSON(ne, false))
-			}
-			c.infof("updated %q (revision %d)", it.Title, ne.Revision)
-			return nil
+			return c.changeItem(args[0], func(it *item.Item) (string, error) {
+				if _, err := c.applyItemFlags(cmd, &f, it); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("updated %q", it.Title), nil
+			})
 		},
 	}
 	f.register(cmd, true)

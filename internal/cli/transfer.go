@@ -146,31 +146,13 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 	if err != nil {
 		return err
 	}
-	existing, err := st.List(c.ctx, vault.All)
+	keep, dups, repeats, err := c.newItems(st, len(res.Items), func(i int) *item.Item { return res.Items[i].Item })
 	if err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(existing))
-	for _, e := range existing {
-		seen[dupKey(e.Item)] = true
-	}
-	// An item already in the vault is skipped, and so is a repeat of an
-	// item earlier in the same file.
-	var fresh []transfer.Imported
-	dups, repeats := 0, 0
-	inFile := make(map[string]bool, len(res.Items))
-	for _, im := range res.Items {
-		k := dupKey(im.Item)
-		switch {
-		case seen[k]:
-			dups++
-			continue
-		case inFile[k]:
-			repeats++
-			continue
-		}
-		inFile[k] = true
-		fresh = append(fresh, im)
+	fresh := make([]transfer.Imported, 0, len(keep))
+	for _, i := range keep {
+		fresh = append(fresh, res.Items[i])
 	}
 	unmapped := nonNil(res.Unmapped)
 	if dryRun {
@@ -312,6 +294,34 @@ func dupKey(it *item.Item) string {
 	return strings.Join([]string{string(it.Type), strings.ToLower(it.Title), it.Username(), u, pw}, "\x00")
 }
 
+// newItems picks, among n imported items, those to add: an item already
+// in the vault is skipped (dups), and so is a repeat of an item earlier
+// in the same file (repeats). It returns the indexes of the others.
+func (c *cmdEnv) newItems(st store, n int, at func(int) *item.Item) (keep []int, dups, repeats int, err error) {
+	existing, err := st.List(c.ctx, vault.All)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	inVault := make(map[string]bool, len(existing))
+	for _, e := range existing {
+		inVault[dupKey(e.Item)] = true
+	}
+	inFile := make(map[string]bool, n)
+	for i := range n {
+		k := dupKey(at(i))
+		switch {
+		case inVault[k]:
+			dups++
+		case inFile[k]:
+			repeats++
+		default:
+			inFile[k] = true
+			keep = append(keep, i)
+		}
+	}
+	return keep, dups, repeats, nil
+}
+
 func (c *cmdEnv) importCSV(data []byte, dryRun bool) error {
 	rows := bytes.Count(data, []byte{'\n'})
 	prog, done := c.progress(rows, "reading")
@@ -332,24 +342,14 @@ func (c *cmdEnv) importCSV(data []byte, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	existing, err := st.List(c.ctx, vault.All)
+	keep, dups, repeats, err := c.newItems(st, len(res.Items), func(i int) *item.Item { return res.Items[i] })
 	if err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(existing))
-	for _, e := range existing {
-		seen[dupKey(e.Item)] = true
-	}
-	var fresh []*item.Item
-	dups := 0
-	for _, it := range res.Items {
-		k := dupKey(it)
-		if seen[k] {
-			dups++
-			continue
-		}
-		seen[k] = true
-		fresh = append(fresh, it)
+	dups += repeats
+	fresh := make([]*item.Item, 0, len(keep))
+	for _, i := range keep {
+		fresh = append(fresh, res.Items[i])
 	}
 	if dryRun {
 		for _, it := range fresh {

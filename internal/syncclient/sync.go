@@ -55,7 +55,7 @@ const maxRounds = 8
 // device and the server hold the same vault (or reports why not). Local
 // edits are never overwritten: they are merged and pushed.
 func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
-	unlock, err := lockSync(y.S.Vault().Dir, 2*time.Minute)
+	unlock, err := vault.LockSync(y.S.Vault().Dir, 2*time.Minute)
 	if err != nil {
 		return nil, err
 	}

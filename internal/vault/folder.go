@@ -439,7 +439,7 @@ func (s *Session) keyFileWritten(ctx context.Context, cfg *FolderConfig, sc *fol
 // this device's unseen edits, replay every device's files, apply the
 // result, and write a snapshot and compact when due.
 func (s *Session) FolderSync(ctx context.Context) (*FolderReport, error) {
-	unlock, err := lockFolder(s.v.Dir, 2*time.Minute)
+	unlock, err := LockSync(s.v.Dir, 2*time.Minute)
 	if err != nil {
 		return nil, err
 	}

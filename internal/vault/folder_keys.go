@@ -149,7 +149,7 @@ func (s *Session) FolderPasswordPublisher(ctx context.Context) func(env []byte, 
 		return nil
 	}
 	return func(eb []byte, _ *keys.Key32) error {
-		unlock, err := lockFolder(s.v.Dir, 2*time.Minute)
+		unlock, err := LockSync(s.v.Dir, 2*time.Minute)
 		if err != nil {
 			return err
 		}
@@ -188,7 +188,7 @@ func (s *Session) FolderPasswordPublisher(ctx context.Context) func(env []byte, 
 // device set up from the new kit reads files written before. It then
 // writes a snapshot under the new key.
 func (s *Session) FolderRotate(ctx context.Context, pw []byte) (*Created, error) {
-	unlock, err := lockFolder(s.v.Dir, 2*time.Minute)
+	unlock, err := LockSync(s.v.Dir, 2*time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func (s *Session) FolderRotate(ctx context.Context, pw []byte) (*Created, error)
 // yet: its last changes would be lost. The sync client carries the
 // removal to the other devices.
 func (s *Session) ForgetFolderDevice(ctx context.Context, id string) error {
-	unlock, err := lockFolder(s.v.Dir, 2*time.Minute)
+	unlock, err := LockSync(s.v.Dir, 2*time.Minute)
 	if err != nil {
 		return err
 	}

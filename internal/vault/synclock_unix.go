@@ -10,10 +10,12 @@ import (
 	"time"
 )
 
-// lockFolder takes the vault directory's sync lock (the one server sync
-// takes too), so that two processes (an agent and a command) never sync
-// the same vault with its folder at once. It waits up to wait.
-func lockFolder(dir string, wait time.Duration) (func(), error) {
+// LockSync takes the vault directory's sync lock, so that two processes
+// (an agent and a command, or two terminals) never sync the same vault at
+// once, with a server or a folder: their rounds would interleave (with a
+// server, that looks like the server going back in time). It waits up to
+// wait for the other to finish and returns the function that releases it.
+func LockSync(dir string, wait time.Duration) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(dir, "sync.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
