@@ -83,23 +83,12 @@ func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile) 
 			return fail(s.damaged(err))
 		}
 	}
-	devPath := filepath.Join(s.v.Dir, DeviceFile)
-	ndi := *di
-	ndi.SecretKey = nsk
-	if env.KDF.Time > ndi.KDFFloor.Time || env.KDF.MemoryKiB > ndi.KDFFloor.MemoryKiB {
-		ndi.KDFFloor = env.KDF
-	}
-	if err := writeDevice(devPath+".next", &ndi); err != nil {
-		return fail(err)
-	}
-	if err := tx.Commit(); err != nil {
-		os.Remove(devPath + ".next")
-		return fail(s.damaged(err))
-	}
-	if err := os.Rename(devPath+".next", devPath); err != nil {
+	if committed, err := s.commitRotated(tx, di, nsk, env.KDF); err != nil {
+		if !committed {
+			return fail(err)
+		}
 		return err
 	}
-	syncDir(s.v.Dir)
 	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
 	s.ak.Wipe()
 	s.mk.Wipe()

@@ -186,20 +186,9 @@ func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 			return nil, s.damaged(err)
 		}
 	}
-	devPath := filepath.Join(s.v.Dir, DeviceFile)
-	ndi := *di
-	ndi.SecretKey = nsk
-	if err := writeDevice(devPath+".next", &ndi); err != nil {
+	if _, err := s.commitRotated(tx, di, nsk, env.KDF); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		os.Remove(devPath + ".next")
-		return nil, s.damaged(err)
-	}
-	if err := os.Rename(devPath+".next", devPath); err != nil {
-		return nil, err
-	}
-	syncDir(s.v.Dir)
 	// Switch this session to the new key.
 	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
 	s.ak.Wipe()
@@ -319,4 +308,32 @@ func (ns *Session) rotation(prev *keys.AccountKey, env *format.Envelope, kc *for
 	}
 	rot.Manifest = func(seq uint64) []byte { return ns.serverManifest(state, seq).Marshal() }
 	return rot, nil
+}
+
+// commitRotated commits tx, which switches the vault to a new account key
+// whose envelope needs the Secret Key nsk, together with this device's
+// secrets: the device file for nsk is written beside the current one
+// first, the transaction commits, and the file is renamed into place.
+// A crash in between is finished when the vault is next opened (Device).
+// committed reports whether tx was committed; before that, nothing has
+// changed and the caller rolls back.
+func (s *Session) commitRotated(tx *sql.Tx, di *DeviceInfo, nsk *keys.SecretKey, kdf keys.KDFParams) (committed bool, err error) {
+	devPath := filepath.Join(s.v.Dir, DeviceFile)
+	ndi := *di
+	ndi.SecretKey = nsk
+	if kdf.Time > ndi.KDFFloor.Time || kdf.MemoryKiB > ndi.KDFFloor.MemoryKiB {
+		ndi.KDFFloor = kdf
+	}
+	if err := writeDevice(devPath+".next", &ndi); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		os.Remove(devPath + ".next")
+		return false, s.damaged(err)
+	}
+	if err := os.Rename(devPath+".next", devPath); err != nil {
+		return true, err
+	}
+	syncDir(s.v.Dir)
+	return true, nil
 }
