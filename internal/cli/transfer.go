@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -51,9 +53,9 @@ func (c *cmdEnv) importCmd() *cobra.Command {
 
 Every value that could not be given a place is reported, by entry and field
 name (never by value); nothing is dropped silently. Items already in the
-vault are detected and skipped (same type, title, username, URL and
-password; keyhold: same id), so importing a file twice adds nothing the
-second time. --dry-run shows what would happen and writes nothing. Import
+vault, and repeats within the file, are detected and skipped (the same
+type, title, URLs, notes, field values and attachments; keyhold: the same
+id), so importing a file twice adds nothing the second time. --dry-run shows what would happen and writes nothing. Import
 is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -285,13 +287,45 @@ func (c *cmdEnv) progress(total int, what string) (func(int), func()) {
 	return func(n int) { bar.Set(n) }, func() { bar.Finish() }
 }
 
+// dupKey identifies an item's content for finding duplicates: its type,
+// title (ignoring case), URLs, notes, every field's name and value but
+// the TOTP secret's (which sources spell differently: a base32 secret or
+// an otpauth:// URI), and its attachments. Times, trash state, tags and
+// field kinds are left out: importers set times from the clock, and a
+// round trip through another format may file an item or mark a field
+// differently. Two notes with one title but different text, or two
+// logins that differ only in a PIN, are different items.
 func dupKey(it *item.Item) string {
-	pw, _ := it.Get("password")
-	u := ""
-	if len(it.URLs) > 0 {
-		u = it.URLs[0]
+	h := sha256.New()
+	put := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
 	}
-	return strings.Join([]string{string(it.Type), strings.ToLower(it.Title), it.Username(), u, pw}, "\x00")
+	put(string(it.Type))
+	put(strings.ToLower(it.Title))
+	put(it.Notes)
+	for _, u := range it.URLs {
+		put(u)
+	}
+	put("")
+	var fields []string
+	for _, f := range it.Fields {
+		if f.Kind != item.TOTP && f.Value != "" {
+			fields = append(fields, strings.ToLower(f.Name)+"\x00"+f.Value)
+		}
+	}
+	sort.Strings(fields)
+	for _, f := range fields {
+		put(f)
+	}
+	put("")
+	for _, a := range it.Attachments {
+		put(a.Name)
+		put(string(a.Data))
+	}
+	return string(h.Sum(nil))
 }
 
 // newItems picks, among n imported items, those to add: an item already
