@@ -172,7 +172,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		if cmd.Hidden {
 			return nil // the agent and the clipboard helper
 		}
-		return c.applyKeystore()
+		return c.applyKeystore(cmd.Name() == "init" || cmd.Name() == "setup")
 	}
 	root.AddCommand(
 		c.initCmd(), c.unlockCmd(), c.lockCmd(), c.statusCmd(),

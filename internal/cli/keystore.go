@@ -16,12 +16,19 @@ import (
 // For an existing device, an explicit "os" or "file" that differs from
 // where the Secret Key is moves it there (read back before the old copy
 // is removed); "auto" leaves an existing device alone.
-func (c *cmdEnv) applyKeystore() error {
+//
+// Only a command that creates a device (creates is true) asks whether a
+// key store answers: asking may start a keyring daemon or show an unlock
+// prompt, which `keyhold generate` or `keyhold help` must never do.
+func (c *cmdEnv) applyKeystore(creates bool) error {
 	mode, err := keystore.ParseMode(c.keystoreFlag)
 	if err != nil {
 		return usageError{err}
 	}
 	if !vault.Exists(c.vaultDir) {
+		if !creates {
+			return nil
+		}
 		switch mode {
 		case keystore.OS:
 			if err := keystore.Available(); err != nil {
@@ -61,7 +68,7 @@ func (c *cmdEnv) applyKeystore() error {
 	if mode == keystore.OS {
 		c.infof("moved this device's Secret Key into the system key store; %s no longer holds it", filepath.Join(c.vaultDir, vault.DeviceFile))
 	} else {
-		c.infof("moved this device's Secret Key out of the system key store into %s (readable only by you)", filepath.Join(c.vaultDir, vault.DeviceFile))
+		c.infof("moved this device's Secret Key out of the system key store into %s (readable only by you); the recovery kit stays in the key store (entries \"kit …\", service %q) until you delete it", filepath.Join(c.vaultDir, vault.DeviceFile), keystore.Service)
 	}
 	return nil
 }

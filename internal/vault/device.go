@@ -89,6 +89,16 @@ func readDevice(path string) (*DeviceInfo, error) {
 		if di.SecretKey, err = keys.ParseSecretKey(string(secret)); err != nil {
 			return nil, fmt.Errorf("the system key store's entry %q is damaged: %w", di.keystoreItem, err)
 		}
+		if want := keystoreName(path, di); want != di.keystoreItem && !strings.HasSuffix(path, ".next") {
+			// The vault directory was copied or moved: give this copy an
+			// entry of its own, so that nothing done to one copy (a
+			// rotation, a move to a file, removing it) takes the other's
+			// Secret Key away. The old entry stays for its own directory.
+			di.keystoreItem = ""
+			if err := writeDevice(path, di); err != nil {
+				return nil, err
+			}
+		}
 		if di.supersedes != "" && !strings.HasSuffix(path, ".next") {
 			// A rotation finished: the previous Secret Key's entry goes,
 			// and so does the note to delete it.
@@ -157,41 +167,73 @@ func writeDevice(path string, di *DeviceInfo) error {
 	if mode == "" {
 		mode = NewDeviceKeystore
 	}
-	if mode == keystore.OS {
-		name := keystoreName(path, di)
-		sk := []byte(di.SecretKey.Display())
-		err := keystore.Set(name, sk)
-		clear(sk)
-		if err != nil {
-			return fmt.Errorf("keeping the Secret Key in the system key store: %w", err)
-		}
-		d.Keystore, d.KeystoreItem, d.Supersedes = string(keystore.OS), name, di.supersedes
-		if strings.HasSuffix(path, ".next") {
-			// This file replaces the device file by a rename; the entry
-			// of the Secret Key it replaces is deleted after that.
-			if cur, err := readDeviceFile(strings.TrimSuffix(path, ".next")); err == nil && cur.Keystore == string(keystore.OS) && cur.KeystoreItem != name {
-				d.Supersedes = cur.KeystoreItem
-			}
-		}
-		if err := rememberKit(di); err != nil {
+	if mode != keystore.OS {
+		d.SecretKey = di.SecretKey.Display()
+		if err := writeDeviceJSON(path, &d); err != nil {
 			return err
 		}
-	} else {
-		d.SecretKey = di.SecretKey.Display()
+		di.Keystore = mode
+		return nil
 	}
+	name := keystoreName(path, di)
+	next := strings.HasSuffix(path, ".next")
+	cur, _ := readDeviceFile(strings.TrimSuffix(path, ".next"))
+	d.Keystore, d.KeystoreItem, d.Supersedes = string(keystore.OS), name, di.supersedes
+	if next && cur != nil && cur.Keystore == string(keystore.OS) && cur.KeystoreItem != name {
+		// This file replaces the device file by a rename; the entry of
+		// the Secret Key it replaces is deleted after that.
+		d.Supersedes = cur.KeystoreItem
+	}
+	sk := []byte(di.SecretKey.Display())
+	err := keystore.Set(name, sk)
+	clear(sk)
+	if err != nil {
+		return fmt.Errorf("keeping the Secret Key in the system key store: %w", err)
+	}
+	if !next {
+		// The kit entries follow the device file once it is in place: a
+		// Secret Key that a rotation has not yet committed must not
+		// become "the kit".
+		err = rememberKit(di)
+	}
+	if err == nil {
+		err = writeDeviceJSON(path, &d)
+	}
+	if err != nil {
+		if cur == nil || cur.KeystoreItem != name {
+			// An entry made for a file that was never written holds a
+			// Secret Key nothing names: take it back.
+			_ = keystore.Delete(name)
+		}
+		return err
+	}
+	di.Keystore, di.keystoreItem = mode, name
+	return nil
+}
+
+func writeDeviceJSON(path string, d *device) error {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
 	}
 	defer clear(b)
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
-		return err
+	return writeFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// removeDeviceFile removes a device file and the key store entry it
+// names, unless the device file it was to replace names that entry too.
+func removeDeviceFile(path string) {
+	if d, err := readDeviceFile(path); err == nil && d.Keystore == string(keystore.OS) && d.KeystoreItem != "" {
+		shared := false
+		if main := strings.TrimSuffix(path, ".next"); main != path {
+			cur, err := readDeviceFile(main)
+			shared = err == nil && cur.KeystoreItem == d.KeystoreItem
+		}
+		if !shared {
+			_ = keystore.Delete(d.KeystoreItem)
+		}
 	}
-	di.Keystore = mode
-	if mode == keystore.OS {
-		di.keystoreItem = d.KeystoreItem
-	}
-	return nil
+	os.Remove(path)
 }
 
 // readDeviceFile reads a device file's JSON without touching the key store.

@@ -387,6 +387,11 @@ func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error
 	return syncDir(dir)
 }
 
+// staleNext is how old a device.json.next that does not fit the vault's
+// envelope must be before it is taken for the leftover of a rotation
+// that never committed. A key rotation commits in well under this.
+const staleNext = 15 * time.Minute
+
 // Device reads this device's secrets for the vault.
 func (v *Vault) Device() (*DeviceInfo, error) {
 	path := filepath.Join(v.Dir, DeviceFile)
@@ -398,8 +403,11 @@ func (v *Vault) Device() (*DeviceInfo, error) {
 			if err := os.Rename(path+".next", path); err != nil {
 				return nil, err
 			}
-		} else {
-			os.Remove(path + ".next")
+		} else if st, err := os.Stat(path + ".next"); err == nil && time.Since(st.ModTime()) > staleNext {
+			// A rotation that never committed. A younger file may be
+			// one that another process is committing right now (this
+			// process may hold the envelope from before it): leave it.
+			removeDeviceFile(path + ".next")
 		}
 		next.SecretKey.Wipe()
 	}
