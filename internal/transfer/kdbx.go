@@ -128,6 +128,11 @@ type kdbxReader struct {
 	done     int
 	total    int
 
+	// Attachments are decoded once however many entries share them, and
+	// bounded in all (MaxImportAttachmentBytes).
+	binCache    map[string]kdbxBinary
+	attachBytes int64
+
 	// Counts of what is reported once for the whole file.
 	icons, colours, customData int
 }
@@ -348,6 +353,11 @@ func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMappe
 			return
 		}
 		if len(value) > item.MaxFieldValue {
+			if kind == item.Hidden || kind == item.TOTP {
+				// Notes are shown and searched: a secret does not go there.
+				problem("field %q (%s, a secret) is larger than a field can hold; not imported", name, kdbxSize(len(value)))
+				return
+			}
 			overflow = append(overflow, name+":\n"+value)
 			problem("field %q (%s) is larger than a field can hold; it was added to the notes", name, kdbxSize(len(value)))
 			return
@@ -442,7 +452,10 @@ func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMappe
 			continue
 		}
 		consumed[s.Key] = true
-		kind := item.Text
+		// Protected in KeePass, or named like a secret (many databases
+		// leave "PIN" or "API secret" unprotected): hidden, so that it
+		// is masked when shown and never searched.
+		kind := pmcsvKind(s.Key)
 		if s.Value.Hidden {
 			kind = item.Hidden
 		}
@@ -506,9 +519,12 @@ func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMappe
 			problem("attachment %q (%s): an item holds at most %d attachments", name, kdbxSize64(size), item.MaxAttachments)
 		case data == nil || int64(it.AttachmentBytes())+size > item.MaxAttachmentBytes:
 			problem("attachment %q (%s) is larger than an item can hold (%s in all)", name, kdbxSize64(size), kdbxSize(item.MaxAttachmentBytes))
+		case r.attachBytes+size > importAttachmentCap:
+			problem("attachment %q (%s): the file's attachments exceed %s in all; import the rest from KeePass by hand", name, kdbxSize64(size), kdbxSize(MaxImportAttachmentBytes))
 		case len(name) > item.MaxTitle || slices.ContainsFunc(it.Attachments, func(a item.Attachment) bool { return a.Name == name }):
 			problem("attachment %q: its name is too long or used twice", kdbxCut(name, 80))
 		default:
+			r.attachBytes += size
 			it.Attachments = append(it.Attachments, item.Attachment{Name: name, Data: data})
 		}
 	}
@@ -709,9 +725,34 @@ func kdbxBase64(s string) ([]byte, bool) {
 // decompressed just to report its size.
 const kdbxCountCap = 1 << 30
 
+// kdbxBinary is a decoded attachment: binary's results.
+type kdbxBinary struct {
+	data []byte
+	size int64
+	err  error
+}
+
 // binary returns a referenced attachment's content, or nil and its size
-// (-1 when unknown) if it is larger than an item can hold.
+// (-1 when unknown) if it is larger than an item can hold. Each distinct
+// attachment is decoded once; entries that share it share its bytes
+// (nothing modifies them).
 func (r *kdbxReader) binary(ref *kxValue) ([]byte, int64, error) {
+	if ref == nil {
+		return nil, 0, errors.New("the reference is damaged")
+	}
+	key := strings.TrimSpace(ref.Ref)
+	if b, ok := r.binCache[key]; ok {
+		return b.data, b.size, b.err
+	}
+	data, size, err := r.decodeBinary(ref)
+	if r.binCache == nil {
+		r.binCache = map[string]kdbxBinary{}
+	}
+	r.binCache[key] = kdbxBinary{data, size, err}
+	return data, size, err
+}
+
+func (r *kdbxReader) decodeBinary(ref *kxValue) ([]byte, int64, error) {
 	if ref == nil {
 		return nil, 0, errors.New("the reference is damaged")
 	}

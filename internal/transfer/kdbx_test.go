@@ -979,3 +979,41 @@ func FuzzReadKDBXXML(f *testing.F) {
 		}
 	})
 }
+
+// One attachment shared by many entries is decoded once, and what an
+// import brings in attachments is bounded in all: past the bound each
+// attachment is reported, never silently dropped.
+func TestKDBXAttachmentsBoundedInAll(t *testing.T) {
+	defer func(c int64) { importAttachmentCap = c }(importAttachmentCap)
+	importAttachmentCap = 250 << 10
+	data := bytes.Repeat([]byte("scan "), 20<<10) // 100 KiB
+	var items []ExportItem
+	for i := range 5 {
+		it := item.New(item.Note, fmt.Sprintf("Entry %d", i), time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		it.Attachments = []item.Attachment{{Name: "scan.txt", Data: data}}
+		items = append(items, ExportItem{ID: fmt.Sprintf("01935c1e-7a00-7000-8000-00000000000%d", i), Revision: 1, Current: it})
+	}
+	file := writeKDBXBytes(t, items, "pw", kdbxCheap)
+	res, err := readKDBX(file, ImportOptions{Password: []byte("pw"), Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := 0
+	for _, im := range res.Items {
+		if len(im.Item.Attachments) == 1 {
+			with++
+			if !bytes.Equal(im.Item.Attachments[0].Data, data) {
+				t.Fatal("an attachment came back changed")
+			}
+		}
+	}
+	reported := 0
+	for _, u := range res.Unmapped {
+		if strings.Contains(u, "attachments exceed") {
+			reported++
+		}
+	}
+	if len(res.Items) != 5 || with != 2 || reported != 3 {
+		t.Fatalf("%d items, %d with the attachment, %d reported; want 5, 2, 3 (unmapped: %q)", len(res.Items), with, reported, res.Unmapped)
+	}
+}

@@ -155,6 +155,9 @@ type opOverview struct {
 type op1PUX struct {
 	files map[string]*zip.File // "files/..." entries by name
 	err   error                // the first damaged entry met
+	// attached counts the attachment bytes read so far, bounded by
+	// MaxImportAttachmentBytes.
+	attached uint64
 }
 
 // read1PUX reads 1Password's .1pux export (1Password 8: File > Export).
@@ -619,7 +622,14 @@ func (arc *op1PUX) attach(d *draft, ref *opFileRef) {
 		d.report("attachment %q (%s) is larger than an item can hold (%s in all); not imported", name, sizeText(int(min(f.UncompressedSize64, 1<<40))), sizeText(item.MaxAttachmentBytes))
 		return
 	}
+	if int64(arc.attached+f.UncompressedSize64) > importAttachmentCap {
+		d.report("attachment %q (%s): the export's attachments exceed %s in all; not imported", name, sizeText(int(f.UncompressedSize64)), sizeText(MaxImportAttachmentBytes))
+		return
+	}
 	b, err := readZipFile(f, item.MaxAttachmentBytes)
+	if err == nil {
+		arc.attached += uint64(len(b))
+	}
 	if err != nil {
 		if errors.Is(err, errZipTooLarge) {
 			d.report("attachment %q is larger than an item can hold (%s in all); not imported", name, sizeText(item.MaxAttachmentBytes))

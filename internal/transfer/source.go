@@ -51,6 +51,16 @@ type ImportOptions struct {
 	Progress func(done, total int)
 }
 
+// MaxImportAttachmentBytes bounds the attachment data one import brings
+// in all. A hostile file can point thousands of entries at one large
+// attachment (KeePass shares attachments between entries, and a 1PUX can
+// name one file many times); past this, attachments are reported as not
+// imported instead of filling memory and the vault.
+const MaxImportAttachmentBytes = 256 << 20
+
+// importAttachmentCap is MaxImportAttachmentBytes; tests lower it.
+var importAttachmentCap int64 = MaxImportAttachmentBytes
+
 // SourceReader reads one format. data is the whole file. A reader returns
 // either every item of the file or an error, never a partial result, and
 // its error says what is wrong in words a user can act on, without
