@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"filippo.io/age"
 	"github.com/google/uuid"
@@ -537,12 +538,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 					return usageError{errors.New("a KeePass file is encrypted to a passphrase, not to age recipients")}
 				}
 				var err error
-				if pwFile != "" {
-					kdbxPass, err = readSecretFile(pwFile)
-				} else {
-					kdbxPass, err = c.newPassphrase()
-				}
-				if err != nil {
+				if kdbxPass, err = c.exportPassphrase(pwFile); err != nil {
 					return err
 				}
 				defer keys.Wipe(kdbxPass)
@@ -557,12 +553,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 				if len(rs) == 0 {
 					var pass []byte
 					var err error
-					if pwFile != "" {
-						pass, err = readSecretFile(pwFile)
-					} else {
-						pass, err = c.newPassphrase()
-					}
-					if err != nil {
+					if pass, err = c.exportPassphrase(pwFile); err != nil {
 						return err
 					}
 					r, err := transfer.PassphraseRecipient(pass, 0)
@@ -640,6 +631,30 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 	f.StringArrayVar(&recipients, "recipient", nil, "encrypt to this age recipient (age1…); repeat for several")
 	f.BoolVar(&unencrypted, "unencrypted", false, "confirm a plain-text CSV export")
 	return cmd
+}
+
+// minExportPassphrase is the shortest export passphrase accepted, in
+// characters: whoever gets the file can guess it offline for ever.
+const minExportPassphrase = 10
+
+// exportPassphrase reads the passphrase an export is encrypted to: from
+// pwFile, else asked twice on the terminal.
+func (c *cmdEnv) exportPassphrase(pwFile string) ([]byte, error) {
+	var pass []byte
+	var err error
+	if pwFile != "" {
+		pass, err = readSecretFile(pwFile)
+	} else {
+		pass, err = c.newPassphrase()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if utf8.RuneCount(pass) < minExportPassphrase {
+		keys.Wipe(pass)
+		return nil, usageError{fmt.Errorf("an export passphrase needs at least %d characters: anyone who gets the file can try guesses offline for as long as they like (keyhold generate --words 6 makes a good one)", minExportPassphrase)}
+	}
+	return pass, nil
 }
 
 func (c *cmdEnv) newPassphrase() ([]byte, error) {
