@@ -328,7 +328,7 @@ func (s *Session) commitRotated(tx *sql.Tx, di *DeviceInfo, nsk *keys.SecretKey,
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
-		os.Remove(devPath + ".next")
+		removeDeviceFile(devPath + ".next") // and its key store entry
 		return false, s.damaged(err)
 	}
 	if err := os.Rename(devPath+".next", devPath); err != nil {
