@@ -123,14 +123,20 @@ func (c *cmdEnv) printFolder(rep *vault.FolderReport) error {
 		}
 		return c.printJSON(map[string]any{"folder": true, "written": rep.Written, "replayed": rep.Replayed, "added": rep.Added,
 			"updated": rep.Updated, "conflicts": conf, "waiting": rep.Waiting, "skipped": rep.Skipped, "snapshot": rep.Snapshot,
-			"compacted": rep.Compacted, "devices": rep.Devices, "password_changed": rep.EnvelopeUpdated, "key_rotated": rep.Rotated})
+			"compacted": rep.Compacted, "devices": rep.Devices, "password_changed": rep.EnvelopeUpdated, "key_rotated": rep.Rotated,
+			"relogged": rep.Relogged, "unknown_key_version": rep.UnknownKeyVersion, "password_change_dropped": rep.DroppedPassword,
+			"rotation_lost": rep.RotationLost})
 	}
 	c.reportFolder(rep)
 	return nil
 }
 
 func (c *cmdEnv) reportFolder(rep *vault.FolderReport) {
-	if rep.Waiting {
+	if rep.Relogged > 0 {
+		c.warnf("%d items' changes written by this device are gone from the folder (a sync client rolled it back, or files were deleted); they are written again at the next sync, and nothing was taken from the folder this time", rep.Relogged)
+	} else if rep.Waiting && rep.UnknownKeyVersion > 0 {
+		c.warnf("the folder holds key files of key version %d that this device cannot open: either the account key was rotated two or more times since this device last synced (set it up again from the newest recovery kit: keyhold setup --kit KIT --folder PATH), or those files are not genuine; nothing was taken from the folder this time", rep.UnknownKeyVersion)
+	} else if rep.Waiting {
 		c.warnf("the folder is still receiving files from other devices (%d could not be read yet); nothing was taken from it this time, your changes were written", rep.Skipped)
 	}
 	c.infof("synced with the folder: %d changes written, %d replayed, %d new, %d updated; %d devices",
@@ -145,9 +151,15 @@ func (c *cmdEnv) reportFolder(rep *vault.FolderReport) {
 	if rep.EnvelopeUpdated {
 		c.infof("the password was changed on another device; the new password works here too (the old one only until you first use the new one)")
 	}
-	if rep.Rotated {
+	if rep.RotationLost {
+		c.warnf("this device's key rotation and another device's happened at the same time; the other one wins on every device: this device now uses its key and Secret Key (the vault opens with the password that rotation was made with), and the recovery kit made by this device's rotation no longer works; this device's changes since are written again")
+		c.infof("hint: print the new recovery kit: keyhold kit --pdf keyhold-kit.pdf")
+	} else if rep.Rotated {
 		c.infof("the account key was rotated on another device; this device now uses the new key and Secret Key")
 		c.infof("hint: print the new recovery kit: keyhold kit --pdf keyhold-kit.pdf")
+	}
+	if rep.DroppedPassword {
+		c.warnf("a password change made on another device was not taken: the key rotation made since replaces it; the vault opens with the password the rotation was made with")
 	}
 }
 

@@ -2,6 +2,8 @@ package folder
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -30,7 +32,61 @@ type Entry struct {
 // Log is a decoded change log file.
 type Log struct {
 	Header
+	// Prev is the number of the writer's log this one follows: normally
+	// Seq-1. A lower number declares the logs in between void: the writer
+	// found them gone from the folder (a sync client's rewind, a
+	// deletion), covered by no snapshot, and wrote their changes again in
+	// this log. Numbers are never reused.
+	Prev    uint64
 	Entries []Entry
+}
+
+// LogHead is the public part of a log file: its header and Prev, with a
+// MAC under a key derived from the folder key, so that a reader can tell
+// which numbers a device declared void without opening every log.
+type LogHead struct {
+	Header
+	Prev   uint64
+	mac    []byte
+	signed []byte
+}
+
+// logHeadSize is the header, Prev (8) and the head MAC.
+const logHeadSize = headerSize + 8 + headMACSize
+
+const labelLogHead = "keyhold v1 folder log head"
+
+// ParseLogHead reads a log file's head without checking its MAC.
+func ParseLogHead(b []byte) (*LogHead, error) {
+	h, err := parseHeader(b, LogMagic)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < logHeadSize {
+		return nil, fmt.Errorf("%w: too short", ErrMalformed)
+	}
+	lh := &LogHead{Header: *h, Prev: binary.BigEndian.Uint64(b[headerSize:]),
+		signed: b[: headerSize+8 : headerSize+8], mac: b[headerSize+8 : logHeadSize : logHeadSize]}
+	if lh.Prev >= lh.Seq {
+		return nil, fmt.Errorf("%w: a log follows a later one", ErrMalformed)
+	}
+	return lh, nil
+}
+
+// VerifyLogHead checks a log head found as device dev's log number seq:
+// its place, and its MAC under the folder key of its key version.
+func VerifyLogHead(lh *LogHead, ring Ring, acct keys.AccountID, dev DeviceID, seq uint64) error {
+	if err := checkPlace(&lh.Header, acct, dev, seq); err != nil {
+		return err
+	}
+	ak := ring[lh.KeyVersion]
+	if ak == nil {
+		return fmt.Errorf("%w %d", ErrNoKey, lh.KeyVersion)
+	}
+	if !hmac.Equal(macOf(ak, labelLogHead, lh.signed), lh.mac) {
+		return fmt.Errorf("folder file: %w", keys.ErrOpen)
+	}
+	return nil
 }
 
 type wireEntry struct {
@@ -54,8 +110,18 @@ type wireSnapshot struct {
 	Items []wireItem `json:"items"`
 }
 
-// SealLog encodes a change log file. h.Magic is set here.
+// SealLog encodes a change log file that follows the writer's log
+// h.Seq-1. h.Magic is set here.
 func SealLog(ak *keys.AccountKey, h Header, entries []Entry) ([]byte, error) {
+	return SealLogAfter(ak, h, h.Seq-1, entries)
+}
+
+// SealLogAfter encodes a change log file that follows the writer's log
+// prev, declaring the numbers between void (Log.Prev).
+func SealLogAfter(ak *keys.AccountKey, h Header, prev uint64, entries []Entry) ([]byte, error) {
+	if prev >= h.Seq {
+		return nil, fmt.Errorf("a log cannot follow log %d: it is number %d", prev, h.Seq)
+	}
 	if len(entries) == 0 || len(entries) > MaxEntriesPerLog {
 		return nil, fmt.Errorf("a log file holds 1 to %d entries, not %d", MaxEntriesPerLog, len(entries))
 	}
@@ -86,7 +152,9 @@ func SealLog(ak *keys.AccountKey, h Header, entries []Entry) ([]byte, error) {
 		return nil, err
 	}
 	defer clear(pt)
-	return seal(ak, labelLog, h.marshal(), pt, MaxLogSize)
+	head := binary.BigEndian.AppendUint64(h.marshal(), prev)
+	head = append(head, macOf(ak, labelLogHead, head)...)
+	return seal(ak, labelLog, head, pt, MaxLogSize)
 }
 
 func seal(ak *keys.AccountKey, label string, hdr, pt []byte, limit int) ([]byte, error) {
@@ -112,14 +180,15 @@ func OpenLog(b []byte, ring Ring, acct keys.AccountID, dev DeviceID, seq uint64)
 	if len(b) > MaxLogSize {
 		return nil, fmt.Errorf("%w: too large", ErrMalformed)
 	}
-	h, err := parseHeader(b, LogMagic)
+	lh, err := ParseLogHead(b)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPlace(h, acct, dev, seq); err != nil {
+	if err := VerifyLogHead(lh, ring, acct, dev, seq); err != nil {
 		return nil, err
 	}
-	pt, err := open(ring, h.KeyVersion, labelLog, b[:headerSize], b[headerSize:])
+	h := &lh.Header
+	pt, err := open(ring, h.KeyVersion, labelLog, b[:logHeadSize], b[logHeadSize:])
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +200,7 @@ func OpenLog(b []byte, ring Ring, acct keys.AccountID, dev DeviceID, seq uint64)
 	if len(w.Entries) == 0 || len(w.Entries) > MaxEntriesPerLog {
 		return nil, fmt.Errorf("%w: %d entries", ErrMalformed, len(w.Entries))
 	}
-	l := &Log{Header: *h}
+	l := &Log{Header: *h, Prev: lh.Prev}
 	for _, we := range w.Entries {
 		id, err := uuid.Parse(we.ID)
 		if err != nil || len(we.ID) != 36 {
@@ -224,11 +293,37 @@ type Snapshot struct {
 }
 
 // SnapshotHead is the public part of a snapshot: its header and frontier,
-// readable (but not yet trusted) without a key, so that a reader can pick
-// which snapshot to open.
+// readable without opening the snapshot, so that a reader can pick which
+// snapshot to open. They are followed by a MAC under a key derived from
+// the folder key (headMACSize bytes): a head is trusted — for choosing a
+// snapshot, for the high-water marks of other devices' logs, for
+// compaction — only once VerifySnapshotHead accepts it, which costs no
+// more than reading the head.
 type SnapshotHead struct {
 	Header
 	Frontier Frontier
+	mac      []byte
+	signed   []byte // header and frontier, as the MAC covers them
+}
+
+// headMACSize is the size of the snapshot head's MAC (HMAC-SHA256).
+const headMACSize = 32
+
+const labelSnapshotHead = "keyhold v1 folder snapshot head"
+
+func headMAC(ak *keys.AccountKey, signed []byte) []byte {
+	return macOf(ak, labelSnapshotHead, signed)
+}
+
+// macOf is HMAC-SHA256 of signed under SubKey(FolderKey(ak), label).
+func macOf(ak *keys.AccountKey, label string, signed []byte) []byte {
+	fk := FolderKey(ak)
+	defer fk.Wipe()
+	hk := keys.SubKey(fk[:], label)
+	defer hk.Wipe()
+	m := hmac.New(sha256.New, hk[:])
+	m.Write(signed)
+	return m.Sum(nil)
 }
 
 func marshalSnapshotHead(h Header, f Frontier) []byte {
@@ -246,8 +341,8 @@ func marshalSnapshotHead(h Header, f Frontier) []byte {
 	return b
 }
 
-// ParseSnapshotHead reads a snapshot's header and frontier; it returns
-// the number of bytes they take.
+// ParseSnapshotHead reads a snapshot's header, frontier and head MAC,
+// without checking the MAC; it returns the number of bytes they take.
 func ParseSnapshotHead(b []byte) (*SnapshotHead, int, error) {
 	h, err := parseHeader(b, SnapshotMagic)
 	if err != nil {
@@ -257,7 +352,7 @@ func ParseSnapshotHead(b []byte) (*SnapshotHead, int, error) {
 		return nil, 0, fmt.Errorf("%w: too short", ErrMalformed)
 	}
 	n := binary.BigEndian.Uint32(b[headerSize:])
-	if n > maxFrontier || uint64(len(b)) < uint64(headerSize+4)+uint64(n)*24 {
+	if n > maxFrontier || uint64(len(b)) < uint64(headerSize+4)+uint64(n)*24+headMACSize {
 		return nil, 0, fmt.Errorf("%w: bad frontier", ErrMalformed)
 	}
 	off := headerSize + 4
@@ -273,7 +368,28 @@ func ParseSnapshotHead(b []byte) (*SnapshotHead, int, error) {
 		f[d] = binary.BigEndian.Uint64(b[off+16 : off+24])
 		off += 24
 	}
-	return &SnapshotHead{Header: *h, Frontier: f}, off, nil
+	sh := &SnapshotHead{Header: *h, Frontier: f, signed: b[:off:off], mac: b[off : off+headMACSize : off+headMACSize]}
+	return sh, off + headMACSize, nil
+}
+
+// VerifySnapshotHead checks a head read by ParseSnapshotHead (or
+// ReadSnapshotHead) found as device dev's snapshot number seq: its place,
+// and its MAC under the folder key of its key version, which ring must
+// hold. A head that passes was written by a device holding the account
+// key; the snapshot's items are still only trusted once OpenSnapshot
+// opens them.
+func VerifySnapshotHead(sh *SnapshotHead, ring Ring, acct keys.AccountID, dev DeviceID, seq uint64) error {
+	if err := checkPlace(&sh.Header, acct, dev, seq); err != nil {
+		return err
+	}
+	ak := ring[sh.KeyVersion]
+	if ak == nil {
+		return fmt.Errorf("%w %d", ErrNoKey, sh.KeyVersion)
+	}
+	if !hmac.Equal(headMAC(ak, sh.signed), sh.mac) {
+		return fmt.Errorf("folder file: %w", keys.ErrOpen)
+	}
+	return nil
 }
 
 // SealSnapshot encodes a snapshot file. h.Magic is set here.
@@ -303,7 +419,9 @@ func SealSnapshot(ak *keys.AccountKey, h Header, f Frontier, items []*ItemState)
 		return nil, err
 	}
 	defer clear(pt)
-	return seal(ak, labelSnapshot, marshalSnapshotHead(h, f), pt, MaxSnapshotSize)
+	head := marshalSnapshotHead(h, f)
+	head = append(head, headMAC(ak, head)...)
+	return seal(ak, labelSnapshot, head, pt, MaxSnapshotSize)
 }
 
 // OpenSnapshot decodes a snapshot file found as device dev's snapshot
@@ -316,7 +434,7 @@ func OpenSnapshot(b []byte, ring Ring, acct keys.AccountID, dev DeviceID, seq ui
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPlace(&sh.Header, acct, dev, seq); err != nil {
+	if err := VerifySnapshotHead(sh, ring, acct, dev, seq); err != nil {
 		return nil, err
 	}
 	pt, err := open(ring, sh.KeyVersion, labelSnapshot, b[:n], b[n:])

@@ -318,18 +318,18 @@ func TestReplayStartsFromTheBestSnapshotAndCompactionWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc, _ := ScanFolder(w.path)
-	if got := sc.Compactable(devA); len(got) != 2 {
-		t.Fatalf("with only A's snapshot, logs %v may go, want 1 and 2", got)
+	if got := sc.Compactable(devA, ring(), testAcct); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("with only A's snapshot, logs %v may go, want 1 (the highest, 2, always stays)", got)
 	}
 	// B appears with a snapshot covering only A's log 1: A's log 2 must
 	// stay.
 	bsnap, _ := SealSnapshot(testAK, hdr(devB, 1, 1), Frontier{devA: 1}, []*ItemState{{ID: id, Cur: it}})
 	Write(Root(w.path), devB, FileName(KindSnapshot, 1), bsnap)
 	sc, _ = ScanFolder(w.path)
-	if got := sc.Compactable(devA); len(got) != 1 || got[0] != 1 {
+	if got := sc.Compactable(devA, ring(), testAcct); len(got) != 1 || got[0] != 1 {
 		t.Fatalf("logs %v may go, want only 1", got)
 	}
-	for _, s := range sc.Compactable(devA) {
+	for _, s := range sc.Compactable(devA, ring(), testAcct) {
 		os.Remove(sc.Device(devA).Logs[s])
 	}
 	res = w.replay()

@@ -51,7 +51,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	for name, seeds := range map[string][][]byte{
 		"FuzzOpenLog":           {l, l[:headerSize], l[:len(l)-1]},
 		"FuzzOpenSnapshot":      {s, s[:headerSize+4]},
-		"FuzzParseSnapshotHead": {s[:headerSize+4+48], s[:headerSize]},
+		"FuzzParseSnapshotHead": {s[:headerSize+4+48+headMACSize], s[:headerSize]},
+		"FuzzParseLogHead":      {l[:logHeadSize], l[:headerSize+3]},
 		"FuzzKeyFile":           {k, k[:headerSize+10]},
 		"FuzzParseFileName":     {[]byte("log-0000000000000001.khfl"), []byte("snap-00000000000000ff.khfs"), []byte("log-0000000000000001 (1).khfl")},
 	} {
@@ -114,11 +115,34 @@ func FuzzParseSnapshotHead(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if n > len(b) || n != headerSize+4+24*len(sh.Frontier) {
+		if n > len(b) || n != headerSize+4+24*len(sh.Frontier)+headMACSize {
 			t.Fatalf("head length %d of %d bytes, %d devices", n, len(b), len(sh.Frontier))
 		}
-		if !bytes.Equal(marshalSnapshotHead(sh.Header, sh.Frontier), b[:n]) {
+		if !bytes.Equal(marshalSnapshotHead(sh.Header, sh.Frontier), b[:n-headMACSize]) {
 			t.Fatal("the head does not encode back to its bytes")
+		}
+	})
+}
+
+func FuzzParseLogHead(f *testing.F) {
+	l, _, _ := seedFiles(f)
+	f.Add(l)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lh, err := ParseLogHead(b)
+		if err != nil {
+			return
+		}
+		if lh.Prev >= lh.Seq {
+			t.Fatalf("a log %d that follows log %d", lh.Seq, lh.Prev)
+		}
+		// A head accepted by the parser verifies only with the MAC it
+		// carries: flipping Prev must make it fail.
+		if len(b) >= logHeadSize && VerifyLogHead(lh, ring(), lh.AccountID, lh.Device, lh.Seq) == nil {
+			c := bytes.Clone(b)
+			c[headerSize+7] ^= 1
+			if lh2, err := ParseLogHead(c); err == nil && VerifyLogHead(lh2, ring(), lh2.AccountID, lh2.Device, lh2.Seq) == nil {
+				t.Fatal("a changed Prev still verifies")
+			}
 		}
 	})
 }

@@ -35,6 +35,38 @@ import (
 type Replayer struct {
 	Account keys.AccountID
 	Ring    Ring
+	// Known are log high-water marks the caller knows from its own state
+	// (a device's own log counter): a replay that cannot reach them is not
+	// complete, whatever the folder's files say.
+	Known Frontier
+}
+
+// maxSnapshotTries bounds how many snapshots a replay reads in full
+// before it gives up on them for this round.
+const maxSnapshotTries = 4
+
+// HighWater returns, per device, the highest log number the folder shows
+// it has written: its highest log file name, the frontiers of every
+// snapshot head that verifies, and known. A device deletes its own logs
+// only once they are covered, and never its highest one, so a reader
+// that starts below a device's high-water mark and lacks the logs in
+// between knows it misses changes.
+func (sc *Scan) HighWater(heads map[DeviceID][]*SnapshotHead, known Frontier) Frontier {
+	hw := Frontier{}
+	for d, n := range known {
+		hw[d] = max(hw[d], n)
+	}
+	for d, f := range sc.Devices {
+		hw[d] = max(hw[d], f.Max(KindLog))
+	}
+	for _, hs := range heads {
+		for _, h := range hs {
+			for d, n := range h.Frontier {
+				hw[d] = max(hw[d], n)
+			}
+		}
+	}
+	return hw
 }
 
 // Result is a replayed vault.
@@ -52,6 +84,9 @@ type Result struct {
 	// Conflicts lists, per item, the parts that two changes set to
 	// different values (the newer kept, the other in the history).
 	Conflicts map[[16]byte][]merge.Conflict
+	// HighWater is, per device, the highest log number known to exist
+	// (Scan.HighWater).
+	HighWater Frontier
 }
 
 type candidate struct {
@@ -62,14 +97,13 @@ type candidate struct {
 
 // Replay replays the files of sc.
 func (r *Replayer) Replay(sc *Scan) (*Result, error) {
+	heads := sc.VerifiedHeads(r.Ring, r.Account)
+	hw := sc.HighWater(heads, r.Known)
+	sc.prevs = sc.logPrevs(r.Ring, r.Account)
 	var cands []candidate
-	for dev, f := range sc.Devices {
-		for seq, p := range f.Snaps {
-			sh, err := readSnapshotHead(p)
-			if err != nil || sh.Device != dev || sh.Seq != seq || sh.AccountID != r.Account {
-				continue
-			}
-			cands = append(cands, candidate{head: sh, path: p, complete: sc.gapless(sh.Frontier)})
+	for dev, hs := range heads {
+		for _, sh := range hs {
+			cands = append(cands, candidate{head: sh, path: sc.Devices[dev].Snaps[sh.Seq], complete: sc.gapless(sh.Frontier, hw)})
 		}
 	}
 	slices.SortFunc(cands, func(a, b candidate) int {
@@ -87,12 +121,15 @@ func (r *Replayer) Replay(sc *Scan) (*Result, error) {
 		}
 		return cmp.Compare(b.head.Seq, a.head.Seq)
 	})
-	res := &Result{Items: map[[16]byte]*ItemState{}, Frontier: Frontier{}, Complete: true, Conflicts: map[[16]byte][]merge.Conflict{}}
+	if len(cands) > maxSnapshotTries {
+		cands = cands[:maxSnapshotTries]
+	}
+	res := &Result{Items: map[[16]byte]*ItemState{}, Frontier: Frontier{}, Complete: true, Conflicts: map[[16]byte][]merge.Conflict{}, HighWater: hw}
 	st := newState()
 	var skipped []string
 	chosen := false
 	for _, c := range cands {
-		if !c.complete && sc.gapless(Frontier{}) {
+		if !c.complete && sc.gapless(Frontier{}, hw) {
 			break // starting from nothing is complete: better than this
 		}
 		b, err := readLimited(c.path, MaxSnapshotSize)
@@ -116,7 +153,7 @@ func (r *Replayer) Replay(sc *Scan) (*Result, error) {
 		break
 	}
 	if !chosen {
-		res.Complete = sc.gapless(Frontier{})
+		res.Complete = sc.gapless(Frontier{}, hw)
 	}
 	if len(skipped) > 0 && !chosen {
 		res.Complete = false
@@ -140,15 +177,15 @@ func (r *Replayer) Replay(sc *Scan) (*Result, error) {
 	slices.SortFunc(devs, func(a, b DeviceID) int { return bytes.Compare(a[:], b[:]) })
 	for _, dev := range devs {
 		f := sc.Devices[dev]
-		next := res.Frontier[dev] + 1
 		for {
-			p, ok := f.Logs[next]
+			next, ok := sc.nextLog(dev, res.Frontier[dev])
 			if !ok {
-				if next <= f.Max(KindLog) {
+				if res.Frontier[dev] < max(f.Max(KindLog), hw[dev]) {
 					res.Complete = false // a gap: wait for the missing file
 				}
 				break
 			}
+			p := f.Logs[next]
 			b, err := readLimited(p, MaxLogSize)
 			var l *Log
 			if err == nil {
@@ -164,7 +201,11 @@ func (r *Replayer) Replay(sc *Scan) (*Result, error) {
 			}
 			res.Lamport = max(res.Lamport, l.Lamport)
 			res.Frontier[dev] = next
-			next++
+		}
+	}
+	for dev, n := range hw {
+		if sc.Devices[dev] == nil && res.Frontier[dev] < n {
+			res.Complete = false // a device whose logs are gone, not covered
 		}
 	}
 	slices.SortFunc(all, func(a, b ordered) int {
@@ -191,20 +232,87 @@ func (r *Replayer) Replay(sc *Scan) (*Result, error) {
 	return res, nil
 }
 
-// gapless reports whether, starting from frontier f, every device's logs
-// above it are all present (by name) without a gap.
-func (sc *Scan) gapless(f Frontier) bool {
-	for dev, files := range sc.Devices {
-		from := f[dev]
-		var n uint64
-		m := from
-		for s := range files.Logs {
-			if s > from {
-				n++
-				m = max(m, s)
+// logPrevs reads the heads of every log present: for each device, which
+// log each one follows (Log.Prev). A head that does not verify counts as
+// following the log before it; opening the log fails later, and the
+// replay waits.
+func (sc *Scan) logPrevs(ring Ring, acct keys.AccountID) map[DeviceID]map[uint64]uint64 {
+	out := make(map[DeviceID]map[uint64]uint64, len(sc.Devices))
+	for dev, f := range sc.Devices {
+		m := make(map[uint64]uint64, len(f.Logs))
+		for n, p := range f.Logs {
+			m[n] = n - 1
+			if lh, err := ReadLogHead(p); err == nil && VerifyLogHead(lh, ring, acct, dev, n) == nil {
+				m[n] = lh.Prev
 			}
 		}
-		if n != m-from {
+		out[dev] = m
+	}
+	return out
+}
+
+// nextLog returns the number of the log of dev that follows log from in
+// its line: from+1 if present, else the lowest present log above it that
+// declares the numbers in between void (Log.Prev ≤ from); the logs it
+// passes over were declared void with them.
+func (sc *Scan) nextLog(dev DeviceID, from uint64) (uint64, bool) {
+	f := sc.Devices[dev]
+	if f == nil {
+		return 0, false
+	}
+	if _, ok := f.Logs[from+1]; ok {
+		return from + 1, true
+	}
+	var best uint64
+	found := false
+	for n := range f.Logs {
+		if n <= from || (found && n >= best) {
+			continue
+		}
+		prev, ok := sc.prevs[dev][n]
+		if !ok {
+			prev = n - 1
+		}
+		if prev <= from {
+			best, found = n, true
+		}
+	}
+	return best, found
+}
+
+// LineEnd returns the last log of dev's line that can be reached from
+// log from through the logs present (numbers a log declares void are
+// passed over). It uses the log heads a replay of sc has read.
+func (sc *Scan) LineEnd(dev DeviceID, from uint64) uint64 {
+	for {
+		n, ok := sc.nextLog(dev, from)
+		if !ok {
+			return from
+		}
+		from = n
+	}
+}
+
+// gapless reports whether, starting from frontier f, every device's line
+// of logs above it is present without a gap (numbers a log declares void
+// are no gap), up to the device's high-water mark hw or its highest log
+// name, whichever is higher.
+func (sc *Scan) gapless(f, hw Frontier) bool {
+	for dev, n := range hw {
+		if sc.Devices[dev] == nil && f[dev] < n {
+			return false
+		}
+	}
+	for dev, files := range sc.Devices {
+		cur := f[dev]
+		for {
+			n, ok := sc.nextLog(dev, cur)
+			if !ok {
+				break
+			}
+			cur = n
+		}
+		if cur < max(hw[dev], files.Max(KindLog)) {
 			return false
 		}
 	}
@@ -299,28 +407,29 @@ func (r *Result) Sorted() []*ItemState {
 // Compactable returns the numbers of device me's own logs that every
 // device's newest snapshot covers, and which may therefore be deleted: no
 // device will need them again, since every device starts its replay from
-// a snapshot at least as new as its own newest. A device that has written
-// no snapshot yet, or whose newest snapshot cannot be read, holds back
-// everything.
-func (sc *Scan) Compactable(me DeviceID) []uint64 {
+// a snapshot at least as new as its own newest. Only snapshot heads that
+// verify under ring count (a forged head claiming to cover everything
+// makes nothing deletable), and a device that has written no snapshot
+// yet, or whose snapshots do not verify, holds back everything. The
+// device's highest log is never returned: it keeps the device's
+// high-water mark visible to readers whose snapshots are older.
+func (sc *Scan) Compactable(me DeviceID, ring Ring, acct keys.AccountID) []uint64 {
+	heads := sc.VerifiedHeads(ring, acct)
 	var k uint64
 	first := true
-	for _, f := range sc.Devices {
-		seqs := f.Sorted(KindSnapshot)
+	for dev := range sc.Devices {
 		var cov uint64
-		for i := len(seqs) - 1; i >= 0; i-- {
-			if sh, err := readSnapshotHead(f.Snaps[seqs[i]]); err == nil {
-				cov = sh.Frontier[me]
-				break
-			}
+		if hs := heads[dev]; len(hs) > 0 {
+			cov = hs[0].Frontier[me]
 		}
 		if first || cov < k {
 			k, first = cov, false
 		}
 	}
 	var out []uint64
-	for _, s := range sc.Device(me).Sorted(KindLog) {
-		if s <= k {
+	seqs := sc.Device(me).Sorted(KindLog)
+	for i, s := range seqs {
+		if s <= k && i < len(seqs)-1 {
 			out = append(out, s)
 		}
 	}

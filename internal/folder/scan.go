@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/keyhold/keyhold/internal/keys"
 )
 
 // Files are one device's files in the folder, by number.
@@ -57,6 +59,9 @@ type Scan struct {
 	// Ignored counts names that are not folder files: temporary files,
 	// sync clients' conflicted copies and duplicates.
 	Ignored int
+	// prevs are the logs' Prev, per device and number, once a replay has
+	// read their heads.
+	prevs map[DeviceID]map[uint64]uint64
 }
 
 // Root returns the keyhold directory inside a shared folder.
@@ -110,13 +115,21 @@ func (sc *Scan) Device(d DeviceID) *Files {
 	return &Files{Logs: map[uint64]string{}, Snaps: map[uint64]string{}, Keys: map[uint64]string{}}
 }
 
-// readLimited reads a file of at most limit bytes.
+// ReadLimited reads a file of at most limit bytes (for key files and other
+// small files read before they are authenticated).
+func ReadLimited(path string, limit int64) ([]byte, error) { return readLimited(path, limit) }
+
+// readLimited reads a file of at most limit bytes; a larger file is
+// refused before anything is read.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > limit {
+		return nil, fmt.Errorf("%w: %s is too large", ErrMalformed, filepath.Base(path))
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
@@ -127,8 +140,11 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// readSnapshotHead reads only a snapshot file's header and frontier.
-func readSnapshotHead(path string) (*SnapshotHead, error) {
+// ReadSnapshotHead reads only a snapshot file's head (header, frontier
+// and head MAC): a bounded read of exactly the bytes the frontier's
+// length says, never the whole file. The head is not yet verified
+// (VerifySnapshotHead).
+func ReadSnapshotHead(path string) (*SnapshotHead, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -142,12 +158,46 @@ func readSnapshotHead(path string) (*SnapshotHead, error) {
 	if n > maxFrontier {
 		return nil, fmt.Errorf("%w: bad frontier", ErrMalformed)
 	}
-	rest := make([]byte, int(n)*24)
+	rest := make([]byte, int(n)*24+headMACSize)
 	if _, err := io.ReadFull(f, rest); err != nil {
 		return nil, fmt.Errorf("%w: too short", ErrMalformed)
 	}
 	sh, _, err := ParseSnapshotHead(append(b, rest...))
 	return sh, err
+}
+
+// ReadLogHead reads only a log file's head (a bounded read). It is not
+// yet verified (VerifyLogHead).
+func ReadLogHead(path string) (*LogHead, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, logHeadSize)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("%w: too short", ErrMalformed)
+	}
+	return ParseLogHead(b)
+}
+
+// VerifiedHeads returns, per device, the heads of its snapshots that
+// verify under ring (VerifySnapshotHead), newest first. Heads that do not
+// verify — damaged, half-copied, forged, or of a key version ring lacks —
+// are left out: nothing a reader decides rests on them.
+func (sc *Scan) VerifiedHeads(ring Ring, acct keys.AccountID) map[DeviceID][]*SnapshotHead {
+	out := map[DeviceID][]*SnapshotHead{}
+	for dev, f := range sc.Devices {
+		seqs := f.Sorted(KindSnapshot)
+		for i := len(seqs) - 1; i >= 0; i-- {
+			sh, err := ReadSnapshotHead(f.Snaps[seqs[i]])
+			if err != nil || VerifySnapshotHead(sh, ring, acct, dev, seqs[i]) != nil {
+				continue
+			}
+			out[dev] = append(out[dev], sh)
+		}
+	}
+	return out
 }
 
 // Write stores data as device dev's file name, never over an existing

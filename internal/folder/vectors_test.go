@@ -44,7 +44,9 @@ type folderVector struct {
 	// versions of the ring it opens to.
 	Titles   []string `json:"titles,omitempty"`
 	Versions []uint32 `json:"versions,omitempty"`
-	Comment  string   `json:"comment,omitempty"`
+	// Prev is, for a log, the number of the log it follows.
+	Prev    uint64 `json:"prev,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 var vecErrors = map[string]error{
@@ -116,7 +118,21 @@ func makeVectors(t *testing.T) []folderVector {
 	}
 	ok := logV
 	ok.Titles = []string{"Bank", "Mail"}
-	add(ok, "change log with two entries", "ok", "", nil)
+	ok.Prev = 2
+	add(ok, "change log with two entries", "ok", "follows log 2", nil)
+	add(logV, "change log: its Prev changed", "ErrOpen", "Prev is public but authenticated by the head MAC", func(v *folderVector) {
+		b, _ := hex.DecodeString(v.Encoded)
+		b[57+7] ^= 3
+		v.Encoded = hx(b)
+	})
+	voidFile, err := SealLogAfter(vecAK1, Header{AccountID: vecAcct, KeyVersion: 1, Device: vecDevA, Seq: 6, Lamport: 9}, 3, []Entry{{ID: [16]byte{1}, Base: base, New: newer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vh := Header{Magic: LogMagic, AccountID: vecAcct, KeyVersion: 1, Device: vecDevA, Seq: 6, Lamport: 9}
+	okVoid := folderVector{Kind: "log", AccountID: vecAcct.String(), AccountKey: hx(vecAK1[:]), KeyVersion: 1,
+		Device: vecDevA.String(), Seq: 6, Lamport: 9, Header: hx(vh.marshal()), Encoded: hx(voidFile), Titles: []string{"Bank"}, Prev: 3}
+	add(okVoid, "change log that declares logs 4 and 5 void", "ok", "follows log 3: its writer found 4 and 5 gone and wrote their changes again here", nil)
 	add(logV, "change log: a flipped byte in the box", "ErrOpen", "", func(v *folderVector) {
 		b, _ := hex.DecodeString(v.Encoded)
 		b[len(b)-5] ^= 1
@@ -157,6 +173,11 @@ func makeVectors(t *testing.T) []folderVector {
 		v.Encoded = hx(b)
 	})
 	add(snapV, "snapshot moved to another device's directory", "ErrMisplaced", "", func(v *folderVector) { v.Device = vecDevA.String() })
+	add(snapV, "snapshot: a flipped byte in the head MAC", "ErrOpen", "", func(v *folderVector) {
+		b, _ := hex.DecodeString(v.Encoded)
+		b[57+4+2*24+3] ^= 1
+		v.Encoded = hx(b)
+	})
 
 	// A key file of key version 2 that hands over version 1's key.
 	sk, err := keys.ParseSecretKey("K1-DV5J-2222-2222-2222-2222-2222-2DLZ")
@@ -238,6 +259,9 @@ func checkVector(t *testing.T, v folderVector) {
 		if l, err = OpenLog(b, Ring{v.KeyVersion: &ak}, acct, dev, v.Seq); err == nil {
 			for _, e := range l.Entries {
 				titles = append(titles, e.New.Title)
+			}
+			if v.Prev != 0 && l.Prev != v.Prev {
+				t.Fatalf("the log follows log %d, vector says %d", l.Prev, v.Prev)
 			}
 		}
 	case "snapshot":

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,6 +38,13 @@ const FolderConfigFile = "folder.json"
 
 const folderSchema = `CREATE TABLE IF NOT EXISTS folder (id BLOB PRIMARY KEY, rev INTEGER NOT NULL, logged INTEGER NOT NULL, digest BLOB NOT NULL) WITHOUT ROWID`
 
+// folderLogSchema records, per item and own log file, that the log holds
+// an entry of the item and the revision that entry used as its base, so
+// that the entries of own logs the folder lost (a sync client rolled the
+// folder back, a file was deleted) can be written again from the first
+// lost one's base (SPEC §16.7). Rows of compacted logs are dropped.
+const folderLogSchema = `CREATE TABLE IF NOT EXISTS folder_log (id BLOB NOT NULL, seq INTEGER NOT NULL, base INTEGER NOT NULL, PRIMARY KEY (id, seq)) WITHOUT ROWID`
+
 // Meta keys of folder sync.
 const (
 	metaFolderLamport    = "folder/lamport"
@@ -44,6 +52,13 @@ const (
 	metaFolderSnapSeq    = "folder/seq/snap"
 	metaFolderKeySeq     = "folder/seq/keys"
 	metaFolderTransition = "folder/transition"
+	// metaFolderLogPrev, when present, is the log this device's next log
+	// follows: its logs after it are gone from the folder, and the next
+	// log declares them void (folder.Log.Prev).
+	metaFolderLogPrev = "folder/log/prev"
+	// metaFolderLogPruned is the highest own log whose folder_log rows
+	// were dropped (logs compacted and covered by every snapshot).
+	metaFolderLogPruned = "folder/log/pruned"
 )
 
 // SnapshotEvery is how many replayed changes make a device write a new
@@ -64,7 +79,16 @@ var (
 	ErrFolderNotEnabled = errors.New("this vault does not sync with a folder")
 	ErrFolderAccount    = errors.New("the folder holds another account's vault")
 	ErrFolderWaiting    = errors.New("the folder is still receiving files from other devices (or one is damaged); try again when the sync client is done")
+	ErrFolderCounter    = errors.New("this device's file counter or clock in the folder is exhausted; nothing was written (stop syncing this vault with the folder, remove folder.json and enable it again to start a new device line)")
 )
+
+// nextLamport is one more than the highest clock seen, refusing to wrap.
+func nextLamport(l uint64) (uint64, error) {
+	if l == math.MaxUint64 {
+		return 0, ErrFolderCounter
+	}
+	return l + 1, nil
+}
 
 // FolderConfig is folder.json.
 type FolderConfig struct {
@@ -132,6 +156,25 @@ type FolderReport struct {
 	Devices         int             `json:"devices"`
 	EnvelopeUpdated bool            `json:"password_changed"`
 	Rotated         bool            `json:"key_rotated"`
+	// Relogged counts items whose entries were in this device's own logs
+	// that are gone from the folder (rolled back or deleted) and covered
+	// by no snapshot: they are written again at the next sync, and
+	// nothing is taken from the folder meanwhile.
+	Relogged int `json:"relogged,omitempty"`
+	// UnknownKeyVersion is a key version newer than this device's that the
+	// folder's key files name but this device cannot follow (two or more
+	// rotations behind, or files that are not genuine).
+	UnknownKeyVersion uint32 `json:"unknown_key_version,omitempty"`
+	// DroppedPassword is set when following a key rotation dropped a
+	// password change made elsewhere that this device had not applied yet:
+	// the rotation's envelope, with the password it was made under, wins.
+	DroppedPassword bool `json:"password_change_dropped,omitempty"`
+	// RotationLost is set when this device's key came from a rotation
+	// that raced another rotation to the same key version and lost: the
+	// vault now holds the winner's key (and opens with the password that
+	// rotation was made under); the recovery kit of the losing rotation
+	// no longer works.
+	RotationLost bool `json:"rotation_lost,omitempty"`
 }
 
 func putMeta(ctx context.Context, tx *sql.Tx, k string, v []byte) error {
@@ -192,7 +235,7 @@ func (s *Session) EnableFolder(ctx context.Context, path string) (*FolderReport,
 		return nil, s.damaged(err)
 	}
 	defer tx.Rollback()
-	for _, q := range []string{folderSchema, `DELETE FROM folder`, `DELETE FROM meta WHERE k LIKE 'folder/%'`} {
+	for _, q := range []string{folderSchema, folderLogSchema, `DELETE FROM folder`, `DELETE FROM folder_log`, `DELETE FROM meta WHERE k LIKE 'folder/%'`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return nil, s.damaged(err)
 		}
@@ -227,7 +270,7 @@ func keyFilesOf(sc *folder.Scan, acct keys.AccountID) ([]keyFile, error) {
 	other := false
 	for dev, f := range sc.Devices {
 		for seq, p := range f.Keys {
-			b, err := os.ReadFile(p)
+			b, err := folder.ReadLimited(p, folder.MaxKeyFileSize)
 			if err != nil {
 				continue
 			}
@@ -271,6 +314,10 @@ func (s *Session) metaBytes(ctx context.Context, q querier, k string) []byte {
 // for the current key version, and returns the ring of account keys that
 // opens the folder's files.
 func (s *Session) folderRing(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, rep *FolderReport) (folder.Ring, error) {
+	return s.folderRingOnce(ctx, cfg, sc, rep, false)
+}
+
+func (s *Session) folderRingOnce(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, rep *FolderReport, lostOnce bool) (folder.Ring, error) {
 	kfs, err := s.folderKeyFiles(sc)
 	if err != nil {
 		return nil, err
@@ -285,17 +332,26 @@ func (s *Session) folderRing(ctx context.Context, cfg *FolderConfig, sc *folder.
 		if k.kf.KeyVersion > s.kv+1 || k.kf.Transition == nil {
 			continue
 		}
-		if err := s.followFolderRotation(ctx, k.kf); err != nil {
+		pend, _ := s.v.pendingEnvelope()
+		if err := s.followFolderRotation(ctx, k.kf, s.ak); err != nil {
 			if errors.Is(err, keys.ErrKDFDowngrade) {
 				return nil, err
 			}
 			continue
 		}
 		rep.Rotated = true
+		rep.DroppedPassword = pend != nil && !bytes.Equal(pend.Marshal(), k.kf.Envelope.Marshal())
 		break
 	}
-	if len(kfs) > 0 && kfs[0].kf.KeyVersion > s.kv {
-		return nil, fmt.Errorf("the account key was rotated %d times since this device last synced with the folder; set it up again from the newest recovery kit (keyhold setup --kit KIT --folder PATH)", kfs[0].kf.KeyVersion-s.kv)
+	// Key files of a newer key version this device cannot follow: either
+	// it is two or more rotations behind, or they are not genuine (nothing
+	// authenticates them for this device). Sync goes on with the files it
+	// can read; the report names the version, so that a replay that then
+	// waits can say why.
+	for _, k := range kfs {
+		if k.kf.KeyVersion > s.kv {
+			rep.UnknownKeyVersion = max(rep.UnknownKeyVersion, k.kf.KeyVersion)
+		}
 	}
 	var ring folder.Ring
 	mine := 0 // key files of this key version
@@ -307,6 +363,18 @@ func (s *Session) folderRing(ctx context.Context, cfg *FolderConfig, sc *folder.
 		r, err := k.kf.Open(s.ak)
 		if err != nil {
 			continue // damaged, half-copied or forged: passed over
+		}
+		if win, prev := s.rivalRotation(kfs, k.kf, r); win != nil && !lostOnce {
+			// Two rotations to one key version; the other one wins.
+			r.Wipe()
+			if err := s.lostRotation(ctx, cfg, sc, win, prev); err != nil {
+				return nil, err
+			}
+			rep.Rotated, rep.RotationLost = true, true
+			if sc, err = folder.ScanFolder(cfg.Path); err != nil {
+				return nil, err
+			}
+			return s.folderRingOnce(ctx, cfg, sc, rep, true)
 		}
 		ring = r
 		if !bytes.Equal(k.kf.Envelope.Marshal(), s.v.meta.envelope.Marshal()) {
@@ -334,17 +402,22 @@ func (s *Session) folderRing(ctx context.Context, cfg *FolderConfig, sc *folder.
 		for _, k := range kfs {
 			if r, err := k.kf.Open(s.ak); err == nil {
 				for v, key := range r {
+					if ring[v] != nil {
+						ring[v].Wipe()
+					}
 					ring[v] = key
 				}
 			}
+		}
+		if ring[s.kv] == nil {
+			k := new(keys.AccountKey)
+			*k = *s.ak
+			ring[s.kv] = k
 		}
 		if err := s.writeKeyFile(ctx, cfg, sc, s.v.meta.envelope, ring); err != nil {
 			ring.Wipe()
 			return nil, err
 		}
-		k := new(keys.AccountKey)
-		*k = *s.ak
-		ring[s.kv] = k
 	}
 	return ring, nil
 }
@@ -366,7 +439,7 @@ func (s *Session) writeKeyFile(ctx context.Context, cfg *FolderConfig, sc *folde
 
 // writeKeyFileWith writes a key file for key version kv sealed with ak.
 func (s *Session) writeKeyFileWith(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, ak *keys.AccountKey, kv uint32, env *format.Envelope, kc *format.KeyCheck, tr []byte, ring folder.Ring) error {
-	lamport, seq, err := s.nextKeyFile(ctx, cfg, sc)
+	lamport, seq, err := s.nextKeyFile(ctx, cfg, sc, ring)
 	if err != nil {
 		return err
 	}
@@ -377,8 +450,10 @@ func (s *Session) writeKeyFileWith(ctx context.Context, cfg *FolderConfig, sc *f
 }
 
 // nextKeyFile returns the Lamport clock and number of this device's next
-// key file.
-func (s *Session) nextKeyFile(ctx context.Context, cfg *FolderConfig, sc *folder.Scan) (lamport, seq uint64, err error) {
+// key file. Both come from the vault's own state and from key files that
+// authenticate under ring, never from a name or header alone: a forged
+// file cannot push them to the end of their range.
+func (s *Session) nextKeyFile(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, ring folder.Ring) (lamport, seq uint64, err error) {
 	if lamport, err = getU64(ctx, s.v.db, metaFolderLamport); err != nil {
 		return 0, 0, s.damaged(err)
 	}
@@ -389,10 +464,128 @@ func (s *Session) nextKeyFile(ctx context.Context, cfg *FolderConfig, sc *folder
 	// this device has not replayed the others' latest files.
 	if kfs, err := s.folderKeyFiles(sc); err == nil {
 		for _, k := range kfs {
-			lamport = max(lamport, k.kf.Lamport)
+			if keyFileOpens(k.kf, ring) {
+				lamport = max(lamport, k.kf.Lamport)
+			}
 		}
 	}
-	return lamport + 1, max(seq, sc.Device(cfg.Device()).Max(folder.KindKeys)) + 1, nil
+	if lamport, err = nextLamport(lamport); err != nil {
+		return 0, 0, err
+	}
+	if seq, err = s.nextOwnSeq(folder.KindKeys, seq, sc, cfg.Device(), ring); err != nil {
+		return 0, 0, err
+	}
+	return lamport, seq, nil
+}
+
+// keyFileOpens reports whether a key file authenticates under the key of
+// its key version in ring.
+func keyFileOpens(kf *folder.KeyFile, ring folder.Ring) bool {
+	ak := ring[kf.KeyVersion]
+	if ak == nil {
+		return false
+	}
+	r, err := kf.Open(ak)
+	if err != nil {
+		return false
+	}
+	r.Wipe()
+	return true
+}
+
+// nextOwnSeq returns the number of this device's next file of kind k,
+// after last (from the vault's state). A file already in the way is
+// passed over if it authenticates as this device's (a vault restored
+// from an older backup) or is of a key version this device lacks, and
+// removed if it does not (it is not this device's: a forged or damaged
+// file in its own directory would otherwise block its line). The number
+// never wraps.
+func (s *Session) nextOwnSeq(k folder.Kind, last uint64, sc *folder.Scan, me folder.DeviceID, ring folder.Ring) (uint64, error) {
+	f := sc.Device(me)
+	files := map[folder.Kind]map[uint64]string{folder.KindLog: f.Logs, folder.KindSnapshot: f.Snaps, folder.KindKeys: f.Keys}[k]
+	n := last
+	for {
+		if n == math.MaxUint64 {
+			return 0, ErrFolderCounter
+		}
+		n++
+		p, ok := files[n]
+		if !ok {
+			return n, nil
+		}
+		err := s.ownFileOpens(k, p, me, n, ring)
+		if err == nil || errors.Is(err, folder.ErrNoKey) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, err
+		}
+		return n, nil
+	}
+}
+
+// sweepOwn removes from this device's own directory the files whose head
+// does not authenticate as its own: this device writes every file
+// complete under its final name, so such a file is not one of its own —
+// forged, damaged, or one it wrote under a key that lost a rotation race
+// and that a sync client brought back — and left there it would hold a
+// number of this device's line: a gap every replay would wait on. Only
+// the heads are read (and key files, which are small). Files of a key
+// version this device lacks are left alone.
+func (s *Session) sweepOwn(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring) error {
+	f := sc.Device(me)
+	for _, k := range []struct {
+		kind  folder.Kind
+		files map[uint64]string
+	}{{folder.KindLog, f.Logs}, {folder.KindSnapshot, f.Snaps}, {folder.KindKeys, f.Keys}} {
+		for n, p := range k.files {
+			if err := s.ownFileOpens(k.kind, p, me, n, ring); err != nil && !errors.Is(err, folder.ErrNoKey) && !errors.Is(err, os.ErrNotExist) {
+				if err := os.Remove(p); err == nil {
+					delete(k.files, n)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ownFileOpens authenticates this device's file p of kind k, number n: a
+// log's or snapshot's head, a key file whole.
+func (s *Session) ownFileOpens(k folder.Kind, p string, me folder.DeviceID, n uint64, ring folder.Ring) error {
+	acct := s.v.meta.accountID
+	switch k {
+	case folder.KindLog:
+		lh, err := folder.ReadLogHead(p)
+		if err != nil {
+			return err
+		}
+		return folder.VerifyLogHead(lh, ring, acct, me, n)
+	case folder.KindSnapshot:
+		sh, err := folder.ReadSnapshotHead(p)
+		if err != nil {
+			return err
+		}
+		return folder.VerifySnapshotHead(sh, ring, acct, me, n)
+	default:
+		b, err := folder.ReadLimited(p, folder.MaxKeyFileSize)
+		if err != nil {
+			return err
+		}
+		kf, err := folder.ParseKeyFile(b, me, n)
+		if err != nil {
+			return err
+		}
+		if kf.AccountID != acct {
+			return folder.ErrMisplaced
+		}
+		if ring[kf.KeyVersion] == nil {
+			return folder.ErrNoKey
+		}
+		if !keyFileOpens(kf, ring) {
+			return keys.ErrOpen
+		}
+		return nil
+	}
 }
 
 // putKeyFile writes the key file; it touches nothing in the vault.
@@ -463,8 +656,19 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 		return rep, err
 	}
 	defer ring.Wipe()
+	if rep.RotationLost {
+		if sc, err = folder.ScanFolder(cfg.Path); err != nil {
+			return rep, err
+		}
+	}
 	folder.RemoveStaleTemps(sc.Root, me, func(fi os.FileInfo) bool { return time.Since(fi.ModTime()) > time.Hour })
-	mine, err := s.folderLog(ctx, me, sc, rep)
+	if err := s.sweepOwn(ctx, me, sc, ring); err != nil {
+		return rep, err
+	}
+	if _, err := s.v.db.ExecContext(ctx, folderLogSchema); err != nil {
+		return rep, s.damaged(err)
+	}
+	mine, err := s.folderLog(ctx, me, sc, ring, rep)
 	if err != nil {
 		return rep, err
 	}
@@ -472,7 +676,13 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 		return rep, err
 	}
 	rep.Devices = len(sc.Devices)
-	rp := &folder.Replayer{Account: s.v.meta.accountID, Ring: ring}
+	logSeq, err := getU64(ctx, s.v.db, metaFolderLogSeq)
+	if err != nil {
+		return rep, s.damaged(err)
+	}
+	// The replay must reach this device's own last log: the vault knows it
+	// wrote it, whatever the folder's files say.
+	rp := &folder.Replayer{Account: s.v.meta.accountID, Ring: ring, Known: folder.Frontier{me: logSeq}}
 	res, err := rp.Replay(sc)
 	if err != nil {
 		return rep, err
@@ -481,7 +691,9 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 	rep.Skipped = len(res.Skipped)
 	if !res.Complete {
 		rep.Waiting = true
-		return rep, nil
+		n, err := s.folderOwnLogsLost(ctx, me, sc, ring, res, logSeq)
+		rep.Relogged = n
+		return rep, err
 	}
 	if err := s.folderApply(ctx, res, mine, rep); err != nil {
 		return rep, err
@@ -490,18 +702,16 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 	// this device wrote (or it has none), so replays stay short and logs
 	// can go.
 	var covered uint64
-	if seqs := sc.Device(me).Sorted(folder.KindSnapshot); len(seqs) > 0 {
-		if sh, err := readHead(sc.Device(me).Snaps[seqs[len(seqs)-1]]); err == nil {
-			covered = sh.Frontier.Sum()
-			if sh.KeyVersion != s.kv {
-				forceSnapshot = true
-			}
+	if hs := sc.VerifiedHeads(ring, s.v.meta.accountID)[me]; len(hs) > 0 {
+		covered = hs[0].Frontier.Sum()
+		if hs[0].KeyVersion != s.kv {
+			forceSnapshot = true
 		}
 	} else {
 		forceSnapshot = true
 	}
 	if forceSnapshot || res.Frontier.Sum() >= covered+uint64(snapshotEvery()) {
-		if err := s.writeSnapshot(ctx, me, sc, res); err != nil {
+		if err := s.writeSnapshot(ctx, me, sc, res, ring); err != nil {
 			return rep, err
 		}
 		rep.Snapshot = true
@@ -509,37 +719,120 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 			return rep, err
 		}
 	}
-	for _, seq := range sc.Compactable(me) {
+	var gone uint64
+	for _, seq := range sc.Compactable(me, ring, s.v.meta.accountID) {
 		if os.Remove(sc.Device(me).Logs[seq]) == nil {
 			rep.Compacted++
+			gone = max(gone, seq)
+		}
+	}
+	// The entries of compacted logs that every snapshot in the folder
+	// covers will never need writing again: any replay starts above them.
+	if gone > 0 {
+		low := gone
+		for _, hs := range sc.VerifiedHeads(ring, s.v.meta.accountID) {
+			for _, h := range hs {
+				low = min(low, h.Frontier[me])
+			}
+		}
+		pruned, err := getU64(ctx, s.v.db, metaFolderLogPruned)
+		if err != nil {
+			return rep, s.damaged(err)
+		}
+		if low > pruned {
+			tx, err := s.v.db.BeginTx(ctx, nil)
+			if err != nil {
+				return rep, s.damaged(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, `DELETE FROM folder_log WHERE seq <= ?`, low); err != nil {
+				return rep, s.damaged(err)
+			}
+			if err := putU64(ctx, tx, metaFolderLogPruned, low); err != nil {
+				return rep, s.damaged(err)
+			}
+			if err := tx.Commit(); err != nil {
+				return rep, s.damaged(err)
+			}
 		}
 	}
 	return rep, nil
 }
 
-func readHead(path string) (*folder.SnapshotHead, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// folderOwnLogsLost handles a replay that cannot reach this device's own
+// last log (logSeq). If the logs after the replay's frontier for this
+// device are gone from the folder — a sync client rolled it back, or
+// they were deleted — and no snapshot that verifies covers them, the
+// changes they carried exist only in this vault: the items whose last
+// entry was in them are marked as not yet written (their entries are
+// written again, against the same base, by the next sync), and the next
+// log declares the lost numbers void (it follows the last log the folder
+// still shows), so that this device's line has no gap; numbers are never
+// reused. Nothing is taken from the folder meanwhile, so no older content
+// is applied over these edits. It returns how many items were marked.
+func (s *Session) folderOwnLogsLost(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring, res *folder.Result, logSeq uint64) (int, error) {
+	// Where this device's line breaks off, from the replay's frontier.
+	// A snapshot that covers the missing logs is not relied on: it may
+	// never become usable (it can lack other devices' lost logs in turn,
+	// and theirs this device's). Declaring them void is safe: the items of
+	// every entry after the frontier are written again, so a replay that
+	// starts at the frontier and jumps over them holds all they held.
+	reach := sc.LineEnd(me, res.Frontier[me])
+	if reach >= logSeq {
+		return 0, nil // this device's line is whole: wait for other files
 	}
-	defer f.Close()
-	b := make([]byte, 64<<10)
-	n, _ := f.Read(b)
-	sh, _, err := folder.ParseSnapshotHead(b[:n])
-	return sh, err
+	if _, ok := sc.Device(me).Logs[reach+1]; ok {
+		return 0, nil // present but unreadable this round: wait
+	}
+	pruned, err := getU64(ctx, s.v.db, metaFolderLogPruned)
+	if err != nil {
+		return 0, s.damaged(err)
+	}
+	if reach < pruned {
+		// Compacted logs: every device's newest snapshot holds them, and
+		// their entries can no longer be written again. The replay started
+		// from an older snapshot; wait for a newer one.
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, s.damaged(err)
+	}
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `UPDATE folder SET rev = l.base, logged = l.base, digest = x''
+		FROM (SELECT id, min(base) AS base FROM folder_log WHERE seq > ? GROUP BY id) AS l WHERE folder.id = l.id`, reach)
+	if err != nil {
+		return 0, s.damaged(err)
+	}
+	n, _ := r.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM folder_log WHERE seq > ?`, reach); err != nil {
+		return 0, s.damaged(err)
+	}
+	if err := putU64(ctx, tx, metaFolderLogPrev, reach); err != nil {
+		return 0, s.damaged(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, s.damaged(err)
+	}
+	return int(n), nil
 }
 
-// folderPending is an item with edits the folder has not seen.
+// folderPending is an item with edits the folder has not seen. Its
+// entry's base is the newest revision already told to the folder: the one
+// the folder last gave it (folder.rev) or the one last written to a log
+// (folder.logged), whichever is higher. Taking the older one after a sync
+// that wrote its log but could not replay would make an edit that goes
+// back to an earlier value look like no change at all.
 type folderPending struct {
-	id            ItemID
-	cur, base     uint64
-	logged        uint64
-	hasFolderRow  bool
-	prevFolderRev uint64
+	id           ItemID
+	cur, base    uint64
+	hasFolderRow bool
 }
 
 func folderUnseen(ctx context.Context, q querier) ([]folderPending, error) {
-	rows, err := q.QueryContext(ctx, `SELECT i.id, i.rev, COALESCE(f.rev, 0), COALESCE(f.logged, 0), f.id IS NOT NULL
+	rows, err := q.QueryContext(ctx, `SELECT i.id, i.rev, max(COALESCE(f.rev, 0), COALESCE(f.logged, 0)), f.id IS NOT NULL
 		FROM items i LEFT JOIN folder f ON f.id = i.id
 		WHERE i.rev > max(COALESCE(f.rev, 0), COALESCE(f.logged, 0)) ORDER BY i.id`)
 	if err != nil {
@@ -550,7 +843,7 @@ func folderUnseen(ctx context.Context, q querier) ([]folderPending, error) {
 	for rows.Next() {
 		var idb []byte
 		var p folderPending
-		if err := rows.Scan(&idb, &p.cur, &p.base, &p.logged, &p.hasFolderRow); err != nil || len(idb) != 16 {
+		if err := rows.Scan(&idb, &p.cur, &p.base, &p.hasFolderRow); err != nil || len(idb) != 16 {
 			return nil, fmt.Errorf("bad item row: %v", err)
 		}
 		p.id = ItemID(idb)
@@ -562,7 +855,7 @@ func folderUnseen(ctx context.Context, q querier) ([]folderPending, error) {
 // folderLog writes this device's edits the folder has not seen to new
 // log files, each entry with the item as the folder last gave it (the
 // base of the merge) and as it is now. It returns the ids logged.
-func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.Scan, rep *FolderReport) (map[ItemID]bool, error) {
+func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring, rep *FolderReport) (map[ItemID]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.v.readTx(ctx)
@@ -588,7 +881,7 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 		}
 		// The revisions made here since the last logged one, before the
 		// current: the folder keeps them in the history.
-		for rev := max(p.base, p.logged) + 1; rev < p.cur; rev++ {
+		for rev := p.base + 1; rev < p.cur; rev++ {
 			hb, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
 			if err != nil {
 				tx.Rollback()
@@ -620,16 +913,52 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 		return nil, s.damaged(err)
 	}
 	seq, err := getU64(ctx, tx, metaFolderLogSeq)
-	tx.Rollback()
 	if err != nil {
+		tx.Rollback()
 		return nil, s.damaged(err)
 	}
+	// After lost logs (folderOwnLogsLost) the next log must be written
+	// even with nothing new, to declare them void: an entry that changes
+	// nothing (base and new the item's current content) carries it.
+	voidPrev, hasVoid := uint64(0), s.metaBytes(ctx, tx, metaFolderLogPrev) != nil
+	if hasVoid {
+		if voidPrev, err = getU64(ctx, tx, metaFolderLogPrev); err != nil {
+			tx.Rollback()
+			return nil, s.damaged(err)
+		}
+	}
+	if hasVoid && len(entries) == 0 {
+		var idb []byte
+		var cur uint64
+		var box []byte
+		err := tx.QueryRowContext(ctx, `SELECT id, rev, box FROM items ORDER BY id LIMIT 1`).Scan(&idb, &cur, &box)
+		if err == nil && len(idb) == 16 {
+			id := ItemID(idb)
+			it, err := s.open(id, cur, box)
+			if err != nil {
+				tx.Rollback()
+				return nil, s.damaged(err)
+			}
+			entries = append(entries, folder.Entry{ID: id, Base: it, New: it})
+		}
+	}
+	tx.Rollback()
 	mine := map[ItemID]bool{}
 	if len(entries) == 0 {
 		return mine, nil
 	}
-	seq = max(seq, sc.Device(me).Max(folder.KindLog))
-	lamport++
+	// The number goes on from the vault's counter, and past any of this
+	// device's logs a verified snapshot covers (a vault restored from an
+	// older backup): a log at or below a snapshot's frontier is never read.
+	for _, hs := range sc.VerifiedHeads(ring, s.v.meta.accountID) {
+		if len(hs) > 0 {
+			seq = max(seq, hs[0].Frontier[me])
+		}
+	}
+	if lamport, err = nextLamport(lamport); err != nil {
+		return nil, err
+	}
+	seqOf := make([]uint64, len(entries))
 	for start := 0; start < len(entries); {
 		end := min(start+folder.MaxEntriesPerLog, len(entries))
 		// Keep a file well below the size limit: items are at most 1 MiB
@@ -642,14 +971,23 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 				break
 			}
 		}
-		seq++
+		if seq, err = s.nextOwnSeq(folder.KindLog, seq, sc, me, ring); err != nil {
+			return nil, err
+		}
 		h := folder.Header{AccountID: s.v.meta.accountID, KeyVersion: s.kv, Device: me, Seq: seq, Lamport: lamport}
-		b, err := folder.SealLog(s.ak, h, entries[start:end])
+		prev := seq - 1
+		if hasVoid && start == 0 {
+			prev = min(voidPrev, prev)
+		}
+		b, err := folder.SealLogAfter(s.ak, h, prev, entries[start:end])
 		if err != nil {
 			return nil, err
 		}
 		if err := folder.Write(sc.Root, me, folder.FileName(folder.KindLog, seq), b); err != nil {
 			return nil, err
+		}
+		for i := start; i < end; i++ {
+			seqOf[i] = seq
 		}
 		start = end
 	}
@@ -658,14 +996,21 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 		return nil, s.damaged(err)
 	}
 	defer wtx.Rollback()
-	for _, p := range ps {
+	for i, p := range ps {
 		if _, err := wtx.ExecContext(ctx, `INSERT INTO folder (id, rev, logged, digest) VALUES (?, 0, ?, x'')
 			ON CONFLICT (id) DO UPDATE SET logged = max(logged, excluded.logged)`, p.id[:], p.cur); err != nil {
+			return nil, s.damaged(err)
+		}
+		if _, err := wtx.ExecContext(ctx, `INSERT INTO folder_log (id, seq, base) VALUES (?, ?, ?)
+			ON CONFLICT (id, seq) DO NOTHING`, p.id[:], seqOf[i], p.base); err != nil {
 			return nil, s.damaged(err)
 		}
 		mine[p.id] = true
 	}
 	if err := putU64(ctx, wtx, metaFolderLogSeq, seq); err != nil {
+		return nil, s.damaged(err)
+	}
+	if _, err := wtx.ExecContext(ctx, `DELETE FROM meta WHERE k = ?`, metaFolderLogPrev); err != nil {
 		return nil, s.damaged(err)
 	}
 	if err := putU64(ctx, wtx, metaFolderLamport, lamport); err != nil {
@@ -811,12 +1156,14 @@ func itemHash(it *item.Item) [32]byte {
 
 // writeSnapshot writes the replayed state as this device's next
 // snapshot and removes its older ones.
-func (s *Session) writeSnapshot(ctx context.Context, me folder.DeviceID, sc *folder.Scan, res *folder.Result) error {
+func (s *Session) writeSnapshot(ctx context.Context, me folder.DeviceID, sc *folder.Scan, res *folder.Result, ring folder.Ring) error {
 	seq, err := getU64(ctx, s.v.db, metaFolderSnapSeq)
 	if err != nil {
 		return s.damaged(err)
 	}
-	seq = max(seq, sc.Device(me).Max(folder.KindSnapshot)) + 1
+	if seq, err = s.nextOwnSeq(folder.KindSnapshot, seq, sc, me, ring); err != nil {
+		return err
+	}
 	h := folder.Header{AccountID: s.v.meta.accountID, KeyVersion: s.kv, Device: me, Seq: seq, Lamport: res.Lamport}
 	b, err := folder.SealSnapshot(s.ak, h, res.Frontier, res.Sorted())
 	if err != nil {

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,9 +22,13 @@ import (
 // under the new key in one transaction; the new Secret Key replaces the
 // old one in the device file as a local rotation does. The folder table is
 // kept: contents do not change with the key.
-func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile) error {
+//
+// from is the account key the transition is sealed under: the current one
+// when following a newer key version, the previous one when this device
+// lost a race between two rotations to the same key version (lostRotation).
+func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile, from *keys.AccountKey) error {
 	id := s.v.meta.accountID
-	nsk, nak, err := format.OpenTransition(kf.Transition, s.ak, id, kf.KeyVersion)
+	nsk, nak, err := format.OpenTransition(kf.Transition, from, id, kf.KeyVersion)
 	if err != nil {
 		return err
 	}
@@ -209,7 +214,14 @@ func (s *Session) FolderRotate(ctx context.Context, pw []byte) (*Created, error)
 	defer ring.Wipe()
 	// The rotation's transaction holds the vault's one connection while
 	// publish runs: everything read from the vault is read before.
-	lamport, seq, err := s.nextKeyFile(ctx, cfg, sc)
+	// A password changed on another device that this one has not applied
+	// yet (its key file of this key version is newer than this device's
+	// envelope): rotating now would publish the old password's envelope
+	// under the new key and undo that change everywhere.
+	if env := newestEnvelope(s, sc, ring); env != nil && !bytes.Equal(env.Marshal(), s.v.meta.envelope.Marshal()) {
+		return nil, errors.New("the password was changed on another device and this device has not taken the new password yet; unlock this vault with the new password (keyhold sync, then keyhold unlock), then run keyhold rotate-key again")
+	}
+	lamport, seq, err := s.nextKeyFile(ctx, cfg, sc, ring)
 	if err != nil {
 		return nil, err
 	}
@@ -270,18 +282,124 @@ func (s *Session) ForgetFolderDevice(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	files, ok := sc.Devices[dev]
-	if !ok {
+	if _, ok := sc.Devices[dev]; !ok {
 		return fmt.Errorf("no device %s in the folder %s (the device ids are the d-… directory names under it)", id, sc.Root)
 	}
-	var covered uint64
-	if seqs := sc.Device(cfg.Device()).Sorted(folder.KindSnapshot); len(seqs) > 0 {
-		if sh, err := readHead(sc.Device(cfg.Device()).Snaps[seqs[len(seqs)-1]]); err == nil {
-			covered = sh.Frontier[dev]
+	ring, err := s.currentRing(sc)
+	if err != nil {
+		return err
+	}
+	defer ring.Wipe()
+	// Every remaining device's newest snapshot that verifies must cover
+	// the device's last log (as far as any verified file shows it):
+	// otherwise a device would replay from a snapshot that lacks its
+	// changes, with the logs that carried them gone.
+	heads := sc.VerifiedHeads(ring, s.v.meta.accountID)
+	need := sc.HighWater(heads, nil)[dev]
+	for other := range sc.Devices {
+		if other == dev {
+			continue
+		}
+		var covered uint64
+		if hs := heads[other]; len(hs) > 0 {
+			covered = hs[0].Frontier[dev]
+		}
+		if covered < need {
+			who := "device " + other.String()
+			if other == cfg.Device() {
+				who = "this device"
+			}
+			return fmt.Errorf("device %s has changes (up to log %d) that the newest snapshot of %s does not cover (it covers up to %d); run keyhold sync on every device once the folder has all of that device's files, then try again", id, need, who, covered)
 		}
 	}
-	if m := files.Max(folder.KindLog); m > covered {
-		return fmt.Errorf("device %s has changes this device has not merged yet (log %d, merged up to %d); run keyhold sync once its files have arrived", id, m, covered)
-	}
 	return os.RemoveAll(filepath.Join(sc.Root, folder.DeviceDir(dev)))
+}
+
+// newestEnvelope returns the envelope of the newest key file of the
+// current key version that authenticates under ring, or nil.
+func newestEnvelope(s *Session, sc *folder.Scan, ring folder.Ring) *format.Envelope {
+	kfs, err := s.folderKeyFiles(sc)
+	if err != nil {
+		return nil
+	}
+	for _, k := range kfs {
+		if k.kf.KeyVersion == s.kv && keyFileOpens(k.kf, ring) {
+			return k.kf.Envelope
+		}
+	}
+	return nil
+}
+
+// rivalRotation looks, among the folder's key files of the current key
+// version, for one that does not open under this device's key but whose
+// transition opens under the previous key: another device rotated the
+// account key at the same time as this one's key came about, and the two
+// hold different keys of one key version. The newer of the two key files
+// (folder.Newer: Lamport clock, then device id) wins on every device. It
+// returns the winning rival and the previous key, if this device lost;
+// nil if there is no rival or this device's rotation won.
+func (s *Session) rivalRotation(kfs []keyFile, ours *folder.KeyFile, ring folder.Ring) (*folder.KeyFile, *keys.AccountKey) {
+	prev := ring[s.kv-1]
+	if ours == nil || prev == nil {
+		return nil, nil
+	}
+	for _, k := range kfs {
+		kf := k.kf
+		if kf.KeyVersion != s.kv || kf.Transition == nil || !folder.Newer(&kf.Header, &ours.Header) {
+			continue
+		}
+		if r, err := kf.Open(s.ak); err == nil {
+			r.Wipe()
+			continue // one of ours
+		}
+		nsk, nak, err := format.OpenTransition(kf.Transition, prev, s.v.meta.accountID, s.kv)
+		if err != nil {
+			continue
+		}
+		nsk.Wipe()
+		ok := keyFileOpens(kf, folder.Ring{s.kv: nak})
+		nak.Wipe()
+		if ok {
+			p := new(keys.AccountKey)
+			*p = *prev
+			return kf, p
+		}
+	}
+	return nil, nil
+}
+
+// lostRotation moves this device from the losing to the winning key of a
+// rotation race (rivalRotation): the vault is re-sealed under the winner's
+// key, and this device's own files sealed under the losing key — which no
+// device on the winning key can read — are removed from its directory.
+// The edits they carried are then written again (folderOwnLogsLost) at the
+// next syncs.
+func (s *Session) lostRotation(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, win *folder.KeyFile, prev *keys.AccountKey) error {
+	defer prev.Wipe()
+	kv := s.kv
+	if err := s.followFolderRotation(ctx, win, prev); err != nil {
+		return fmt.Errorf("two devices rotated the account key at the same time and this device could not follow the winning rotation (device %s): %w", win.Device, err)
+	}
+	me := cfg.Device()
+	f := sc.Device(me)
+	for _, p := range f.Logs {
+		if b, err := folder.ReadLimited(p, folder.MaxLogSize); err == nil {
+			if h, err := folder.LogHeader(b); err == nil && h.KeyVersion == kv {
+				os.Remove(p)
+			}
+		}
+	}
+	for _, p := range f.Snaps {
+		if sh, err := folder.ReadSnapshotHead(p); err == nil && sh.KeyVersion == kv {
+			os.Remove(p)
+		}
+	}
+	for seq, p := range f.Keys {
+		if b, err := folder.ReadLimited(p, folder.MaxKeyFileSize); err == nil {
+			if kf, err := folder.ParseKeyFile(b, me, seq); err == nil && kf.KeyVersion == kv {
+				os.Remove(p)
+			}
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,11 +23,19 @@ type FolderSource struct {
 	sc   *folder.Scan
 	id   keys.AccountID
 	sk   *keys.SecretKey
-	kf   *folder.KeyFile
+	kfs  []*folder.KeyFile // candidates, newest first, whose envelope fits the Secret Key
+	all  []*folder.KeyFile // every key file of the account
 }
 
-// PrepareFolderSetup finds account id's newest key file in the folder at
-// path and checks the kit's Secret Key against its envelope.
+// maxSetupEnvelopes bounds how many distinct envelopes setup opens with
+// the password (each costs a key derivation) before it gives up.
+const maxSetupEnvelopes = 3
+
+// PrepareFolderSetup finds account id's key files in the folder at path
+// and keeps, newest first, those whose envelope fits the kit's Secret Key.
+// A file that is not genuine (anyone who can write to the folder can put
+// one there) must not block setup: the newest file that fits is tried
+// first, and Complete moves on to the next if it does not authenticate.
 func PrepareFolderSetup(path string, id keys.AccountID, sk *keys.SecretKey) (*FolderSource, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -46,13 +55,24 @@ func PrepareFolderSetup(path string, id keys.AccountID, sk *keys.SecretKey) (*Fo
 	if err != nil {
 		return nil, err
 	}
-	kf := kfs[0].kf
-	if err := kf.Envelope.CheckSecretKey(sk); err != nil {
-		return nil, err
+	var cands, all []*folder.KeyFile
+	var firstErr error
+	for _, k := range kfs {
+		all = append(all, k.kf)
+		if err := k.kf.Envelope.CheckSecretKey(sk); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		cands = append(cands, k.kf)
+	}
+	if len(cands) == 0 {
+		return nil, firstErr
 	}
 	k := new(keys.SecretKey)
 	*k = *sk
-	return &FolderSource{path: abs, sc: sc, id: id, sk: k, kf: kf}, nil
+	return &FolderSource{path: abs, sc: sc, id: id, sk: k, kfs: cands, all: all}, nil
 }
 
 // Close wipes the Secret Key copy.
@@ -69,18 +89,13 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 	if Exists(dest) {
 		return nil, fmt.Errorf("%w: %s", ErrVaultExists, dest)
 	}
-	env, kc := f.kf.Envelope, f.kf.KeyCheck
-	ak, d, err := env.Open(pw, f.sk)
+	kf, ak, ring, err := f.openKeyFile(pw)
 	if err != nil {
 		return nil, err
 	}
-	d.Wipe()
 	defer ak.Wipe()
-	ring, err := f.kf.Open(ak)
-	if err != nil {
-		return nil, fmt.Errorf("the folder's key file: %w; nothing was written", err)
-	}
 	defer ring.Wipe()
+	env, kc := kf.Envelope, kf.KeyCheck
 	rp := &folder.Replayer{Account: f.id, Ring: ring}
 	res, err := rp.Replay(f.sc)
 	if err != nil {
@@ -174,16 +189,18 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		} {
 			idxRows[k] = val
 		}
-		if f.kf.Transition != nil {
-			idxRows[metaFolderTransition] = f.kf.Transition
+		if kf.Transition != nil {
+			idxRows[metaFolderTransition] = kf.Transition
 		}
 		for k, val := range idxRows {
 			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(folderSchema); err != nil {
-			return err
+		for _, q := range []string{folderSchema, folderLogSchema} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
 		}
 		for _, r := range cur {
 			if _, err := tx.Exec(`INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
@@ -221,4 +238,89 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		return rep, fmt.Errorf("the first sync with the folder: %w", err)
 	}
 	return rep, nil
+}
+
+// openKeyFile returns the newest candidate key file whose envelope opens
+// with the password and the Secret Key and which then authenticates
+// (key check and box), with its account key and ring. Envelopes already
+// tried are not derived again.
+func (f *FolderSource) openKeyFile(pw []byte) (*folder.KeyFile, *keys.AccountKey, folder.Ring, error) {
+	type tried struct {
+		env []byte
+		ak  *keys.AccountKey
+		err error
+	}
+	var done []tried
+	defer func() {
+		for _, t := range done {
+			if t.ak != nil {
+				t.ak.Wipe()
+			}
+		}
+	}()
+	var firstErr error
+	for _, kf := range f.kfs {
+		eb := kf.Envelope.Marshal()
+		var t *tried
+		for i := range done {
+			if bytes.Equal(done[i].env, eb) {
+				t = &done[i]
+			}
+		}
+		if t == nil {
+			if len(done) == maxSetupEnvelopes {
+				break
+			}
+			ak, d, err := kf.Envelope.Open(pw, f.sk)
+			if err == nil {
+				d.Wipe()
+			}
+			done = append(done, tried{env: eb, ak: ak, err: err})
+			t = &done[len(done)-1]
+		}
+		if t.err != nil {
+			if firstErr == nil {
+				firstErr = t.err
+			}
+			continue
+		}
+		ring, err := kf.Open(t.ak)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("the folder's key file: %w; nothing was written", err)
+			}
+			continue
+		}
+		if f.rotatedSince(kf, t.ak) {
+			ring.Wipe()
+			return nil, nil, nil, fmt.Errorf("%w: this recovery kit is from before the account key was rotated; use the newest kit (keyhold kit on a device that has synced since)", format.ErrWrongSecretKey)
+		}
+		ak := new(keys.AccountKey)
+		*ak = *t.ak
+		return kf, ak, ring, nil
+	}
+	return nil, nil, nil, firstErr
+}
+
+// rotatedSince reports whether the folder holds a genuine rotation from
+// kf's key version: a key file of the next version whose transition opens
+// under ak and which then authenticates under the key it hands over. A
+// file merely claiming a newer version proves nothing.
+func (f *FolderSource) rotatedSince(kf *folder.KeyFile, ak *keys.AccountKey) bool {
+	for _, n := range f.all {
+		if n.KeyVersion != kf.KeyVersion+1 || n.Transition == nil {
+			continue
+		}
+		nsk, nak, err := format.OpenTransition(n.Transition, ak, f.id, n.KeyVersion)
+		if err != nil {
+			continue
+		}
+		nsk.Wipe()
+		ok := keyFileOpens(n, folder.Ring{n.KeyVersion: nak})
+		nak.Wipe()
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -24,10 +24,12 @@ import (
 // between the copies in random order and at random moments (half-copied
 // files included, deletions propagated late), while the devices edit the
 // same items offline, trash them, change the password and rotate the
-// key, with skewed clocks. At the end every copy gets every file, every
-// device syncs, and the test checks that all devices hold the same items
-// and that every value any device wrote is still there, current or in
-// the history.
+// key, with skewed clocks; the folder loses a device's newest log (a sync
+// client's rewind) and withholds snapshots. At the end every copy gets
+// every file, every device syncs, and the test checks that all devices
+// hold the same items, that every value any device wrote is still there,
+// current or in the history, and that a field only one device ever
+// edited holds that device's last edit.
 
 type simDevice struct {
 	dir    string
@@ -45,7 +47,57 @@ type simWorld struct {
 	pw      string
 	pws     []string // every password set, newest last
 	rotated bool
-	stats   struct{ edits, syncs, copies, partial, conflicts, waiting, passwd, rotations int }
+	// last is, per item and field, the last value set and by which device;
+	// shared marks the fields more than one device edited.
+	last    map[ItemID]map[string]lastEdit
+	shared  map[ItemID]map[string]bool
+	editors map[ItemID]map[*simDevice]bool
+	stats   struct{ edits, syncs, copies, partial, conflicts, waiting, passwd, rotations, rollbacks, withheld int }
+}
+
+type lastEdit struct {
+	dev   *simDevice
+	value string
+}
+
+// fieldsOf lists the parts of an item the last-edit check follows (URLs
+// are a list the merge unites, so they are left out).
+func fieldsOf(it *item.Item) map[string]string {
+	out := map[string]string{"title": it.Title, "notes": it.Notes, "trashed": fmt.Sprint(it.Trashed != nil)}
+	for _, f := range it.Fields {
+		out["field:"+f.Name] = f.Value
+	}
+	return out
+}
+
+// noteEdit records which fields an edit by d changed.
+func (w *simWorld) noteEdit(d *simDevice, id ItemID, before, after *item.Item) {
+	if w.last[id] == nil {
+		w.last[id], w.shared[id] = map[string]lastEdit{}, map[string]bool{}
+	}
+	var old map[string]string
+	if before != nil {
+		old = fieldsOf(before)
+	}
+	for k, v := range fieldsOf(after) {
+		if before != nil && old[k] == v {
+			continue
+		}
+		if le, ok := w.last[id][k]; ok && le.dev != d {
+			w.shared[id][k] = true
+		}
+		w.last[id][k] = lastEdit{dev: d, value: v}
+	}
+	// An edit of any part restores a trashed item (MERGE.md rule 6c): the
+	// trash state is one device's alone only if no other device edited
+	// the item at all.
+	if w.editors[id] == nil {
+		w.editors[id] = map[*simDevice]bool{}
+	}
+	w.editors[id][d] = true
+	if len(w.editors[id]) > 1 {
+		w.shared[id]["trashed"] = true
+	}
 }
 
 func (w *simWorld) now(d *simDevice) time.Time {
@@ -69,6 +121,10 @@ func (w *simWorld) copyFiles(a, b string, partial bool) int {
 	for _, rel := range rels {
 		if partial && w.r.IntN(3) == 0 {
 			continue // not this time
+		}
+		if partial && strings.HasSuffix(rel, ".khfs") && w.r.IntN(2) == 0 {
+			w.stats.withheld++
+			continue // snapshots withheld longer
 		}
 		if w.dead[rel] {
 			continue // the sync client knows it was deleted
@@ -98,6 +154,25 @@ func (w *simWorld) copyFiles(a, b string, partial bool) int {
 	}
 	w.stats.copies++
 	return n
+}
+
+// rollback plays a sync client's rewind of device d's newest log: the
+// file disappears from every copy of the folder.
+func (w *simWorld) rollback(d *simDevice) {
+	var newest string
+	var top uint64
+	for rel := range ownFiles(d) {
+		if k, n, ok := folder.ParseFileName(filepath.Base(rel)); ok && k == folder.KindLog && n > top {
+			newest, top = rel, n
+		}
+	}
+	if newest == "" {
+		return
+	}
+	for _, o := range w.devs {
+		os.Remove(filepath.Join(o.folder, newest))
+	}
+	w.stats.rollbacks++
 }
 
 // noteDeletions records the files each device removed from its own
@@ -169,6 +244,7 @@ func (w *simWorld) edit(d *simDevice, step int) {
 			w.t.Fatal(err)
 		}
 		w.remember(added[0].ID, it)
+		w.noteEdit(d, added[0].ID, nil, it)
 		w.stats.edits++
 		return
 	}
@@ -198,11 +274,13 @@ func (w *simWorld) edit(d *simDevice, step int) {
 		w.t.Fatal(err)
 	}
 	w.remember(e.ID, it)
+	w.noteEdit(d, e.ID, e.Item, it)
 	w.stats.edits++
 }
 
 func newSimWorld(t *testing.T, seed uint64, n int) *simWorld {
-	w := &simWorld{t: t, r: rand.New(rand.NewPCG(seed, 7)), dead: map[string]bool{}, written: map[ItemID]map[string]bool{}, pw: "correct horse", pws: []string{"correct horse"}}
+	w := &simWorld{t: t, r: rand.New(rand.NewPCG(seed, 7)), dead: map[string]bool{}, written: map[ItemID]map[string]bool{}, pw: "correct horse", pws: []string{"correct horse"},
+		last: map[ItemID]map[string]lastEdit{}, shared: map[ItemID]map[string]bool{}, editors: map[ItemID]map[*simDevice]bool{}}
 	base := t.TempDir()
 	first := &simDevice{dir: filepath.Join(base, "dev0"), folder: filepath.Join(base, "folder0")}
 	os.MkdirAll(first.folder, 0o700)
@@ -218,6 +296,7 @@ func newSimWorld(t *testing.T, seed uint64, n int) *simWorld {
 			t.Fatal(err)
 		}
 		w.remember(es[0].ID, it)
+		w.noteEdit(first, es[0].ID, nil, it)
 	}
 	if _, err := first.sess.EnableFolder(ctx, first.folder); err != nil {
 		t.Fatal(err)
@@ -282,6 +361,13 @@ func (w *simWorld) check() {
 		for _, e := range es {
 			b, _ := e.Item.Marshal()
 			got[e.ID] = b
+			// A field only one device edited holds its last edit.
+			cur := fieldsOf(e.Item)
+			for k, le := range w.last[e.ID] {
+				if !w.shared[e.ID][k] && cur[k] != le.value {
+					t.Errorf("device %d: %s of item %s is %q, but the only device that edited it last set %q", i, k, e.ID, cur[k], le.value)
+				}
+			}
 			// Every value written to this item, anywhere, is still here.
 			seen := map[string]bool{}
 			note := func(it *item.Item) {
@@ -340,6 +426,8 @@ func runSim(t *testing.T, seed uint64, devices, steps int, keyOps bool) *simWorl
 			if a != b {
 				w.copyFiles(a.folder, b.folder, true)
 			}
+		case op == 18 && w.r.IntN(3) == 0:
+			w.rollback(d)
 		case op == 18:
 			// A sync client's conflicted copy and a stray temporary
 			// file: both must be ignored.
@@ -365,7 +453,7 @@ func runSim(t *testing.T, seed uint64, devices, steps int, keyOps bool) *simWorl
 						continue
 					}
 					if err != nil {
-						if !strings.Contains(err.Error(), "still receiving") && !strings.Contains(err.Error(), "changed while") {
+						if !strings.Contains(err.Error(), "still receiving") && !strings.Contains(err.Error(), "changed while") && !strings.Contains(err.Error(), "password was changed on another device") {
 							t.Fatalf("rotate: %v", err)
 						}
 					} else {
@@ -437,8 +525,8 @@ func TestFolderSimulation(t *testing.T) {
 	}{{1, 2, false}, {2, 3, false}, {3, 3, true}, {4, 4, true}, {5, 3, true}, {6, 2, true}, {7, 4, true}, {8, 3, false}, {10, 3, true}, {11, 5, true}, {12, 3, true}} {
 		t.Run(fmt.Sprintf("seed%d-%ddevices", tc.seed, tc.devices), func(t *testing.T) {
 			w := runSim(t, tc.seed, tc.devices, steps, tc.keyOps)
-			t.Logf("%d edits, %d syncs (%d waiting for files), %d copies (%d partial files), %d conflicts reported, %d password changes, %d rotations",
-				w.stats.edits, w.stats.syncs, w.stats.waiting, w.stats.copies, w.stats.partial, w.stats.conflicts, w.stats.passwd, w.stats.rotations)
+			t.Logf("%d edits, %d syncs (%d waiting for files), %d copies (%d partial files, %d snapshots withheld), %d logs rolled back, %d conflicts reported, %d password changes, %d rotations",
+				w.stats.edits, w.stats.syncs, w.stats.waiting, w.stats.copies, w.stats.partial, w.stats.withheld, w.stats.rollbacks, w.stats.conflicts, w.stats.passwd, w.stats.rotations)
 		})
 	}
 }
