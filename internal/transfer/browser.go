@@ -37,28 +37,16 @@ var chromeColumns = map[string][]string{
 // ReadChromeCSV reads a password export of Chrome, Edge or another
 // Chromium browser (Settings › Passwords › Export passwords).
 func ReadChromeCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, err := readPMCSV(data, "Chrome or Edge password", ',', 0)
+	t, err := pmcsvOpen(data, "Chrome or Edge password", "chrome-csv", chromeColumns, []string{"url", "username", "password"},
+		"a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again")
 	if err != nil {
 		return nil, err
 	}
-	idx, err := pmcsvHeader(rows[0].cells)
-	if err != nil {
-		return nil, err
-	}
-	if err := pmcsvOtherFormat(idx, "chrome-csv"); err != nil {
-		return nil, err
-	}
-	cols, ok := pmcsvColumns(idx, chromeColumns, []string{"url", "username", "password"})
-	if !ok {
-		return nil, fmt.Errorf("%w: the first line is not the header of a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again, or use --format csv for other files",
-			ErrSourceFormat)
-	}
-	header := rows[0].cells
-	extra := pmcsvExtraColumns(header, cols)
+	header, cols, extra := t.header, t.cols, t.extra
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
-	data1 := rows[1:]
+	data1 := t.rows
 	for i, row := range data1 {
 		pmcsvProgress(opts, i+1, len(data1))
 		if row.blank() {
@@ -114,30 +102,18 @@ var firefoxColumns = map[string][]string{
 // timePasswordChanged date the item. Firefox's guid and timeLastUsed have
 // no place in an item and are reported in Unmapped.
 func ReadFirefoxCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, err := readPMCSV(data, "Firefox password", ',', 0)
+	t, err := pmcsvOpen(data, "Firefox password", "firefox-csv", firefoxColumns, []string{"url", "username", "password"},
+		"a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again")
 	if err != nil {
 		return nil, err
 	}
-	idx, err := pmcsvHeader(rows[0].cells)
-	if err != nil {
-		return nil, err
-	}
-	if err := pmcsvOtherFormat(idx, "firefox-csv"); err != nil {
-		return nil, err
-	}
-	cols, ok := pmcsvColumns(idx, firefoxColumns, []string{"url", "username", "password"})
-	if !ok {
-		return nil, fmt.Errorf("%w: the first line is not the header of a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again, or use --format csv for other files",
-			ErrSourceFormat)
-	}
-	header := rows[0].cells
-	extra := pmcsvExtraColumns(header, cols)
+	header, cols, extra := t.header, t.cols, t.extra
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
 	bad := pmcsvCounter{}
 	used := map[string]bool{}
-	data1 := rows[1:]
+	data1 := t.rows
 	for i, row := range data1 {
 		pmcsvProgress(opts, i+1, len(data1))
 		if row.blank() {

@@ -456,3 +456,38 @@ func pmcsvOtherFormat(idx map[string]int, self string) error {
 	}
 	return nil
 }
+
+// pmcsvTable is a header-first CSV export read and checked: its rows
+// after the header, where each known column is, and the columns no
+// reader knows.
+type pmcsvTable struct {
+	header []string
+	rows   []pmcsvRow
+	cols   map[string]int
+	extra  []int
+}
+
+// pmcsvOpen reads a header-first export of the named source (label in
+// messages, format its --format name), with the columns it knows and
+// those it requires; headerHint, shown when the header is not the
+// source's, names the export, what its header looks like and how to make
+// it again.
+func pmcsvOpen(data []byte, label, format string, known map[string][]string, required []string, headerHint string) (*pmcsvTable, error) {
+	rows, err := readPMCSV(data, label, ',', 0)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := pmcsvHeader(rows[0].cells)
+	if err != nil {
+		return nil, err
+	}
+	if err := pmcsvOtherFormat(idx, format); err != nil {
+		return nil, err
+	}
+	cols, ok := pmcsvColumns(idx, known, required)
+	if !ok {
+		return nil, fmt.Errorf("%w: the first line is not the header of %s, or use --format csv for other files", ErrSourceFormat, headerHint)
+	}
+	header := rows[0].cells
+	return &pmcsvTable{header: header, rows: rows[1:], cols: cols, extra: pmcsvExtraColumns(header, cols)}, nil
+}

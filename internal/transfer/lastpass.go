@@ -127,29 +127,17 @@ var lpMultiline = map[string]bool{"Private Key": true, "Public Key": true}
 
 // ReadLastPassCSV reads a LastPass CSV export.
 func ReadLastPassCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, err := readPMCSV(data, "LastPass", ',', 0)
+	t, err := pmcsvOpen(data, "LastPass", "lastpass-csv", lastPassColumns, []string{"url", "username", "password", "extra", "name"},
+		"a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"")
 	if err != nil {
 		return nil, err
 	}
-	idx, err := pmcsvHeader(rows[0].cells)
-	if err != nil {
-		return nil, err
-	}
-	if err := pmcsvOtherFormat(idx, "lastpass-csv"); err != nil {
-		return nil, err
-	}
-	cols, ok := pmcsvColumns(idx, lastPassColumns, []string{"url", "username", "password", "extra", "name"})
-	if !ok {
-		return nil, fmt.Errorf("%w: the first line is not the header of a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\", or use --format csv for other files",
-			ErrSourceFormat)
-	}
-	header := rows[0].cells
-	extra := pmcsvExtraColumns(header, cols)
+	header, cols, extra := t.header, t.cols, t.extra
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
 	bad := pmcsvCounter{}
-	data1 := rows[1:]
+	data1 := t.rows
 	for i, row := range data1 {
 		pmcsvProgress(opts, i+1, len(data1))
 		if row.blank() {
