@@ -490,7 +490,7 @@ func (c *cmdEnv) importKeyhold(data []byte, pwFile, identityFile string, dryRun 
 func (c *cmdEnv) exportCmd() *cobra.Command {
 	var formatName, out, pwFile string
 	var recipients []string
-	var unencrypted bool
+	var unencrypted, yes bool
 	cmd := &cobra.Command{
 		Use:   "export --format keyhold|kdbx|csv --out FILE",
 		Short: "Export every item: encrypted (default) or, explicitly, as plain CSV",
@@ -510,7 +510,8 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
                               (about a second), not the weak setting KeePass
                               libraries default to.
   --format csv --unencrypted  plain CSV: every secret readable by anyone who gets
-                              the file. Refused without --unencrypted.
+                              the file. Refused without --unencrypted; on a
+                              terminal it asks once more (--yes does not).
 
 --out FILE must not exist yet ("-" for stdout).`,
 		Args: cobra.NoArgs,
@@ -527,6 +528,17 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 			case "csv":
 				if !unencrypted {
 					return usageError{errors.New("a CSV export is not encrypted: anyone who reads the file gets every password; add --unencrypted to confirm")}
+				}
+				// On a terminal, ask once more; a script without one has
+				// confirmed with --unencrypted (and --yes skips the question).
+				if !yes {
+					ok, err := confirmTTY(fmt.Sprintf("Write every password in plain text to %s?", out))
+					if err == nil && !ok {
+						return exitError{errors.New("nothing was exported"), ExitUsage}
+					}
+					if err != nil && !errors.Is(err, errNoInput) {
+						return err
+					}
 				}
 			default:
 				return usageError{fmt.Errorf("unknown export format %q (keyhold, kdbx or csv)", formatName)}
@@ -630,6 +642,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 	f.StringVar(&pwFile, "passphrase-file", "", "read the export passphrase from this file")
 	f.StringArrayVar(&recipients, "recipient", nil, "encrypt to this age recipient (age1…); repeat for several")
 	f.BoolVar(&unencrypted, "unencrypted", false, "confirm a plain-text CSV export")
+	f.BoolVar(&yes, "yes", false, "with --unencrypted: do not ask again on the terminal")
 	return cmd
 }
 
