@@ -230,7 +230,8 @@ func listingPrint(path string) string {
 }
 
 func (c *cmdEnv) forgetDeviceCmd() *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "forget-device DEVICE_ID",
 		Short: "Remove a device that will never sync again from the shared folder",
 		Long: `Remove a lost or wiped device's files from the shared folder. Each device's
@@ -238,7 +239,8 @@ change logs stay in the folder until every device has merged them, so a
 device that never comes back keeps the folder from shrinking. Its changes
 must all be merged here first (keyhold sync); the device ids are the d-…
 directory names under PATH/keyhold and keyhold status --json shows this
-device's.`,
+device's. With --force the device is forgotten even with changes not
+merged here: those changes are lost.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !c.folderSynced() {
@@ -250,11 +252,13 @@ device's.`,
 			}
 			defer localSession{s}.Close()
 			id := strings.TrimPrefix(args[0], "d-")
-			if err := s.ForgetFolderDevice(c.ctx, id); err != nil {
+			if err := s.ForgetFolderDevice(c.ctx, id, force); err != nil {
 				return err
 			}
 			c.infof("removed device %s from the folder", id)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "forget the device even with changes not merged here (they are lost)")
+	return cmd
 }

@@ -496,10 +496,11 @@ func keyFileOpens(kf *folder.KeyFile, ring folder.Ring) bool {
 // nextOwnSeq returns the number of this device's next file of kind k,
 // after last (from the vault's state). A file already in the way is
 // passed over if it authenticates as this device's (a vault restored
-// from an older backup) or is of a key version this device lacks, and
-// removed if it does not (it is not this device's: a forged or damaged
-// file in its own directory would otherwise block its line). The number
-// never wraps.
+// from an older backup) or is of an older key version this device lacks,
+// and removed if it does not (it is not this device's: a forged or
+// damaged file in its own directory would otherwise block its line; a
+// log or snapshot of a key version above the device's own is never its
+// own, futureKey). The number never wraps.
 func (s *Session) nextOwnSeq(k folder.Kind, last uint64, sc *folder.Scan, me folder.DeviceID, ring folder.Ring) (uint64, error) {
 	f := sc.Device(me)
 	files := map[folder.Kind]map[uint64]string{folder.KindLog: f.Logs, folder.KindSnapshot: f.Snaps, folder.KindKeys: f.Keys}[k]
@@ -513,7 +514,7 @@ func (s *Session) nextOwnSeq(k folder.Kind, last uint64, sc *folder.Scan, me fol
 		if !ok {
 			return n, nil
 		}
-		err := s.ownFileOpens(k, p, me, n, ring)
+		err := s.ownFileOpens(k, p, me, n, ring, s.namedKeyVersions(sc))
 		if err == nil || errors.Is(err, folder.ErrNoKey) {
 			continue
 		}
@@ -530,16 +531,18 @@ func (s *Session) nextOwnSeq(k folder.Kind, last uint64, sc *folder.Scan, me fol
 // forged, damaged, or one it wrote under a key that lost a rotation race
 // and that a sync client brought back — and left there it would hold a
 // number of this device's line: a gap every replay would wait on. Only
-// the heads are read (and key files, which are small). Files of a key
-// version this device lacks are left alone.
+// the heads are read (and key files, which are small). Files of an
+// older key version this device lacks are left alone; logs and
+// snapshots of a key version above its own are removed (futureKey).
 func (s *Session) sweepOwn(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring) error {
 	f := sc.Device(me)
+	named := s.namedKeyVersions(sc)
 	for _, k := range []struct {
 		kind  folder.Kind
 		files map[uint64]string
 	}{{folder.KindLog, f.Logs}, {folder.KindSnapshot, f.Snaps}, {folder.KindKeys, f.Keys}} {
 		for n, p := range k.files {
-			if err := s.ownFileOpens(k.kind, p, me, n, ring); err != nil && !errors.Is(err, folder.ErrNoKey) && !errors.Is(err, os.ErrNotExist) {
+			if err := s.ownFileOpens(k.kind, p, me, n, ring, named); err != nil && !errors.Is(err, folder.ErrNoKey) && !errors.Is(err, os.ErrNotExist) {
 				if err := os.Remove(p); err == nil {
 					delete(k.files, n)
 				}
@@ -549,9 +552,46 @@ func (s *Session) sweepOwn(ctx context.Context, me folder.DeviceID, sc *folder.S
 	return nil
 }
 
+// errFutureKey is the verdict on a log or snapshot in this device's own
+// directory of a key version above the device's current one that its
+// ring lacks.
+var errFutureKey = errors.New("file of a key version above this device's current one")
+
+// futureKey returns errFutureKey when kv, a log's or snapshot's key
+// version, is above this device's current key version, not in ring, and
+// named by no key file in the folder (named, from namedKeyVersions). A
+// version a key file names may be a rotation in flight, whose files this
+// device must not touch. This device writes its logs and snapshots under its current key version
+// only, so such a file in its own directory can never be one of its own:
+// anyone who can write to the folder could put one at this device's next
+// number and, left alone, it would hold that number for ever. Key files
+// are not judged so: a rotation writes its key file under the new version
+// before the vault takes it, and other devices may already follow it.
+// Files of an older version missing from the ring stay (a key this
+// device never had).
+func (s *Session) futureKey(kv uint32, ring folder.Ring, named map[uint32]bool) error {
+	if kv > s.kv && ring[kv] == nil && !named[kv] {
+		return errFutureKey
+	}
+	return nil
+}
+
+// namedKeyVersions returns the key versions the folder's key files name
+// (read, not authenticated): a version a key file names may be a
+// rotation this device has not followed yet.
+func (s *Session) namedKeyVersions(sc *folder.Scan) map[uint32]bool {
+	out := map[uint32]bool{}
+	if kfs, err := s.folderKeyFiles(sc); err == nil {
+		for _, k := range kfs {
+			out[k.kf.KeyVersion] = true
+		}
+	}
+	return out
+}
+
 // ownFileOpens authenticates this device's file p of kind k, number n: a
 // log's or snapshot's head, a key file whole.
-func (s *Session) ownFileOpens(k folder.Kind, p string, me folder.DeviceID, n uint64, ring folder.Ring) error {
+func (s *Session) ownFileOpens(k folder.Kind, p string, me folder.DeviceID, n uint64, ring folder.Ring, named map[uint32]bool) error {
 	acct := s.v.meta.accountID
 	switch k {
 	case folder.KindLog:
@@ -559,10 +599,16 @@ func (s *Session) ownFileOpens(k folder.Kind, p string, me folder.DeviceID, n ui
 		if err != nil {
 			return err
 		}
+		if err := s.futureKey(lh.KeyVersion, ring, named); err != nil {
+			return err
+		}
 		return folder.VerifyLogHead(lh, ring, acct, me, n)
 	case folder.KindSnapshot:
 		sh, err := folder.ReadSnapshotHead(p)
 		if err != nil {
+			return err
+		}
+		if err := s.futureKey(sh.KeyVersion, ring, named); err != nil {
 			return err
 		}
 		return folder.VerifySnapshotHead(sh, ring, acct, me, n)
@@ -958,38 +1004,13 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 	if lamport, err = nextLamport(lamport); err != nil {
 		return nil, err
 	}
-	seqOf := make([]uint64, len(entries))
-	for start := 0; start < len(entries); {
-		end := min(start+folder.MaxEntriesPerLog, len(entries))
-		// Keep a file well below the size limit: items are at most 1 MiB
-		// each, twice (base and new).
-		size := 0
-		for i := start; i < end; i++ {
-			size += 2 << 20
-			if size > folder.MaxLogSize/2 && i > start {
-				end = i
-				break
-			}
-		}
-		if seq, err = s.nextOwnSeq(folder.KindLog, seq, sc, me, ring); err != nil {
-			return nil, err
-		}
-		h := folder.Header{AccountID: s.v.meta.accountID, KeyVersion: s.kv, Device: me, Seq: seq, Lamport: lamport}
-		prev := seq - 1
-		if hasVoid && start == 0 {
-			prev = min(voidPrev, prev)
-		}
-		b, err := folder.SealLogAfter(s.ak, h, prev, entries[start:end])
-		if err != nil {
-			return nil, err
-		}
-		if err := folder.Write(sc.Root, me, folder.FileName(folder.KindLog, seq), b); err != nil {
-			return nil, err
-		}
-		for i := start; i < end; i++ {
-			seqOf[i] = seq
-		}
-		start = end
+	prev := uint64(math.MaxUint64)
+	if hasVoid {
+		prev = voidPrev
+	}
+	seqOf, seq, err := s.sealLogs(me, sc, ring, entries, seq, lamport, prev)
+	if err != nil {
+		return nil, err
 	}
 	wtx, err := s.v.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -1021,6 +1042,49 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 	}
 	rep.Written = len(entries)
 	return mine, nil
+}
+
+// sealLogs writes entries to this device's next logs after number seq,
+// as many as they need, all with clock lamport; the first follows log
+// prev if that is below the number before it (declaring the numbers in
+// between void). It returns each entry's log number and the last number
+// written.
+func (s *Session) sealLogs(me folder.DeviceID, sc *folder.Scan, ring folder.Ring, entries []folder.Entry, seq, lamport, prev uint64) ([]uint64, uint64, error) {
+	seqOf := make([]uint64, len(entries))
+	var err error
+	for start := 0; start < len(entries); {
+		end := min(start+folder.MaxEntriesPerLog, len(entries))
+		// Keep a file well below the size limit: items are at most 1 MiB
+		// each, twice (base and new).
+		size := 0
+		for i := start; i < end; i++ {
+			size += 2 << 20
+			if size > folder.MaxLogSize/2 && i > start {
+				end = i
+				break
+			}
+		}
+		if seq, err = s.nextOwnSeq(folder.KindLog, seq, sc, me, ring); err != nil {
+			return nil, 0, err
+		}
+		h := folder.Header{AccountID: s.v.meta.accountID, KeyVersion: s.kv, Device: me, Seq: seq, Lamport: lamport}
+		p := seq - 1
+		if start == 0 {
+			p = min(prev, p)
+		}
+		b, err := folder.SealLogAfter(s.ak, h, p, entries[start:end])
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := folder.Write(sc.Root, me, folder.FileName(folder.KindLog, seq), b); err != nil {
+			return nil, 0, err
+		}
+		for i := start; i < end; i++ {
+			seqOf[i] = seq
+		}
+		start = end
+	}
+	return seqOf, seq, nil
 }
 
 // folderApply brings the vault to the replayed state, in one

@@ -222,14 +222,14 @@ func TestFolderForgetDeviceNeedsEveryDevice(t *testing.T) {
 	t.Setenv("KEYHOLD_FOLDER_SNAPSHOT_EVERY", "1")
 	w.sync(A)
 	cid := C.sess.folderDev(t).String()
-	err := A.sess.ForgetFolderDevice(ctx, cid)
+	err := A.sess.ForgetFolderDevice(ctx, cid, false)
 	if err == nil || !strings.Contains(err.Error(), B.sess.folderDev(t).String()) {
 		t.Fatalf("forget-device with B behind: %v", err)
 	}
 	w.copyFiles(C.folder, B.folder, false)
 	w.sync(B)
 	w.copyFiles(B.folder, A.folder, false)
-	if err := A.sess.ForgetFolderDevice(ctx, cid); err != nil {
+	if err := A.sess.ForgetFolderDevice(ctx, cid, false); err != nil {
 		t.Fatalf("forget-device once every device covers C: %v", err)
 	}
 	if _, _, v := pwOf(t, A.sess, "Shared 0"); v != "from-C" {

@@ -256,9 +256,12 @@ func (s *Session) FolderRotate(ctx context.Context, pw []byte) (*Created, error)
 // device from compacting its logs (a device's logs stay until every
 // device's newest snapshot covers them). It refuses this device itself,
 // and a device whose logs this device's newest snapshot does not cover
-// yet: its last changes would be lost. The sync client carries the
-// removal to the other devices.
-func (s *Session) ForgetFolderDevice(ctx context.Context, id string) error {
+// yet: its last changes would be lost. With force it removes the device
+// even then, with whatever changes of it no snapshot has merged (also the
+// way to remove a directory of junk named like a device's, whose log
+// names raise its high-water mark). The sync client carries the removal to the
+// other devices.
+func (s *Session) ForgetFolderDevice(ctx context.Context, id string, force bool) error {
 	unlock, err := LockSync(s.v.Dir, 2*time.Minute)
 	if err != nil {
 		return err
@@ -297,6 +300,9 @@ func (s *Session) ForgetFolderDevice(ctx context.Context, id string) error {
 	heads := sc.VerifiedHeads(ring, s.v.meta.accountID)
 	need := sc.HighWater(heads, nil)[dev]
 	for other := range sc.Devices {
+		if force {
+			break
+		}
 		if other == dev {
 			continue
 		}
@@ -309,7 +315,7 @@ func (s *Session) ForgetFolderDevice(ctx context.Context, id string) error {
 			if other == cfg.Device() {
 				who = "this device"
 			}
-			return fmt.Errorf("device %s has changes (up to log %d) that the newest snapshot of %s does not cover (it covers up to %d); run keyhold sync on every device once the folder has all of that device's files, then try again", id, need, who, covered)
+			return fmt.Errorf("device %s has changes (up to log %d) that the newest snapshot of %s does not cover (it covers up to %d); run keyhold sync on every device once the folder has all of that device's files, then try again (or, to lose those changes, keyhold sync forget-device --force %s)", id, need, who, covered, id)
 		}
 	}
 	return os.RemoveAll(filepath.Join(sc.Root, folder.DeviceDir(dev)))
