@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,8 +146,18 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 		}
 		return exitError{fmt.Errorf("%w; nothing was imported", err), ExitDamaged}
 	}
-	st, err := c.open()
-	if err != nil {
+	// Items that bring their history go in through the vault's exact
+	// import, which needs a session of this process: unlock once, here,
+	// and use that session for the duplicate check too.
+	var st store
+	var local *vault.Session
+	if slices.ContainsFunc(res.Items, func(im transfer.Imported) bool { return len(im.History) > 0 }) {
+		if local, err = c.unlockLocal(); err != nil {
+			return err
+		}
+		defer localSession{local}.Close()
+		st = localSession{local}
+	} else if st, err = c.open(); err != nil {
 		return err
 	}
 	keep, dups, repeats, err := c.newItems(st, len(res.Items), func(i int) *item.Item { return res.Items[i].Item })
@@ -181,7 +192,7 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 	for _, u := range unmapped {
 		c.warnf("not imported: %s", u)
 	}
-	if err := c.addImported(st, fresh); err != nil {
+	if err := c.addImported(st, local, fresh); err != nil {
 		return err
 	}
 	if c.jsonOut {
@@ -210,21 +221,14 @@ func importDetail(im transfer.Imported) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// addImported adds imported items in one transaction. Items that bring
-// their history go through the vault's exact import, which needs a local
-// session; the others are added through st, the agent's or a local one.
-func (c *cmdEnv) addImported(st store, its []transfer.Imported) error {
+// addImported adds imported items in one transaction: through local's
+// exact import, which keeps their history, when the caller unlocked one
+// (it does when some item has history), else through st.
+func (c *cmdEnv) addImported(st store, local *vault.Session, its []transfer.Imported) error {
 	if len(its) == 0 {
 		return nil
 	}
-	withHistory := false
-	for _, im := range its {
-		if len(im.History) > 0 {
-			withHistory = true
-			break
-		}
-	}
-	if !withHistory {
+	if local == nil {
 		plain := make([]*item.Item, len(its))
 		for i, im := range its {
 			plain[i] = im.Item
@@ -232,11 +236,6 @@ func (c *cmdEnv) addImported(st store, its []transfer.Imported) error {
 		_, err := st.Add(c.ctx, plain...)
 		return err
 	}
-	s, err := c.unlockLocal()
-	if err != nil {
-		return err
-	}
-	defer localSession{s}.Close()
 	exact := make([]vault.Imported, len(its))
 	for i, im := range its {
 		id, err := uuid.NewV7()
@@ -249,7 +248,7 @@ func (c *cmdEnv) addImported(st store, its []transfer.Imported) error {
 		}
 		exact[i] = e
 	}
-	_, _, err = s.ImportExact(c.ctx, exact)
+	_, _, err := local.ImportExact(c.ctx, exact)
 	return err
 }
 

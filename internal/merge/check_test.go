@@ -94,8 +94,10 @@ func checkedMerge(t testing.TB, base, local, remote *item.Item) (*item.Item, []C
 	return m, cs
 }
 
-// keyed pairs fields across revisions as rule 5 does.
-func keyed(fields []item.Field) ([]fieldKey, map[fieldKey]slot) { return index(fields) }
+// keyedFields pairs fields across revisions as rule 5 does.
+func keyedFields(fields []item.Field) ([]fieldKey, map[fieldKey]slot[item.Field]) {
+	return index(fields)
+}
 
 // checkInvariants checks what docs/MERGE.md promises of m, cs =
 // Merge(base, l, r), without recomputing the merge.
@@ -278,10 +280,10 @@ func checkInvariants(t testing.TB, base, l, r, m *item.Item, cs []Conflict) {
 	if !repeatsName(b.Fields) && !repeatsName(l.Fields) && !repeatsName(r.Fields) && repeatsName(m.Fields) {
 		fail("fields: the result repeats a name (compared without regard to case) that no head repeats")
 	}
-	bKeys, bs := keyed(b.Fields)
-	lKeys, ls := keyed(l.Fields)
-	rKeys, rs := keyed(r.Fields)
-	mKeys, ms := keyed(m.Fields)
+	bKeys, bs := keyedFields(b.Fields)
+	lKeys, ls := keyedFields(l.Fields)
+	rKeys, rs := keyedFields(r.Fields)
+	mKeys, ms := keyedFields(m.Fields)
 	repeated := slices.ContainsFunc(slices.Concat(bKeys, lKeys, rKeys, mKeys), func(k fieldKey) bool { return k.n > 0 })
 	if w, ok := conflicts["fields"]; ok {
 		if w != newer || !slices.Equal(m.Fields, head(w).Fields) {
@@ -340,7 +342,7 @@ func checkInvariants(t testing.TB, base, l, r, m *item.Item, cs []Conflict) {
 						w = Remote
 					}
 				}
-				if !mv.ok || !slices.Contains(cs, Conflict{Field: "field:" + mv.f.Name, Winner: w}) {
+				if !mv.ok || !slices.Contains(cs, Conflict{Field: "field:" + mv.v.Name, Winner: w}) {
 					fail("field %q: both sides changed it; want a conflict won by %s", k.name, w)
 				}
 			}
@@ -461,7 +463,7 @@ func fixpointHolds(base, l, r *item.Item) bool {
 		if hasDup(x.URLs) || hasDup(x.Tags) {
 			return false
 		}
-		keys, _ := keyed(x.Fields)
+		keys, _ := keyedFields(x.Fields)
 		for _, k := range keys {
 			if k.n > 0 {
 				return false

@@ -190,9 +190,10 @@ func members(list []string) map[string]bool {
 	return set
 }
 
-// slot is a field as one revision holds it, or its absence (ok false).
-type slot struct {
-	f  item.Field
+// slot is a field or an attachment as one revision holds it, or its
+// absence (ok false).
+type slot[V any] struct {
+	v  V
 	ok bool
 }
 
@@ -211,46 +212,7 @@ func (m *merger) fields() []item.Field {
 	if v, winner := merge3(b, l, r, slices.Equal, m.newer); winner == "" {
 		return slices.Clone(v)
 	}
-	bKeys, bSlots := index(b)
-	lKeys, lSlots := index(l)
-	rKeys, rSlots := index(r)
-
-	var out []item.Field
-	var conflicts []Conflict
-	done := make(map[fieldKey]bool)
-	visit := func(k fieldKey) {
-		if done[k] {
-			return
-		}
-		done[k] = true
-		ls, rs := lSlots[k], rSlots[k]
-		// 5a, 5b, 5c, 5e, 5f.
-		v, winner := merge3(bSlots[k], ls, rs, equal, m.newer)
-		if winner != "" && !(ls.ok && rs.ok) {
-			// 5d: removed on one side, changed on the other.
-			v, winner = ls, Local
-			if !ls.ok {
-				v, winner = rs, Remote
-			}
-		}
-		if !v.ok {
-			return
-		}
-		out = append(out, v.f)
-		if winner != "" {
-			conflicts = append(conflicts, Conflict{Field: "field:" + v.f.Name, Winner: winner})
-		}
-	}
-	// Order: base, then local additions, then remote ones.
-	for _, k := range bKeys {
-		visit(k)
-	}
-	for _, k := range lKeys {
-		visit(k)
-	}
-	for _, k := range rKeys {
-		visit(k)
-	}
+	out, conflicts := keyed(m, b, l, r, index, equal[item.Field], func(f item.Field) string { return "field:" + f.Name })
 	if len(out) > item.MaxFields {
 		m.conflict("fields", m.newer)
 		return slices.Clone(m.newerItem().Fields)
@@ -259,17 +221,59 @@ func (m *merger) fields() []item.Field {
 	return out
 }
 
+// keyed merges a list whose entries pair across the revisions by key
+// (fields, rule 5; attachments, rule 10): each key's entry is merged as a
+// value (5a, 5b, 5c, 5e, 5f), and one removed on one side and changed on
+// the other is kept, changed (5d). The result lists the base's survivors,
+// then local's additions, then remote's; part names an entry's conflict.
+func keyed[K comparable, V any](m *merger, b, l, r []V, index func([]V) ([]K, map[K]slot[V]),
+	eq func(x, y V) bool, part func(V) string) ([]V, []Conflict) {
+	bKeys, bSlots := index(b)
+	lKeys, lSlots := index(l)
+	rKeys, rSlots := index(r)
+	same := func(x, y slot[V]) bool { return x.ok == y.ok && (!x.ok || eq(x.v, y.v)) }
+
+	var out []V
+	var conflicts []Conflict
+	done := make(map[K]bool)
+	for _, keys := range [][]K{bKeys, lKeys, rKeys} {
+		for _, k := range keys {
+			if done[k] {
+				continue
+			}
+			done[k] = true
+			ls, rs := lSlots[k], rSlots[k]
+			v, winner := merge3(bSlots[k], ls, rs, same, m.newer)
+			if winner != "" && !(ls.ok && rs.ok) {
+				// 5d: removed on one side, changed on the other.
+				v, winner = ls, Local
+				if !ls.ok {
+					v, winner = rs, Remote
+				}
+			}
+			if !v.ok {
+				continue
+			}
+			out = append(out, v.v)
+			if winner != "" {
+				conflicts = append(conflicts, Conflict{Field: part(v.v), Winner: winner})
+			}
+		}
+	}
+	return out, conflicts
+}
+
 // index returns a revision's field keys in order and its fields by key.
-func index(fields []item.Field) ([]fieldKey, map[fieldKey]slot) {
+func index(fields []item.Field) ([]fieldKey, map[fieldKey]slot[item.Field]) {
 	keys := make([]fieldKey, len(fields))
-	slots := make(map[fieldKey]slot, len(fields))
+	slots := make(map[fieldKey]slot[item.Field], len(fields))
 	seen := make(map[string]int, len(fields))
 	for i, f := range fields {
 		name := fold(f.Name)
 		k := fieldKey{name: name, n: seen[name]}
 		seen[name]++
 		keys[i] = k
-		slots[k] = slot{f: f, ok: true}
+		slots[k] = slot[item.Field]{v: f, ok: true}
 	}
 	return keys, slots
 }
@@ -343,8 +347,8 @@ func sameAttachment(x, y item.Attachment) bool {
 	return x.Name == y.Name && bytes.Equal(x.Data, y.Data)
 }
 
-// attachments is rule 9: attachments are merged by name, each name as a
-// value (its data), like fields in rule 5.
+// attachments is rule 10: attachments pair by name, each merged as a
+// value (its data), as fields do in rule 5.
 func (m *merger) attachments() []item.Attachment {
 	b, l, r := m.base.Attachments, m.local.Attachments, m.remote.Attachments
 	if v, winner := merge3(b, l, r, func(x, y []item.Attachment) bool {
@@ -352,49 +356,16 @@ func (m *merger) attachments() []item.Attachment {
 	}, m.newer); winner == "" {
 		return cloneAttachments(v)
 	}
-	type aslot struct {
-		a  item.Attachment
-		ok bool
+	byName := func(list []item.Attachment) ([]string, map[string]slot[item.Attachment]) {
+		names := make([]string, len(list))
+		slots := make(map[string]slot[item.Attachment], len(list))
+		for i, a := range list {
+			names[i] = a.Name
+			slots[a.Name] = slot[item.Attachment]{v: a, ok: true}
+		}
+		return names, slots
 	}
-	byName := func(list []item.Attachment) map[string]aslot {
-		s := make(map[string]aslot, len(list))
-		for _, a := range list {
-			s[a.Name] = aslot{a, true}
-		}
-		return s
-	}
-	bs, ls, rs := byName(b), byName(l), byName(r)
-	eq := func(x, y aslot) bool { return x.ok == y.ok && (!x.ok || sameAttachment(x.a, y.a)) }
-	var out []item.Attachment
-	var conflicts []Conflict
-	done := make(map[string]bool)
-	visit := func(name string) {
-		if done[name] {
-			return
-		}
-		done[name] = true
-		lv, rv := ls[name], rs[name]
-		v, winner := merge3(bs[name], lv, rv, eq, m.newer)
-		if winner != "" && !(lv.ok && rv.ok) {
-			// As 5d: removed on one side, changed on the other.
-			v, winner = lv, Local
-			if !lv.ok {
-				v, winner = rv, Remote
-			}
-		}
-		if !v.ok {
-			return
-		}
-		out = append(out, v.a)
-		if winner != "" {
-			conflicts = append(conflicts, Conflict{Field: "attachment:" + name, Winner: winner})
-		}
-	}
-	for _, list := range [][]item.Attachment{b, l, r} {
-		for _, a := range list {
-			visit(a.Name)
-		}
-	}
+	out, conflicts := keyed(m, b, l, r, byName, sameAttachment, func(a item.Attachment) string { return "attachment:" + a.Name })
 	merged := &item.Item{Attachments: out}
 	if len(out) > item.MaxAttachments || merged.AttachmentBytes() > item.MaxAttachmentBytes {
 		m.conflict("attachments", m.newer)
