@@ -403,6 +403,14 @@ func garbage(t testing.TB, size int) map[string][]byte {
 	return g
 }
 
+// refused reports whether garbage input named name got the error want.
+// Inputs that are only group elements and scalars have no checksum: the
+// "random" garbage is a valid encoding now and then, and then rightly
+// accepted; what matters is that nothing panics and nothing else passes.
+func refused(name string, err, want error) bool {
+	return errors.Is(err, want) || (name == "random" && err == nil)
+}
+
 func TestGarbageNeverPanics(t *testing.T) {
 	s, _ := newServer(t)
 	id := randomID(t)
@@ -415,24 +423,24 @@ func TestGarbageNeverPanics(t *testing.T) {
 	}
 
 	for name, in := range garbage(t, RegisterRequestSize) {
-		if _, err := s.RegisterResponse(id, in); !errors.Is(err, ErrMalformed) {
+		if _, err := s.RegisterResponse(id, in); !refused(name, err, ErrMalformed) {
 			t.Errorf("registration request %s: %v, want ErrMalformed", name, err)
 		}
 	}
 	for name, in := range garbage(t, RecordSize) {
-		if err := ValidateRecord(in); !errors.Is(err, ErrMalformed) {
+		if err := ValidateRecord(in); !refused(name, err, ErrMalformed) {
 			t.Errorf("record %s: %v, want ErrMalformed", name, err)
 		}
 		if in == nil {
 			continue // nil means "unknown account" to LoginStart
 		}
-		if _, _, err := s.LoginStart(id, in, ke1); !errors.Is(err, ErrDamaged) {
+		if _, _, err := s.LoginStart(id, in, ke1); !refused(name, err, ErrDamaged) {
 			t.Errorf("stored record %s: %v, want ErrDamaged", name, err)
 		}
 	}
 	for name, in := range garbage(t, KE1Size) {
 		for _, rec := range [][]byte{record, nil} {
-			if _, _, err := s.LoginStart(id, rec, in); !errors.Is(err, ErrMalformed) {
+			if _, _, err := s.LoginStart(id, rec, in); !refused(name, err, ErrMalformed) {
 				t.Errorf("KE1 %s: %v, want ErrMalformed", name, err)
 			}
 		}
@@ -449,7 +457,7 @@ func TestGarbageNeverPanics(t *testing.T) {
 		}
 	}
 	for name, in := range garbage(t, keysSize) {
-		if _, err := NewServer(in); !errors.Is(err, ErrDamaged) {
+		if _, err := NewServer(in); !refused(name, err, ErrDamaged) {
 			t.Errorf("server keys %s: %v, want ErrDamaged", name, err)
 		}
 	}
