@@ -61,7 +61,9 @@ func TestMain(m *testing.M) {
 			// keyboard, just as it does under CI. (The agent is started
 			// as a session leader already; its Setsid fails harmlessly.)
 			_, _ = syscall.Setsid()
-			os.Exit(cli.Main(os.Args[1:]))
+			code := cli.Main(os.Args[1:])
+			recordPeak()
+			os.Exit(code)
 		},
 	})
 }

@@ -82,6 +82,14 @@ func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
 			return rep, fmt.Errorf("%w (its manifest is ahead of its head)", vault.ErrServerMismatch)
 		case page.Manifest != nil && page.ManifestSeq == cursor:
 			if err := y.S.CheckServerManifest(ctx, page.Manifest, cursor); err != nil {
+				if errors.Is(err, vault.ErrServerMismatch) {
+					// A revision may have been withheld or replayed in
+					// what was applied: fetch again from the last
+					// verified state next time.
+					if st, serr := v.SyncState(ctx); serr == nil {
+						_ = v.RewindCursor(ctx, st.Verified)
+					}
+				}
 				return rep, err
 			}
 			rep.Verified = true

@@ -630,6 +630,33 @@ func (v *Vault) AdvanceCursor(ctx context.Context, from, to uint64) error {
 	return dbError(v.path(), tx.Commit())
 }
 
+// RewindCursor moves the pull cursor back to to (the newest sequence whose
+// manifest verified), so that the next pull fetches again every revision
+// after it. A sync whose manifest check failed calls it: the server may
+// have withheld or replayed a revision in a page the device already
+// applied, and a server that stops lying must be able to deliver it. What
+// was applied stays (every box opened and is kept); revisions fetched
+// again must be byte-identical. The verified sequence, which the rollback
+// check uses, does not move.
+func (v *Vault) RewindCursor(ctx context.Context, to uint64) error {
+	tx, err := v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(v.path(), err)
+	}
+	defer tx.Rollback()
+	cur, err := getU64(ctx, tx, "sync/cursor")
+	if err != nil {
+		return dbError(v.path(), err)
+	}
+	if to >= cur {
+		return nil
+	}
+	if err := putU64(ctx, tx, "sync/cursor", to); err != nil {
+		return dbError(v.path(), err)
+	}
+	return dbError(v.path(), tx.Commit())
+}
+
 // MarkVerified records that the server stored this device's manifest for
 // sequence head, which the device had fully pulled and pushed.
 func (v *Vault) MarkVerified(ctx context.Context, head uint64) error {
