@@ -125,6 +125,8 @@ func hints(err error) []string {
 		return []string{"pass --password-file FILE (or set KEYHOLD_PASSWORD_FILE), or run `keyhold unlock` in a terminal first"}
 	case errors.Is(err, vault.ErrRotated):
 		return []string{"keyhold lock, then keyhold unlock"}
+	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
+		return []string{"this device kept every item it had; tell the server's operator, and sync again once the server is fixed"}
 	case errors.Is(err, keys.ErrKDFDowngrade):
 		return []string{"do not unlock this vault file; restore it from a trusted copy"}
 	case errors.Is(err, vault.ErrVaultExists):

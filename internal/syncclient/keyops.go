@@ -139,12 +139,18 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the server's account key envelope: %w", err)
 	}
+	if env.AccountID != o.AccountID || env.KeyVersion != hdr.KeyVersion {
+		return nil, fmt.Errorf("%w (it sent an envelope of another account or key version); nothing was written", vault.ErrServerMismatch)
+	}
 	if string(env.Header()) != string(hdr.Header()) {
 		return nil, errors.New("the account's password changed during setup; run the setup again")
 	}
 	ak, err := env.OpenDerived(d)
 	if err != nil {
-		return nil, err
+		// The login just proved that this password and Secret Key are
+		// the account's, with this very header: an envelope that does
+		// not open was changed by the server.
+		return nil, fmt.Errorf("%w (its envelope does not open with the password and Secret Key its login accepted); nothing was written", vault.ErrServerMismatch)
 	}
 	defer ak.Wipe()
 	y := &Syncer{C: cl}

@@ -48,7 +48,7 @@ func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 		return false, fmt.Errorf("%w (the server's envelope does not match this device's Secret Key)", ErrServerMismatch)
 	}
 	if env.KDF.Weaker(di.KDFFloor) {
-		return false, fmt.Errorf("%w (vault: %s, this device last used %s); the server's envelope was refused", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+		return false, fmt.Errorf("%w (its envelope's %w: %s, this device last used %s)", ErrServerMismatch, keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
 	if _, err := s.v.db.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('envelope/pending', ?)
 		ON CONFLICT (k) DO UPDATE SET v = excluded.v`, env.Marshal()); err != nil {
