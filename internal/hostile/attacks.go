@@ -302,6 +302,24 @@ var attacks = map[string]*attack{
 			return true
 		}},
 
+	"ticket-mailer": {doc: "names another mailer (URL) in the mail ticket's answer", paths: []string{pathTicket}, args: 1,
+		rewrite: func(p *Proxy, x *exchange, args []string) bool {
+			return jsonRewrite(func(m map[string]any) bool { m["mailer_url"] = args[0]; return true })(p, x, nil)
+		}},
+	"endless-feed": {doc: "claims a head of 2^40 and sends pages of junk items, each with more to come, without end", paths: []string{pathChanges},
+		serve: func(w http.ResponseWriter, r *http.Request, _ []string) {
+			since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+			box := make([]byte, 64<<10)
+			copy(box, "KHIT\x01")
+			rand.Read(box[5:])
+			page := api.ChangesResponse{Head: 1 << 40, More: true, KeyVersion: 1, Changes: make([]api.Change, 0, 500)}
+			for i := range uint64(500) {
+				page.Changes = append(page.Changes, api.Change{ItemID: uuid.Must(uuid.NewV7()).String(), Seq: since + 1 + i, Rev: 1, Box: box})
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(&page)
+		}},
+
 	// --- answers without end, or far too large ---
 	"endless": {doc: "answers PATH with a JSON string that never ends", args: 1,
 		serve: func(w http.ResponseWriter, r *http.Request, args []string) {
