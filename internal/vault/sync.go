@@ -287,8 +287,11 @@ func (s *Session) checkServerManifest(blob []byte, set map[ItemID]serverEntry, h
 		return fmt.Errorf("%w (its manifest describes sequence %d, not %d)", ErrServerMismatch, m.Seq, head)
 	}
 	want := s.serverManifest(set, head)
-	if want.Count != m.Count || subtle.ConstantTimeCompare(want.Acc[:], m.Acc[:]) != 1 {
+	if want.Count != m.Count {
 		return fmt.Errorf("%w (%d items on the server, %d signed)", ErrServerMismatch, len(set), m.Count)
+	}
+	if subtle.ConstantTimeCompare(want.Acc[:], m.Acc[:]) != 1 {
+		return fmt.Errorf("%w (the revisions it sent are not the %d the devices signed)", ErrServerMismatch, m.Count)
 	}
 	return nil
 }
