@@ -39,6 +39,7 @@ const (
 	pathLog     = "/v1/account/log"
 	pathSyncSet = "/v1/account/sync-settings"
 	pathTicket  = "/v1/mail/ticket"
+	pathPush    = "/v1/sync/push"
 )
 
 // Escape is what the "escapes" attack adds to every string a server sends
@@ -169,6 +170,33 @@ var attacks = map[string]*attack{
 				}
 			}
 			return setJSON(x, &out)
+		}},
+
+	// --- the answer to a push ---
+	"push-forge": {doc: "claims the pushed items were stored at another revision", paths: []string{pathPush},
+		rewrite: func(p *Proxy, x *exchange, _ []string) bool {
+			var r api.PushResponse
+			if x.status != http.StatusOK || json.Unmarshal(x.resp, &r) != nil || len(r.Accepted) == 0 {
+				return false
+			}
+			r.Accepted[0].Rev++
+			return setJSON(x, &r)
+		}},
+	"push-lost": {doc: "refuses a pushed item, claiming the server holds an older revision than the device's base", paths: []string{pathPush},
+		rewrite: func(p *Proxy, x *exchange, _ []string) bool {
+			var req api.PushRequest
+			var r api.PushResponse
+			if x.status != http.StatusOK || json.Unmarshal(x.body, &req) != nil || json.Unmarshal(x.resp, &r) != nil {
+				return false
+			}
+			for _, it := range req.Items {
+				if it.BaseRev > 0 {
+					r.Accepted = slices.DeleteFunc(r.Accepted, func(a api.Accepted) bool { return a.ItemID == it.ItemID })
+					r.Rejected = append(r.Rejected, api.Rejected{ItemID: it.ItemID, CurrentRev: it.BaseRev - 1})
+					return setJSON(x, &r)
+				}
+			}
+			return false
 		}},
 
 	// --- login parameters (the envelope header a new device derives from) ---
