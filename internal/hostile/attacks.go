@@ -377,11 +377,10 @@ var attacks = map[string]*attack{
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			chunk := []byte(strings.Repeat("QUFB", 16<<10))
-			field := "header"
 			if r.URL.Path == pathChanges {
 				fmt.Fprintf(w, `{"head":1,"more":false,"key_version":1,"changes":[{"item_id":%q,"seq":1,"rev":1,"box":"`, uuid.Must(uuid.NewV7()).String())
 			} else {
-				fmt.Fprintf(w, `{"envelope":"AAAA","keycheck":"AAAA","key_version":1,"%s":"`, field)
+				w.Write([]byte(`{"envelope":"AAAA","keycheck":"AAAA","key_version":1,"header":"`))
 			}
 			for n := 0; n < mib*16; n++ {
 				if _, err := w.Write(chunk); err != nil {
