@@ -219,6 +219,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 
 	sum := sha256.Sum256(sealed.payload)
 	var resp *api.MailSendResponse
+	var mailerUsed string
 	err = c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
 		t, err := cl.MailTicket(c.ctx, &api.MailTicketRequest{To: to, Kind: sealed.kind, PayloadSHA256: sum[:], RecipientKey: sealed.key})
 		if err != nil {
@@ -247,6 +248,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 			}
 			pin = true
 		}
+		mailerUsed = use
 		mc, err := api.NewClient(use, mf.mailerFingerprint)
 		if err != nil {
 			return usageError{err}
@@ -273,7 +275,11 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": sealed.kind != kitmail.KindPlain, "kind": sealed.kind})
+		encrypted := sealed.kind
+		if encrypted == kitmail.KindPlain {
+			encrypted = "none"
+		}
+		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted, "mailer": mailerHost(mailerUsed)})
 	}
 	c.infof("the mailer accepted the kit for %s (request %s); it is sent over TLS and not kept", to, api.Printable(resp.ID))
 	if sealed.kind == kitmail.KindPlain {
