@@ -86,16 +86,19 @@ func sealKit(mf *mailFlags, sheet kit.Sheet) (*sealedKit, error) {
 	case mf.unencrypted:
 		return &sealedKit{kind: kitmail.KindPlain, payload: append([]byte(nil), pdf...), desc: "NOT encrypted: the mailer and every mail server on the way can read it"}, nil
 	case strings.HasPrefix(e, "age1"):
-		r, err := age.ParseX25519Recipient(e)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--encrypt-to: %q is not an age recipient (age1…; age-keygen -y prints it)", e)}
+		// X25519 (age1…) and hybrid post-quantum (age1pq1…) recipients;
+		// age.ParseRecipients refuses plugin recipients, which would need
+		// a plugin on this device.
+		rs, err := age.ParseRecipients(strings.NewReader(e))
+		if err != nil || len(rs) != 1 || strings.ContainsAny(e, " \t\r\n") {
+			return nil, usageError{fmt.Errorf("--encrypt-to: %q is not an age recipient (age1…; age-keygen -y prints it)", api.Printable(e))}
 		}
-		p, err := kitmail.SealAge(r, pdf)
+		p, err := kitmail.SealAge(rs[0], pdf)
 		if err != nil {
 			return nil, err
 		}
-		return &sealedKit{kind: kitmail.KindAge, payload: p, key: mailticket.AgeRecipientID(r.String()),
-			desc: "encrypted on this device to age recipient " + r.String()}, nil
+		return &sealedKit{kind: kitmail.KindAge, payload: p, key: mailticket.AgeRecipientID(e),
+			desc: "encrypted on this device to age recipient " + e}, nil
 	default:
 		b, err := os.ReadFile(e)
 		if err != nil {

@@ -145,6 +145,20 @@ func TestSeal(t *testing.T) {
 	if got, _ := io.ReadAll(r); !bytes.Equal(got, pdf) {
 		t.Fatal("the age file does not open to the PDF")
 	}
+	// A hybrid post-quantum recipient (age1pq1…) seals the same way.
+	pq, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	apq, err := SealAge(pq.Recipient(), pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := age.Decrypt(bytes.NewReader(apq), pq); err != nil {
+		t.Fatal(err)
+	} else if got, _ := io.ReadAll(r); !bytes.Equal(got, pdf) || CheckPayload(KindAge, apq) != nil {
+		t.Fatal("the hybrid age file does not open to the PDF, or is not an age payload")
+	}
 
 	for kind, payload := range map[string][]byte{KindPGP: p, KindAge: a, KindPlain: pdf} {
 		for other := range map[string]bool{KindPGP: true, KindAge: true, KindPlain: true} {
