@@ -1,8 +1,9 @@
-// Command keyhold-mailer emails a Keyhold recovery kit to the address a
-// mail ticket from keyhold-server names. It is a process of its own, with
-// its own configuration and no access to the account database: the
-// server's public mail key is all it knows of the server. See
-// docs/MAILER.md.
+// Command keyhold-mailer relays a Keyhold recovery kit mail, sealed on the
+// user's device, to the address a mail ticket from keyhold-server names;
+// the ticket binds the sealed payload, so nothing else is relayed. It is a
+// process of its own, with its own configuration and no access to the
+// account database: the server's public mail key is all it knows of the
+// server. It cannot read an encrypted kit. See docs/MAILER.md.
 //
 //	keyhold-mailer serve --listen ADDR --server-key KEY|FILE --smtp-host H --smtp-port P [--smtp-implicit-tls]
 //	    [--smtp-user U --smtp-password-file F] [--smtp-ca-file F] --from ADDR
@@ -34,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "keyhold-mailer",
 		Short:         "Email Keyhold recovery kits on keyhold-server's tickets",
-		Long:          "keyhold-mailer emails a recovery kit to the one address a ticket signed by keyhold-server names.\nIt keeps nothing on disk and never logs a kit. See docs/MAILER.md.",
+		Long:          "keyhold-mailer relays a recovery kit mail, sealed on the user's device, to the one address a ticket\nsigned by keyhold-server names; the ticket binds what was sealed. It cannot read an encrypted kit,\nkeeps nothing on disk and never logs a kit. See docs/MAILER.md.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

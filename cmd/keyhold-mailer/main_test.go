@@ -27,6 +27,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/svc"
@@ -73,6 +74,7 @@ type env struct {
 	kit     kit.Kit
 	text    string
 	secret  string
+	pdf     []byte   // the kit PDF the device makes
 	tickets []string // every ticket sent, base64 as on the wire
 }
 
@@ -96,6 +98,9 @@ func newEnv(t *testing.T, mode mailertest.Mode) *env {
 	e.text = e.kit.Text()
 	sk := keys.SecretKey(e.kit.SecretKey)
 	e.secret = sk.Display()
+	if e.pdf, err = kit.PDF(e.kit.Sheet(testTo, time.Now(), e.secret)); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -115,14 +120,16 @@ func (e *env) args(extra ...string) []string {
 		"--from", "kit@mailer.example.org", "--retry-backoff", "20ms"}, extra...)
 }
 
-// request is a send request with a fresh ticket for the kit's account,
-// or for account if given.
-func (e *env) request(account ...[16]byte) *api.MailSendRequest {
-	id := e.kit.AccountID
-	if len(account) > 0 {
-		id = account[0]
-	}
-	tk, err := mailticket.New(id, testTo, time.Now().Add(10*time.Minute))
+// request is a send request for the unencrypted kit PDF with a fresh
+// ticket binding it.
+func (e *env) request() *api.MailSendRequest {
+	return e.sealed(mailticket.KindPlain, e.pdf, nil)
+}
+
+// sealed is a send request for payload of kind with a fresh ticket
+// binding it and key.
+func (e *env) sealed(kind mailticket.Kind, payload, key []byte) *api.MailSendRequest {
+	tk, err := mailticket.New(e.kit.AccountID, testTo, kind, sha256.Sum256(payload), key, time.Now().Add(10*time.Minute))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -131,7 +138,7 @@ func (e *env) request(account ...[16]byte) *api.MailSendRequest {
 		e.t.Fatal(err)
 	}
 	e.tickets = append(e.tickets, base64.StdEncoding.EncodeToString(b))
-	return &api.MailSendRequest{Ticket: b, Kit: e.text, Email: testTo}
+	return &api.MailSendRequest{Ticket: b, To: testTo, Kind: kind.String(), Payload: payload}
 }
 
 func post(t *testing.T, c *http.Client, url string, req *api.MailSendRequest) (int, string) {
@@ -219,7 +226,7 @@ func TestServeMailsKit(t *testing.T) {
 		t.Fatalf("delivered to %v, TLS %v", m.To, m.TLS)
 	}
 	_, _, parts := mailertest.Parse(t, m.Data)
-	if len(parts) != 4 || parts[2].Type != "application/pdf" || parts[3].Type != "image/png" {
+	if len(parts) != 3 || parts[2].Type != "application/pdf" {
 		t.Fatalf("parts: %d", len(parts))
 	}
 	if got, err := kit.DecodePDF(parts[2].Body); err != nil || got != e.text {
@@ -227,8 +234,11 @@ func TestServeMailsKit(t *testing.T) {
 	}
 
 	id, _ := age.GenerateX25519Identity()
-	req := e.request()
-	req.AgeRecipient = id.Recipient().String()
+	sealedPDF, err := kitmail.SealAge(id.Recipient(), e.pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := e.sealed(mailticket.KindAge, sealedPDF, mailticket.AgeRecipientID(id.Recipient().String()))
 	if status, code := post(t, c, p.URL, req); status != http.StatusAccepted {
 		t.Fatalf("age: %d %s", status, code)
 	}
@@ -247,10 +257,15 @@ func TestServeMailsKit(t *testing.T) {
 	if status, code := post(t, c, p.URL, req); status != http.StatusConflict || code != "ticket_used" {
 		t.Errorf("reused ticket: %d %s", status, code)
 	}
-	other := e.kit.AccountID
-	other[15] ^= 1
-	if status, code := post(t, c, p.URL, e.request(other)); status != http.StatusForbidden || code != "kit_mismatch" {
-		t.Errorf("another account's kit: %d %s", status, code)
+	swapped := e.request()
+	swapped.Payload = append([]byte("%PDF-1.7 "), swapped.Payload...)
+	if status, code := post(t, c, p.URL, swapped); status != http.StatusForbidden || code != "ticket_mismatch" {
+		t.Errorf("a payload the ticket does not bind: %d %s", status, code)
+	}
+	elsewhere := e.request()
+	elsewhere.To = "mallory@example.org"
+	if status, code := post(t, c, p.URL, elsewhere); status != http.StatusForbidden || code != "ticket_mismatch" {
+		t.Errorf("an address the ticket does not name: %d %s", status, code)
 	}
 	forged := e.request()
 	forged.Ticket[len(forged.Ticket)-1] ^= 1

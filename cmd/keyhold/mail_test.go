@@ -5,12 +5,17 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/mail"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +54,7 @@ func TestMailScripts(t *testing.T) {
 	servers := &serverSet{procs: map[string]*serverProc{}}
 	mailers := &serverSet{procs: map[string]*serverProc{}, bin: mbin, noData: true}
 	smtps := &smtpSet{t: t, servers: map[string]*mailertest.Relay{}}
+	recs := &recorders{t: t}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/mail",
 		RequireExplicitExec: true,
@@ -71,9 +77,107 @@ func TestMailScripts(t *testing.T) {
 			"smtpd":    smtps.cmd,
 			"mailwait": smtps.wait,
 			"mimepart": cmdMIMEPart,
+			"httprec":  recs.cmd,
+			"mailsend": cmdMailSend,
 			"sleep":    cmdSleep,
 		},
 	})
+}
+
+// recorders are HTTP proxies in front of a mailer that keep what the
+// mailer receives, to show what leaves the device and to replay it as a
+// hostile caller would.
+type recorders struct {
+	t *testing.T
+}
+
+// httprec start NAME URL [drop]
+//
+//	starts an HTTP proxy on loopback in front of URL ($NAME_URL) that
+//	saves the body of every request it gets to NAME-req/N.json and the
+//	payload of a POST /v1/send to NAME-req/N.payload. With "drop" it
+//	forwards nothing and answers 503, so the ticket stays unused.
+func (r *recorders) cmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || args[0] != "start" {
+		ts.Fatalf("usage: httprec start NAME URL [drop]")
+	}
+	name, target := args[1], args[2]
+	drop := len(args) > 3 && args[3] == "drop"
+	u, err := url.Parse(target)
+	if err != nil {
+		ts.Fatalf("httprec: %v", err)
+	}
+	dir := ts.MkAbs(name + "-req")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	var mu sync.Mutex
+	n := 0
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(req.Body, 4<<20))
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.json", i)), body, 0o600)
+		var sr struct{ Payload []byte }
+		if json.Unmarshal(body, &sr) == nil && sr.Payload != nil {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.payload", i)), sr.Payload, 0o600)
+		}
+		if drop {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"code":"unavailable","message":"held by the test"}}`)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		proxy.ServeHTTP(w, req)
+	}))
+	r.t.Cleanup(hs.Close)
+	ts.Setenv(name+"_URL", hs.URL)
+}
+
+// mailsend URL FILE [payload FILE2 | to ADDR]
+//
+//	posts the send request FILE (as httprec saved it) to URL/v1/send, as
+//	a hostile caller holding its ticket could: with the payload from
+//	FILE2, or the address ADDR, instead of its own. Prints the status and
+//	the error code, if any ("403 ticket_mismatch").
+func cmdMailSend(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || (len(args) != 2 && len(args) != 4) {
+		ts.Fatalf("usage: mailsend URL FILE [payload FILE2 | to ADDR]")
+	}
+	var req map[string]any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[1])), &req); err != nil {
+		ts.Fatalf("mailsend: %v", err)
+	}
+	if len(args) == 4 {
+		switch args[2] {
+		case "payload":
+			b, err := os.ReadFile(ts.MkAbs(args[3]))
+			if err != nil {
+				ts.Fatalf("%v", err)
+			}
+			req["payload"] = b
+		case "to":
+			req["to"] = args[3]
+		default:
+			ts.Fatalf("mailsend: unknown change %q", args[2])
+		}
+	}
+	body, _ := json.Marshal(req)
+	resp, err := http.Post(args[0]+"/v1/send", "application/json", bytes.NewReader(body))
+	if err != nil {
+		ts.Fatalf("mailsend: %v", err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&e)
+	fmt.Fprintf(ts.Stdout(), "%d %s\n", resp.StatusCode, e.Error.Code)
 }
 
 // smtpSet runs relays (internal/mailer/mailertest: a real go-smtp server

@@ -60,7 +60,12 @@ func TestMain(m *testing.M) {
 			// terminal" at once instead of waiting on the developer's
 			// keyboard, just as it does under CI. (The agent is started
 			// as a session leader already; its Setsid fails harmlessly.)
-			_, _ = syscall.Setsid()
+			// A script that gives the command a terminal of its own
+			// (script(1), testdata/mail/first-use.txtar) sets
+			// KEYHOLD_TEST_TTY so that the command keeps it.
+			if os.Getenv("KEYHOLD_TEST_TTY") == "" {
+				_, _ = syscall.Setsid()
+			}
 			code := cli.Main(os.Args[1:])
 			recordPeak()
 			os.Exit(code)

@@ -208,6 +208,9 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 					pending, _ := v.Pending(c.ctx)
 					st["sync"] = map[string]any{"server": cfg.Server, "device_id": cfg.DeviceID, "cursor": ss.Cursor,
 						"verified": ss.Verified, "pending": pending}
+					if cfg.MailerURL != "" {
+						st["mailer"] = cfg.MailerURL
+					}
 				} else if fs, err := v.FolderStatus(c.ctx); err == nil {
 					st["sync"] = map[string]any{"folder": fs.Path, "device_id": fs.DeviceID, "pending": fs.Pending,
 						"clock": fs.Lamport, "devices": fs.Devices}
@@ -233,6 +236,9 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "sync:     %s (%d items with changes not yet sent; pulled to %d)\n", sy["server"], sy["pending"], sy["cursor"])
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     none\n")
+			}
+			if m, ok := st["mailer"].(string); ok {
+				fmt.Fprintf(c.stdout, "mailer:   %s (kit mail goes only there; keyhold kit --email --mailer-url changes it)\n", m)
 			}
 			sw := c.secretsWhere(v)
 			fmt.Fprintf(c.stdout, "secrets:  %s\n", sw.text)

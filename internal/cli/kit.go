@@ -30,16 +30,28 @@ encrypted account key. It is made here; nothing is sent anywhere.
   keyhold kit --text          the one-line kit text alone
   keyhold kit --pdf kit.pdf   a printable page (keep it somewhere safe)
   keyhold kit --png kit.png   the QR code alone
-  keyhold kit --email [--to ADDR] [--encrypt-to KEY.asc|age1…] [--yes]
+  keyhold kit --email [--to ADDR] (--encrypt-to KEYFILE|age1… | --unencrypted)
+              [--mailer-url URL] [--yes]
                               have keyhold-mailer email it (see below)
 
-Emailing is off unless you ask: the server signs a short-lived ticket for
-one address (and logs the request in keyhold account log), and the mailer
-renders the same PDF and QR code and sends them over TLS, keeping nothing.
-Anyone who reads the mail gets the Secret Key (not the password); with
---encrypt-to, an OpenPGP public key file (PGP/MIME) or an age recipient
-(the attachments are age-encrypted), only that key's holder can read it.
-Without --yes the risk is explained and you are asked to confirm.
+Emailing is off unless you ask, and you must say how the kit travels.
+With --encrypt-to, this device renders the kit and seals it before
+anything leaves: to an OpenPGP public key file (armored or binary; the
+whole mail body is PGP/MIME encrypted) or to an age recipient (the kit PDF
+as kit.pdf.age). Only that key's holder can read it: not the server, not
+the mailer, not the mail servers on the way. --unencrypted sends the kit
+PDF readable by the mailer and every mail server on the way; it is never
+the default and --yes never chooses it.
+
+The server signs a short-lived ticket binding the sealed mail, its kind,
+the key and the address (and logs the request in keyhold account log);
+the mailer relays only that mail to that address. The mailer is yours to
+choose: --mailer-url URL (kept for this device), else the one kept before;
+the first time without one, the server's suggestion is shown and used only
+if you confirm it on a terminal. A server that names another mailer than
+this device's is refused. The address is --to, else the account's email
+this device recorded; it is always shown before sending. Without --yes you
+are asked to confirm.
 
 Needs the vault unlocked (agent) or the password, so that an unattended
 terminal cannot print it. Output files must not exist yet.`,
@@ -66,7 +78,10 @@ terminal cannot print it. Output files must not exist yet.`,
 			}
 			t := k.Text()
 			if mf.email {
-				return c.emailKit(&mf, t, di.Email)
+				return c.emailKit(&mf, k.Sheet(di.Email, time.Now(), di.SecretKey.Display()), di.Email)
+			}
+			if mf.unencrypted || mf.encryptTo != "" || mf.to != "" || mf.mailerURL != "" {
+				return usageError{errors.New("--to, --encrypt-to, --unencrypted and --mailer-url go with --email")}
 			}
 			wrote := false
 			if png != "" {
@@ -111,11 +126,12 @@ terminal cannot print it. Output files must not exist yet.`,
 	f.StringVar(&png, "png", "", "write the QR code as a PNG to this file")
 	f.StringVar(&pdf, "pdf", "", "write a printable PDF kit to this file")
 	f.BoolVar(&mf.email, "email", false, "have keyhold-mailer email the kit (off by default; read the warning)")
-	f.StringVar(&mf.to, "to", "", "with --email: the address (default: the account's email)")
-	f.StringVar(&mf.encryptTo, "encrypt-to", "", "with --email: encrypt to this OpenPGP public key file (armored) or age recipient (age1…)")
-	f.StringVar(&mf.mailerURL, "mailer-url", "", "with --email: the mailer (default: the one the server names)")
+	f.StringVar(&mf.to, "to", "", "with --email: the address (default: the account's email this device recorded)")
+	f.StringVar(&mf.encryptTo, "encrypt-to", "", "with --email: seal the kit on this device to this OpenPGP public key file or age recipient (age1…)")
+	f.BoolVar(&mf.unencrypted, "unencrypted", false, "with --email: send the kit NOT encrypted (the mailer and every mail server on the way can read it)")
+	f.StringVar(&mf.mailerURL, "mailer-url", "", "with --email: the mailer to use, kept for this device (default: the one kept before)")
 	f.StringVar(&mf.mailerFingerprint, "mailer-fingerprint", os.Getenv("KEYHOLD_MAILER_FINGERPRINT"), "with --email: pin the mailer's certificate (sha256:HEX; env KEYHOLD_MAILER_FINGERPRINT)")
-	f.BoolVar(&mf.yes, "yes", false, "with --email: send without asking for confirmation")
+	f.BoolVar(&mf.yes, "yes", false, "with --email: send without asking for confirmation (never chooses --unencrypted)")
 	cmd.MarkFlagsMutuallyExclusive("email", "text")
 	cmd.MarkFlagsMutuallyExclusive("email", "png")
 	cmd.MarkFlagsMutuallyExclusive("email", "pdf")

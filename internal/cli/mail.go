@@ -1,120 +1,291 @@
 package cli
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kitmail"
+	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/syncclient"
 )
 
 // mailFlags are kit --email's options. Emailing is off unless asked for,
-// and then explained and confirmed, because anyone who reads the mail
-// gets the Secret Key.
+// and then the user must say how the kit travels: sealed on this device
+// (--encrypt-to) or, as a separately named choice, readable on the way
+// (--unencrypted). --yes never makes that choice.
 type mailFlags struct {
 	email             bool
 	to                string
 	encryptTo         string
+	unencrypted       bool
 	mailerURL         string
 	mailerFingerprint string
 	yes               bool
 }
 
-const mailRisk = `Emailing the recovery kit sends your Secret Key through the mailer, your
-mail provider and every server in between, and leaves it in a mailbox.
-Anyone who reads that mail has the Secret Key; they still need your
-password to open the vault. With --encrypt-to (an OpenPGP public key file
-or an age recipient) only the holder of that key can read the kit.
-Printing it (keyhold kit --pdf) sends nothing anywhere.`
+// errNoMailChoice: kit --email was given neither --encrypt-to nor
+// --unencrypted.
+var errNoMailChoice = errors.New("choose how the kit travels: --encrypt-to KEYFILE|age1… seals it on this device " +
+	"so only that key's holder can read it (the mailer cannot), or --unencrypted sends it readable by the mailer " +
+	"and every mail server on the way")
 
-// emailKit asks the server for a ticket and hands the kit to the mailer.
-func (c *cmdEnv) emailKit(mf *mailFlags, kitText, deviceEmail string) error {
-	req := api.MailSendRequest{Kit: kitText, Email: deviceEmail}
-	switch e := strings.TrimSpace(mf.encryptTo); {
-	case e == "":
+// OtherMailerError is a server's ticket answer naming another mailer than
+// the one this device uses: the server does not decide where a kit goes.
+type OtherMailerError struct {
+	Named, Chosen string
+}
+
+func (e *OtherMailerError) Error() string {
+	return fmt.Sprintf("the server named another mailer (%s) than the one this device uses (%s); nothing was sent. "+
+		"If you trust the new one, give --mailer-url with it; otherwise the server may be trying to read your kit",
+		api.Printable(e.Named), e.Chosen)
+}
+
+// plainRisk is shown (and, without --yes, confirmed on a terminal) before
+// an unencrypted kit mail.
+const plainRisk = `THIS KIT MAIL IS NOT ENCRYPTED (--unencrypted). The mailer at %s
+and every mail server on the way to %s can read it, and it stays in a
+mailbox: anyone who reads it has your Secret Key and needs only your
+password to open the vault. With --encrypt-to (an OpenPGP public key file
+or an age recipient, age1…) the kit is sealed on this device and only that
+key's holder can read it. Printing it (keyhold kit --pdf) sends nothing.`
+
+// sealedKit is a kit sealed on this device, ready for the mailer.
+type sealedKit struct {
+	kind    string
+	payload []byte
+	key     []byte // the recipient key id the ticket binds
+	desc    string // how it was sealed, for the user
+}
+
+// sealKit renders the kit (PDF with its QR code, and the QR code alone
+// for PGP/MIME) and seals it as mf says. Nothing leaves the device here.
+func sealKit(mf *mailFlags, sheet kit.Sheet) (*sealedKit, error) {
+	e := strings.TrimSpace(mf.encryptTo)
+	switch {
+	case e == "" && !mf.unencrypted:
+		return nil, usageError{errNoMailChoice}
+	case e != "" && mf.unencrypted:
+		return nil, usageError{errors.New("give either --encrypt-to or --unencrypted, not both")}
+	}
+	pdf, err := kit.PDF(sheet)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pdf)
+	switch {
+	case mf.unencrypted:
+		return &sealedKit{kind: kitmail.KindPlain, payload: append([]byte(nil), pdf...), desc: "NOT encrypted: the mailer and every mail server on the way can read it"}, nil
 	case strings.HasPrefix(e, "age1"):
-		if _, err := age.ParseX25519Recipient(e); err != nil {
-			return usageError{fmt.Errorf("--encrypt-to: %q is not an age recipient (age1…)", e)}
+		// X25519 (age1…) and hybrid post-quantum (age1pq1…) recipients;
+		// age.ParseRecipients refuses plugin recipients, which would need
+		// a plugin on this device.
+		rs, err := age.ParseRecipients(strings.NewReader(e))
+		if err != nil || len(rs) != 1 || strings.ContainsAny(e, " \t\r\n") {
+			return nil, usageError{fmt.Errorf("--encrypt-to: %q is not an age recipient (age1…; age-keygen -y prints it)", api.Printable(e))}
 		}
-		req.AgeRecipient = e
+		p, err := kitmail.SealAge(rs[0], pdf)
+		if err != nil {
+			return nil, err
+		}
+		return &sealedKit{kind: kitmail.KindAge, payload: p, key: mailticket.AgeRecipientID(e),
+			desc: "encrypted on this device to age recipient " + e}, nil
 	default:
 		b, err := os.ReadFile(e)
 		if err != nil {
-			return exitError{fmt.Errorf("--encrypt-to: %w", err), ExitNotFound}
+			return nil, exitError{fmt.Errorf("--encrypt-to: %w", err), ExitNotFound}
 		}
-		if !strings.Contains(string(b), "-----BEGIN PGP PUBLIC KEY BLOCK-----") {
-			return usageError{fmt.Errorf("--encrypt-to: %s is not an armored OpenPGP public key (gpg --armor --export ADDR)", e)}
+		ent, err := kitmail.ReadPGPKey(b, time.Now())
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--encrypt-to %s: %w", e, err)}
 		}
-		req.PGPKey = string(b)
+		png, err := kit.QRPNG(sheet.KitText, kit.QRImageSize)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(png)
+		p, err := kitmail.SealPGP(ent, pdf, png)
+		if err != nil {
+			return nil, err
+		}
+		fpr := kitmail.Fingerprint(ent)
+		return &sealedKit{kind: kitmail.KindPGP, payload: p, key: fpr,
+			desc: fmt.Sprintf("encrypted on this device to OpenPGP key %X (PGP/MIME)", fpr)}, nil
 	}
-	if _, err := syncclient.Load(c.vaultDir); err != nil {
+}
+
+// mailerHost is the host (and port) of a mailer URL, as the prompt shows it.
+func mailerHost(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
+}
+
+// sameMailer compares two mailer URLs as the client uses them.
+func sameMailer(a, b string) bool {
+	ua, err1 := api.CheckURL(a)
+	ub, err2 := api.CheckURL(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host) && strings.TrimRight(ua.Path, "/") == strings.TrimRight(ub.Path, "/")
+}
+
+// haveTTY reports whether a terminal is there to ask on.
+func haveTTY() bool {
+	f, err := openTTY()
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// emailKit seals the kit on this device, asks the server for a ticket
+// binding the sealed payload to the address, and hands both to the
+// mailer this device chose. deviceEmail is the address this device
+// recorded for the account.
+func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) error {
+	sealed, err := sealKit(mf, sheet)
+	if err != nil {
+		return err
+	}
+	defer clear(sealed.payload)
+	cfg, err := syncclient.Load(c.vaultDir)
+	if err != nil {
 		return exitError{errors.New("emailing the kit needs a sync server account: the server vouches for the mail (keyhold sync enable --server URL)"), ExitUnavailable}
 	}
+
+	// The address: --to, else the one this device recorded for the
+	// account; never one the server names at send time.
+	to := mf.to
+	if to == "" {
+		to = deviceEmail
+	}
+	if to == "" {
+		return usageError{errors.New("no address: give --to ADDR")}
+	}
+	if mailticket.CheckAddress(to) != nil {
+		return usageError{fmt.Errorf("--to: %q is not one plain email address like name@example.org", api.Printable(to))}
+	}
+
+	// The mailer: --mailer-url, else the one pinned for this device.
+	// With neither, the server's suggestion is taken only once the user
+	// has confirmed it on a terminal (then it is pinned).
+	mailer := ""
+	if mf.mailerURL != "" {
+		u, err := api.CheckURL(mf.mailerURL)
+		if err != nil {
+			return usageError{fmt.Errorf("--mailer-url: %w", err)}
+		}
+		mailer = u.String()
+	} else if cfg.MailerURL != "" {
+		mailer = cfg.MailerURL
+	} else if !haveTTY() {
+		return usageError{errors.New("no mailer is chosen for this device: give --mailer-url URL (it is then kept in " +
+			syncclient.ConfigFile + " and shown by keyhold status), or run on a terminal to confirm the server's suggestion")}
+	}
+
+	through := "the mailer the server suggests (you are asked to confirm it next)"
+	if mailer != "" {
+		through = "mailer " + mailerHost(mailer) + " (" + mailer + ")"
+	}
+	c.infof("kit mail to: %s", to)
+	c.infof("through:     %s", through)
+	c.infof("sealed:      %s", sealed.desc)
+	if sealed.kind == kitmail.KindPlain {
+		host := "the mailer the server suggests"
+		if mailer != "" {
+			host = mailerHost(mailer)
+		}
+		fmt.Fprintf(c.stderr, plainRisk+"\n", host, to)
+	}
 	if !mf.yes {
-		fmt.Fprintln(c.stderr, mailRisk)
 		ok, err := confirmTTY("Send the recovery kit by email?")
 		if err != nil {
-			return fmt.Errorf("%w; add --yes to send without asking", err)
+			return exitError{fmt.Errorf("%w; add --yes to send without asking", err), ExitNoInput}
 		}
 		if !ok {
 			return usageError{errors.New("not sent")}
 		}
 	}
+
+	sum := sha256.Sum256(sealed.payload)
 	var resp *api.MailSendResponse
-	var to string
-	err := c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
-		to = mf.to
-		if to == "" {
-			to = deviceEmail
-		}
-		if to == "" {
-			acct, err := cl.Account(c.ctx)
-			if err != nil {
-				return err
-			}
-			to = acct.Email
-		}
-		if to == "" {
-			return usageError{errors.New("no address: give --to ADDR (the account has no email)")}
-		}
-		t, err := cl.MailTicket(c.ctx, &api.MailTicketRequest{To: to})
+	var mailerUsed string
+	err = c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+		t, err := cl.MailTicket(c.ctx, &api.MailTicketRequest{To: to, Kind: sealed.kind, PayloadSHA256: sum[:], RecipientKey: sealed.key})
 		if err != nil {
 			return err
 		}
-		mailer := mf.mailerURL
-		if mailer == "" {
-			mailer = t.MailerURL
+		use, pin := mailer, mf.mailerURL != "" && mailer != cfg.MailerURL
+		switch {
+		case use != "" && t.MailerURL != "" && !sameMailer(use, t.MailerURL):
+			return exitError{&OtherMailerError{Named: t.MailerURL, Chosen: use}, ExitServer}
+		case use == "" && t.MailerURL == "":
+			return usageError{errors.New("the server suggests no mailer: give --mailer-url URL")}
+		case use == "":
+			u, err := api.CheckURL(t.MailerURL)
+			if err != nil {
+				return exitError{fmt.Errorf("the server suggests a mailer that is not a usable URL: %w", err), ExitServer}
+			}
+			use = u.String()
+			fmt.Fprintf(c.stderr, "The server suggests the mailer %s (%s). This device has no mailer of its own yet;\n"+
+				"if you confirm, it is kept for this device and a server that later names another is refused.\n", mailerHost(use), api.Printable(use))
+			ok, err := confirmTTY("Use this mailer for kit mail from this device?")
+			if err != nil {
+				return exitError{fmt.Errorf("%w; give --mailer-url URL", err), ExitNoInput}
+			}
+			if !ok {
+				return usageError{errors.New("not sent: give --mailer-url URL to choose a mailer")}
+			}
+			pin = true
 		}
-		if mailer == "" {
-			return exitError{errors.New("the server names no mailer: give --mailer-url URL"), ExitUnavailable}
-		}
-		mc, err := api.NewClient(mailer, mf.mailerFingerprint)
+		mailerUsed = use
+		mc, err := api.NewClient(use, mf.mailerFingerprint)
 		if err != nil {
 			return usageError{err}
 		}
-		req.Ticket = t.Ticket
-		resp, err = mc.SendKit(c.ctx, &req)
-		return err
+		resp, err = mc.SendKit(c.ctx, &api.MailSendRequest{Ticket: t.Ticket, To: to, Kind: sealed.kind, Payload: sealed.payload})
+		if err != nil {
+			return err
+		}
+		if pin {
+			prev := cfg.MailerURL
+			cfg.MailerURL = use
+			if err := cfg.Save(c.vaultDir); err != nil {
+				return fmt.Errorf("the kit was sent, but keeping the mailer in %s failed: %w", syncclient.ConfigFile, err)
+			}
+			if prev != "" {
+				c.infof("kit mail from this device now goes through %s (was %s)", use, prev)
+			} else {
+				c.infof("kit mail from this device goes through %s from now on (keyhold status shows it)", use)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	encrypted := "none"
-	switch {
-	case req.PGPKey != "":
-		encrypted = "pgp"
-	case req.AgeRecipient != "":
-		encrypted = "age"
-	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted})
+		encrypted := sealed.kind
+		if encrypted == kitmail.KindPlain {
+			encrypted = "none"
+		}
+		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted, "mailer": mailerHost(mailerUsed)})
 	}
-	c.infof("the mailer accepted the kit for %s (request %s); it is sent over TLS and not kept", to, resp.ID)
-	if encrypted == "none" {
+	c.infof("the mailer accepted the kit for %s (request %s); it is sent over TLS and not kept", to, api.Printable(resp.ID))
+	if sealed.kind == kitmail.KindPlain {
 		c.warnf("the mail is not end-to-end encrypted: delete it once you have printed or stored the kit")
 	}
 	c.infof("hint: `keyhold account log` shows the request; if you did not ask for it, revoke unknown devices and run keyhold rotate-key")

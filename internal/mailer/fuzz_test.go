@@ -7,17 +7,20 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+
+	"github.com/keyhold/keyhold/internal/mailticket"
 )
 
 // FuzzDecodeSend checks that the request decoder never panics, refuses
 // only with 400 or 413, and that what it accepts means one thing:
 // encoding an accepted request and decoding it again gives it back.
 func FuzzDecodeSend(f *testing.F) {
-	f.Add([]byte(`{"ticket":"S0hNVAE=","kit":"KH1-AAAAA"}`))
-	f.Add([]byte(`{"ticket":"S0hNVAE=","kit":"KH1-AAAAA","email":"a@example.org","age_recipient":"age1x"}`))
-	f.Add([]byte(`{"ticket":"S0hNVAE=","kit":"KH1-AAAAA","pgp_key":"-----BEGIN PGP PUBLIC KEY BLOCK-----"}`))
-	f.Add([]byte(`{"ticket":"S0hNVAE=","kit":"x","Kit":"y"}`))
-	f.Add([]byte(`{"ticket":null,"kit":"x"}`))
+	f.Add([]byte(`{"ticket":"S0hNVAI=","to":"a@example.org","kind":"plain","payload":"JVBERi0="}`))
+	f.Add([]byte(`{"ticket":"S0hNVAI=","to":"a@example.org","kind":"age","payload":"YWdl"}`))
+	f.Add([]byte(`{"ticket":"S0hNVAI=","to":"a@example.org","kind":"pgp","payload":"LS0tLS0="}`))
+	f.Add([]byte(`{"ticket":"S0hNVAI=","to":"a@example.org","kind":"none","payload":"eA=="}`))
+	f.Add([]byte(`{"ticket":"S0hNVAI=","to":"a@example.org","To":"b@example.org"}`))
+	f.Add([]byte(`{"ticket":null,"payload":"eA=="}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := decodeSend(bytes.NewReader(data))
@@ -31,7 +34,7 @@ func FuzzDecodeSend(f *testing.F) {
 			}
 			return
 		}
-		if len(req.Ticket) == 0 || req.Kit == "" || (req.PGPKey != "" && req.AgeRecipient != "") {
+		if len(req.Ticket) == 0 || len(req.Payload) == 0 || mailticket.CheckAddress(req.To) != nil || (req.Kind != "plain" && req.Kind != "pgp" && req.Kind != "age") {
 			t.Fatalf("accepted an incomplete or contradictory request: %+v", req)
 		}
 		again, err := json.Marshal(req)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -17,8 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/svc/svctest"
@@ -38,6 +44,8 @@ type fixture struct {
 	kit    kit.Kit
 	text   string // the kit's text
 	secret string // the Secret Key's display form
+	pdf    []byte // the kit PDF and QR code PNG the device makes
+	png    []byte
 	now    time.Time
 }
 
@@ -62,6 +70,12 @@ func newFixture(t *testing.T, r *mailertest.Relay, cfg Config, run bool) *fixtur
 	f.kit.SyncLocation = "https://sync.example.org"
 	f.text = f.kit.Text()
 	f.secret = f.kit.Sheet("", f.now, secretKeyDisplay(f.kit.SecretKey)).SecretKey
+	if f.pdf, err = kit.PDF(f.kit.Sheet(testTo, f.now, f.secret)); err != nil {
+		t.Fatal(err)
+	}
+	if f.png, err = kit.QRPNG(f.text, kit.QRImageSize); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg.ServerKey = pub
 	if cfg.From == "" {
@@ -105,11 +119,22 @@ func (f *fixture) run() {
 	f.t.Cleanup(func() { <-done })
 }
 
-// ticket signs a ticket for account to to, valid for d from the
-// fixture's clock.
+// ticket signs a ticket for account to to for the fixture's plain kit
+// PDF, valid for d from the fixture's clock.
 func (f *fixture) ticket(account [16]byte, to string, d time.Duration) []byte {
 	f.t.Helper()
-	tk, err := mailticket.New(account, to, f.now.Add(d))
+	return f.ticketFor(account, to, kitmail.KindPlain, f.pdf, nil, d)
+}
+
+// ticketFor signs a ticket for account to to binding payload of kind
+// sealed to key.
+func (f *fixture) ticketFor(account [16]byte, to, kind string, payload, key []byte, d time.Duration) []byte {
+	f.t.Helper()
+	k, err := mailticket.ParseKind(kind)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tk, err := mailticket.New(account, to, k, sha256.Sum256(payload), key, f.now.Add(d))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -120,9 +145,62 @@ func (f *fixture) ticket(account [16]byte, to string, d time.Duration) []byte {
 	return b
 }
 
-// request is a send request for the fixture's kit with a fresh ticket.
+// request is a send request for the fixture's kit, unencrypted (the kit
+// PDF as the payload), with a fresh ticket.
 func (f *fixture) request() *api.MailSendRequest {
-	return &api.MailSendRequest{Ticket: f.ticket(f.kit.AccountID, testTo, 10*time.Minute), Kit: f.text, Email: testTo}
+	return &api.MailSendRequest{Ticket: f.ticket(f.kit.AccountID, testTo, 10*time.Minute), To: testTo, Kind: kitmail.KindPlain, Payload: f.pdf}
+}
+
+// sealed is a send request for payload of kind, sealed to key, with a
+// fresh ticket binding them, as the device sends it.
+func (f *fixture) sealed(kind string, payload, key []byte) *api.MailSendRequest {
+	return &api.MailSendRequest{Ticket: f.ticketFor(f.kit.AccountID, testTo, kind, payload, key, 10*time.Minute), To: testTo, Kind: kind, Payload: payload}
+}
+
+// sealPGP seals the fixture's kit to e as the device does.
+func (f *fixture) sealPGP(e *openpgp.Entity) *api.MailSendRequest {
+	f.t.Helper()
+	p, err := kitmail.SealPGP(e, f.pdf, f.png)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.sealed(kitmail.KindPGP, p, kitmail.Fingerprint(e))
+}
+
+// sealAge seals the fixture's kit PDF to r as the device does.
+func (f *fixture) sealAge(r *age.X25519Recipient) *api.MailSendRequest {
+	f.t.Helper()
+	p, err := kitmail.SealAge(r, f.pdf)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.sealed(kitmail.KindAge, p, mailticket.AgeRecipientID(r.String()))
+}
+
+// noKitIn fails if b holds the kit text or the Secret Key in any form:
+// what an encrypted kind hands the mailer, or what the mailer sends.
+func (f *fixture) noKitIn(what string, b []byte) {
+	f.t.Helper()
+	for name, s := range map[string]string{
+		"kit text":         f.text,
+		"kit text body":    strings.ReplaceAll(strings.TrimPrefix(f.text, "KH1-"), "-", ""),
+		"Secret Key":       f.secret,
+		"Secret Key (hex)": hex.EncodeToString(f.kit.SecretKey[:]),
+		"PDF (base64)":     "JVBERi0",
+		"PDF":              "%PDF-",
+	} {
+		if bytes.Contains(b, []byte(s)) {
+			f.t.Errorf("%s holds the %s", what, name)
+		}
+	}
+}
+
+// secretKeyDisplay is the Secret Key's human form, as the printed kit
+// shows it.
+func secretKeyDisplay(b [16]byte) string {
+	sk := keys.SecretKey(b)
+	defer sk.Wipe()
+	return sk.Display()
 }
 
 // post sends body to POST /v1/send and returns the status, the decoded

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
+	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 )
 
@@ -26,8 +29,8 @@ func needTool(t *testing.T, names ...string) {
 	}
 }
 
-// The PGP/MIME mail decrypts with GnuPG, to a key GnuPG made, and the
-// age attachments with the age command.
+// The PGP/MIME mail the device sealed and the mailer relayed decrypts with
+// GnuPG, to a key GnuPG made, and the age attachment with the age command.
 func TestInteropGnuPG(t *testing.T) {
 	needTool(t, "gpg", "gpgconf")
 	home, err := os.MkdirTemp("", "kh-gpg-") // short: gpg-agent's socket path is limited
@@ -66,8 +69,11 @@ func TestInteropGnuPG(t *testing.T) {
 	pub := gpg(nil, "--armor", "--export", testTo)
 
 	f := newFixture(t, nil, Config{}, true)
-	req := f.request()
-	req.PGPKey = string(pub)
+	key, err := kitmail.ReadPGPKey(pub, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := f.sealPGP(key)
 	if status, code, _ := f.post(req); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, code)
 	}
@@ -96,24 +102,27 @@ func TestInteropAgeCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, nil, Config{}, true)
-	req := f.request()
-	req.AgeRecipient = strings.TrimSpace(string(recip))
+	r, err := age.ParseX25519Recipient(strings.TrimSpace(string(recip)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := f.sealAge(r)
 	if status, code, _ := f.post(req); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, code)
 	}
 	m := f.relay.Wait(t, 10*time.Second)
 	_, _, leaves := mailertest.Parse(t, m.Data)
-	var plain [2][]byte
-	for i, p := range leaves[2:] {
-		enc := filepath.Join(dir, p.Filename)
-		if err := os.WriteFile(enc, p.Body, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command("age", "--decrypt", "-i", idFile, enc).Output()
-		if err != nil {
-			t.Fatalf("age --decrypt %s: %v", p.Filename, err)
-		}
-		plain[i] = out
+	if len(leaves) != 3 {
+		t.Fatalf("%d parts", len(leaves))
 	}
-	f.checkKitFiles(plain[0], plain[1])
+	p := leaves[2]
+	enc := filepath.Join(dir, p.Filename)
+	if err := os.WriteFile(enc, p.Body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("age", "--decrypt", "-i", idFile, enc).Output()
+	if err != nil {
+		t.Fatalf("age --decrypt %s: %v", p.Filename, err)
+	}
+	f.checkKitFiles(out, nil)
 }

@@ -1,16 +1,19 @@
-// Package mailer is keyhold-mailer: a small HTTPS service that emails one
-// recovery kit to the one address a mail ticket names.
+// Package mailer is keyhold-mailer: a small HTTPS service that relays one
+// sealed recovery kit mail to the one address a mail ticket names.
 //
 // The mailer has no access to the account database. What it trusts is the
 // ticket (internal/mailticket), signed by keyhold-server, which it checks
 // with the server's public key from its own configuration; each ticket's
-// nonce is accepted once. The kit itself comes from the user's device. The
-// mailer renders it with internal/kit (the same PDF and QR code the client
-// makes), optionally encrypts it end to end (PGP/MIME to an OpenPGP key, or
-// age-encrypted attachments), and hands it to an SMTP relay over verified
-// TLS from a bounded in-memory queue.
+// nonce is accepted once. The ticket binds the SHA-256 of the payload, the
+// address and the kind, so the mailer relays only what the account's
+// device sealed for that address. The device renders and seals the kit
+// (internal/kitmail): PGP/MIME to an OpenPGP key, or an age file; the
+// mailer cannot read either. It adds the outer headers and, for age, a
+// fixed text, and hands the mail to an SMTP relay over verified TLS from a
+// bounded in-memory queue. Only a kit the user sent with --unencrypted
+// (kind plain) is readable here.
 //
-// Nothing about a kit is written to disk or to the log; the rendered
+// Nothing about a kit is written to disk or to the log; the composed
 // message is wiped from memory once delivered or dropped. See
 // docs/MAILER.md.
 package mailer
@@ -30,6 +33,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/svc"
 )
@@ -47,9 +51,10 @@ const (
 	maxRetryBackoff = 30 * time.Minute
 )
 
-// Subject is the subject of every kit mail. It is neutral on purpose: it
-// travels in the clear even when the body is encrypted.
-const Subject = "Your Keyhold recovery kit"
+// Subject is the subject of every kit mail (kitmail.Subject). It is
+// neutral on purpose: it travels in the clear even when the body is
+// encrypted.
+const Subject = kitmail.Subject
 
 // Config is the mailer's configuration. Nothing in it points at account
 // data: the server's public key is all the mailer knows of the server.

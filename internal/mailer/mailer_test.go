@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -18,38 +19,26 @@ import (
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
 )
 
-// expectedFiles are the PDF and PNG the client would make of the
-// fixture's kit on the fixture's date.
-func (f *fixture) expectedFiles(email string) (pdf, png []byte) {
-	f.t.Helper()
-	pdf, err := kit.PDF(f.kit.Sheet(email, f.now, secretKeyDisplay(f.kit.SecretKey)))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	png, err = kit.QRPNG(f.text, kit.QRImageSize)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return pdf, png
-}
-
-// checkKitFiles checks that a mailed PDF and PNG are the client's and
-// that their QR codes read back as the kit.
+// checkKitFiles checks that a mailed PDF (and PNG, if any) are the ones
+// the device made and that their QR codes read back as the kit.
 func (f *fixture) checkKitFiles(pdf, png []byte) {
 	f.t.Helper()
-	wantPDF, wantPNG := f.expectedFiles(testTo)
-	if !bytes.Equal(pdf, wantPDF) {
-		f.t.Error("the mailed PDF is not the PDF the client makes of this kit")
-	}
-	if !bytes.Equal(png, wantPNG) {
-		f.t.Error("the mailed PNG is not the QR code the client makes of this kit")
+	if !bytes.Equal(pdf, f.pdf) {
+		f.t.Error("the mailed PDF is not the PDF the device made of this kit")
 	}
 	got, err := kit.DecodePDF(pdf)
 	if err != nil || got != f.text {
 		f.t.Errorf("the mailed PDF's QR code reads %v (err %v), not the kit", got != "", err)
+	}
+	if png == nil {
+		return
+	}
+	if !bytes.Equal(png, f.png) {
+		f.t.Error("the mailed PNG is not the QR code the device made of this kit")
 	}
 	got, err = kit.DecodePNG(png)
 	if err != nil || got != f.text {
@@ -89,6 +78,8 @@ func checkBodies(t *testing.T, leaves []mailertest.Part, want ...string) {
 	}
 }
 
+// TestSendPlain: an unencrypted kit (keyhold kit --unencrypted) is the
+// device's PDF with the mailer's fixed text.
 func TestSendPlain(t *testing.T) {
 	f := newFixture(t, nil, Config{}, true)
 	status, code, resp := f.post(f.request())
@@ -115,23 +106,23 @@ func TestSendPlain(t *testing.T) {
 		types = append(types, p.Type)
 		names = append(names, p.Filename)
 	}
-	if got := strings.Join(types, ","); got != "text/plain,text/html,application/pdf,image/png" {
+	if got := strings.Join(types, ","); got != "text/plain,text/html,application/pdf" {
 		t.Fatalf("parts %s", got)
 	}
-	if got := strings.Join(names, ","); got != ",,kit.pdf,kit.png" {
+	if got := strings.Join(names, ","); got != ",,kit.pdf" {
 		t.Errorf("attachment names %s", got)
 	}
-	checkBodies(t, leaves, "keyhold setup --kit kit.pdf", "delete this email")
-	f.checkKitFiles(leaves[2].Body, leaves[3].Body)
-	// The kit is in the attachments only, never in the text.
+	checkBodies(t, leaves, "keyhold setup --kit kit.pdf", "delete this email", "NOT encrypted")
+	f.checkKitFiles(leaves[2].Body, nil)
+	// The kit is in the attachment only, never in the text.
 	for _, p := range leaves[:2] {
 		if bytes.Contains(p.Body, []byte(f.text)) || bytes.Contains(p.Body, []byte(f.secret)) {
 			t.Errorf("the %s body holds the kit", p.Type)
 		}
 	}
 	f.waitLog(`"msg":"mail delivered"`, 5*time.Second)
-	if !strings.Contains(f.logs.String(), `"to":"…@example.org"`) {
-		t.Errorf("the log does not name the domain:\n%s", f.logs)
+	if !strings.Contains(f.logs.String(), `"to":"…@example.org"`) || !strings.Contains(f.logs.String(), `"kind":"plain"`) {
+		t.Errorf("the log does not name the domain and kind:\n%s", f.logs)
 	}
 	if tls := f.relay.MailTLS(); len(tls) != 1 || !tls[0] {
 		t.Errorf("MAIL was not sent under TLS: %v", tls)
@@ -147,10 +138,10 @@ func TestSendImplicitTLS(t *testing.T) {
 	}
 	m := f.relay.Wait(t, 10*time.Second)
 	_, _, leaves := mailertest.Parse(t, m.Data)
-	if len(leaves) != 4 {
+	if len(leaves) != 3 {
 		t.Fatalf("%d parts", len(leaves))
 	}
-	f.checkKitFiles(leaves[2].Body, leaves[3].Body)
+	f.checkKitFiles(leaves[2].Body, nil)
 }
 
 // testPGPKey makes an OpenPGP key (Ed25519 with a Curve25519 encryption
@@ -173,15 +164,21 @@ func testPGPKey(t *testing.T) (*openpgp.Entity, string) {
 	return e, b.String()
 }
 
+// TestSendPGP: the device's PGP/MIME payload is relayed as the encrypted
+// part of RFC 3156 unchanged; neither what the mailer received nor what
+// it sent holds the kit, and the text the user reads is the device's.
 func TestSendPGP(t *testing.T) {
 	f := newFixture(t, nil, Config{}, true)
-	key, pub := testPGPKey(t)
-	req := f.request()
-	req.PGPKey = pub
-	if status, code, _ := f.post(req); status != http.StatusAccepted {
+	key, _ := testPGPKey(t)
+	req := f.sealPGP(key)
+	body, _ := json.Marshal(req)
+	f.noKitIn("the request the mailer received", body)
+	f.noKitIn("the payload", req.Payload)
+	if status, code, _ := f.post(body); status != http.StatusAccepted {
 		t.Fatalf("status %d %s", status, code)
 	}
 	m := f.relay.Wait(t, 10*time.Second)
+	f.noKitIn("the mail the relay received", m.Data)
 	h, multis, leaves := mailertest.Parse(t, m.Data)
 	if h.Get("Subject") != Subject {
 		t.Errorf("subject %q", h.Get("Subject"))
@@ -196,8 +193,10 @@ func TestSendPGP(t *testing.T) {
 	if strings.TrimSpace(string(leaves[0].Body)) != "Version: 1" {
 		t.Errorf("version part %q", leaves[0].Body)
 	}
-	// Outside the encryption there is nothing of the kit or its bodies.
-	for _, s := range []string{f.text, f.secret, "JVBERi0", "password is NOT", "application/pdf"} {
+	if got := bytes.ReplaceAll(leaves[1].Body, []byte("\r\n"), []byte("\n")); !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(req.Payload)) {
+		t.Error("the encrypted part is not the payload the device sealed")
+	}
+	for _, s := range []string{"password is NOT", "application/pdf"} {
 		if bytes.Contains(m.Data, []byte(s)) {
 			t.Errorf("the outer message holds %q", s)
 		}
@@ -224,65 +223,57 @@ func TestSendPGP(t *testing.T) {
 	if len(leaves) != 4 || leaves[2].Type != "application/pdf" || leaves[3].Type != "image/png" {
 		t.Fatalf("inner parts %v", leaves)
 	}
-	checkBodies(t, leaves, "encrypted to your OpenPGP key")
+	checkBodies(t, leaves, "encrypted to your OpenPGP key on your device")
 	f.checkKitFiles(leaves[2].Body, leaves[3].Body)
 	f.waitLog(`"msg":"mail delivered"`, 5*time.Second)
-	if !strings.Contains(f.logs.String(), `"encryption":"pgp"`) {
+	if !strings.Contains(f.logs.String(), `"kind":"pgp"`) {
 		t.Error("the log does not say the mail was PGP-encrypted")
 	}
 }
 
+// TestSendAge: the device's age file is attached unchanged, with the
+// mailer's fixed text; nothing of the kit passes the mailer in the clear.
 func TestSendAge(t *testing.T) {
 	f := newFixture(t, nil, Config{}, true)
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := f.request()
-	req.AgeRecipient = id.Recipient().String()
-	if status, code, _ := f.post(req); status != http.StatusAccepted {
+	req := f.sealAge(id.Recipient())
+	body, _ := json.Marshal(req)
+	f.noKitIn("the request the mailer received", body)
+	if status, code, _ := f.post(body); status != http.StatusAccepted {
 		t.Fatalf("status %d %s", status, code)
 	}
 	m := f.relay.Wait(t, 10*time.Second)
+	f.noKitIn("the mail the relay received", m.Data)
 	_, _, leaves := mailertest.Parse(t, m.Data)
-	if len(leaves) != 4 {
+	if len(leaves) != 3 {
 		t.Fatalf("%d parts", len(leaves))
 	}
 	checkBodies(t, leaves, "age --decrypt -i YOUR-IDENTITY-FILE -o kit.pdf kit.pdf.age")
-	if leaves[2].Filename != "kit.pdf.age" || leaves[3].Filename != "kit.png.age" {
-		t.Fatalf("attachments %q %q", leaves[2].Filename, leaves[3].Filename)
+	p := leaves[2]
+	if p.Filename != "kit.pdf.age" || p.Type != "application/octet-stream" || !bytes.Equal(p.Body, req.Payload) {
+		t.Fatalf("attachment %q (%s) is not the device's age file", p.Filename, p.Type)
 	}
-	var plain [2][]byte
-	for i, p := range leaves[2:] {
-		if p.Type != "application/octet-stream" || !bytes.HasPrefix(p.Body, []byte("age-encryption.org/v1\n")) {
-			t.Fatalf("%s is not a binary age file (%s)", p.Filename, p.Type)
-		}
-		r, err := age.Decrypt(bytes.NewReader(p.Body), id)
-		if err != nil {
-			t.Fatalf("%s does not decrypt with the identity: %v", p.Filename, err)
-		}
-		if plain[i], err = io.ReadAll(r); err != nil {
-			t.Fatal(err)
-		}
+	r, err := age.Decrypt(bytes.NewReader(p.Body), id)
+	if err != nil {
+		t.Fatalf("%s does not decrypt with the identity: %v", p.Filename, err)
 	}
-	f.checkKitFiles(plain[0], plain[1])
-	for _, s := range []string{f.text, f.secret, "JVBERi0"} {
-		if bytes.Contains(m.Data, []byte(s)) {
-			t.Errorf("the message holds %q outside the age files", s)
-		}
+	pdf, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
 	}
+	f.checkKitFiles(pdf, nil)
 }
 
 // Each refusal is answered with its status and code, sends nothing, and
-// (leakCheck) leaves the kit out of the log and the disk.
+// (leakCheck) leaves the kit out of the log and the disk. The ticket
+// binds the payload, address and kind: a caller holding a ticket for one
+// sealed kit (a hostile mailer client, or one who stole a ticket) cannot
+// have another blob sent, nor send it elsewhere.
 func TestRefusals(t *testing.T) {
-	_, pgpPub := testPGPKey(t)
-	privKey, _ := testPGPKey(t)
-	var privArmor bytes.Buffer
-	w, _ := armor.Encode(&privArmor, openpgp.PrivateKeyType, nil)
-	privKey.SerializePrivate(w, nil)
-	w.Close()
-
+	id, _ := age.GenerateX25519Identity()
 	tests := []struct {
 		name   string
 		mod    func(f *fixture, r *api.MailSendRequest)
@@ -304,41 +295,44 @@ func TestRefusals(t *testing.T) {
 		{name: "malformed ticket", status: 400, code: CodeTicketInvalid, mod: func(f *fixture, r *api.MailSendRequest) {
 			r.Ticket = r.Ticket[:len(r.Ticket)-1]
 		}},
-		{name: "kit of another account", status: 403, code: CodeKitMismatch, mod: func(f *fixture, r *api.MailSendRequest) {
-			other := f.kit
-			other.AccountID[0] ^= 1
-			r.Ticket = f.ticket(other.AccountID, testTo, 10*time.Minute)
+		{name: "payload swapped", status: 403, code: CodeTicketMismatch, mod: func(f *fixture, r *api.MailSendRequest) {
+			// A ticket for payload A used with payload B.
+			r.Payload = append([]byte("%PDF-1.4 a kit of the caller's choosing "), r.Payload...)
 		}},
-		{name: "kit with a typo", status: 400, code: CodeBadKit, mod: func(f *fixture, r *api.MailSendRequest) {
-			b := []byte(r.Kit)
-			b[len(b)-1] = map[bool]byte{true: '2', false: '3'}[b[len(b)-1] != '2']
-			r.Kit = string(b)
+		{name: "payload of another kind", status: 403, code: CodeTicketMismatch, mod: func(f *fixture, r *api.MailSendRequest) {
+			sealed := f.sealAge(id.Recipient())
+			r.Payload, r.Kind = sealed.Payload, sealed.Kind
+		}},
+		{name: "another recipient", status: 403, code: CodeTicketMismatch, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.To = "mallory@example.org"
+		}},
+		{name: "another kind", status: 403, code: CodeTicketMismatch, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.Kind = kitmail.KindAge
+		}},
+		{name: "plain payload that is not a PDF", status: 400, code: CodeBadPayload, mod: func(f *fixture, r *api.MailSendRequest) {
+			*r = *f.sealed(kitmail.KindPlain, []byte("<html>click here</html>"), nil)
+		}},
+		{name: "pgp payload that is not armored", status: 400, code: CodeBadPayload, mod: func(f *fixture, r *api.MailSendRequest) {
+			*r = *f.sealed(kitmail.KindPGP, []byte("-----BEGIN PGP MESSAGE-----\n\x1b[2J\n-----END PGP MESSAGE-----\n"), bytes.Repeat([]byte{1}, 20))
+		}},
+		{name: "age payload that is not an age file", status: 400, code: CodeBadPayload, mod: func(f *fixture, r *api.MailSendRequest) {
+			*r = *f.sealed(kitmail.KindAge, f.pdf, bytes.Repeat([]byte{1}, 32))
 		}},
 		{name: "no ticket", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.Ticket = nil }},
-		{name: "no kit", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.Kit = "" }},
-		{name: "pgp and age", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) {
-			r.PGPKey, r.AgeRecipient = pgpPub, "age1xyz"
+		{name: "no payload", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.Payload = nil }},
+		{name: "no address", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.To = "" }},
+		{name: "address with a header", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) {
+			r.To = testTo + "\r\nBcc: mallory@example.org"
 		}},
-		{name: "not a pgp key", status: 400, code: CodeBadKey, mod: func(f *fixture, r *api.MailSendRequest) {
-			r.PGPKey = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n"
-		}},
-		{name: "pgp private key", status: 400, code: CodeBadKey, mod: func(f *fixture, r *api.MailSendRequest) {
-			r.PGPKey = privArmor.String()
-		}},
-		{name: "not an age recipient", status: 400, code: CodeBadKey, mod: func(f *fixture, r *api.MailSendRequest) {
-			r.AgeRecipient = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
-		}},
-		{name: "email with a control character", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) {
-			r.Email = "a@example.org\x1b[2J"
-		}},
+		{name: "unknown kind", status: 400, code: api.CodeBadRequest, mod: func(f *fixture, r *api.MailSendRequest) { r.Kind = "none" }},
 		{name: "unknown field", status: 400, code: api.CodeBadRequest, body: func(f *fixture) []byte {
-			return []byte(`{"ticket":"AAAA","kit":"KH1-AAAAA","to":"mallory@example.org"}`)
+			return []byte(`{"ticket":"AAAA","kind":"plain","to":"a@example.org","payload":"AAAA","pgp_key":"x"}`)
 		}},
 		{name: "duplicate field", status: 400, code: api.CodeBadRequest, body: func(f *fixture) []byte {
-			return []byte(`{"ticket":"AAAA","kit":"x","kit":"y"}`)
+			return []byte(`{"ticket":"AAAA","to":"a@example.org","to":"b@example.org"}`)
 		}},
 		{name: "oversized body", status: 413, code: api.CodeTooLarge, body: func(f *fixture) []byte {
-			return []byte(`{"ticket":"AAAA","kit":"` + strings.Repeat("A", api.MaxMailBody) + `"}`)
+			return []byte(`{"ticket":"AAAA","payload":"` + strings.Repeat("A", api.MaxMailBody) + `"}`)
 		}},
 	}
 	for _, tc := range tests {
@@ -371,6 +365,23 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMismatchKeepsTicket: a request refused because its payload is not
+// the ticket's does not use the ticket up: the device's own payload still
+// goes through.
+func TestMismatchKeepsTicket(t *testing.T) {
+	f := newFixture(t, nil, Config{}, true)
+	req := f.request()
+	swapped := *req
+	swapped.Payload = append([]byte("%PDF-1.7 "), req.Payload...)
+	if status, code, _ := f.post(&swapped); status != http.StatusForbidden || code != CodeTicketMismatch {
+		t.Fatalf("swapped payload: %d %s", status, code)
+	}
+	if status, code, _ := f.post(req); status != http.StatusAccepted {
+		t.Fatalf("the device's payload after a refused swap: %d %s", status, code)
+	}
+	f.relay.Wait(t, 10*time.Second)
 }
 
 func TestTicketUsedOnce(t *testing.T) {

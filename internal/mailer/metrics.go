@@ -26,7 +26,7 @@ type metrics struct {
 var refusalReasons = []string{
 	"bad_request", "too_large", "throttled_address", "throttled_account",
 	"ticket_malformed", "ticket_forged", "ticket_expired", "ticket_too_long", "ticket_used",
-	"bad_kit", "kit_mismatch", "bad_key", "queue_full", "busy", "shutting_down", "internal",
+	"ticket_mismatch", "bad_payload", "queue_full", "busy", "shutting_down", "internal",
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {

@@ -14,9 +14,9 @@ var (
 	errQueueClosed = errors.New("mailer: the queue is closed")
 )
 
-// job is one mail to deliver. msg is the whole rendered message, which
-// holds the kit (in the clear unless PGP-encrypted): it is wiped as soon
-// as the job ends, delivered or dropped.
+// job is one mail to deliver. msg is the whole composed message, which
+// holds the kit (sealed, or in the clear for an --unencrypted kit): it is
+// wiped as soon as the job ends, delivered or dropped.
 type job struct {
 	id      string
 	to      string

@@ -9,11 +9,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/keyhold/keyhold/internal/api"
-	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/svc"
 )
@@ -28,13 +26,13 @@ const (
 	CodeTicketExpired = "ticket_expired"
 	// CodeTicketUsed: this ticket was already used for a mail.
 	CodeTicketUsed = "ticket_used"
-	// CodeKitMismatch: the kit belongs to another account than the
-	// ticket.
-	CodeKitMismatch = "kit_mismatch"
-	// CodeBadKit: the kit text does not parse.
-	CodeBadKit = "bad_kit"
-	// CodeBadKey: the OpenPGP key or age recipient is unusable.
-	CodeBadKey = "bad_key"
+	// CodeTicketMismatch: the payload, address or kind is not the one
+	// the ticket binds. A ticket lets the mailer relay only what the
+	// account's device sealed for that address.
+	CodeTicketMismatch = "ticket_mismatch"
+	// CodeBadPayload: the payload is not of its kind's shape (an armored
+	// OpenPGP message, an age file, or a PDF).
+	CodeBadPayload = "bad_payload"
 	// CodeUnavailable: the queue is full or the mailer is stopping; try
 	// again after Retry-After.
 	CodeUnavailable = "unavailable"
@@ -43,11 +41,9 @@ const (
 // Field limits of a send request, far above what a well-formed value
 // needs and far below api.MaxMailBody.
 const (
-	maxTicket       = 1024 // a ticket is at most 45 + 254 + 64 bytes
-	maxKitText      = 4096 // a kit text with the longest sync location is ~1000
-	maxEmail        = mailticket.MaxAddress
-	maxPGPKey       = 96 << 10 // an armored public key with a few subkeys and signatures
-	maxAgeRecipient = 4096     // hybrid post-quantum recipients are ~2000 characters
+	maxTicket = 1024 // a ticket is at most 79 + 32 + 2 + 254 + 64 bytes
+	// maxPayload leaves room for base64 in the JSON body.
+	maxPayload = api.MaxMailBody / 4 * 3 * 95 / 100
 )
 
 // refusal is a request the mailer answers with an error: status, code,
@@ -88,7 +84,7 @@ func decodeSend(r io.Reader) (*api.MailSendRequest, error) {
 	return &req, nil
 }
 
-// checkSend checks the fields' presence, sizes and text.
+// checkSend checks the fields' presence, sizes and shapes.
 func checkSend(r *api.MailSendRequest) error {
 	bad := func(msg string) error { return refuse(http.StatusBadRequest, api.CodeBadRequest, "bad_request", msg) }
 	switch {
@@ -96,36 +92,26 @@ func checkSend(r *api.MailSendRequest) error {
 		return bad("ticket is missing: ask the server for one (POST /v1/mail/ticket)")
 	case len(r.Ticket) > maxTicket:
 		return bad("ticket is longer than " + strconv.Itoa(maxTicket) + " bytes")
-	case r.Kit == "":
-		return bad("kit is missing")
-	case len(r.Kit) > maxKitText:
-		return bad("kit is longer than " + strconv.Itoa(maxKitText) + " bytes")
-	case r.PGPKey != "" && r.AgeRecipient != "":
-		return bad("give at most one of pgp_key and age_recipient")
-	case len(r.PGPKey) > maxPGPKey:
-		return bad("pgp_key is longer than " + strconv.Itoa(maxPGPKey) + " bytes")
-	case len(r.AgeRecipient) > maxAgeRecipient:
-		return bad("age_recipient is longer than " + strconv.Itoa(maxAgeRecipient) + " bytes")
-	case strings.ContainsAny(r.AgeRecipient, "\r\n"):
-		return bad("age_recipient must be a single recipient (age1…)")
+	case r.To == "":
+		return bad("to is missing")
+	case mailticket.CheckAddress(r.To) != nil:
+		return bad("to must be one plain email address")
+	case len(r.Payload) == 0:
+		return bad("payload is missing")
+	case len(r.Payload) > maxPayload:
+		return bad("payload is longer than " + strconv.Itoa(maxPayload) + " bytes")
 	}
-	if r.Email != "" {
-		if len(r.Email) > maxEmail {
-			return bad("email is longer than " + strconv.Itoa(maxEmail) + " bytes")
-		}
-		for _, c := range r.Email {
-			if unicode.IsControl(c) || c == utf8.RuneError || unicode.Is(unicode.Bidi_Control, c) || c == '\u2028' || c == '\u2029' {
-				return bad("email holds a control character")
-			}
-		}
+	if _, err := mailticket.ParseKind(r.Kind); err != nil {
+		return bad("kind must be pgp, age or plain")
 	}
 	return nil
 }
 
-// send is POST /v1/send: check, render, queue. The order matters: the
-// cheap per-address limit first, the ticket before anything is parsed
-// from the kit, the per-account limit once the account is known, and the
-// nonce last, so that a refused request does not use up its ticket.
+// send is POST /v1/send: check, wrap, queue. The order matters: the
+// cheap per-address limit first, the ticket before the payload is looked
+// at, the per-account limit once the account is known, the payload's
+// binding to the ticket, and the nonce last, so that a refused request
+// does not use up its ticket.
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	id := newID()
 	log := s.log.With("request", id)
@@ -169,26 +155,19 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	k, err := kit.Parse(req.Kit)
-	if err != nil {
-		// kit.Parse's message names at most one offending character and
-		// its position, never the kit; it helps the user, so the client
-		// gets it, but the log only says that the kit did not parse.
-		fail(refuse(http.StatusBadRequest, CodeBadKit, "bad_kit", err.Error()), attrs...)
+	// The ticket binds the payload, address and kind: a caller holding a
+	// ticket for one sealed kit cannot have the mailer send another blob,
+	// or send it elsewhere, or as another kind.
+	if !t.Matches(req.Payload) || req.To != t.To || req.Kind != t.Kind.String() {
+		fail(refuse(http.StatusForbidden, CodeTicketMismatch, "ticket_mismatch",
+			"the payload, address or kind is not the one the ticket binds; the mailer relays only what the device sealed for that address"), attrs...)
 		return
 	}
-	defer k.Wipe()
-	if k.AccountID != t.AccountID {
-		fail(refuse(http.StatusForbidden, CodeKitMismatch, "kit_mismatch",
-			"the kit belongs to another account than the ticket; a ticket only lets the mailer send its own account's kit"), attrs...)
+	if err := kitmail.CheckPayload(req.Kind, req.Payload); err != nil {
+		fail(refuse(http.StatusBadRequest, CodeBadPayload, "bad_payload", err.Error()), attrs...)
 		return
 	}
-	enc, err := parseEncryption(req, now)
-	if err != nil {
-		fail(refuse(http.StatusBadRequest, CodeBadKey, "bad_key", err.Error()), attrs...)
-		return
-	}
-	attrs = append(attrs, "encryption", enc.kind())
+	attrs = append(attrs, "kind", req.Kind)
 
 	release, err := s.nonces.use(t.Nonce, t.Expires, now)
 	if err != nil {
@@ -202,10 +181,10 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	msg, err := s.render(&k, t.To, req.Email, enc, now)
+	msg, err := s.compose(t.To, req.Kind, req.Payload, now)
 	if err != nil {
 		release()
-		log.Error("rendering the kit mail failed", append(attrs, "error", err.Error())...)
+		log.Error("composing the kit mail failed", append(attrs, "error", err.Error())...)
 		s.metrics.refused("internal")
 		svc.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "the mailer could not make the mail; its log says more", 0)
 		return

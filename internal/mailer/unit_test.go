@@ -6,13 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"filippo.io/age"
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-
-	"github.com/keyhold/keyhold/internal/api"
 )
 
 func TestNonceSet(t *testing.T) {
@@ -95,21 +88,6 @@ func TestScrub(t *testing.T) {
 	}
 }
 
-func TestBodyText(t *testing.T) {
-	for _, kind := range []string{"none", "age", "pgp"} {
-		b := bodyFor(kind)
-		for _, line := range strings.Split(b.text(), "\n") {
-			if len([]rune(line)) > 72 && !strings.HasPrefix(line, "    ") {
-				t.Errorf("%s: line longer than 72 columns: %q", kind, line)
-			}
-		}
-		html := b.html()
-		if strings.Count(html, "<ul>") != strings.Count(html, "</ul>") || !strings.HasSuffix(html, "</body></html>\n") {
-			t.Errorf("%s: malformed HTML", kind)
-		}
-	}
-}
-
 // When Run's context ends, the queue drops what it holds and takes no
 // more: nothing would deliver it.
 func TestRunCancelled(t *testing.T) {
@@ -131,64 +109,5 @@ func TestRunCancelled(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "mail dropped undelivered at shutdown") {
 		t.Errorf("log:\n%s", f.logs)
-	}
-}
-
-func TestParseEncryption(t *testing.T) {
-	x, _ := age.GenerateX25519Identity()
-	pq, err := age.GenerateHybridIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	expiredPub := func() string {
-		e, err := openpgp.NewEntity("Old", "", "old@example.org", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA,
-			KeyLifetimeSecs: 60, Time: func() time.Time { return now.Add(-time.Hour) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		w, _ := armor.Encode(&b, openpgp.PublicKeyType, nil)
-		e.Serialize(w)
-		w.Close()
-		return b.String()
-	}()
-	k1, pub := testPGPKey(t)
-	k2, pub2 := testPGPKey(t)
-	var oneBlock strings.Builder
-	w, _ := armor.Encode(&oneBlock, openpgp.PublicKeyType, nil)
-	k1.Serialize(w)
-	k2.Serialize(w)
-	w.Close()
-	tests := []struct {
-		name string
-		req  api.MailSendRequest
-		kind string // "" means refused
-	}{
-		{"none", api.MailSendRequest{}, "none"},
-		{"age X25519", api.MailSendRequest{AgeRecipient: x.Recipient().String()}, "age"},
-		{"age hybrid", api.MailSendRequest{AgeRecipient: pq.Recipient().String()}, "age"},
-		{"age plugin", api.MailSendRequest{AgeRecipient: "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t"}, ""},
-		{"age identity", api.MailSendRequest{AgeRecipient: strings.TrimSpace(x.String())}, ""},
-		{"ssh key", api.MailSendRequest{AgeRecipient: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO"}, ""},
-		{"pgp", api.MailSendRequest{PGPKey: pub}, "pgp"},
-		{"pgp two blocks", api.MailSendRequest{PGPKey: pub + pub2}, ""},
-		{"pgp two keys in one block", api.MailSendRequest{PGPKey: oneBlock.String()}, ""},
-		{"pgp expired", api.MailSendRequest{PGPKey: expiredPub}, ""},
-		{"pgp garbage", api.MailSendRequest{PGPKey: "hello"}, ""},
-	}
-	for _, tc := range tests {
-		enc, err := parseEncryption(&tc.req, now)
-		switch {
-		case tc.kind == "" && err == nil:
-			t.Errorf("%s: accepted", tc.name)
-		case tc.kind != "" && err != nil:
-			t.Errorf("%s: %v", tc.name, err)
-		case tc.kind != "" && enc.kind() != tc.kind:
-			t.Errorf("%s: kind %s", tc.name, enc.kind())
-		}
-		if err != nil && (strings.Contains(err.Error(), "AGE-SECRET") || strings.Contains(err.Error(), "AAAAC3")) {
-			t.Errorf("%s: the error repeats the key: %v", tc.name, err)
-		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 func BenchmarkVerify(b *testing.B) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	now := time.Now()
-	t, err := New([16]byte{1}, "alice@example.org", now.Add(10*time.Minute))
+	t, err := New([16]byte{1}, "alice@example.org", KindAge, [32]byte{2}, AgeRecipientID("age1example"), now.Add(10*time.Minute))
 	if err != nil {
 		b.Fatal(err)
 	}

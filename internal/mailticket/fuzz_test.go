@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(tk.body(), body) || !bytes.Equal(append(bytes.Clone(body), sig...), b) {
 			t.Fatal("re-encoding differs")
 		}
-		if len(sig) != ed25519.SignatureSize || CheckAddress(tk.To) != nil || tk.Expires.Unix() < 0 {
+		if len(sig) != ed25519.SignatureSize || CheckAddress(tk.To) != nil || CheckKey(tk.Kind, tk.Key) != nil || tk.Expires.Unix() < 0 {
 			t.Fatalf("accepted %+v", tk)
 		}
 	})

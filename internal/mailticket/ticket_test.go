@@ -3,6 +3,7 @@ package mailticket
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -15,7 +16,13 @@ import (
 var (
 	testAccount = [16]byte{0x01, 0x93, 0x5c, 0x1e, 0x7a, 0x00, 0x70, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01}
 	testNow     = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	testPayload = sha256.Sum256([]byte("a sealed kit"))
+	testFPR     = bytes.Repeat([]byte{0xfb}, 20) // an OpenPGP v4 fingerprint
 )
+
+// addrLenAt is where the address length (two bytes) of tk's encoding
+// starts.
+func addrLenAt(tk *Ticket) int { return fixedSize + len(tk.Key) }
 
 func testKey(b byte) ed25519.PrivateKey {
 	seed := bytes.Repeat([]byte{b}, ed25519.SeedSize)
@@ -32,7 +39,7 @@ func pubOf(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.
 // testNow.
 func signed(t *testing.T, k ed25519.PrivateKey) (*Ticket, []byte) {
 	t.Helper()
-	tk, err := New(testAccount, "alice@example.org", testNow.Add(10*time.Minute))
+	tk, err := New(testAccount, "alice@example.org", KindPGP, testPayload, testFPR, testNow.Add(10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +53,14 @@ func signed(t *testing.T, k ed25519.PrivateKey) (*Ticket, []byte) {
 func TestRoundTrip(t *testing.T) {
 	k := testKey(1)
 	tk, b := signed(t, k)
-	if len(b) != headerSize+len(tk.To)+ed25519.SignatureSize {
+	if len(b) != fixedSize+len(tk.Key)+2+len(tk.To)+ed25519.SignatureSize {
 		t.Fatalf("ticket of %d bytes", len(b))
 	}
 	got, err := Verify(pubOf(k), b, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *tk {
+	if !got.Equal(tk) {
 		t.Fatalf("verified %+v, signed %+v", got, tk)
 	}
 	// A second ticket for the same account and address differs in its
@@ -64,8 +71,46 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPayloadBinding: a ticket matches the payload it was signed for and
+// no other, and New refuses a key id that does not fit the kind.
+func TestPayloadBinding(t *testing.T) {
+	k := testKey(1)
+	tk, b := signed(t, k)
+	got, err := Verify(pubOf(k), b, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Matches([]byte("a sealed kit")) {
+		t.Fatal("the ticket does not match its own payload")
+	}
+	if got.Matches([]byte("a sealed kit.")) || got.Matches(nil) {
+		t.Fatal("the ticket matches another payload")
+	}
+	if got.Kind != KindPGP || !bytes.Equal(got.Key, testFPR) || got.Payload != tk.Payload {
+		t.Fatalf("kind %v key %x", got.Kind, got.Key)
+	}
+	for _, tc := range []struct {
+		kind Kind
+		key  []byte
+	}{
+		{KindPlain, testFPR}, {KindPGP, nil}, {KindPGP, make([]byte, 21)}, {KindAge, testFPR}, {0, nil}, {4, nil},
+	} {
+		if _, err := New(testAccount, "alice@example.org", tc.kind, testPayload, tc.key, testNow); !errors.Is(err, ErrKind) {
+			t.Errorf("New(%v, %d-byte key): %v, want ErrKind", tc.kind, len(tc.key), err)
+		}
+	}
+	for _, name := range []string{"plain", "pgp", "age"} {
+		if k, err := ParseKind(name); err != nil || k.String() != name {
+			t.Errorf("ParseKind(%q) = %v, %v", name, k, err)
+		}
+	}
+	if _, err := ParseKind("none"); !errors.Is(err, ErrKind) {
+		t.Errorf("ParseKind(none): %v", err)
+	}
+}
+
 func TestNewTruncatesExpiry(t *testing.T) {
-	tk, err := New(testAccount, "alice@example.org", testNow.Add(10*time.Minute+700*time.Millisecond))
+	tk, err := New(testAccount, "alice@example.org", KindPGP, testPayload, testFPR, testNow.Add(10*time.Minute+700*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +128,8 @@ func TestEveryBitFlipRefused(t *testing.T) {
 		c[i/8] ^= 1 << (i % 8)
 		if _, err := Verify(pubOf(k), c, testNow); err == nil {
 			t.Fatalf("flipping bit %d of byte %d verifies", i%8, i/8)
-		} else if i/8 >= 5 && i/8 < headerSize-2 && !errors.Is(err, ErrForged) && !errors.Is(err, ErrMalformed) {
-			// Account, expiry and nonce bytes are signed: a flip there is
+		} else if i/8 >= 5 && i/8 < fixedSize-1 && !errors.Is(err, ErrForged) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrKind) {
+			// Account, expiry, nonce, kind and payload bytes are signed: a flip there is
 			// a forgery (or an expiry out of range), not some other error.
 			t.Fatalf("flipping a bit of byte %d: %v", i/8, err)
 		}
@@ -118,7 +163,7 @@ func TestExpiry(t *testing.T) {
 func TestTooLongLifetime(t *testing.T) {
 	k := testKey(1)
 	for _, life := range []time.Duration{MaxLifetime + time.Second, 24 * time.Hour, 100 * 365 * 24 * time.Hour} {
-		tk, err := New(testAccount, "alice@example.org", testNow.Add(life))
+		tk, err := New(testAccount, "alice@example.org", KindPGP, testPayload, testFPR, testNow.Add(life))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,6 +225,12 @@ func TestParseErrors(t *testing.T) {
 	withTo.To = "alice @example.org"
 	farExpiry := *tk
 	farExpiry.Expires = time.Unix(1<<62+1, 0)
+	withKind := *tk
+	withKind.Kind = 9
+	withKey := *tk
+	withKey.Key = bytes.Repeat([]byte{1}, 31)
+	plainKey := *tk
+	plainKey.Kind = KindPlain
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -189,11 +240,17 @@ func TestParseErrors(t *testing.T) {
 		{"magic only", []byte("KHMT"), ErrMalformed},
 		{"wrong magic", mod(func(c []byte) []byte { c[3] = 'X'; return c }), ErrMalformed},
 		{"version 0", mod(func(c []byte) []byte { c[4] = 0; return c }), ErrVersion},
-		{"version 2", mod(func(c []byte) []byte { c[4] = 2; return c }), ErrVersion},
-		{"version 2, short", []byte("KHMT\x02"), ErrVersion},
-		{"address length one more", mod(func(c []byte) []byte { c[headerSize-1]++; return c }), ErrMalformed},
-		{"address length one less", mod(func(c []byte) []byte { c[headerSize-1]--; return c }), ErrMalformed},
-		{"address length huge", mod(func(c []byte) []byte { c[headerSize-2] = 0xff; return c }), ErrMalformed},
+		{"version 1 (bound no payload)", mod(func(c []byte) []byte { c[4] = 1; return c }), ErrVersion},
+		{"version 3", mod(func(c []byte) []byte { c[4] = 3; return c }), ErrVersion},
+		{"version 1, short", []byte("KHMT\x01"), ErrVersion},
+		{"address length one more", mod(func(c []byte) []byte { c[addrLenAt(tk)+1]++; return c }), ErrMalformed},
+		{"address length one less", mod(func(c []byte) []byte { c[addrLenAt(tk)+1]--; return c }), ErrMalformed},
+		{"address length huge", mod(func(c []byte) []byte { c[addrLenAt(tk)] = 0xff; return c }), ErrMalformed},
+		{"key length one more", mod(func(c []byte) []byte { c[fixedSize-1]++; return c }), ErrMalformed},
+		{"key length beyond MaxKey", mod(func(c []byte) []byte { c[fixedSize-1] = MaxKey + 1; return c }), ErrMalformed},
+		{"signed unknown kind", resign(withKind), ErrKind},
+		{"signed pgp kind with an age-sized key", resign(withKey), ErrKind},
+		{"signed plain kind with a key", resign(plainKey), ErrKind},
 		{"signed address with a space", resign(withTo), ErrBadAddress},
 		{"signed expiry beyond 2^62", resign(farExpiry), ErrMalformed},
 	} {
@@ -217,7 +274,7 @@ func TestParseSlices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *tk || !bytes.Equal(body, tk.body()) || !bytes.Equal(append(bytes.Clone(body), sig...), b) || len(sig) != ed25519.SignatureSize {
+	if !got.Equal(tk) || !bytes.Equal(body, tk.body()) || !bytes.Equal(append(bytes.Clone(body), sig...), b) || len(sig) != ed25519.SignatureSize {
 		t.Fatal("Parse does not split the ticket into body and signature")
 	}
 }
@@ -277,10 +334,10 @@ func TestCheckAddress(t *testing.T) {
 		}
 		if !tc.ok {
 			// Neither made nor signed nor read.
-			if _, err := New(testAccount, tc.addr, testNow); !errors.Is(err, ErrBadAddress) {
+			if _, err := New(testAccount, tc.addr, KindPlain, testPayload, nil, testNow); !errors.Is(err, ErrBadAddress) {
 				t.Errorf("New(%q): %v", tc.addr, err)
 			}
-			if _, err := Sign(testKey(1), &Ticket{AccountID: testAccount, To: tc.addr, Expires: testNow}); !errors.Is(err, ErrBadAddress) {
+			if _, err := Sign(testKey(1), &Ticket{AccountID: testAccount, To: tc.addr, Expires: testNow, Kind: KindPlain}); !errors.Is(err, ErrBadAddress) {
 				t.Errorf("Sign(%q): %v", tc.addr, err)
 			}
 		}

@@ -3,6 +3,8 @@ package mailticket
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,9 +40,12 @@ type vector struct {
 	Now       string `json:"now"`            // RFC 3339, the verifier's clock
 	AccountID string `json:"account_id,omitempty"`
 	To        string `json:"to,omitempty"`
-	Expires   string `json:"expires,omitempty"` // RFC 3339
-	Nonce     string `json:"nonce,omitempty"`   // hex
-	Encoded   string `json:"encoded"`           // hex
+	Expires   string `json:"expires,omitempty"`        // RFC 3339
+	Nonce     string `json:"nonce,omitempty"`          // hex
+	Kind      string `json:"kind,omitempty"`           // plain, pgp or age
+	Payload   string `json:"payload_sha256,omitempty"` // hex
+	Key       string `json:"recipient_key,omitempty"`  // hex
+	Encoded   string `json:"encoded"`                  // hex
 	Comment   string `json:"comment,omitempty"`
 }
 
@@ -51,6 +56,7 @@ var errorNames = map[string]error{
 	"ErrExpired":    ErrExpired,
 	"ErrTooLong":    ErrTooLong,
 	"ErrBadAddress": ErrBadAddress,
+	"ErrKind":       ErrKind,
 }
 
 func errName(err error) string {
@@ -73,7 +79,33 @@ var (
 	vecNonce   = [16]byte{0x6e, 0x6f, 0x6e, 0x63, 0x65, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
 	vecExpires = time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC)
 	vecNow     = vecExpires.Add(-10 * time.Minute) // issued now
+	// vecPayload is the SHA-256 of the payload "sealed kit".
+	vecPayload = sha256.Sum256([]byte("sealed kit"))
+	// vecFPR is an OpenPGP v4 fingerprint, vecFPR6 a v6 one.
+	vecFPR  = mustHex("8e2b0fd3b1a3c9e4f0a61f0c7d2b3a4c5d6e7f80")
+	vecFPR6 = mustHex("c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc")
+	vecAge  = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 )
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// v1Body is a version 1 ticket's body (SPEC §15 before payload binding),
+// to show that such a ticket is refused even when validly signed.
+func v1Body(tk *Ticket) []byte {
+	b := []byte(Magic)
+	b = append(b, 1)
+	b = append(b, tk.AccountID[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(tk.Expires.Unix()))
+	b = append(b, tk.Nonce[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(tk.To)))
+	return append(b, tk.To...)
+}
 
 func vecKey(seed []byte) ed25519.PrivateKey {
 	k, err := KeyFromSeed(seed)
@@ -93,7 +125,8 @@ func rawSign(k ed25519.PrivateKey, t *Ticket) []byte {
 func makeVectors(t *testing.T) []vector {
 	k, k2 := vecKey(vecSeed), vecKey(vecSeed2)
 	pub := FormatPublicKey(k.Public().(ed25519.PublicKey))
-	base := Ticket{AccountID: vecAccount, To: "alice@example.org", Expires: vecExpires, Nonce: vecNonce}
+	base := Ticket{AccountID: vecAccount, To: "alice@example.org", Expires: vecExpires, Nonce: vecNonce,
+		Kind: KindPGP, Payload: vecPayload, Key: vecFPR}
 	sign := func(tk Ticket) []byte {
 		b, err := Sign(k, &tk)
 		if err != nil {
@@ -111,13 +144,25 @@ func makeVectors(t *testing.T) []vector {
 			v.To = tk.To
 			v.Expires = tk.Expires.UTC().Format(time.RFC3339)
 			v.Nonce = hex.EncodeToString(tk.Nonce[:])
+			v.Kind = tk.Kind.String()
+			v.Payload = hex.EncodeToString(tk.Payload[:])
+			v.Key = hex.EncodeToString(tk.Key)
 		}
 		if seed != nil {
 			v.Seed = hex.EncodeToString(seed)
 		}
 		out = append(out, v)
 	}
-	add("valid ticket", "ok", &base, vecSeed, pub, vecNow, good, "")
+	add("valid ticket, OpenPGP v4 key", "ok", &base, vecSeed, pub, vecNow, good, "")
+	v6 := base
+	v6.Key = vecFPR6
+	add("valid ticket, OpenPGP v6 key", "ok", &v6, vecSeed, pub, vecNow, sign(v6), "")
+	ag := base
+	ag.Kind, ag.Key = KindAge, AgeRecipientID(vecAge)
+	add("valid ticket, age", "ok", &ag, vecSeed, pub, vecNow, sign(ag), "recipient_key is SHA-256(\""+vecAge+"\")")
+	pl := base
+	pl.Kind, pl.Key = KindPlain, []byte{}
+	add("valid ticket, plain", "ok", &pl, vecSeed, pub, vecNow, sign(pl), "an unencrypted kit: no recipient key")
 	utf := base
 	utf.To = "élodie@exemple.fr"
 	add("valid ticket, UTF-8 address", "ok", &utf, vecSeed, pub, vecNow, sign(utf), "")
@@ -134,14 +179,30 @@ func makeVectors(t *testing.T) []vector {
 	other.AccountID[15] = 2
 	add("account id changed after signing", "ErrForged", nil, nil, pub, vecNow,
 		append(other.body(), good[len(good)-ed25519.SignatureSize:]...), "")
+	swapped := base
+	swapped.Payload[0] ^= 1
+	add("payload hash changed after signing", "ErrForged", nil, nil, pub, vecNow,
+		append(swapped.body(), good[len(good)-ed25519.SignatureSize:]...), "a caller cannot reuse a ticket for another payload")
+	rekind := base
+	rekind.Kind = KindPlain
+	rekind.Key = nil
+	add("sealed kind and key changed after signing", "ErrForged", nil, nil, pub, vecNow,
+		append(rekind.body(), good[len(good)-ed25519.SignatureSize:]...), "")
 	add("flipped signature bit", "ErrForged", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[len(c)-1] ^= 1; return c }), "")
 	add("signature without the context", "ErrForged", nil, nil, pub, vecNow,
-		append(base.body(), ed25519.Sign(k, base.body())...), `an Ed25519 signature over the body alone, without "keyhold mail ticket v1\x00"`)
+		append(base.body(), ed25519.Sign(k, base.body())...), `an Ed25519 signature over the body alone, without "keyhold mail ticket v2\x00"`)
+	add("version 1, validly signed", "ErrVersion", nil, nil, pub, vecNow,
+		append(v1Body(&base), ed25519.Sign(k, append([]byte("keyhold mail ticket v1\x00"), v1Body(&base)...))...),
+		"version 1 bound no payload; a verifier refuses it")
 	add("wrong magic", "ErrMalformed", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[0] = 'X'; return c }), "")
-	add("version 2", "ErrVersion", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[4] = 2; return c }), "")
+	add("version 3", "ErrVersion", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[4] = 3; return c }), "")
 	add("truncated", "ErrMalformed", nil, nil, pub, vecNow, good[:len(good)-1], "")
 	add("trailing byte", "ErrMalformed", nil, nil, pub, vecNow, append(bytes.Clone(good), 0), "")
-	add("address length too long", "ErrMalformed", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[headerSize-1]++; return c }), "")
+	add("address length too long", "ErrMalformed", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[fixedSize+len(base.Key)+1]++; return c }), "")
+	add("key length too long", "ErrMalformed", nil, nil, pub, vecNow, mod(func(c []byte) []byte { c[fixedSize-1]++; return c }), "")
+	badKind := base
+	badKind.Kind = 0
+	add("signed kind 0", "ErrKind", nil, nil, pub, vecNow, rawSign(k, &badKind), "a validly signed ticket that names no kind")
 	add("empty", "ErrMalformed", nil, nil, pub, vecNow, nil, "")
 	bad := base
 	bad.To = "Alice <alice@example.org>"
@@ -213,7 +274,19 @@ func checkVector(t *testing.T, v vector) {
 	// The declared fields: for an accepted ticket they are what Verify
 	// read, and for every vector with a seed, signing them gives exactly
 	// the recorded bytes.
-	want := Ticket{AccountID: uuid.MustParse(v.AccountID), To: v.To}
+	kind, err := ParseKind(v.Kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := hex.DecodeString(v.Payload)
+	if err != nil || len(payload) != sha256.Size {
+		t.Fatalf("payload %q", v.Payload)
+	}
+	key, err := hex.DecodeString(v.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Ticket{AccountID: uuid.MustParse(v.AccountID), To: v.To, Kind: kind, Payload: [32]byte(payload), Key: key}
 	want.Expires, err = time.Parse(time.RFC3339, v.Expires)
 	if err != nil {
 		t.Fatal(err)
@@ -223,10 +296,10 @@ func checkVector(t *testing.T, v vector) {
 		t.Fatalf("nonce %q", v.Nonce)
 	}
 	copy(want.Nonce[:], nonce)
-	if got != nil && *got != want {
+	if got != nil && !got.Equal(&want) {
 		t.Errorf("verified %+v, declared %+v", *got, want)
 	}
-	if parsed, _, _, err := Parse(enc); err != nil || *parsed != want {
+	if parsed, _, _, err := Parse(enc); err != nil || !parsed.Equal(&want) {
 		t.Errorf("parsed %+v (%v), declared %+v", parsed, err, want)
 	}
 	if v.Seed != "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -81,6 +83,19 @@ func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
 		badRequest(w, "to must be one plain email address like name@example.com (no display name, spaces or control characters)")
 		return
 	}
+	kind, err := mailticket.ParseKind(req.Kind)
+	if err != nil {
+		badRequest(w, "kind must be pgp, age or plain: how the device sealed the kit")
+		return
+	}
+	if len(req.PayloadSHA256) != sha256.Size {
+		badRequest(w, "payload_sha256 must be the 32-byte SHA-256 of the sealed kit")
+		return
+	}
+	if mailticket.CheckKey(kind, req.RecipientKey) != nil {
+		badRequest(w, "recipient_key must be the OpenPGP key's fingerprint (20 or 32 bytes), the SHA-256 of the age recipient, or empty for plain")
+		return
+	}
 	ctx := r.Context()
 	wait, err := s.mailQuota(ctx, a.account.ID)
 	if err != nil {
@@ -95,7 +110,7 @@ func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
 		return
 	}
 	now := s.now()
-	t, err := mailticket.New([16]byte(a.account.ID), req.To, now.Add(mailTicketTTL))
+	t, err := mailticket.New([16]byte(a.account.ID), req.To, kind, [sha256.Size]byte(req.PayloadSHA256), req.RecipientKey, now.Add(mailTicketTTL))
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -112,7 +127,7 @@ func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
 		Kind:     api.EventKitEmailed,
 		DeviceID: a.session.DeviceID,
 		Source:   s.source(r),
-		Detail:   "to " + maskAddress(req.To),
+		Detail:   "to " + maskAddress(req.To) + ", " + sealedDetail(kind, req.RecipientKey),
 	})
 	if err != nil {
 		s.internal(w, r, err)
@@ -166,4 +181,17 @@ func maskAddress(a string) string {
 	}
 	_, n := utf8.DecodeRuneInString(local)
 	return local[:n] + "***@" + domain
+}
+
+// sealedDetail says in the audit log how the kit was sealed: the OpenPGP
+// key's fingerprint (which the owner can recognise as theirs), the start
+// of the age recipient's hash, or that it was not encrypted.
+func sealedDetail(kind mailticket.Kind, key []byte) string {
+	switch kind {
+	case mailticket.KindPGP:
+		return "encrypted to OpenPGP key " + strings.ToUpper(hex.EncodeToString(key))
+	case mailticket.KindAge:
+		return "encrypted to an age recipient (SHA-256 " + hex.EncodeToString(key[:8]) + "…)"
+	}
+	return "NOT encrypted"
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -32,9 +35,19 @@ func (e *env) mailPub() ed25519.PublicKey {
 	return pub
 }
 
+// plainTicketRequest is a request body for a ticket for an unencrypted kit.
+var plainTicketRequest, _ = json.Marshal(api.MailTicketRequest{To: "alice@example.org", Kind: "plain", PayloadSHA256: make([]byte, 32)})
+
+// The sealed payload and OpenPGP fingerprint the tests ask tickets for.
+var (
+	testPayloadHash = sha256.Sum256([]byte("an OpenPGP message"))
+	testFingerprint = bytes.Repeat([]byte{0xab}, 20)
+)
+
 func (e *env) ticket(token, to string) *resp {
 	e.t.Helper()
-	return e.do("POST", "/v1/mail/ticket", token, api.MailTicketRequest{To: to})
+	return e.do("POST", "/v1/mail/ticket", token, api.MailTicketRequest{To: to, Kind: "pgp",
+		PayloadSHA256: testPayloadHash[:], RecipientKey: testFingerprint})
 }
 
 // mustTicket gets a ticket and checks it as the mailer would, now.
@@ -72,6 +85,9 @@ func TestMailTicket(t *testing.T) {
 		if tk.AccountID != u.id || tk.To != to {
 			t.Errorf("the ticket names %x and %q, want the session's account %x and %q", tk.AccountID, tk.To, u.id, to)
 		}
+		if tk.Kind != mailticket.KindPGP || tk.Payload != testPayloadHash || !bytes.Equal(tk.Key, testFingerprint) {
+			t.Errorf("the ticket binds %v %x %x, not what the device asked for", tk.Kind, tk.Payload, tk.Key)
+		}
 		if want := e.clock.Now().Add(10 * time.Minute); !tk.Expires.Equal(want) || !mt.Expires.Equal(want) {
 			t.Errorf("expires %v (answer says %v), want %v", tk.Expires, mt.Expires, want)
 		}
@@ -101,7 +117,7 @@ func TestMailTicket(t *testing.T) {
 			t.Fatalf("%d kit_email_requested events, want 2", len(evs))
 		}
 		for _, ev := range evs {
-			if ev.Detail != "to a***@example.org" || ev.DeviceID != u.device.ID || ev.Source != "127.0.0.1" {
+			if ev.Detail != "to a***@example.org, encrypted to OpenPGP key "+strings.Repeat("AB", 20) || ev.DeviceID != u.device.ID || ev.Source != "127.0.0.1" {
 				t.Errorf("event %+v", ev)
 			}
 		}
@@ -145,6 +161,61 @@ func TestMailTicketOwnAccount(t *testing.T) {
 		// A logged-out session gets nothing.
 		e.do("POST", "/v1/logout", b.token, nil).ok(t, 204, nil)
 		e.ticket(b.token, "b@example.org").fails(t, 401, api.CodeUnauthorized)
+	})
+}
+
+// TestMailTicketSealed: a ticket binds the kind, payload hash and key the
+// device sent, and the server refuses a request that cannot be bound.
+func TestMailTicketSealed(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t))
+		u := e.newUser()
+		req := func(kind string, hash, key []byte) *resp {
+			return e.do("POST", "/v1/mail/ticket", u.token, api.MailTicketRequest{To: "u@example.org", Kind: kind, PayloadSHA256: hash, RecipientKey: key})
+		}
+		h := testPayloadHash[:]
+		ageID := mailticket.AgeRecipientID("age1example")
+		for _, tc := range []struct {
+			name      string
+			kind      string
+			hash, key []byte
+		}{
+			{"no kind", "", h, nil},
+			{"unknown kind", "none", h, nil},
+			{"no hash", "plain", nil, nil},
+			{"short hash", "plain", h[:31], nil},
+			{"plain with a key", "plain", h, testFingerprint},
+			{"pgp without a key", "pgp", h, nil},
+			{"pgp with a 21-byte key", "pgp", h, make([]byte, 21)},
+			{"age with a fingerprint", "age", h, testFingerprint},
+		} {
+			req(tc.kind, tc.hash, tc.key).fails(t, 400, api.CodeBadRequest)
+		}
+		if n := len(e.kitEvents(u)); n != 0 {
+			t.Fatalf("%d kit events after refused requests", n)
+		}
+		for _, tc := range []struct {
+			kind string
+			want mailticket.Kind
+			key  []byte
+			log  string
+		}{
+			{"plain", mailticket.KindPlain, nil, "NOT encrypted"},
+			{"age", mailticket.KindAge, ageID, "encrypted to an age recipient (SHA-256 " + hex.EncodeToString(ageID[:8]) + "…)"},
+		} {
+			var mt api.MailTicketResponse
+			req(tc.kind, h, tc.key).ok(t, 200, &mt)
+			tk, err := mailticket.Verify(e.mailPub(), mt.Ticket, e.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk.Kind != tc.want || !bytes.Equal(tk.Key, tc.key) || !tk.Matches([]byte("an OpenPGP message")) {
+				t.Errorf("%s: the ticket binds %v %x", tc.kind, tk.Kind, tk.Key)
+			}
+			if ev := e.kitEvents(u)[0]; ev.Detail != "to u***@example.org, "+tc.log {
+				t.Errorf("%s: audit detail %q", tc.kind, ev.Detail)
+			}
+		}
 	})
 }
 
@@ -273,7 +344,7 @@ func TestMailTicketAcrossReplicas(t *testing.T) {
 				if i%2 == 1 {
 					e = e2
 				}
-				req, _ := http.NewRequest("POST", e.hs.URL+"/v1/mail/ticket", strings.NewReader(`{"to":"alice@example.org"}`))
+				req, _ := http.NewRequest("POST", e.hs.URL+"/v1/mail/ticket", bytes.NewReader(plainTicketRequest))
 				req.Header.Set("Authorization", "Bearer "+u.token)
 				res, err := e.hs.Client().Do(req)
 				if err != nil {

@@ -36,6 +36,11 @@ type Config struct {
 	DeviceName  string    `json:"device_name"`
 	Token       string    `json:"token,omitempty"`
 	Expires     time.Time `json:"token_expires,omitzero"`
+	// MailerURL is the keyhold-mailer the user chose for kit mail (with
+	// --mailer-url, or by confirming the server's suggestion once). A
+	// server that later names another mailer is refused: the server does
+	// not decide where a kit goes.
+	MailerURL string `json:"mailer_url,omitempty"`
 }
 
 // NewConfig makes the settings of a device new to a server.
