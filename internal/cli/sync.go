@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -122,6 +123,9 @@ func (c *cmdEnv) loginAgain(cfg *syncclient.Config) error {
 		return err
 	}
 	if err := syncclient.Relogin(c.ctx, cl, cfg, v, pw); err != nil {
+		if errors.Is(err, format.ErrWrongSecretKey) {
+			return fmt.Errorf("%w; if the account key was rotated on another device, run keyhold sync first: it follows the rotation, then logs in", err)
+		}
 		return err
 	}
 	c.infof("logged in to %s again", cfg.Server)
@@ -262,6 +266,12 @@ func (c *cmdEnv) reloginWith(cfg *syncclient.Config, v *vault.Vault, pw []byte) 
 	if err != nil {
 		return false
 	}
+	// Only if the server's envelope differs from this device's: a typo
+	// must not become a failed login in the account's audit log.
+	params, err := cl.LoginParams(c.ctx, v.AccountID().String())
+	if err == nil && bytes.Equal(params.Header, v.Envelope().Header()) {
+		return false
+	}
 	err = syncclient.Relogin(c.ctx, cl, cfg, v, pw)
 	if err == nil {
 		err = cfg.Save(c.vaultDir)
@@ -286,6 +296,7 @@ func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Rep
 	if ls == nil {
 		if ag := c.agentClient(); ag != nil {
 			rep, err := ag.Sync(ctx)
+			relogged := false
 			if errors.Is(err, syncclient.ErrLoginNeeded) {
 				if err := c.loginAgain(cfg); err != nil {
 					return rep, err
@@ -293,6 +304,12 @@ func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Rep
 				first := rep
 				rep, err = ag.Sync(ctx)
 				rep = joinReports(first, rep)
+				relogged = true
+			}
+			if err == nil && rep != nil && rep.Rotated && !relogged {
+				// Following the rotation is all its narrowed session
+				// allowed: log in with the new Secret Key now.
+				return rep, c.loginAgain(cfg)
 			}
 			return rep, err
 		}
@@ -322,23 +339,39 @@ func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Rep
 			return nil, err
 		}
 	}
+	// relogin logs in again once the server ended or narrowed the
+	// session. The login key of this unlock works after an expiry; after
+	// a password change on another device, or once this device followed
+	// a rotation (its Secret Key changed), only the current password does.
+	relogin := func(rotated bool) error {
+		if !rotated {
+			lerr := login()
+			if lerr == nil || !errors.Is(lerr, syncclient.ErrLoginFailed) {
+				return lerr
+			}
+		}
+		if err := c.loginAgain(cfg); err != nil {
+			return err
+		}
+		cl.SetToken(cfg.Token)
+		return nil
+	}
 	y := &syncclient.Syncer{C: cl, S: ls.s}
 	rep, err := y.Sync(ctx)
+	relogged := false
 	if errors.Is(err, syncclient.ErrLoginNeeded) {
-		// The login key of this unlock works after an expiry; after a
-		// password change or a rotation on another device (which end or
-		// narrow this session) only the current password does.
-		if lerr := login(); errors.Is(lerr, syncclient.ErrLoginFailed) {
-			if err := c.loginAgain(cfg); err != nil {
-				return rep, err
-			}
-			cl.SetToken(cfg.Token)
-		} else if lerr != nil {
-			return rep, lerr
+		if err := relogin(rep != nil && rep.Rotated); err != nil {
+			return rep, err
 		}
 		first := rep
 		rep, err = y.Sync(ctx)
 		rep = joinReports(first, rep)
+		relogged = true
+	}
+	if err == nil && rep != nil && rep.Rotated && !relogged {
+		// Following the rotation is all its narrowed session allowed:
+		// log in with the new Secret Key now, not at the next push.
+		return rep, relogin(true)
 	}
 	return rep, err
 }
