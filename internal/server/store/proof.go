@@ -19,9 +19,16 @@ func (d *db) TakeReauth(ctx context.Context, tokenHash [32]byte, now time.Time) 
 		WHERE token_hash = $1 AND reauth_until > $2 AND narrowed = 0`, tokenHash[:], ts(now))
 }
 
+// EndOtherSessions also announces the account's current head again, so
+// that every replica's event streams of the account wake up, re-check
+// their session and end now rather than at their next heartbeat.
 func (d *db) EndOtherSessions(ctx context.Context, account ID, keep [32]byte) error {
 	if _, err := d.b.writes().exec(ctx, `DELETE FROM sessions WHERE account = $1 AND token_hash <> $2`, b16(account), keep[:]); err != nil {
 		return fmt.Errorf("end sessions: %w", err)
+	}
+	var head int64
+	if err := d.b.writes().queryRow(ctx, `SELECT head FROM accounts WHERE id = $1`, b16(account)).Scan(&head); err == nil {
+		d.b.notifyAfter(account, uint64(head))
 	}
 	return nil
 }

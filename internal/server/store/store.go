@@ -215,7 +215,9 @@ type Store interface {
 	// TakeReauth uses up the session's fresh proof: it succeeds once per
 	// proof, and gives ErrNotFound if there is none or it ended by now.
 	TakeReauth(ctx context.Context, tokenHash [32]byte, now time.Time) error
-	// EndOtherSessions deletes every session of the account but keep's.
+	// EndOtherSessions deletes every session of the account but keep's,
+	// and announces the account's head again to its subscribers (on
+	// every replica), so that their streams re-check their sessions.
 	EndOtherSessions(ctx context.Context, account ID, keep [32]byte) error
 	// NarrowOtherSessions narrows every session of the account but
 	// keep's (Session.Narrowed) and clears their fresh proofs.
