@@ -110,9 +110,10 @@ func (s *Server) registerProof(w http.ResponseWriter, r *http.Request, a *authed
 }
 
 // endOtherSessions ends, after a password change, every session of the
-// account but a's, and their event streams on this replica (other
-// replicas' streams end at their next heartbeat, when their session is
-// found gone). The change itself has happened: a failure is logged.
+// account but a's, and their event streams on this replica. Other
+// replicas' streams wake on the head the store announces again, re-check
+// their session and end (or at their next heartbeat, if the notification
+// is lost). The change itself has happened: a failure is logged.
 func (s *Server) endOtherSessions(r *http.Request, a *authed) {
 	if err := s.st.EndOtherSessions(r.Context(), a.account.ID, a.hash); err != nil {
 		s.log.Error("ending the other sessions after a password change failed", "error", err.Error())
