@@ -129,7 +129,7 @@ func (s *Server) session(r *http.Request, hash [32]byte) (*authed, error) {
 	if acct.Disabled {
 		return nil, errDisabled
 	}
-	if sess.Narrowed && !followRoutes[r.Pattern] {
+	if sess.Narrowed && !followsRotation(r.Pattern) {
 		return nil, errNarrowed
 	}
 	return &authed{hash: hash, session: sess, account: acct}, nil

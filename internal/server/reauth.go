@@ -26,7 +26,7 @@ import (
 // A password change then ends every other session of the account (and
 // their event streams): other devices log in again with the new password.
 // A key rotation narrows every other session to what following the
-// rotation needs (followRoutes); they log in again once they hold the new
+// rotation needs (followsRotation); they log in again once they hold the new
 // Secret Key.
 
 // ReauthTTL is how long a fresh proof lasts: long enough to type a new
@@ -34,12 +34,15 @@ import (
 // token stolen afterwards is worth nothing more than before.
 const ReauthTTL = 5 * time.Minute
 
-// followRoutes are the routes a narrowed session may still use: fetching
-// the keys with the transition and the re-encrypted items, and logging out.
-var followRoutes = map[string]bool{
-	"GET /v1/account/keys": true,
-	"GET /v1/sync/changes": true,
-	"POST /v1/logout":      true,
+// followsRotation reports whether the route pattern is one a narrowed
+// session may still use: fetching the keys with the transition and the
+// re-encrypted items, and logging out.
+func followsRotation(pattern string) bool {
+	switch pattern {
+	case "GET /v1/account/keys", "GET /v1/sync/changes", "POST /v1/logout":
+		return true
+	}
+	return false
 }
 
 // errNarrowed means the session was narrowed by a key rotation and the
