@@ -242,13 +242,16 @@ func (c *Client) LoginStart(ctx context.Context, r *LoginStartRequest) (*LoginSt
 	return &out, c.do(ctx, http.MethodPost, "/v1/login/start", nil, r, &out)
 }
 
-// LoginFinish sends KE3 and, on success, keeps the session token.
+// LoginFinish sends KE3 and, on success, keeps the session token (a
+// reauth login keeps the token it was sent with).
 func (c *Client) LoginFinish(ctx context.Context, r *LoginFinishRequest) (*LoginFinishResponse, error) {
 	var out LoginFinishResponse
 	if err := c.do(ctx, http.MethodPost, "/v1/login/finish", nil, r, &out); err != nil {
 		return nil, err
 	}
-	c.token = out.Token
+	if !r.Reauth {
+		c.token = out.Token
+	}
 	return &out, nil
 }
 

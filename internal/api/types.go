@@ -76,17 +76,25 @@ type LoginStartResponse struct {
 
 // LoginFinishRequest is the last login message (OPAQUE KE3). A pending
 // login can be finished once.
+//
+// With Reauth and the session's bearer token, the login is a fresh proof
+// of the login key for that session (docs/LOGIN.md "Fresh proof"): no new
+// session is opened; the session may make one account change (password,
+// key rotation, login record) until ReauthUntil.
 type LoginFinishRequest struct {
 	LoginID string `json:"login_id"`
 	Message []byte `json:"message"`
+	Reauth  bool   `json:"reauth,omitempty"`
 }
 
 // LoginFinishResponse returns the session token. The token is a secret:
 // the server keeps only its SHA-256.
+// A reauth login returns no token, only ReauthUntil.
 type LoginFinishResponse struct {
-	Token    string    `json:"token"`
-	Expires  time.Time `json:"expires"`
-	DeviceID string    `json:"device_id"`
+	Token       string    `json:"token"`
+	Expires     time.Time `json:"expires"`
+	DeviceID    string    `json:"device_id"`
+	ReauthUntil time.Time `json:"reauth_until,omitzero"`
 }
 
 // Plan is an account's plan as the server enforces it.
@@ -183,6 +191,7 @@ const (
 	EventLogin           = "login"
 	EventLoginFailed     = "login_failed"
 	EventLoginThrottled  = "login_throttled"
+	EventReauth          = "reauth" // a fresh proof of the login key for an account change
 	EventDeviceAdded     = "device_added"
 	EventDeviceRevoked   = "device_revoked"
 	EventPasswordChanged = "password_changed"
@@ -303,6 +312,8 @@ const (
 	CodeStale        = "stale"      // cursor or key version is behind: pull first
 	CodePlanLimit    = "plan_limit" // e.g. too many devices for the plan
 	CodeInternal     = "internal"
+	// CodeReauth: an account change needs a fresh proof of the password.
+	CodeReauth = "reauth_required"
 )
 
 // LoginParamsRequest asks, before login, for what a device needs to derive

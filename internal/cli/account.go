@@ -261,11 +261,13 @@ old password; if you suspect the old password or a kit leaked, run
 keyhold rotate-key as well.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := c.unlockLocal()
+			// The current password unlocks here and, through a server,
+			// proves it to the server too (docs/LOGIN.md "Fresh proof").
+			ls, err := c.localSync()
 			if err != nil {
 				return err
 			}
-			defer localSession{s}.Close()
+			s := ls.s
 			npw, err := c.newPassword(newFile)
 			if err != nil {
 				return err
@@ -280,7 +282,7 @@ keyhold rotate-key as well.`,
 				if err != nil {
 					return err
 				}
-				y := &syncclient.Syncer{C: cl, S: s}
+				y := &syncclient.Syncer{C: cl, S: s, Prove: c.prover(cl, cfg, s.Vault().AccountID(), ls.login)}
 				publish = y.PublishPassword(c.ctx)
 			} else if p := s.FolderPasswordPublisher(c.ctx); p != nil {
 				// The folder gets the new envelope first; if writing it
@@ -322,18 +324,19 @@ after a suspected leak of a kit, a key file or the password.`,
 				return err
 			}
 			defer keys.Wipe(pw)
-			s, err := v.Unlock(pw)
+			s, login, err := v.UnlockLogin(pw)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			defer login.Wipe()
 			var created *vault.Created
 			if cfg, err := syncclient.Load(c.vaultDir); err == nil {
 				cl, err := cfg.Client()
 				if err != nil {
 					return err
 				}
-				y := &syncclient.Syncer{C: cl, S: s}
+				y := &syncclient.Syncer{C: cl, S: s, Prove: c.prover(cl, cfg, v.AccountID(), login)}
 				created, err = y.Rotate(c.ctx, pw)
 				if err != nil {
 					return err

@@ -27,6 +27,7 @@ const (
 	ExitUnavailable = 9  // a needed facility is missing (clipboard, agent support)
 	ExitExists      = 10 // refusing to overwrite a vault or file that exists
 	ExitServer      = 11 // the sync server could not be reached, or refused the request
+	ExitLogin       = 12 // the server ended this device's session and there was no terminal to ask for the password
 )
 
 // usageError marks errors in how the command was called.
@@ -70,6 +71,10 @@ func exitCode(err error) int {
 		return ExitServer
 	case errors.Is(err, syncclient.ErrLoginFailed), errors.Is(err, syncclient.ErrRevoked), errors.Is(err, syncclient.ErrDisabled):
 		return ExitAuth
+	case errors.Is(err, syncclient.ErrLoginNeeded):
+		return ExitLogin
+	case errors.Is(err, syncclient.ErrNoProof):
+		return ExitServer
 	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
 		return ExitDamaged
 	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrFingerprint):

@@ -164,10 +164,19 @@ of --account ID.
 Nothing is written until everything checks out: the kit's account must match
 the vault's, its Secret Key must fit the vault's key, the password must open
 the account key, the key check must pass, and every item and the manifest
-must verify. On any failure nothing is left behind.`,
+must verify. On any failure nothing is left behind.
+
+A device revoked on its server (keyhold devices revoke) re-joins the same
+way: run setup with the kit on its existing vault. It logs in as a new
+device and keeps its vault, and the edits it made but had not synced are
+merged with the server's copy and sent, not lost. Any other existing vault
+is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if vault.Exists(c.vaultDir) {
+			// An existing vault is refused, except that a device revoked
+			// on its server re-joins (below).
+			exists := vault.Exists(c.vaultDir)
+			if exists && (folder != "" || from != "") {
 				return fmt.Errorf("%w: %s", vault.ErrVaultExists, c.vaultDir)
 			}
 			var k kit.Kit
@@ -190,6 +199,9 @@ must verify. On any failure nothing is left behind.`,
 			defer sk.Wipe()
 			if folder != "" {
 				return c.setupFromFolder(folder, &k)
+			}
+			if exists {
+				return c.rejoin(&sf, keys.AccountID(k.AccountID), &sk)
 			}
 			if from == "" {
 				if sf.url == "" {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/merge"
 	"github.com/keyhold/keyhold/internal/syncclient"
@@ -96,37 +98,37 @@ func (c *cmdEnv) registerNew(sf *serverFlags, created *vault.Created, email stri
 	return cfg.Save(c.vaultDir)
 }
 
-// loginAgain asks for the password, derives the login key (one key
-// derivation) and logs this device in again, saving the new token.
+// loginAgain says that the server ended this device's session, asks for
+// the account's current password and logs this device in again with it
+// (syncclient.Relogin: the password may have been changed on another
+// device), saving the new token. Without a terminal or password file it
+// fails with ExitLogin.
 func (c *cmdEnv) loginAgain(cfg *syncclient.Config) error {
 	v, err := c.openVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	di, err := v.Device()
-	if err != nil {
-		return err
+	c.warnf("the server ended this device's session (the password was changed or the account key rotated on another device, or it expired): log in again with the account's current password")
+	pw, err := c.password("Current password of the account on " + cfg.Server + ": ")
+	if errors.Is(err, errNoInput) {
+		return exitError{fmt.Errorf("%w: %w; run keyhold sync on a terminal to log in again", syncclient.ErrLoginNeeded, err), ExitLogin}
 	}
-	defer di.SecretKey.Wipe()
-	c.infof("the server needs this device to log in again")
-	pw, err := c.password("Password for " + c.vaultDir + ": ")
 	if err != nil {
 		return err
 	}
 	defer keys.Wipe(pw)
-	d, err := v.Envelope().Derive(pw, di.SecretKey)
-	if err != nil {
-		return err
-	}
-	defer d.Wipe()
 	cl, err := cfg.Client()
 	if err != nil {
 		return err
 	}
-	if err := syncclient.Login(c.ctx, cl, cfg, v.AccountID(), &d.Login); err != nil {
+	if err := syncclient.Relogin(c.ctx, cl, cfg, v, pw); err != nil {
+		if errors.Is(err, format.ErrWrongSecretKey) {
+			return fmt.Errorf("%w; if the account key was rotated on another device, run keyhold sync first: it follows the rotation, then logs in", err)
+		}
 		return err
 	}
+	c.infof("logged in to %s again", cfg.Server)
 	return cfg.Save(c.vaultDir)
 }
 
@@ -238,6 +240,14 @@ func (c *cmdEnv) localSync() (*localSyncer, error) {
 	}
 	defer keys.Wipe(pw)
 	s, login, err := v.UnlockLogin(pw)
+	if errors.Is(err, format.ErrWrongPassword) {
+		// The password may have been changed on another device, whose
+		// change ended this device's session before it could fetch the
+		// new envelope: try the password with the server.
+		if cfg, lerr := syncclient.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
+			s, login, err = v.UnlockLogin(pw)
+		}
+	}
 	if err != nil {
 		v.Close()
 		return nil, err
@@ -245,6 +255,35 @@ func (c *cmdEnv) localSync() (*localSyncer, error) {
 	ls := &localSyncer{s: s, login: login}
 	c.closers = append(c.closers, func() { login.Wipe(); localSession{s}.Close() })
 	return ls, nil
+}
+
+// reloginWith logs this device in with pw as the account's current
+// password (syncclient.Relogin), keeping the server's newer envelope as
+// pending; it reports whether that worked. It is quiet when pw is wrong
+// on the server too.
+func (c *cmdEnv) reloginWith(cfg *syncclient.Config, v *vault.Vault, pw []byte) bool {
+	cl, err := cfg.Client()
+	if err != nil {
+		return false
+	}
+	// Only if the server's envelope differs from this device's: a typo
+	// must not become a failed login in the account's audit log.
+	params, err := cl.LoginParams(c.ctx, v.AccountID().String())
+	if err == nil && bytes.Equal(params.Header, v.Envelope().Header()) {
+		return false
+	}
+	err = syncclient.Relogin(c.ctx, cl, cfg, v, pw)
+	if err == nil {
+		err = cfg.Save(c.vaultDir)
+	}
+	if err != nil {
+		if !errors.Is(err, syncclient.ErrLoginFailed) && !errors.Is(err, format.ErrWrongSecretKey) {
+			c.warnf("the password does not open this device's copy, and the server could not be asked whether it changed: %v", err)
+		}
+		return false
+	}
+	c.infof("the password was changed on another device; this device logged in to %s with the new one", cfg.Server)
+	return true
 }
 
 // syncWith syncs once: with ls, this process's unlocked session; else
@@ -257,15 +296,29 @@ func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Rep
 	if ls == nil {
 		if ag := c.agentClient(); ag != nil {
 			rep, err := ag.Sync(ctx)
+			relogged := false
 			if errors.Is(err, syncclient.ErrLoginNeeded) {
 				if err := c.loginAgain(cfg); err != nil {
-					return nil, err
+					return rep, err
 				}
+				first := rep
 				rep, err = ag.Sync(ctx)
+				rep = joinReports(first, rep)
+				relogged = true
+			}
+			if err == nil && rep != nil && rep.Rotated && !relogged {
+				// Following the rotation is all its narrowed session
+				// allowed: log in with the new Secret Key now.
+				return rep, c.loginAgain(cfg)
 			}
 			return rep, err
 		}
 		if ls, err = c.localSync(); err != nil {
+			return nil, err
+		}
+		// The unlock may have logged in again (a password changed on
+		// another device): read the token it saved.
+		if cfg, err = c.syncConfig(); err != nil {
 			return nil, err
 		}
 	}
@@ -286,15 +339,60 @@ func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Rep
 			return nil, err
 		}
 	}
+	// relogin logs in again once the server ended or narrowed the
+	// session. The login key of this unlock works after an expiry; after
+	// a password change on another device, or once this device followed
+	// a rotation (its Secret Key changed), only the current password does.
+	relogin := func(rotated bool) error {
+		if !rotated {
+			lerr := login()
+			if lerr == nil || !errors.Is(lerr, syncclient.ErrLoginFailed) {
+				return lerr
+			}
+		}
+		if err := c.loginAgain(cfg); err != nil {
+			return err
+		}
+		cl.SetToken(cfg.Token)
+		return nil
+	}
 	y := &syncclient.Syncer{C: cl, S: ls.s}
 	rep, err := y.Sync(ctx)
+	relogged := false
 	if errors.Is(err, syncclient.ErrLoginNeeded) {
-		if err := login(); err != nil {
-			return nil, err
+		if err := relogin(rep != nil && rep.Rotated); err != nil {
+			return rep, err
 		}
+		first := rep
 		rep, err = y.Sync(ctx)
+		rep = joinReports(first, rep)
+		relogged = true
+	}
+	if err == nil && rep != nil && rep.Rotated && !relogged {
+		// Following the rotation is all its narrowed session allowed:
+		// log in with the new Secret Key now, not at the next push.
+		return rep, relogin(true)
 	}
 	return rep, err
+}
+
+// joinReports adds what a first, interrupted sync did to the report of
+// the sync that finished it.
+func joinReports(first, rep *syncclient.Report) *syncclient.Report {
+	if first == nil {
+		return rep
+	}
+	if rep == nil {
+		return first
+	}
+	rep.Pulled += first.Pulled
+	rep.Added += first.Added
+	rep.Updated += first.Updated
+	rep.Merged += first.Merged
+	rep.Conflicts = append(first.Conflicts, rep.Conflicts...)
+	rep.EnvelopeUpdated = rep.EnvelopeUpdated || first.EnvelopeUpdated
+	rep.Rotated = rep.Rotated || first.Rotated
+	return rep
 }
 
 func (c *cmdEnv) printSync(rep *syncclient.Report) error {
@@ -507,30 +605,51 @@ func (c *cmdEnv) devicesCmd() *cobra.Command {
 			})
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
+	var yes bool
+	revoke := &cobra.Command{
 		Use:   "revoke DEVICE_ID",
 		Short: "Revoke a device: its sessions end at once and it can no longer sync or log in",
 		Long: `Revoke a device (a lost laptop, a sold phone). Its sessions end at once and
 it can no longer log in or sync. What it already downloaded stays on it,
 encrypted: if it may fall into the wrong hands with your password, also run
-keyhold rotate-key.`,
+keyhold rotate-key.
+
+Revoking the device you are on asks first (--yes skips the question; without
+a terminal --yes is required). Its vault stays, with the edits it has not
+synced; keyhold setup --kit KIT re-joins it to the account as a new device
+and sends those edits.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := uuid.Parse(args[0]); err != nil {
 				return usageError{fmt.Errorf("%q is not a device id (see keyhold devices list)", args[0])}
 			}
 			return c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+				self := strings.EqualFold(args[0], cfg.DeviceID)
+				if self && !yes {
+					c.infof("%s is this device: revoking it ends its session at once, and it can no longer sync", args[0])
+					c.infof("until you set it up again with keyhold setup --kit KIT, which keeps the edits it has not synced")
+					ok, err := confirmTTY("Revoke this device?")
+					if err != nil {
+						return fmt.Errorf("%w; add --yes to revoke this device without asking", err)
+					}
+					if !ok {
+						return exitError{errors.New("not revoked"), ExitUsage}
+					}
+				}
 				if err := cl.RevokeDevice(c.ctx, args[0]); err != nil {
 					return err
 				}
-				if args[0] == cfg.DeviceID {
-					c.warnf("this device revoked itself; it can no longer sync")
-				}
 				c.infof("revoked device %s", args[0])
+				if self {
+					c.warnf("this device revoked itself; it can no longer sync")
+					c.infof("hint: to sync again (keeping the edits not yet synced): keyhold setup --kit KIT")
+				}
 				return nil
 			})
 		},
-	})
+	}
+	revoke.Flags().BoolVar(&yes, "yes", false, "revoke the device you are on without asking")
+	cmd.AddCommand(revoke)
 	return cmd
 }
 
@@ -603,6 +722,101 @@ func (c *cmdEnv) setupFromServer(sf *serverFlags, id keys.AccountID, sk *keys.Se
 		return err
 	}
 	c.infof("this device is set up from %s: %s (account %s)", cfg.Server, c.vaultDir, id)
+	c.reportSync(rep)
+	return nil
+}
+
+// prover gives a Syncer its fresh proof of the current password for an
+// account change (docs/LOGIN.md "Fresh proof"), from the login key of the
+// unlock this command just made with the password typed for it.
+func (c *cmdEnv) prover(cl *api.Client, cfg *syncclient.Config, id keys.AccountID, login *keys.Key32) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := syncclient.Reauth(ctx, cl, cfg, id, login)
+		if errors.Is(err, syncclient.ErrLoginFailed) {
+			return fmt.Errorf("%w; if the password was changed on another device, run keyhold sync first", err)
+		}
+		if err != nil {
+			return err
+		}
+		return cfg.Save(c.vaultDir) // Reauth may have logged in again
+	}
+}
+
+// rejoin sets up again a device whose vault exists: if the server revoked
+// it, it logs in as a new device (syncclient.Rejoin) and syncs, which
+// merges and sends the edits it had not synced. Any other existing vault
+// is refused as before.
+func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) error {
+	exists := fmt.Errorf("%w: %s", vault.ErrVaultExists, c.vaultDir)
+	cfg, err := syncclient.Load(c.vaultDir)
+	if err != nil {
+		return exists // not synced with a server: nothing to re-join
+	}
+	v, err := c.openVault()
+	if err != nil {
+		return err
+	}
+	if v.AccountID() != id {
+		v.Close()
+		return fmt.Errorf("%w (it holds account %s, the kit is for %s)", exists, v.AccountID(), id)
+	}
+	if sf.url != "" {
+		u, err := api.CheckURL(sf.url)
+		if err != nil {
+			v.Close()
+			return usageError{err}
+		}
+		cfg.Server = u.String()
+		if sf.fingerprint != "" {
+			cfg.Fingerprint = sf.fingerprint
+		}
+	}
+	if sf.deviceName != "" {
+		cfg.DeviceName = sf.deviceName
+	}
+	pw, err := c.password("Password for account " + id.String() + ": ")
+	if err != nil {
+		v.Close()
+		return err
+	}
+	defer keys.Wipe(pw)
+	cl, err := cfg.Client()
+	if err != nil {
+		v.Close()
+		return err
+	}
+	err = syncclient.Rejoin(c.ctx, cl, cfg, v, pw, sk)
+	if errors.Is(err, syncclient.ErrNotRevoked) {
+		v.Close()
+		if serr := cfg.Save(c.vaultDir); serr != nil {
+			return serr
+		}
+		return exitError{fmt.Errorf("%w: %s: %w", errExists, c.vaultDir, err), ExitExists}
+	}
+	if err != nil {
+		v.Close()
+		return err
+	}
+	if err := cfg.Save(c.vaultDir); err != nil {
+		v.Close()
+		return err
+	}
+	n, _ := v.Pending(c.ctx)
+	c.infof("this device was revoked; it re-joined the account on %s as a new device (%s)", cfg.Server, cfg.DeviceID)
+	s, login, err := v.UnlockLogin(pw)
+	if err != nil {
+		v.Close()
+		return err
+	}
+	ls := &localSyncer{s: s, login: login}
+	c.closers = append(c.closers, func() { login.Wipe(); localSession{s}.Close() })
+	rep, err := c.syncWith(c.ctx, ls)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		c.infof("%d edits made while this device was revoked were merged and sent", n)
+	}
 	c.reportSync(rep)
 	return nil
 }

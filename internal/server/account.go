@@ -68,6 +68,9 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, a *authed) {
 }
 
 func (s *Server) password(w http.ResponseWriter, r *http.Request, a *authed) {
+	if !s.needProof(w, a) {
+		return
+	}
 	var req api.PasswordRequest
 	if !decode(s, w, r, api.MaxBody, &req) {
 		return
@@ -76,11 +79,15 @@ func (s *Server) password(w http.ResponseWriter, r *http.Request, a *authed) {
 		badRequest(w, "record is not a valid login record")
 		return
 	}
+	if !s.useProof(w, r, a) {
+		return
+	}
 	err := s.st.SetPassword(r.Context(), a.account.ID, req.KeyVersion, req.Envelope, req.Record, a.session.DeviceID)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
 	}
+	s.endOtherSessions(r, a)
 	noContent(w)
 }
 
@@ -88,6 +95,9 @@ func (s *Server) password(w http.ResponseWriter, r *http.Request, a *authed) {
 // transaction. The body may be large, so the connection's deadlines are
 // extended for it.
 func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *authed) {
+	if !s.needProof(w, a) {
+		return
+	}
 	extendDeadlines(w, 30*time.Minute)
 	var req api.RotateRequest
 	if !decode(s, w, r, api.MaxRotateBody, &req) {
@@ -101,12 +111,16 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *authed) {
 		badRequest(w, "record is not a valid login record")
 		return
 	}
+	if !s.useProof(w, r, a) {
+		return
+	}
 	k := &store.Keys{Envelope: req.Envelope, KeyCheck: req.KeyCheck, KeyVersion: req.KeyVersion, Record: req.Record, Transition: req.Transition}
 	head, err := s.st.Rotate(r.Context(), a.account.ID, req.Cursor, k, pushItems(req.Items), req.Manifest, a.session.DeviceID)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
 	}
+	s.narrowOtherSessions(r, a)
 	svc.WriteJSON(w, http.StatusOK, api.PushResponse{Head: head, Accepted: []api.Accepted{}, Rejected: []api.Rejected{}, ManifestStored: true})
 }
 

@@ -114,8 +114,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (a *authed
 var errDisabled = errors.New("account disabled")
 
 // session loads the session with token hash and its account. It gives
-// store.ErrNotFound for a missing, expired or revoked session and
-// errDisabled for a disabled account.
+// store.ErrNotFound for a missing, expired or revoked session,
+// errDisabled for a disabled account, and errNarrowed for a session
+// narrowed by a key rotation asking for more than following it needs.
 func (s *Server) session(r *http.Request, hash [32]byte) (*authed, error) {
 	sess, err := s.st.Session(r.Context(), hash, s.now())
 	if err != nil {
@@ -128,6 +129,9 @@ func (s *Server) session(r *http.Request, hash [32]byte) (*authed, error) {
 	if acct.Disabled {
 		return nil, errDisabled
 	}
+	if sess.Narrowed && !followsRotation(r.Pattern) {
+		return nil, errNarrowed
+	}
 	return &authed{hash: hash, session: sess, account: acct}, nil
 }
 
@@ -136,6 +140,8 @@ func (s *Server) authError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyhold", error="invalid_token"`)
 		svc.WriteError(w, http.StatusUnauthorized, api.CodeUnauthorized, "the session has expired or was ended; log in again", 0)
+	case errors.Is(err, errNarrowed):
+		narrowedError(w)
 	case errors.Is(err, errDisabled):
 		svc.WriteError(w, http.StatusForbidden, api.CodeDisabled, "this account is disabled; contact the server's operator", 0)
 	default:

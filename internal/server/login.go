@@ -32,6 +32,9 @@ func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 			badRequest(w, "account_id is not the account of this session")
 			return
 		}
+		if !s.registerProof(w, r, a) {
+			return
+		}
 	} else {
 		if s.refuseThrottled(w, r, nil, accountKey(id), addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
 			return
@@ -167,6 +170,10 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 func (s *Server) loginFinish(w http.ResponseWriter, r *http.Request) {
 	var req api.LoginFinishRequest
 	if !decode(s, w, r, api.MaxBody, &req) {
+		return
+	}
+	if req.Reauth {
+		s.reauth(w, r, &req)
 		return
 	}
 	ctx := r.Context()

@@ -143,6 +143,7 @@ func TestBadBodies(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
 		e := newEnv(t, open(t))
 		u := e.newUser()
+		e.mustReauth(u) // so that the account changes get as far as their bodies
 		item := api.FormatID(newID())
 		newAcct := api.FormatID(newID())
 		huge := func(n int) string { return `{"cursor":0,"items":[]}` + strings.Repeat(" ", n) }
@@ -482,8 +483,10 @@ func TestPasswordChange(t *testing.T) {
 		e := newEnv(t, open(t))
 		u := e.newUser()
 		newKey := randomKey()
+		e.mustReauth(u)
 		record := e.register(u.id, newKey, u.token)
 		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 2, Envelope: envelope(u.id, 1, 'N'), Record: record}).fails(t, 409, api.CodeStale)
+		e.mustReauth(u) // the stale attempt used the proof
 		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelope(u.id, 1, 'N'), Record: record}).ok(t, 204, nil)
 		e.login(u, u.device, u.loginKey).fails(t, 401, api.CodeLoginFailed)
 		u.loginKey = newKey
@@ -568,6 +571,7 @@ func TestRotate(t *testing.T) {
 		a := api.FormatID(newID())
 		e.do("POST", "/v1/sync/push", u.token, api.PushRequest{Items: []api.PushItem{pushItem(a, 0, "old1", "old2")}}).ok(t, 200, nil)
 		newKey := randomKey()
+		e.mustReauth(u)
 		record := e.register(u.id, newKey, u.token)
 		rot := api.RotateRequest{
 			Cursor: 2, KeyVersion: 2, Envelope: envelope(u.id, 2, '2'), KeyCheck: []byte("kc2"), Record: record,
@@ -578,12 +582,16 @@ func TestRotate(t *testing.T) {
 		e.do("POST", "/v1/account/rotate", u.token, stale).fails(t, 409, api.CodeStale)
 		skip := rot
 		skip.KeyVersion = 3
+		e.mustReauth(u) // the stale attempt used the proof
 		e.do("POST", "/v1/account/rotate", u.token, skip).fails(t, 409, api.CodeStale)
 		var pr api.PushResponse
+		e.mustReauth(u) // the refused attempts used the proof
 		e.do("POST", "/v1/account/rotate", u.token, rot).ok(t, 200, &pr)
 		if pr.Head != 4 {
 			t.Errorf("head after rotation = %d", pr.Head)
 		}
+		u.loginKey = newKey
+		e.mustReauth(u)
 		e.do("POST", "/v1/account/rotate", u.token, rot).fails(t, 409, api.CodeStale)
 		var ch api.ChangesResponse
 		e.do("GET", "/v1/sync/changes", u.token, nil).ok(t, 200, &ch)
@@ -595,7 +603,6 @@ func TestRotate(t *testing.T) {
 		if k.KeyVersion != 2 || string(k.Transition) != "transition" {
 			t.Errorf("keys = %+v", k)
 		}
-		u.loginKey = newKey
 		e.mustLogin(u, u.device)
 	})
 }

@@ -20,6 +20,9 @@ func (y *Syncer) PublishPassword(ctx context.Context) func(env []byte, login *ke
 	return func(env []byte, login *keys.Key32) error {
 		id := y.S.Vault().AccountID()
 		_, kv := y.S.AccountKey()
+		if err := y.prove(ctx); err != nil {
+			return err
+		}
 		record, err := NewRecord(ctx, y.C, id, login)
 		if err != nil {
 			return authError(err)
@@ -57,6 +60,9 @@ func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) 
 	}
 	id := v.AccountID()
 	return y.S.RotateKey(ctx, pw, func(rot *vault.Rotation) error {
+		if err := y.prove(ctx); err != nil {
+			return err
+		}
 		record, err := NewRecord(ctx, y.C, id, rot.Login)
 		if err != nil {
 			return authError(err)

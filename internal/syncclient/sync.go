@@ -43,6 +43,10 @@ func (r *Report) add(a *vault.ApplyReport) {
 type Syncer struct {
 	C *api.Client
 	S *vault.Session
+	// Prove gets the session a fresh proof of the current login key
+	// (Reauth); a password change and a key rotation call it just before
+	// they reach the server, which refuses them without one.
+	Prove func(ctx context.Context) error
 }
 
 // errRotated is internal: the server is at a newer key version.
@@ -144,6 +148,8 @@ func authError(err error) error {
 			return ErrRevoked
 		case api.CodeDisabled:
 			return ErrDisabled
+		case api.CodeReauth:
+			return ErrNoProof
 		}
 	}
 	return err
@@ -449,7 +455,11 @@ func Watch(ctx context.Context, cl *api.Client, sync func(context.Context) error
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, ErrLoginNeeded) || errors.Is(err, vault.ErrServerRollback) || errors.Is(err, vault.ErrServerMismatch) {
+			// Retrying cannot fix these: a session the server ended
+			// (the caller could not log in again), a refused login or
+			// device, a server that lies.
+			if errors.Is(err, ErrLoginNeeded) || errors.Is(err, ErrLoginFailed) || errors.Is(err, ErrRevoked) ||
+				errors.Is(err, vault.ErrServerRollback) || errors.Is(err, vault.ErrServerMismatch) {
 				return err
 			}
 			report(err)

@@ -710,13 +710,14 @@ func (d *db) CreateSession(ctx context.Context, s *Session) error {
 func (d *db) Session(ctx context.Context, tokenHash [32]byte, now time.Time) (*Session, error) {
 	s := Session{TokenHash: tokenHash}
 	var (
-		acct, dev        []byte
-		created, expires int64
+		acct, dev                []byte
+		created, expires, reauth int64
+		narrowed                 int64
 	)
-	err := d.b.reads().queryRow(ctx, `SELECT s.account, s.device, s.created, s.expires
+	err := d.b.reads().queryRow(ctx, `SELECT s.account, s.device, s.created, s.expires, s.reauth_until, s.narrowed
 		FROM sessions s JOIN devices d ON d.account = s.account AND d.id = s.device
 		WHERE s.token_hash = $1 AND s.expires > $2 AND d.revoked = 0`, tokenHash[:], ts(now)).
-		Scan(&acct, &dev, &created, &expires)
+		Scan(&acct, &dev, &created, &expires, &reauth, &narrowed)
 	if errors.Is(err, errNoRows) {
 		return nil, ErrNotFound
 	}
@@ -725,6 +726,7 @@ func (d *db) Session(ctx context.Context, tokenHash [32]byte, now time.Time) (*S
 	}
 	s.AccountID, s.DeviceID = idFrom(acct), idFrom(dev)
 	s.Created, s.Expires = tm(created), tm(expires)
+	s.ReauthUntil, s.Narrowed = tm(reauth), narrowed != 0
 	return &s, nil
 }
 

@@ -81,6 +81,12 @@ type Session struct {
 	DeviceID  ID
 	Created   time.Time
 	Expires   time.Time
+	// ReauthUntil is the end of the session's fresh proof of the login
+	// key (zero: none): until then it may make one account change.
+	ReauthUntil time.Time
+	// Narrowed means another device rotated the account key: the session
+	// may only fetch what following the rotation needs.
+	Narrowed bool
 }
 
 // LoginState is a pending login between its two messages, so that the
@@ -203,6 +209,19 @@ type Store interface {
 	// else ErrNotFound.
 	Session(ctx context.Context, tokenHash [32]byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, tokenHash [32]byte) error
+	// SetReauth records a fresh proof of the login key on the session,
+	// good until until (ErrNotFound if there is no such session).
+	SetReauth(ctx context.Context, tokenHash [32]byte, until time.Time) error
+	// TakeReauth uses up the session's fresh proof: it succeeds once per
+	// proof, and gives ErrNotFound if there is none or it ended by now.
+	TakeReauth(ctx context.Context, tokenHash [32]byte, now time.Time) error
+	// EndOtherSessions deletes every session of the account but keep's,
+	// and announces the account's head again to its subscribers (on
+	// every replica), so that their streams re-check their sessions.
+	EndOtherSessions(ctx context.Context, account ID, keep [32]byte) error
+	// NarrowOtherSessions narrows every session of the account but
+	// keep's (Session.Narrowed) and clears their fresh proofs.
+	NarrowOtherSessions(ctx context.Context, account ID, keep [32]byte) error
 
 	PutLoginState(ctx context.Context, l *LoginState) error
 	// TakeLoginState returns and deletes the pending login, so it can be

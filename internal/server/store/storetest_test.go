@@ -35,6 +35,7 @@ func storetest(t *testing.T, newDB func(testing.TB) opener) {
 		{"Rotate", testRotate},
 		{"Devices", testDevices},
 		{"Sessions", testSessions},
+		{"SessionProof", testSessionProof},
 		{"LoginState", testLoginState},
 		{"Failures", testFailures},
 		{"Events", testEvents},
