@@ -70,7 +70,7 @@ func exitCode(err error) int {
 		return ExitServer
 	case errors.Is(err, syncclient.ErrLoginFailed), errors.Is(err, syncclient.ErrRevoked), errors.Is(err, syncclient.ErrDisabled):
 		return ExitAuth
-	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
+	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback), errors.Is(err, vault.ErrOldEnvelope):
 		return ExitDamaged
 	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrFingerprint):
 		return ExitServer

@@ -76,6 +76,9 @@ func (s *Server) password(w http.ResponseWriter, r *http.Request, a *authed) {
 		badRequest(w, "record is not a valid login record")
 		return
 	}
+	if !s.epochRises(w, r, a.account.ID, req.Envelope) {
+		return
+	}
 	err := s.st.SetPassword(r.Context(), a.account.ID, req.KeyVersion, req.Envelope, req.Record, a.session.DeviceID)
 	if err != nil {
 		s.storeError(w, r, err)
@@ -99,6 +102,9 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *authed) {
 	}
 	if err := pake.ValidateRecord(req.Record); err != nil {
 		badRequest(w, "record is not a valid login record")
+		return
+	}
+	if !s.epochRises(w, r, a.account.ID, req.Envelope) {
 		return
 	}
 	k := &store.Keys{Envelope: req.Envelope, KeyCheck: req.KeyCheck, KeyVersion: req.KeyVersion, Record: req.Record, Transition: req.Transition}

@@ -378,8 +378,12 @@ func (s *Session) folderRingOnce(ctx context.Context, cfg *FolderConfig, sc *fol
 		}
 		ring = r
 		if !bytes.Equal(k.kf.Envelope.Marshal(), s.v.meta.envelope.Marshal()) {
-			changed, err := s.AdoptEnvelope(ctx, k.kf.Envelope.Marshal())
-			if err != nil {
+			changed, err := s.adoptEnvelope(ctx, k.kf.Envelope.Marshal(), fromFolder)
+			// An envelope older than this device's (a folder put back
+			// from a backup, or a device that changed the password less
+			// often while offline) is not adopted: it must not bring an
+			// old password back. The key file's ring is still good.
+			if err != nil && !errors.Is(err, ErrOldEnvelope) {
 				return nil, err
 			}
 			rep.EnvelopeUpdated = changed
