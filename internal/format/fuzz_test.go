@@ -71,6 +71,9 @@ func FuzzParseKeyCheck(f *testing.F) {
 func FuzzParseManifest(f *testing.F) {
 	m := &Manifest{KeyVersion: 1, Seq: 7, Count: 2}
 	f.Add(m.Marshal())
+	for _, x := range seedVectors(f, "manifest.json") {
+		f.Add(x)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseManifest(b)
 		if err != nil {
@@ -78,6 +81,9 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		if !bytes.Equal(m.Marshal(), b) {
 			t.Fatal("re-encoding differs")
+		}
+		if m.Version != Version1 && m.Version != Version2 {
+			t.Fatalf("accepted version %d", m.Version)
 		}
 	})
 }

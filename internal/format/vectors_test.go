@@ -47,7 +47,9 @@ type Vector struct {
 	// and account key (hex).
 	NewSecretKey  string `json:"new_secret_key,omitempty"`
 	NewAccountKey string `json:"new_account_key,omitempty"`
-	Comment       string `json:"comment,omitempty"`
+	// A manifest's rows' boxes (hex), in the order its comment names.
+	Boxes   []string `json:"boxes,omitempty"`
+	Comment string   `json:"comment,omitempty"`
 }
 
 var errorNames = map[string]error{
@@ -382,31 +384,67 @@ func checkKeyFileVector(t *testing.T, x Vector) {
 	}
 }
 
+// The rows a manifest vector authenticates: item 01… at revision 1,
+// item 02… at revision 2, and item 02…'s revision 1 in the history (ids
+// are the byte shown, then zeros), with these boxes (a manifest binds
+// their hash, not their contents, so any bytes do).
+var manifestBoxes = [][]byte{[]byte("box of item 01 revision 1"), []byte("box of item 02 revision 2"), []byte("box of item 02 revision 1")}
+
+func manifestAccs(mk *keys.Key32, version byte, boxes [][]byte) (acc, hacc [32]byte) {
+	if version == Version1 {
+		XorInto(&acc, EntryV1(mk, [16]byte{1}, 1))
+		XorInto(&acc, EntryV1(mk, [16]byte{2}, 2))
+		XorInto(&hacc, HistoryEntryV1(mk, [16]byte{2}, 1))
+		return
+	}
+	XorInto(&acc, Entry(mk, [16]byte{1}, 1, boxes[0]))
+	XorInto(&acc, Entry(mk, [16]byte{2}, 2, boxes[1]))
+	XorInto(&hacc, HistoryEntry(mk, [16]byte{2}, 1, boxes[2]))
+	return
+}
+
 func makeManifestVectors(t *testing.T) []Vector {
 	mk := ManifestKey(&vecAK)
-	m := &Manifest{KeyVersion: 1, Seq: 5}
-	ids := [][16]byte{{1}, {2}}
-	for i, id := range ids {
-		XorInto(&m.Acc, Entry(mk, id, uint64(i+1)))
-		m.Count++
-	}
-	XorInto(&m.HAcc, HistoryEntry(mk, ids[1], 1))
-	m.HCount = 1
+	m := &Manifest{KeyVersion: 1, Seq: 5, Count: 2, HCount: 1}
+	m.Acc, m.HAcc = manifestAccs(mk, Version2, manifestBoxes)
 	m.Sign(mk, vecID)
 	enc := m.Marshal()
-	base := Vector{AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1, Encoded: hex.EncodeToString(enc),
-		Comment: "items 01… rev 1 and 02… rev 2; history 02… rev 1 (ids are the byte shown, then zeros)"}
-	v := func(name, expect string, enc []byte) Vector {
+	old := &Manifest{Version: Version1, KeyVersion: 1, Seq: 5, Count: 2, HCount: 1}
+	old.Acc, old.HAcc = manifestAccs(mk, Version1, nil)
+	old.Sign(mk, vecID)
+	encV1 := old.Marshal()
+	var boxes []string
+	for _, b := range manifestBoxes {
+		boxes = append(boxes, hex.EncodeToString(b))
+	}
+	base := Vector{AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1, Encoded: hex.EncodeToString(enc), Boxes: boxes,
+		Comment: "items 01… rev 1 and 02… rev 2; history 02… rev 1 (ids are the byte shown, then zeros); boxes in that order"}
+	v := func(name, expect string, enc []byte, mod func(*Vector)) Vector {
 		x := base
 		x.Name, x.Expect, x.Encoded = name, expect, hex.EncodeToString(enc)
+		if mod != nil {
+			mod(&x)
+		}
 		return x
 	}
+	swapped := func(i int) func(*Vector) {
+		return func(x *Vector) {
+			x.Boxes = append([]string(nil), boxes...)
+			x.Boxes[i] = hex.EncodeToString([]byte("another genuine box, same item and revision"))
+		}
+	}
 	return []Vector{
-		v("valid manifest", "ok", enc),
-		v("flipped bit in the count", "ErrTampered", flip(enc, 24)),
-		v("flipped bit in the history accumulator", "ErrTampered", flip(enc, 70)),
-		v("flipped bit in the tag", "ErrTampered", flip(enc, len(enc)-1)),
-		v("truncated", "ErrMalformed", enc[:len(enc)-1]),
+		v("valid manifest", "ok", enc, nil),
+		v("flipped bit in the count", "ErrTampered", flip(enc, 24), nil),
+		v("flipped bit in the history accumulator", "ErrTampered", flip(enc, 70), nil),
+		v("flipped bit in the tag", "ErrTampered", flip(enc, len(enc)-1), nil),
+		v("truncated", "ErrMalformed", enc[:len(enc)-1], nil),
+		v("an item's box swapped for another of the same revision", "ErrTampered", enc, swapped(1)),
+		v("a past revision's box swapped", "ErrTampered", enc, swapped(2)),
+		v("unknown version", "ErrVersion", func() []byte { c := append([]byte(nil), enc...); c[4] = 3; return c }(), nil),
+		v("previous version (boxes not bound)", "ok", encV1, func(x *Vector) { x.Boxes = nil }),
+		v("previous version relabelled as the current one", "ErrTampered", func() []byte { c := append([]byte(nil), encV1...); c[4] = Version2; return c }(), nil),
+		v("current version relabelled as the previous one", "ErrTampered", func() []byte { c := append([]byte(nil), enc...); c[4] = Version1; return c }(), func(x *Vector) { x.Boxes = nil }),
 	}
 }
 
@@ -421,14 +459,17 @@ func checkManifestVector(t *testing.T, x Vector) {
 		id, _ := keys.ParseAccountID(x.AccountID)
 		err = m.Verify(ManifestKey(&ak), id)
 		if err == nil {
-			// The accumulators are what the comment says.
-			mk := ManifestKey(&ak)
-			var acc, hacc [32]byte
-			XorInto(&acc, Entry(mk, [16]byte{1}, 1))
-			XorInto(&acc, Entry(mk, [16]byte{2}, 2))
-			XorInto(&hacc, HistoryEntry(mk, [16]byte{2}, 1))
+			// The accumulators are those of the declared rows.
+			var boxes [][]byte
+			for _, b := range x.Boxes {
+				boxes = append(boxes, mustHex(t, b))
+			}
+			if m.Version == Version2 && len(boxes) != 3 {
+				t.Fatal("a current-version vector must declare its boxes")
+			}
+			acc, hacc := manifestAccs(ManifestKey(&ak), m.Version, boxes)
 			if acc != m.Acc || hacc != m.HAcc || m.Count != 2 || m.HCount != 1 {
-				t.Fatal("accumulators differ from the declared rows")
+				err = ErrTampered
 			}
 		}
 	}

@@ -1165,14 +1165,14 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 			if len(add) > 0 || curItem == nil || itemHash(curItem) != itemHash(st.Cur) {
 				add = append(add, st.Cur)
 			}
-			rev := cur
+			rev, prevBox := cur, curBox
 			for _, it := range add {
 				if rev > 0 {
 					if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) SELECT id, rev, box FROM items WHERE id = ?`, id[:]); err != nil {
 						return nil, s.damaged(err)
 					}
-					format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
-					format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+					format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, prevBox))
+					format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, prevBox))
 					m.HCount++
 				}
 				rev++
@@ -1180,17 +1180,18 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 				if err != nil {
 					return nil, err
 				}
+				prevBox = box
 				if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)
 					ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, box = excluded.box`, id[:], rev, box); err != nil {
 					return nil, s.damaged(err)
 				}
-				format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+				format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 				if rev == 1 {
 					m.Count++
 				}
 			}
 			if len(add) > 0 {
-				changed = append(changed, s.newEntry(id, rev, st.Cur.Clone()))
+				changed = append(changed, s.newEntry(id, rev, prevBox, st.Cur.Clone()))
 				if cur == 0 {
 					rep.Added++
 				} else {

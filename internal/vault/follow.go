@@ -291,7 +291,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 			if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, iid[:], c.Rev, c.Box); err != nil {
 				return fail(s.damaged(err))
 			}
-			format.XorInto(&m.HAcc, format.HistoryEntry(nmk, iid, c.Rev))
+			format.XorInto(&m.HAcc, format.HistoryEntry(nmk, iid, c.Rev, c.Box))
 			m.HCount++
 		}
 		m.Count++
@@ -302,7 +302,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, iid[:], last, g[len(g)-1].Box); err != nil {
 				return fail(s.damaged(err))
 			}
-			format.XorInto(&m.Acc, format.Entry(nmk, iid, last))
+			format.XorInto(&m.Acc, format.Entry(nmk, iid, last, g[len(g)-1].Box))
 			rep.Added++
 			continue
 		}
@@ -325,7 +325,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 			}
 			continue
 		}
-		if _, _, err := ns.stackLocal(ctx, tx, m, iid, base, pe.local, last, items[len(items)-1], rep); err != nil {
+		if _, err := ns.stackLocal(ctx, tx, m, iid, base, pe.local, last, items[len(items)-1], rep); err != nil {
 			return fail(err)
 		}
 	}
@@ -382,9 +382,9 @@ func (s *Session) insertSealed(ctx context.Context, tx *sql.Tx, m *format.Manife
 		return s.damaged(err)
 	}
 	if table == "items" {
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 	} else {
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 		m.HCount++
 	}
 	return nil

@@ -251,10 +251,10 @@ func (s *Session) reseal(ctx context.Context, tx *sql.Tx, ns *Session, m *format
 			revs[r.id] = append(revs[r.id], OutRev{Rev: r.rev, Box: nbox})
 			if table == "items" {
 				current[r.id] = r.rev
-				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
+				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev, nbox))
 				m.Count++
 			} else {
-				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev))
+				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev, nbox))
 				m.HCount++
 			}
 		}
