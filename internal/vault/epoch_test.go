@@ -3,6 +3,8 @@ package vault
 import (
 	"crypto/rand"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,4 +135,56 @@ func TestRotationRaisesEpoch(t *testing.T) {
 	if after := s.Vault().Envelope().Epoch; after != before+1 {
 		t.Fatalf("epoch %d after a rotation from %d", after, before)
 	}
+}
+
+// A sync folder put back to a copy from before a password change (a
+// backup restored, a sync client's rewind) does not bring the old
+// password back on a device that has used the new one: the old envelope
+// is not adopted, and the device keeps syncing.
+func TestFolderRewindKeepsNewPassword(t *testing.T) {
+	w := newSimWorld(t, 3, 2)
+	A, B := w.devs[0], w.devs[1]
+	w.sync(A)
+	w.copyFiles(A.folder, B.folder, false)
+	w.sync(B)
+	old := filepath.Join(t.TempDir(), "old-folder")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w.copyFiles(B.folder, old, false)
+
+	if err := A.sess.ChangePassword(ctx, []byte("a new password"), testKDF, A.sess.FolderPasswordPublisher(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	w.sync(A)
+	w.copyFiles(A.folder, B.folder, false)
+	if rep := w.sync(B); !rep.EnvelopeUpdated {
+		t.Fatalf("B did not pick up the password change: %+v", *rep)
+	}
+	B.sess = unlock(t, B.dir, "a new password")
+	epoch := B.sess.Vault().Envelope().Epoch
+
+	// B's copy of the folder goes back to the old one.
+	if err := os.RemoveAll(B.folder); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(B.folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w.copyFiles(old, B.folder, false)
+	if rep := w.sync(B); rep.EnvelopeUpdated {
+		t.Fatalf("B adopted the rewound folder's envelope: %+v", *rep)
+	}
+	if e := B.sess.Vault().Envelope().Epoch; e != epoch {
+		t.Fatalf("B's epoch went from %d to %d", epoch, e)
+	}
+	v, err := Open(B.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Unlock([]byte(w.pw)); !errors.Is(err, format.ErrWrongPassword) {
+		t.Fatalf("the old password on B after the rewind: %v, want ErrWrongPassword", err)
+	}
+	unlock(t, B.dir, "a new password")
 }

@@ -259,8 +259,8 @@ type keyFile struct {
 }
 
 // folderKeyFiles returns the folder's key files of this account, newest
-// first (folder.Newer), and refuses a folder that holds another
-// account's.
+// first (key version, then password epoch, then folder.Newer), and
+// refuses a folder that holds another account's.
 func (s *Session) folderKeyFiles(sc *folder.Scan) ([]keyFile, error) {
 	return keyFilesOf(sc, s.v.meta.accountID)
 }
@@ -289,6 +289,15 @@ func keyFilesOf(sc *folder.Scan, acct keys.AccountID) ([]keyFile, error) {
 		return nil, fmt.Errorf("%w; use another folder for this vault", ErrFolderAccount)
 	}
 	slices.SortFunc(out, func(a, b keyFile) int {
+		// Within one key version, the higher password epoch first (SPEC
+		// §16.5): of concurrent password changes every device takes the
+		// same one, and never one older than a change it has seen.
+		if a.kf.KeyVersion == b.kf.KeyVersion && a.kf.Envelope.Epoch != b.kf.Envelope.Epoch {
+			if a.kf.Envelope.Epoch > b.kf.Envelope.Epoch {
+				return -1
+			}
+			return 1
+		}
 		if folder.Newer(&a.kf.Header, &b.kf.Header) {
 			return -1
 		}
