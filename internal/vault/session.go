@@ -99,9 +99,12 @@ func (v *Vault) UnlockLogin(pw []byte) (*Session, *keys.Key32, error) {
 	s, err := v.UnlockWithKey(ak, env.KeyVersion)
 	ak.Wipe()
 	if err != nil {
+		login.Wipe()
+		if errors.Is(err, ErrDamaged) {
+			return nil, nil, err // the manifest migration's finding
+		}
 		// The envelope opened (it is authenticated), so the account key
 		// is right: a key check that fails to open it is damaged.
-		login.Wipe()
 		return nil, nil, fmt.Errorf("%w: %s: key check: %v", ErrDamaged, v.path(), err)
 	}
 	return s, login, nil
