@@ -91,6 +91,7 @@ func TestScripts(t *testing.T) {
 			"truncate":   cmdTruncate,
 			"garbage":    cmdGarbage,
 			"tamper":     cmdTamper,
+			"swapbox":    cmdSwapBox,
 			"waitlocked": cmdWaitLocked,
 			"waitgone":   cmdWaitGone,
 		},

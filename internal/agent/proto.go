@@ -96,6 +96,7 @@ var errKinds = []struct {
 	{"not_enabled", syncclient.ErrNotEnabled},
 	{"server_mismatch", vault.ErrServerMismatch},
 	{"server_rollback", vault.ErrServerRollback},
+	{"old_envelope", vault.ErrOldEnvelope},
 	{"folder_not_enabled", vault.ErrFolderNotEnabled},
 	{"folder_account", vault.ErrFolderAccount},
 	{"folder_waiting", vault.ErrFolderWaiting},

@@ -392,13 +392,19 @@ func (d *DeviceInfo) Validate() error {
 }
 
 // checkEnvelope checks an envelope's size: at least its header, which
-// POST /v1/login/params hands out, and at most maxKeyBlob.
+// POST /v1/login/params hands out, and at most maxKeyBlob; and that it
+// starts like an envelope of a known version, so its password epoch can
+// be read (EnvelopeEpoch).
 func checkEnvelope(field string, b []byte) error {
 	if err := checkBlob(field, b, maxKeyBlob); err != nil {
 		return err
 	}
-	if len(b) < EnvelopeHeaderSize {
-		return badf("%s is shorter than an envelope's %d-byte header", field, EnvelopeHeaderSize)
+	n := EnvelopeHeaderLen(b)
+	if n == 0 {
+		return badf("%s is not an account key envelope of a known version", field)
+	}
+	if len(b) < n {
+		return badf("%s is shorter than an envelope's %d-byte header", field, n)
 	}
 	return nil
 }

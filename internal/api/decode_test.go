@@ -16,8 +16,8 @@ const (
 	dev   = "0190c5e4-6a1b-7cde-8f00-aabbccddeeff"
 	item1 = "0190c5e4-6a1b-7cde-8f00-000000000001"
 	item2 = "0190c5e4-6a1b-7cde-8f00-000000000002"
-	b64   = "AAECAwQFBgcICQ=="                                                                                                                                                                                                                     // 10 bytes
-	env   = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmq" // 171 bytes: an envelope's size
+	b64   = "AAECAwQFBgcICQ=="                                                                                                                                                                                                                             // 10 bytes
+	env   = "S0hFSwIFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrg==" // 175 bytes: an envelope of the current version ("KHEK", 2, ...)
 )
 
 // Valid bodies, one per request type; the tables below break them.
@@ -231,6 +231,7 @@ func TestValidate(t *testing.T) {
 		{"create envelope short", decodeAs[CreateAccountRequest](replace(t, validCreate, `"envelope":"`+env+`"`, `"envelope":"`+b64+`"`))},
 		{"password envelope short", decodeAs[PasswordRequest](replace(t, validPassword, env, b64))},
 		{"rotate envelope short", decodeAs[RotateRequest](replace(t, validRotate, env, b64))},
+		{"password envelope of an unknown version", decodeAs[PasswordRequest](replace(t, validPassword, env, "S0hFSwMFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrg=="))},
 		{"params id bad", decodeAs[LoginParamsRequest](replace(t, validParams, acct, strings.ToUpper(acct)))},
 		{"params id missing", decodeAs[LoginParamsRequest](`{}`)},
 		{"create sync method", decodeAs[CreateAccountRequest](replace(t, validCreate, `"server"`, `"ftp"`))},

@@ -331,5 +331,11 @@ type LoginParamsResponse struct {
 	Header []byte `json:"header"`
 }
 
-// EnvelopeHeaderSize is the length of LoginParamsResponse.Header.
-const EnvelopeHeaderSize = 67
+// The length of LoginParamsResponse.Header: the header of an envelope of
+// the current version (SPEC §6, bytes 0..71, with the password epoch), or
+// of the previous version (bytes 0..67, no epoch) for an account whose
+// password has not changed since.
+const (
+	EnvelopeHeaderSize   = 71
+	EnvelopeHeaderSizeV1 = 67
+)

@@ -75,7 +75,7 @@ func exitCode(err error) int {
 		return ExitLogin
 	case errors.Is(err, syncclient.ErrNoProof):
 		return ExitServer
-	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback):
+	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback), errors.Is(err, vault.ErrOldEnvelope):
 		return ExitDamaged
 	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrFingerprint):
 		return ExitServer

@@ -537,14 +537,20 @@ func ParseKeyFile(b []byte, dev DeviceID, seq uint64) (*KeyFile, error) {
 		return nil, ErrMisplaced
 	}
 	off := headerSize
-	if len(b) < off+format.EnvelopeSize+keyCheckSize+1 {
+	// The envelope's own version byte says how long it is: a key file
+	// written before password epochs carries a shorter one.
+	envLen, err := format.EnvelopeLen(b[min(off, len(b)):])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(b) < off+envLen+keyCheckSize+1 {
 		return nil, fmt.Errorf("%w: too short", ErrMalformed)
 	}
 	kf := &KeyFile{Header: *h, raw: b}
-	if kf.Envelope, err = format.ParseEnvelope(b[off : off+format.EnvelopeSize]); err != nil {
+	if kf.Envelope, err = format.ParseEnvelope(b[off : off+envLen]); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	off += format.EnvelopeSize
+	off += envLen
 	if kf.KeyCheck, err = format.ParseKeyCheck(b[off : off+keyCheckSize]); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

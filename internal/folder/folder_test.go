@@ -144,7 +144,7 @@ func TestKeyFile(t *testing.T) {
 	sk, _ := keys.NewSecretKey()
 	p := keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}
 	ak2 := &keys.AccountKey{99}
-	env, d, err := format.NewEnvelope(ak2, testAcct, 2, []byte("pw"), sk, p)
+	env, d, err := format.NewEnvelope(ak2, testAcct, 2, 2, []byte("pw"), sk, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func seedFiles(t testing.TB) (logFile, snapFile, keyFile []byte) {
 		t.Fatal(err)
 	}
 	sk := &keys.SecretKey{5}
-	env, d, err := format.NewEnvelope(testAK, testAcct, 1, []byte("pw"), sk, keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1})
+	env, d, err := format.NewEnvelope(testAK, testAcct, 1, 1, []byte("pw"), sk, keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,7 @@ func makeVectors(t *testing.T) []folderVector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, d, err := format.NewEnvelope(vecAK2, vecAcct, 2, []byte("correct horse"), sk, keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1})
+	env, d, err := format.NewEnvelope(vecAK2, vecAcct, 2, 2, []byte("correct horse"), sk, keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,17 @@ import (
 // password and the Secret Key. Every field but the box is public and
 // authenticated.
 type Envelope struct {
-	AccountID      keys.AccountID
-	KeyVersion     uint32 // incremented by each key rotation
+	// Version is the encoding: Version2 for every envelope keyhold makes,
+	// Version1 for one made before password epochs (read, never written
+	// anew). Zero means Version2.
+	Version    byte
+	AccountID  keys.AccountID
+	KeyVersion uint32 // incremented by each key rotation
+	// Epoch is the password epoch (SPEC §6): raised by every password
+	// change and key rotation, so a device that adopted an envelope can
+	// refuse an older one a server replays. A Version1 envelope has
+	// epoch 0.
+	Epoch          uint32
 	KDF            keys.KDFParams
 	Salt           [16]byte
 	SecretKeyCheck [16]byte // tells a wrong Secret Key from a wrong password
@@ -24,11 +33,42 @@ type Envelope struct {
 }
 
 const (
-	envelopeHeaderSize = 4 + 1 + 16 + 4 + 1 + 4 + 4 + 1 + 16 + 16 // 67
-	envelopeBoxSize    = keys.SealOverhead + 32                   // 104
-	// EnvelopeSize is the total size of an encoded version 1 envelope.
-	EnvelopeSize = envelopeHeaderSize + envelopeBoxSize // 171
+	envelopeHeaderSizeV1 = 4 + 1 + 16 + 4 + 1 + 4 + 4 + 1 + 16 + 16 // 67
+	envelopeHeaderSize   = envelopeHeaderSizeV1 + 4                 // 71: the epoch
+	envelopeBoxSize      = keys.SealOverhead + 32                   // 104
+	// EnvelopeSize is the total size of an encoded envelope of the
+	// current version, the largest there is.
+	EnvelopeSize = envelopeHeaderSize + envelopeBoxSize // 175
+	// EnvelopeSizeV1 is the total size of a Version1 envelope.
+	EnvelopeSizeV1 = envelopeHeaderSizeV1 + envelopeBoxSize // 171
 )
+
+// version returns the encoding version, Version2 for the zero value.
+func (e *Envelope) version() byte {
+	if e.Version == 0 {
+		return Version2
+	}
+	return e.Version
+}
+
+// EnvelopeLen returns the encoded length of the envelope that starts b,
+// from its magic and version byte alone, so that a container holding one
+// (a folder key file) can find where it ends.
+func EnvelopeLen(b []byte) (int, error) {
+	if len(b) < 5 {
+		return 0, fmt.Errorf("account key envelope: %w: too short", ErrMalformed)
+	}
+	if string(b[:4]) != EnvelopeMagic {
+		return 0, fmt.Errorf("account key envelope: %w", ErrWrongMagic)
+	}
+	switch b[4] {
+	case Version1:
+		return EnvelopeSizeV1, nil
+	case Version2:
+		return EnvelopeSize, nil
+	}
+	return 0, fmt.Errorf("account key envelope: %w: version %d", ErrVersion, b[4])
+}
 
 // Errors opening an envelope. Each has its own message for the user.
 var (
@@ -40,9 +80,12 @@ var (
 func (e *Envelope) header() []byte {
 	b := make([]byte, 0, envelopeHeaderSize)
 	b = append(b, EnvelopeMagic...)
-	b = append(b, Version1)
+	b = append(b, e.version())
 	b = append(b, e.AccountID[:]...)
 	b = binary.BigEndian.AppendUint32(b, e.KeyVersion)
+	if e.version() != Version1 {
+		b = binary.BigEndian.AppendUint32(b, e.Epoch)
+	}
 	b = append(b, KDFArgon2id)
 	b = binary.BigEndian.AppendUint32(b, e.KDF.Time)
 	b = binary.BigEndian.AppendUint32(b, e.KDF.MemoryKiB)
@@ -55,28 +98,29 @@ func (e *Envelope) header() []byte {
 // Marshal encodes the envelope.
 func (e *Envelope) Marshal() []byte { return append(e.header(), e.Box...) }
 
-// ParseEnvelope decodes an envelope without opening it. It checks lengths,
-// magic, version and KDF identifier, and that the KDF parameters lie within
-// keys.MinKDF..keys.MaxKDF, so a hostile file cannot demand gigabytes.
+// ParseEnvelope decodes an envelope of either version without opening
+// it. It checks lengths, magic, version and KDF identifier, and that the
+// KDF parameters lie within keys.MinKDF..keys.MaxKDF, so a hostile file
+// cannot demand gigabytes. A Version1 envelope parses with epoch 0 and
+// re-encodes as Version1.
 func ParseEnvelope(b []byte) (*Envelope, error) {
-	if len(b) < 5 {
-		return nil, fmt.Errorf("account key envelope: %w: too short", ErrMalformed)
+	n, err := EnvelopeLen(b)
+	if err != nil {
+		return nil, err
 	}
-	if string(b[:4]) != EnvelopeMagic {
-		return nil, fmt.Errorf("account key envelope: %w", ErrWrongMagic)
+	if len(b) != n {
+		return nil, fmt.Errorf("account key envelope: %w: %d bytes, want %d", ErrMalformed, len(b), n)
 	}
-	if b[4] != Version1 {
-		return nil, fmt.Errorf("account key envelope: %w: version %d", ErrVersion, b[4])
-	}
-	if len(b) != EnvelopeSize {
-		return nil, fmt.Errorf("account key envelope: %w: %d bytes, want %d", ErrMalformed, len(b), EnvelopeSize)
-	}
-	e := new(Envelope)
+	e := &Envelope{Version: b[4]}
 	p := b[5:]
 	copy(e.AccountID[:], p[:16])
 	p = p[16:]
 	e.KeyVersion = binary.BigEndian.Uint32(p)
 	p = p[4:]
+	if e.Version != Version1 {
+		e.Epoch = binary.BigEndian.Uint32(p)
+		p = p[4:]
+	}
 	if p[0] != KDFArgon2id {
 		return nil, fmt.Errorf("account key envelope: %w: unknown key derivation %d", ErrVersion, p[0])
 	}
@@ -95,19 +139,26 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 }
 
 // NewEnvelope wraps ak for the given account under the password and the
-// Secret Key, with a fresh random salt.
-func NewEnvelope(ak *keys.AccountKey, id keys.AccountID, keyVersion uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
-	return newEnvelope(rand.Reader, ak, id, keyVersion, pw, sk, p)
+// Secret Key, with a fresh random salt, at password epoch epoch.
+func NewEnvelope(ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
+	return newEnvelope(rand.Reader, Version2, ak, id, keyVersion, epoch, pw, sk, p)
 }
 
 // NewEnvelopeWithRand is NewEnvelope with salt and nonce drawn from r; for
 // known-answer vectors only.
-func NewEnvelopeWithRand(r io.Reader, ak *keys.AccountKey, id keys.AccountID, keyVersion uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
-	return newEnvelope(r, ak, id, keyVersion, pw, sk, p)
+func NewEnvelopeWithRand(r io.Reader, ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
+	return newEnvelope(r, Version2, ak, id, keyVersion, epoch, pw, sk, p)
 }
 
-func newEnvelope(r io.Reader, ak *keys.AccountKey, id keys.AccountID, keyVersion uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
-	e := &Envelope{AccountID: id, KeyVersion: keyVersion, KDF: p, SecretKeyCheck: keys.SecretKeyCheck(sk, id)}
+// NewEnvelopeV1WithRand makes an envelope of the previous version (no
+// epoch), as keyhold wrote before password epochs: for the vectors and
+// for tests that check older vaults still open. Keyhold never writes one.
+func NewEnvelopeV1WithRand(r io.Reader, ak *keys.AccountKey, id keys.AccountID, keyVersion uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
+	return newEnvelope(r, Version1, ak, id, keyVersion, 0, pw, sk, p)
+}
+
+func newEnvelope(r io.Reader, version byte, ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
+	e := &Envelope{Version: version, AccountID: id, KeyVersion: keyVersion, Epoch: epoch, KDF: p, SecretKeyCheck: keys.SecretKeyCheck(sk, id)}
 	if _, err := io.ReadFull(r, e.Salt[:]); err != nil {
 		return nil, nil, err
 	}

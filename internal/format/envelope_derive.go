@@ -6,19 +6,27 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
-// EnvelopeHeaderSize is the length of the envelope's header (bytes 0..67):
-// what a server hands out before login so a new device can derive its
-// login key.
-const EnvelopeHeaderSize = envelopeHeaderSize
+// EnvelopeHeaderSize is the length of the envelope's header (bytes 0..71
+// of a Version2 envelope): what a server hands out before login so a new
+// device can derive its login key. A Version1 header is
+// EnvelopeHeaderSizeV1 (67) bytes.
+const (
+	EnvelopeHeaderSize   = envelopeHeaderSize
+	EnvelopeHeaderSizeV1 = envelopeHeaderSizeV1
+)
 
-// ParseEnvelopeHeader decodes the 67-byte header of an envelope, with the
-// same checks as ParseEnvelope. The result has no box: it can derive keys
-// and check a Secret Key, not unwrap the account key.
+// ParseEnvelopeHeader decodes the header of an envelope of either
+// version, with the same checks as ParseEnvelope. The result has no box:
+// it can derive keys and check a Secret Key, not unwrap the account key.
 func ParseEnvelopeHeader(b []byte) (*Envelope, error) {
-	if len(b) != envelopeHeaderSize {
-		return nil, fmt.Errorf("account key envelope header: %w: %d bytes, want %d", ErrMalformed, len(b), envelopeHeaderSize)
+	n, err := EnvelopeLen(b)
+	if err != nil {
+		return nil, err
 	}
-	full := make([]byte, EnvelopeSize)
+	if len(b) != n-envelopeBoxSize {
+		return nil, fmt.Errorf("account key envelope header: %w: %d bytes, want %d", ErrMalformed, len(b), n-envelopeBoxSize)
+	}
+	full := make([]byte, n)
 	copy(full, b)
 	e, err := ParseEnvelope(full)
 	if err != nil {

@@ -14,6 +14,8 @@ const (
 	ItemMagic          = "KHIT" // "Keyhold ITem"
 	ManifestMagic      = "KHMF" // "Keyhold ManiFest"
 	Version1      byte = 1
+	// Version2 of the envelope adds the password epoch (SPEC §6).
+	Version2 byte = 2
 
 	// KDFArgon2id identifies Argon2id version 1.3 (RFC 9106).
 	KDFArgon2id byte = 1

@@ -36,6 +36,7 @@ type Vector struct {
 	AccountID  string `json:"account_id,omitempty"`
 	AccountKey string `json:"account_key,omitempty"` // hex
 	KeyVersion uint32 `json:"key_version,omitempty"`
+	Epoch      uint32 `json:"epoch,omitempty"`   // an envelope's password epoch
 	ItemID     string `json:"item_id,omitempty"` // hex
 	Revision   uint64 `json:"revision,omitempty"`
 	Plaintext  string `json:"plaintext,omitempty"` // hex
@@ -46,7 +47,9 @@ type Vector struct {
 	// and account key (hex).
 	NewSecretKey  string `json:"new_secret_key,omitempty"`
 	NewAccountKey string `json:"new_account_key,omitempty"`
-	Comment       string `json:"comment,omitempty"`
+	// A manifest's rows' boxes (hex), in the order its comment names.
+	Boxes   []string `json:"boxes,omitempty"`
+	Comment string   `json:"comment,omitempty"`
 }
 
 var errorNames = map[string]error{
@@ -135,15 +138,17 @@ func flip(b []byte, i int) []byte {
 	return c
 }
 
-// makeEnvelopeVectors derives the envelope vectors from the code.
+// makeEnvelopeVectors derives the envelope vectors from the code: the
+// current version (with a password epoch) and the previous one (without,
+// read as epoch 0).
 func makeEnvelopeVectors(t *testing.T) []Vector {
 	pw := "correct horse battery staple"
-	env, d, err := NewEnvelopeWithRand(seeded(1), &vecAK, vecID, 1, []byte(pw), &vecSK, vecKDF)
+	env, d, err := NewEnvelopeWithRand(seeded(1), &vecAK, vecID, 1, 3, []byte(pw), &vecSK, vecKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := env.Marshal()
-	base := Vector{Password: pw, SecretKey: vecSK.Display(), AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1}
+	base := Vector{Password: pw, SecretKey: vecSK.Display(), AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1, Epoch: 3}
 	v := func(name, expect string, enc []byte, mod func(*Vector)) Vector {
 		x := base
 		x.Name, x.Expect, x.Encoded = name, expect, hex.EncodeToString(enc)
@@ -160,21 +165,37 @@ func makeEnvelopeVectors(t *testing.T) []Vector {
 	// space is trimmed.
 	nfkd := v("password is NFKD-normalized and trimmed", "ok", good, func(x *Vector) { x.Password = "  \uff43orrect horse battery staple\t" })
 	kdfHeavy := append([]byte(nil), good...)
-	kdfHeavy[30], kdfHeavy[31], kdfHeavy[32], kdfHeavy[33] = 0x00, 0x20, 0x00, 0x00 // m = 2 GiB
+	kdfHeavy[34], kdfHeavy[35], kdfHeavy[36], kdfHeavy[37] = 0x00, 0x20, 0x00, 0x00 // m = 2 GiB
+	// An envelope of the previous version, as vaults made before password
+	// epochs hold: it still opens, with epoch 0.
+	old, od, err := NewEnvelopeV1WithRand(seeded(1), &vecAK, vecID, 1, []byte(pw), &vecSK, vecKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := old.Marshal()
 	return []Vector{
 		ok, nfkd,
 		v("wrong password", "ErrWrongPassword", good, func(x *Vector) { x.Password = "correct horse battery stapler" }),
 		v("wrong Secret Key", "ErrWrongSecretKey", good, func(x *Vector) { x.SecretKey = vecSK2.Display() }),
 		v("flipped bit in the salt (authenticated header)", "ErrWrongPassword", flip(good, 40), nil),
 		v("flipped bit in the key version", "ErrWrongPassword", flip(good, 24), nil),
+		v("flipped bit in the password epoch", "ErrWrongPassword", flip(good, 28), func(x *Vector) { x.Epoch = 2 }),
 		v("flipped bit in the ciphertext", "ErrWrongPassword", flip(good, len(good)-20), nil),
-		v("flipped bit in the commitment", "ErrWrongPassword", flip(good, 67+24+3), nil),
+		v("flipped bit in the commitment", "ErrWrongPassword", flip(good, 71+24+3), nil),
 		v("flipped bit in the Secret Key check", "ErrWrongSecretKey", flip(good, 60), nil),
 		v("truncated", "ErrMalformed", good[:len(good)-1], nil),
 		v("trailing byte", "ErrMalformed", append(append([]byte(nil), good...), 0), nil),
-		v("unknown version", "ErrVersion", func() []byte { c := append([]byte(nil), good...); c[4] = 2; return c }(), nil),
+		v("unknown version", "ErrVersion", func() []byte { c := append([]byte(nil), good...); c[4] = 3; return c }(), nil),
 		v("wrong magic", "ErrWrongMagic", flip(good, 0), nil),
 		v("KDF memory above the cap", "ErrKDFTooCostly", kdfHeavy, nil),
+		v("previous version (no epoch)", "ok", v1, func(x *Vector) {
+			x.Epoch = 0
+			x.WrapKey = hex.EncodeToString(od.Wrap[:])
+			x.LoginKey = hex.EncodeToString(od.Login[:])
+		}),
+		v("previous version relabelled as the current one", "ErrMalformed", func() []byte { c := append([]byte(nil), v1...); c[4] = Version2; return c }(), func(x *Vector) { x.Epoch = 0 }),
+		v("previous version, flipped bit in the key version", "ErrWrongPassword", flip(v1, 24), func(x *Vector) { x.Epoch = 0 }),
+		v("current version relabelled as the previous one", "ErrMalformed", func() []byte { c := append([]byte(nil), good...); c[4] = Version1; return c }(), nil),
 	}
 }
 
@@ -184,6 +205,9 @@ func checkEnvelopeVector(t *testing.T, x Vector) {
 	if err == nil {
 		if string(env.Marshal()) != string(enc) {
 			t.Fatal("re-encoding does not reproduce the input")
+		}
+		if env.Epoch != x.Epoch {
+			t.Fatalf("epoch %d, want %d", env.Epoch, x.Epoch)
 		}
 		var sk *keys.SecretKey
 		sk, err = keys.ParseSecretKey(x.SecretKey)
@@ -307,7 +331,7 @@ func checkKeyCheckVector(t *testing.T, x Vector) {
 }
 
 func makeKeyFileVectors(t *testing.T) []Vector {
-	env, _, err := NewEnvelopeWithRand(seeded(4), &vecAK, vecID, 1, []byte("pw"), &vecSK, vecKDF)
+	env, _, err := NewEnvelopeWithRand(seeded(4), &vecAK, vecID, 1, 1, []byte("pw"), &vecSK, vecKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,31 +384,67 @@ func checkKeyFileVector(t *testing.T, x Vector) {
 	}
 }
 
+// The rows a manifest vector authenticates: item 01… at revision 1,
+// item 02… at revision 2, and item 02…'s revision 1 in the history (ids
+// are the byte shown, then zeros), with these boxes (a manifest binds
+// their hash, not their contents, so any bytes do).
+var manifestBoxes = [][]byte{[]byte("box of item 01 revision 1"), []byte("box of item 02 revision 2"), []byte("box of item 02 revision 1")}
+
+func manifestAccs(mk *keys.Key32, version byte, boxes [][]byte) (acc, hacc [32]byte) {
+	if version == Version1 {
+		XorInto(&acc, EntryV1(mk, [16]byte{1}, 1))
+		XorInto(&acc, EntryV1(mk, [16]byte{2}, 2))
+		XorInto(&hacc, HistoryEntryV1(mk, [16]byte{2}, 1))
+		return
+	}
+	XorInto(&acc, Entry(mk, [16]byte{1}, 1, boxes[0]))
+	XorInto(&acc, Entry(mk, [16]byte{2}, 2, boxes[1]))
+	XorInto(&hacc, HistoryEntry(mk, [16]byte{2}, 1, boxes[2]))
+	return
+}
+
 func makeManifestVectors(t *testing.T) []Vector {
 	mk := ManifestKey(&vecAK)
-	m := &Manifest{KeyVersion: 1, Seq: 5}
-	ids := [][16]byte{{1}, {2}}
-	for i, id := range ids {
-		XorInto(&m.Acc, Entry(mk, id, uint64(i+1)))
-		m.Count++
-	}
-	XorInto(&m.HAcc, HistoryEntry(mk, ids[1], 1))
-	m.HCount = 1
+	m := &Manifest{KeyVersion: 1, Seq: 5, Count: 2, HCount: 1}
+	m.Acc, m.HAcc = manifestAccs(mk, Version2, manifestBoxes)
 	m.Sign(mk, vecID)
 	enc := m.Marshal()
-	base := Vector{AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1, Encoded: hex.EncodeToString(enc),
-		Comment: "items 01… rev 1 and 02… rev 2; history 02… rev 1 (ids are the byte shown, then zeros)"}
-	v := func(name, expect string, enc []byte) Vector {
+	old := &Manifest{Version: Version1, KeyVersion: 1, Seq: 5, Count: 2, HCount: 1}
+	old.Acc, old.HAcc = manifestAccs(mk, Version1, nil)
+	old.Sign(mk, vecID)
+	encV1 := old.Marshal()
+	var boxes []string
+	for _, b := range manifestBoxes {
+		boxes = append(boxes, hex.EncodeToString(b))
+	}
+	base := Vector{AccountID: vecID.String(), AccountKey: hex.EncodeToString(vecAK[:]), KeyVersion: 1, Encoded: hex.EncodeToString(enc), Boxes: boxes,
+		Comment: "items 01… rev 1 and 02… rev 2; history 02… rev 1 (ids are the byte shown, then zeros); boxes in that order"}
+	v := func(name, expect string, enc []byte, mod func(*Vector)) Vector {
 		x := base
 		x.Name, x.Expect, x.Encoded = name, expect, hex.EncodeToString(enc)
+		if mod != nil {
+			mod(&x)
+		}
 		return x
 	}
+	swapped := func(i int) func(*Vector) {
+		return func(x *Vector) {
+			x.Boxes = append([]string(nil), boxes...)
+			x.Boxes[i] = hex.EncodeToString([]byte("another genuine box, same item and revision"))
+		}
+	}
 	return []Vector{
-		v("valid manifest", "ok", enc),
-		v("flipped bit in the count", "ErrTampered", flip(enc, 24)),
-		v("flipped bit in the history accumulator", "ErrTampered", flip(enc, 70)),
-		v("flipped bit in the tag", "ErrTampered", flip(enc, len(enc)-1)),
-		v("truncated", "ErrMalformed", enc[:len(enc)-1]),
+		v("valid manifest", "ok", enc, nil),
+		v("flipped bit in the count", "ErrTampered", flip(enc, 24), nil),
+		v("flipped bit in the history accumulator", "ErrTampered", flip(enc, 70), nil),
+		v("flipped bit in the tag", "ErrTampered", flip(enc, len(enc)-1), nil),
+		v("truncated", "ErrMalformed", enc[:len(enc)-1], nil),
+		v("an item's box swapped for another of the same revision", "ErrTampered", enc, swapped(1)),
+		v("a past revision's box swapped", "ErrTampered", enc, swapped(2)),
+		v("unknown version", "ErrVersion", func() []byte { c := append([]byte(nil), enc...); c[4] = 3; return c }(), nil),
+		v("previous version (boxes not bound)", "ok", encV1, func(x *Vector) { x.Boxes = nil }),
+		v("previous version relabelled as the current one", "ErrTampered", func() []byte { c := append([]byte(nil), encV1...); c[4] = Version2; return c }(), nil),
+		v("current version relabelled as the previous one", "ErrTampered", func() []byte { c := append([]byte(nil), enc...); c[4] = Version1; return c }(), func(x *Vector) { x.Boxes = nil }),
 	}
 }
 
@@ -399,14 +459,17 @@ func checkManifestVector(t *testing.T, x Vector) {
 		id, _ := keys.ParseAccountID(x.AccountID)
 		err = m.Verify(ManifestKey(&ak), id)
 		if err == nil {
-			// The accumulators are what the comment says.
-			mk := ManifestKey(&ak)
-			var acc, hacc [32]byte
-			XorInto(&acc, Entry(mk, [16]byte{1}, 1))
-			XorInto(&acc, Entry(mk, [16]byte{2}, 2))
-			XorInto(&hacc, HistoryEntry(mk, [16]byte{2}, 1))
+			// The accumulators are those of the declared rows.
+			var boxes [][]byte
+			for _, b := range x.Boxes {
+				boxes = append(boxes, mustHex(t, b))
+			}
+			if m.Version == Version2 && len(boxes) != 3 {
+				t.Fatal("a current-version vector must declare its boxes")
+			}
+			acc, hacc := manifestAccs(ManifestKey(&ak), m.Version, boxes)
 			if acc != m.Acc || hacc != m.HAcc || m.Count != 2 || m.HCount != 1 {
-				t.Fatal("accumulators differ from the declared rows")
+				err = ErrTampered
 			}
 		}
 	}
@@ -418,11 +481,12 @@ func checkManifestVector(t *testing.T, x Vector) {
 // makeEnvelopeHeaderVectors cuts the header (SPEC §14.3) out of the valid
 // envelope vector: what POST /v1/login/params serves.
 func makeEnvelopeHeaderVectors(t *testing.T) []Vector {
-	env := makeEnvelopeVectors(t)[0]
+	envs := makeEnvelopeVectors(t)
+	env := envs[0]
 	full := mustHex(t, env.Encoded)
 	good := full[:EnvelopeHeaderSize]
-	base := Vector{Password: env.Password, SecretKey: env.SecretKey, AccountID: env.AccountID, KeyVersion: env.KeyVersion,
-		Comment: "bytes 0..67 of the valid vector of envelope.json"}
+	base := Vector{Password: env.Password, SecretKey: env.SecretKey, AccountID: env.AccountID, KeyVersion: env.KeyVersion, Epoch: env.Epoch,
+		Comment: "bytes 0..71 of the valid vector of envelope.json"}
 	v := func(name, expect string, enc []byte, mod func(*Vector)) Vector {
 		x := base
 		x.Name, x.Expect, x.Encoded = name, expect, hex.EncodeToString(enc)
@@ -440,10 +504,23 @@ func makeEnvelopeHeaderVectors(t *testing.T) []Vector {
 		v("trailing byte", "ErrMalformed", append(append([]byte(nil), good...), 0), nil),
 		v("empty", "ErrMalformed", nil, nil),
 		v("wrong magic", "ErrWrongMagic", flip(good, 0), nil),
-		v("unknown version", "ErrVersion", set(4, 2), nil),
-		v("unknown key derivation", "ErrVersion", set(25, 2), nil),
-		v("KDF memory above the cap", "ErrKDFTooCostly", set(30, 0x00, 0x20, 0x00, 0x00), nil),
-		v("zero passes", "ErrKDFTooWeak", set(26, 0, 0, 0, 0), nil),
+		v("unknown version", "ErrVersion", set(4, 3), nil),
+		v("unknown key derivation", "ErrVersion", set(29, 2), nil),
+		v("KDF memory above the cap", "ErrKDFTooCostly", set(34, 0x00, 0x20, 0x00, 0x00), nil),
+		v("zero passes", "ErrKDFTooWeak", set(30, 0, 0, 0, 0), nil),
+		v("previous version relabelled as the current one", "ErrMalformed", set(4, Version1), nil),
+		func() Vector {
+			var old Vector
+			for _, e := range envs {
+				if e.Name == "previous version (no epoch)" {
+					old = e
+				}
+			}
+			x := v("previous version's header (no epoch)", "ok", mustHex(t, old.Encoded)[:EnvelopeHeaderSizeV1], nil)
+			x.Epoch, x.WrapKey, x.LoginKey = 0, old.WrapKey, old.LoginKey
+			x.Comment = "bytes 0..67 of the previous-version vector of envelope.json"
+			return x
+		}(),
 	}
 }
 
@@ -454,7 +531,7 @@ func checkEnvelopeHeaderVector(t *testing.T, x Vector) {
 		if !bytes.Equal(h.Header(), enc) {
 			t.Fatal("re-encoding does not reproduce the input")
 		}
-		if h.AccountID.String() != x.AccountID || h.KeyVersion != x.KeyVersion || h.Box != nil {
+		if h.AccountID.String() != x.AccountID || h.KeyVersion != x.KeyVersion || h.Epoch != x.Epoch || h.Box != nil {
 			t.Fatal("parsed to other fields than the vector's")
 		}
 		var sk *keys.SecretKey
@@ -493,7 +570,7 @@ func TestEnvelopeHeaderMatchesEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.AccountID != env.AccountID || h.KeyVersion != env.KeyVersion || h.KDF != env.KDF ||
+	if h.AccountID != env.AccountID || h.KeyVersion != env.KeyVersion || h.Epoch != env.Epoch || h.KDF != env.KDF ||
 		h.Salt != env.Salt || h.SecretKeyCheck != env.SecretKeyCheck || h.Box != nil {
 		t.Fatal("the header parses to other fields than the envelope")
 	}

@@ -79,6 +79,9 @@ func (s *Server) password(w http.ResponseWriter, r *http.Request, a *authed) {
 		badRequest(w, "record is not a valid login record")
 		return
 	}
+	if !s.epochRises(w, r, a.account.ID, req.Envelope) {
+		return
+	}
 	if !s.useProof(w, r, a) {
 		return
 	}
@@ -109,6 +112,9 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *authed) {
 	}
 	if err := pake.ValidateRecord(req.Record); err != nil {
 		badRequest(w, "record is not a valid login record")
+		return
+	}
+	if !s.epochRises(w, r, a.account.ID, req.Envelope) {
 		return
 	}
 	if !s.useProof(w, r, a) {

@@ -455,9 +455,16 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // layout of SPEC §6 (the server hands the header out before login), filled
 // with fill.
 func envelope(id [16]byte, keyVersion uint32, fill byte) []byte {
-	e := bytes.Repeat([]byte{fill}, 171)
-	copy(e, "KHEK\x01")
+	return envelopeAt(id, keyVersion, keyVersion, fill)
+}
+
+// envelopeAt is an envelope of the current version (SPEC §6) with the
+// given password epoch; the server reads no other field.
+func envelopeAt(id [16]byte, keyVersion, epoch uint32, fill byte) []byte {
+	e := bytes.Repeat([]byte{fill}, 175)
+	copy(e, "KHEK\x02")
 	copy(e[5:], id[:])
 	binary.BigEndian.PutUint32(e[21:], keyVersion)
+	binary.BigEndian.PutUint32(e[25:], epoch)
 	return e
 }

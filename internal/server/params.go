@@ -17,20 +17,51 @@ import (
 // envelope headers are derived.
 const fakeHeaderKeyName = "fake-envelope-header-key"
 
-// The envelope header layout (SPEC §6, bytes 0..67), as far as a fake
+// The envelope header layout (SPEC §6, bytes 0..71), as far as a fake
 // one needs it. The server never parses a real header: it hands out the
-// first 67 bytes of the stored envelope as they are.
+// header of the stored envelope as it is (api.EnvelopeHeaderLen says how
+// long it is).
 const (
 	envelopeMagic   = "KHEK"
-	envelopeVersion = 1
+	envelopeVersion = 2
 	kdfArgon2id     = 1
-	// Parameters of a fake header: SPEC §3's defaults, with the memory
-	// one of the values calibration commonly picks.
+	// Passes and lanes of a fake header: what calibration (SPEC §3)
+	// always picks; only the memory varies between devices.
 	fakeTime    = 3
 	fakeThreads = 4
 )
 
-var fakeMemoryKiB = [...]uint32{64 << 10, 128 << 10, 256 << 10}
+// weighted is a value drawn with probability weight/256.
+type weighted struct {
+	value  uint32
+	weight int
+}
+
+// The distributions fake headers are drawn from, so that an unknown
+// account's header looks like a real account's, history included
+// (docs/LOGIN.md, "Unknown accounts"). Each table's weights sum to 256.
+// They mirror what real accounts carry: memory as calibration picks it
+// on common devices (64 MiB doubled while a derivation stays under a
+// second), few key rotations (key version 1 + rotations), and few
+// password changes. A real account's epoch is 1 at creation, raised by
+// each rotation and each password change: key version + changes.
+var (
+	fakeMemoryKiB = []weighted{{64 << 10, 38}, {128 << 10, 64}, {256 << 10, 90}, {512 << 10, 51}, {1 << 20, 13}}
+	fakeKeyVer    = []weighted{{1, 216}, {2, 28}, {3, 9}, {4, 3}}
+	fakeChanges   = []weighted{{0, 154}, {1, 64}, {2, 25}, {3, 9}, {4, 4}}
+)
+
+// draw picks from t with the byte b as a uniform draw in 0..255.
+func draw(t []weighted, b byte) uint32 {
+	n := int(b)
+	for _, w := range t {
+		if n < w.weight {
+			return w.value
+		}
+		n -= w.weight
+	}
+	return t[len(t)-1].value
+}
 
 func newFakeHeaderKey() ([]byte, error) {
 	k := make([]byte, 32)
@@ -51,8 +82,8 @@ func (s *Server) loginParams(w http.ResponseWriter, r *http.Request) {
 	var header []byte
 	keys, err := s.st.Keys(r.Context(), id)
 	switch {
-	case err == nil && len(keys.Envelope) >= api.EnvelopeHeaderSize:
-		header = keys.Envelope[:api.EnvelopeHeaderSize]
+	case err == nil && api.EnvelopeHeaderLen(keys.Envelope) > 0 && len(keys.Envelope) >= api.EnvelopeHeaderLen(keys.Envelope):
+		header = keys.Envelope[:api.EnvelopeHeaderLen(keys.Envelope)]
 	case err == nil:
 		s.internal(w, r, errors.New("the account's stored envelope is shorter than its header"))
 		return
@@ -68,22 +99,28 @@ func (s *Server) loginParams(w http.ResponseWriter, r *http.Request) {
 	svc.WriteJSON(w, http.StatusOK, api.LoginParamsResponse{Header: header})
 }
 
-// fakeHeader derives an unknown account's envelope header: key version 1,
-// Argon2id with plausible parameters, and a salt and Secret Key check that
-// look random but are fixed for the account id.
+// fakeHeader derives an unknown account's envelope header: key version,
+// password epoch and Argon2id memory drawn from the distributions above,
+// and a salt and Secret Key check that look random; all fixed for the
+// account id.
 func (s *Server) fakeHeader(id store.ID) ([]byte, error) {
-	okm, err := hkdf.Key(sha256.New, s.fakeHeaderKey, id[:], "keyhold v1 fake envelope header", 16+16+1)
+	// The first 32 bytes are the salt and check, as before fake headers
+	// carried a history (HKDF output is a prefix of a longer output).
+	okm, err := hkdf.Key(sha256.New, s.fakeHeaderKey, id[:], "keyhold v1 fake envelope header", 16+16+3)
 	if err != nil {
 		return nil, err
 	}
+	kv := draw(fakeKeyVer, okm[33])
+	epoch := kv + draw(fakeChanges, okm[34])
 	h := make([]byte, 0, api.EnvelopeHeaderSize)
 	h = append(h, envelopeMagic...)
 	h = append(h, envelopeVersion)
 	h = append(h, id[:]...)
-	h = binary.BigEndian.AppendUint32(h, 1) // key version
+	h = binary.BigEndian.AppendUint32(h, kv)
+	h = binary.BigEndian.AppendUint32(h, epoch)
 	h = append(h, kdfArgon2id)
 	h = binary.BigEndian.AppendUint32(h, fakeTime)
-	h = binary.BigEndian.AppendUint32(h, fakeMemoryKiB[int(okm[32])%len(fakeMemoryKiB)])
+	h = binary.BigEndian.AppendUint32(h, draw(fakeMemoryKiB, okm[32]))
 	h = append(h, fakeThreads)
 	h = append(h, okm[:32]...) // salt, Secret Key check
 	return h, nil

@@ -485,15 +485,19 @@ func TestPasswordChange(t *testing.T) {
 		newKey := randomKey()
 		e.mustReauth(u)
 		record := e.register(u.id, newKey, u.token)
-		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 2, Envelope: envelope(u.id, 1, 'N'), Record: record}).fails(t, 409, api.CodeStale)
+		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 2, Envelope: envelopeAt(u.id, 1, 2, 'N'), Record: record}).fails(t, 409, api.CodeStale)
 		e.mustReauth(u) // the stale attempt used the proof
-		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelope(u.id, 1, 'N'), Record: record}).ok(t, 204, nil)
+		// The password epoch must rise: the account's own envelope again,
+		// or another at its epoch, is refused and changes nothing.
+		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelope(u.id, 1, 'E'), Record: record}).fails(t, 409, api.CodeOldEpoch)
+		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelopeAt(u.id, 1, 1, 'N'), Record: record}).fails(t, 409, api.CodeOldEpoch)
+		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelopeAt(u.id, 1, 2, 'N'), Record: record}).ok(t, 204, nil)
 		e.login(u, u.device, u.loginKey).fails(t, 401, api.CodeLoginFailed)
 		u.loginKey = newKey
 		e.mustLogin(u, u.device)
 		var k api.Keys
 		e.do("GET", "/v1/account/keys", u.token, nil).ok(t, 200, &k)
-		if !bytes.Equal(k.Envelope, envelope(u.id, 1, 'N')) || string(k.KeyCheck) != "sealed key check" || k.KeyVersion != 1 {
+		if !bytes.Equal(k.Envelope, envelopeAt(u.id, 1, 2, 'N')) || string(k.KeyCheck) != "sealed key check" || k.KeyVersion != 1 {
 			t.Errorf("keys = %+v", k)
 		}
 		if count(e.eventKinds(u), api.EventPasswordChanged) != 1 {
@@ -580,6 +584,9 @@ func TestRotate(t *testing.T) {
 		stale := rot
 		stale.Cursor = 1
 		e.do("POST", "/v1/account/rotate", u.token, stale).fails(t, 409, api.CodeStale)
+		oldEpoch := rot
+		oldEpoch.Envelope = envelopeAt(u.id, 2, 1, '2')
+		e.do("POST", "/v1/account/rotate", u.token, oldEpoch).fails(t, 409, api.CodeOldEpoch)
 		skip := rot
 		skip.KeyVersion = 3
 		e.mustReauth(u) // the stale attempt used the proof
@@ -883,11 +890,12 @@ func TestLoginParams(t *testing.T) {
 		if !bytes.Equal(h, params(e2, api.FormatID(ghost))) {
 			t.Error("an unknown account's header changes between requests")
 		}
-		if string(h[:5]) != "KHEK\x01" || !bytes.Equal(h[5:21], ghost[:]) || binary.BigEndian.Uint32(h[21:]) != 1 || h[25] != 1 ||
-			binary.BigEndian.Uint32(h[26:]) != 3 || binary.BigEndian.Uint32(h[30:]) < 64<<10 || h[34] != 4 {
+		if string(h[:5]) != "KHEK\x02" || !bytes.Equal(h[5:21], ghost[:]) || binary.BigEndian.Uint32(h[21:]) < 1 ||
+			binary.BigEndian.Uint32(h[25:]) < binary.BigEndian.Uint32(h[21:]) || h[29] != 1 ||
+			binary.BigEndian.Uint32(h[30:]) != 3 || binary.BigEndian.Uint32(h[34:]) < 64<<10 || h[38] != 4 {
 			t.Errorf("fake header %x", h)
 		}
-		if h2 := params(e1, api.FormatID(other)); bytes.Equal(h[35:], h2[35:]) {
+		if h2 := params(e1, api.FormatID(other)); bytes.Equal(h[39:], h2[39:]) {
 			t.Error("two unknown accounts share salt and check")
 		}
 		e1.do("POST", "/v1/login/params", "", `{"account_id":"`+strings.ToUpper(u.idStr)+`"}`).fails(t, 400, api.CodeBadRequest)

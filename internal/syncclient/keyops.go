@@ -12,6 +12,10 @@ import (
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
+// errOldEpoch is the server's refusal of an envelope whose password epoch
+// does not rise above its own: this device missed a password change.
+var errOldEpoch = errors.New("the password was changed on another device meanwhile; nothing was changed: run keyhold sync, unlock with the newest password, then try again")
+
 // PublishPassword returns the callback vault.Session.ChangePassword calls
 // before it changes anything locally: the server gets the new envelope and
 // a PAKE record for the new login key in one request, so the password
@@ -30,6 +34,9 @@ func (y *Syncer) PublishPassword(ctx context.Context) func(env []byte, login *ke
 		if err := y.C.SetPassword(ctx, &api.PasswordRequest{KeyVersion: kv, Envelope: env, Record: record}); err != nil {
 			if api.IsCode(err, api.CodeStale) {
 				return errors.New("the account key was rotated on another device; run keyhold sync, then change the password")
+			}
+			if api.IsCode(err, api.CodeOldEpoch) {
+				return errOldEpoch
 			}
 			return authError(err)
 		}
@@ -83,6 +90,9 @@ func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) 
 		if err != nil {
 			if api.IsCode(err, api.CodeStale) {
 				return errors.New("another device changed the vault meanwhile; run keyhold sync, then rotate again")
+			}
+			if api.IsCode(err, api.CodeOldEpoch) {
+				return errOldEpoch
 			}
 			return authError(err)
 		}

@@ -259,8 +259,8 @@ type keyFile struct {
 }
 
 // folderKeyFiles returns the folder's key files of this account, newest
-// first (folder.Newer), and refuses a folder that holds another
-// account's.
+// first (key version, then password epoch, then folder.Newer), and
+// refuses a folder that holds another account's.
 func (s *Session) folderKeyFiles(sc *folder.Scan) ([]keyFile, error) {
 	return keyFilesOf(sc, s.v.meta.accountID)
 }
@@ -289,6 +289,15 @@ func keyFilesOf(sc *folder.Scan, acct keys.AccountID) ([]keyFile, error) {
 		return nil, fmt.Errorf("%w; use another folder for this vault", ErrFolderAccount)
 	}
 	slices.SortFunc(out, func(a, b keyFile) int {
+		// Within one key version, the higher password epoch first (SPEC
+		// §16.5): of concurrent password changes every device takes the
+		// same one, and never one older than a change it has seen.
+		if a.kf.KeyVersion == b.kf.KeyVersion && a.kf.Envelope.Epoch != b.kf.Envelope.Epoch {
+			if a.kf.Envelope.Epoch > b.kf.Envelope.Epoch {
+				return -1
+			}
+			return 1
+		}
 		if folder.Newer(&a.kf.Header, &b.kf.Header) {
 			return -1
 		}
@@ -378,8 +387,12 @@ func (s *Session) folderRingOnce(ctx context.Context, cfg *FolderConfig, sc *fol
 		}
 		ring = r
 		if !bytes.Equal(k.kf.Envelope.Marshal(), s.v.meta.envelope.Marshal()) {
-			changed, err := s.AdoptEnvelope(ctx, k.kf.Envelope.Marshal())
-			if err != nil {
+			changed, err := s.adoptEnvelope(ctx, k.kf.Envelope.Marshal(), fromFolder)
+			// An envelope older than this device's (a folder put back
+			// from a backup, or a device that changed the password less
+			// often while offline) is not adopted: it must not bring an
+			// old password back. The key file's ring is still good.
+			if err != nil && !errors.Is(err, ErrOldEnvelope) {
 				return nil, err
 			}
 			rep.EnvelopeUpdated = changed
@@ -1161,14 +1174,14 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 			if len(add) > 0 || curItem == nil || itemHash(curItem) != itemHash(st.Cur) {
 				add = append(add, st.Cur)
 			}
-			rev := cur
+			rev, prevBox := cur, curBox
 			for _, it := range add {
 				if rev > 0 {
 					if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) SELECT id, rev, box FROM items WHERE id = ?`, id[:]); err != nil {
 						return nil, s.damaged(err)
 					}
-					format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
-					format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+					format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, prevBox))
+					format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, prevBox))
 					m.HCount++
 				}
 				rev++
@@ -1176,17 +1189,18 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 				if err != nil {
 					return nil, err
 				}
+				prevBox = box
 				if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)
 					ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, box = excluded.box`, id[:], rev, box); err != nil {
 					return nil, s.damaged(err)
 				}
-				format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+				format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 				if rev == 1 {
 					m.Count++
 				}
 			}
 			if len(add) > 0 {
-				changed = append(changed, s.newEntry(id, rev, st.Cur.Clone()))
+				changed = append(changed, s.newEntry(id, rev, prevBox, st.Cur.Clone()))
 				if cur == 0 {
 					rep.Added++
 				} else {

@@ -135,7 +135,7 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 				return nil, err
 			}
 			hist = append(hist, rowT{id, uint64(i) + 1, box})
-			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, uint64(i)+1))
+			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, uint64(i)+1, box))
 			m.HCount++
 		}
 		rev := uint64(len(st.Hist)) + 1
@@ -144,11 +144,11 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			return nil, err
 		}
 		cur = append(cur, rowT{id, rev, box})
-		e := s.newEntry(id, rev, st.Cur)
+		e := s.newEntry(id, rev, box, st.Cur)
 		format.XorInto(&m.Acc, e.prf)
 		m.Count++
 		b := bks[bucketOf(id)]
-		b.entries = append(b.entries, indexEntry{id: id, rev: rev, title: st.Cur.Title, trashed: st.Cur.Trashed != nil})
+		b.entries = append(b.entries, indexEntry{id: id, rev: rev, prf: e.prf, title: st.Cur.Title, trashed: st.Cur.Trashed != nil})
 		format.XorInto(&b.acc, e.prf)
 		frows = append(frows, frow{id, rev, s.folderDigest(st)})
 	}

@@ -22,8 +22,15 @@ import (
 // first time the new password opens it (until then the old password still
 // works on this device). It is checked as far as possible first: same
 // account and key version, this device's Secret Key, KDF settings no
-// weaker than this device's floor. It reports whether anything changed.
+// weaker than this device's floor, and a password epoch no lower than
+// any this device has adopted or kept (an *OldEnvelopeError otherwise:
+// the server may be replaying an old password). It reports whether
+// anything changed.
 func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
+	return s.adoptEnvelope(ctx, b, fromServer)
+}
+
+func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	env, err := format.ParseEnvelope(b)
@@ -38,6 +45,9 @@ func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 	}
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
 		return false, fmt.Errorf("%w (the server's envelope is for another account or key version)", ErrServerMismatch)
+	}
+	if err := checkEpoch(env, s.v.epochFloor(), from); err != nil {
+		return false, err
 	}
 	di, err := s.v.Device()
 	if err != nil {
@@ -57,7 +67,9 @@ func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 	return true, nil
 }
 
-// pendingEnvelope returns the envelope AdoptEnvelope kept, or nil.
+// pendingEnvelope returns the envelope AdoptEnvelope kept, or nil. One
+// older than the working envelope (kept before password epochs were
+// checked) is never promoted.
 func (v *Vault) pendingEnvelope() (*format.Envelope, error) {
 	var b []byte
 	err := v.db.QueryRow(`SELECT v FROM meta WHERE k = 'envelope/pending'`).Scan(&b)
@@ -68,7 +80,7 @@ func (v *Vault) pendingEnvelope() (*format.Envelope, error) {
 		return nil, err
 	}
 	env, err := format.ParseEnvelope(b)
-	if err != nil || env.AccountID != v.meta.accountID || env.KeyVersion != v.meta.envelope.KeyVersion {
+	if err != nil || env.AccountID != v.meta.accountID || env.KeyVersion != v.meta.envelope.KeyVersion || env.Epoch < v.meta.envelope.Epoch {
 		return nil, nil
 	}
 	return env, nil
@@ -140,6 +152,9 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	}
 	if env.AccountID != id || env.KeyVersion != rk.KeyVersion {
 		return nil, nil, fmt.Errorf("%w (the new envelope is for another account or key version)", ErrServerMismatch)
+	}
+	if err := checkEpoch(env, s.v.meta.envelope.Epoch, fromServer); err != nil {
+		return nil, nil, err
 	}
 	nsk, nak, err := format.OpenTransition(rk.Transition, s.ak, id, rk.KeyVersion)
 	if err != nil {
@@ -276,7 +291,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 			if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, iid[:], c.Rev, c.Box); err != nil {
 				return fail(s.damaged(err))
 			}
-			format.XorInto(&m.HAcc, format.HistoryEntry(nmk, iid, c.Rev))
+			format.XorInto(&m.HAcc, format.HistoryEntry(nmk, iid, c.Rev, c.Box))
 			m.HCount++
 		}
 		m.Count++
@@ -287,7 +302,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, iid[:], last, g[len(g)-1].Box); err != nil {
 				return fail(s.damaged(err))
 			}
-			format.XorInto(&m.Acc, format.Entry(nmk, iid, last))
+			format.XorInto(&m.Acc, format.Entry(nmk, iid, last, g[len(g)-1].Box))
 			rep.Added++
 			continue
 		}
@@ -310,7 +325,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 			}
 			continue
 		}
-		if _, _, err := ns.stackLocal(ctx, tx, m, iid, base, pe.local, last, items[len(items)-1], rep); err != nil {
+		if _, err := ns.stackLocal(ctx, tx, m, iid, base, pe.local, last, items[len(items)-1], rep); err != nil {
 			return fail(err)
 		}
 	}
@@ -367,9 +382,9 @@ func (s *Session) insertSealed(ctx context.Context, tx *sql.Tx, m *format.Manife
 		return s.damaged(err)
 	}
 	if table == "items" {
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 	} else {
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 		m.HCount++
 	}
 	return nil

@@ -28,8 +28,11 @@ import (
 // a title not found or found twice — falls back to decrypting everything,
 // which also rebuilds the index.
 
+// Each entry carries its 32-byte manifest entry, so buckets are twice as
+// many as before entries did: a bucket stays small enough to sit in its
+// database page without an overflow chain at common vault sizes.
 const (
-	indexBuckets = 32
+	indexBuckets = 64
 	labelIndex   = "keyhold v1 title index"
 	indexMagic   = "KHTI"
 )
@@ -37,6 +40,7 @@ const (
 type indexEntry struct {
 	id      ItemID
 	rev     uint64
+	prf     [32]byte // the item's manifest entry, bound to its box
 	trashed bool
 	title   string
 }
@@ -51,8 +55,10 @@ func bucketOf(id ItemID) int { return int(id[15]) % indexBuckets }
 func indexKey(b int) string { return fmt.Sprintf("index/%02d", b) }
 
 func (s *Session) indexAD(b int) []byte {
+	// Version 2: entries carry their manifest entry (SPEC §10); a bucket
+	// of version 1 no longer opens and is rebuilt.
 	ad := []byte(indexMagic)
-	ad = append(ad, format.Version1)
+	ad = append(ad, format.Version2)
 	ad = append(ad, s.v.meta.accountID[:]...)
 	ad = binary.BigEndian.AppendUint32(ad, s.kv)
 	return append(ad, byte(b))
@@ -65,12 +71,13 @@ func (s *Session) sealBucket(b int, bk *bucket) ([]byte, error) {
 	var pt []byte
 	pt = binary.BigEndian.AppendUint32(pt, uint32(len(bk.entries)))
 	for _, e := range bk.entries {
-		format.XorInto(&bk.acc, format.Entry(s.mk, e.id, e.rev))
+		format.XorInto(&bk.acc, e.prf)
 	}
 	pt = append(pt, bk.acc[:]...)
 	for _, e := range bk.entries {
 		pt = append(pt, e.id[:]...)
 		pt = binary.BigEndian.AppendUint64(pt, e.rev)
+		pt = append(pt, e.prf[:]...)
 		var fl byte
 		if e.trashed {
 			fl = 1
@@ -106,15 +113,16 @@ func parseBucket(pt []byte) (*bucket, error) {
 	copy(bk.acc[:], pt[4:36])
 	p := pt[36:]
 	for range n {
-		if len(p) < 27 {
+		if len(p) < 59 {
 			return nil, errIndex
 		}
 		var e indexEntry
 		copy(e.id[:], p[:16])
 		e.rev = binary.BigEndian.Uint64(p[16:])
-		e.trashed = p[24] == 1
-		l := int(binary.BigEndian.Uint16(p[25:]))
-		p = p[27:]
+		copy(e.prf[:], p[24:56])
+		e.trashed = p[56] == 1
+		l := int(binary.BigEndian.Uint16(p[57:]))
+		p = p[59:]
 		if len(p) < l {
 			return nil, errIndex
 		}
@@ -136,6 +144,11 @@ func (s *Session) readIndex(ctx context.Context, q querier, m *format.Manifest) 
 	for b := range indexBuckets {
 		box, err := getMeta(ctx, q, indexKey(b))
 		if err != nil {
+			// A missing bucket is rebuilt; a database that cannot be
+			// read is reported, not papered over by a rebuild.
+			if e := dbError(s.v.path(), err); e != err {
+				return nil, e
+			}
 			return nil, errIndex
 		}
 		if bks[b], err = s.openBucket(b, box); err != nil {
@@ -158,7 +171,7 @@ func (s *Session) writeIndex(ctx context.Context, tx *sql.Tx, entries map[ItemID
 	}
 	for _, e := range entries {
 		b := bucketOf(e.ID)
-		bks[b].entries = append(bks[b].entries, indexEntry{id: e.ID, rev: e.Revision, trashed: e.Item.Trashed != nil, title: e.Item.Title})
+		bks[b].entries = append(bks[b].entries, indexEntry{id: e.ID, rev: e.Revision, prf: e.prf, trashed: e.Item.Trashed != nil, title: e.Item.Title})
 	}
 	for b, bk := range bks {
 		box, err := s.sealBucket(b, bk)
@@ -191,7 +204,7 @@ func (s *Session) updateIndex(ctx context.Context, tx *sql.Tx, changed []*Entry)
 			return err
 		}
 		for _, e := range es {
-			ie := indexEntry{id: e.ID, rev: e.Revision, trashed: e.Item.Trashed != nil, title: e.Item.Title}
+			ie := indexEntry{id: e.ID, rev: e.Revision, prf: e.prf, trashed: e.Item.Trashed != nil, title: e.Item.Title}
 			found := false
 			for i := range bk.entries {
 				if bk.entries[i].id == e.ID {
@@ -264,18 +277,24 @@ func (s *Session) resolveByIndex(ctx context.Context, ref string, f Filter) (*En
 	if rev != hit.rev {
 		return nil, errIndex
 	}
+	// The row must hold the very box the index (and so the manifest)
+	// names: another genuine box of this revision is left to the full
+	// path, which reports it.
+	if e := format.Entry(s.mk, hit.id, rev, box); subtle.ConstantTimeCompare(e[:], hit.prf[:]) != 1 {
+		return nil, errIndex
+	}
 	it, err := s.open(hit.id, rev, box)
 	if err != nil {
 		return nil, s.damaged(err)
 	}
-	return s.newEntry(hit.id, rev, it), nil
+	return s.newEntry(hit.id, rev, box, it), nil
 }
 
 // rebuildIndex writes a fresh index from the loaded cache if the stored
 // one is unusable. Best effort: a failure only means the next command
 // without the agent takes the slow path again.
 func (s *Session) rebuildIndex(ctx context.Context, m *format.Manifest) {
-	if _, err := s.readIndex(ctx, s.v.db, m); err == nil {
+	if _, err := s.readIndex(ctx, s.v.db, m); err == nil || errors.Is(err, ErrDamaged) {
 		return
 	}
 	tx, err := s.v.db.BeginTx(ctx, nil)

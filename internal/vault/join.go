@@ -84,12 +84,12 @@ func CreateJoined(dir string, j *Join) error {
 			}
 			if i == len(g)-1 {
 				cur = append(cur, rowT{id, c.Rev, c.Box})
-				format.XorInto(&m.Acc, format.Entry(s.mk, id, c.Rev))
+				format.XorInto(&m.Acc, format.Entry(s.mk, id, c.Rev, c.Box))
 				m.Count++
-				idx[id] = s.newEntry(id, c.Rev, it)
+				idx[id] = s.newEntry(id, c.Rev, c.Box, it)
 			} else {
 				hist = append(hist, rowT{id, c.Rev, c.Box})
-				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, c.Rev))
+				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, c.Rev, c.Box))
 				m.HCount++
 			}
 		}
@@ -111,7 +111,7 @@ func CreateJoined(dir string, j *Join) error {
 	}
 	for _, e := range idx {
 		b := bks[bucketOf(e.ID)]
-		b.entries = append(b.entries, indexEntry{id: e.ID, rev: e.Revision, title: e.Item.Title, trashed: e.Item.Trashed != nil})
+		b.entries = append(b.entries, indexEntry{id: e.ID, rev: e.Revision, prf: e.prf, title: e.Item.Title, trashed: e.Item.Trashed != nil})
 		format.XorInto(&b.acc, e.prf)
 	}
 	idxRows := map[string][]byte{}

@@ -33,7 +33,11 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 		return err
 	}
 	defer di.SecretKey.Wipe()
-	env, d, err := format.NewEnvelope(s.ak, s.v.meta.accountID, s.kv, newPw, di.SecretKey, p)
+	epoch, err := s.v.nextEpoch()
+	if err != nil {
+		return err
+	}
+	env, d, err := format.NewEnvelope(s.ak, s.v.meta.accountID, s.kv, epoch, newPw, di.SecretKey, p)
 	if err != nil {
 		return err
 	}
@@ -120,7 +124,11 @@ func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 		return nil, err
 	}
 	nkv := s.kv + 1
-	env, d, err := format.NewEnvelope(nak, id, nkv, pw, nsk, s.v.meta.envelope.KDF)
+	epoch, err := s.v.nextEpoch()
+	if err != nil {
+		return nil, err
+	}
+	env, d, err := format.NewEnvelope(nak, id, nkv, epoch, pw, nsk, s.v.meta.envelope.KDF)
 	if err != nil {
 		return nil, err
 	}
@@ -243,10 +251,10 @@ func (s *Session) reseal(ctx context.Context, tx *sql.Tx, ns *Session, m *format
 			revs[r.id] = append(revs[r.id], OutRev{Rev: r.rev, Box: nbox})
 			if table == "items" {
 				current[r.id] = r.rev
-				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev))
+				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev, nbox))
 				m.Count++
 			} else {
-				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev))
+				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev, nbox))
 				m.HCount++
 			}
 		}

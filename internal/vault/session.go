@@ -99,9 +99,12 @@ func (v *Vault) UnlockLogin(pw []byte) (*Session, *keys.Key32, error) {
 	s, err := v.UnlockWithKey(ak, env.KeyVersion)
 	ak.Wipe()
 	if err != nil {
+		login.Wipe()
+		if errors.Is(err, ErrDamaged) {
+			return nil, nil, err // the manifest migration's finding
+		}
 		// The envelope opened (it is authenticated), so the account key
 		// is right: a key check that fails to open it is damaged.
-		login.Wipe()
 		return nil, nil, fmt.Errorf("%w: %s: key check: %v", ErrDamaged, v.path(), err)
 	}
 	return s, login, nil
@@ -118,7 +121,12 @@ func (v *Vault) UnlockWithKey(ak *keys.AccountKey, keyVersion uint32) (*Session,
 	*k = *ak
 	mk := format.ManifestKey(k)
 	keys.LockMemory(mk[:])
-	return &Session{v: v, ak: k, kv: keyVersion, mk: mk}, nil
+	s := &Session{v: v, ak: k, kv: keyVersion, mk: mk}
+	if err := s.migrateManifest(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Vault returns the session's vault.
@@ -173,6 +181,11 @@ func (s *Session) readManifest(ctx context.Context, q querier) (*format.Manifest
 	m, err := format.ParseManifest(b)
 	if err != nil {
 		return nil, s.damaged(err)
+	}
+	if m.Version != format.Version2 {
+		// Unlock migrates a version 1 manifest (migrateManifest); one
+		// found later was put back.
+		return nil, s.damaged(fmt.Errorf("manifest of version %d where this vault keeps version %d", m.Version, format.Version2))
 	}
 	if m.KeyVersion > s.kv {
 		return nil, ErrRotated
@@ -295,7 +308,7 @@ func (s *Session) loadAll(ctx context.Context, q querier) (map[ItemID]*Entry, er
 					errs[i] = err
 					continue
 				}
-				out[i] = s.newEntry(r.id, r.rev, it)
+				out[i] = s.newEntry(r.id, r.rev, r.box, it)
 			}
 		}()
 	}
@@ -343,7 +356,7 @@ func (s *Session) loadChanged(ctx context.Context, q querier) (map[ItemID]*Entry
 			if err != nil {
 				return nil, s.damaged(err)
 			}
-			e = s.newEntry(r.id, r.rev, it)
+			e = s.newEntry(r.id, r.rev, box, it)
 		}
 		next[r.id] = e
 	}
@@ -351,9 +364,10 @@ func (s *Session) loadChanged(ctx context.Context, q querier) (map[ItemID]*Entry
 }
 
 // newEntry wraps a decrypted item with what lookups need precomputed: its
-// manifest entry, its lower-case title, and its searchable text.
-func (s *Session) newEntry(id ItemID, rev uint64, it *item.Item) *Entry {
-	return &Entry{ID: id, Revision: rev, Item: it, prf: format.Entry(s.mk, id, rev),
+// manifest entry (bound to the box it was stored as), its lower-case
+// title, and its searchable text.
+func (s *Session) newEntry(id ItemID, rev uint64, box []byte, it *item.Item) *Entry {
+	return &Entry{ID: id, Revision: rev, Item: it, prf: format.Entry(s.mk, id, rev, box),
 		ltitle: strings.ToLower(it.Title), search: it.SearchText()}
 }
 
@@ -542,7 +556,7 @@ func (s *Session) Add(ctx context.Context, its ...*item.Item) ([]*Entry, error) 
 			if _, err := stmt.ExecContext(ctx, id[:], box); err != nil {
 				return nil, s.damaged(err)
 			}
-			e := s.newEntry(id, 1, it.Clone())
+			e := s.newEntry(id, 1, box, it.Clone())
 			format.XorInto(&m.Acc, e.prf)
 			m.Count++
 			out = append(out, e)
@@ -588,10 +602,10 @@ func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.I
 		if _, err := tx.ExecContext(ctx, `UPDATE items SET rev = ?, box = ? WHERE id = ?`, nrev, nbox, id[:]); err != nil {
 			return nil, s.damaged(err)
 		}
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 		m.HCount++
-		out = s.newEntry(id, nrev, it.Clone())
+		out = s.newEntry(id, nrev, nbox, it.Clone())
 		format.XorInto(&m.Acc, out.prf)
 		return []*Entry{out}, nil
 	})
@@ -695,7 +709,7 @@ func (s *Session) ImportExact(ctx context.Context, its []Imported) (added int, s
 				if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], h.Revision, box); err != nil {
 					return nil, fmt.Errorf("item %s: %w", im.ID, err)
 				}
-				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, im.ID, h.Revision))
+				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, im.ID, h.Revision, box))
 				m.HCount++
 			}
 			if im.Revision == 0 {
@@ -708,7 +722,7 @@ func (s *Session) ImportExact(ctx context.Context, its []Imported) (added int, s
 			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], im.Revision, box); err != nil {
 				return nil, s.damaged(err)
 			}
-			e := s.newEntry(im.ID, im.Revision, im.Item.Clone())
+			e := s.newEntry(im.ID, im.Revision, box, im.Item.Clone())
 			format.XorInto(&m.Acc, e.prf)
 			m.Count++
 			out = append(out, e)

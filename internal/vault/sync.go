@@ -244,9 +244,11 @@ func remoteSet(ctx context.Context, q querier) (map[ItemID]serverEntry, error) {
 
 // serverManifest computes the manifest of a server state (SPEC §14.1):
 // count, and acc over the server entries of each item's newest revision
-// and box, at sequence seq.
+// and box, at sequence seq. It keeps version byte 1: its entries were
+// bound to the boxes from the start, and devices of every version read it
+// (the local manifest's version 2 is about the local entries).
 func (s *Session) serverManifest(set map[ItemID]serverEntry, seq uint64) *format.Manifest {
-	m := &format.Manifest{KeyVersion: s.kv, Seq: seq, Count: uint64(len(set))}
+	m := &format.Manifest{Version: format.Version1, KeyVersion: s.kv, Seq: seq, Count: uint64(len(set))}
 	for id, e := range set {
 		format.XorInto(&m.Acc, format.ServerEntry(s.mk, id, e.rev, e.hash))
 	}
@@ -464,7 +466,7 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
 			return s.damaged(err)
 		}
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 		m.HCount++
 		return nil
 	}
@@ -479,7 +481,7 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 			}
 			m.Count++
 		}
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 		return nil
 	}
 
@@ -489,7 +491,7 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 			if err := addHist(cur, curBox); err != nil {
 				return nil, err
 			}
-			format.XorInto(&m.Acc, format.Entry(s.mk, id, cur))
+			format.XorInto(&m.Acc, format.Entry(s.mk, id, cur, curBox))
 			rep.Updated++
 		} else {
 			rep.Added++
@@ -505,7 +507,7 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 		if err := s.setRemote(ctx, tx, id, last); err != nil {
 			return nil, err
 		}
-		return s.newEntry(id, last, remote[len(remote)-1]), nil
+		return s.newEntry(id, last, g[len(g)-1].Box, remote[len(remote)-1]), nil
 	}
 
 	// Local edits r0+1..cur that the server has not seen, and the server's
@@ -535,24 +537,24 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 			if _, err := tx.ExecContext(ctx, `DELETE FROM history WHERE id = ? AND rev = ?`, id[:], rev); err != nil {
 				return nil, s.damaged(err)
 			}
-			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 			m.HCount--
 		}
 	}
-	format.XorInto(&m.Acc, format.Entry(s.mk, id, cur))
+	format.XorInto(&m.Acc, format.Entry(s.mk, id, cur, curBox))
 	for _, c := range g {
 		if err := addHist(c.Rev, c.Box); err != nil {
 			return nil, err
 		}
 	}
-	rev, merged, err := s.stackLocal(ctx, tx, m, id, base, local, last, remote[len(remote)-1], rep)
+	e, err := s.stackLocal(ctx, tx, m, id, base, local, last, remote[len(remote)-1], rep)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.setRemote(ctx, tx, id, last); err != nil {
 		return nil, err
 	}
-	return s.newEntry(id, rev, merged), nil
+	return e, nil
 }
 
 // stackLocal puts this device's unsynced revisions of an item (local,
@@ -560,37 +562,37 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 // last, whose content is remoteHead; already in the history): they are
 // renumbered last+1, last+2, … into the history, so both lines of edits
 // stay there, and their field-by-field merge with remoteHead becomes the
-// current revision. It returns the current revision and item. Count is
+// current revision. It returns the current revision's entry. Count is
 // the caller's to keep.
-func (s *Session) stackLocal(ctx context.Context, tx *sql.Tx, m *format.Manifest, id ItemID, base *item.Item, local []*item.Item, last uint64, remoteHead *item.Item, rep *ApplyReport) (uint64, *item.Item, error) {
+func (s *Session) stackLocal(ctx context.Context, tx *sql.Tx, m *format.Manifest, id ItemID, base *item.Item, local []*item.Item, last uint64, remoteHead *item.Item, rep *ApplyReport) (*Entry, error) {
 	for i, it := range local {
 		rev := last + 1 + uint64(i)
 		box, err := s.seal(id, rev, it)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
-			return 0, nil, s.damaged(err)
+			return nil, s.damaged(err)
 		}
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev))
+		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 		m.HCount++
 	}
 	merged, conflicts := merge.Merge(base, local[len(local)-1], remoteHead)
 	rev := last + uint64(len(local)) + 1
 	box, err := s.seal(id, rev, merged)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, box = excluded.box`, id[:], rev, box); err != nil {
-		return 0, nil, s.damaged(err)
+		return nil, s.damaged(err)
 	}
-	format.XorInto(&m.Acc, format.Entry(s.mk, id, rev))
+	format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 	rep.Merged++
 	if len(conflicts) > 0 {
 		rep.Conflicts = append(rep.Conflicts, MergeConflict{ID: id, Title: merged.Title, Fields: conflicts})
 	}
-	return rev, merged, nil
+	return s.newEntry(id, rev, box, merged), nil
 }
 
 func (s *Session) setRemote(ctx context.Context, tx *sql.Tx, id ItemID, rev uint64) error {

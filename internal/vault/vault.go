@@ -282,7 +282,7 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, d, err := format.NewEnvelope(ak, id, 1, pw, sk, opts.KDF)
+	env, d, err := format.NewEnvelope(ak, id, 1, 1, pw, sk, opts.KDF)
 	if err != nil {
 		return nil, err
 	}

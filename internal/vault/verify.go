@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"os"
 
 	"github.com/keyhold/keyhold/internal/format"
 )
@@ -30,6 +31,15 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 	var ic string
 	if err := tx.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic); err != nil || ic != "ok" {
 		r.Problems = append(r.Problems, fmt.Sprintf("database integrity check: %v%s", err, ic))
+	}
+	// SQLite writes the database file in whole pages; a file cut inside
+	// a page is damaged even where the lost bytes were only a cache that
+	// the integrity check does not look into.
+	var ps int64
+	if err := tx.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&ps); err == nil && ps > 0 {
+		if st, err := os.Stat(s.v.path()); err == nil && st.Size()%ps != 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("the database file is cut short: %d bytes is not a whole number of %d-byte pages", st.Size(), ps))
+		}
 	}
 	if err := s.v.meta.keyCheck.Verify(s.ak, s.v.meta.accountID, s.kv); err != nil {
 		r.Problems = append(r.Problems, err.Error())
@@ -59,9 +69,9 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 				r.Problems = append(r.Problems, err.Error())
 			}
 			if table == "items" {
-				format.XorInto(&acc, format.Entry(s.mk, id, rev))
+				format.XorInto(&acc, format.Entry(s.mk, id, rev, box))
 			} else {
-				format.XorInto(&hacc, format.HistoryEntry(s.mk, id, rev))
+				format.XorInto(&hacc, format.HistoryEntry(s.mk, id, rev, box))
 			}
 			n++
 		}
