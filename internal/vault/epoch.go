@@ -19,9 +19,17 @@ type OldEnvelopeError struct {
 	From    string // "the server", "the sync folder"
 	Epoch   uint32 // the envelope's
 	Adopted uint32 // the highest this device adopted
+	// Same is set when the envelope is another one of the same epoch
+	// as the one this device holds: the server stores an envelope only
+	// when its epoch rises, so it never honestly holds two of one epoch.
+	Same bool
 }
 
 func (e *OldEnvelopeError) Error() string {
+	if e.Same {
+		return fmt.Sprintf("%s sent an account key envelope that differs from the one this device holds at the same password epoch (%d): a server never keeps two of one epoch, so it was forged or altered; nothing was changed",
+			e.From, e.Epoch)
+	}
 	return fmt.Sprintf("%s sent an account key envelope older than one this device already adopted (epoch %d < %d): it may be replaying an old password; nothing was changed",
 		e.From, e.Epoch, e.Adopted)
 }
@@ -61,6 +69,24 @@ func (v *Vault) epochFloor() uint32 {
 func checkEpoch(env *format.Envelope, floor uint32, from string) error {
 	if env.Epoch < floor {
 		return &OldEnvelopeError{From: from, Epoch: env.Epoch, Adopted: floor}
+	}
+	return nil
+}
+
+// checkServerEpoch refuses an envelope from the server that differs from
+// every one this device holds (the caller has compared the bytes) unless
+// its epoch is above floor: the server stores a new envelope only when
+// its epoch rises, so another envelope at an epoch the device already
+// holds was forged or altered. Epoch 0 is the exception: envelopes made
+// before password epochs all carry it. (A sync folder may hold two of one
+// epoch, written by devices that changed the password while apart, so
+// folder envelopes are checked with checkEpoch.)
+func checkServerEpoch(env *format.Envelope, floor uint32) error {
+	if err := checkEpoch(env, floor, fromServer); err != nil {
+		return err
+	}
+	if env.Epoch == floor && floor > 0 {
+		return &OldEnvelopeError{From: fromServer, Epoch: env.Epoch, Adopted: floor, Same: true}
 	}
 	return nil
 }

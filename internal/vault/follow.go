@@ -46,8 +46,12 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
 		return false, fmt.Errorf("%w (the server's envelope is for another account or key version)", ErrServerMismatch)
 	}
-	if err := checkEpoch(env, s.v.epochFloor(), from); err != nil {
-		return false, err
+	check := checkEpoch(env, s.v.epochFloor(), from)
+	if from == fromServer {
+		check = checkServerEpoch(env, s.v.epochFloor())
+	}
+	if check != nil {
+		return false, check
 	}
 	di, err := s.v.Device()
 	if err != nil {
