@@ -47,14 +47,26 @@ const (
 // OSC 8 hyperlink, if it reaches a terminal unfiltered.
 const Escape = "\x1b[2J\x1b]0;owned\x07\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\u202e"
 
-// Envelope header offsets (SPEC §6).
+// Envelope header offsets (SPEC §6) in the previous version; envAt moves
+// them past the password epoch in the current one.
 const (
 	envAccount = 5
 	envKDFID   = 25
 	envTime    = 26
 	envMemory  = 30
+	envThreads = 34
 	envSalt    = 35
 )
+
+// envAt is the offset of the header field at off (a previous-version
+// offset) in the envelope or header h: the current version inserts the
+// 4-byte password epoch at offset 25.
+func envAt(h []byte, off int) int {
+	if off >= envKDFID && api.EnvelopeHeaderLen(h) == api.EnvelopeHeaderSize {
+		return off + api.EnvelopeHeaderSize - api.EnvelopeHeaderSizeV1
+	}
+	return off
+}
 
 var attacks = map[string]*attack{
 	// --- the change feed: items moved, swapped, replayed, dropped,
@@ -202,19 +214,19 @@ var attacks = map[string]*attack{
 	// --- login parameters (the envelope header a new device derives from) ---
 	"params-kdf-downgrade": {doc: "lowers the key derivation cost to the minimum", paths: []string{pathParams},
 		rewrite: params(func(h []byte) {
-			binary.BigEndian.PutUint32(h[envTime:], 1)
-			binary.BigEndian.PutUint32(h[envMemory:], 1024)
-			h[34] = 1
+			binary.BigEndian.PutUint32(h[envAt(h, envTime):], 1)
+			binary.BigEndian.PutUint32(h[envAt(h, envMemory):], 1024)
+			h[envAt(h, envThreads)] = 1
 		})},
 	"params-kdf-absurd": {doc: "asks for 4 TiB of memory and 2^32-1 passes", paths: []string{pathParams},
 		rewrite: params(func(h []byte) {
-			binary.BigEndian.PutUint32(h[envTime:], 1<<32-1)
-			binary.BigEndian.PutUint32(h[envMemory:], 1<<32-1)
+			binary.BigEndian.PutUint32(h[envAt(h, envTime):], 1<<32-1)
+			binary.BigEndian.PutUint32(h[envAt(h, envMemory):], 1<<32-1)
 		})},
 	"params-salt": {doc: "changes the salt", paths: []string{pathParams},
-		rewrite: params(func(h []byte) { h[envSalt] ^= 0x01 })},
+		rewrite: params(func(h []byte) { h[envAt(h, envSalt)] ^= 0x01 })},
 	"params-algorithm": {doc: "names another key derivation function", paths: []string{pathParams},
-		rewrite: params(func(h []byte) { h[envKDFID] = 2 })},
+		rewrite: params(func(h []byte) { h[envAt(h, envKDFID)] = 2 })},
 
 	// --- envelopes and key checks ---
 	"envelope-null": {doc: "sends no envelope", paths: []string{pathKeys},
@@ -241,8 +253,8 @@ var attacks = map[string]*attack{
 			if len(k.Envelope) < api.EnvelopeHeaderSize {
 				return false
 			}
-			binary.BigEndian.PutUint32(k.Envelope[envTime:], 1)
-			binary.BigEndian.PutUint32(k.Envelope[envMemory:], 1024)
+			binary.BigEndian.PutUint32(k.Envelope[envAt(k.Envelope, envTime):], 1)
+			binary.BigEndian.PutUint32(k.Envelope[envAt(k.Envelope, envMemory):], 1024)
 			return true
 		})},
 	"envelope-kdf-absurd": {doc: "asks for 4 TiB of memory in the envelope", paths: []string{pathKeys},
@@ -250,7 +262,7 @@ var attacks = map[string]*attack{
 			if len(k.Envelope) < api.EnvelopeHeaderSize {
 				return false
 			}
-			binary.BigEndian.PutUint32(k.Envelope[envMemory:], 1<<32-1)
+			binary.BigEndian.PutUint32(k.Envelope[envAt(k.Envelope, envMemory):], 1<<32-1)
 			return true
 		})},
 	"keycheck-null": {doc: "sends no key check", paths: []string{pathKeys},

@@ -76,6 +76,7 @@ func TestFakeLoginParamsLookReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.mustReauth(u)
 	e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: env2.Marshal(), Record: e.register(u.id, d2.Login[:], u.token)}).ok(t, 204, nil)
 	real = append(real, shapeOf(t, params(u.id)))
 

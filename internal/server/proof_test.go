@@ -53,8 +53,8 @@ func TestAccountChangesNeedProof(t *testing.T) {
 		e.do("POST", "/v1/logout", u.token, nil).ok(t, 204, nil)
 		u.token = e.mustLogin(u, u.device)
 
-		pw := api.PasswordRequest{KeyVersion: 1, Envelope: envelope(u.id, 1, 'X'), Record: record}
-		rot := api.RotateRequest{KeyVersion: 2, Envelope: envelope(u.id, 2, '2'), KeyCheck: []byte("kc2"), Record: record,
+		pw := api.PasswordRequest{KeyVersion: 1, Envelope: envelopeAt(u.id, 1, 2, 'X'), Record: record}
+		rot := api.RotateRequest{KeyVersion: 2, Envelope: envelopeAt(u.id, 2, 3, '2'), KeyCheck: []byte("kc2"), Record: record,
 			Transition: []byte("t"), Items: []api.PushItem{}, Manifest: []byte("m")}
 		e.do("POST", "/v1/register/start", u.token, regStart).fails(t, 403, api.CodeReauth)
 		e.do("PUT", "/v1/account/password", u.token, pw).fails(t, 403, api.CodeReauth)
@@ -151,7 +151,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 		e.mustReauth(u)
 		newKey := randomKey()
 		record := e.register(u.id, newKey, u.token)
-		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelope(u.id, 1, 'N'), Record: record}).ok(t, 204, nil)
+		e.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelopeAt(u.id, 1, 2, 'N'), Record: record}).ok(t, 204, nil)
 		s.ends(t)
 		e.do("GET", "/v1/account", tokB, nil).fails(t, 401, api.CodeUnauthorized)
 		e.do("GET", "/v1/account", u.token, nil).ok(t, 200, nil)
@@ -177,7 +177,7 @@ func TestPasswordChangeEndsStreamsOnOtherReplicas(t *testing.T) {
 	u.token = e2.mustLogin(u, u.device)
 	e2.mustReauth(u)
 	record := e2.register(u.id, randomKey(), u.token)
-	e2.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelope(u.id, 1, 'N'), Record: record}).ok(t, 204, nil)
+	e2.do("PUT", "/v1/account/password", u.token, api.PasswordRequest{KeyVersion: 1, Envelope: envelopeAt(u.id, 1, 2, 'N'), Record: record}).ok(t, 204, nil)
 	s.ends(t)
 }
 

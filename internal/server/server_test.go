@@ -584,12 +584,13 @@ func TestRotate(t *testing.T) {
 		stale := rot
 		stale.Cursor = 1
 		e.do("POST", "/v1/account/rotate", u.token, stale).fails(t, 409, api.CodeStale)
+		e.mustReauth(u) // the stale attempt used the proof
 		oldEpoch := rot
 		oldEpoch.Envelope = envelopeAt(u.id, 2, 1, '2')
 		e.do("POST", "/v1/account/rotate", u.token, oldEpoch).fails(t, 409, api.CodeOldEpoch)
 		skip := rot
 		skip.KeyVersion = 3
-		e.mustReauth(u) // the stale attempt used the proof
+		// An epoch refused before the change leaves the proof unused.
 		e.do("POST", "/v1/account/rotate", u.token, skip).fails(t, 409, api.CodeStale)
 		var pr api.PushResponse
 		e.mustReauth(u) // the refused attempts used the proof

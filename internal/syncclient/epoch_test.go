@@ -3,6 +3,7 @@ package syncclient
 import (
 	"context"
 	"errors"
+	"github.com/keyhold/keyhold/internal/keys"
 	"strings"
 	"testing"
 
@@ -36,6 +37,20 @@ func TestServerReplaysOldEnvelope(t *testing.T) {
 
 	newPw := []byte("a new password")
 	if err := a.s.ChangePassword(ctx, newPw, testKDF, a.y.PublishPassword(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	// The change ended B's session: B logs in again with the new password.
+	if _, err := b.y.Sync(ctx); !errors.Is(err, ErrLoginNeeded) {
+		t.Fatalf("device B's sync after the change elsewhere: %v, want ErrLoginNeeded", err)
+	}
+	cfg, err := Load(b.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Relogin(ctx, b.y.C, cfg, b.v, newPw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Save(b.dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.y.Sync(ctx); err != nil {
@@ -76,25 +91,35 @@ func TestServerReplaysOldEnvelope(t *testing.T) {
 
 // A device that missed a password change made elsewhere cannot publish
 // its own change over it: the server refuses an epoch that does not rise
-// and nothing changes on the device.
+// and nothing changes on the device. (Normally the other device's change
+// ends this device's session first; here it lands on the server without
+// doing so, as a change racing this one would.)
 func TestServerRefusesEpochThatDoesNotRise(t *testing.T) {
 	ctx := context.Background()
 	ts := startServer(t)
 	root := t.TempDir()
 	a, created := newAccount(t, ts, root)
 	b := joinDevice(t, ts, root, 1, created)
-	if err := a.s.ChangePassword(ctx, []byte("first change"), testKDF, a.y.PublishPassword(ctx)); err != nil {
+	id := store.ID(created.AccountID)
+	old, err := ts.st.Keys(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := func(env []byte, _ *keys.Key32) error {
+		return ts.st.SetPassword(ctx, id, old.KeyVersion, env, old.Record, store.ID{})
+	}
+	if err := a.s.ChangePassword(ctx, []byte("first change"), testKDF, direct); err != nil {
 		t.Fatal(err)
 	}
 	before := b.v.Envelope().Marshal()
-	err := b.s.ChangePassword(ctx, []byte("second change"), testKDF, b.y.PublishPassword(ctx))
+	err = b.s.ChangePassword(ctx, []byte("second change"), testKDF, b.y.PublishPassword(ctx))
 	if !errors.Is(err, errOldEpoch) {
 		t.Fatalf("a password change over a missed one: %v, want errOldEpoch", err)
 	}
 	if string(b.v.Envelope().Marshal()) != string(before) {
 		t.Fatal("the refused change changed the device's envelope")
 	}
-	k, err := ts.st.Keys(ctx, store.ID(created.AccountID))
+	k, err := ts.st.Keys(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,12 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, p
 	if hdr.KDF.Weaker(di.KDFFloor) {
 		return fmt.Errorf("%w (the server's login parameters: %s, this device last used %s); the server's parameters were refused", keys.ErrKDFDowngrade, hdr.KDF, di.KDFFloor)
 	}
+	// Login parameters from before a password change this device adopted
+	// would make the old password log in again: a server replaying them
+	// is refused before any password is tried with it.
+	if cur := v.Envelope(); hdr.KeyVersion == cur.KeyVersion && hdr.Epoch < cur.Epoch {
+		return &vault.OldEnvelopeError{From: "the server", Epoch: hdr.Epoch, Adopted: cur.Epoch}
+	}
 	if sk == nil {
 		sk = di.SecretKey
 	}

@@ -66,7 +66,7 @@ func openDevice(t testing.TB, dir string, pw []byte) *device {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := v.Unlock(pw)
+	s, login, err := v.UnlockLogin(pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,10 @@ func openDevice(t testing.TB, dir string, pw []byte) *device {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &device{dir: dir, v: v, s: s, y: &Syncer{C: cl, S: s}}
+	// Password changes and rotations prove the password the device was
+	// opened with, as the CLI does (docs/LOGIN.md "Fresh proof").
+	prove := func(ctx context.Context) error { return Reauth(ctx, cl, cfg, v.AccountID(), login) }
+	d := &device{dir: dir, v: v, s: s, y: &Syncer{C: cl, S: s, Prove: prove}}
 	t.Cleanup(func() { s.Close(); v.Close() })
 	return d
 }

@@ -46,12 +46,8 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
 		return false, fmt.Errorf("%w (the server's envelope is for another account or key version)", ErrServerMismatch)
 	}
-	check := checkEpoch(env, s.v.epochFloor(), from)
-	if from == fromServer {
-		check = checkServerEpoch(env, s.v.epochFloor())
-	}
-	if check != nil {
-		return false, check
+	if err := checkEpoch(env, s.v.epochFloor(), from); err != nil {
+		return false, err
 	}
 	di, err := s.v.Device()
 	if err != nil {
@@ -63,6 +59,11 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	}
 	if env.KDF.Weaker(di.KDFFloor) {
 		return false, fmt.Errorf("%w (its envelope's %w: %s, this device last used %s)", ErrServerMismatch, keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+	}
+	if from == fromServer {
+		if err := checkServerEpoch(env, s.v.epochFloor()); err != nil {
+			return false, err
+		}
 	}
 	if _, err := s.v.db.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('envelope/pending', ?)
 		ON CONFLICT (k) DO UPDATE SET v = excluded.v`, env.Marshal()); err != nil {

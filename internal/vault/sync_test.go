@@ -15,8 +15,17 @@ import (
 func TestAdoptEnvelopeKeepsTheWorkingOne(t *testing.T) {
 	dir, _ := newVault(t)
 	s := unlock(t, dir, "correct horse")
-	bogus := s.Vault().Envelope().Marshal()
-	bogus[len(bogus)-1] ^= 1
+	// Another envelope at the epoch the device holds is refused outright:
+	// the server never stores two of one epoch.
+	same := s.Vault().Envelope().Marshal()
+	same[len(same)-1] ^= 1
+	if changed, err := s.AdoptEnvelope(ctx, same); !errors.Is(err, ErrOldEnvelope) || changed {
+		t.Fatalf("AdoptEnvelope of a changed envelope at the same epoch = %v, %v; want ErrOldEnvelope", changed, err)
+	}
+	// One of a higher epoch whose box does not open is kept aside.
+	raised := *s.Vault().Envelope()
+	raised.Epoch++
+	bogus := raised.Marshal()
 	changed, err := s.AdoptEnvelope(ctx, bogus)
 	if err != nil || !changed {
 		t.Fatalf("AdoptEnvelope = %v, %v; want it kept aside", changed, err)
