@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
@@ -88,6 +89,11 @@ type Config struct {
 	// keep proxies from closing an idle stream (0: DefaultHeartbeat).
 	Heartbeat time.Duration
 
+	// MaxLargeRequests is how many large requests (push, rotate) this
+	// replica serves at once (0: DefaultMaxLargeRequests); each may hold
+	// its body in memory.
+	MaxLargeRequests int
+
 	// Registry receives the server's metrics. Nil: a registry of its own,
 	// with the Go and process collectors, served at /metrics.
 	Registry *prometheus.Registry
@@ -115,6 +121,10 @@ type Server struct {
 	streams   streams
 	touches   touches
 	lockouts  auditedLockouts
+	bigReqs   largeRequests
+	// lastExpiry is when this replica last expired throttle counts
+	// (UnixNano; limits.go).
+	lastExpiry atomic.Int64
 }
 
 // New checks cfg and builds the server. It loads the PAKE server keys and
@@ -148,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.MaxLargeRequests <= 0 {
+		cfg.MaxLargeRequests = DefaultMaxLargeRequests
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -192,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.streams.init()
 	s.touches.init()
+	s.bigReqs.init(cfg.MaxLargeRequests)
 	s.routes()
 	return s, nil
 }
@@ -216,14 +230,14 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET /v1/account", s.auth(s.account))
 	mux.HandleFunc("GET /v1/account/keys", s.auth(s.keys))
 	mux.HandleFunc("PUT /v1/account/password", body(api.MaxBody, s.auth(s.password)))
-	mux.HandleFunc("POST /v1/account/rotate", body(api.MaxRotateBody, s.auth(s.rotate)))
+	mux.HandleFunc("POST /v1/account/rotate", s.large(api.MaxRotateBody, 30*time.Minute, rotateVersion, s.rotate))
 	mux.HandleFunc("GET /v1/account/log", s.auth(s.auditLog))
 	mux.HandleFunc("GET /v1/account/sync-settings", s.auth(s.getSyncSettings))
 	mux.HandleFunc("PUT /v1/account/sync-settings", body(api.MaxBody, s.auth(s.putSyncSettings)))
 	mux.HandleFunc("GET /v1/devices", s.auth(s.devices))
 	mux.HandleFunc("DELETE /v1/devices/{id}", s.auth(s.revokeDevice))
 	mux.HandleFunc("GET /v1/sync/changes", s.auth(s.changes))
-	mux.HandleFunc("POST /v1/sync/push", body(api.MaxPushBody, s.auth(s.push)))
+	mux.HandleFunc("POST /v1/sync/push", s.large(api.MaxPushBody, 5*time.Minute, pushVersion, s.push))
 	mux.HandleFunc("GET /v1/sync/events", s.auth(s.events))
 	mux.HandleFunc("POST /v1/mail/ticket", body(api.MaxBody, s.auth(s.mailTicket)))
 	// Operations.
@@ -263,13 +277,15 @@ func (s *Server) Close() {
 }
 
 // HTTPServer returns an http.Server serving s with keyhold-server's
-// timeouts; its Shutdown ends s's event streams. Routes that need longer
-// (push, rotate, the event stream) extend their deadlines themselves.
+// timeouts; its Shutdown ends s's event streams. The read timeout is short
+// (authReadTimeout): routes that need longer (push, rotate, the event
+// stream) extend their deadlines themselves, once the request is
+// authorised.
 func (s *Server) HTTPServer() *http.Server {
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       authReadTimeout,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

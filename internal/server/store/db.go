@@ -814,6 +814,14 @@ func (d *db) ClearFailures(ctx context.Context, key string) error {
 	return nil
 }
 
+func (d *db) ExpireFailures(ctx context.Context, before time.Time) (int64, error) {
+	n, err := d.b.writes().exec(ctx, `DELETE FROM failures WHERE locked_until < $1`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("expire failures: %w", err)
+	}
+	return n, nil
+}
+
 func addEvent(ctx context.Context, q querier, account ID, e *Event) error {
 	at := e.Time
 	if at.IsZero() {

@@ -215,6 +215,11 @@ type Store interface {
 	// RecordFailure increments key's count and sets its lock-out time.
 	RecordFailure(ctx context.Context, key string, until time.Time) (count int, err error)
 	ClearFailures(ctx context.Context, key string) error
+	// ExpireFailures deletes every count whose lock-out ended before
+	// before, and returns how many it deleted. The server calls it now
+	// and then, so that keys an attacker makes up (random addresses,
+	// random account ids) do not pile up in the table.
+	ExpireFailures(ctx context.Context, before time.Time) (int64, error)
 
 	AddEvent(ctx context.Context, account ID, e *Event) error
 	// Events returns the newest limit events, newest first.
