@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -355,4 +356,42 @@ func TestAdminMailKey(t *testing.T) {
 			t.Errorf("mail-key printed %q, then %q", outs[0], again)
 		}
 	})
+}
+
+// TestServeMetricsListen: with --metrics-listen, /metrics is served there
+// and no longer on the API port.
+func TestServeMetricsListen(t *testing.T) {
+	p := start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--metrics-listen", "127.0.0.1:0")
+	re := regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+	var metricsURL string
+	for deadline := time.Now().Add(30 * time.Second); metricsURL == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(p.Stderr.String()); m != nil {
+			metricsURL = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no metrics line:\n%s", p.Stderr)
+		}
+	}
+	get := func(u string) (int, string) {
+		t.Helper()
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, _ := get(p.URL + "/healthz"); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, body := get(metricsURL); code != 200 || !strings.Contains(body, "keyhold_http_requests_total") {
+		t.Errorf("metrics listener: %d\n%.300s", code, body)
+	}
+	if code, body := get(p.URL + "/metrics"); code != 404 || strings.Contains(body, "keyhold_http_requests_total") {
+		t.Errorf("the API port still serves metrics: %d\n%.300s", code, body)
+	}
+	if code, _ := get(strings.TrimSuffix(metricsURL, "/metrics") + "/v1/account"); code != 404 {
+		t.Errorf("the metrics listener serves the API: %d", code)
+	}
+	p.Stop(t, stopWithin)
 }

@@ -94,6 +94,10 @@ type Config struct {
 	// its body in memory.
 	MaxLargeRequests int
 
+	// SeparateMetrics leaves /metrics off the API: the caller serves
+	// MetricsHandler on a listener of its own (--metrics-listen).
+	SeparateMetrics bool
+
 	// Registry receives the server's metrics. Nil: a registry of its own,
 	// with the Go and process collectors, served at /metrics.
 	Registry *prometheus.Registry
@@ -243,7 +247,17 @@ func (s *Server) routes() {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if !s.cfg.SeparateMetrics {
+		mux.Handle("GET /metrics", s.metrics.handler())
+	}
+}
+
+// MetricsHandler serves the server's metrics in the Prometheus text
+// format, for a listener other than the API's (Config.SeparateMetrics).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
 }
 
 // ServeHTTP serves one request and logs it: one JSON line with the method,
