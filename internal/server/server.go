@@ -219,6 +219,10 @@ func (s *Server) routes() {
 	s.mux = mux
 	body := func(max int64, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > max {
+				tooLarge(w, max) // unread
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, max)
 			h(w, r)
 		}
