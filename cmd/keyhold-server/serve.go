@@ -26,12 +26,13 @@ type serveFlags struct {
 	newAccountPlan string
 	trialDays      int
 	metricsListen  string
+	secrets        string
 }
 
 func (a *app) serveCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve --listen ADDR [--data DIR | --db URL] (--dev-tls | --tls-cert FILE --tls-key FILE | --insecure-http) [--metrics-listen ADDR]",
+		Use:   "serve --listen ADDR [--data DIR | --db URL] (--dev-tls | --tls-cert FILE --tls-key FILE | --insecure-http) [--metrics-listen ADDR] [--secrets FILE]",
 		Short: "Serve the Keyhold API",
 		Long: `Serve the Keyhold API on ADDR until SIGTERM or SIGINT.
 
@@ -57,6 +58,7 @@ address of its own (plain HTTP: keep it on loopback or a monitoring network).`,
 	fl.BoolVar(&f.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
 	fl.StringVar(&f.newAccountPlan, "new-account-plan", store.PlanFree, "plan of new accounts: free or trial")
 	fl.IntVar(&f.trialDays, "trial-days", server.DefaultTrialDays, "length of a new account's trial, in days")
+	fl.StringVar(&f.secrets, "secrets", "", "read the server's long-term secrets from this file (mode 0600) instead of the database (or set "+envSecrets+" to its content)")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics on this address (plain HTTP, e.g. 127.0.0.1:9090) instead of the API port")
 	a.addStoreFlags(cmd)
 	return cmd
@@ -102,6 +104,11 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 
+	secrets, err := loadSecrets(f.secrets)
+	if err != nil {
+		return err
+	}
+
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
 	st, err := a.openStore(ctx)
 	if err != nil {
@@ -122,6 +129,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		TrialDays:       f.trialDays,
 		TrustProxy:      f.trustProxy,
 		SeparateMetrics: f.metricsListen != "",
+		Secrets:         secrets,
 	})
 	if err != nil {
 		return err

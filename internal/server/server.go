@@ -14,6 +14,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
@@ -93,6 +95,12 @@ type Config struct {
 	// replica serves at once (0: DefaultMaxLargeRequests); each may hold
 	// its body in memory.
 	MaxLargeRequests int
+
+	// Secrets are the server's long-term secrets. Nil: they are kept in
+	// the database, made on first use. Set (serve --secrets), they are
+	// used as given, the database need not hold them, and if it does they
+	// must be the same.
+	Secrets *Secrets
 
 	// SeparateMetrics leaves /metrics off the API: the caller serves
 	// MetricsHandler on a listener of its own (--metrics-listen).
@@ -168,22 +176,24 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	keys, err := cfg.Store.Secret(ctx, pakeKeysName, pake.NewServerKeys)
-	if err != nil {
-		return nil, fmt.Errorf("server: loading the login keys from the database: %w", err)
-	}
-	pk, err := pake.NewServer(keys)
-	clear(keys)
+	sec, inDB, err := loadSecrets(ctx, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	fhk, err := cfg.Store.Secret(ctx, fakeHeaderKeyName, newFakeHeaderKey)
-	if err != nil {
-		return nil, fmt.Errorf("server: loading a server secret from the database: %w", err)
+	if cfg.Secrets != nil && inDB {
+		cfg.Logger.Warn("the database still holds the server secrets given separately: a copy of the database holds them too; remove them with keyhold-server admin secrets remove --secrets FILE")
 	}
-	mk, err := loadMailKey(ctx, cfg.Store)
+	pk, err := pake.NewServer(sec.PAKEKeys)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	fhk := bytes.Clone(sec.FakeHeaderKey)
+	mk, err := mailticket.KeyFromSeed(sec.MailKeySeed)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.Secrets == nil {
+		sec.Clear()
 	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {

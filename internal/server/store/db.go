@@ -88,6 +88,9 @@ func (d *db) Secret(ctx context.Context, name string, gen func() ([]byte, error)
 	if !errors.Is(err, errNoRows) {
 		return nil, fmt.Errorf("read server secret %s: %w", name, err)
 	}
+	if gen == nil {
+		return nil, ErrNotFound
+	}
 	nv, err := gen()
 	if err != nil {
 		return nil, fmt.Errorf("generate server secret %s: %w", name, err)
@@ -102,6 +105,13 @@ func (d *db) Secret(ctx context.Context, name string, gen func() ([]byte, error)
 		return nil, fmt.Errorf("read server secret %s: %w", name, err)
 	}
 	return v, nil
+}
+
+func (d *db) DeleteSecret(ctx context.Context, name string) error {
+	if _, err := d.b.writes().exec(ctx, `DELETE FROM secrets WHERE name = $1`, name); err != nil {
+		return fmt.Errorf("delete server secret %s: %w", name, err)
+	}
+	return nil
 }
 
 func (d *db) CreateAccount(ctx context.Context, a *Account, k *Keys, dev *Device) error {

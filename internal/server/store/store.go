@@ -164,7 +164,12 @@ type Store interface {
 	// Secret returns the server secret called name, creating it with gen
 	// in one transaction if it does not exist yet, so that every replica
 	// gets the same value (PAKE server keys, the mail ticket key).
+	// With gen nil a missing secret gives ErrNotFound and nothing is
+	// created.
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+	// DeleteSecret removes the server secret called name (nothing if it
+	// does not exist): for secrets moved to a file of their own.
+	DeleteSecret(ctx context.Context, name string) error
 
 	// CreateAccount stores a new account with its keys and first device
 	// (ErrExists if the id is taken) and records EventAccountCreated and

@@ -191,6 +191,27 @@ func testSecret(t *testing.T, newDB func(testing.TB) opener) {
 		t.Errorf("gen's error: %v", err)
 	}
 
+	// Without gen nothing is created; a deleted secret is gone for every
+	// replica, and deleting a missing one is not an error.
+	if _, err := a.Secret(ctx, "absent", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Secret without gen of a missing secret: %v, want ErrNotFound", err)
+	}
+	if _, err := a.Secret(ctx, "absent", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Secret without gen created the secret: %v", err)
+	}
+	if v, err := b.Secret(ctx, "mail", nil); err != nil || string(v) != "other" {
+		t.Errorf("Secret without gen of an existing secret: %q, %v", v, err)
+	}
+	if err := a.DeleteSecret(ctx, "mail"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Secret(ctx, "mail", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after DeleteSecret: %v", err)
+	}
+	if err := a.DeleteSecret(ctx, "mail"); err != nil {
+		t.Errorf("deleting a missing secret: %v", err)
+	}
+
 	// Replicas starting at once all end up with one value.
 	var wg sync.WaitGroup
 	vals := make([]string, 8)
