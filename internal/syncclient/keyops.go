@@ -148,16 +148,9 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	}
 	defer ak.Wipe()
 	y := &Syncer{C: cl}
-	all, last, err := y.fetchAll(ctx, k.KeyVersion)
+	all, last, manifest, err := y.fetchJoin(ctx, o.AccountID, ak, env.KeyVersion, k.KeyVersion)
 	if err != nil {
 		return nil, err
-	}
-	if last.ManifestSeq > last.Head {
-		return nil, fmt.Errorf("%w (its manifest is ahead of its head); nothing was written", vault.ErrServerMismatch)
-	}
-	var manifest []byte
-	if last.ManifestSeq == last.Head {
-		manifest = last.Manifest
 	}
 	if err := vault.CreateJoined(o.Dir, &vault.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
 		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}); err != nil {

@@ -162,7 +162,7 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 	}
 	ar, nsk, err := y.S.FollowRotation(ctx, &vault.RotatedKeys{KeyVersion: k.KeyVersion, Envelope: k.Envelope, KeyCheck: k.KeyCheck, Transition: k.Transition},
 		func() ([]vault.Incoming, uint64, []byte, error) {
-			all, last, err := y.fetchAll(ctx, k.KeyVersion)
+			all, last, err := y.fetchAll(ctx, k.KeyVersion, nil)
 			if err != nil {
 				return nil, 0, nil, err
 			}
@@ -180,8 +180,10 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// fetchAll pulls every revision the server holds, all pages.
-func (y *Syncer) fetchAll(ctx context.Context, kv uint32) ([]vault.Incoming, *api.ChangesResponse, error) {
+// fetchAll pulls every revision the server holds, all pages. check, if
+// not nil, is called on every revision as its page arrives, so a download
+// that goes wrong stops at the page where it does, not at the end.
+func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vault.Incoming) error) ([]vault.Incoming, *api.ChangesResponse, error) {
 	var all []vault.Incoming
 	var since, first uint64
 	for {
@@ -201,6 +203,13 @@ func (y *Syncer) fetchAll(ctx context.Context, kv uint32) ([]vault.Incoming, *ap
 		in, next, err := incoming(page, since)
 		if err != nil {
 			return nil, nil, err
+		}
+		if check != nil {
+			for _, c := range in {
+				if err := check(c); err != nil {
+					return nil, nil, err
+				}
+			}
 		}
 		all = append(all, in...)
 		since = next
