@@ -263,3 +263,64 @@ func TestSetupNeedsManifestAtHead(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowRotationHostileFeed: a device following a key rotation from a
+// server whose feed is endless junk stops at the first bad page, blames
+// the server, keeps its vault as it was, and stays within its memory
+// bound; from the honest server it then follows.
+func TestFollowRotationHostileFeed(t *testing.T) {
+	junkBox := make([]byte, 6<<10)
+	rand.Read(junkBox)
+	h := &hostileFeed{serve: func(w http.ResponseWriter, r *http.Request, real http.Handler) {
+		since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+		page := realPage(t, real, r) // the real key version
+		page.Changes, page.Head, page.More = nil, 1<<62, true
+		for i := range api.MaxPageSize {
+			page.Changes = append(page.Changes, api.Change{ItemID: uuid.NewString(), Seq: since + uint64(i) + 1, Rev: 1, Box: junkBox})
+		}
+		json.NewEncoder(w).Encode(page)
+	}}
+	ts := startHostile(t, h)
+	root := t.TempDir()
+	d0, created := newAccount(t, ts, root)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := d0.s.Add(ctx, item.New(item.Note, fmt.Sprintf("note %d", i), vault.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d0.y.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d1 := joinDevice(t, ts, root, 1, created)
+	if _, err := d0.y.Rotate(ctx, testPassword); err != nil {
+		t.Fatal(err)
+	}
+
+	h.on.Store(true)
+	var syncErr error
+	grew := peakHeap(func() { _, syncErr = d1.y.Sync(ctx) })
+	if !errors.Is(syncErr, vault.ErrServerMismatch) || !strings.Contains(syncErr.Error(), "server") {
+		t.Fatalf("following a rotation from a junk feed: %v", syncErr)
+	}
+	if grew > maxSetupGrowth {
+		t.Errorf("the heap grew by %d MiB, more than %d MiB", grew>>20, maxSetupGrowth>>20)
+	}
+	if n := h.pages.Load(); n > 2 {
+		t.Errorf("%d pages read of a feed that was bad from the first", n)
+	}
+	if _, kv := d1.s.AccountKey(); kv != 1 {
+		t.Errorf("the refused rotation changed the key version to %d", kv)
+	}
+	if es, err := d1.s.List(ctx, vault.All); err != nil || len(es) != 3 {
+		t.Errorf("after the refusal: %d items, %v", len(es), err)
+	}
+
+	h.on.Store(false)
+	if _, err := d1.y.Sync(ctx); err != nil {
+		t.Fatalf("following from the honest server: %v", err)
+	}
+	if _, kv := d1.s.AccountKey(); kv != 2 {
+		t.Errorf("key version %d after following", kv)
+	}
+}

@@ -161,8 +161,8 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	ar, nsk, err := y.S.FollowRotation(ctx, &vault.RotatedKeys{KeyVersion: k.KeyVersion, Envelope: k.Envelope, KeyCheck: k.KeyCheck, Transition: k.Transition},
-		func() ([]vault.Incoming, uint64, []byte, error) {
-			all, last, err := y.fetchAll(ctx, k.KeyVersion, nil)
+		func(check func(vault.Incoming) error) ([]vault.Incoming, uint64, []byte, error) {
+			all, last, err := y.fetchAll(ctx, k.KeyVersion, check)
 			if err != nil {
 				return nil, 0, nil, err
 			}
