@@ -214,6 +214,7 @@ func (c *Client) doHeader(ctx context.Context, timeout time.Duration, method, pa
 		}
 		return fmt.Errorf("the server at %s sent an unreadable answer: %v", c.base.Host, err)
 	}
+	sanitizeAnswer(out)
 	return nil
 }
 
@@ -409,15 +410,4 @@ func (c *Client) MailTicket(ctx context.Context, r *MailTicketRequest) (*MailTic
 func (c *Client) SendKit(ctx context.Context, r *MailSendRequest) (*MailSendResponse, error) {
 	var out MailSendResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/send", nil, r, &out)
-}
-
-// Printable removes control and bidirectional-override characters from
-// text a server sent, before it reaches a terminal.
-func Printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f {
-			return -1
-		}
-		return r
-	}, s)
 }
