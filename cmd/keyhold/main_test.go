@@ -86,6 +86,7 @@ func TestScripts(t *testing.T) {
 			"tamper":     cmdTamper,
 			"waitlocked": cmdWaitLocked,
 			"waitgone":   cmdWaitGone,
+			"hardened":   cmdHardened,
 		},
 	})
 }
