@@ -227,6 +227,9 @@ func TestSetupNeedsManifestAtHead(t *testing.T) {
 		"no manifest":  func(p *api.ChangesResponse) { p.Manifest, p.ManifestSeq = nil, 0 },
 		"older one":    func(p *api.ChangesResponse) { p.ManifestSeq = p.Head - 1 },
 		"item dropped": func(p *api.ChangesResponse) { p.Changes = p.Changes[1:] },
+		"more changes than its head": func(p *api.ChangesResponse) {
+			p.Head, p.ManifestSeq = 1, 1
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := &hostileFeed{serve: func(w http.ResponseWriter, r *http.Request, real http.Handler) {

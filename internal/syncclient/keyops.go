@@ -140,7 +140,7 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 		return nil, fmt.Errorf("the server's account key envelope: %w", err)
 	}
 	if string(env.Header()) != string(hdr.Header()) {
-		return nil, errors.New("the account's password changed during setup; run the setup again")
+		return nil, fmt.Errorf("the server at %s sent an envelope other than the one it gave the login parameters of (the password may have changed during setup); run the setup again", cl.URL())
 	}
 	ak, err := env.OpenDerived(d)
 	if err != nil {

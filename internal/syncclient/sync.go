@@ -121,7 +121,7 @@ func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
 			return rep, nil
 		}
 	}
-	return rep, errors.New("other devices kept changing the vault while this one synced; run keyhold sync again")
+	return rep, fmt.Errorf("the server at %s kept refusing this device's changes for %d rounds (other devices kept changing the vault, or the server is misbehaving); run keyhold sync again", y.C.URL(), maxRounds)
 }
 
 // authError turns a refused session into ErrLoginNeeded or a revocation
@@ -194,11 +194,16 @@ func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vault.Incom
 		if first == 0 {
 			first = page.Head
 		}
-		if uint64(len(all)+len(page.Changes)) > first || page.Head != first {
-			return nil, nil, errors.New("the vault changed on the server while it was downloaded; run the command again")
+		if uint64(len(all)+len(page.Changes)) > first {
+			// Every change has its own sequence number up to the head:
+			// more changes than that is the server's doing.
+			return nil, nil, fmt.Errorf("%w (the server at %s sent more changes than its head, %d, allows)", vault.ErrServerMismatch, y.C.URL(), first)
+		}
+		if page.Head != first {
+			return nil, nil, fmt.Errorf("the vault changed on the server at %s while it was downloaded (its head moved from %d to %d); run the command again", y.C.URL(), first, page.Head)
 		}
 		if page.KeyVersion != kv {
-			return nil, nil, errors.New("the account key was rotated again meanwhile; run the command again")
+			return nil, nil, fmt.Errorf("the server at %s now reports key version %d, not %d as when the download started: the account key was rotated again meanwhile, or the server is inconsistent; run the command again", y.C.URL(), page.KeyVersion, kv)
 		}
 		in, next, err := incoming(page, since)
 		if err != nil {

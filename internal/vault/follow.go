@@ -147,7 +147,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	nsk, nak, err := format.OpenTransition(rk.Transition, s.ak, id, rk.KeyVersion)
 	if err != nil {
 		if rk.KeyVersion > s.kv+1 {
-			return nil, nil, fmt.Errorf("the account key was rotated %d times since this device last synced; set it up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
+			return nil, nil, fmt.Errorf("the server says the account key was rotated %d times since this device last synced, and its rotation record does not open with this device's key; if that is so, set this device up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
 		}
 		return nil, nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
 	}
