@@ -23,6 +23,7 @@ type DownloadCheck struct {
 	s     *Session
 	next  map[ItemID]uint64
 	bytes int64
+	max   int64 // MaxDownloadBytes; tests lower it
 }
 
 // NewDownloadCheck checks revisions sealed under ak (key version kv) for
@@ -31,6 +32,7 @@ func NewDownloadCheck(id keys.AccountID, ak *keys.AccountKey, kv uint32) *Downlo
 	return &DownloadCheck{
 		s:    &Session{v: &Vault{meta: meta{accountID: id}}, ak: ak, kv: kv},
 		next: make(map[ItemID]uint64),
+		max:  MaxDownloadBytes,
 	}
 }
 
@@ -41,8 +43,8 @@ var ErrDownloadTooLarge = errors.New("the server sent more item data than any ac
 // ErrDownloadTooLarge) and say that the server sent it.
 func (c *DownloadCheck) Check(in Incoming) error {
 	c.bytes += int64(len(in.Box))
-	if c.bytes > MaxDownloadBytes {
-		return fmt.Errorf("%w (over %d GiB); nothing was written", ErrDownloadTooLarge, MaxDownloadBytes>>30)
+	if c.bytes > c.max {
+		return fmt.Errorf("%w (over %d MiB); nothing was written", ErrDownloadTooLarge, c.max>>20)
 	}
 	want := c.next[in.ID] + 1
 	if in.Rev != want {
