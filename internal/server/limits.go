@@ -125,8 +125,8 @@ func (l *largeRequests) release(account store.ID, total bool) {
 // the body may be up to max bytes, read within d.
 func (s *Server) large(max int64, d time.Duration, want func(*authed) uint32, h authHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		rc.SetReadDeadline(time.Now().Add(authReadTimeout))
+		// The server's read deadline (authReadTimeout from the start of
+		// the request) holds until the request is authorised below.
 		body := r.Body
 		if r.ContentLength > max {
 			tooLarge(w, max)
