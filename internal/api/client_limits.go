@@ -19,9 +19,11 @@ const MaxPageBytes = 8 << 20
 // that sends more is refused before the rest is read, so a broken or
 // hostile server cannot make a device hold an answer of any size.
 const (
-	maxSmallAnswer = 64 << 10 // login, registration, account, ticket, push answers
-	maxKeysAnswer  = 1 << 20  // envelope, key check, transition (each ≤ 64 KiB, base64)
-	maxListAnswer  = 4 << 20  // audit log (≤ 1000 events), devices, sync settings
+	maxParamsAnswer = 1 << 10  // login params: a 67-byte envelope header, in base64
+	maxPAKEAnswer   = 16 << 10 // login and registration: PAKE messages of at most 4 KiB, in base64
+	maxSmallAnswer  = 64 << 10 // account, ticket, session and other small answers
+	maxKeysAnswer   = 1 << 20  // envelope, key check, transition (each ≤ 64 KiB, base64)
+	maxListAnswer   = 4 << 20  // audit log (≤ 1000 events), devices, sync settings
 	// maxChangesAnswer is one page of changes: MaxPageBytes of boxes plus
 	// one box over, in base64, and per revision its ids and numbers; plus
 	// the manifest.
@@ -31,6 +33,10 @@ const (
 // answerLimit is the largest answer the client reads from path.
 func answerLimit(path string) int64 {
 	switch path {
+	case "/v1/login/params":
+		return maxParamsAnswer
+	case "/v1/login/start", "/v1/login/finish", "/v1/register/start":
+		return maxPAKEAnswer
 	case "/v1/sync/changes":
 		return maxChangesAnswer
 	case "/v1/account/keys":

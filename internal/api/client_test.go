@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -77,8 +78,9 @@ func TestClientAnswerLimits(t *testing.T) {
 		call  func() error
 		limit int64
 	}{
-		{"login params", func() error { _, err := c.LoginParams(context.Background(), "x"); return err }, maxSmallAnswer},
-		{"login start", func() error { _, err := c.LoginStart(context.Background(), &LoginStartRequest{}); return err }, maxSmallAnswer},
+		{"login params", func() error { _, err := c.LoginParams(context.Background(), "x"); return err }, maxParamsAnswer},
+		{"login start", func() error { _, err := c.LoginStart(context.Background(), &LoginStartRequest{}); return err }, maxPAKEAnswer},
+		{"account", func() error { _, err := c.Account(context.Background()); return err }, maxSmallAnswer},
 		{"keys", func() error { _, err := c.Keys(context.Background()); return err }, maxKeysAnswer},
 		{"changes", func() error { _, err := c.Changes(context.Background(), 0, 0); return err }, maxChangesAnswer},
 	} {
@@ -87,13 +89,13 @@ func TestClientAnswerLimits(t *testing.T) {
 			if !errors.Is(err, ErrAnswerTooLarge) {
 				t.Fatalf("got %v, want ErrAnswerTooLarge", err)
 			}
-			if !strings.Contains(err.Error(), strings.TrimPrefix(srv.URL, "http://")) {
-				t.Errorf("message %q does not name the server", err)
+			if !strings.Contains(err.Error(), strings.TrimPrefix(srv.URL, "http://")) || !strings.Contains(err.Error(), strconv.FormatInt(tc.limit, 10)) {
+				t.Errorf("message %q does not name the server and the limit %d", err, tc.limit)
 			}
 		})
 	}
-	if maxSmallAnswer > 64<<10 || maxChangesAnswer > 16<<20 {
-		t.Errorf("limits too generous: small %d, changes %d", maxSmallAnswer, maxChangesAnswer)
+	if maxParamsAnswer > 1<<10 || maxSmallAnswer > 64<<10 || maxChangesAnswer > 16<<20 {
+		t.Errorf("limits too generous: params %d, small %d, changes %d", maxParamsAnswer, maxSmallAnswer, maxChangesAnswer)
 	}
 }
 
