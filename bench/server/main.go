@@ -143,7 +143,9 @@ func run(o *options) error {
 	}
 	// The simulated devices' Secret Key files go with the rest of the run,
 	// not into the user's own state directory.
-	os.Setenv("XDG_STATE_HOME", filepath.Join(o.workdir, "state"))
+	if abs, err := filepath.Abs(filepath.Join(o.workdir, "state")); err == nil {
+		os.Setenv("XDG_STATE_HOME", abs)
+	}
 	res := &results{
 		Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(), CPUs: runtime.NumCPU(),
 		LoadBefore: loadavg(), Options: optionsJSON(o),
