@@ -141,6 +141,11 @@ func run(o *options) error {
 		defer os.RemoveAll(o.workdir)
 		atExit(func() { os.RemoveAll(o.workdir) })
 	}
+	// The simulated devices' Secret Key files go with the rest of the run,
+	// not into the user's own state directory.
+	if abs, err := filepath.Abs(filepath.Join(o.workdir, "state")); err == nil {
+		os.Setenv("XDG_STATE_HOME", abs)
+	}
 	res := &results{
 		Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(), CPUs: runtime.NumCPU(),
 		LoadBefore: loadavg(), Options: optionsJSON(o),

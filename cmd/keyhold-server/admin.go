@@ -37,7 +37,7 @@ SQLite in the data directory.`,
 	account.AddCommand(a.accountListCmd(), a.accountShowCmd(), a.accountDisableCmd(true), a.accountDisableCmd(false))
 	plan := &cobra.Command{Use: "plan", Short: "Set an account's plan"}
 	plan.AddCommand(a.planSetCmd())
-	cmd.AddCommand(account, plan, a.backupCmd(), a.mailKeyCmd())
+	cmd.AddCommand(account, plan, a.backupCmd(), a.mailKeyCmd(), a.secretsCmd())
 	return cmd
 }
 
@@ -419,18 +419,21 @@ type adminMailKey struct {
 
 func (a *app) mailKeyCmd() *cobra.Command {
 	var jsonOut bool
+	var secretsPath string
 	cmd := &cobra.Command{
-		Use:   "mail-key",
+		Use:   "mail-key [--secrets FILE]",
 		Short: "Print the public key keyhold-mailer checks this server's mail tickets with",
 		Long: `Print the public key of the key this server signs recovery kit mail tickets
 with, as keyhold-mail-key-v1:BASE64, for keyhold-mailer's configuration. The key
 is made and stored in the database the first time it is needed (here, or at the
 first start of serve), so every replica sharing the database signs with it and
-the printed key stays the same. It is public: printing it reveals nothing.`,
+the printed key stays the same. It is public: printing it reveals nothing.
+With --secrets FILE (or $` + envSecrets + `) the key is the one in the server secrets
+kept outside the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				pub, err := server.MailPublicKey(cmd.Context(), st)
+				pub, err := a.mailPublicKey(cmd.Context(), st, secretsPath)
 				if err != nil {
 					return err
 				}
@@ -444,5 +447,6 @@ the printed key stays the same. It is public: printing it reveals nothing.`,
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
+	cmd.Flags().StringVar(&secretsPath, "secrets", "", "the server secrets file, when they are kept outside the database")
 	return cmd
 }

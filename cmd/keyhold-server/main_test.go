@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/pgtest"
+	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
 	"github.com/keyhold/keyhold/internal/svc/svctest"
@@ -355,4 +357,116 @@ func TestAdminMailKey(t *testing.T) {
 			t.Errorf("mail-key printed %q, then %q", outs[0], again)
 		}
 	})
+}
+
+// TestServeMetricsListen: with --metrics-listen, /metrics is served there
+// and no longer on the API port.
+func TestServeMetricsListen(t *testing.T) {
+	p := start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--metrics-listen", "127.0.0.1:0")
+	re := regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+	var metricsURL string
+	for deadline := time.Now().Add(30 * time.Second); metricsURL == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(p.Stderr.String()); m != nil {
+			metricsURL = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no metrics line:\n%s", p.Stderr)
+		}
+	}
+	get := func(u string) (int, string) {
+		t.Helper()
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, _ := get(p.URL + "/healthz"); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, body := get(metricsURL); code != 200 || !strings.Contains(body, "keyhold_http_requests_total") {
+		t.Errorf("metrics listener: %d\n%.300s", code, body)
+	}
+	if code, body := get(p.URL + "/metrics"); code != 404 || strings.Contains(body, "keyhold_http_requests_total") {
+		t.Errorf("the API port still serves metrics: %d\n%.300s", code, body)
+	}
+	if code, _ := get(strings.TrimSuffix(metricsURL, "/metrics") + "/v1/account"); code != 404 {
+		t.Errorf("the metrics listener serves the API: %d", code)
+	}
+	p.Stop(t, stopWithin)
+}
+
+// runServer runs keyhold-server with args to its end (for commands that
+// fail before serving) and returns its exit status and stderr.
+func runServer(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), stderr.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stderr.String()
+}
+
+// TestAdminSecrets: an operator moves an existing database's server
+// secrets into a file; from then on the database alone cannot start a
+// server, the file (or the variable) does, the mail key stays the same,
+// and a file of other secrets is refused.
+func TestAdminSecrets(t *testing.T) {
+	data := t.TempDir()
+	key := admin(t, nil, 0, "--data", data, "mail-key")
+	file := filepath.Join(t.TempDir(), "secrets")
+	admin(t, nil, 0, "--data", data, "secrets", "export", file, "--remove")
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file: %v %v", fi, err)
+	}
+	content, _ := os.ReadFile(file)
+	if !strings.HasPrefix(string(content), server.SecretsVersion+"\n") {
+		t.Fatalf("secrets file starts %.40q", content)
+	}
+	// The database no longer holds them: the dump is without them.
+	st, err := store.Open(context.Background(), "", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"pake-server-keys", "fake-envelope-header-key", "mail-ticket-key"} {
+		if _, err := st.Secret(context.Background(), name, nil); err == nil {
+			t.Errorf("the database still holds %s", name)
+		}
+	}
+	st.Close()
+
+	if code, stderr := runServer(t, nil, "admin", "--data", data, "mail-key"); code != 1 || !strings.Contains(stderr, "--secrets") {
+		t.Errorf("mail-key without the secrets: exit %d\n%s", code, stderr)
+	}
+	if got := admin(t, nil, 0, "--data", data, "mail-key", "--secrets", file); got != key {
+		t.Errorf("mail key from the file %q, from the database before %q", got, key)
+	}
+	if code, stderr := runServer(t, nil, "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--data", data); code != 1 || !strings.Contains(stderr, "--secrets") {
+		t.Errorf("serve without the secrets: exit %d\n%s", code, stderr)
+	}
+	start(t, nil, "--insecure-http", "--listen", "127.0.0.1:0", "--data", data, "--secrets", file).Stop(t, stopWithin)
+	start(t, []string{envSecrets + "=" + string(content)}, "--insecure-http", "--listen", "127.0.0.1:0", "--data", data).Stop(t, stopWithin)
+
+	other := filepath.Join(t.TempDir(), "other")
+	admin(t, nil, 0, "--data", data, "secrets", "generate", other)
+	if code, stderr := runServer(t, nil, "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--data", data, "--secrets", other); code != 1 || !strings.Contains(stderr, "other server secrets") {
+		t.Errorf("serve with other secrets: exit %d\n%s", code, stderr)
+	}
+	if code, stderr := runServer(t, nil, "admin", "--data", data, "secrets", "generate", other); code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("generate over an existing file: exit %d\n%s", code, stderr)
+	}
+	os.Chmod(file, 0o640)
+	if code, stderr := runServer(t, nil, "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--data", data, "--secrets", file); code != 1 || !strings.Contains(stderr, "chmod 600") {
+		t.Errorf("serve with a group-readable secrets file: exit %d\n%s", code, stderr)
+	}
 }

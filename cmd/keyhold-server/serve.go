@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,12 +25,14 @@ type serveFlags struct {
 	trustProxy     bool
 	newAccountPlan string
 	trialDays      int
+	metricsListen  string
+	secrets        string
 }
 
 func (a *app) serveCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve --listen ADDR [--data DIR | --db URL] (--dev-tls | --tls-cert FILE --tls-key FILE | --insecure-http)",
+		Use:   "serve --listen ADDR [--data DIR | --db URL] (--dev-tls | --tls-cert FILE --tls-key FILE | --insecure-http) [--metrics-listen ADDR] [--secrets FILE]",
 		Short: "Serve the Keyhold API",
 		Long: `Serve the Keyhold API on ADDR until SIGTERM or SIGINT.
 
@@ -38,7 +44,10 @@ Choose exactly one of:
   --dev-tls                        HTTPS with a self-signed certificate for localhost, kept in
                                    the data directory; its fingerprint is printed at start
   --insecure-http                  plain HTTP, on a loopback address only (behind a proxy
-                                   that terminates TLS on the same machine)`,
+                                   that terminates TLS on the same machine)
+
+/metrics is served on the API port unless --metrics-listen gives it an
+address of its own (plain HTTP: keep it on loopback or a monitoring network).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), &f) },
 	}
@@ -49,6 +58,8 @@ Choose exactly one of:
 	fl.BoolVar(&f.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
 	fl.StringVar(&f.newAccountPlan, "new-account-plan", store.PlanFree, "plan of new accounts: free or trial")
 	fl.IntVar(&f.trialDays, "trial-days", server.DefaultTrialDays, "length of a new account's trial, in days")
+	fl.StringVar(&f.secrets, "secrets", "", "read the server's long-term secrets from this file (mode 0600) instead of the database (or set "+envSecrets+" to its content)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics on this address (plain HTTP, e.g. 127.0.0.1:9090) instead of the API port")
 	a.addStoreFlags(cmd)
 	return cmd
 }
@@ -93,6 +104,11 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 
+	secrets, err := loadSecrets(f.secrets)
+	if err != nil {
+		return err
+	}
+
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
 	st, err := a.openStore(ctx)
 	if err != nil {
@@ -105,13 +121,15 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		maxFree = -1 // Limits: negative means no limit
 	}
 	srv, err := server.New(server.Config{
-		Store:          st,
-		Logger:         log,
-		Limits:         server.Limits{MaxDevicesFree: maxFree},
-		MailerURL:      f.mailerURL,
-		NewAccountPlan: f.newAccountPlan,
-		TrialDays:      f.trialDays,
-		TrustProxy:     f.trustProxy,
+		Store:           st,
+		Logger:          log,
+		Limits:          server.Limits{MaxDevicesFree: maxFree},
+		MailerURL:       f.mailerURL,
+		NewAccountPlan:  f.newAccountPlan,
+		TrialDays:       f.trialDays,
+		TrustProxy:      f.trustProxy,
+		SeparateMetrics: f.metricsListen != "",
+		Secrets:         secrets,
 	})
 	if err != nil {
 		return err
@@ -123,11 +141,48 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	log.Info("serving", "address", l.Addr().String(), "database", st.Dialect(), "tls", tlsConf != nil)
+	if f.metricsListen != "" {
+		stopMetrics, err := a.serveMetrics(f.metricsListen, srv, log)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 
 	return svc.Serve(sigCtx, hs, l, log, func() {
 		stop()
 		log.Info("shutting down")
 	})
+}
+
+// serveMetrics serves srv's metrics on addr, plain HTTP, until the
+// returned stop is called. Metrics hold no account data (metrics.go), but
+// they say how busy the server is: an operator keeps addr on loopback or
+// a monitoring network.
+func (a *app) serveMetrics(addr string, srv *server.Server, log *slog.Logger) (stop func(), err error) {
+	ml, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: listen on %s: %w", addr, err)
+	}
+	ms := &http.Server{
+		Handler:           srv.MetricsHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(a.stderr, "metrics on http://%s/metrics\n", ml.Addr())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ms.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serving metrics failed", "error", err.Error())
+		}
+	}()
+	return func() { ms.Close(); <-done }, nil
 }
 
 // devTLSDir is where the development certificate is kept: the data

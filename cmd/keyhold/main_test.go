@@ -94,6 +94,7 @@ func TestScripts(t *testing.T) {
 			"swapbox":    cmdSwapBox,
 			"waitlocked": cmdWaitLocked,
 			"waitgone":   cmdWaitGone,
+			"hardened":   cmdHardened,
 		},
 	})
 }
@@ -118,6 +119,9 @@ func setup(env *testscript.Env) error {
 	env.Setenv("PASSWORD", testPassword)
 	env.Setenv("XDG_RUNTIME_DIR", run)
 	env.Setenv("XDG_DATA_HOME", "")
+	// Secret Key files go under $HOME/.local/state: this script's home.
+	env.Setenv("XDG_STATE_HOME", "")
+	env.Setenv("XDG_CONFIG_HOME", "")
 	env.Setenv("HOME", home)
 	// No D-Bus session: "--keystore auto" then means a file, and nothing
 	// can reach (or auto-start) the developer's own key store. The

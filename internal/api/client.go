@@ -111,7 +111,8 @@ func NewClient(rawURL, fingerprint string) (*Client, error) {
 			return nil
 		}
 	}
-	return &Client{base: u, http: &http.Client{Transport: tr, Timeout: 0}, UserAgent: "keyhold"}, nil
+	hc := &http.Client{Transport: tr, Timeout: 0, CheckRedirect: refuseRedirect(u.Host)}
+	return &Client{base: u, http: hc, UserAgent: "keyhold"}, nil
 }
 
 // URL is the server's base URL.
@@ -156,6 +157,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 const transferTimeout = 30 * time.Minute
 
 func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, path string, q url.Values, in, out any) error {
+	return c.doHeader(ctx, timeout, method, path, q, nil, in, out)
+}
+
+// doHeader is doWithin with extra request headers.
+func (c *Client) doHeader(ctx context.Context, timeout time.Duration, method, path string, q url.Values, hdr http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -178,6 +184,9 @@ func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, pa
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.UserAgent)
 	if c.token != "" {
@@ -185,6 +194,9 @@ func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, pa
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if errors.Is(err, ErrRedirect) {
+			return unwrapURLError(err)
+		}
 		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.base.Host, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
@@ -195,10 +207,14 @@ func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, pa
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil
 	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, MaxRotateBody))
+	dec := json.NewDecoder(&limitedReader{r: resp.Body, n: answerLimit(path)})
 	if err := dec.Decode(out); err != nil {
+		if errors.Is(err, ErrAnswerTooLarge) {
+			return fmt.Errorf("the server at %s sent an answer to %s longer than the %d bytes it may be: %w", c.base.Host, path, answerLimit(path), err)
+		}
 		return fmt.Errorf("the server at %s sent an unreadable answer: %v", c.base.Host, err)
 	}
+	sanitizeAnswer(out)
 	return nil
 }
 
@@ -280,7 +296,7 @@ func (c *Client) SetPassword(ctx context.Context, r *PasswordRequest) error {
 // Rotate replaces every revision and the keys in one transaction.
 func (c *Client) Rotate(ctx context.Context, r *RotateRequest) (*PushResponse, error) {
 	var out PushResponse
-	return &out, c.doWithin(ctx, transferTimeout, http.MethodPost, "/v1/account/rotate", nil, r, &out)
+	return &out, c.doHeader(ctx, transferTimeout, http.MethodPost, "/v1/account/rotate", nil, keyVersionHeader(r.KeyVersion), r, &out)
 }
 
 // Log returns the newest audit events, newest first.
@@ -328,7 +344,7 @@ func (c *Client) Changes(ctx context.Context, since uint64, limit int) (*Changes
 // Push sends new revisions.
 func (c *Client) Push(ctx context.Context, r *PushRequest) (*PushResponse, error) {
 	var out PushResponse
-	return &out, c.doWithin(ctx, transferTimeout, http.MethodPost, "/v1/sync/push", nil, r, &out)
+	return &out, c.doHeader(ctx, transferTimeout, http.MethodPost, "/v1/sync/push", nil, keyVersionHeader(r.KeyVersion), r, &out)
 }
 
 // Events follows the account's head over server-sent events and calls fn
@@ -397,15 +413,4 @@ func (c *Client) MailTicket(ctx context.Context, r *MailTicketRequest) (*MailTic
 func (c *Client) SendKit(ctx context.Context, r *MailSendRequest) (*MailSendResponse, error) {
 	var out MailSendResponse
 	return &out, c.do(ctx, http.MethodPost, "/v1/send", nil, r, &out)
-}
-
-// Printable removes control and bidirectional-override characters from
-// text a server sent, before it reaches a terminal.
-func Printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f {
-			return -1
-		}
-		return r
-	}, s)
 }

@@ -74,6 +74,12 @@ type validator interface{ Validate() error }
 // *BadRequestError; any other error is from reading r. On any error *v is
 // left as it was, so a caller cannot act on half a request.
 func Decode[T any](r io.Reader, max int64, v *T) error {
+	return decodeStream(r, max, v)
+}
+
+// decodeWhole is the earlier form of Decode, reading the whole body first:
+// the tests check that the streaming decoder agrees with it.
+func decodeWhole[T any](r io.Reader, max int64, v *T) error {
 	data, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		var mbe *http.MaxBytesError

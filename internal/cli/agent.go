@@ -122,6 +122,12 @@ func (c *cmdEnv) agentCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Before the key arrives: no core dumps, and (on Linux) no
+			// other process of this user may read this one's memory.
+			if err := agent.Harden(); err != nil {
+				fmt.Fprintf(c.stdout, "error: %v\n", err)
+				return err
+			}
 			buf := make([]byte, 36)
 			if _, err := io.ReadFull(c.stdin, buf); err != nil {
 				return errors.New("agent: no key on stdin")

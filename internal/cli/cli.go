@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/agent"
+	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -101,8 +102,11 @@ func (c *cmdEnv) infof(format string, a ...any) {
 	fmt.Fprintf(c.stderr, "keyhold: "+format+"\n", a...)
 }
 
+// printErr prints err and its hints. An error may carry what a server
+// (or another device through it) sent, so its text goes through the same
+// filter as every server string (api.PrintableText).
 func (c *cmdEnv) printErr(err error) {
-	fmt.Fprintf(c.stderr, "keyhold: %s\n", err)
+	fmt.Fprintf(c.stderr, "keyhold: %s\n", api.PrintableText(err.Error()))
 	for _, h := range hints(err) {
 		fmt.Fprintf(c.stderr, "keyhold: hint: %s\n", h)
 	}

@@ -75,9 +75,11 @@ func exitCode(err error) int {
 		return ExitLogin
 	case errors.Is(err, syncclient.ErrNoProof):
 		return ExitServer
-	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback), errors.Is(err, vault.ErrOldEnvelope):
+	case errors.Is(err, vault.ErrServerMismatch), errors.Is(err, vault.ErrServerRollback), errors.Is(err, vault.ErrOldEnvelope),
+		errors.Is(err, syncclient.ErrNoManifest), errors.Is(err, vault.ErrDownloadTooLarge):
 		return ExitDamaged
-	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrFingerprint):
+	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrFingerprint),
+		errors.Is(err, api.ErrRedirect), errors.Is(err, api.ErrAnswerTooLarge):
 		return ExitServer
 	case errors.Is(err, format.ErrWrongPassword), errors.Is(err, format.ErrWrongSecretKey),
 		errors.Is(err, format.ErrWrongAcct), errors.Is(err, format.ErrOldKey),

@@ -68,7 +68,13 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 	if mode == keystore.OS {
 		c.infof("moved this device's Secret Key into the system key store; %s no longer holds it", filepath.Join(c.vaultDir, vault.DeviceFile))
 	} else {
-		c.infof("moved this device's Secret Key out of the system key store into %s (readable only by you); the recovery kit stays in the key store (entries \"kit …\", service %q) until you delete it", filepath.Join(c.vaultDir, vault.DeviceFile), keystore.Service)
+		where := "a file outside the vault directory"
+		if _, entry, err := vault.SecretsPlace(c.vaultDir); err == nil && entry != "" {
+			if f, err := vault.SecretKeyFile(entry); err == nil {
+				where = f
+			}
+		}
+		c.infof("moved this device's Secret Key out of the system key store into %s (readable only by you); the recovery kit stays in the key store (entries \"kit …\", service %q) until you delete it", where, keystore.Service)
 	}
 	return nil
 }
@@ -103,6 +109,12 @@ func (c *cmdEnv) secretsWhere(v *vault.Vault) secretsPlace {
 	if err == nil && mode == keystore.OS {
 		return secretsPlace{kind: "os", entry: entry, text: fmt.Sprintf("system key store, entry %q (service %q)", entry, keystore.Service)}
 	}
-	return secretsPlace{kind: "file", text: filepath.Join(c.vaultDir, vault.DeviceFile) + " (a file readable only by you)",
+	where := filepath.Join(c.vaultDir, vault.DeviceFile)
+	if entry != "" {
+		if f, err := vault.SecretKeyFile(entry); err == nil {
+			where = f
+		}
+	}
+	return secretsPlace{kind: "file", entry: where, text: where + " (a file readable only by you, outside the vault directory)",
 		warning: "the Secret Key is kept in a file, not an OS key store; protect this account and its backups (keyhold --keystore os status moves it when a key store is available)"}
 }

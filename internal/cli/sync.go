@@ -598,7 +598,8 @@ func (c *cmdEnv) devicesCmd() *cobra.Command {
 					if d.Current {
 						state += " (this device)"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", api.Printable(d.ID), api.Printable(d.Name), api.Printable(d.Platform), d.Added.Local().Format("2006-01-02 15:04"),
+					// Server strings arrive made printable (api.Printable).
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Platform, d.Added.Local().Format("2006-01-02 15:04"),
 						d.LastSeen.Local().Format("2006-01-02 15:04"), state)
 				}
 				return w.Flush()
@@ -674,8 +675,8 @@ func (c *cmdEnv) accountLogCmd() *cobra.Command {
 				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "TIME\tEVENT\tDEVICE\tSOURCE\tDETAIL")
 				for _, e := range evs {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), api.Printable(e.Kind),
-						api.Printable(e.DeviceID), api.Printable(e.Source), api.Printable(e.Detail))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind,
+						e.DeviceID, e.Source, e.Detail)
 				}
 				return w.Flush()
 			})

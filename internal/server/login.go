@@ -122,6 +122,9 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request) {
 	if s.refuseThrottled(w, r, acct, addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
 		return
 	}
+	if !s.countStart(w, r) {
+		return
+	}
 	wait, until, err := s.attempt(ctx, accountKey(id))
 	if err != nil {
 		s.internal(w, r, err)

@@ -14,6 +14,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -22,9 +23,11 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
@@ -88,6 +91,21 @@ type Config struct {
 	// keep proxies from closing an idle stream (0: DefaultHeartbeat).
 	Heartbeat time.Duration
 
+	// MaxLargeRequests is how many large requests (push, rotate) this
+	// replica serves at once (0: DefaultMaxLargeRequests); each may hold
+	// its body in memory.
+	MaxLargeRequests int
+
+	// Secrets are the server's long-term secrets. Nil: they are kept in
+	// the database, made on first use. Set (serve --secrets), they are
+	// used as given, the database need not hold them, and if it does they
+	// must be the same.
+	Secrets *Secrets
+
+	// SeparateMetrics leaves /metrics off the API: the caller serves
+	// MetricsHandler on a listener of its own (--metrics-listen).
+	SeparateMetrics bool
+
 	// Registry receives the server's metrics. Nil: a registry of its own,
 	// with the Go and process collectors, served at /metrics.
 	Registry *prometheus.Registry
@@ -115,6 +133,10 @@ type Server struct {
 	streams   streams
 	touches   touches
 	lockouts  auditedLockouts
+	bigReqs   largeRequests
+	// lastExpiry is when this replica last expired throttle counts
+	// (UnixNano; limits.go).
+	lastExpiry atomic.Int64
 }
 
 // New checks cfg and builds the server. It loads the PAKE server keys and
@@ -149,24 +171,29 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
+	if cfg.MaxLargeRequests <= 0 {
+		cfg.MaxLargeRequests = DefaultMaxLargeRequests
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	keys, err := cfg.Store.Secret(ctx, pakeKeysName, pake.NewServerKeys)
-	if err != nil {
-		return nil, fmt.Errorf("server: loading the login keys from the database: %w", err)
-	}
-	pk, err := pake.NewServer(keys)
-	clear(keys)
+	sec, inDB, err := loadSecrets(ctx, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	fhk, err := cfg.Store.Secret(ctx, fakeHeaderKeyName, newFakeHeaderKey)
-	if err != nil {
-		return nil, fmt.Errorf("server: loading a server secret from the database: %w", err)
+	if cfg.Secrets != nil && inDB {
+		cfg.Logger.Warn("the database still holds the server secrets given separately: a copy of the database holds them too; remove them with keyhold-server admin secrets remove --secrets FILE")
 	}
-	mk, err := loadMailKey(ctx, cfg.Store)
+	pk, err := pake.NewServer(sec.PAKEKeys)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	fhk := bytes.Clone(sec.FakeHeaderKey)
+	mk, err := mailticket.KeyFromSeed(sec.MailKeySeed)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.Secrets == nil {
+		sec.Clear()
 	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
@@ -192,6 +219,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.streams.init()
 	s.touches.init()
+	s.bigReqs.init(cfg.MaxLargeRequests)
 	s.routes()
 	return s, nil
 }
@@ -201,6 +229,10 @@ func (s *Server) routes() {
 	s.mux = mux
 	body := func(max int64, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > max {
+				tooLarge(w, max) // unread
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, max)
 			h(w, r)
 		}
@@ -216,20 +248,30 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET /v1/account", s.auth(s.account))
 	mux.HandleFunc("GET /v1/account/keys", s.auth(s.keys))
 	mux.HandleFunc("PUT /v1/account/password", body(api.MaxBody, s.auth(s.password)))
-	mux.HandleFunc("POST /v1/account/rotate", body(api.MaxRotateBody, s.auth(s.rotate)))
+	mux.HandleFunc("POST /v1/account/rotate", s.large(api.MaxRotateBody, 30*time.Minute, rotateVersion, s.rotate))
 	mux.HandleFunc("GET /v1/account/log", s.auth(s.auditLog))
 	mux.HandleFunc("GET /v1/account/sync-settings", s.auth(s.getSyncSettings))
 	mux.HandleFunc("PUT /v1/account/sync-settings", body(api.MaxBody, s.auth(s.putSyncSettings)))
 	mux.HandleFunc("GET /v1/devices", s.auth(s.devices))
 	mux.HandleFunc("DELETE /v1/devices/{id}", s.auth(s.revokeDevice))
 	mux.HandleFunc("GET /v1/sync/changes", s.auth(s.changes))
-	mux.HandleFunc("POST /v1/sync/push", body(api.MaxPushBody, s.auth(s.push)))
+	mux.HandleFunc("POST /v1/sync/push", s.large(api.MaxPushBody, 5*time.Minute, pushVersion, s.push))
 	mux.HandleFunc("GET /v1/sync/events", s.auth(s.events))
 	mux.HandleFunc("POST /v1/mail/ticket", body(api.MaxBody, s.auth(s.mailTicket)))
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if !s.cfg.SeparateMetrics {
+		mux.Handle("GET /metrics", s.metrics.handler())
+	}
+}
+
+// MetricsHandler serves the server's metrics in the Prometheus text
+// format, for a listener other than the API's (Config.SeparateMetrics).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
 }
 
 // ServeHTTP serves one request and logs it: one JSON line with the method,
@@ -263,13 +305,15 @@ func (s *Server) Close() {
 }
 
 // HTTPServer returns an http.Server serving s with keyhold-server's
-// timeouts; its Shutdown ends s's event streams. Routes that need longer
-// (push, rotate, the event stream) extend their deadlines themselves.
+// timeouts; its Shutdown ends s's event streams. The read timeout is short
+// (authReadTimeout): routes that need longer (push, rotate, the event
+// stream) extend their deadlines themselves, once the request is
+// authorised.
 func (s *Server) HTTPServer() *http.Server {
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       authReadTimeout,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -18,8 +18,9 @@ const (
 	defaultPageSize = 500
 	// maxPageBytes bounds the boxes in one page of changes, so a page of
 	// large items does not become a response of a gigabyte; the page then
-	// holds fewer than limit changes and says more.
-	maxPageBytes = 32 << 20
+	// holds fewer than limit changes and says more. Devices refuse a
+	// longer page (api.MaxPageBytes).
+	maxPageBytes = api.MaxPageBytes
 	// streamWriteTimeout bounds each write to an event stream: a client
 	// that stops reading is dropped rather than held forever.
 	streamWriteTimeout = 30 * time.Second

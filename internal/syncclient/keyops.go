@@ -159,7 +159,7 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 		return nil, fmt.Errorf("%w (it sent an envelope of another account or key version); nothing was written", vault.ErrServerMismatch)
 	}
 	if string(env.Header()) != string(hdr.Header()) {
-		return nil, errors.New("the account's password changed during setup; run the setup again")
+		return nil, fmt.Errorf("the server at %s sent an envelope other than the one it gave the login parameters of (the password may have changed during setup); run the setup again", cl.URL())
 	}
 	ak, err := env.OpenDerived(d)
 	if err != nil {
@@ -170,16 +170,9 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	}
 	defer ak.Wipe()
 	y := &Syncer{C: cl}
-	all, last, err := y.fetchAll(ctx, k.KeyVersion)
+	all, last, manifest, err := y.fetchJoin(ctx, o.AccountID, ak, env.KeyVersion, k.KeyVersion)
 	if err != nil {
 		return nil, err
-	}
-	if last.ManifestSeq > last.Head {
-		return nil, fmt.Errorf("%w (its manifest is ahead of its head); nothing was written", vault.ErrServerMismatch)
-	}
-	var manifest []byte
-	if last.ManifestSeq == last.Head {
-		manifest = last.Manifest
 	}
 	if err := vault.CreateJoined(o.Dir, &vault.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
 		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}); err != nil {

@@ -133,7 +133,7 @@ func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
 			return rep, nil
 		}
 	}
-	return rep, errors.New("other devices kept changing the vault while this one synced; run keyhold sync again")
+	return rep, fmt.Errorf("the server at %s kept refusing this device's changes for %d rounds (other devices kept changing the vault, or the server is misbehaving); run keyhold sync again", y.C.URL(), maxRounds)
 }
 
 // authError turns a refused session into ErrLoginNeeded or a revocation
@@ -175,8 +175,8 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	ar, nsk, err := y.S.FollowRotation(ctx, &vault.RotatedKeys{KeyVersion: k.KeyVersion, Envelope: k.Envelope, KeyCheck: k.KeyCheck, Transition: k.Transition},
-		func() ([]vault.Incoming, uint64, []byte, error) {
-			all, last, err := y.fetchAll(ctx, k.KeyVersion)
+		func(check func(vault.Incoming) error) ([]vault.Incoming, uint64, []byte, error) {
+			all, last, err := y.fetchAll(ctx, k.KeyVersion, check)
 			if err != nil {
 				return nil, 0, nil, err
 			}
@@ -194,8 +194,10 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// fetchAll pulls every revision the server holds, all pages.
-func (y *Syncer) fetchAll(ctx context.Context, kv uint32) ([]vault.Incoming, *api.ChangesResponse, error) {
+// fetchAll pulls every revision the server holds, all pages. check, if
+// not nil, is called on every revision as its page arrives, so a download
+// that goes wrong stops at the page where it does, not at the end.
+func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vault.Incoming) error) ([]vault.Incoming, *api.ChangesResponse, error) {
 	var all []vault.Incoming
 	var since, first uint64
 	for {
@@ -206,15 +208,27 @@ func (y *Syncer) fetchAll(ctx context.Context, kv uint32) ([]vault.Incoming, *ap
 		if first == 0 {
 			first = page.Head
 		}
-		if uint64(len(all)+len(page.Changes)) > first || page.Head != first {
-			return nil, nil, errors.New("the vault changed on the server while it was downloaded; run the command again")
+		if uint64(len(all)+len(page.Changes)) > first {
+			// Every change has its own sequence number up to the head:
+			// more changes than that is the server's doing.
+			return nil, nil, fmt.Errorf("%w (the server at %s sent more changes than its head, %d, allows)", vault.ErrServerMismatch, y.C.URL(), first)
+		}
+		if page.Head != first {
+			return nil, nil, fmt.Errorf("the vault changed on the server at %s while it was downloaded (its head moved from %d to %d); run the command again", y.C.URL(), first, page.Head)
 		}
 		if page.KeyVersion != kv {
-			return nil, nil, errors.New("the account key was rotated again meanwhile; run the command again")
+			return nil, nil, fmt.Errorf("the server at %s now reports key version %d, not %d as when the download started: the account key was rotated again meanwhile, or the server is inconsistent; run the command again", y.C.URL(), page.KeyVersion, kv)
 		}
 		in, next, err := incoming(page, since)
 		if err != nil {
 			return nil, nil, err
+		}
+		if check != nil {
+			for _, c := range in {
+				if err := check(c); err != nil {
+					return nil, nil, err
+				}
+			}
 		}
 		all = append(all, in...)
 		since = next

@@ -77,16 +77,37 @@ func readDevice(path string) (*DeviceInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s is damaged: %w", path, err)
 	}
-	if di.Keystore == keystore.OS {
-		secret, err := keystore.Get(di.keystoreItem)
+	if di.Keystore == keystore.File && di.keystoreItem == "" && !strings.HasSuffix(path, ".next") {
+		// A device file from before Secret Key files: the key moves out
+		// of the vault directory on first use.
+		if err := writeDevice(path, di); err != nil {
+			di.SecretKey.Wipe()
+			return nil, fmt.Errorf("moving this device's Secret Key out of the vault directory: %w", err)
+		}
+		return di, nil
+	}
+	if di.keystoreItem != "" {
+		st := storeFor(di.Keystore)
+		secret, err := st.Get(di.keystoreItem)
 		if err != nil {
 			if errors.Is(err, keystore.ErrNotFound) {
+				if di.Keystore == keystore.File {
+					file, _ := SecretKeyFile(di.keystoreItem)
+					return nil, fmt.Errorf("%w: %s says the Secret Key is in %s, but that file is gone (a vault directory copied from elsewhere carries no Secret Key); set this device up from your recovery kit (keyhold setup --kit KIT --from VAULT)", ErrNoDevice, path, file)
+				}
 				return nil, fmt.Errorf("%w: %s says the Secret Key is in the system key store, but the entry is gone; set this device up again from your recovery kit (keyhold setup)", ErrNoDevice, path)
+			}
+			if di.Keystore == keystore.File {
+				return nil, fmt.Errorf("reading this device's Secret Key file: %w", err)
 			}
 			return nil, fmt.Errorf("reading this device's Secret Key: %w; start or unlock the key store (or use the device where it is unlocked)", err)
 		}
 		defer clear(secret)
 		if di.SecretKey, err = keys.ParseSecretKey(string(secret)); err != nil {
+			if di.Keystore == keystore.File {
+				name, _ := SecretKeyFile(di.keystoreItem)
+				return nil, fmt.Errorf("the Secret Key file %s is damaged: %w", name, err)
+			}
 			return nil, fmt.Errorf("the system key store's entry %q is damaged: %w", di.keystoreItem, err)
 		}
 		if want := keystoreName(path, di); want != di.keystoreItem && !strings.HasSuffix(path, ".next") {
@@ -102,7 +123,7 @@ func readDevice(path string) (*DeviceInfo, error) {
 		if di.supersedes != "" && !strings.HasSuffix(path, ".next") {
 			// A rotation finished: the previous Secret Key's entry goes,
 			// and so does the note to delete it.
-			if err := keystore.Delete(di.supersedes); err == nil {
+			if err := st.Delete(di.supersedes); err == nil {
 				di.supersedes = ""
 				_ = writeDevice(path, di)
 			}
@@ -135,6 +156,14 @@ func parseDevice(b []byte) (*DeviceInfo, error) {
 		return di, nil
 	case keystore.File, "":
 		di.Keystore = keystore.File
+		if d.KeystoreItem != "" {
+			// The Secret Key is in a file of its own (secretfile.go).
+			if d.SecretKey != "" {
+				return nil, fmt.Errorf("%w: it holds a Secret Key and names a Secret Key file", ErrNoDevice)
+			}
+			di.keystoreItem, di.supersedes = d.KeystoreItem, d.Supersedes
+			return di, nil
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown key store %q", ErrNoDevice, d.Keystore)
 	}
@@ -168,29 +197,28 @@ func writeDevice(path string, di *DeviceInfo) error {
 		mode = NewDeviceKeystore
 	}
 	if mode != keystore.OS {
-		d.SecretKey = di.SecretKey.Display()
-		if err := writeDeviceJSON(path, &d); err != nil {
-			return err
-		}
-		di.Keystore = mode
-		return nil
+		mode = keystore.File
 	}
+	st := storeFor(mode)
 	name := keystoreName(path, di)
 	next := strings.HasSuffix(path, ".next")
 	cur, _ := readDeviceFile(strings.TrimSuffix(path, ".next"))
-	d.Keystore, d.KeystoreItem, d.Supersedes = string(keystore.OS), name, di.supersedes
-	if next && cur != nil && cur.Keystore == string(keystore.OS) && cur.KeystoreItem != name {
+	d.Keystore, d.KeystoreItem, d.Supersedes = string(mode), name, di.supersedes
+	if next && cur != nil && sameStore(cur.Keystore, mode) && cur.KeystoreItem != "" && cur.KeystoreItem != name {
 		// This file replaces the device file by a rename; the entry of
 		// the Secret Key it replaces is deleted after that.
 		d.Supersedes = cur.KeystoreItem
 	}
 	sk := []byte(di.SecretKey.Display())
-	err := keystore.Set(name, sk)
+	err := st.Set(name, sk)
 	clear(sk)
 	if err != nil {
+		if mode == keystore.File {
+			return fmt.Errorf("writing the Secret Key file: %w", err)
+		}
 		return fmt.Errorf("keeping the Secret Key in the system key store: %w", err)
 	}
-	if !next {
+	if !next && mode == keystore.OS {
 		// The kit entries follow the device file once it is in place: a
 		// Secret Key that a rotation has not yet committed must not
 		// become "the kit".
@@ -203,12 +231,21 @@ func writeDevice(path string, di *DeviceInfo) error {
 		if cur == nil || cur.KeystoreItem != name {
 			// An entry made for a file that was never written holds a
 			// Secret Key nothing names: take it back.
-			_ = keystore.Delete(name)
+			_ = st.Delete(name)
 		}
 		return err
 	}
 	di.Keystore, di.keystoreItem = mode, name
 	return nil
+}
+
+// sameStore reports whether a device file's keystore field names mode's
+// store (an absent field is the file store).
+func sameStore(field string, mode keystore.Mode) bool {
+	if field == "" {
+		field = string(keystore.File)
+	}
+	return keystore.Mode(field) == mode
 }
 
 func writeDeviceJSON(path string, d *device) error {
@@ -223,14 +260,14 @@ func writeDeviceJSON(path string, d *device) error {
 // removeDeviceFile removes a device file and the key store entry it
 // names, unless the device file it was to replace names that entry too.
 func removeDeviceFile(path string) {
-	if d, err := readDeviceFile(path); err == nil && d.Keystore == string(keystore.OS) && d.KeystoreItem != "" {
+	if d, err := readDeviceFile(path); err == nil && d.KeystoreItem != "" {
 		shared := false
 		if main := strings.TrimSuffix(path, ".next"); main != path {
 			cur, err := readDeviceFile(main)
 			shared = err == nil && cur.KeystoreItem == d.KeystoreItem
 		}
 		if !shared {
-			_ = keystore.Delete(d.KeystoreItem)
+			_ = storeFor(keystore.Mode(d.Keystore)).Delete(d.KeystoreItem)
 		}
 	}
 	os.Remove(path)

@@ -140,7 +140,10 @@ type RotatedKeys struct {
 // device always stores one); the download must match it, and must hold
 // every item this device knows the server had, at a revision no older,
 // before anything local is touched.
-func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch func() ([]Incoming, uint64, []byte, error)) (*ApplyReport, *keys.SecretKey, error) {
+//
+// fetch is handed a check to run on every revision as its page arrives
+// (DownloadCheck under the new key), so that a bad download stops early.
+func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch func(check func(Incoming) error) ([]Incoming, uint64, []byte, error)) (*ApplyReport, *keys.SecretKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.v.meta.accountID
@@ -164,7 +167,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	nsk, nak, err := format.OpenTransition(rk.Transition, s.ak, id, rk.KeyVersion)
 	if err != nil {
 		if rk.KeyVersion > s.kv+1 {
-			return nil, nil, fmt.Errorf("the account key was rotated %d times since this device last synced; set it up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
+			return nil, nil, fmt.Errorf("the server says the account key was rotated %d times since this device last synced, and its rotation record does not open with this device's key; if that is so, set this device up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
 		}
 		return nil, nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
 	}
@@ -183,7 +186,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	if env.KDF.Weaker(di.KDFFloor) {
 		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s)", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
-	all, head, manifest, err := fetch()
+	all, head, manifest, err := fetch(NewDownloadCheck(id, nak, rk.KeyVersion).Check)
 	if err != nil {
 		return nil, nil, err
 	}

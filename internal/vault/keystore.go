@@ -92,7 +92,9 @@ func forAccount(a string) string {
 }
 
 // SecretsPlace reports where a vault directory's device keeps its Secret
-// Key (keystore.OS or keystore.File) and, for the key store, the entry.
+// Key (keystore.OS or keystore.File) and the entry: of the key store, or
+// of the Secret Key files (SecretKeyFile; empty for a device file from
+// before them, which still holds the key until its next use).
 func SecretsPlace(dir string) (keystore.Mode, string, error) {
 	d, err := readDeviceFile(filepath.Join(dir, DeviceFile))
 	if err != nil {
@@ -104,7 +106,7 @@ func SecretsPlace(dir string) (keystore.Mode, string, error) {
 	if d.Keystore == string(keystore.OS) {
 		return keystore.OS, d.KeystoreItem, nil
 	}
-	return keystore.File, "", nil
+	return keystore.File, d.KeystoreItem, nil
 }
 
 // MoveSecrets moves this device's Secret Key to the key store (mode
@@ -121,7 +123,7 @@ func (v *Vault) MoveSecrets(mode keystore.Mode) error {
 	if di.Keystore == mode {
 		return nil
 	}
-	old := di.keystoreItem
+	old, oldMode := di.keystoreItem, di.Keystore
 	moved := *di
 	moved.Keystore, moved.keystoreItem, moved.supersedes = mode, "", ""
 	if err := writeDevice(path, &moved); err != nil {
@@ -136,8 +138,8 @@ func (v *Vault) MoveSecrets(mode keystore.Mode) error {
 	if !same {
 		return errors.New("the Secret Key read back from its new place differs; it was left in both places")
 	}
-	if mode == keystore.File && old != "" {
-		return keystore.Delete(old)
+	if old != "" {
+		return storeFor(oldMode).Delete(old)
 	}
 	return nil
 }
@@ -147,8 +149,8 @@ func (v *Vault) MoveSecrets(mode keystore.Mode) error {
 // "kit" entries stay: they are the recovery kit, which outlives a device.
 func ForgetDevice(dir string) error {
 	mode, item, err := SecretsPlace(dir)
-	if err != nil || mode != keystore.OS {
+	if err != nil || item == "" {
 		return nil
 	}
-	return keystore.Delete(item)
+	return storeFor(mode).Delete(item)
 }

@@ -342,7 +342,7 @@ func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error
 			for _, suf := range []string{"", "-wal", "-shm"} {
 				os.Remove(tmp + suf)
 			}
-			os.Remove(devPath)
+			removeDeviceFile(devPath) // and its Secret Key file or key store entry
 		}
 	}()
 	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(tmp)+"?_pragma=synchronous(FULL)&_pragma=journal_mode(DELETE)&_txlock=immediate")

@@ -88,6 +88,9 @@ func (d *db) Secret(ctx context.Context, name string, gen func() ([]byte, error)
 	if !errors.Is(err, errNoRows) {
 		return nil, fmt.Errorf("read server secret %s: %w", name, err)
 	}
+	if gen == nil {
+		return nil, ErrNotFound
+	}
 	nv, err := gen()
 	if err != nil {
 		return nil, fmt.Errorf("generate server secret %s: %w", name, err)
@@ -102,6 +105,13 @@ func (d *db) Secret(ctx context.Context, name string, gen func() ([]byte, error)
 		return nil, fmt.Errorf("read server secret %s: %w", name, err)
 	}
 	return v, nil
+}
+
+func (d *db) DeleteSecret(ctx context.Context, name string) error {
+	if _, err := d.b.writes().exec(ctx, `DELETE FROM secrets WHERE name = $1`, name); err != nil {
+		return fmt.Errorf("delete server secret %s: %w", name, err)
+	}
+	return nil
 }
 
 func (d *db) CreateAccount(ctx context.Context, a *Account, k *Keys, dev *Device) error {
@@ -814,6 +824,14 @@ func (d *db) ClearFailures(ctx context.Context, key string) error {
 		return fmt.Errorf("clear failures: %w", err)
 	}
 	return nil
+}
+
+func (d *db) ExpireFailures(ctx context.Context, before time.Time) (int64, error) {
+	n, err := d.b.writes().exec(ctx, `DELETE FROM failures WHERE locked_until < $1`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("expire failures: %w", err)
+	}
+	return n, nil
 }
 
 func addEvent(ctx context.Context, q querier, account ID, e *Event) error {

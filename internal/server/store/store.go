@@ -170,7 +170,12 @@ type Store interface {
 	// Secret returns the server secret called name, creating it with gen
 	// in one transaction if it does not exist yet, so that every replica
 	// gets the same value (PAKE server keys, the mail ticket key).
+	// With gen nil a missing secret gives ErrNotFound and nothing is
+	// created.
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+	// DeleteSecret removes the server secret called name (nothing if it
+	// does not exist): for secrets moved to a file of their own.
+	DeleteSecret(ctx context.Context, name string) error
 
 	// CreateAccount stores a new account with its keys and first device
 	// (ErrExists if the id is taken) and records EventAccountCreated and
@@ -234,6 +239,11 @@ type Store interface {
 	// RecordFailure increments key's count and sets its lock-out time.
 	RecordFailure(ctx context.Context, key string, until time.Time) (count int, err error)
 	ClearFailures(ctx context.Context, key string) error
+	// ExpireFailures deletes every count whose lock-out ended before
+	// before, and returns how many it deleted. The server calls it now
+	// and then, so that keys an attacker makes up (random addresses,
+	// random account ids) do not pile up in the table.
+	ExpireFailures(ctx context.Context, before time.Time) (int64, error)
 
 	AddEvent(ctx context.Context, account ID, e *Event) error
 	// Events returns the newest limit events, newest first.

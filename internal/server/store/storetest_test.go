@@ -192,6 +192,27 @@ func testSecret(t *testing.T, newDB func(testing.TB) opener) {
 		t.Errorf("gen's error: %v", err)
 	}
 
+	// Without gen nothing is created; a deleted secret is gone for every
+	// replica, and deleting a missing one is not an error.
+	if _, err := a.Secret(ctx, "absent", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Secret without gen of a missing secret: %v, want ErrNotFound", err)
+	}
+	if _, err := a.Secret(ctx, "absent", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Secret without gen created the secret: %v", err)
+	}
+	if v, err := b.Secret(ctx, "mail", nil); err != nil || string(v) != "other" {
+		t.Errorf("Secret without gen of an existing secret: %q, %v", v, err)
+	}
+	if err := a.DeleteSecret(ctx, "mail"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Secret(ctx, "mail", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after DeleteSecret: %v", err)
+	}
+	if err := a.DeleteSecret(ctx, "mail"); err != nil {
+		t.Errorf("deleting a missing secret: %v", err)
+	}
+
 	// Replicas starting at once all end up with one value.
 	var wg sync.WaitGroup
 	vals := make([]string, 8)
@@ -740,6 +761,27 @@ func testFailures(t *testing.T, newDB func(testing.TB) opener) {
 	}
 	if n, _ := a.RecordFailure(ctx, "ip:192.0.2.1", t0); n != 1 {
 		t.Errorf("count after a clear starts at %d, want 1", n)
+	}
+
+	// Expiry deletes the counts whose lock-out ended before the cut-off,
+	// and only those.
+	if _, err := a.RecordFailure(ctx, "addr:old", t0.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RecordFailure(ctx, "addr:recent", t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	n64, err := b.ExpireFailures(ctx, t0.Add(-time.Hour))
+	if err != nil || n64 != 1 {
+		t.Fatalf("ExpireFailures: %d, %v; want 1 deleted", n64, err)
+	}
+	if n, _, _ := a.Failures(ctx, "addr:old"); n != 0 {
+		t.Errorf("an expired count survived: %d", n)
+	}
+	for _, k := range []string{"addr:recent", "ip:192.0.2.1", "account:y"} {
+		if n, _, _ := a.Failures(ctx, k); n == 0 {
+			t.Errorf("ExpireFailures deleted the live count %s", k)
+		}
 	}
 }
 
