@@ -52,7 +52,7 @@ const kdbxZeroUUID = "AAAAAAAAAAAAAAAAAAAAAA=="
 
 // readKDBX reads a KeePass database.
 func readKDBX(data []byte, opts ImportOptions) (*ImportResult, error) {
-	f, err := openKDBX(data, opts.Password, opts.KeyFile)
+	f, err := openKDBX(data, kdbxCreds{password: opts.Password, passwordSet: opts.EmptyPassword, keyFile: opts.KeyFile})
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +76,7 @@ func readKDBX(data []byte, opts ImportOptions) (*ImportResult, error) {
 			r.recycleBin = u
 		}
 	}
+	r.refs = newKDBXRefs(doc.Root.Group)
 	r.total = countKDBXEntries(doc.Root.Group)
 	// The root group's name is the database's name, not a folder.
 	root := doc.Root.Group
@@ -121,6 +122,8 @@ type kdbxReader struct {
 	progress     func(done, total int)
 	metaBinaries map[string]*kxValue
 	recycleBin   string
+	// refs resolves KeePass field references; nil leaves them as text.
+	refs *kdbxRefs
 
 	items    []Imported
 	unmapped []string
@@ -191,6 +194,10 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 		r.skipped++
 		return
 	}
+	var refProblems []kdbxRefProblem
+	if r.refs != nil {
+		refProblems = r.refs.resolveEntry(e)
+	}
 	m := r.mapEntry(e, path, trashed)
 	source := m.it.Title
 	if len(path) > 0 {
@@ -200,6 +207,9 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 		source = "Recycle Bin/" + source
 	}
 	source = kdbxSourceName(source)
+	for _, p := range refProblems {
+		r.unmapped = append(r.unmapped, fmt.Sprintf("entry %q: %s", source, p))
+	}
 	for _, p := range m.problems {
 		r.unmapped = append(r.unmapped, fmt.Sprintf("entry %q: %s", source, p))
 	}
@@ -226,6 +236,13 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 	for i := range versions {
 		if versions[i].empty() {
 			continue
+		}
+		if r.refs != nil {
+			for _, p := range r.refs.resolveEntry(&versions[i]) {
+				if s := p.String(); !slices.Contains(hproblems, s) {
+					hproblems = append(hproblems, s)
+				}
+			}
 		}
 		h := r.mapEntry(&versions[i], path, false)
 		history = append(history, h.it)

@@ -803,7 +803,7 @@ func TestReadKDBXLimits(t *testing.T) {
 	}
 	data := writeKDBXBytes(t, []ExportItem{{ID: "0190a0e4-1c2b-7d3e-8f40-5a6b7c8d9e0f", Revision: 1, Current: big}}, "pw", kdbxCheap)
 	// Add to the entry, in the document, more than an item holds.
-	f, err := openKDBX(data, []byte("pw"), nil)
+	f, err := openKDBX(data, kdbxPassword("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -945,7 +945,7 @@ func FuzzReadKDBX(f *testing.F) {
 // values are unmasked with a fixed ChaCha20 stream.
 func FuzzReadKDBXXML(f *testing.F) {
 	k4 := writeKDBXBytes(f, kdbxExportItems(), "pw", kdbxCheap)
-	kf, err := openKDBX(k4, []byte("pw"), nil)
+	kf, err := openKDBX(k4, kdbxPassword("pw"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -401,18 +401,37 @@ func (k *kdbxKDF) check() error {
 	return nil
 }
 
-// kdbxCompositeKey combines the password and the key file as KeePass does.
-func kdbxCompositeKey(password, keyFile []byte) ([]byte, error) {
-	if len(password) == 0 && len(keyFile) == 0 {
+// kdbxCreds are what opens a database: a password, which KeePass counts
+// when it is set even if empty, and a key file.
+type kdbxCreds struct {
+	password []byte
+	// passwordSet: the password is part of the key. A non-empty password
+	// always is; an empty one only when the user says so.
+	passwordSet bool
+	keyFile     []byte
+}
+
+// kdbxPassword returns credentials of a password alone.
+func kdbxPassword(pw string) kdbxCreds {
+	return kdbxCreds{password: []byte(pw), passwordSet: true}
+}
+
+// kdbxCompositeKey combines the password and the key file as KeePass does:
+// SHA-256 over the hash of each component present. An empty password that
+// is set hashes the empty string, which gives a different key than no
+// password at all.
+func kdbxCompositeKey(c kdbxCreds) ([]byte, error) {
+	hasPassword := c.passwordSet || len(c.password) > 0
+	if !hasPassword && len(c.keyFile) == 0 {
 		return nil, fmt.Errorf("%w: give the database's password (or key file)", ErrSourcePassword)
 	}
 	h := sha256.New()
-	if len(password) > 0 {
-		p := sha256.Sum256(password)
+	if hasPassword {
+		p := sha256.Sum256(c.password)
 		h.Write(p[:])
 	}
-	if len(keyFile) > 0 {
-		k, err := gokeepasslib.ParseKeyData(keyFile)
+	if len(c.keyFile) > 0 {
+		k, err := gokeepasslib.ParseKeyData(c.keyFile)
 		if err != nil || len(k) != 32 {
 			return nil, fmt.Errorf("%w: the key file is damaged or in an unknown format", ErrSourcePassword)
 		}
@@ -518,9 +537,23 @@ func kdbxDecrypt(h *kdbxHeader, key, ct []byte) ([]byte, error) {
 	return out[:len(out)-pad], nil
 }
 
-// errKDBXWrongKey is a wrong password or key file; ErrSourcePassword says
-// it all.
-var errKDBXWrongKey = ErrSourcePassword
+// errKDBXWrongKey is a database that the credentials given do not open.
+// A KDBX file cannot tell a wrong password from a wrong key file, nor from
+// a missing YubiKey challenge-response (KeePassXC mixes the response into
+// the key and marks it nowhere in the file), so the message names all
+// three.
+var errKDBXWrongKey error = kdbxKeyError{}
+
+// kdbxKeyError is ErrSourcePassword with a message that names every
+// credential a KeePass database may need.
+type kdbxKeyError struct{}
+
+func (kdbxKeyError) Error() string {
+	return "the database's password, key file or YubiKey is wrong or missing " +
+		"(a database that also needs a YubiKey challenge-response cannot be imported: remove the YubiKey from its credentials in KeePassXC first)"
+}
+
+func (kdbxKeyError) Is(target error) bool { return target == ErrSourcePassword }
 
 // kdbxDecompress gunzips a payload up to the payload limit.
 func kdbxDecompress(h *kdbxHeader, p []byte) ([]byte, error) {
@@ -542,7 +575,7 @@ func kdbxDecompress(h *kdbxHeader, p []byte) ([]byte, error) {
 }
 
 // openKDBX checks, decrypts and authenticates a KDBX file.
-func openKDBX(data, password, keyFile []byte) (*kdbxFile, error) {
+func openKDBX(data []byte, creds kdbxCreds) (*kdbxFile, error) {
 	if len(data) > maxKDBXSize {
 		return nil, kdbxFormatErr("the file is larger than %d MiB, more than Keyhold imports from KeePass", maxKDBXSize>>20)
 	}
@@ -550,7 +583,7 @@ func openKDBX(data, password, keyFile []byte) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	composite, err := kdbxCompositeKey(password, keyFile)
+	composite, err := kdbxCompositeKey(creds)
 	if err != nil {
 		return nil, err
 	}
