@@ -795,6 +795,11 @@ func (r *kdbxReader) decodeBinary(ref *kxValue) ([]byte, int64, error) {
 			return nil, 0, errors.New("its data is damaged")
 		}
 	}
+	if len(raw) == 0 {
+		// An empty file: KeePassXC writes it as an empty element, marked
+		// compressed though there is nothing to decompress.
+		return []byte{}, 0, nil
+	}
 	if !mb.Compressed {
 		if len(raw) > item.MaxAttachmentBytes {
 			return nil, int64(len(raw)), nil

@@ -71,3 +71,44 @@ func TestKDBXCompositeKeyEmptyPassword(t *testing.T) {
 		t.Errorf("no credentials: %v", err)
 	}
 }
+
+// A zero-byte attachment in a KDBX 3.1 file (KeePassXC writes an empty,
+// "compressed" element) is kept as an empty file, not reported damaged.
+func TestReadKDBX31EmptyAttachment(t *testing.T) {
+	needKeePassXC(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db.kdbx")
+	empty := filepath.Join(dir, "empty.bin")
+	full := filepath.Join(dir, "full.txt")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte("content\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kpx(t, "pw\npw\n", "db-create", "-q", "-p", "-t", "100", db)
+	kpx(t, "pw\nx\n", "add", "-q", "-u", "u", "-p", db, "E")
+	kpx(t, "pw\n", "attachment-import", "-q", db, "E", "empty.bin", empty)
+	kpx(t, "pw\n", "attachment-import", "-q", db, "E", "full.txt", full)
+	if data, err := os.ReadFile(db); err != nil || data[10] != 3 {
+		t.Fatalf("keepassxc-cli did not write KDBX 3.1 (%v)", err)
+	}
+	res, err := readKDBXFile(t, db, ImportOptions{Password: []byte("pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := kdbxFind(t, res, "E").Item
+	if len(res.Unmapped) != 0 || len(e.Attachments) != 2 {
+		t.Fatalf("attachments %d, unmapped %q", len(e.Attachments), res.Unmapped)
+	}
+	got := map[string]string{}
+	for _, a := range e.Attachments {
+		got[a.Name] = string(a.Data)
+	}
+	if v, ok := got["empty.bin"]; !ok || v != "" || got["full.txt"] != "content\n" {
+		t.Errorf("attachments %q", got)
+	}
+	if err := e.Validate(); err != nil {
+		t.Error(err)
+	}
+}
