@@ -1,6 +1,6 @@
 package transfer
 
-// KeePass (KDBX 3.1 and 4) import. docs/IMPORT.md lists where each
+// KeePass (KDBX 2.x, 3.x and 4) import. docs/IMPORT.md lists where each
 // KeePass field goes; the comments here say why.
 
 import (
@@ -94,7 +94,7 @@ func parseKDBXDocument(f *kdbxFile) (*kxFile, error) {
 	if doc.Root.Group == nil {
 		return nil, kdbxFormatErr("the database holds no root group")
 	}
-	if f.major == 3 && doc.Meta.HeaderHash != "" {
+	if f.major < 4 && doc.Meta.HeaderHash != "" {
 		sum := sha256.Sum256(f.header)
 		if base64.StdEncoding.EncodeToString(sum[:]) != strings.TrimSpace(doc.Meta.HeaderHash) {
 			return nil, kdbxFormatErr("the KDBX header is damaged (its checksum does not match)")

@@ -21,6 +21,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rc4"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -100,7 +101,11 @@ const (
 
 // Inner random stream ids: how protected values are masked in the XML.
 const (
-	kdbxStreamNone    = 0
+	kdbxStreamNone = 0
+	// kdbxStreamArcFour is KeePass's "ArcFour variant": RC4 keyed with
+	// the stream key itself, its first 512 bytes dropped. The earliest
+	// KeePass 2 releases wrote it; only reading is supported.
+	kdbxStreamArcFour = 1
 	kdbxStreamSalsa20 = 2
 	kdbxStreamChaCha  = 3
 )
@@ -188,8 +193,10 @@ func parseKDBXHeader(data []byte) (*kdbxHeader, int, error) {
 		minor: binary.LittleEndian.Uint16(data[8:]),
 		major: binary.LittleEndian.Uint16(data[10:]),
 	}
-	if h.major != 3 && h.major != 4 {
-		return nil, 0, kdbxFormatErr("KDBX version %d.%d is not supported (Keyhold reads 3.1 and 4)", h.major, h.minor)
+	// KDBX 2.x (KeePass 2.00 to 2.19) has the container of 3.x: KeePass
+	// and KeePassXC read both with one reader.
+	if h.major < 2 || h.major > 4 {
+		return nil, 0, kdbxFormatErr("KDBX version %d.%d is not supported (Keyhold reads 2.x, 3.x and 4.x)", h.major, h.minor)
 	}
 	off := 12
 	for {
@@ -281,13 +288,13 @@ func (h *kdbxHeader) check() error {
 	if h.compression > 1 {
 		return kdbxFormatErr("the database uses an unknown compression (%d)", h.compression)
 	}
-	if h.major == 3 {
+	if h.major < 4 {
 		h.kdf.uuid = gokeepasslib.KdfAES3
 		if len(h.streamStart) != 32 || h.streamKey == nil {
-			return kdbxFormatErr("the KDBX 3.1 header is incomplete")
+			return kdbxFormatErr("the KDBX %d.%d header is incomplete", h.major, h.minor)
 		}
 		switch h.streamID {
-		case kdbxStreamNone, kdbxStreamSalsa20, kdbxStreamChaCha:
+		case kdbxStreamNone, kdbxStreamArcFour, kdbxStreamSalsa20, kdbxStreamChaCha:
 		default:
 			return kdbxFormatErr("the database masks protected fields with an unsupported stream (%d)", h.streamID)
 		}
@@ -725,7 +732,7 @@ func openKDBX3(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kdbxFile{major: 3, header: h.raw, xml: payload, stream: stream}, nil
+	return &kdbxFile{major: h.major, header: h.raw, xml: payload, stream: stream}, nil
 }
 
 // kdbxStream unmasks (or masks) protected values: one key stream runs
@@ -738,6 +745,14 @@ func newKDBXStream(id uint32, key []byte) (kdbxStream, error) {
 	switch id {
 	case kdbxStreamNone:
 		return kdbxPlainStream{}, nil
+	case kdbxStreamArcFour:
+		c, err := rc4.NewCipher(key)
+		if err != nil {
+			return nil, kdbxFormatErr("the database's inner stream is damaged")
+		}
+		var drop [512]byte
+		c.XORKeyStream(drop[:], drop[:])
+		return c, nil
 	case kdbxStreamSalsa20:
 		k := sha256.Sum256(key)
 		return &kdbxSalsa{key: k}, nil
