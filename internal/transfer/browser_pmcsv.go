@@ -310,6 +310,7 @@ func (e *pmcsvEntry) source() string {
 // bug, never a property of the file.
 func (e *pmcsvEntry) finish(line int, u *pmcsvUnmapped) (Imported, error) {
 	it := e.it
+	trimIdentity(it)
 	where := func() string { return fmt.Sprintf("entry %q (line %d)", e.source(), line) }
 
 	if strings.TrimSpace(it.Title) == "" {
