@@ -78,14 +78,16 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 					return usageError{fmt.Errorf("unknown import format %q (one of: %s)", formatName, strings.Join(names, ", "))}
 				}
 			}
+			if formatName == "csv" {
+				// Streamed: a large CSV is never held whole in memory.
+				return c.importCSVFile(args[0], dryRun)
+			}
 			data, err := c.readInput(args[0])
 			if err != nil {
 				return err
 			}
 			defer clear(data)
 			switch formatName {
-			case "csv":
-				return c.importCSV(data, dryRun)
 			case "keyhold":
 				return c.importKeyhold(data, sourcePwFile, identityFile, dryRun)
 			}
@@ -379,10 +381,48 @@ func (c *cmdEnv) newItems(st store, n int, at func(int) *item.Item) (keep []int,
 	return keep, dups, repeats, nil
 }
 
-func (c *cmdEnv) importCSV(data []byte, dryRun bool) error {
-	rows := bytes.Count(data, []byte{'\n'})
+// importCSVFile imports a CSV file (or "-" for stdin), reading it as a
+// stream: the parser holds one row at a time besides the items made.
+func (c *cmdEnv) importCSVFile(path string, dryRun bool) error {
+	var r io.Reader = c.stdin
+	rows := 0
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// A first pass counts lines for the progress bar, in fixed memory.
+		if rows, err = countLines(f); err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		r = f
+	}
+	return c.importCSV(r, rows, dryRun)
+}
+
+// countLines counts newlines, reading in fixed-size chunks.
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 64<<10)
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 	prog, done := c.progress(rows, "reading")
-	res, err := transfer.ReadCSV(bytes.NewReader(data), transfer.CSVOptions{Now: vault.Now(), Progress: prog})
+	res, err := transfer.ReadCSV(r, transfer.CSVOptions{Now: vault.Now(), Progress: prog})
 	done()
 	if err != nil {
 		return exitError{err, ExitDamaged}
