@@ -56,6 +56,11 @@ func readKDBX(data []byte, opts ImportOptions) (*ImportResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readKDBXOpened(f, opts)
+}
+
+// readKDBXOpened maps a decrypted database onto items.
+func readKDBXOpened(f *kdbxFile, opts ImportOptions) (*ImportResult, error) {
 	doc, err := parseKDBXDocument(f)
 	if err != nil {
 		return nil, err

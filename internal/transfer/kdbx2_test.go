@@ -28,6 +28,14 @@ import (
 // password is "pw"; the AES key derivation runs 10 rounds.
 func kdbx2Bytes(t testing.TB, minor uint16, streamID uint32) []byte {
 	t.Helper()
+	return kdbxLegacyBytes(t, 2, minor, streamID)
+}
+
+// kdbxLegacyBytes writes that database with the version given: 2.x or,
+// in the same container, 3.x. It is deterministic, so fuzz seeds made
+// from it stay valid.
+func kdbxLegacyBytes(t testing.TB, major, minor uint16, streamID uint32) []byte {
+	t.Helper()
 	masterSeed := bytes.Repeat([]byte{1}, 32)
 	transformSeed := bytes.Repeat([]byte{2}, 32)
 	iv := bytes.Repeat([]byte{3}, 16)
@@ -37,7 +45,7 @@ func kdbx2Bytes(t testing.TB, minor uint16, streamID uint32) []byte {
 
 	var hdr bytes.Buffer
 	binary.Write(&hdr, binary.LittleEndian, []uint32{kdbxSig1, kdbxSig2})
-	binary.Write(&hdr, binary.LittleEndian, []uint16{minor, 2})
+	binary.Write(&hdr, binary.LittleEndian, []uint16{minor, major})
 	field := func(id byte, data []byte) {
 		hdr.WriteByte(id)
 		binary.Write(&hdr, binary.LittleEndian, uint16(len(data)))

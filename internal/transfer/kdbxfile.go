@@ -583,6 +583,17 @@ func kdbxDecompress(h *kdbxHeader, p []byte) ([]byte, error) {
 
 // openKDBX checks, decrypts and authenticates a KDBX file.
 func openKDBX(data []byte, creds kdbxCreds) (*kdbxFile, error) {
+	return openKDBXWith(data, creds, (*kdbxKDF).transform)
+}
+
+// kdbxDeriver runs a file's key derivation on the composite key. The
+// reader uses kdbxKDF.transform; the fuzz targets pass one that answers
+// from a table, so that they explore the layers after the derivation at
+// thousands of inputs a second instead of one.
+type kdbxDeriver func(k *kdbxKDF, composite []byte) []byte
+
+// openKDBXWith is openKDBX with the key derivation given.
+func openKDBXWith(data []byte, creds kdbxCreds, derive kdbxDeriver) (*kdbxFile, error) {
 	if len(data) > maxKDBXSize {
 		return nil, kdbxFormatErr("the file is larger than %d MiB, more than Keyhold imports from KeePass", maxKDBXSize>>20)
 	}
@@ -594,13 +605,14 @@ func openKDBX(data []byte, creds kdbxCreds) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	transform := func() []byte { return derive(&h.kdf, composite) }
 	if h.major == 4 {
-		return openKDBX4(h, data[off:], composite)
+		return openKDBX4(h, data[off:], transform)
 	}
-	return openKDBX3(h, data[off:], composite)
+	return openKDBX3(h, data[off:], transform)
 }
 
-func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
+func openKDBX4(h *kdbxHeader, rest []byte, transform func() []byte) (*kdbxFile, error) {
 	if len(rest) < 64 {
 		return nil, errKDBXTruncated
 	}
@@ -608,7 +620,7 @@ func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	if subtle.ConstantTimeCompare(sum[:], rest[:32]) != 1 {
 		return nil, kdbxFormatErr("the KDBX header is damaged (its checksum does not match)")
 	}
-	transformed := h.kdf.transform(composite)
+	transformed := transform()
 	base := kdbxHMACBase(h.masterSeed, transformed)
 	if !hmac.Equal(kdbxBlockMAC(base, ^uint64(0), h.raw), rest[32:64]) {
 		return nil, errKDBXWrongKey
@@ -643,7 +655,13 @@ func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain, err = kdbxDecompress(h, plain)
+	return kdbx4Payload(h, plain)
+}
+
+// kdbx4Payload reads a KDBX 4 file's decrypted content: it decompresses
+// it and reads the inner header ahead of the XML.
+func kdbx4Payload(h *kdbxHeader, plain []byte) (*kdbxFile, error) {
+	plain, err := kdbxDecompress(h, plain)
 	if err != nil {
 		return nil, err
 	}
@@ -689,12 +707,18 @@ func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	return f, nil
 }
 
-func openKDBX3(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
-	transformed := h.kdf.transform(composite)
-	plain, err := kdbxDecrypt(h, kdbxCipherKey(h.masterSeed, transformed), rest)
+func openKDBX3(h *kdbxHeader, rest []byte, transform func() []byte) (*kdbxFile, error) {
+	plain, err := kdbxDecrypt(h, kdbxCipherKey(h.masterSeed, transform()), rest)
 	if err != nil {
 		return nil, err
 	}
+	return kdbx3Payload(h, plain)
+}
+
+// kdbx3Payload reads a KDBX 2.x or 3.x file's decrypted content: the
+// start bytes that tell a right key, the hashed blocks, and the
+// compressed XML.
+func kdbx3Payload(h *kdbxHeader, plain []byte) (*kdbxFile, error) {
 	if len(plain) < 32 || subtle.ConstantTimeCompare(plain[:32], h.streamStart) != 1 {
 		return nil, errKDBXWrongKey
 	}
@@ -724,7 +748,7 @@ func openKDBX3(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 		}
 		payload = append(payload, block...)
 	}
-	payload, err = kdbxDecompress(h, payload)
+	payload, err := kdbxDecompress(h, payload)
 	if err != nil {
 		return nil, err
 	}
