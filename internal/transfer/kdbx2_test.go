@@ -66,13 +66,7 @@ func kdbxLegacyBytes(t testing.TB, major, minor uint16, streamID uint32) []byte 
 	var stream interface{ XORKeyStream(dst, src []byte) }
 	switch streamID {
 	case kdbxStreamArcFour:
-		c, err := rc4.NewCipher(streamKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var drop [512]byte
-		c.XORKeyStream(drop[:], drop[:])
-		stream = c
+		stream = newKDBXArcFour(streamKey)
 	case kdbxStreamSalsa20:
 		stream = &kdbxSalsa{key: sha256.Sum256(streamKey)}
 	default:
@@ -192,5 +186,57 @@ func TestReadKDBXWrongKeyNamesAll(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("%q does not name %s", err, w)
 		}
+	}
+}
+
+// The ArcFour variant follows KeePass's CryptoRandomStream: its key setup
+// differs from RC4's (the swap is with the first state byte), so its
+// output must not be RC4's. The expected bytes come from a line-by-line
+// transcription of KeePass's C# (key 00 01 02 03, as in its benchmark).
+func TestKDBXArcFourVariant(t *testing.T) {
+	key := []byte{0, 1, 2, 3}
+	// KeePass's algorithm, transcribed independently of newKDBXArcFour.
+	var st [256]byte
+	for w := 0; w < 256; w++ {
+		st[w] = byte(w)
+	}
+	var j, tmp byte
+	inx := 0
+	for w := 0; w < 256; w++ {
+		j += byte(st[w] + key[inx])
+		tmp = st[0]
+		st[0] = st[j]
+		st[j] = tmp
+		inx++
+		if inx >= len(key) {
+			inx = 0
+		}
+	}
+	var mi, mj byte
+	next := func() byte {
+		mi++
+		mj += st[mi]
+		tmp := st[mi]
+		st[mi] = st[mj]
+		st[mj] = tmp
+		return st[byte(st[mi]+st[mj])]
+	}
+	for range 512 {
+		next()
+	}
+	want := make([]byte, 64)
+	for i := range want {
+		want[i] = next()
+	}
+	got := make([]byte, 64)
+	newKDBXArcFour(key).XORKeyStream(got, got)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("stream %x, want %x", got, want)
+	}
+	c, _ := rc4.NewCipher(key)
+	rc := make([]byte, 512+64)
+	c.XORKeyStream(rc, rc)
+	if bytes.Equal(got, rc[512:]) {
+		t.Fatal("the ArcFour variant gives plain RC4's output")
 	}
 }

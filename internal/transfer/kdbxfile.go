@@ -21,7 +21,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rc4"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -102,9 +101,9 @@ const (
 // Inner random stream ids: how protected values are masked in the XML.
 const (
 	kdbxStreamNone = 0
-	// kdbxStreamArcFour is KeePass's "ArcFour variant": RC4 keyed with
-	// the stream key itself, its first 512 bytes dropped. The earliest
-	// KeePass 2 releases wrote it; only reading is supported.
+	// kdbxStreamArcFour is KeePass's "ArcFour variant" (kdbxArcFour).
+	// The earliest KeePass 2 releases wrote it; only reading is
+	// supported.
 	kdbxStreamArcFour = 1
 	kdbxStreamSalsa20 = 2
 	kdbxStreamChaCha  = 3
@@ -770,13 +769,10 @@ func newKDBXStream(id uint32, key []byte) (kdbxStream, error) {
 	case kdbxStreamNone:
 		return kdbxPlainStream{}, nil
 	case kdbxStreamArcFour:
-		c, err := rc4.NewCipher(key)
-		if err != nil {
+		if len(key) == 0 {
 			return nil, kdbxFormatErr("the database's inner stream is damaged")
 		}
-		var drop [512]byte
-		c.XORKeyStream(drop[:], drop[:])
-		return c, nil
+		return newKDBXArcFour(key), nil
 	case kdbxStreamSalsa20:
 		k := sha256.Sum256(key)
 		return &kdbxSalsa{key: k}, nil
@@ -819,5 +815,44 @@ func (s *kdbxSalsa) XORKeyStream(dst, src []byte) {
 		}
 		dst[i] = src[i] ^ s.buf[s.used]
 		s.used++
+	}
+}
+
+// kdbxArcFour is the "ArcFour variant" of KeePass's CryptoRandomStream,
+// which masked protected values in the first KeePass 2 releases. It is
+// not RC4: its key setup swaps each state byte with the first one
+// (S[0] <-> S[j]) rather than with S[i]; the output is RC4's, keyed with
+// the header's stream key as it is, after 512 bytes are dropped. Kept to
+// read those files only: it protects nothing.
+type kdbxArcFour struct {
+	s    [256]byte
+	i, j byte
+}
+
+func newKDBXArcFour(key []byte) *kdbxArcFour {
+	a := &kdbxArcFour{}
+	for w := range a.s {
+		a.s[w] = byte(w)
+	}
+	var j byte
+	k := 0
+	for w := range a.s {
+		j += a.s[w] + key[k]
+		a.s[0], a.s[j] = a.s[j], a.s[0]
+		if k++; k >= len(key) {
+			k = 0
+		}
+	}
+	var drop [512]byte
+	a.XORKeyStream(drop[:], drop[:])
+	return a
+}
+
+func (a *kdbxArcFour) XORKeyStream(dst, src []byte) {
+	for n := range src {
+		a.i++
+		a.j += a.s[a.i]
+		a.s[a.i], a.s[a.j] = a.s[a.j], a.s[a.i]
+		dst[n] = src[n] ^ a.s[a.s[a.i]+a.s[a.j]]
 	}
 }
