@@ -949,7 +949,7 @@ func FuzzReadKDBXXML(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range [][]byte{kf.xml, []byte(kdbx4XML), []byte("<KeePassFile><Root><Group><Entry><String><Key>Title</Key><Value Protected='True'>AAAA</Value></String></Entry></Group></Root></KeePassFile>")} {
+	for _, s := range [][]byte{kf.xml, []byte(kdbx4XML), []byte(kdbxRefXML), []byte("<KeePassFile><Root><Group><Entry><String><Key>Title</Key><Value Protected='True'>AAAA</Value></String></Entry></Group></Root></KeePassFile>")} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
@@ -958,16 +958,14 @@ func FuzzReadKDBXXML(f *testing.F) {
 			t.Fatal(err)
 		}
 		kf := &kdbxFile{major: 4, xml: doc, stream: stream, binaries: [][]byte{[]byte("bin")}}
-		d, err := parseKDBXDocument(kf)
+		res, err := readKDBXOpened(kf, ImportOptions{Now: kdbxNow})
 		if err != nil {
 			if !errors.Is(err, ErrSourceFormat) {
 				t.Fatalf("error %v is not ErrSourceFormat", err)
 			}
 			return
 		}
-		r := &kdbxReader{f: kf, doc: d, now: kdbxNow, metaBinaries: map[string]*kxValue{}}
-		r.group(d.Root.Group, nil, false, true)
-		for _, im := range r.result().Items {
+		for _, im := range res.Items {
 			if err := im.Item.Validate(); err != nil {
 				t.Fatalf("%s: %v", im.Source, err)
 			}

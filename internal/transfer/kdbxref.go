@@ -155,8 +155,18 @@ func kdbxStandardKey(k string) bool {
 }
 
 // kdbxHasRef reports whether s may hold a reference.
-func kdbxHasRef(s string) bool {
-	return strings.Contains(strings.ToUpper(s), "{REF:")
+func kdbxHasRef(s string) bool { return kdbxRefIndex(s) >= 0 }
+
+// kdbxRefIndex finds "{REF:" in any case, comparing ASCII only so that the
+// offset is one in s (upper-casing the whole string can change the length
+// of other characters).
+func kdbxRefIndex(s string) int {
+	for i := 0; i+5 <= len(s); i++ {
+		if s[i] == '{' && s[i+4] == ':' && s[i+1]|0x20 == 'r' && s[i+2]|0x20 == 'e' && s[i+3]|0x20 == 'f' {
+			return i
+		}
+	}
+	return -1
 }
 
 // resolve replaces every reference in s. secret reports that a password
@@ -166,7 +176,7 @@ func (x *kdbxRefs) resolve(s string, depth int) (out string, secret bool, bad []
 	var b strings.Builder
 	rest := s
 	for {
-		i := strings.Index(strings.ToUpper(rest), "{REF:")
+		i := kdbxRefIndex(rest)
 		if i < 0 {
 			b.WriteString(rest)
 			break

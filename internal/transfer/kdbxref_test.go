@@ -118,6 +118,10 @@ func TestKDBXRefResolve(t *testing.T) {
 		{"{REF:PT:x}", "{REF:PT:x}", "form"},
 		{"{REF:O@T:One}", "{REF:O@T:One}", "does not know"},
 		{"{REF:P@T:One", "{REF:P@T:One", ""},
+		// Characters whose upper case has another length do not shift
+		// where a reference is found.
+		{"ıııı{REF:P@T:one}ɐ", "ııııp1ɐ", ""},
+		{"ſ{ref:t@t:ONE}", "ſOne", ""},
 	} {
 		x := newKDBXRefs(root)
 		got, _, bad := x.resolve(tc.in, 0)

@@ -105,10 +105,15 @@ func opSplitHeader(h string) (label, lower, key string) {
 		h = strings.TrimSpace(h[i+1:])
 	}
 	label = h
+	// The Mac app's key follows the label with no space and is one word:
+	// "verification number(cvv)", "phone (local)(phoneLocal)". A column
+	// named "Notes (private)" is not of that form.
 	if strings.HasSuffix(h, ")") {
-		if i := strings.LastIndex(h, "("); i > 0 {
-			key = strings.ToLower(strings.TrimSpace(h[i+1 : len(h)-1]))
-			label = strings.TrimSpace(h[:i])
+		if i := strings.LastIndex(h, "("); i > 0 && h[i-1] != ' ' {
+			if k := h[i+1 : len(h)-1]; k != "" && !strings.ContainsAny(k, " \t()") {
+				key = strings.ToLower(k)
+				label = strings.TrimSpace(h[:i])
+			}
 		}
 	}
 	return label, strings.ToLower(label), key

@@ -474,6 +474,22 @@ func Test1PasswordCSV7Windows(t *testing.T) {
 	}
 }
 
+func TestOPSplitHeader(t *testing.T) {
+	for in, want := range map[string][3]string{
+		"number(ccnum)":             {"number", "number", "ccnum"},
+		"phone (local)(phoneLocal)": {"phone (local)", "phone (local)", "phonelocal"},
+		"2: NUMBER":                 {"NUMBER", "number", ""},
+		"Notes (private)":           {"Notes (private)", "notes (private)", ""},
+		"Title":                     {"Title", "title", ""},
+		"Time: 12":                  {"Time: 12", "time: 12", ""},
+	} {
+		l, lo, k := opSplitHeader(in)
+		if [3]string{l, lo, k} != want {
+			t.Errorf("opSplitHeader(%q) = %q %q %q, want %q", in, l, lo, k, want)
+		}
+	}
+}
+
 func TestOPTags(t *testing.T) {
 	for in, want := range map[string][]string{
 		"":                            nil,
