@@ -366,6 +366,7 @@ func rowItem(cols []csvColumn, rec []string, line int, now time.Time) (*item.Ite
 		setBy[key] = f.header
 		it.Set(f.field, values[i], f.kind)
 	}
+	trimIdentity(it)
 	if err := it.Validate(); err != nil {
 		return nil, nil, err
 	}

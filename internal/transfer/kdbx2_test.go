@@ -154,6 +154,12 @@ func TestReadKDBX2(t *testing.T) {
 			}
 		})
 	}
+	// A KeePass 2 pre-release's signature is named.
+	pre := kdbx2Bytes(t, 0, kdbxStreamSalsa20)
+	binary.LittleEndian.PutUint32(pre[4:], kdbxSig2Pre)
+	if _, err := readKDBX(pre, ImportOptions{Password: []byte("pw")}); !errors.Is(err, ErrSourceFormat) || !strings.Contains(err.Error(), "pre-release") {
+		t.Errorf("pre-release signature: %v", err)
+	}
 	// Versions before 2 or after 4 are refused by name.
 	data := kdbx2Bytes(t, 0, kdbxStreamSalsa20)
 	binary.LittleEndian.PutUint16(data[10:], 5)

@@ -71,6 +71,9 @@ const (
 	kdbxSig1    = 0x9AA2D903
 	kdbxSig2    = 0xB54BFB67
 	kdbxSig2Old = 0xB54BFB65
+	// kdbxSig2Pre marks the files of KeePass 2 pre-releases, before KDBX
+	// 2.0 was settled.
+	kdbxSig2Pre = 0xB54BFB66
 )
 
 // Outer header field ids.
@@ -185,6 +188,8 @@ func parseKDBXHeader(data []byte) (*kdbxHeader, int, error) {
 	case kdbxSig2:
 	case kdbxSig2Old:
 		return nil, 0, kdbxFormatErr("this is a KeePass 1 database (.kdb); open it in KeePassXC or KeePass 2 and save it as .kdbx first")
+	case kdbxSig2Pre:
+		return nil, 0, kdbxFormatErr("this database was written by a KeePass 2 pre-release; open it in KeePass 2 and save it again first")
 	default:
 		return nil, 0, kdbxFormatErr("this is not a KeePass database (.kdbx)")
 	}
