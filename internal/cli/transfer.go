@@ -82,7 +82,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				// Streamed: a large CSV is never held whole in memory.
 				return c.importCSVFile(args[0], dryRun)
 			}
-			data, err := c.readInput(args[0])
+			data, err := c.readInput(args[0], importLimit(formatName))
 			if err != nil {
 				return err
 			}
@@ -280,7 +280,19 @@ func (c *cmdEnv) addImported(st store, local *vault.Session, its []transfer.Impo
 // maxImport bounds what import reads into memory.
 const maxImport = 1 << 30
 
-func (c *cmdEnv) readInput(path string) ([]byte, error) {
+// importLimit is the most a format's reader accepts: a larger file is
+// refused while it is read, not after it is held whole in memory.
+func importLimit(format string) int {
+	switch {
+	case format == "kdbx":
+		return transfer.MaxKDBXSize
+	case strings.HasSuffix(format, "-csv"):
+		return transfer.DefaultCSVMaxBytes
+	}
+	return maxImport
+}
+
+func (c *cmdEnv) readInput(path string, limit int) ([]byte, error) {
 	var r io.Reader
 	if path == "-" {
 		r = c.stdin
@@ -292,12 +304,13 @@ func (c *cmdEnv) readInput(path string) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxImport+1))
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxImport {
-		return nil, fmt.Errorf("%s is larger than %d MiB", path, maxImport>>20)
+	if len(b) > limit {
+		clear(b)
+		return nil, exitError{fmt.Errorf("%s is larger than %d MiB, more than Keyhold imports in this format; nothing was imported", path, limit>>20), ExitDamaged}
 	}
 	return b, nil
 }
