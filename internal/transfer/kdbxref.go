@@ -8,8 +8,9 @@ package transfer
 //   - Wanted is T (title), U (user name), P (password), A (URL), N (notes)
 //     or I (the entry's UUID, as 32 hex digits);
 //   - SearchIn is one of the same letters or O (any other field); I finds
-//     the entry whose UUID is Text, every other key finds the first entry,
-//     in the database's order, whose field contains Text, ignoring case;
+//     the entry whose UUID is Text, every other key the first entry, in
+//     the database's order, whose field is Text exactly (KeePassXC's rule)
+//     or, failing that, contains it ignoring case (KeePass's rule);
 //   - a referenced value may itself hold references, followed up to
 //     KeePass's depth of 12;
 //   - the marker's letters are case-insensitive; a reference may be part of
@@ -303,20 +304,29 @@ func (x *kdbxRefs) find(in byte, text string) *kdbxRefEntry {
 	if text == "" {
 		return nil
 	}
-	needle := strings.ToLower(text)
-	contains := func(v string) bool { return strings.Contains(strings.ToLower(v), needle) }
-	for _, e := range x.entries {
+	match := func(e *kdbxRefEntry, ok func(string) bool) bool {
 		if in == 'o' {
 			for _, k := range e.keys {
-				if !kdbxStandardKey(k) && contains(e.values[k]) {
-					return e
+				if !kdbxStandardKey(k) && ok(e.values[k]) {
+					return true
 				}
 			}
-			continue
+			return false
 		}
 		name, _ := kdbxRefField(in)
-		if contains(e.values[name]) {
-			return e
+		return ok(e.values[name])
+	}
+	// An entry whose field is the text exactly (KeePassXC's rule) comes
+	// first; else the first whose field contains it, ignoring case
+	// (KeePass's rule). Both agree whenever the reference is unambiguous.
+	exact := func(v string) bool { return v == text }
+	needle := strings.ToLower(text)
+	contains := func(v string) bool { return strings.Contains(strings.ToLower(v), needle) }
+	for _, ok := range []func(string) bool{exact, contains} {
+		for _, e := range x.entries {
+			if match(e, ok) {
+				return e
+			}
 		}
 	}
 	return nil

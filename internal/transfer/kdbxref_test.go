@@ -112,6 +112,10 @@ func TestKDBXRefResolve(t *testing.T) {
 		{"{REF:P@I:000102030405060708090A0B0C0D0E0F}", "p1", ""},
 		{"{REF:P@I:00010203-0405-0607-0809-0a0b0c0d0e0f}", "p1", ""},
 		{"a{REF:T@T:TWO}b", "aTwo oneb", ""},
+		// "One" is contained in "Two one" too: the exact title wins.
+		{"{REF:T@T:One}", "One", ""},
+		{"{REF:T@T:one}", "One", ""},
+		{"{REF:T@T:wo on}", "Two one", ""},
 		{"{REF:P@I:101112131415161718191A1B1C1D1E1F}", "p1p1", ""},
 		{"{REF:P@I:1}", "{REF:P@I:1}", "not in the file"},
 		{"{REF:P@T:}", "{REF:P@T:}", "not in the file"},
