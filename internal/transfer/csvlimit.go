@@ -24,13 +24,14 @@ var errCSVColumns = errors.New("a line has too many cells")
 // separator, and a newline outside quotes ends the record.
 type csvCellLimiter struct {
 	r      io.Reader
+	comma  byte
 	max    int
 	cells  int
 	quoted bool
 }
 
 func newCSVCellLimiter(r io.Reader) *csvCellLimiter {
-	return &csvCellLimiter{r: r, max: MaxCSVColumns, cells: 1}
+	return &csvCellLimiter{r: r, comma: ',', max: MaxCSVColumns, cells: 1}
 }
 
 func (c *csvCellLimiter) Read(p []byte) (int, error) {
@@ -40,7 +41,7 @@ func (c *csvCellLimiter) Read(p []byte) (int, error) {
 		case b == '"':
 			c.quoted = !c.quoted
 		case c.quoted:
-		case b == ',':
+		case b == c.comma:
 			c.cells++
 			if c.cells > c.max {
 				return i, errCSVColumns

@@ -41,12 +41,14 @@ func TestCSVManyColumnsBoundedMemory(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCSV) || !strings.Contains(err.Error(), "cells") {
 				t.Errorf("ReadCSV: %v", err)
 			}
-			read, _ := Source("1password-csv")
-			if n := allocated(func() { _, err = read(data, ImportOptions{Now: srcTestNow}) }); n > limit {
-				t.Errorf("1password-csv allocated %d bytes for a %d-byte file", n, len(data))
-			}
-			if !errors.Is(err, ErrSourceFormat) || !strings.Contains(err.Error(), "cells") {
-				t.Errorf("1password-csv: %v", err)
+			for _, format := range []string{"1password-csv", "bitwarden-csv", "chrome-csv", "firefox-csv", "lastpass-csv", "msecure-csv"} {
+				read, _ := Source(format)
+				if n := allocated(func() { _, err = read(data, ImportOptions{Now: srcTestNow}) }); n > limit {
+					t.Errorf("%s allocated %d bytes for a %d-byte file", format, n, len(data))
+				}
+				if !errors.Is(err, ErrSourceFormat) || !strings.Contains(err.Error(), "cells") {
+					t.Errorf("%s: %v", format, err)
+				}
 			}
 		})
 	}
