@@ -29,15 +29,16 @@ import (
 
 func (c *cmdEnv) importCmd() *cobra.Command {
 	var formatName, sourcePwFile, identityFile, keyFile string
-	var dryRun bool
+	var dryRun, emptyPw bool
 	cmd := &cobra.Command{
 		Use:   "import --format FORMAT FILE",
 		Short: "Import items from another password manager or a keyhold export",
 		Long: `Import items. FILE may be "-" for stdin.
 
-  --format kdbx            KeePass / KeePassXC database (KDBX 3.1 or 4); the
+  --format kdbx            KeePass / KeePassXC database (KDBX 2, 3.1 or 4); the
                            password from --source-password-file or the terminal,
-                           --key-file for a key file
+                           --empty-source-password for a password that is set
+                           but empty, --key-file for a key file
   --format bitwarden-json  Bitwarden JSON export (plain, or password-protected)
   --format bitwarden-csv   Bitwarden CSV export
   --format 1pux            1Password export (1PUX)
@@ -62,6 +63,12 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names := append([]string{"csv", "keyhold"}, transfer.SourceNames()...)
+			if emptyPw && sourcePwFile != "" {
+				return usageError{errors.New("give either --source-password-file or --empty-source-password, not both")}
+			}
+			if emptyPw && formatName != "kdbx" {
+				return usageError{errors.New("--empty-source-password is for KeePass databases (--format kdbx)")}
+			}
 			switch formatName {
 			case "":
 				return usageError{fmt.Errorf("--format is required (one of: %s)", strings.Join(names, ", "))}
@@ -71,37 +78,48 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 					return usageError{fmt.Errorf("unknown import format %q (one of: %s)", formatName, strings.Join(names, ", "))}
 				}
 			}
-			data, err := c.readInput(args[0])
+			if formatName == "csv" {
+				// Streamed: a large CSV is never held whole in memory.
+				return c.importCSVFile(args[0], dryRun)
+			}
+			data, err := c.readInput(args[0], importLimit(formatName))
 			if err != nil {
 				return err
 			}
 			defer clear(data)
 			switch formatName {
-			case "csv":
-				return c.importCSV(data, dryRun)
 			case "keyhold":
 				return c.importKeyhold(data, sourcePwFile, identityFile, dryRun)
 			}
-			return c.importSource(formatName, data, sourcePwFile, keyFile, dryRun)
+			return c.importSource(formatName, data, sourceCreds{pwFile: sourcePwFile, emptyPw: emptyPw, keyFile: keyFile}, dryRun)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&formatName, "format", "", "the file's format (see above)")
 	f.StringVar(&sourcePwFile, "source-password-file", "", "read the file's password or passphrase from this file")
+	f.BoolVar(&emptyPw, "empty-source-password", false, "the KeePass database's password is set and empty (not the same as no password)")
 	f.StringVar(&keyFile, "key-file", "", "KeePass key file (kdbx)")
 	f.StringVar(&identityFile, "identity", "", "age identity file for an export encrypted to an age recipient")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be imported; write nothing")
 	return cmd
 }
 
+// sourceCreds are what the user gave to open an encrypted source file.
+type sourceCreds struct {
+	pwFile  string
+	emptyPw bool // the password is set and empty (KeePass)
+	keyFile string
+}
+
 // importSource imports from another password manager's file through the
 // reader registered for its format.
-func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, dryRun bool) error {
+func (c *cmdEnv) importSource(name string, data []byte, creds sourceCreds, dryRun bool) error {
 	read, err := transfer.Source(name)
 	if err != nil {
 		return usageError{err}
 	}
-	opts := transfer.ImportOptions{Now: vault.Now()}
+	pwFile, keyFile := creds.pwFile, creds.keyFile
+	opts := transfer.ImportOptions{Now: vault.Now(), EmptyPassword: creds.emptyPw}
 	if pwFile != "" {
 		if opts.Password, err = readSecretFile(pwFile); err != nil {
 			return err
@@ -128,10 +146,17 @@ func (c *cmdEnv) importSource(name string, data []byte, pwFile, keyFile string, 
 		}
 	}
 	res, err := read(data, opts)
-	if errors.Is(err, transfer.ErrSourcePassword) && pwFile == "" {
+	if errors.Is(err, transfer.ErrSourcePassword) && pwFile == "" && !creds.emptyPw {
 		// The file is encrypted: ask for its password once, if there is
-		// a terminal to ask on.
+		// a terminal to ask on. KeePass tells an empty password from none,
+		// so an empty answer is taken as an empty password only when the
+		// user confirms it.
 		pw, terr := readSecretTTY("Password of the " + name + " file: ")
+		if terr == nil && len(pw) == 0 && name == "kdbx" {
+			if ok, _ := confirmTTY("Open it with an empty password?"); ok {
+				opts.EmptyPassword = true
+			}
+		}
 		if terr == nil {
 			opts.Password = pw
 			res, err = read(data, opts)
@@ -255,7 +280,19 @@ func (c *cmdEnv) addImported(st store, local *vault.Session, its []transfer.Impo
 // maxImport bounds what import reads into memory.
 const maxImport = 1 << 30
 
-func (c *cmdEnv) readInput(path string) ([]byte, error) {
+// importLimit is the most a format's reader accepts: a larger file is
+// refused while it is read, not after it is held whole in memory.
+func importLimit(format string) int {
+	switch {
+	case format == "kdbx":
+		return transfer.MaxKDBXSize
+	case strings.HasSuffix(format, "-csv"):
+		return transfer.DefaultCSVMaxBytes
+	}
+	return maxImport
+}
+
+func (c *cmdEnv) readInput(path string, limit int) ([]byte, error) {
 	var r io.Reader
 	if path == "-" {
 		r = c.stdin
@@ -267,12 +304,13 @@ func (c *cmdEnv) readInput(path string) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxImport+1))
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxImport {
-		return nil, fmt.Errorf("%s is larger than %d MiB", path, maxImport>>20)
+	if len(b) > limit {
+		clear(b)
+		return nil, exitError{fmt.Errorf("%s is larger than %d MiB, more than Keyhold imports in this format; nothing was imported", path, limit>>20), ExitDamaged}
 	}
 	return b, nil
 }
@@ -356,10 +394,48 @@ func (c *cmdEnv) newItems(st store, n int, at func(int) *item.Item) (keep []int,
 	return keep, dups, repeats, nil
 }
 
-func (c *cmdEnv) importCSV(data []byte, dryRun bool) error {
-	rows := bytes.Count(data, []byte{'\n'})
+// importCSVFile imports a CSV file (or "-" for stdin), reading it as a
+// stream: the parser holds one row at a time besides the items made.
+func (c *cmdEnv) importCSVFile(path string, dryRun bool) error {
+	var r io.Reader = c.stdin
+	rows := 0
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// A first pass counts lines for the progress bar, in fixed memory.
+		if rows, err = countLines(f); err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		r = f
+	}
+	return c.importCSV(r, rows, dryRun)
+}
+
+// countLines counts newlines, reading in fixed-size chunks.
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 64<<10)
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 	prog, done := c.progress(rows, "reading")
-	res, err := transfer.ReadCSV(bytes.NewReader(data), transfer.CSVOptions{Now: vault.Now(), Progress: prog})
+	res, err := transfer.ReadCSV(r, transfer.CSVOptions{Now: vault.Now(), Progress: prog})
 	done()
 	if err != nil {
 		return exitError{err, ExitDamaged}

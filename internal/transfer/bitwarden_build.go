@@ -266,6 +266,7 @@ func isTOTPValue(s string) bool {
 
 // finish names an untitled item and checks it.
 func (d *draft) finish() (*item.Item, error) {
+	trimIdentity(d.it)
 	if !d.hasTitle() {
 		d.it.Title = fallbackTitle(d.it)
 	}
@@ -391,4 +392,24 @@ func reportProgress(p func(done, total int), done, total int) {
 	if p != nil && (done%progressStep == 0 || done == total) {
 		p(done, total)
 	}
+}
+
+// trimIdentity trims the space around every field value of an identity,
+// the same for each field: sources pad names, numbers and addresses
+// differently (a Bitwarden address was trimmed, its name not), and space
+// at either end of a name, a phone number or a passport number means
+// nothing. A field left empty held nothing and goes. Other types keep
+// their values exactly: a password may end in a space.
+func trimIdentity(it *item.Item) {
+	if it.Type != item.Identity {
+		return
+	}
+	fields := it.Fields[:0]
+	for _, f := range it.Fields {
+		if f.Value = strings.TrimSpace(f.Value); f.Value != "" {
+			fields = append(fields, f)
+		}
+	}
+	clear(it.Fields[len(fields):])
+	it.Fields = fields
 }

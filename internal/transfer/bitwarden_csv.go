@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/keyhold/keyhold/internal/item"
@@ -179,8 +180,10 @@ func srcReadCSV(data []byte, what string) ([]srcRow, []string, error) {
 	if err := validText(data); err != nil {
 		return nil, nil, err
 	}
-	r := csv.NewReader(bytes.NewReader(data))
+	r := csv.NewReader(newCSVCellLimiter(bytes.NewReader(data)))
+	r.ReuseRecord = true
 	header, err := r.Read()
+	header = slices.Clone(header)
 	if err == io.EOF {
 		return nil, nil, fmt.Errorf("%w: the file is empty; expected a %s with a header row", ErrSourceFormat, what)
 	}
@@ -204,7 +207,7 @@ func srcReadCSV(data []byte, what string) ([]srcRow, []string, error) {
 			return nil, nil, srcCSVError(err)
 		}
 		line, _ := r.FieldPos(0)
-		rows = append(rows, srcRow{line: line, cells: rec})
+		rows = append(rows, srcRow{line: line, cells: slices.Clone(rec)})
 		if len(rows) > DefaultCSVMaxRows {
 			return nil, nil, fmt.Errorf("%w: the file has more than %d rows; split it into smaller files", ErrSourceFormat, DefaultCSVMaxRows)
 		}
@@ -214,6 +217,9 @@ func srcReadCSV(data []byte, what string) ([]srcRow, []string, error) {
 
 // srcCSVError turns an encoding/csv error into one that names the line.
 func srcCSVError(err error) error {
+	if errors.Is(err, errCSVColumns) {
+		return fmt.Errorf("%w: a line has more than %d cells; this is not an export Keyhold reads", ErrSourceFormat, MaxCSVColumns)
+	}
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
 		return fmt.Errorf("%w: %v", ErrSourceFormat, err)

@@ -49,7 +49,9 @@ func readPMCSV(data []byte, what string, comma rune, fields int) ([]pmcsvRow, er
 	if err := checkPMCSVText(data); err != nil {
 		return nil, err
 	}
-	r := csv.NewReader(bytes.NewReader(data))
+	lim := newCSVCellLimiter(bytes.NewReader(data))
+	lim.comma = byte(comma) // ',' or ';'
+	r := csv.NewReader(lim)
 	r.Comma = comma
 	r.FieldsPerRecord = fields
 	var rows []pmcsvRow
@@ -96,6 +98,9 @@ func checkPMCSVText(data []byte) error {
 // pmcsvError turns an encoding/csv error into one that names the line and
 // says what to fix, without quoting the file.
 func pmcsvError(err error, what string, rows []pmcsvRow) error {
+	if errors.Is(err, errCSVColumns) {
+		return fmt.Errorf("%w: a line has more than %d cells; this is not a %s export Keyhold reads", ErrSourceFormat, MaxCSVColumns, what)
+	}
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
 		return fmt.Errorf("%w: %v", ErrSourceFormat, err)
@@ -310,6 +315,7 @@ func (e *pmcsvEntry) source() string {
 // bug, never a property of the file.
 func (e *pmcsvEntry) finish(line int, u *pmcsvUnmapped) (Imported, error) {
 	it := e.it
+	trimIdentity(it)
 	where := func() string { return fmt.Sprintf("entry %q (line %d)", e.source(), line) }
 
 	if strings.TrimSpace(it.Title) == "" {

@@ -98,7 +98,7 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*CSVResult, error) {
 	}
 
 	cr := &capReader{r: r, max: maxBytes}
-	br := bufio.NewReaderSize(cr, 64<<10)
+	br := bufio.NewReaderSize(newCSVCellLimiter(cr), 64<<10)
 	// A byte-order mark ahead of a quoted first cell would otherwise be a
 	// bare quote error, so drop it before the CSV parser sees it.
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\uFEFF" {
@@ -111,6 +111,10 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*CSVResult, error) {
 	wrap := func(err error) error {
 		if cr.over {
 			return fmt.Errorf("%w: the file is larger than %d bytes; split it into smaller files", ErrInvalidCSV, maxBytes)
+		}
+		if errors.Is(err, errCSVColumns) {
+			line, _ := cw.FieldPos(0)
+			return fmt.Errorf("%w: a line from line %d on has more than %d cells; an item holds at most %d fields", ErrInvalidCSV, line, MaxCSVColumns, item.MaxFields)
 		}
 		return csvError(err)
 	}
@@ -362,6 +366,7 @@ func rowItem(cols []csvColumn, rec []string, line int, now time.Time) (*item.Ite
 		setBy[key] = f.header
 		it.Set(f.field, values[i], f.kind)
 	}
+	trimIdentity(it)
 	if err := it.Validate(); err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,6 @@
 package transfer
 
-// KeePass (KDBX 3.1 and 4) import. docs/IMPORT.md lists where each
+// KeePass (KDBX 2.x, 3.x and 4) import. docs/IMPORT.md lists where each
 // KeePass field goes; the comments here say why.
 
 import (
@@ -52,10 +52,15 @@ const kdbxZeroUUID = "AAAAAAAAAAAAAAAAAAAAAA=="
 
 // readKDBX reads a KeePass database.
 func readKDBX(data []byte, opts ImportOptions) (*ImportResult, error) {
-	f, err := openKDBX(data, opts.Password, opts.KeyFile)
+	f, err := openKDBX(data, kdbxCreds{password: opts.Password, passwordSet: opts.EmptyPassword, keyFile: opts.KeyFile})
 	if err != nil {
 		return nil, err
 	}
+	return readKDBXOpened(f, opts)
+}
+
+// readKDBXOpened maps a decrypted database onto items.
+func readKDBXOpened(f *kdbxFile, opts ImportOptions) (*ImportResult, error) {
 	doc, err := parseKDBXDocument(f)
 	if err != nil {
 		return nil, err
@@ -76,6 +81,7 @@ func readKDBX(data []byte, opts ImportOptions) (*ImportResult, error) {
 			r.recycleBin = u
 		}
 	}
+	r.refs = newKDBXRefs(doc.Root.Group)
 	r.total = countKDBXEntries(doc.Root.Group)
 	// The root group's name is the database's name, not a folder.
 	root := doc.Root.Group
@@ -93,7 +99,7 @@ func parseKDBXDocument(f *kdbxFile) (*kxFile, error) {
 	if doc.Root.Group == nil {
 		return nil, kdbxFormatErr("the database holds no root group")
 	}
-	if f.major == 3 && doc.Meta.HeaderHash != "" {
+	if f.major < 4 && doc.Meta.HeaderHash != "" {
 		sum := sha256.Sum256(f.header)
 		if base64.StdEncoding.EncodeToString(sum[:]) != strings.TrimSpace(doc.Meta.HeaderHash) {
 			return nil, kdbxFormatErr("the KDBX header is damaged (its checksum does not match)")
@@ -121,6 +127,8 @@ type kdbxReader struct {
 	progress     func(done, total int)
 	metaBinaries map[string]*kxValue
 	recycleBin   string
+	// refs resolves KeePass field references; nil leaves them as text.
+	refs *kdbxRefs
 
 	items    []Imported
 	unmapped []string
@@ -191,6 +199,10 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 		r.skipped++
 		return
 	}
+	var refProblems []kdbxRefProblem
+	if r.refs != nil {
+		refProblems = r.refs.resolveEntry(e)
+	}
 	m := r.mapEntry(e, path, trashed)
 	source := m.it.Title
 	if len(path) > 0 {
@@ -200,6 +212,9 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 		source = "Recycle Bin/" + source
 	}
 	source = kdbxSourceName(source)
+	for _, p := range refProblems {
+		r.unmapped = append(r.unmapped, fmt.Sprintf("entry %q: %s", source, p))
+	}
 	for _, p := range m.problems {
 		r.unmapped = append(r.unmapped, fmt.Sprintf("entry %q: %s", source, p))
 	}
@@ -226,6 +241,13 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 	for i := range versions {
 		if versions[i].empty() {
 			continue
+		}
+		if r.refs != nil {
+			for _, p := range r.refs.resolveEntry(&versions[i]) {
+				if s := p.String(); !slices.Contains(hproblems, s) {
+					hproblems = append(hproblems, s)
+				}
+			}
 		}
 		h := r.mapEntry(&versions[i], path, false)
 		history = append(history, h.it)
@@ -777,6 +799,11 @@ func (r *kdbxReader) decodeBinary(ref *kxValue) ([]byte, int64, error) {
 		if raw, ok = kdbxBase64(mb.Text); !ok {
 			return nil, 0, errors.New("its data is damaged")
 		}
+	}
+	if len(raw) == 0 {
+		// An empty file: KeePassXC writes it as an empty element, marked
+		// compressed though there is nothing to decompress.
+		return []byte{}, 0, nil
 	}
 	if !mb.Compressed {
 		if len(raw) > item.MaxAttachmentBytes {

@@ -803,7 +803,7 @@ func TestReadKDBXLimits(t *testing.T) {
 	}
 	data := writeKDBXBytes(t, []ExportItem{{ID: "0190a0e4-1c2b-7d3e-8f40-5a6b7c8d9e0f", Revision: 1, Current: big}}, "pw", kdbxCheap)
 	// Add to the entry, in the document, more than an item holds.
-	f, err := openKDBX(data, []byte("pw"), nil)
+	f, err := openKDBX(data, kdbxPassword("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -945,11 +945,11 @@ func FuzzReadKDBX(f *testing.F) {
 // values are unmasked with a fixed ChaCha20 stream.
 func FuzzReadKDBXXML(f *testing.F) {
 	k4 := writeKDBXBytes(f, kdbxExportItems(), "pw", kdbxCheap)
-	kf, err := openKDBX(k4, []byte("pw"), nil)
+	kf, err := openKDBX(k4, kdbxPassword("pw"))
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range [][]byte{kf.xml, []byte(kdbx4XML), []byte("<KeePassFile><Root><Group><Entry><String><Key>Title</Key><Value Protected='True'>AAAA</Value></String></Entry></Group></Root></KeePassFile>")} {
+	for _, s := range [][]byte{kf.xml, []byte(kdbx4XML), []byte(kdbxRefXML), []byte("<KeePassFile><Root><Group><Entry><String><Key>Title</Key><Value Protected='True'>AAAA</Value></String></Entry></Group></Root></KeePassFile>")} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
@@ -958,16 +958,14 @@ func FuzzReadKDBXXML(f *testing.F) {
 			t.Fatal(err)
 		}
 		kf := &kdbxFile{major: 4, xml: doc, stream: stream, binaries: [][]byte{[]byte("bin")}}
-		d, err := parseKDBXDocument(kf)
+		res, err := readKDBXOpened(kf, ImportOptions{Now: kdbxNow})
 		if err != nil {
 			if !errors.Is(err, ErrSourceFormat) {
 				t.Fatalf("error %v is not ErrSourceFormat", err)
 			}
 			return
 		}
-		r := &kdbxReader{f: kf, doc: d, now: kdbxNow, metaBinaries: map[string]*kxValue{}}
-		r.group(d.Root.Group, nil, false, true)
-		for _, im := range r.result().Items {
+		for _, im := range res.Items {
 			if err := im.Item.Validate(); err != nil {
 				t.Fatalf("%s: %v", im.Source, err)
 			}

@@ -71,6 +71,9 @@ const (
 	kdbxSig1    = 0x9AA2D903
 	kdbxSig2    = 0xB54BFB67
 	kdbxSig2Old = 0xB54BFB65
+	// kdbxSig2Pre marks the files of KeePass 2 pre-releases, before KDBX
+	// 2.0 was settled.
+	kdbxSig2Pre = 0xB54BFB66
 )
 
 // Outer header field ids.
@@ -100,7 +103,11 @@ const (
 
 // Inner random stream ids: how protected values are masked in the XML.
 const (
-	kdbxStreamNone    = 0
+	kdbxStreamNone = 0
+	// kdbxStreamArcFour is KeePass's "ArcFour variant" (kdbxArcFour).
+	// The earliest KeePass 2 releases wrote it; only reading is
+	// supported.
+	kdbxStreamArcFour = 1
 	kdbxStreamSalsa20 = 2
 	kdbxStreamChaCha  = 3
 )
@@ -181,6 +188,8 @@ func parseKDBXHeader(data []byte) (*kdbxHeader, int, error) {
 	case kdbxSig2:
 	case kdbxSig2Old:
 		return nil, 0, kdbxFormatErr("this is a KeePass 1 database (.kdb); open it in KeePassXC or KeePass 2 and save it as .kdbx first")
+	case kdbxSig2Pre:
+		return nil, 0, kdbxFormatErr("this database was written by a KeePass 2 pre-release; open it in KeePass 2 and save it again first")
 	default:
 		return nil, 0, kdbxFormatErr("this is not a KeePass database (.kdbx)")
 	}
@@ -188,8 +197,10 @@ func parseKDBXHeader(data []byte) (*kdbxHeader, int, error) {
 		minor: binary.LittleEndian.Uint16(data[8:]),
 		major: binary.LittleEndian.Uint16(data[10:]),
 	}
-	if h.major != 3 && h.major != 4 {
-		return nil, 0, kdbxFormatErr("KDBX version %d.%d is not supported (Keyhold reads 3.1 and 4)", h.major, h.minor)
+	// KDBX 2.x (KeePass 2.00 to 2.19) has the container of 3.x: KeePass
+	// and KeePassXC read both with one reader.
+	if h.major < 2 || h.major > 4 {
+		return nil, 0, kdbxFormatErr("KDBX version %d.%d is not supported (Keyhold reads 2.x, 3.x and 4.x)", h.major, h.minor)
 	}
 	off := 12
 	for {
@@ -281,13 +292,13 @@ func (h *kdbxHeader) check() error {
 	if h.compression > 1 {
 		return kdbxFormatErr("the database uses an unknown compression (%d)", h.compression)
 	}
-	if h.major == 3 {
+	if h.major < 4 {
 		h.kdf.uuid = gokeepasslib.KdfAES3
 		if len(h.streamStart) != 32 || h.streamKey == nil {
-			return kdbxFormatErr("the KDBX 3.1 header is incomplete")
+			return kdbxFormatErr("the KDBX %d.%d header is incomplete", h.major, h.minor)
 		}
 		switch h.streamID {
-		case kdbxStreamNone, kdbxStreamSalsa20, kdbxStreamChaCha:
+		case kdbxStreamNone, kdbxStreamArcFour, kdbxStreamSalsa20, kdbxStreamChaCha:
 		default:
 			return kdbxFormatErr("the database masks protected fields with an unsupported stream (%d)", h.streamID)
 		}
@@ -401,18 +412,37 @@ func (k *kdbxKDF) check() error {
 	return nil
 }
 
-// kdbxCompositeKey combines the password and the key file as KeePass does.
-func kdbxCompositeKey(password, keyFile []byte) ([]byte, error) {
-	if len(password) == 0 && len(keyFile) == 0 {
+// kdbxCreds are what opens a database: a password, which KeePass counts
+// when it is set even if empty, and a key file.
+type kdbxCreds struct {
+	password []byte
+	// passwordSet: the password is part of the key. A non-empty password
+	// always is; an empty one only when the user says so.
+	passwordSet bool
+	keyFile     []byte
+}
+
+// kdbxPassword returns credentials of a password alone.
+func kdbxPassword(pw string) kdbxCreds {
+	return kdbxCreds{password: []byte(pw), passwordSet: true}
+}
+
+// kdbxCompositeKey combines the password and the key file as KeePass does:
+// SHA-256 over the hash of each component present. An empty password that
+// is set hashes the empty string, which gives a different key than no
+// password at all.
+func kdbxCompositeKey(c kdbxCreds) ([]byte, error) {
+	hasPassword := c.passwordSet || len(c.password) > 0
+	if !hasPassword && len(c.keyFile) == 0 {
 		return nil, fmt.Errorf("%w: give the database's password (or key file)", ErrSourcePassword)
 	}
 	h := sha256.New()
-	if len(password) > 0 {
-		p := sha256.Sum256(password)
+	if hasPassword {
+		p := sha256.Sum256(c.password)
 		h.Write(p[:])
 	}
-	if len(keyFile) > 0 {
-		k, err := gokeepasslib.ParseKeyData(keyFile)
+	if len(c.keyFile) > 0 {
+		k, err := gokeepasslib.ParseKeyData(c.keyFile)
 		if err != nil || len(k) != 32 {
 			return nil, fmt.Errorf("%w: the key file is damaged or in an unknown format", ErrSourcePassword)
 		}
@@ -518,9 +548,23 @@ func kdbxDecrypt(h *kdbxHeader, key, ct []byte) ([]byte, error) {
 	return out[:len(out)-pad], nil
 }
 
-// errKDBXWrongKey is a wrong password or key file; ErrSourcePassword says
-// it all.
-var errKDBXWrongKey = ErrSourcePassword
+// errKDBXWrongKey is a database that the credentials given do not open.
+// A KDBX file cannot tell a wrong password from a wrong key file, nor from
+// a missing YubiKey challenge-response (KeePassXC mixes the response into
+// the key and marks it nowhere in the file), so the message names all
+// three.
+var errKDBXWrongKey error = kdbxKeyError{}
+
+// kdbxKeyError is ErrSourcePassword with a message that names every
+// credential a KeePass database may need.
+type kdbxKeyError struct{}
+
+func (kdbxKeyError) Error() string {
+	return "the database's password, key file or YubiKey is wrong or missing " +
+		"(a database that also needs a YubiKey challenge-response cannot be imported: remove the YubiKey from its credentials in KeePassXC first)"
+}
+
+func (kdbxKeyError) Is(target error) bool { return target == ErrSourcePassword }
 
 // kdbxDecompress gunzips a payload up to the payload limit.
 func kdbxDecompress(h *kdbxHeader, p []byte) ([]byte, error) {
@@ -542,7 +586,18 @@ func kdbxDecompress(h *kdbxHeader, p []byte) ([]byte, error) {
 }
 
 // openKDBX checks, decrypts and authenticates a KDBX file.
-func openKDBX(data, password, keyFile []byte) (*kdbxFile, error) {
+func openKDBX(data []byte, creds kdbxCreds) (*kdbxFile, error) {
+	return openKDBXWith(data, creds, (*kdbxKDF).transform)
+}
+
+// kdbxDeriver runs a file's key derivation on the composite key. The
+// reader uses kdbxKDF.transform; the fuzz targets pass one that answers
+// from a table, so that they explore the layers after the derivation at
+// thousands of inputs a second instead of one.
+type kdbxDeriver func(k *kdbxKDF, composite []byte) []byte
+
+// openKDBXWith is openKDBX with the key derivation given.
+func openKDBXWith(data []byte, creds kdbxCreds, derive kdbxDeriver) (*kdbxFile, error) {
 	if len(data) > maxKDBXSize {
 		return nil, kdbxFormatErr("the file is larger than %d MiB, more than Keyhold imports from KeePass", maxKDBXSize>>20)
 	}
@@ -550,17 +605,18 @@ func openKDBX(data, password, keyFile []byte) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	composite, err := kdbxCompositeKey(password, keyFile)
+	composite, err := kdbxCompositeKey(creds)
 	if err != nil {
 		return nil, err
 	}
+	transform := func() []byte { return derive(&h.kdf, composite) }
 	if h.major == 4 {
-		return openKDBX4(h, data[off:], composite)
+		return openKDBX4(h, data[off:], transform)
 	}
-	return openKDBX3(h, data[off:], composite)
+	return openKDBX3(h, data[off:], transform)
 }
 
-func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
+func openKDBX4(h *kdbxHeader, rest []byte, transform func() []byte) (*kdbxFile, error) {
 	if len(rest) < 64 {
 		return nil, errKDBXTruncated
 	}
@@ -568,7 +624,7 @@ func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	if subtle.ConstantTimeCompare(sum[:], rest[:32]) != 1 {
 		return nil, kdbxFormatErr("the KDBX header is damaged (its checksum does not match)")
 	}
-	transformed := h.kdf.transform(composite)
+	transformed := transform()
 	base := kdbxHMACBase(h.masterSeed, transformed)
 	if !hmac.Equal(kdbxBlockMAC(base, ^uint64(0), h.raw), rest[32:64]) {
 		return nil, errKDBXWrongKey
@@ -603,7 +659,13 @@ func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain, err = kdbxDecompress(h, plain)
+	return kdbx4Payload(h, plain)
+}
+
+// kdbx4Payload reads a KDBX 4 file's decrypted content: it decompresses
+// it and reads the inner header ahead of the XML.
+func kdbx4Payload(h *kdbxHeader, plain []byte) (*kdbxFile, error) {
+	plain, err := kdbxDecompress(h, plain)
 	if err != nil {
 		return nil, err
 	}
@@ -649,12 +711,18 @@ func openKDBX4(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	return f, nil
 }
 
-func openKDBX3(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
-	transformed := h.kdf.transform(composite)
-	plain, err := kdbxDecrypt(h, kdbxCipherKey(h.masterSeed, transformed), rest)
+func openKDBX3(h *kdbxHeader, rest []byte, transform func() []byte) (*kdbxFile, error) {
+	plain, err := kdbxDecrypt(h, kdbxCipherKey(h.masterSeed, transform()), rest)
 	if err != nil {
 		return nil, err
 	}
+	return kdbx3Payload(h, plain)
+}
+
+// kdbx3Payload reads a KDBX 2.x or 3.x file's decrypted content: the
+// start bytes that tell a right key, the hashed blocks, and the
+// compressed XML.
+func kdbx3Payload(h *kdbxHeader, plain []byte) (*kdbxFile, error) {
 	if len(plain) < 32 || subtle.ConstantTimeCompare(plain[:32], h.streamStart) != 1 {
 		return nil, errKDBXWrongKey
 	}
@@ -684,7 +752,7 @@ func openKDBX3(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 		}
 		payload = append(payload, block...)
 	}
-	payload, err = kdbxDecompress(h, payload)
+	payload, err := kdbxDecompress(h, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -692,7 +760,7 @@ func openKDBX3(h *kdbxHeader, rest, composite []byte) (*kdbxFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kdbxFile{major: 3, header: h.raw, xml: payload, stream: stream}, nil
+	return &kdbxFile{major: h.major, header: h.raw, xml: payload, stream: stream}, nil
 }
 
 // kdbxStream unmasks (or masks) protected values: one key stream runs
@@ -705,6 +773,11 @@ func newKDBXStream(id uint32, key []byte) (kdbxStream, error) {
 	switch id {
 	case kdbxStreamNone:
 		return kdbxPlainStream{}, nil
+	case kdbxStreamArcFour:
+		if len(key) == 0 {
+			return nil, kdbxFormatErr("the database's inner stream is damaged")
+		}
+		return newKDBXArcFour(key), nil
 	case kdbxStreamSalsa20:
 		k := sha256.Sum256(key)
 		return &kdbxSalsa{key: k}, nil
@@ -747,5 +820,44 @@ func (s *kdbxSalsa) XORKeyStream(dst, src []byte) {
 		}
 		dst[i] = src[i] ^ s.buf[s.used]
 		s.used++
+	}
+}
+
+// kdbxArcFour is the "ArcFour variant" of KeePass's CryptoRandomStream,
+// which masked protected values in the first KeePass 2 releases. It is
+// not RC4: its key setup swaps each state byte with the first one
+// (S[0] <-> S[j]) rather than with S[i]; the output is RC4's, keyed with
+// the header's stream key as it is, after 512 bytes are dropped. Kept to
+// read those files only: it protects nothing.
+type kdbxArcFour struct {
+	s    [256]byte
+	i, j byte
+}
+
+func newKDBXArcFour(key []byte) *kdbxArcFour {
+	a := &kdbxArcFour{}
+	for w := range a.s {
+		a.s[w] = byte(w)
+	}
+	var j byte
+	k := 0
+	for w := range a.s {
+		j += a.s[w] + key[k]
+		a.s[0], a.s[j] = a.s[j], a.s[0]
+		if k++; k >= len(key) {
+			k = 0
+		}
+	}
+	var drop [512]byte
+	a.XORKeyStream(drop[:], drop[:])
+	return a
+}
+
+func (a *kdbxArcFour) XORKeyStream(dst, src []byte) {
+	for n := range src {
+		a.i++
+		a.j += a.s[a.i]
+		a.s[a.i], a.s[a.j] = a.s[a.j], a.s[a.i]
+		dst[n] = src[n] ^ a.s[a.s[a.i]+a.s[a.j]]
 	}
 }

@@ -165,7 +165,7 @@ func WriteKDBX(w io.Writer, items []ExportItem, password []byte, opts KDBXOption
 	field(kdbxHdrKDFParameters, kdf)
 	field(kdbxHdrEnd, []byte("\r\n\r\n"))
 
-	composite, _ := kdbxCompositeKey(password, nil)
+	composite, _ := kdbxCompositeKey(kdbxCreds{password: password, passwordSet: true})
 	transformed := xargon2.IDKey(composite, salt[:], uint32(opts.Iterations), uint32(opts.MemoryKiB), uint8(opts.Parallelism), 32)
 	c, err := chacha20.NewUnauthenticatedCipher(kdbxCipherKey(masterSeed[:], transformed), iv[:])
 	if err != nil {

@@ -268,6 +268,12 @@ var errZipTooLarge = errors.New("too large")
 // readZipFile inflates one entry, failing past max bytes whatever the
 // directory claims.
 func readZipFile(f *zip.File, max int64) ([]byte, error) {
+	// An entry whose directory record declares more than the bound is
+	// refused before a byte is inflated; one that declares less and
+	// inflates to more is cut off by the limit below.
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, fmt.Errorf("%w: the archive entry %q declares %s, larger than %s; refusing it: %w", ErrSourceFormat, clip(f.Name, 200), sizeText(int(min(f.UncompressedSize64, 1<<40))), sizeText(int(max)), errZipTooLarge)
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("%w: the archive entry %q cannot be opened (%v); the file is damaged", ErrSourceFormat, clip(f.Name, 200), err)

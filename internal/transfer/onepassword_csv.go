@@ -1,7 +1,9 @@
 package transfer
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keyhold/keyhold/internal/item"
@@ -54,32 +56,173 @@ var opCSVTypes = map[string]item.Type{
 	"software license": item.Note, "membership": item.Identity, "reward program": item.Identity,
 }
 
-// read1PasswordCSV reads 1Password's CSV export (1Password 8, and the
-// column variants of 1Password 7). Columns it does not know become custom
-// fields; ones whose name says they hold a secret are hidden.
-func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, header, err := srcReadCSV(data, "1Password CSV export")
-	if err != nil {
-		return nil, err
+// op7Typed maps the field columns 1Password 7 writes for cards,
+// identities and bank accounts onto Keyhold's standard fields. The Mac app
+// names a column "label(key)" ("number(ccnum)", "verification
+// number(cvv)"), the Windows app "N: LABEL" ("2: NUMBER"); both the key
+// and the label, lower-cased, are looked up here.
+var op7Typed = map[string]map[item.Type]string{
+	"ccnum": {item.Card: "number"}, "number": {item.Card: "number"}, "card number": {item.Card: "number"},
+	"cvv": {item.Card: "cvv"}, "verification number": {item.Card: "cvv"},
+	"cardholder": {item.Card: "cardholder"}, "cardholder name": {item.Card: "cardholder"},
+	"expiry": {item.Card: "expiry"}, "expiry date": {item.Card: "expiry"}, "expiration date": {item.Card: "expiry"},
+	"cardtype": {item.Card: "brand"}, "card type": {item.Card: "brand"},
+	"pin": {item.Card: "pin", item.Bank: "pin"}, "telephonepin": {item.Bank: "pin"}, "telephone pin": {item.Bank: "pin"},
+	"firstname": {item.Identity: "first_name"}, "first name": {item.Identity: "first_name"},
+	"lastname": {item.Identity: "last_name"}, "last name": {item.Identity: "last_name"},
+	"email":    {item.Identity: "email"},
+	"defphone": {item.Identity: "phone"}, "default phone": {item.Identity: "phone"}, "phone": {item.Identity: "phone"},
+	"cellphone": {item.Identity: "phone"}, "cell": {item.Identity: "phone"}, "homephone": {item.Identity: "phone"},
+	"address":   {item.Identity: "address"},
+	"birthdate": {item.Identity: "birthdate"}, "birth date": {item.Identity: "birthdate"},
+	"company":  {item.Identity: "company"},
+	"bankname": {item.Bank: "bank_name"}, "bank name": {item.Bank: "bank_name"},
+	"owner": {item.Bank: "account_name"}, "name on account": {item.Bank: "account_name"},
+	"accountno": {item.Bank: "account_number"}, "account number": {item.Bank: "account_number"},
+	"routingno": {item.Bank: "routing_number"}, "routing number": {item.Bank: "routing_number"},
+	"swift": {item.Bank: "swift"}, "iban": {item.Bank: "iban"},
+}
+
+// opColumn is one header cell of a 1Password CSV.
+type opColumn struct {
+	col op1CSV
+	// name is the column's name as a custom field: the label, without
+	// the Windows app's number or the Mac app's key.
+	name string
+	// typed maps item types to the standard field the column fills.
+	typed map[item.Type]string
+	// kind is the column's kind as a custom field: hidden when its name
+	// or any standard field it fills is secret.
+	kind item.Kind
+}
+
+// opSplitHeader takes a 1Password 7 header cell apart: "label(key)" (Mac)
+// or "N: LABEL" (Windows). It returns the label as written and the
+// lower-cased label and key (key is "" when there is none).
+func opSplitHeader(h string) (label, lower, key string) {
+	h = strings.TrimSpace(h)
+	if i := strings.Index(h, ":"); i > 0 && strings.Trim(h[:i], "0123456789") == "" {
+		h = strings.TrimSpace(h[i+1:])
 	}
-	cols := make([]op1CSV, len(header))
+	label = h
+	// The Mac app's key follows the label with no space and is one word:
+	// "verification number(cvv)", "phone (local)(phoneLocal)". A column
+	// named "Notes (private)" is not of that form.
+	if strings.HasSuffix(h, ")") {
+		if i := strings.LastIndex(h, "("); i > 0 && h[i-1] != ' ' {
+			if k := h[i+1 : len(h)-1]; k != "" && !strings.ContainsAny(k, " \t()") {
+				key = strings.ToLower(k)
+				label = strings.TrimSpace(h[:i])
+			}
+		}
+	}
+	return label, strings.ToLower(label), key
+}
+
+// opClassify names what each column holds.
+func opClassify(header []string) ([]opColumn, map[op1CSV]string) {
+	cols := make([]opColumn, len(header))
 	seen := map[op1CSV]string{}
-	known := false
 	for i, h := range header {
-		c := opCSVHeaders[strings.ToLower(strings.TrimSpace(h))]
-		if c != opColCustom {
-			if _, dup := seen[c]; dup {
+		label, lower, key := opSplitHeader(h)
+		numbered := strings.TrimSpace(h) != label && key == ""
+		c := opColumn{name: label}
+		// The Mac app's "type(type)" and a numbered "N: TYPE" are a card's
+		// type (Visa…); a bare "Type" column is the item's category.
+		if (key == "type" || numbered) && lower == "type" {
+			c.typed = op7Typed["cardtype"]
+		} else if t, ok := op7Typed[key]; ok {
+			c.typed = t
+		} else if t, ok := op7Typed[lower]; ok && (key != "" || numbered) {
+			c.typed = t
+		} else if k, ok := opCSVHeaders[key]; ok && key != "" {
+			c.col = k
+		} else {
+			c.col = opCSVHeaders[lower]
+		}
+		if c.col != opColCustom {
+			if _, dup := seen[c.col]; dup {
 				// A second column for the same place keeps its values
 				// as a custom field.
-				c = opColCustom
+				c.col = opColCustom
 			} else {
-				seen[c] = h
-				known = true
+				seen[c.col] = h
+			}
+		}
+		c.kind = secretColumn(label)
+		for t, std := range c.typed {
+			for _, sf := range item.StandardFields[t] {
+				if sf.Name == std && sf.Kind == item.Hidden {
+					c.kind = item.Hidden
+				}
 			}
 		}
 		cols[i] = c
 	}
-	if !known || (seen[opColTitle] == "" && seen[opColURL] == "" && seen[opColUsername] == "" && seen[opColPassword] == "") {
+	return cols, seen
+}
+
+// opTags reads a tags cell: comma- or semicolon-separated, or the Mac
+// app's printed set, "{(\n    tag one,\n    \"tag two\"\n)}".
+func opTags(v string) []string {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "{(") && strings.HasSuffix(v, ")}") {
+		v = v[2 : len(v)-2]
+	}
+	var tags []string
+	for _, t := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == '\n' }) {
+		t = strings.TrimSpace(t)
+		if len(t) >= 2 && t[0] == '"' && t[len(t)-1] == '"' {
+			t = strings.TrimSpace(t[1 : len(t)-1])
+		}
+		if t != "" {
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+// opUnescape rewrites the Mac app's \" inside quoted cells as the "" of
+// CSV. It is tried only on a file that does not read as plain CSV.
+func opUnescape(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	quoted := false
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		switch {
+		case quoted && b == '\\' && i+1 < len(data) && data[i+1] == '"':
+			out = append(out, '"', '"')
+			i++
+		case quoted && b == '"' && i+1 < len(data) && data[i+1] == '"':
+			out = append(out, '"', '"')
+			i++
+		case b == '"':
+			quoted = !quoted
+			out = append(out, b)
+		default:
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// read1PasswordCSV reads 1Password's CSV export (1Password 8, and 1Password
+// 7's from the Mac and the Windows app). Columns it does not know become
+// custom fields; ones whose name says they hold a secret are hidden.
+func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
+	rows, header, err := srcReadCSV(data, "1Password CSV export")
+	if err != nil && bytes.Contains(data, []byte(`\"`)) {
+		// 1Password 7 for Mac writes a quote inside a value as \".
+		if r2, h2, err2 := srcReadCSV(opUnescape(data), "1Password CSV export"); err2 == nil {
+			rows, header, err = r2, h2, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	cols, seen := opClassify(header)
+	typed := slices.ContainsFunc(cols, func(c opColumn) bool { return c.typed != nil })
+	if (len(seen) == 0 || (seen[opColTitle] == "" && seen[opColURL] == "" && seen[opColUsername] == "" && seen[opColPassword] == "")) && !(typed && seen[opColTitle] != "") {
 		return nil, fmt.Errorf("%w: the header has none of the columns of a 1Password CSV export (Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes)", ErrSourceFormat)
 	}
 	res := &ImportResult{}
@@ -91,12 +234,20 @@ func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 			continue
 		}
 		var title, typ string
+		votes := map[item.Type]int{}
 		for i, c := range cols {
-			switch c {
+			switch c.col {
 			case opColTitle:
 				title = rec[i]
 			case opColType:
-				typ = strings.TrimSpace(rec[i])
+				if c.typed == nil {
+					typ = strings.TrimSpace(rec[i])
+				}
+			}
+			if strings.TrimSpace(rec[i]) != "" {
+				for t := range c.typed {
+					votes[t]++
+				}
 			}
 		}
 		source := strings.TrimSpace(title)
@@ -104,9 +255,15 @@ func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 			source = fmt.Sprintf("line %d", r.line)
 		}
 		t := item.Login
-		if typ != "" {
-			if tt, ok := opCSVTypes[strings.ToLower(typ)]; ok {
-				t = tt
+		if tt, ok := opCSVTypes[strings.ToLower(typ)]; ok && typ != "" {
+			t = tt
+		} else {
+			// No category: the type whose fields the row fills most.
+			best := 0
+			for _, c := range []item.Type{item.Card, item.Identity, item.Bank} {
+				if votes[c] > best {
+					t, best = c, votes[c]
+				}
 			}
 		}
 		d := newDraft(t, title, source, opts.Now, opts.Now, opts.Now, &res.Unmapped)
@@ -117,7 +274,15 @@ func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 		}
 		for i, c := range cols {
 			v := rec[i]
-			switch c {
+			if c.typed != nil {
+				if std, ok := c.typed[t]; ok {
+					d.setStandard(std, v)
+				} else {
+					d.addField(c.name, v, c.kind)
+				}
+				continue
+			}
+			switch c.col {
 			case opColURL:
 				for _, u := range strings.Fields(v) {
 					d.addURL(strings.TrimSuffix(u, ","))
@@ -144,13 +309,13 @@ func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 					d.it.Trashed = &at
 				}
 			case opColTags:
-				for _, tag := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
+				for _, tag := range opTags(v) {
 					d.addTag(tag)
 				}
 			case opColNotes:
 				d.setNotes(v)
 			case opColCustom:
-				d.addField(strings.TrimSpace(header[i]), v, secretColumn(header[i]))
+				d.addField(c.name, v, c.kind)
 			}
 		}
 		if t == item.Login && !d.has("username") && !d.has("password") && !d.has("totp") && len(d.it.URLs) == 0 && d.it.Notes != "" && typ == "" {

@@ -413,3 +413,92 @@ func FuzzRead1PasswordCSV(f *testing.F) {
 		srcFuzz(t, "1password-csv", in, nil)
 	})
 }
+
+// 1Password 7 for Mac names card and identity columns "label(key)",
+// prints tags as a set ("{(\n    a,\n    \"b c\"\n)}") and writes a quote
+// inside a value as \": cards and identities get their standard fields,
+// hidden where secret.
+func Test1PasswordCSV7Mac(t *testing.T) {
+	res := srcMustRead(t, "1password-csv", "testdata/onepassword/1password7-mac.csv", nil)
+	if len(res.Items) != 2 || len(res.Unmapped) != 0 {
+		t.Fatalf("got %d items, unmapped %q", len(res.Items), res.Unmapped)
+	}
+	srcCheckFields(t, res, []srcFieldCase{
+		{"My Visa", "cardholder", "Jane Doe", item.Text, false},
+		{"My Visa", "number", "4111 1111 1111 1111", item.Hidden, false},
+		{"My Visa", "cvv", "123", item.Hidden, false},
+		{"My Visa", "expiry", "12/2030", item.Text, false},
+		{"My Visa", "brand", "Visa", item.Text, false},
+		{"My Visa", "pin", "4321", item.Hidden, false},
+		{"My Visa", "valid from", "01/2024", item.Text, true},
+		{"My Visa", "issuing bank", "Big Bank", item.Text, true},
+		{"Jane Doe", "first_name", "Jane", item.Text, false},
+		{"Jane Doe", "last_name", "Doe", item.Text, false},
+		{"Jane Doe", "email", "jane@example.com", item.Text, false},
+		{"Jane Doe", "phone", "+1 555 0100", item.Text, false},
+		{"Jane Doe", "address", "1 Main St, Springfield", item.Text, false},
+		{"Jane Doe", "birthdate", "1990-01-02", item.Text, false},
+		{"Jane Doe", "company", "ACME", item.Text, false},
+	})
+	v := srcByTitle(t, res, "My Visa").Item
+	if v.Type != item.Card || v.Notes != `paid off "monthly"` || !slices.Equal(v.Tags, []string{"finance", "travel card"}) {
+		t.Errorf("My Visa: %s, notes %q, tags %q", v.Type, v.Notes, v.Tags)
+	}
+	if j := srcByTitle(t, res, "Jane Doe").Item; j.Type != item.Identity || len(j.Tags) != 0 {
+		t.Errorf("Jane Doe: %s, tags %q", j.Type, j.Tags)
+	}
+}
+
+// 1Password 7 for Windows numbers its field columns ("2: NUMBER").
+func Test1PasswordCSV7Windows(t *testing.T) {
+	res := srcMustRead(t, "1password-csv", "testdata/onepassword/1password7-windows.csv", nil)
+	if len(res.Items) != 3 || len(res.Unmapped) != 0 {
+		t.Fatalf("got %d items, unmapped %q", len(res.Items), res.Unmapped)
+	}
+	srcCheckFields(t, res, []srcFieldCase{
+		{"Work Mastercard", "cardholder", "Max Muster", item.Text, false},
+		{"Work Mastercard", "number", "5555 4444 3333 2222", item.Hidden, false},
+		{"Work Mastercard", "cvv", "987", item.Hidden, false},
+		{"Work Mastercard", "expiry", "01/2029", item.Text, false},
+		{"Work Mastercard", "brand", "Mastercard", item.Text, false},
+		{"Max", "first_name", "Max", item.Text, false},
+		{"Max", "last_name", "Muster", item.Text, false},
+		{"Max", "email", "max@example.org", item.Text, false},
+		{"Mail", "username", "max", item.Text, false},
+		{"Mail", "password", "pw ä", item.Hidden, false},
+	})
+	for title, want := range map[string]item.Type{"Work Mastercard": item.Card, "Max": item.Identity, "Mail": item.Login} {
+		if got := srcByTitle(t, res, title).Item.Type; got != want {
+			t.Errorf("%s is a %s, want %s", title, got, want)
+		}
+	}
+}
+
+func TestOPSplitHeader(t *testing.T) {
+	for in, want := range map[string][3]string{
+		"number(ccnum)":             {"number", "number", "ccnum"},
+		"phone (local)(phoneLocal)": {"phone (local)", "phone (local)", "phonelocal"},
+		"2: NUMBER":                 {"NUMBER", "number", ""},
+		"Notes (private)":           {"Notes (private)", "notes (private)", ""},
+		"Title":                     {"Title", "title", ""},
+		"Time: 12":                  {"Time: 12", "time: 12", ""},
+	} {
+		l, lo, k := opSplitHeader(in)
+		if [3]string{l, lo, k} != want {
+			t.Errorf("opSplitHeader(%q) = %q %q %q, want %q", in, l, lo, k, want)
+		}
+	}
+}
+
+func TestOPTags(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                            nil,
+		"{(\n)}":                      nil,
+		"{(\n    a,\n    \"b c\"\n)}": {"a", "b c"},
+		"x, y;z":                      {"x", "y", "z"},
+	} {
+		if got := opTags(in); !slices.Equal(got, want) {
+			t.Errorf("opTags(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

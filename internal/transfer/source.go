@@ -42,6 +42,11 @@ type ImportOptions struct {
 	// Bitwarden export). nil when none was given; readers of encrypted
 	// files then return ErrSourcePassword.
 	Password []byte
+	// EmptyPassword says the source's password is set and empty. KeePass
+	// tells the two apart: an empty password is hashed into the key like
+	// any other, while "no password" leaves it out. Password must be
+	// empty when this is set.
+	EmptyPassword bool
 	// KeyFile is the content of a KeePass key file, or nil.
 	KeyFile []byte
 	// Now is the time given to items the source does not date.
