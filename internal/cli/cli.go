@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
-	var ce childExit
+	var ce quietExit
 	if errors.As(err, &ce) {
 		return ce.code
 	}

@@ -33,11 +33,12 @@ const (
 	ExitFindings    = 14 // audit found weak, reused, old or breached passwords
 )
 
-// childExit passes on the exit status of a program keyhold ran (keyhold
-// run): nothing is printed, keyhold exits with code.
-type childExit struct{ code int }
+// quietExit ends keyhold with code and prints nothing more: the exit
+// status of the program keyhold run ran, or audit's verdict after its
+// report.
+type quietExit struct{ code int }
 
-func (e childExit) Error() string { return fmt.Sprintf("the command exited with status %d", e.code) }
+func (e quietExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // usageError marks errors in how the command was called.
 type usageError struct{ error }

@@ -142,7 +142,7 @@ func (c *cmdEnv) runChild(args, env []string, secrets [][]byte, mask bool) error
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return childExit{code: exitStatus(ee)}
+		return quietExit{code: exitStatus(ee)}
 	}
 	return err
 }
