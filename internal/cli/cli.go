@@ -187,7 +187,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		c.passwdCmd(), c.rotateKeyCmd(), c.kitCmd(), c.keyCmd(), c.setupCmd(), c.verifyCmd(),
 		c.importCmd(), c.exportCmd(), c.accountCmd(), c.syncCmd(), c.devicesCmd(),
 		c.agentCmd(), c.clipClearCmd(),
-		c.runCmd(), c.injectCmd(), c.readCmd(),
+		c.runCmd(), c.injectCmd(), c.readCmd(), c.auditCmd(),
 	)
 	return root
 }
