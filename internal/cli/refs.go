@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,8 +15,8 @@ import (
 
 // refResolver resolves secret references for run, inject and read. It
 // opens the store (the agent, else the vault with the password) once, on
-// the first reference, and lists the items once, so a command asks for the
-// password at most once however many references it holds.
+// the first reference, so a command asks for the password at most once
+// however many references it holds.
 //
 // References name their item more strictly than interactive commands do:
 // the exact title (case and all) or the id, never a fuzzy or
@@ -25,16 +26,16 @@ import (
 type refResolver struct {
 	c       *cmdEnv
 	st      store
-	entries []*vault.Entry
 	closers int // len(c.closers) before the store was opened
 	now     time.Time
+	items   map[string]*vault.Entry // by Ref.Item, once resolved
 }
 
 func (c *cmdEnv) newRefResolver() *refResolver {
-	return &refResolver{c: c, now: time.Now()}
+	return &refResolver{c: c, now: time.Now(), items: map[string]*vault.Entry{}}
 }
 
-// load opens the store and lists the active items, once.
+// load opens the store, once.
 func (r *refResolver) load() error {
 	if r.st != nil {
 		return nil
@@ -44,11 +45,7 @@ func (r *refResolver) load() error {
 	if err != nil {
 		return err
 	}
-	es, err := st.List(r.c.ctx, vault.Active)
-	if err != nil {
-		return err
-	}
-	r.st, r.entries = st, es
+	r.st = st
 	return nil
 }
 
@@ -63,6 +60,63 @@ func (r *refResolver) close() {
 	}
 	r.c.closers = r.c.closers[:r.closers]
 	r.st = nil
+}
+
+// entry finds the item a reference names and returns it whole.
+//
+// Candidates come from a search for the title's words, which every item
+// of that exact title matches (titles are searched, and never empty):
+// through the agent that moves summaries of a few items, not every item
+// of the vault. Only a reference that looks like an id (a full one that is
+// not found, or a prefix) lists every item.
+func (r *refResolver) entry(ref secretref.Ref) (*vault.Entry, error) {
+	if e := r.items[ref.Item]; e != nil {
+		return e, nil
+	}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	ctx := r.c.ctx
+	var cands []*vault.Entry
+	var err error
+	if u, perr := uuid.Parse(ref.Item); perr == nil {
+		e, rerr := r.st.Resolve(ctx, vault.ItemID(u).String(), vault.Active)
+		if rerr == nil && e.ID == vault.ItemID(u) {
+			r.items[ref.Item] = e
+			return e, nil
+		}
+		if rerr != nil && !errors.Is(rerr, vault.ErrNotFound) && !errors.Is(rerr, vault.ErrAmbiguous) {
+			return nil, rerr
+		}
+	}
+	if looksLikeID(ref.Item) {
+		cands, err = r.st.List(ctx, vault.Active)
+	} else {
+		cands, err = r.st.Search(ctx, ref.Item, vault.Active)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e, err := pickRef(ref, cands)
+	if err != nil {
+		return nil, err
+	}
+	// Search gives summaries: fetch the whole item by its full id.
+	full, err := r.st.Resolve(ctx, e.ID.String(), vault.Active)
+	if err != nil {
+		return nil, err
+	}
+	if full.ID != e.ID {
+		return nil, fmt.Errorf("%s: the vault answered with another item", ref)
+	}
+	r.items[ref.Item] = full
+	return full, nil
+}
+
+// looksLikeID reports an id or id prefix: at least 8 hex digits and dashes.
+func looksLikeID(s string) bool {
+	l := strings.ToLower(s)
+	return len(l) >= 8 && strings.Trim(l, "0123456789abcdef-") == ""
 }
 
 // refItemError is a reference whose item is missing (wrapping
@@ -119,13 +173,13 @@ func describeEntry(e *vault.Entry) string {
 	return strings.Join(parts, ", ")
 }
 
-// find picks the one item a reference names: the item with that full id,
-// else the items with exactly that title, else (for an id prefix of at
-// least 8 characters, as elsewhere in keyhold) the items whose id begins
-// with it.
-func (r *refResolver) find(ref secretref.Ref) (*vault.Entry, error) {
+// pickRef picks the one item among cands that a reference names: the
+// item with that full id, else the items with exactly that title, else
+// (for an id prefix of at least 8 characters, as elsewhere in keyhold)
+// the items whose id begins with it.
+func pickRef(ref secretref.Ref, cands []*vault.Entry) (*vault.Entry, error) {
 	if u, err := uuid.Parse(ref.Item); err == nil {
-		for _, e := range r.entries {
+		for _, e := range cands {
 			if e.ID == vault.ItemID(u) {
 				return e, nil
 			}
@@ -133,8 +187,8 @@ func (r *refResolver) find(ref secretref.Ref) (*vault.Entry, error) {
 	}
 	var exact, prefix, nearby []*vault.Entry
 	lp := strings.ToLower(ref.Item)
-	isPrefix := len(lp) >= 8 && strings.Trim(lp, "0123456789abcdef-") == ""
-	for _, e := range r.entries {
+	isPrefix := looksLikeID(ref.Item)
+	for _, e := range cands {
 		switch {
 		case e.Item.Title == ref.Item:
 			exact = append(exact, e)
@@ -159,10 +213,7 @@ func (r *refResolver) find(ref secretref.Ref) (*vault.Entry, error) {
 // value resolves one reference to its value. The field "otp" is the
 // item's current TOTP code, as with `keyhold copy --field otp`.
 func (r *refResolver) value(ref secretref.Ref) (string, error) {
-	if err := r.load(); err != nil {
-		return "", err
-	}
-	e, err := r.find(ref)
+	e, err := r.entry(ref)
 	if err != nil {
 		return "", err
 	}

@@ -24,15 +24,15 @@ func entry(id, title, user, url string) *vault.Entry {
 	return &vault.Entry{ID: vault.ItemID(uuid.MustParse(id)), Revision: 1, Item: it}
 }
 
-// TestRefFind: a reference names an item by its exact title or its id,
+// TestPickRef: a reference names an item by its exact title or its id,
 // never by another case or a title prefix, and refuses a shared title.
-func TestRefFind(t *testing.T) {
-	r := &refResolver{entries: []*vault.Entry{
+func TestPickRef(t *testing.T) {
+	cands := []*vault.Entry{
 		entry("01a21159-0000-7000-8000-000000000001", "GitHub", "alice", "https://github.com"),
 		entry("01a21159-0000-7000-8000-000000000002", "Shared", "a", "https://a.example"),
 		entry("01a21159-0000-7000-8000-000000000003", "Shared", "b", ""),
 		entry("02b00000-0000-7000-8000-000000000004", "01a21159", "titled like an id", ""),
-	}}
+	}
 	for _, tc := range []struct {
 		item    string
 		want    string // username of the item found
@@ -48,7 +48,7 @@ func TestRefFind(t *testing.T) {
 		{item: "Shared", wantErr: vault.ErrAmbiguous},
 		{item: "01a21159-0000", wantErr: vault.ErrAmbiguous}, // a prefix of three ids
 	} {
-		e, err := r.find(secretref.Ref{Item: tc.item, Field: "password"})
+		e, err := pickRef(secretref.Ref{Item: tc.item, Field: "password"}, cands)
 		if tc.wantErr != nil {
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("%q: %v, want %v", tc.item, err, tc.wantErr)
@@ -60,7 +60,7 @@ func TestRefFind(t *testing.T) {
 		}
 	}
 
-	_, err := r.find(secretref.Ref{Item: "Shared", Field: "api key"})
+	_, err := pickRef(secretref.Ref{Item: "Shared", Field: "api key"}, cands)
 	msg := err.Error()
 	for _, want := range []string{`2 items are titled "Shared"`, `"Shared", user a, https://a.example, id 01a21159`,
 		"keyhold://01a21159-0000-7000-8000-000000000003/api%20key"} {
@@ -71,7 +71,7 @@ func TestRefFind(t *testing.T) {
 	if strings.Contains(msg, "pw-of") {
 		t.Errorf("the message shows a password: %s", msg)
 	}
-	_, err = r.find(secretref.Ref{Item: "github", Field: "password"})
+	_, err = pickRef(secretref.Ref{Item: "github", Field: "password"}, cands)
 	if !strings.Contains(err.Error(), "did you mean keyhold://GitHub/password") {
 		t.Errorf("no suggestion for a title in another case: %v", err)
 	}
