@@ -97,6 +97,23 @@ type File struct {
 // first lines and those in its last 256 bytes parse and are in order. (A
 // list ordered by count, the other published form, fails this at once.)
 func NewFile(r io.ReaderAt, size int64) (*File, error) {
+	// Trailing line breaks and blank lines are not lines: search up to
+	// the end of the last one.
+	var tail [64]byte
+	for size > 0 {
+		n := int64(len(tail))
+		if n > size {
+			n = size
+		}
+		if _, err := r.ReadAt(tail[:n], size-n); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		t := bytes.TrimRight(tail[:n], "\r\n")
+		size -= n - int64(len(t))
+		if len(t) > 0 {
+			break
+		}
+	}
 	f := &File{r: r, size: size}
 	if size == 0 {
 		return nil, fmt.Errorf("%w: the file is empty", ErrMalformed)
@@ -211,12 +228,25 @@ func (f *File) Count(_ context.Context, h Hash) (uint64, error) {
 			hi = s
 		}
 	}
-	for off := lo; off < hi && off < f.size; {
-		got, count, next, err := f.entryAt(off)
-		if err != nil {
-			return 0, err
+	// The rest of the range, with the line that straddles hi, in one read.
+	end := min(hi+maxLine, f.size)
+	buf := make([]byte, end-lo)
+	if _, err := f.r.ReadAt(buf, lo); err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	for off := 0; int64(off)+lo < hi && off < len(buf); {
+		line := buf[off:]
+		next := len(buf)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], off+i+1
+		} else if end < f.size {
+			return 0, fmt.Errorf("%w: a line at byte %d is longer than %d bytes", ErrMalformed, lo+int64(off), maxLine)
 		}
-		switch c := bytes.Compare(got[:], h[:]); {
+		d, count, err := ParseLine(line, 2*sha1.Size)
+		if err != nil {
+			return 0, fmt.Errorf("at byte %d: %w", lo+int64(off), err)
+		}
+		switch c := bytes.Compare(d, h[:]); {
 		case c == 0:
 			return count, nil
 		case c > 0:
