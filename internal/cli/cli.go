@@ -75,6 +75,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	var ce quietExit
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	if isUsage(err) {
 		err = usageError{err}
 	}
@@ -187,6 +191,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		c.passwdCmd(), c.rotateKeyCmd(), c.kitCmd(), c.keyCmd(), c.setupCmd(), c.verifyCmd(),
 		c.importCmd(), c.exportCmd(), c.accountCmd(), c.syncCmd(), c.devicesCmd(),
 		c.agentCmd(), c.clipClearCmd(),
+		c.runCmd(), c.injectCmd(), c.readCmd(), c.auditCmd(),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/api"
@@ -28,7 +29,16 @@ const (
 	ExitExists      = 10 // refusing to overwrite a vault or file that exists
 	ExitServer      = 11 // the sync server could not be reached, or refused the request
 	ExitLogin       = 12 // the server ended this device's session and there was no terminal to ask for the password
+	ExitNoField     = 13 // a secret reference names an item that exists but has no such field
+	ExitFindings    = 14 // audit found weak, reused, old or breached passwords
 )
+
+// quietExit ends keyhold with code and prints nothing more: the exit
+// status of the program keyhold run ran, or audit's verdict after its
+// report.
+type quietExit struct{ code int }
+
+func (e quietExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // usageError marks errors in how the command was called.
 type usageError struct{ error }
