@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -24,9 +25,12 @@ func openTTY() (*tty, error) {
 }
 
 // dieOfInterrupt ends the process as SIGINT's default action would, so the
-// shell sees a command killed by Ctrl-C.
+// shell sees a command killed by Ctrl-C (a shell script stops too, which
+// it would not for a mere exit status 130). The signal may be handled on
+// another thread a moment later; the exit is the fallback should it not.
 func dieOfInterrupt() {
 	signal.Reset(os.Interrupt)
 	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	time.Sleep(time.Second)
 	os.Exit(128 + int(syscall.SIGINT))
 }
