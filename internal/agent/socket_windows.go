@@ -55,11 +55,20 @@ func listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := winio.ListenPipe(path, &winio.PipeConfig{SecurityDescriptor: sddl})
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w (is another agent for this vault running? keyhold lock ends it)", path, err)
+	// keyhold unlock locks a running agent and starts a new one at once;
+	// the old pipe goes only when the old agent has closed it, a moment
+	// later. Unix replaces a stale socket; here the new agent waits.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		l, err := winio.ListenPipe(path, &winio.PipeConfig{SecurityDescriptor: sddl})
+		if err == nil {
+			return l, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("listening on %s: %w (is another agent for this vault running? keyhold lock ends it)", path, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return l, nil
 }
 
 // unlisten closes the pipe; Windows removes it with its last handle.
