@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	codeberg.org/go-pdf/fpdf v0.12.0
 	filippo.io/age v1.3.2
+	github.com/Microsoft/go-winio v0.6.4
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/atotto/clipboard v0.1.4
 	github.com/bytemare/ecc v0.9.0

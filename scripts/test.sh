@@ -27,6 +27,7 @@ echo "test: cross-compiling keyhold for darwin and windows" >&2
 for target in darwin/amd64 darwin/arm64 windows/amd64; do
   GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/keyhold
 done
+GOOS=windows CGO_ENABLED=0 go vet ./... # Windows code, and build tags on Unix-only helpers
 echo "test: static server binaries" >&2
 for cmd in ./cmd/keyhold-server ./cmd/keyhold-mailer; do
   [ -d "$cmd" ] || continue

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command server-bench is the load benchmark of keyhold-server. It starts a
 // real keyhold-server process (SQLite, then PostgreSQL in a throwaway
 // cluster) and drives it over loopback HTTP from this separate process,
@@ -24,7 +26,8 @@
 //
 // bench/server/run.sh builds both and runs them with the defaults. The
 // benchmark is not part of the test suite; its results are in
-// docs/BENCHMARKS.md ("Server").
+// docs/BENCHMARKS.md ("Server"). It runs on Linux only: it measures the
+// server through /proc and ties the server's life to its own.
 package main
 
 import (

@@ -2,14 +2,9 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,25 +19,6 @@ var ErrNoAgent = errors.New("the vault is locked (no agent running)")
 // ErrForeignAgent means the agent's socket or process is not the user's
 // own; keyhold refuses to talk to it.
 var ErrForeignAgent = errors.New("refusing an agent socket that is not yours")
-
-// SocketPath returns where the agent for vaultDir listens: a file named by
-// a hash of the vault's absolute path, in $XDG_RUNTIME_DIR/keyhold or else
-// /tmp/keyhold-UID. Unix socket paths are limited to ~100 bytes, so the
-// vault directory itself (often deep) is not used.
-func SocketPath(vaultDir string) (string, error) {
-	abs, err := filepath.Abs(vaultDir)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(abs))
-	base := os.Getenv("XDG_RUNTIME_DIR")
-	if base != "" {
-		base = filepath.Join(base, "keyhold")
-	} else {
-		base = filepath.Join(os.TempDir(), fmt.Sprintf("keyhold-%d", os.Getuid()))
-	}
-	return filepath.Join(base, hex.EncodeToString(sum[:8])+".sock"), nil
-}
 
 // Client talks to a running agent. It offers the same operations as a
 // vault.Session so that commands do not care which they have.
@@ -61,25 +37,15 @@ func Dial(path string) (*Client, *Status, error) {
 }
 
 func (c *Client) call(ctx context.Context, req *request) (*response, error) {
-	// Talk only to an agent of our own: its directory must be ours and
-	// closed to others, and the process at the other end must run as us.
+	// Talk only to an agent of our own (dial checks, per platform, that
+	// the socket or pipe and the process at the other end are ours).
 	// Otherwise another local user could pose as the agent and receive
 	// what commands send it (new passwords, for one).
-	if err := checkOwnDir(dirOf(c.path)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrForeignAgent, err)
-	}
-	d := net.Dialer{Timeout: 2 * time.Second}
-	conn, err := d.DialContext(ctx, "unix", c.path)
+	conn, err := dial(ctx, c.path)
 	if err != nil {
-		if _, serr := os.Stat(c.path); serr == nil && isRefused(err) {
-			os.Remove(c.path) // the agent died and left its socket
-		}
-		return nil, ErrNoAgent
+		return nil, err
 	}
 	defer conn.Close()
-	if err := checkPeer(conn.(*net.UnixConn)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrForeignAgent, err)
-	}
 	conn.SetDeadline(time.Now().Add(5 * time.Minute))
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return nil, fmt.Errorf("talking to the agent: %w", err)

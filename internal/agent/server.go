@@ -1,5 +1,3 @@
-//go:build unix
-
 package agent
 
 import (
@@ -11,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -19,7 +16,6 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
-	"golang.org/x/sys/unix"
 )
 
 // maxRequest bounds a request body: an add of a few large items at most.
@@ -56,22 +52,16 @@ func (s *Server) touch() {
 	s.mu.Unlock()
 }
 
-// Serve listens on the socket at path (creating it 0600 in its 0700
-// directory) and answers requests until the agent is locked or idle for
-// its timeout. ready is called once the socket accepts connections.
+// Serve listens at path (SocketPath: a unix socket, or a named pipe on
+// Windows, open to this user only) and answers requests until the agent
+// is locked or idle for its timeout. ready is called once it accepts
+// connections.
 func (s *Server) Serve(ctx context.Context, path string, ready func()) error {
-	if err := prepareDir(path); err != nil {
+	l, err := listen(path)
+	if err != nil {
 		return err
 	}
-	os.Remove(path) // a stale socket of a dead agent
-	old := unix.Umask(0o177)
-	l, err := net.Listen("unix", path)
-	unix.Umask(old)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", path, err)
-	}
-	defer os.Remove(path)
-	defer l.Close()
+	defer unlisten(l, path)
 	defer s.sess.Close()
 	if ready != nil {
 		ready()
@@ -94,7 +84,7 @@ func (s *Server) Serve(ctx context.Context, path string, ready func()) error {
 				}
 				// The socket was removed (tmp cleaned) or the vault is
 				// gone: nobody needs us any more.
-				if _, err := os.Stat(path); err != nil {
+				if listenerGone(path) {
 					s.stop()
 				}
 				if !vault.Exists(s.sess.Vault().Dir) {
@@ -125,14 +115,14 @@ func (s *Server) Serve(ctx context.Context, path string, ready func()) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.handle(ctx, c.(*net.UnixConn))
+			s.handle(ctx, c)
 		}()
 	}
 }
 
-func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
+func (s *Server) handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	if err := checkPeer(c); err != nil {
+	if err := checkClient(c); err != nil {
 		s.log.Warn("refused a connection", "reason", err.Error())
 		return
 	}
@@ -248,31 +238,6 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 	resp.Err = encodeErr(err)
 	return resp
 }
-
-// prepareDir makes the socket's directory 0700 and refuses one that another
-// user owns or others can enter.
-func prepareDir(sock string) error {
-	dir := dirOf(sock)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return checkOwnDir(dir)
-}
-
-// checkOwnDir requires dir to be a real directory (not a link) owned by
-// this user and closed to everyone else.
-func checkOwnDir(dir string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
-		return err
-	}
-	if int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fmt.Errorf("the agent directory %s must be a directory owned by you with mode 0700", dir)
-	}
-	return nil
-}
-
-func dirOf(sock string) string { return filepath.Dir(sock) }
 
 // sync runs one server sync with the agent's session, so an unlocked
 // vault syncs without the password. Only one runs at a time.

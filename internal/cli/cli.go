@@ -262,7 +262,7 @@ func (c *cmdEnv) agentClient() *agent.Client {
 	if err != nil {
 		return nil
 	}
-	if _, err := os.Stat(path); err != nil {
+	if !agent.Listening(path) {
 		return nil
 	}
 	cl, _, err := agent.Dial(path)

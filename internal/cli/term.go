@@ -12,7 +12,8 @@ import (
 
 // Terminal rules (after age's):
 //   - Prompts and secrets typed by the user go through the terminal
-//     (/dev/tty), never stdin or stdout, with echo off; the prompt line is
+//     (/dev/tty; the console on Windows), never stdin or stdout, with
+//     echo off (restored on Ctrl-C); the prompt line is
 //     ended so the next message starts clean.
 //   - Every message goes to stderr, prefixed "keyhold: ", lowercase, with
 //     "keyhold: hint: " lines saying what to do; stdout carries only the
@@ -25,19 +26,6 @@ import (
 //     the terminal, stdin (--password-stdin and friends) or a file
 //     (--password-file), never argv, where other users can read them.
 
-// openTTY opens the controlling terminal for prompting.
-func openTTY() (*os.File, error) {
-	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, errNoInput
-	}
-	if !term.IsTerminal(int(f.Fd())) {
-		f.Close()
-		return nil, errNoInput
-	}
-	return f, nil
-}
-
 // readSecretTTY prompts on the terminal and reads a line without echo.
 func readSecretTTY(prompt string) ([]byte, error) {
 	tty, err := openTTY()
@@ -46,7 +34,7 @@ func readSecretTTY(prompt string) ([]byte, error) {
 	}
 	defer tty.Close()
 	fmt.Fprint(tty, prompt)
-	b, err := term.ReadPassword(int(tty.Fd()))
+	b, err := tty.readPassword()
 	fmt.Fprintln(tty)
 	if err != nil {
 		return nil, fmt.Errorf("reading from the terminal: %w", err)

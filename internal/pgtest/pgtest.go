@@ -32,13 +32,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +61,7 @@ const superuser = "postgres"
 type Cluster struct {
 	dir  string // removed by Stop
 	port int
-	cred *syscall.Credential // nil: run as ourselves
+	cred *credential // nil: run as ourselves
 
 	proc    *exec.Cmd
 	exited  chan struct{} // closed when the postmaster has exited
@@ -151,23 +149,10 @@ func sweep(parent string) {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if !processAlive(pid) {
 			os.RemoveAll(d)
 		}
 	}
-}
-
-func postgresUser() (*syscall.Credential, error) {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root, but there is no postgres user to run PostgreSQL as: %w", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("postgres user has a non-numeric uid or gid (%s:%s)", u.Uid, u.Gid)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
 // command prepares a PostgreSQL binary run as the cluster's owner, with an
@@ -176,7 +161,7 @@ func (c *Cluster) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(BinDir, name), args...)
 	cmd.Dir = c.dir
 	cmd.Env = []string{"LC_ALL=C", "TZ=UTC", "HOME=" + c.dir, "PATH=" + BinDir + ":/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	cmd.SysProcAttr = runAs(c.cred)
 	return cmd
 }
 
@@ -225,11 +210,12 @@ func (c *Cluster) start() error {
 
 	cmd := c.command("postgres", "-D", c.data(), "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// SIGKILL the server if this process dies without calling Stop (a test
+	// Kill the server if this process dies without calling Stop (a test
 	// timeout, a crash): a forgotten cluster would hold a port and memory.
-	// The signal follows the thread that started the child, so that thread
-	// stays locked to a goroutine that lives as long as the server.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// On Linux the signal follows the thread that started the child, so
+	// that thread stays locked to a goroutine that lives as long as the
+	// server.
+	dieWithParent(cmd)
 	started := make(chan error, 1)
 	c.exited = make(chan struct{})
 	go func() {

@@ -747,17 +747,6 @@ func TestConcurrentWriters(t *testing.T) {
 	})
 }
 
-func verifyClean(t *testing.T, s *Session, items, revisions int) {
-	t.Helper()
-	r, err := s.Verify(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Problems) > 0 || r.Items != items || r.Revisions != revisions {
-		t.Fatalf("verify: %+v, want %d items, %d history revisions, no problems", r, items, revisions)
-	}
-}
-
 // ---- 3. Torn and truncated files ----------------------------------------------
 
 // copyVault copies the device file and the named database files of src
