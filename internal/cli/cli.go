@@ -117,7 +117,7 @@ func hints(err error) []string {
 	case errors.Is(err, format.ErrWrongPassword):
 		return []string{"passwords are case-sensitive; check Caps Lock and the keyboard layout"}
 	case errors.Is(err, format.ErrWrongSecretKey):
-		return []string{"set this device up again from your newest recovery kit: keyhold setup --kit KIT --from VAULT"}
+		return []string{"use the newest recovery kit, made after the last key rotation (keyhold kit on a device that has synced since), and set this device up again with it"}
 	case errors.Is(err, vault.ErrNoVault):
 		return []string{"create one with `keyhold init`, or point --vault (or KEYHOLD_VAULT) at an existing vault"}
 	case errors.Is(err, vault.ErrNotFound):
