@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/strength"
@@ -458,7 +459,17 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if acct == nil {
+			fst, ferr := v.FolderStatus(c.ctx)
+			if ferr != nil {
+				fst = nil
+			}
+			if acct == nil && fst != nil {
+				stored = append(stored,
+					map[string]string{"where": "server", "what": "nothing: this vault syncs through a folder, and there is no server account"},
+					map[string]string{"where": filepath.Join(fst.Path, folder.Dir), "what": "each device's change logs, snapshots and key files, sealed: account id, key version, device ids, counters and file sizes are readable; titles, fields and item ids are not"},
+					map[string]string{"where": filepath.Join(fst.Path, folder.Dir), "what": "the encrypted account key and key check (useless without your Secret Key and password)"},
+					map[string]string{"where": filepath.Join(c.vaultDir, vault.FolderConfigFile), "what": "the folder's path and this device's id in it"})
+			} else if acct == nil {
 				stored = append(stored, map[string]string{"where": "server", "what": "nothing: no sync server is configured"})
 			} else {
 				stored = append(stored,
@@ -470,6 +481,11 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			if c.jsonOut {
 				out := map[string]any{"account_id": v.AccountID().String(), "email": di.Email, "key_version": v.KeyVersion(),
 					"kdf": kdfJSON(env.KDF), "sync": di.SyncLocation, "stored": stored}
+				if fst != nil && acct == nil {
+					out["folder"] = fst.Path
+					out["device_id"] = fst.DeviceID
+					out["devices"] = fst.Devices
+				}
 				if acct != nil {
 					out["server"] = cfg.Server
 					out["device_id"] = cfg.DeviceID
@@ -492,7 +508,9 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "email:    %s\n", di.Email)
 			}
 			fmt.Fprintf(c.stdout, "key:      version %d, %s\n", v.KeyVersion(), env.KDF)
-			if acct == nil {
+			if acct == nil && fst != nil {
+				fmt.Fprintf(c.stdout, "sync:     folder %s (this device: %s; %d devices in the folder; no server account)\n", fst.Path, fst.DeviceID, fst.Devices)
+			} else if acct == nil {
 				fmt.Fprintf(c.stdout, "sync:     none (this vault lives only on this device)\n")
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     %s (this device: %s)\ncreated:  %s\nplan:     %s\ndevices:  %d\nitems:    %d on the server\n",

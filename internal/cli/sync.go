@@ -216,7 +216,7 @@ asking for the password.`,
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "stay connected and sync changes as they happen")
-	cmd.AddCommand(c.syncEnableCmd(), c.forgetDeviceCmd())
+	cmd.AddCommand(c.syncEnableCmd(), c.syncDisableCmd(), c.forgetDeviceCmd())
 	return cmd
 }
 
@@ -574,9 +574,17 @@ func (c *cmdEnv) devicesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "devices", Short: "List or revoke the devices that sync this account"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
-		Short: "List the account's devices",
+		Short: "List the account's devices (with a folder: the devices seen in it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if c.folderSynced() {
+				v, err := c.openVault()
+				if err != nil {
+					return err
+				}
+				defer v.Close()
+				return c.listFolderDevices(v)
+			}
 			return c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
 				ds, err := cl.Devices(c.ctx)
 				if err != nil {
@@ -621,6 +629,9 @@ synced; keyhold setup --kit KIT re-joins it to the account as a new device
 and sends those edits.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.folderSynced() {
+				return usageError{errors.New("this vault syncs through a folder, which has no sessions to revoke: keyhold sync forget-device DEVICE_ID removes a device's files from it, and keyhold rotate-key locks out a lost device")}
+			}
 			if _, err := uuid.Parse(args[0]); err != nil {
 				return usageError{fmt.Errorf("%q is not a device id (see keyhold devices list)", args[0])}
 			}
