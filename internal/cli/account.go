@@ -26,52 +26,87 @@ func (c *cmdEnv) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// newPasswordTries is how many new passwords a person may type on a
+// terminal before keyhold gives up: one refused as too weak is asked again.
+const newPasswordTries = 3
+
 // newPassword reads a new password: from file if given (no confirmation),
-// else twice from the terminal. Either way it prints a strength estimate
-// and warns below strength.MinScore.
-func (c *cmdEnv) newPassword(file string, userInputs ...string) ([]byte, error) {
-	var pw []byte
-	var err error
+// else from the terminal, typed twice. It prints a strength estimate, and
+// refuses a password below the strength floor (strength.AcceptNewPassword)
+// unless weakOK; on a terminal a refused password is asked again.
+func (c *cmdEnv) newPassword(file string, weakOK bool, userInputs ...string) ([]byte, error) {
+	accept := func(pw []byte) error {
+		if _, err := keys.NormalizePassword(pw); err != nil {
+			return usageError{err}
+		}
+		c.infof("%s", strength.Evaluate(pw, userInputs...).Summary())
+		err := strength.AcceptNewPassword(pw, userInputs...)
+		if err != nil && weakOK {
+			c.warnf("this password is weak; your Secret Key still protects a stolen vault, but a strong password protects you if the kit is found too")
+			return nil
+		}
+		return err
+	}
 	if file != "" {
-		if pw, err = readSecretFile(file); err != nil {
+		pw, err := readSecretFile(file)
+		if err != nil {
 			return nil, err
 		}
-	} else {
+		if err := accept(pw); err != nil {
+			keys.Wipe(pw)
+			return nil, weakUsage(err)
+		}
+		return pw, nil
+	}
+	var pw []byte
+	for try := 1; ; try++ {
+		var err error
 		if pw, err = readSecretTTY("New password: "); err != nil {
 			return nil, err
 		}
-		est := strength.Evaluate(pw, userInputs...)
-		c.infof("%s", est.Summary())
-		again, err := readSecretTTY("Repeat the new password: ")
-		if err != nil {
-			keys.Wipe(pw)
-			return nil, err
+		err = accept(pw)
+		if err == nil {
+			break
 		}
-		same := string(again) == string(pw)
-		keys.Wipe(again)
-		if !same {
-			keys.Wipe(pw)
-			return nil, usageError{errors.New("the two passwords differ; nothing was changed")}
-		}
-	}
-	if _, err := keys.NormalizePassword(pw); err != nil {
 		keys.Wipe(pw)
-		return nil, usageError{err}
+		var we *strength.WeakPasswordError
+		if !errors.As(err, &we) || try == newPasswordTries {
+			return nil, weakUsage(err)
+		}
+		c.warnf("%v", err)
+		for _, sug := range we.Estimate.Suggestions {
+			c.infof("hint: %s", sug)
+		}
 	}
-	est := strength.Evaluate(pw, userInputs...)
-	if file != "" {
-		c.infof("%s", est.Summary())
+	again, err := readSecretTTY("Repeat the new password: ")
+	if err != nil {
+		keys.Wipe(pw)
+		return nil, err
 	}
-	if est.Score < strength.MinScore {
-		c.warnf("this password is weak; your Secret Key still protects a stolen vault, but a strong password protects you if the kit is found too")
+	same := string(again) == string(pw)
+	keys.Wipe(again)
+	if !same {
+		keys.Wipe(pw)
+		return nil, usageError{errors.New("the two passwords differ; nothing was changed")}
 	}
 	return pw, nil
+}
+
+// weakUsage makes a refused weak password a usage error (exit 2); other
+// errors pass unchanged.
+func weakUsage(err error) error {
+	var we *strength.WeakPasswordError
+	if errors.As(err, &we) {
+		return usageError{err}
+	}
+	return err
 }
 
 func (c *cmdEnv) initCmd() *cobra.Command {
 	var email string
 	var sf serverFlags
 	var mem, tm, threads uint32
+	var weakOK bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new account and an empty vault",
@@ -95,6 +130,18 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 				}
 				p.Threads = uint8(threads)
 			}
+			if p.MemoryKiB != 0 {
+				if err := p.Check(); err != nil {
+					return usageError{err}
+				}
+			}
+			// The password first: calibration takes a second or more, and
+			// text typed meanwhile would be echoed and read as the password.
+			pw, err := c.newPassword(c.passwordFile, weakOK, email)
+			if err != nil {
+				return err
+			}
+			defer keys.Wipe(pw)
 			if p.MemoryKiB == 0 {
 				c.infof("calibrating key derivation for this device...")
 				cal := keys.Calibrate(time.Second)
@@ -106,11 +153,6 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 			if explicit && p.BelowDefaults() {
 				c.warnf("key derivation set below the defaults (%s); a stolen vault plus kit is cheaper to attack", p)
 			}
-			pw, err := c.newPassword(c.passwordFile, email)
-			if err != nil {
-				return err
-			}
-			defer keys.Wipe(pw)
 			if sf.url != "" {
 				if _, err := sf.config(); err != nil {
 					return err
@@ -141,6 +183,7 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&email, "email", "", "your email address (shown on the recovery kit)")
+	f.BoolVar(&weakOK, "weak-password-ok", false, "accept a password below the strength floor (3/4)")
 	f.Uint32Var(&mem, "kdf-memory", 0, "Argon2id memory in MiB (default: calibrated, at least 64)")
 	f.Uint32Var(&tm, "kdf-time", 0, "Argon2id passes (default 3)")
 	f.Uint32Var(&threads, "kdf-threads", 0, "Argon2id lanes (default 4)")
@@ -253,6 +296,7 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 
 func (c *cmdEnv) passwdCmd() *cobra.Command {
 	var newFile string
+	var weakOK bool
 	cmd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change the password (re-wraps the account key)",
@@ -269,7 +313,7 @@ keyhold rotate-key as well.`,
 				return err
 			}
 			s := ls.s
-			npw, err := c.newPassword(newFile)
+			npw, err := c.newPassword(newFile, weakOK, s.Vault().AccountID().String())
 			if err != nil {
 				return err
 			}
@@ -299,6 +343,7 @@ keyhold rotate-key as well.`,
 		},
 	}
 	cmd.Flags().StringVar(&newFile, "new-password-file", "", "read the new password from this file instead of the terminal")
+	cmd.Flags().BoolVar(&weakOK, "weak-password-ok", false, "accept a new password below the strength floor (3/4)")
 	return cmd
 }
 

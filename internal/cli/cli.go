@@ -20,6 +20,7 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -135,6 +136,11 @@ func hints(err error) []string {
 		return []string{"do not unlock this vault file; restore it from a trusted copy"}
 	case errors.Is(err, vault.ErrVaultExists):
 		return []string{"use another --vault directory, or remove the existing vault if you really mean to"}
+	}
+	var we *strength.WeakPasswordError
+	if errors.As(err, &we) {
+		return []string{"choose a longer password: several unrelated words are strong and easy to remember (keyhold generate --words 5 makes one)",
+			"or keep this one with --weak-password-ok (your Secret Key still protects a stolen vault; a strong password protects you if the kit is found too)"}
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
