@@ -58,6 +58,7 @@ func (c *cmdEnv) newPassword(file string, weakOK bool, userInputs ...string) ([]
 		}
 		return pw, nil
 	}
+	defer termAsInterrupt()()
 	var pw []byte
 	for try := 1; ; try++ {
 		var err error
@@ -365,15 +366,16 @@ after a suspected leak of a kit, a key file or the password.`,
 				return err
 			}
 			defer v.Close()
-			pw, err := c.password("Password for " + c.vaultDir + ": ")
+			var s *vault.Session
+			var login *keys.Key32
+			pw, err := c.passwordFor("Password for "+c.vaultDir+": ", func(pw []byte) (err error) {
+				s, login, err = v.UnlockLogin(pw)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			defer keys.Wipe(pw)
-			s, login, err := v.UnlockLogin(pw)
-			if err != nil {
-				return err
-			}
 			defer s.Close()
 			defer login.Wipe()
 			var created *vault.Created

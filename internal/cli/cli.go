@@ -59,6 +59,7 @@ type cmdEnv struct {
 // Main runs the keyhold command with args (without the program name) and
 // returns the exit code.
 func Main(args []string) int {
+	defer quitAsInterrupt()()
 	return run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
 }
 
@@ -206,6 +207,7 @@ func (c *cmdEnv) password(prompt string) ([]byte, error) {
 	if c.passwordFile != "" {
 		return readSecretFile(c.passwordFile)
 	}
+	defer termAsInterrupt()()
 	return readSecretTTY(prompt)
 }
 
@@ -283,16 +285,15 @@ func (c *cmdEnv) unlockLocal() (*vault.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw, err := c.password("Password for " + c.vaultDir + ": ")
+	var s *vault.Session
+	pw, err := c.passwordFor("Password for "+c.vaultDir+": ", func(pw []byte) (err error) {
+		s, err = v.Unlock(pw)
+		return err
+	})
 	if err != nil {
 		v.Close()
 		return nil, err
 	}
-	defer keys.Wipe(pw)
-	s, err := v.Unlock(pw)
-	if err != nil {
-		v.Close()
-		return nil, err
-	}
+	keys.Wipe(pw)
 	return s, nil
 }

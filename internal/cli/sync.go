@@ -233,25 +233,25 @@ func (c *cmdEnv) localSync() (*localSyncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw, err := c.password("Password for " + c.vaultDir + ": ")
-	if err != nil {
-		v.Close()
-		return nil, err
-	}
-	defer keys.Wipe(pw)
-	s, login, err := v.UnlockLogin(pw)
-	if errors.Is(err, format.ErrWrongPassword) {
-		// The password may have been changed on another device, whose
-		// change ended this device's session before it could fetch the
-		// new envelope: try the password with the server.
-		if cfg, lerr := syncclient.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
-			s, login, err = v.UnlockLogin(pw)
+	var s *vault.Session
+	var login *keys.Key32
+	pw, err := c.passwordFor("Password for "+c.vaultDir+": ", func(pw []byte) (err error) {
+		s, login, err = v.UnlockLogin(pw)
+		if errors.Is(err, format.ErrWrongPassword) {
+			// The password may have been changed on another device, whose
+			// change ended this device's session before it could fetch the
+			// new envelope: try the password with the server.
+			if cfg, lerr := syncclient.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
+				s, login, err = v.UnlockLogin(pw)
+			}
 		}
-	}
+		return err
+	})
 	if err != nil {
 		v.Close()
 		return nil, err
 	}
+	keys.Wipe(pw)
 	ls := &localSyncer{s: s, login: login}
 	c.closers = append(c.closers, func() { login.Wipe(); localSession{s}.Close() })
 	return ls, nil
