@@ -276,9 +276,9 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "state:    locked\n")
 			}
 			if sy, ok := st["sync"].(map[string]any); ok && sy["folder"] != nil {
-				fmt.Fprintf(c.stdout, "sync:     folder %s (%d items with changes not yet written; %d devices)\n", sy["folder"], sy["pending"], sy["devices"])
+				fmt.Fprintf(c.stdout, "sync:     folder %s (%s with changes not yet written; %s)\n", sy["folder"], countNoun(anyInt(sy["pending"]), "item"), countNoun(anyInt(sy["devices"]), "device"))
 			} else if ok {
-				fmt.Fprintf(c.stdout, "sync:     %s (%d items with changes not yet sent; pulled to %d)\n", sy["server"], sy["pending"], sy["cursor"])
+				fmt.Fprintf(c.stdout, "sync:     %s (%s with changes not yet sent; pulled to %d)\n", sy["server"], countNoun(anyInt(sy["pending"]), "item"), sy["cursor"])
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     none\n")
 			}
@@ -556,7 +556,7 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.stdout, "key:      version %d, %s\n", v.KeyVersion(), env.KDF)
 			if acct == nil && fst != nil {
-				fmt.Fprintf(c.stdout, "sync:     folder %s (this device: %s; %d devices in the folder; no server account)\n", fst.Path, fst.DeviceID, fst.Devices)
+				fmt.Fprintf(c.stdout, "sync:     folder %s (this device: %s; %s in the folder; no server account)\n", fst.Path, fst.DeviceID, countNoun(fst.Devices, "device"))
 			} else if acct == nil {
 				fmt.Fprintf(c.stdout, "sync:     none (this vault lives only on this device)\n")
 			} else {
@@ -597,7 +597,7 @@ func planText(p api.Plan) string {
 		s += "; in force now: " + p.Effective
 	}
 	if p.MaxDevices > 0 {
-		s += fmt.Sprintf("; up to %d devices", p.MaxDevices)
+		s += "; up to " + countNoun(p.MaxDevices, "device")
 	}
 	return s
 }

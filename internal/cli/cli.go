@@ -138,6 +138,9 @@ func hints(err error) []string {
 	case errors.Is(err, vault.ErrVaultExists):
 		return []string{"use another --vault directory, or remove the existing vault if you really mean to"}
 	}
+	if isMissingPart(err) {
+		return []string{"`keyhold show TITLE` lists the item's fields and attachments"}
+	}
 	var we *strength.WeakPasswordError
 	if errors.As(err, &we) {
 		return []string{"choose a longer password: several unrelated words are strong and easy to remember (keyhold generate --words 5 makes one)",

@@ -642,7 +642,7 @@ and sends those edits.`,
 					c.infof("until you set it up again with keyhold setup --kit KIT, which keeps the edits it has not synced")
 					ok, err := confirmTTY("Revoke this device?")
 					if err != nil {
-						return fmt.Errorf("%w; add --yes to revoke this device without asking", err)
+						return noTerminalToAsk("whether to revoke this device", "add --yes to revoke it without asking")
 					}
 					if !ok {
 						return exitError{errors.New("not revoked"), ExitUsage}
@@ -827,7 +827,7 @@ func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) 
 		return err
 	}
 	if n > 0 {
-		c.infof("%d edits made while this device was revoked were merged and sent", n)
+		c.infof("%s made while this device was revoked %s merged and sent", countNoun(n, "edit"), map[bool]string{true: "was", false: "were"}[n == 1])
 	}
 	c.reportSync(rep)
 	return nil

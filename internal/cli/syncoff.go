@@ -122,12 +122,19 @@ vault sync again, with the same or the other kind.`,
 	}
 }
 
-// countNoun says "1 item" or "N items".
+// countNoun says "1 item" or "N items" (nouns that take an s).
 func countNoun(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// anyInt reads a count kept in a map[string]any for --json (0 if it is
+// not an int).
+func anyInt(v any) int {
+	n, _ := v.(int)
+	return n
 }
 
 // listFolderDevices prints the devices seen in the sync folder.
