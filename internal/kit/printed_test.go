@@ -61,3 +61,37 @@ func TestParsePrinted(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePrinted checks that reading an account id and Secret Key never
+// panics, that an error never carries a kit, and that whatever is
+// accepted reads back the same from the printed form.
+func FuzzParsePrinted(f *testing.F) {
+	var sk keys.SecretKey
+	for i := range sk {
+		sk[i] = byte(11*i + 5)
+	}
+	id := "0190a3c4-d5e6-7f81-a2b3-c4d5e6f70819"
+	f.Add(id + "\n" + sk.Display())
+	f.Add("Account ID:  " + id + "\nSecret Key:  " + strings.ToLower(sk.Display()))
+	f.Add(sk.Display() + " " + strings.ToUpper(id))
+	f.Add(id + " K1-")
+	f.Add(id + "\nk1" + strings.Repeat("Z", 40))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParsePrinted(s)
+		if err != nil {
+			if k != (Kit{}) {
+				t.Fatalf("ParsePrinted returned a kit with an error")
+			}
+			return
+		}
+		if k.SyncLocation != "" {
+			t.Fatalf("a printed account id and Secret Key named a sync location")
+		}
+		sk := keys.SecretKey(k.SecretKey)
+		again, err := ParsePrinted(k.accountString() + "\n" + sk.Display())
+		if err != nil || again != k {
+			t.Fatalf("the printed form of %s reads back as %s, %v", k, again, err)
+		}
+	})
+}
