@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
@@ -64,12 +65,15 @@ vault sync again, with the same or the other kind.`,
 			if serverErr == nil {
 				pending, _ := v.Pending(c.ctx)
 				loggedOut := false
+				var logoutErr error
 				if cfg.Token != "" {
-					if cl, err := cfg.Client(); err == nil {
+					cl, err := cfg.Client()
+					if err == nil {
 						ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
-						loggedOut = cl.Logout(ctx) == nil
+						err = cl.Logout(ctx)
 						cancel()
 					}
+					loggedOut, logoutErr = err == nil, err
 				}
 				if err := os.Remove(filepath.Join(c.vaultDir, syncclient.ConfigFile)); err != nil {
 					return err
@@ -82,10 +86,13 @@ vault sync again, with the same or the other kind.`,
 					return c.printJSON(out)
 				}
 				c.infof("this vault no longer syncs with %s; the vault and its items stay on this device", cfg.Server)
-				if loggedOut {
+				switch {
+				case loggedOut:
 					c.infof("this device's session on the server was ended")
-				} else {
+				case errors.Is(logoutErr, api.ErrUnreachable):
 					c.warnf("the server could not be reached to end this device's session; the session token was removed here and the session expires on the server")
+				case logoutErr != nil:
+					c.warnf("the server did not end this device's session (%v); the session token was removed here", logoutErr)
 				}
 				c.infof("the server keeps the account and its items for your other devices, and still lists this device (%s), which is not revoked", cfg.DeviceID)
 				if pending > 0 {
