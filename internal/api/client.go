@@ -27,6 +27,10 @@ type Client struct {
 	base  *url.URL
 	http  *http.Client
 	token string
+	// peer names what is at the other end in errors: "server", or
+	// "mailer" for keyhold-mailer, so that a mailer's certificate or
+	// outage is not reported as the sync server's.
+	peer string
 	// UserAgent is sent with every request.
 	UserAgent string
 }
@@ -85,6 +89,12 @@ func isLoopback(host string) bool {
 // self-signed development certificate); otherwise the system's roots
 // verify it.
 func NewClient(rawURL, fingerprint string) (*Client, error) {
+	return NewPeerClient(rawURL, fingerprint, "server")
+}
+
+// NewPeerClient is NewClient for another keyhold service (peer is
+// "mailer" for keyhold-mailer), named so in errors.
+func NewPeerClient(rawURL, fingerprint, peer string) (*Client, error) {
 	u, err := CheckURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -102,17 +112,17 @@ func NewClient(rawURL, fingerprint string) (*Client, error) {
 		tr.TLSClientConfig.InsecureSkipVerify = true
 		tr.TLSClientConfig.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
-				return ErrFingerprint
+				return peerError{ErrFingerprint, "the " + peer + "'s certificate does not match the pinned fingerprint"}
 			}
 			got := sha256.Sum256(raw[0])
 			if subtle.ConstantTimeCompare(got[:], want) != 1 {
-				return fmt.Errorf("%w (it has %s)", ErrFingerprint, Fingerprint(raw[0]))
+				return fmt.Errorf("%w (it has %s)", peerError{ErrFingerprint, "the " + peer + "'s certificate does not match the pinned fingerprint"}, Fingerprint(raw[0]))
 			}
 			return nil
 		}
 	}
 	hc := &http.Client{Transport: tr, Timeout: 0, CheckRedirect: refuseRedirect(u.Host)}
-	return &Client{base: u, http: hc, UserAgent: "keyhold"}, nil
+	return &Client{base: u, http: hc, peer: peer, UserAgent: "keyhold"}, nil
 }
 
 // URL is the server's base URL.
@@ -130,13 +140,19 @@ type APIError struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration
+	// Peer is who answered when it is not the sync server ("mailer").
+	Peer string
 }
 
 func (e *APIError) Error() string {
-	if e.Message != "" {
-		return "server: " + e.Message
+	peer := "server"
+	if e.Peer != "" {
+		peer = e.Peer
 	}
-	return fmt.Sprintf("server: %s (HTTP %d)", e.Code, e.Status)
+	if e.Message != "" {
+		return peer + ": " + e.Message
+	}
+	return fmt.Sprintf("%s: %s (HTTP %d)", peer, e.Code, e.Status)
 }
 
 // IsCode reports whether err is an APIError with the given code.
@@ -197,11 +213,11 @@ func (c *Client) doHeader(ctx context.Context, timeout time.Duration, method, pa
 		if errors.Is(err, ErrRedirect) {
 			return unwrapURLError(err)
 		}
-		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.base.Host, unwrapURLError(err))
+		return fmt.Errorf("%w at %s: %w", c.unreachable(), c.base.Host, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return readError(resp)
+		return c.readError(resp)
 	}
 	if out == nil {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
@@ -218,10 +234,39 @@ func (c *Client) doHeader(ctx context.Context, timeout time.Duration, method, pa
 	return nil
 }
 
+// peerError is a sentinel error (ErrUnreachable, ErrFingerprint) said of
+// a named peer: errors.Is still finds the sentinel.
+type peerError struct {
+	sentinel error
+	msg      string
+}
+
+func (e peerError) Error() string { return e.msg }
+func (e peerError) Unwrap() error { return e.sentinel }
+
+// unreachable is ErrUnreachable said of this client's peer.
+func (c *Client) unreachable() error {
+	if c.peer == "" || c.peer == "server" {
+		return ErrUnreachable
+	}
+	return peerError{ErrUnreachable, "cannot reach the " + c.peer}
+}
+
 func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err
+	}
+	return err
+}
+
+// readError reads an error answer, naming the client's peer if it is not
+// the server.
+func (c *Client) readError(resp *http.Response) error {
+	err := readError(resp)
+	var ae *APIError
+	if c.peer != "" && c.peer != "server" && errors.As(err, &ae) {
+		ae.Peer = c.peer
 	}
 	return err
 }
@@ -361,11 +406,11 @@ func (c *Client) Events(ctx context.Context, fn func(HeadEvent)) error {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.base.Host, unwrapURLError(err))
+		return fmt.Errorf("%w at %s: %w", c.unreachable(), c.base.Host, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return readError(resp)
+		return c.readError(resp)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 4096), 64<<10)

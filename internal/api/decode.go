@@ -254,8 +254,10 @@ func (r *CreateAccountRequest) Validate() error {
 	if err := checkBlob("keycheck", r.KeyCheck, maxKeyBlob); err != nil {
 		return err
 	}
-	if r.KeyVersion != 1 {
-		return badf("key_version of a new account must be 1")
+	// A vault whose key was rotated before it first synced is moved onto
+	// the server at the key version it has reached.
+	if r.KeyVersion < 1 {
+		return badf("key_version of a new account must be at least 1")
 	}
 	if err := r.Device.Validate(); err != nil {
 		return err

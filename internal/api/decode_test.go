@@ -46,16 +46,17 @@ func decodeAs[T any](body string) error {
 
 func TestDecodeValid(t *testing.T) {
 	for name, err := range map[string]error{
-		"register":     decodeAs[RegisterStartRequest](validRegister),
-		"create":       decodeAs[CreateAccountRequest](validCreate),
-		"login start":  decodeAs[LoginStartRequest](validLoginStart),
-		"login finish": decodeAs[LoginFinishRequest](validLoginFinish),
-		"password":     decodeAs[PasswordRequest](validPassword),
-		"push":         decodeAs[PushRequest](validPush),
-		"rotate":       decodeAs[RotateRequest](validRotate),
-		"sync":         decodeAs[SyncSettings](validSync),
-		"login params": decodeAs[LoginParamsRequest](validParams),
-		"whitespace":   decodeAs[LoginFinishRequest]("\n\t " + validLoginFinish + " \r\n"),
+		"register":       decodeAs[RegisterStartRequest](validRegister),
+		"create":         decodeAs[CreateAccountRequest](validCreate),
+		"create rotated": decodeAs[CreateAccountRequest](strings.Replace(validCreate, `"key_version":1`, `"key_version":3`, 1)),
+		"login start":    decodeAs[LoginStartRequest](validLoginStart),
+		"login finish":   decodeAs[LoginFinishRequest](validLoginFinish),
+		"password":       decodeAs[PasswordRequest](validPassword),
+		"push":           decodeAs[PushRequest](validPush),
+		"rotate":         decodeAs[RotateRequest](validRotate),
+		"sync":           decodeAs[SyncSettings](validSync),
+		"login params":   decodeAs[LoginParamsRequest](validParams),
+		"whitespace":     decodeAs[LoginFinishRequest]("\n\t " + validLoginFinish + " \r\n"),
 	} {
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -226,7 +227,7 @@ func TestValidate(t *testing.T) {
 		{"email newline", decodeAs[CreateAccountRequest](replace(t, validCreate, "a@example.com", `a@example.com\nBcc: x@y.z`))},
 		{"email no dot", decodeAs[CreateAccountRequest](replace(t, validCreate, "a@example.com", "a@localhost"))},
 		{"email long", decodeAs[CreateAccountRequest](replace(t, validCreate, "a@example.com", strings.Repeat("a", MaxEmailLen)+"@example.com"))},
-		{"create key version 2", decodeAs[CreateAccountRequest](replace(t, validCreate, `"key_version":1`, `"key_version":2`))},
+		{"create key version 0", decodeAs[CreateAccountRequest](replace(t, validCreate, `"key_version":1`, `"key_version":0`))},
 		{"create envelope missing", decodeAs[CreateAccountRequest](replace(t, validCreate, `"envelope":"`+env+`",`, ``))},
 		{"create envelope short", decodeAs[CreateAccountRequest](replace(t, validCreate, `"envelope":"`+env+`"`, `"envelope":"`+b64+`"`))},
 		{"password envelope short", decodeAs[PasswordRequest](replace(t, validPassword, env, b64))},

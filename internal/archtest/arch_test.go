@@ -21,7 +21,7 @@ var rules = map[string][]string{
 	"internal/keys":      {},
 	"internal/item":      {},
 	"internal/format":    {"internal/keys"},
-	"internal/kit":       {},
+	"internal/kit":       {"internal/keys"}, // to read a Secret Key typed from the kit
 	"internal/gen":       {},
 	"internal/clip":      {},
 	"internal/secretref": {},

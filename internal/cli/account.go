@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/strength"
@@ -25,52 +26,88 @@ func (c *cmdEnv) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// newPasswordTries is how many new passwords a person may type on a
+// terminal before keyhold gives up: one refused as too weak is asked again.
+const newPasswordTries = 3
+
 // newPassword reads a new password: from file if given (no confirmation),
-// else twice from the terminal. Either way it prints a strength estimate
-// and warns below strength.MinScore.
-func (c *cmdEnv) newPassword(file string, userInputs ...string) ([]byte, error) {
-	var pw []byte
-	var err error
+// else from the terminal, typed twice. It prints a strength estimate, and
+// refuses a password below the strength floor (strength.AcceptNewPassword)
+// unless weakOK; on a terminal a refused password is asked again.
+func (c *cmdEnv) newPassword(file string, weakOK bool, userInputs ...string) ([]byte, error) {
+	accept := func(pw []byte) error {
+		if _, err := keys.NormalizePassword(pw); err != nil {
+			return usageError{err}
+		}
+		c.infof("%s", strength.Evaluate(pw, userInputs...).Summary())
+		err := strength.AcceptNewPassword(pw, userInputs...)
+		if err != nil && weakOK {
+			c.warnf("this password is weak; your Secret Key still protects a stolen vault, but a strong password protects you if the kit is found too")
+			return nil
+		}
+		return err
+	}
 	if file != "" {
-		if pw, err = readSecretFile(file); err != nil {
+		pw, err := readSecretFile(file)
+		if err != nil {
 			return nil, err
 		}
-	} else {
+		if err := accept(pw); err != nil {
+			keys.Wipe(pw)
+			return nil, weakUsage(err)
+		}
+		return pw, nil
+	}
+	defer termAsInterrupt()()
+	var pw []byte
+	for try := 1; ; try++ {
+		var err error
 		if pw, err = readSecretTTY("New password: "); err != nil {
 			return nil, err
 		}
-		est := strength.Evaluate(pw, userInputs...)
-		c.infof("%s", est.Summary())
-		again, err := readSecretTTY("Repeat the new password: ")
-		if err != nil {
-			keys.Wipe(pw)
-			return nil, err
+		err = accept(pw)
+		if err == nil {
+			break
 		}
-		same := string(again) == string(pw)
-		keys.Wipe(again)
-		if !same {
-			keys.Wipe(pw)
-			return nil, usageError{errors.New("the two passwords differ; nothing was changed")}
-		}
-	}
-	if _, err := keys.NormalizePassword(pw); err != nil {
 		keys.Wipe(pw)
-		return nil, usageError{err}
+		var we *strength.WeakPasswordError
+		if !errors.As(err, &we) || try == newPasswordTries {
+			return nil, weakUsage(err)
+		}
+		c.warnf("%v", err)
+		for _, sug := range we.Estimate.Suggestions {
+			c.infof("hint: %s", sug)
+		}
 	}
-	est := strength.Evaluate(pw, userInputs...)
-	if file != "" {
-		c.infof("%s", est.Summary())
+	again, err := readSecretTTY("Repeat the new password: ")
+	if err != nil {
+		keys.Wipe(pw)
+		return nil, err
 	}
-	if est.Score < strength.MinScore {
-		c.warnf("this password is weak; your Secret Key still protects a stolen vault, but a strong password protects you if the kit is found too")
+	same := string(again) == string(pw)
+	keys.Wipe(again)
+	if !same {
+		keys.Wipe(pw)
+		return nil, usageError{errors.New("the two passwords differ; nothing was changed")}
 	}
 	return pw, nil
+}
+
+// weakUsage makes a refused weak password a usage error (exit 2); other
+// errors pass unchanged.
+func weakUsage(err error) error {
+	var we *strength.WeakPasswordError
+	if errors.As(err, &we) {
+		return usageError{err}
+	}
+	return err
 }
 
 func (c *cmdEnv) initCmd() *cobra.Command {
 	var email string
 	var sf serverFlags
 	var mem, tm, threads uint32
+	var weakOK bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new account and an empty vault",
@@ -94,6 +131,18 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 				}
 				p.Threads = uint8(threads)
 			}
+			if p.MemoryKiB != 0 {
+				if err := p.Check(); err != nil {
+					return usageError{err}
+				}
+			}
+			// The password first: calibration takes a second or more, and
+			// text typed meanwhile would be echoed and read as the password.
+			pw, err := c.newPassword(c.passwordFile, weakOK, email)
+			if err != nil {
+				return err
+			}
+			defer keys.Wipe(pw)
 			if p.MemoryKiB == 0 {
 				c.infof("calibrating key derivation for this device...")
 				cal := keys.Calibrate(time.Second)
@@ -105,11 +154,6 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 			if explicit && p.BelowDefaults() {
 				c.warnf("key derivation set below the defaults (%s); a stolen vault plus kit is cheaper to attack", p)
 			}
-			pw, err := c.newPassword(c.passwordFile, email)
-			if err != nil {
-				return err
-			}
-			defer keys.Wipe(pw)
 			if sf.url != "" {
 				if _, err := sf.config(); err != nil {
 					return err
@@ -140,6 +184,7 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&email, "email", "", "your email address (shown on the recovery kit)")
+	f.BoolVar(&weakOK, "weak-password-ok", false, "accept a password below the strength floor (3/4)")
 	f.Uint32Var(&mem, "kdf-memory", 0, "Argon2id memory in MiB (default: calibrated, at least 64)")
 	f.Uint32Var(&tm, "kdf-time", 0, "Argon2id passes (default 3)")
 	f.Uint32Var(&threads, "kdf-threads", 0, "Argon2id lanes (default 4)")
@@ -231,9 +276,9 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "state:    locked\n")
 			}
 			if sy, ok := st["sync"].(map[string]any); ok && sy["folder"] != nil {
-				fmt.Fprintf(c.stdout, "sync:     folder %s (%d items with changes not yet written; %d devices)\n", sy["folder"], sy["pending"], sy["devices"])
+				fmt.Fprintf(c.stdout, "sync:     folder %s (%s with changes not yet written; %s)\n", sy["folder"], countNoun(anyInt(sy["pending"]), "item"), countNoun(anyInt(sy["devices"]), "device"))
 			} else if ok {
-				fmt.Fprintf(c.stdout, "sync:     %s (%d items with changes not yet sent; pulled to %d)\n", sy["server"], sy["pending"], sy["cursor"])
+				fmt.Fprintf(c.stdout, "sync:     %s (%s with changes not yet sent; pulled to %d)\n", sy["server"], countNoun(anyInt(sy["pending"]), "item"), sy["cursor"])
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     none\n")
 			}
@@ -252,6 +297,7 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 
 func (c *cmdEnv) passwdCmd() *cobra.Command {
 	var newFile string
+	var weakOK bool
 	cmd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change the password (re-wraps the account key)",
@@ -268,7 +314,7 @@ keyhold rotate-key as well.`,
 				return err
 			}
 			s := ls.s
-			npw, err := c.newPassword(newFile)
+			npw, err := c.newPassword(newFile, weakOK, s.Vault().AccountID().String())
 			if err != nil {
 				return err
 			}
@@ -298,6 +344,7 @@ keyhold rotate-key as well.`,
 		},
 	}
 	cmd.Flags().StringVar(&newFile, "new-password-file", "", "read the new password from this file instead of the terminal")
+	cmd.Flags().BoolVar(&weakOK, "weak-password-ok", false, "accept a new password below the strength floor (3/4)")
 	return cmd
 }
 
@@ -319,15 +366,16 @@ after a suspected leak of a kit, a key file or the password.`,
 				return err
 			}
 			defer v.Close()
-			pw, err := c.password("Password for " + c.vaultDir + ": ")
+			var s *vault.Session
+			var login *keys.Key32
+			pw, err := c.passwordFor("Password for "+c.vaultDir+": ", func(pw []byte) (err error) {
+				s, login, err = v.UnlockLogin(pw)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			defer keys.Wipe(pw)
-			s, login, err := v.UnlockLogin(pw)
-			if err != nil {
-				return err
-			}
 			defer s.Close()
 			defer login.Wipe()
 			var created *vault.Created
@@ -458,7 +506,17 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if acct == nil {
+			fst, ferr := v.FolderStatus(c.ctx)
+			if ferr != nil {
+				fst = nil
+			}
+			if acct == nil && fst != nil {
+				stored = append(stored,
+					map[string]string{"where": "server", "what": "nothing: this vault syncs through a folder, and there is no server account"},
+					map[string]string{"where": filepath.Join(fst.Path, folder.Dir), "what": "each device's change logs, snapshots and key files, sealed: account id, key version, device ids, counters and file sizes are readable; titles, fields and item ids are not"},
+					map[string]string{"where": filepath.Join(fst.Path, folder.Dir), "what": "the encrypted account key and key check (useless without your Secret Key and password)"},
+					map[string]string{"where": filepath.Join(c.vaultDir, vault.FolderConfigFile), "what": "the folder's path and this device's id in it"})
+			} else if acct == nil {
 				stored = append(stored, map[string]string{"where": "server", "what": "nothing: no sync server is configured"})
 			} else {
 				stored = append(stored,
@@ -470,6 +528,11 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			if c.jsonOut {
 				out := map[string]any{"account_id": v.AccountID().String(), "email": di.Email, "key_version": v.KeyVersion(),
 					"kdf": kdfJSON(env.KDF), "sync": di.SyncLocation, "stored": stored}
+				if fst != nil && acct == nil {
+					out["folder"] = fst.Path
+					out["device_id"] = fst.DeviceID
+					out["devices"] = fst.Devices
+				}
 				if acct != nil {
 					out["server"] = cfg.Server
 					out["device_id"] = cfg.DeviceID
@@ -492,7 +555,9 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "email:    %s\n", di.Email)
 			}
 			fmt.Fprintf(c.stdout, "key:      version %d, %s\n", v.KeyVersion(), env.KDF)
-			if acct == nil {
+			if acct == nil && fst != nil {
+				fmt.Fprintf(c.stdout, "sync:     folder %s (this device: %s; %s in the folder; no server account)\n", fst.Path, fst.DeviceID, countNoun(fst.Devices, "device"))
+			} else if acct == nil {
 				fmt.Fprintf(c.stdout, "sync:     none (this vault lives only on this device)\n")
 			} else {
 				fmt.Fprintf(c.stdout, "sync:     %s (this device: %s)\ncreated:  %s\nplan:     %s\ndevices:  %d\nitems:    %d on the server\n",
@@ -532,7 +597,7 @@ func planText(p api.Plan) string {
 		s += "; in force now: " + p.Effective
 	}
 	if p.MaxDevices > 0 {
-		s += fmt.Sprintf("; up to %d devices", p.MaxDevices)
+		s += "; up to " + countNoun(p.MaxDevices, "device")
 	}
 	return s
 }

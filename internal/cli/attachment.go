@@ -86,7 +86,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 			}
 			i := slices.IndexFunc(e.Item.Attachments, func(a item.Attachment) bool { return a.Name == args[1] })
 			if i < 0 {
-				return fmt.Errorf("%w: %q has no attachment %q", vault.ErrNotFound, e.Item.Title, args[1])
+				return missingPart("%q has no attachment %q", e.Item.Title, args[1])
 			}
 			if err := c.writeOut(out, e.Item.Attachments[i].Data); err != nil {
 				return err
@@ -108,7 +108,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 				n := len(it.Attachments)
 				it.Attachments = slices.DeleteFunc(it.Attachments, func(a item.Attachment) bool { return a.Name == args[1] })
 				if len(it.Attachments) == n {
-					return "", fmt.Errorf("%w: %q has no attachment %q", vault.ErrNotFound, it.Title, args[1])
+					return "", missingPart("%q has no attachment %q", it.Title, args[1])
 				}
 				if len(it.Attachments) == 0 {
 					it.Attachments = nil

@@ -20,6 +20,7 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -58,6 +59,7 @@ type cmdEnv struct {
 // Main runs the keyhold command with args (without the program name) and
 // returns the exit code.
 func Main(args []string) int {
+	defer quitAsInterrupt()()
 	return run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
 }
 
@@ -121,7 +123,7 @@ func hints(err error) []string {
 	case errors.Is(err, format.ErrWrongPassword):
 		return []string{"passwords are case-sensitive; check Caps Lock and the keyboard layout"}
 	case errors.Is(err, format.ErrWrongSecretKey):
-		return []string{"set this device up again from your newest recovery kit: keyhold setup --kit KIT --from VAULT"}
+		return []string{"use the newest recovery kit, made after the last key rotation (keyhold kit on a device that has synced since), and set this device up again with it"}
 	case errors.Is(err, vault.ErrNoVault):
 		return []string{"create one with `keyhold init`, or point --vault (or KEYHOLD_VAULT) at an existing vault"}
 	case errors.Is(err, vault.ErrNotFound):
@@ -139,6 +141,14 @@ func hints(err error) []string {
 		return []string{"do not unlock this vault file; restore it from a trusted copy"}
 	case errors.Is(err, vault.ErrVaultExists):
 		return []string{"use another --vault directory, or remove the existing vault if you really mean to"}
+	}
+	if isMissingPart(err) {
+		return []string{"`keyhold show TITLE` lists the item's fields and attachments"}
+	}
+	var we *strength.WeakPasswordError
+	if errors.As(err, &we) {
+		return []string{"choose a longer password: several unrelated words are strong and easy to remember (keyhold generate --words 5 makes one)",
+			"or keep this one with --weak-password-ok (your Secret Key still protects a stolen vault; a strong password protects you if the kit is found too)"}
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -205,6 +215,7 @@ func (c *cmdEnv) password(prompt string) ([]byte, error) {
 	if c.passwordFile != "" {
 		return readSecretFile(c.passwordFile)
 	}
+	defer termAsInterrupt()()
 	return readSecretTTY(prompt)
 }
 
@@ -282,16 +293,15 @@ func (c *cmdEnv) unlockLocal() (*vault.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw, err := c.password("Password for " + c.vaultDir + ": ")
+	var s *vault.Session
+	pw, err := c.passwordFor("Password for "+c.vaultDir+": ", func(pw []byte) (err error) {
+		s, err = v.Unlock(pw)
+		return err
+	})
 	if err != nil {
 		v.Close()
 		return nil, err
 	}
-	defer keys.Wipe(pw)
-	s, err := v.Unlock(pw)
-	if err != nil {
-		v.Close()
-		return nil, err
-	}
+	keys.Wipe(pw)
 	return s, nil
 }

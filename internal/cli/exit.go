@@ -96,7 +96,7 @@ func exitCode(err error) int {
 		errors.Is(err, vault.ErrWrongAccount), errors.Is(err, keys.ErrKDFDowngrade),
 		errors.Is(err, format.ErrWrongKey), errors.Is(err, vault.ErrRotated):
 		return ExitAuth
-	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNoVault):
+	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNoVault), isMissingPart(err):
 		return ExitNotFound
 	case errors.Is(err, vault.ErrAmbiguous):
 		return ExitAmbiguous

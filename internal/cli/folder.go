@@ -54,7 +54,7 @@ func (c *cmdEnv) setupFromFolder(path string, k *kit.Kit) error {
 	if c.jsonOut {
 		return c.printJSON(map[string]any{"vault": c.vaultDir, "account_id": id.String(), "folder": path, "items": rep.Added})
 	}
-	c.infof("this device is set up from the folder %s: %s (account %s, %d items)", path, c.vaultDir, id, rep.Added)
+	c.infof("this device is set up from the folder %s: %s (account %s, %s)", path, c.vaultDir, id, countNoun(rep.Added, "item"))
 	return nil
 }
 
@@ -133,14 +133,14 @@ func (c *cmdEnv) printFolder(rep *vault.FolderReport) error {
 
 func (c *cmdEnv) reportFolder(rep *vault.FolderReport) {
 	if rep.Relogged > 0 {
-		c.warnf("%d items' changes written by this device are gone from the folder (a sync client rolled it back, or files were deleted); they are written again at the next sync, and nothing was taken from the folder this time", rep.Relogged)
+		c.warnf("changes to %s written by this device are gone from the folder (a sync client rolled it back, or files were deleted); they are written again at the next sync, and nothing was taken from the folder this time", countNoun(rep.Relogged, "item"))
 	} else if rep.Waiting && rep.UnknownKeyVersion > 0 {
 		c.warnf("the folder holds key files of key version %d that this device cannot open: either the account key was rotated two or more times since this device last synced (set it up again from the newest recovery kit: keyhold setup --kit KIT --folder PATH), or those files are not genuine; nothing was taken from the folder this time", rep.UnknownKeyVersion)
 	} else if rep.Waiting {
 		c.warnf("the folder is still receiving files from other devices (%d could not be read yet); nothing was taken from it this time, your changes were written", rep.Skipped)
 	}
-	c.infof("synced with the folder: %d changes written, %d replayed, %d new, %d updated; %d devices",
-		rep.Written, rep.Replayed, rep.Added, rep.Updated, rep.Devices)
+	c.infof("synced with the folder: %d changes written, %d replayed, %d new, %d updated; %s",
+		rep.Written, rep.Replayed, rep.Added, rep.Updated, countNoun(rep.Devices, "device"))
 	for _, mc := range rep.Conflicts {
 		var parts []string
 		for _, f := range mc.Fields {

@@ -160,7 +160,7 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 	}
 	for _, name := range f.removeFields {
 		if !it.Remove(name) {
-			return false, fmt.Errorf("%w: field %q", vault.ErrNotFound, name)
+			return false, missingPart("%q has no field %q to remove", it.Title, name)
 		}
 	}
 	if ch("notes") {
@@ -346,7 +346,7 @@ for scripts: keyhold show GitHub --field password.`,
 			if field != "" {
 				v, ok := e.Item.Get(field)
 				if !ok {
-					return fmt.Errorf("%w: %q has no field %q", vault.ErrNotFound, e.Item.Title, field)
+					return missingPart("%q has no field %q", e.Item.Title, field)
 				}
 				fmt.Fprintln(c.stdout, v)
 				return nil

@@ -155,7 +155,10 @@ encrypted account key and key check, opens and checks them, and only then
 downloads every item, verifies each one and the manifest, and writes the
 vault.
 
---kit takes the kit text, a file holding it, a PNG or JPEG of its QR code
+--kit takes the kit text (the setup code, KH1-…, typed with or without
+its hyphens, in any case; or the account id and the Secret Key as printed
+in their boxes, which name no server or folder, so --server or --folder
+goes with them), a file holding it, a PNG or JPEG of its QR code
 (a photo or screenshot), the printed PDF, or "-" for stdin. --from-keystore
 takes the kit this computer's key store keeps (every device whose Secret
 Key is in the key store keeps its kit there too): the newest one, or that
@@ -207,8 +210,11 @@ is refused.`,
 				if sf.url == "" {
 					sf.url = k.SyncLocation
 				}
-				if sf.url == "" || !(strings.HasPrefix(sf.url, "https://") || strings.HasPrefix(sf.url, "http://")) {
-					return usageError{errors.New("this kit names no sync server: give --server URL, or --from VAULT with a copy of another device's vault")}
+				if sf.url == "" {
+					return usageError{errors.New("this kit names no sync server or folder (the account id and Secret Key alone never do): give --server URL, --folder PATH for a sync folder, or --from VAULT with a copy of another device's vault")}
+				}
+				if !(strings.HasPrefix(sf.url, "https://") || strings.HasPrefix(sf.url, "http://")) {
+					return usageError{fmt.Errorf("this kit is for a sync folder (%s), not a server: add --folder PATH (the folder as this device sees it)", sf.url)}
 				}
 				return c.setupFromServer(&sf, keys.AccountID(k.AccountID), &sk)
 			}
@@ -229,7 +235,7 @@ is refused.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&kitArg, "kit", "", "the recovery kit: text, FILE (text, .png, .jpg, .pdf) or - for stdin")
+	cmd.Flags().StringVar(&kitArg, "kit", "", "the recovery kit: setup code or account id and Secret Key, FILE (text, .png, .jpg, .pdf) or - for stdin")
 	cmd.Flags().StringVar(&from, "from", "", "another device's vault directory (or its vault.db)")
 	cmd.Flags().StringVar(&folder, "folder", "", "a sync folder (Dropbox, iCloud Drive, Syncthing…) the account's devices share")
 	cmd.Flags().BoolVar(&fromKeystore, "from-keystore", false, "take the kit from this system's key store instead of --kit")
@@ -241,7 +247,7 @@ is refused.`,
 
 func readKit(c *cmdEnv, arg string) (kit.Kit, error) {
 	if arg != "-" {
-		if _, err := os.Stat(arg); err != nil && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(arg)), "KH") {
+		if _, err := os.Stat(arg); err != nil && (strings.HasPrefix(strings.ToUpper(strings.TrimSpace(arg)), "KH") || strings.Contains(strings.ToUpper(arg), "K1")) {
 			c.warnf("the kit text on the command line can be seen by other users (ps) and stays in your shell history; prefer --kit FILE or --kit -")
 		}
 	}

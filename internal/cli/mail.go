@@ -213,7 +213,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 	if !mf.yes {
 		ok, err := confirmTTY("Send the recovery kit by email?")
 		if err != nil {
-			return exitError{fmt.Errorf("%w; add --yes to send without asking", err), ExitNoInput}
+			return noTerminalToAsk("whether to send the kit", "add --yes to send without asking")
 		}
 		if !ok {
 			return usageError{errors.New("not sent")}
@@ -244,7 +244,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 				"if you confirm, it is kept for this device and a server that later names another is refused.\n", mailerHost(use), api.Printable(use))
 			ok, err := confirmTTY("Use this mailer for kit mail from this device?")
 			if err != nil {
-				return exitError{fmt.Errorf("%w; give --mailer-url URL", err), ExitNoInput}
+				return noTerminalToAsk("whether to use the mailer the server suggests", "give --mailer-url URL")
 			}
 			if !ok {
 				return usageError{errors.New("not sent: give --mailer-url URL to choose a mailer")}
@@ -252,7 +252,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 			pin = true
 		}
 		mailerUsed = use
-		mc, err := api.NewClient(use, mf.mailerFingerprint)
+		mc, err := api.NewPeerClient(use, mf.mailerFingerprint, "mailer")
 		if err != nil {
 			return usageError{err}
 		}

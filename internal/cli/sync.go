@@ -216,7 +216,7 @@ asking for the password.`,
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "stay connected and sync changes as they happen")
-	cmd.AddCommand(c.syncEnableCmd(), c.forgetDeviceCmd())
+	cmd.AddCommand(c.syncEnableCmd(), c.syncDisableCmd(), c.forgetDeviceCmd())
 	return cmd
 }
 
@@ -233,25 +233,25 @@ func (c *cmdEnv) localSync() (*localSyncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw, err := c.password("Password for " + c.vaultDir + ": ")
-	if err != nil {
-		v.Close()
-		return nil, err
-	}
-	defer keys.Wipe(pw)
-	s, login, err := v.UnlockLogin(pw)
-	if errors.Is(err, format.ErrWrongPassword) {
-		// The password may have been changed on another device, whose
-		// change ended this device's session before it could fetch the
-		// new envelope: try the password with the server.
-		if cfg, lerr := syncclient.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
-			s, login, err = v.UnlockLogin(pw)
+	var s *vault.Session
+	var login *keys.Key32
+	pw, err := c.passwordFor("Password for "+c.vaultDir+": ", func(pw []byte) (err error) {
+		s, login, err = v.UnlockLogin(pw)
+		if errors.Is(err, format.ErrWrongPassword) {
+			// The password may have been changed on another device, whose
+			// change ended this device's session before it could fetch the
+			// new envelope: try the password with the server.
+			if cfg, lerr := syncclient.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
+				s, login, err = v.UnlockLogin(pw)
+			}
 		}
-	}
+		return err
+	})
 	if err != nil {
 		v.Close()
 		return nil, err
 	}
+	keys.Wipe(pw)
 	ls := &localSyncer{s: s, login: login}
 	c.closers = append(c.closers, func() { login.Wipe(); localSession{s}.Close() })
 	return ls, nil
@@ -574,9 +574,17 @@ func (c *cmdEnv) devicesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "devices", Short: "List or revoke the devices that sync this account"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
-		Short: "List the account's devices",
+		Short: "List the account's devices (with a folder: the devices seen in it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if c.folderSynced() {
+				v, err := c.openVault()
+				if err != nil {
+					return err
+				}
+				defer v.Close()
+				return c.listFolderDevices(v)
+			}
 			return c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
 				ds, err := cl.Devices(c.ctx)
 				if err != nil {
@@ -621,6 +629,9 @@ synced; keyhold setup --kit KIT re-joins it to the account as a new device
 and sends those edits.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.folderSynced() {
+				return usageError{errors.New("this vault syncs through a folder, which has no sessions to revoke: keyhold sync forget-device DEVICE_ID removes a device's files from it, and keyhold rotate-key locks out a lost device")}
+			}
 			if _, err := uuid.Parse(args[0]); err != nil {
 				return usageError{fmt.Errorf("%q is not a device id (see keyhold devices list)", args[0])}
 			}
@@ -631,7 +642,7 @@ and sends those edits.`,
 					c.infof("until you set it up again with keyhold setup --kit KIT, which keeps the edits it has not synced")
 					ok, err := confirmTTY("Revoke this device?")
 					if err != nil {
-						return fmt.Errorf("%w; add --yes to revoke this device without asking", err)
+						return noTerminalToAsk("whether to revoke this device", "add --yes to revoke it without asking")
 					}
 					if !ok {
 						return exitError{errors.New("not revoked"), ExitUsage}
@@ -816,7 +827,7 @@ func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) 
 		return err
 	}
 	if n > 0 {
-		c.infof("%d edits made while this device was revoked were merged and sent", n)
+		c.infof("%s made while this device was revoked %s merged and sent", countNoun(n, "edit"), map[bool]string{true: "was", false: "were"}[n == 1])
 	}
 	c.reportSync(rep)
 	return nil

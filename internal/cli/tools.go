@@ -83,7 +83,7 @@ func (c *cmdEnv) otpCmd() *cobra.Command {
 			}
 			secret, ok := e.Item.Get("totp")
 			if !ok || secret == "" {
-				return fmt.Errorf("%w: %q has no TOTP secret", vault.ErrNotFound, e.Item.Title)
+				return missingPart("%q has no TOTP secret", e.Item.Title)
 			}
 			code, remaining, err := totpCode(secret, time.Now())
 			if err != nil {
@@ -144,7 +144,7 @@ helper is handed only a hash of the value, never the value.`,
 			if strings.EqualFold(field, "otp") {
 				secret, ok := e.Item.Get("totp")
 				if !ok {
-					return fmt.Errorf("%w: %q has no TOTP secret", vault.ErrNotFound, e.Item.Title)
+					return missingPart("%q has no TOTP secret", e.Item.Title)
 				}
 				if v, _, err = totpCode(secret, time.Now()); err != nil {
 					return err
@@ -152,7 +152,7 @@ helper is handed only a hash of the value, never the value.`,
 			} else {
 				var ok bool
 				if v, ok = e.Item.Get(field); !ok {
-					return fmt.Errorf("%w: %q has no field %q", vault.ErrNotFound, e.Item.Title, field)
+					return missingPart("%q has no field %q", e.Item.Title, field)
 				}
 			}
 			exe, err := os.Executable()

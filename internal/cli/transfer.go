@@ -224,8 +224,12 @@ func (c *cmdEnv) importSource(name string, data []byte, creds sourceCreds, dryRu
 		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "repeated_in_file": repeats,
 			"skipped_empty": res.Skipped, "unmapped": unmapped})
 	}
-	c.infof("imported %d items (%d already in the vault, %d repeated in the file, %d empty entries skipped, %d values could not be mapped: listed above)",
-		len(fresh), dups, repeats, res.Skipped, len(unmapped))
+	unmappedNote := "no values left unmapped"
+	if len(unmapped) > 0 {
+		unmappedNote = countNoun(len(unmapped), "value") + " could not be mapped: listed above"
+	}
+	c.infof("imported %s (%d already in the vault, %d repeated in the file, %d empty entries skipped, %s)",
+		countNoun(len(fresh), "item"), dups, repeats, res.Skipped, unmappedNote)
 	return nil
 }
 
@@ -235,10 +239,10 @@ func importDetail(im transfer.Imported) string {
 		parts = append(parts, "from "+strconv.Quote(im.Source))
 	}
 	if n := len(im.History); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d past versions", n))
+		parts = append(parts, countNoun(n, "past version"))
 	}
 	if n := len(im.Item.Attachments); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d attachments", n))
+		parts = append(parts, countNoun(n, "attachment"))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -486,7 +490,7 @@ func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 	if c.jsonOut {
 		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "skipped_empty": res.Skipped, "warnings": nonNil(res.Warnings)})
 	}
-	c.infof("imported %d items (%d already in the vault, %d empty rows skipped)", len(fresh), dups, res.Skipped)
+	c.infof("imported %s (%d already in the vault, %d empty rows skipped)", countNoun(len(fresh), "item"), dups, res.Skipped)
 	return nil
 }
 
@@ -543,7 +547,7 @@ func (c *cmdEnv) importKeyhold(data []byte, pwFile, identityFile string, dryRun 
 		for _, im := range its {
 			fmt.Fprintf(c.stdout, "would restore %s %q (%d past revisions)\n", im.Item.Type, im.Item.Title, len(im.History))
 		}
-		c.infof("dry run: %d items in the export; nothing was written", len(its))
+		c.infof("dry run: %s in the export; nothing was written", countNoun(len(its), "item"))
 		return nil
 	}
 	s, err := c.unlockLocal()
@@ -558,7 +562,7 @@ func (c *cmdEnv) importKeyhold(data []byte, pwFile, identityFile string, dryRun 
 	if c.jsonOut {
 		return c.printJSON(map[string]any{"added": added, "duplicates": len(skipped)})
 	}
-	c.infof("restored %d items (%d already in the vault were skipped)", added, len(skipped))
+	c.infof("restored %s (%d already in the vault were skipped)", countNoun(added, "item"), len(skipped))
 	return nil
 }
 
@@ -706,7 +710,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 			}
 			clear(buf.Bytes())
 			if out != "-" {
-				c.infof("exported %d items to %s", written, out)
+				c.infof("exported %s to %s", countNoun(written, "item"), out)
 			}
 			return nil
 		},

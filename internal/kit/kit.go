@@ -185,7 +185,8 @@ func group(body string) string {
 
 // Parse reads a kit from its text form. It is forgiving about what people
 // and scanners do to text — surrounding space, lower case, line breaks,
-// missing or extra hyphens — and strict about everything else, so that
+// missing or extra hyphens, spaces instead of hyphens (even after "KH1")
+// — and strict about everything else, so that
 // every kit has exactly one canonical text (Parse(s).Text()).
 //
 // Errors wrap ErrNotKit, ErrKitVersion, ErrKitChar, ErrKitChecksum,
@@ -284,8 +285,17 @@ func normalize(s string) (string, error) {
 		i++
 	}
 	digits := s[2:i]
-	if digits == "" || i == len(s) || s[i] != '-' || digits[0] == '0' {
+	if digits == "" || i == len(s) || digits[0] == '0' {
 		return "", ErrNotKit
+	}
+	switch s[i] {
+	case '-', ' ', '\t', '\n', '\r':
+		i++
+	default:
+		// Typed without separators ("kh122al6…"): the body may start
+		// with a digit, so the format number is the first digit alone.
+		i = 3
+		digits = s[2:3]
 	}
 	if digits != "1" {
 		if len(digits) > 6 {
@@ -293,7 +303,7 @@ func normalize(s string) (string, error) {
 		}
 		return "", fmt.Errorf("%w (format %s); upgrade keyhold to read it", ErrKitVersion, digits)
 	}
-	rest := s[i+1:]
+	rest := s[i:]
 
 	b := make([]byte, 0, len(rest))
 	pos := 0 // index of the next character in the body

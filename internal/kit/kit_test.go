@@ -190,7 +190,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", ErrNotKit, []string{"not a keyhold recovery kit", "KH1-"}},
 		{"other text", "hello world", ErrNotKit, nil},
-		{"no hyphen", "KH1" + body, ErrNotKit, nil},
+		{"only the prefix", "KH1", ErrNotKit, nil},
 		{"no version", "KH-" + body, ErrNotKit, nil},
 		{"zero version", "KH0-" + body, ErrNotKit, nil},
 		{"leading zero", "KH01-" + body, ErrNotKit, nil},
@@ -484,7 +484,8 @@ func FuzzParse(f *testing.F) {
 // independently of Parse: upper case, separators dropped, regrouped.
 func canonical(s string) string {
 	s = strings.ToUpper(strings.TrimSpace(s))
-	body := strings.TrimPrefix(s, "KH1-")
+	// "KH1", then one separator or none (the code typed without any).
+	body := strings.TrimPrefix(s, "KH1")
 	var b strings.Builder
 	for _, c := range body {
 		if !strings.ContainsRune(" \t\r\n-", c) {

@@ -24,6 +24,10 @@ var maxInput int64 = 64 << 20
 //     or a screenshot), or a text file holding the setup code;
 //   - anything else is taken as the setup code itself.
 //
+// Text (given, or in a file) may also be the account id and the Secret
+// Key as printed on the kit (ParsePrinted); such a kit names no sync
+// location.
+//
 // Errors name the file but never show its content.
 func Read(arg string) (Kit, error) {
 	if arg == "-" {
@@ -50,7 +54,7 @@ func Read(arg string) (Kit, error) {
 		}
 		return Kit{}, fmt.Errorf("cannot read the kit from %s: %v", arg, unwrapPath(err))
 	}
-	return Parse(arg)
+	return parseTyped(arg)
 }
 
 // looksLikePath reports whether s has characters that a setup code never
@@ -107,7 +111,7 @@ func ReadFrom(r io.Reader, name string) (Kit, error) {
 		text = string(data)
 	}
 
-	k, err := Parse(text)
+	k, err := parseTyped(text)
 	if err != nil {
 		return Kit{}, fmt.Errorf("%s: %w", name, err)
 	}

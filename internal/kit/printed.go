@@ -1,0 +1,80 @@
+package kit
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+// accountIDPattern finds an account id as the kit prints it: a UUID in
+// its usual hyphenated form, in either case.
+var accountIDPattern = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// secretKeyStart finds where a Secret Key's "K1" prefix begins: at the
+// start of the text or after a character that is not a letter or digit
+// (so that it is not the end of a word such as a label).
+var secretKeyStart = regexp.MustCompile(`(?i)(?:^|[^0-9a-z])(k1)`)
+
+// ErrNoSecretKey means the text holds an account id but no Secret Key.
+var ErrNoSecretKey = errors.New("found the account id but no Secret Key (it starts with K1-, in the box below the account id)")
+
+// ParsePrinted reads the other thing a person can copy from the printed
+// kit besides the setup code: the account id and the Secret Key as shown
+// in their boxes, in any order, on one line or two, with or without their
+// labels ("Account ID:", "Secret Key:"), hyphens, spaces or upper case.
+// The Secret Key's own check characters catch typos.
+//
+// Such a kit names no sync location: the caller must be told where the
+// vault lives (a server or a folder). Errors wrap ErrNotKit (no account
+// id), ErrNoSecretKey, keys.ErrSecretKeyFormat or
+// keys.ErrSecretKeyChecksum, and never contain the Secret Key.
+func ParsePrinted(s string) (Kit, error) {
+	loc := accountIDPattern.FindStringIndex(s)
+	if loc == nil {
+		return Kit{}, ErrNotKit
+	}
+	id, err := keys.ParseAccountID(s[loc[0]:loc[1]])
+	if err != nil {
+		return Kit{}, ErrNotKit
+	}
+	// The Secret Key runs from its "K1" to the end of its line; the
+	// account id is cut out first, in case both share a line.
+	rest := s[:loc[0]] + "\n" + s[loc[1]:]
+	m := secretKeyStart.FindStringSubmatchIndex(rest)
+	if m == nil {
+		return Kit{}, ErrNoSecretKey
+	}
+	line := rest[m[2]:]
+	if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	sk, err := keys.ParseSecretKey(line)
+	if err != nil {
+		return Kit{}, fmt.Errorf("the Secret Key next to the account id: %w", err)
+	}
+	defer sk.Wipe()
+	k := Kit{AccountID: id}
+	copy(k.SecretKey[:], sk[:])
+	return k, nil
+}
+
+// parseTyped reads what a person typed or pasted: the setup code, else
+// the account id and the Secret Key (ParsePrinted). An error about the
+// setup code is kept when the text has no account id either.
+func parseTyped(s string) (Kit, error) {
+	k, err := Parse(s)
+	if err == nil || !errors.Is(err, ErrNotKit) {
+		return k, err
+	}
+	k, perr := ParsePrinted(s)
+	if perr == nil {
+		return k, nil
+	}
+	if errors.Is(perr, ErrNotKit) {
+		return Kit{}, fmt.Errorf("%w; give the setup code (KH1-…), or the account id and the Secret Key (K1-…) as printed on the kit", err)
+	}
+	return Kit{}, perr
+}
