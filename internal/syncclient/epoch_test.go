@@ -2,10 +2,12 @@ package syncclient
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"github.com/keyhold/keyhold/internal/keys"
 	"strings"
 	"testing"
+
+	"github.com/keyhold/keyhold/internal/keys"
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
@@ -63,10 +65,12 @@ func TestServerReplaysOldEnvelope(t *testing.T) {
 		t.Fatalf("device B's epoch after adopting the change: %d, want 2", e)
 	}
 
-	// The server goes back to the old envelope and login record.
-	if err := ts.st.SetPassword(ctx, id, old.KeyVersion, old.Envelope, old.Record, store.ID{}); err != nil {
-		t.Fatal(err)
+	// The server's database goes back to the old envelope and login
+	// record (the store itself never writes an older epoch).
+	if err := ts.st.SetPassword(ctx, id, old.KeyVersion, old.Envelope, old.Record, store.ID{}); !errors.Is(err, store.ErrOldEpoch) {
+		t.Fatalf("the store writing the older envelope: %v, want ErrOldEpoch", err)
 	}
+	rollBackKeys(t, ts, id, old)
 	_, err = b.y.Sync(ctx)
 	if !errors.Is(err, vault.ErrOldEnvelope) || !strings.HasPrefix(err.Error(), "the server sent an account key envelope older than one this device already adopted (epoch 1 < 2)") {
 		t.Fatalf("sync against the replayed envelope: %v", err)
@@ -86,6 +90,21 @@ func TestServerReplaysOldEnvelope(t *testing.T) {
 	defer s.Close()
 	if es, err := s.List(ctx, vault.Active); err != nil || len(es) != 1 {
 		t.Fatalf("device B's items after the refused replay: %d, %v", len(es), err)
+	}
+}
+
+// rollBackKeys puts the account's envelope and login record back to k
+// behind the store's back, as restoring an old backup of the server's
+// database would.
+func rollBackKeys(t *testing.T, ts *testServer, id store.ID, k *store.Keys) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+ts.db+"?_pragma=busy_timeout(30000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE accounts SET envelope = ?, record = ? WHERE id = ?`, k.Envelope, k.Record, id[:]); err != nil {
+		t.Fatal(err)
 	}
 }
 
