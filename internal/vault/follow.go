@@ -23,9 +23,12 @@ import (
 // works on this device). It is checked as far as possible first: same
 // account and key version, this device's Secret Key, KDF settings no
 // weaker than this device's floor, and a password epoch no lower than
-// any this device has adopted or kept (an *OldEnvelopeError otherwise:
-// the server may be replaying an old password). It reports whether
-// anything changed.
+// the working envelope's (an *OldEnvelopeError otherwise: the server may
+// be replaying an old password); from the server, not equal to it
+// either. A pending envelope kept earlier does not raise that floor (its
+// epoch is not authenticated until it opens): the newer arrival replaces
+// it. The previous-version envelope this vault was migrated from is
+// nothing new. It reports whether anything changed.
 func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 	return s.adoptEnvelope(ctx, b, fromServer)
 }
@@ -42,6 +45,9 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	}
 	if pend, err := s.v.pendingEnvelope(); err == nil && pend != nil && bytes.Equal(pend.Marshal(), env.Marshal()) {
 		return false, nil
+	}
+	if leg := s.v.legacyEnvelope(); leg != nil && bytes.Equal(leg.Marshal(), env.Marshal()) {
+		return false, nil // the envelope this vault was migrated from
 	}
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
 		return false, fmt.Errorf("%w (the server's envelope is for another account or key version)", ErrServerMismatch)
