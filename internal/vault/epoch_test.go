@@ -179,6 +179,41 @@ func TestPreviousVersionEnvelope(t *testing.T) {
 	unlock(t, dir, "battery staple")
 }
 
+// A device that migrated its previous-version vault never published the
+// migration, so another device's first password change since epochs
+// (made before that one migrated) arrives at the same epoch 1: it is
+// kept aside and opens with the new password, not refused as a second
+// envelope of one epoch.
+func TestMigratedVaultAdoptsFirstChangeElsewhere(t *testing.T) {
+	dir, c := newVault(t)
+	s := unlock(t, dir, "correct horse")
+	ak, kv := s.AccountKey()
+	env1, d, err := format.NewEnvelopeV1WithRand(rand.Reader, ak, c.AccountID, kv, []byte("correct horse"), c.SecretKey, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Wipe()
+	elsewhere, d, err := format.NewEnvelope(ak, c.AccountID, kv, 1, []byte("battery staple"), c.SecretKey, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Wipe()
+	if _, err := s.Vault().db.Exec(`UPDATE meta SET v = ? WHERE k = 'envelope'`, env1.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	s = unlock(t, dir, "correct horse")
+	if changed, err := s.AdoptEnvelope(ctx, elsewhere.Marshal()); err != nil || !changed {
+		t.Fatalf("another device's first change at epoch 1: %v, %v; want it kept aside", changed, err)
+	}
+	s = unlock(t, dir, "battery staple")
+	if e := s.Vault().Envelope(); e.Epoch != 1 || e.Salt != elsewhere.Salt {
+		t.Fatalf("after unlocking with the new password: epoch %d", e.Epoch)
+	}
+	if _, err := s.AdoptEnvelope(ctx, env1.Marshal()); !errors.Is(err, ErrOldEnvelope) {
+		t.Fatalf("the previous-version envelope after the change: %v, want ErrOldEnvelope", err)
+	}
+}
+
 // A vault made before password epochs cannot be rolled back once it has
 // been unlocked: a server serving another previous-version envelope (the
 // one of an older password, made before epochs) is refused with a message

@@ -46,7 +46,8 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	if pend, err := s.v.pendingEnvelope(); err == nil && pend != nil && bytes.Equal(pend.Marshal(), env.Marshal()) {
 		return false, nil
 	}
-	if leg := s.v.legacyEnvelope(); leg != nil && bytes.Equal(leg.Marshal(), env.Marshal()) {
+	leg := s.v.legacyEnvelope()
+	if leg != nil && bytes.Equal(leg.Marshal(), env.Marshal()) {
 		return false, nil // the envelope this vault was migrated from
 	}
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
@@ -66,7 +67,11 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	if env.KDF.Weaker(di.KDFFloor) {
 		return false, fmt.Errorf("%w (its envelope's %w: %s, this device last used %s)", ErrServerMismatch, keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
-	if from == fromServer {
+	// The server never held this vault's migration (epoch.go), so an
+	// envelope it serves at the migration's epoch is another device's
+	// first change since epochs (made before that device migrated), not
+	// a second one of an epoch the server already held.
+	if from == fromServer && leg == nil {
 		if err := checkServerEpoch(env, s.v.epochFloor()); err != nil {
 			return false, err
 		}
