@@ -1,7 +1,9 @@
 package format
 
 import (
+	"crypto/rand"
 	"fmt"
+	"io"
 
 	"github.com/keyhold/keyhold/internal/keys"
 )
@@ -71,9 +73,15 @@ func (e *Envelope) OpenDerived(d *keys.Derived) (*keys.AccountKey, error) {
 // device uses it to migrate a vault made before password epochs (SPEC
 // §6) without asking for a new password.
 func (e *Envelope) Upgrade(ak *keys.AccountKey, d *keys.Derived, epoch uint32) (*Envelope, error) {
+	return e.UpgradeWithRand(rand.Reader, ak, d, epoch)
+}
+
+// UpgradeWithRand is Upgrade with the nonce drawn from r; for known-answer
+// vectors only.
+func (e *Envelope) UpgradeWithRand(r io.Reader, ak *keys.AccountKey, d *keys.Derived, epoch uint32) (*Envelope, error) {
 	u := &Envelope{Version: Version2, AccountID: e.AccountID, KeyVersion: e.KeyVersion, Epoch: epoch,
 		KDF: e.KDF, Salt: e.Salt, SecretKeyCheck: e.SecretKeyCheck}
-	box, err := keys.Seal(d.Wrap[:], labelEnvelope, u.header(), ak[:])
+	box, err := keys.SealWithRand(r, d.Wrap[:], labelEnvelope, u.header(), ak[:])
 	if err != nil {
 		return nil, err
 	}
