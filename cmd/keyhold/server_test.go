@@ -109,6 +109,8 @@ func TestServerScripts(t *testing.T) {
 					"pgdb":     cmdPGDB,
 					"pgdump":   cmdPGDump,
 					"flipbyte": cmdFlipByte,
+					"envv1":    cmdEnvV1,
+					"srvenv":   cmdSrvEnv,
 					"waitshow": cmdWaitShow,
 					"sleep":    cmdSleep,
 				},

@@ -1,7 +1,9 @@
 package format
 
 import (
+	"crypto/rand"
 	"fmt"
+	"io"
 
 	"github.com/keyhold/keyhold/internal/keys"
 )
@@ -60,4 +62,29 @@ func (e *Envelope) OpenDerived(d *keys.Derived) (*keys.AccountKey, error) {
 	copy(ak[:], pt)
 	clear(pt)
 	return ak, nil
+}
+
+// Upgrade returns e (an envelope of any version) re-encoded as the
+// current version at password epoch epoch: the same account, key version,
+// key derivation, salt and Secret Key check, and ak sealed again, with a
+// fresh nonce, under the wrap key d that e's own derivation gave (the
+// password that opened e). Because salt and parameters stay, the login
+// key (SPEC §3) stays too: the server's login record still matches. A
+// device uses it to migrate a vault made before password epochs (SPEC
+// §6) without asking for a new password.
+func (e *Envelope) Upgrade(ak *keys.AccountKey, d *keys.Derived, epoch uint32) (*Envelope, error) {
+	return e.UpgradeWithRand(rand.Reader, ak, d, epoch)
+}
+
+// UpgradeWithRand is Upgrade with the nonce drawn from r; for known-answer
+// vectors only.
+func (e *Envelope) UpgradeWithRand(r io.Reader, ak *keys.AccountKey, d *keys.Derived, epoch uint32) (*Envelope, error) {
+	u := &Envelope{Version: Version2, AccountID: e.AccountID, KeyVersion: e.KeyVersion, Epoch: epoch,
+		KDF: e.KDF, Salt: e.Salt, SecretKeyCheck: e.SecretKeyCheck}
+	box, err := keys.SealWithRand(r, d.Wrap[:], labelEnvelope, u.header(), ak[:])
+	if err != nil {
+		return nil, err
+	}
+	u.Box = box
+	return u, nil
 }

@@ -173,6 +173,12 @@ func makeEnvelopeVectors(t *testing.T) []Vector {
 		t.Fatal(err)
 	}
 	v1 := old.Marshal()
+	// The same envelope migrated to the current version (SPEC §6): same
+	// salt and parameters, so the same Wrap and Login keys.
+	mig, err := old.UpgradeWithRand(seeded(2), &vecAK, od, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return []Vector{
 		ok, nfkd,
 		v("wrong password", "ErrWrongPassword", good, func(x *Vector) { x.Password = "correct horse battery stapler" }),
@@ -196,6 +202,11 @@ func makeEnvelopeVectors(t *testing.T) []Vector {
 		v("previous version relabelled as the current one", "ErrMalformed", func() []byte { c := append([]byte(nil), v1...); c[4] = Version2; return c }(), func(x *Vector) { x.Epoch = 0 }),
 		v("previous version, flipped bit in the key version", "ErrWrongPassword", flip(v1, 24), func(x *Vector) { x.Epoch = 0 }),
 		v("current version relabelled as the previous one", "ErrMalformed", func() []byte { c := append([]byte(nil), good...); c[4] = Version1; return c }(), nil),
+		v("previous version migrated to the current one at epoch 1 (same Wrap and Login keys)", "ok", mig.Marshal(), func(x *Vector) {
+			x.Epoch = 1
+			x.WrapKey = hex.EncodeToString(od.Wrap[:])
+			x.LoginKey = hex.EncodeToString(od.Login[:])
+		}),
 	}
 }
 

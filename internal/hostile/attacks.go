@@ -56,6 +56,9 @@ const (
 	envMemory  = 30
 	envThreads = 34
 	envSalt    = 35
+	// envEpoch is the password epoch's offset, in the current version
+	// only.
+	envEpoch = 25
 )
 
 // envAt is the offset of the header field at off (a previous-version
@@ -265,6 +268,20 @@ var attacks = map[string]*attack{
 			binary.BigEndian.PutUint32(k.Envelope[envAt(k.Envelope, envMemory):], 1<<32-1)
 			return true
 		})},
+	"envelope-epoch": {doc: "sets the envelope's password epoch to N (a forged change: the box no longer opens)", paths: []string{pathKeys}, args: 1,
+		rewrite: func(p *Proxy, x *exchange, args []string) bool {
+			n, err := strconv.ParseUint(args[0], 10, 32)
+			if err != nil {
+				return false
+			}
+			return keysRewrite(func(p *Proxy, k *api.Keys) bool {
+				if api.EnvelopeHeaderLen(k.Envelope) != api.EnvelopeHeaderSize || len(k.Envelope) < api.EnvelopeHeaderSize {
+					return false
+				}
+				binary.BigEndian.PutUint32(k.Envelope[envEpoch:], uint32(n))
+				return true
+			})(p, x, args)
+		}},
 	"keycheck-null": {doc: "sends no key check", paths: []string{pathKeys},
 		rewrite: keysRewrite(func(p *Proxy, k *api.Keys) bool { k.KeyCheck = nil; return true })},
 	"keycheck-flip": {doc: "flips a byte of the key check's sealed box", paths: []string{pathKeys},

@@ -56,6 +56,8 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 		svc.WriteError(w, http.StatusForbidden, api.CodeRevoked, "this device was revoked; it cannot log in to this account again", 0)
 	case errors.Is(err, store.ErrPlanLimit):
 		svc.WriteError(w, http.StatusForbidden, api.CodePlanLimit, "the account's plan allows no more devices; revoke one first", 0)
+	case errors.Is(err, store.ErrOldEpoch):
+		svc.WriteError(w, http.StatusConflict, api.CodeOldEpoch, "the envelope's password epoch is not above the account's: the password was changed or the key rotated meanwhile; sync first", 0)
 	case errors.Is(err, store.ErrExists):
 		svc.WriteError(w, http.StatusConflict, api.CodeExists, "an account with this id already exists", 0)
 	default:

@@ -135,8 +135,14 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, p
 	}
 	// Login parameters from before a password change this device adopted
 	// would make the old password log in again: a server replaying them
-	// is refused before any password is tried with it.
-	if cur := v.Envelope(); hdr.KeyVersion == cur.KeyVersion && hdr.Epoch < cur.Epoch {
+	// is refused before any password is tried with it. The exception is
+	// the header of the previous-version envelope this vault was
+	// migrated from (SPEC §6): the migration changed nothing on the
+	// server, so those are still its honest parameters, for this very
+	// password.
+	legacy := v.LegacyHeader()
+	isLegacy := legacy != nil && bytes.Equal(hdr.Header(), legacy)
+	if cur := v.Envelope(); hdr.KeyVersion == cur.KeyVersion && hdr.Epoch < cur.Epoch && !isLegacy {
 		return &vault.OldEnvelopeError{From: "the server", Epoch: hdr.Epoch, Adopted: cur.Epoch}
 	}
 	if sk == nil {
@@ -147,6 +153,16 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, p
 		return err
 	}
 	defer d.Wipe()
+	if isLegacy && sk == di.SecretKey {
+		// Same salt and derivation as this device's envelope: a password
+		// that does not open it will not log in either, and need not be
+		// tried on the server (and in its audit log).
+		ak, err := v.Envelope().OpenDerived(d)
+		if err != nil {
+			return fmt.Errorf("%w (%s)", ErrLoginFailed, cl.URL())
+		}
+		ak.Wipe()
+	}
 	cl.SetToken("")
 	if err := Login(ctx, cl, cfg, id, &d.Login); err != nil {
 		return err

@@ -39,11 +39,13 @@ type device struct {
 type testServer struct {
 	url string
 	st  store.Store
+	db  string // the server's SQLite file, for tests that put back old rows
 }
 
 func startServer(t testing.TB) *testServer {
 	t.Helper()
-	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "server.db"))
+	db := filepath.Join(t.TempDir(), "server.db")
+	st, err := store.OpenSQLite(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func startServer(t testing.TB) *testServer {
 		srv.Close()
 		st.Close()
 	})
-	return &testServer{url: hs.URL, st: st}
+	return &testServer{url: hs.URL, st: st, db: db}
 }
 
 func openDevice(t testing.TB, dir string, pw []byte) *device {

@@ -23,9 +23,12 @@ import (
 // works on this device). It is checked as far as possible first: same
 // account and key version, this device's Secret Key, KDF settings no
 // weaker than this device's floor, and a password epoch no lower than
-// any this device has adopted or kept (an *OldEnvelopeError otherwise:
-// the server may be replaying an old password). It reports whether
-// anything changed.
+// the working envelope's (an *OldEnvelopeError otherwise: the server may
+// be replaying an old password); from the server, not equal to it
+// either. A pending envelope kept earlier does not raise that floor (its
+// epoch is not authenticated until it opens): the newer arrival replaces
+// it. The previous-version envelope this vault was migrated from is
+// nothing new. It reports whether anything changed.
 func (s *Session) AdoptEnvelope(ctx context.Context, b []byte) (bool, error) {
 	return s.adoptEnvelope(ctx, b, fromServer)
 }
@@ -42,6 +45,10 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	}
 	if pend, err := s.v.pendingEnvelope(); err == nil && pend != nil && bytes.Equal(pend.Marshal(), env.Marshal()) {
 		return false, nil
+	}
+	leg := s.v.legacyEnvelope()
+	if leg != nil && bytes.Equal(leg.Marshal(), env.Marshal()) {
+		return false, nil // the envelope this vault was migrated from
 	}
 	if env.AccountID != s.v.meta.accountID || env.KeyVersion != s.kv {
 		return false, fmt.Errorf("%w (the server's envelope is for another account or key version)", ErrServerMismatch)
@@ -60,7 +67,11 @@ func (s *Session) adoptEnvelope(ctx context.Context, b []byte, from string) (boo
 	if env.KDF.Weaker(di.KDFFloor) {
 		return false, fmt.Errorf("%w (its envelope's %w: %s, this device last used %s)", ErrServerMismatch, keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
 	}
-	if from == fromServer {
+	// The server never held this vault's migration (epoch.go), so an
+	// envelope it serves at the migration's epoch is another device's
+	// first change since epochs (made before that device migrated), not
+	// a second one of an epoch the server already held.
+	if from == fromServer && leg == nil {
 		if err := checkServerEpoch(env, s.v.epochFloor()); err != nil {
 			return false, err
 		}

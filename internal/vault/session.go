@@ -93,6 +93,16 @@ func (v *Vault) UnlockLogin(pw []byte) (*Session, *keys.Key32, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if env.Version == format.Version1 && v.meta.keyCheck.Verify(ak, v.meta.accountID, env.KeyVersion) == nil {
+		// A vault made before password epochs: the password is at hand,
+		// so it moves to the current version now (epoch.go), and from
+		// here on any other epoch-0 envelope is below its floor.
+		if env, err = v.migrateEnvelope(env, ak, d); err != nil {
+			ak.Wipe()
+			d.Wipe()
+			return nil, nil, err
+		}
+	}
 	login := new(keys.Key32)
 	*login = d.Login
 	d.Wipe()

@@ -75,6 +75,30 @@ func (d *db) lockAccount(ctx context.Context, t tx, id ID) (head uint64, keyVers
 	return uint64(h), uint32(kv), nil
 }
 
+// epochRises returns ErrOldEpoch unless next, the envelope about to be
+// stored, carries a password epoch above the one the account holds now.
+// It runs inside the write transaction, after lockAccount, so the check
+// and the write see the same envelope: a change that raced another one
+// past the handler's earlier check (server.epochRises) is still refused.
+// An envelope of no known version is refused too, once the account holds
+// one whose epoch can be read.
+func (d *db) epochRises(ctx context.Context, t tx, id ID, next []byte) error {
+	var cur []byte
+	err := t.queryRow(ctx, `SELECT envelope FROM accounts WHERE id = $1`, b16(id)).Scan(&cur)
+	if errors.Is(err, errNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("read envelope: %w", err)
+	}
+	ce, cok := api.EnvelopeEpoch(cur)
+	ne, nok := api.EnvelopeEpoch(next)
+	if cok && (!nok || ne <= ce) {
+		return ErrOldEpoch
+	}
+	return nil
+}
+
 func (d *db) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
 	get := func() ([]byte, error) {
 		var v []byte
@@ -273,6 +297,9 @@ func (d *db) SetPassword(ctx context.Context, id ID, keyVersion uint32, envelope
 		if kv != keyVersion {
 			return ErrStale
 		}
+		if err := d.epochRises(ctx, t, id, envelope); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `UPDATE accounts SET envelope = $2, record = $3 WHERE id = $1`, b16(id), nn(envelope), nn(record)); err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
@@ -301,6 +328,9 @@ func (d *db) Rotate(ctx context.Context, id ID, cursor uint64, k *Keys, items []
 		// the same cursor, which moves no head if there are no items.
 		if h != cursor || k.KeyVersion != kv+1 {
 			return ErrStale
+		}
+		if err := d.epochRises(ctx, t, id, k.Envelope); err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, `DELETE FROM revisions WHERE account = $1`, b16(id)); err != nil {
 			return fmt.Errorf("rotate: %w", err)

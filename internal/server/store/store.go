@@ -20,6 +20,11 @@ var (
 	ErrExists   = errors.New("already exists")
 	ErrStale    = errors.New("stale: the account changed since the given cursor or key version")
 	ErrRevoked  = errors.New("device revoked")
+	// ErrOldEpoch refuses a password change or key rotation whose
+	// envelope's password epoch is not above the envelope the account
+	// holds when the write takes place (SPEC §6): the server's envelope
+	// only ever rises, even when two changes race.
+	ErrOldEpoch = errors.New("the envelope's password epoch is not above the account's")
 )
 
 // ID is a 16-byte identifier (account, device, item, pending login).

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
@@ -33,6 +34,7 @@ func storetest(t *testing.T, newDB func(testing.TB) opener) {
 		{"PushTombstone", testPushTombstone},
 		{"ChangesPaging", testChangesPaging},
 		{"Rotate", testRotate},
+		{"EpochRises", testEpochRises},
 		{"Devices", testDevices},
 		{"Sessions", testSessions},
 		{"SessionProof", testSessionProof},
@@ -440,6 +442,46 @@ func testChangesPaging(t *testing.T, newDB func(testing.TB) opener) {
 	other, _ := createAccount(t, f.s)
 	if revs, head, _ := changes(t, f.s, other, 0, 0); len(revs) != 0 || head != 0 {
 		t.Errorf("a new account sees %d revisions, head %d", len(revs), head)
+	}
+}
+
+// envelopeAt returns bytes shaped like an account key envelope of the
+// current version at password epoch epoch (SPEC §6): enough for the
+// store, which reads only the epoch.
+func envelopeAt(epoch uint32, fill byte) []byte {
+	b := bytes.Repeat([]byte{fill}, 175)
+	copy(b, "KHEK\x02")
+	binary.BigEndian.PutUint32(b[25:], epoch)
+	return b
+}
+
+// The store itself writes an envelope only if its password epoch rises
+// above the one the account holds at the moment of the write, so two
+// changes that both passed the server's earlier check cannot take the
+// account's envelope back.
+func testEpochRises(t *testing.T, newDB func(testing.TB) opener) {
+	f := newFixture(t, newDB)
+	if err := f.s.SetPassword(ctx, f.account, 1, envelopeAt(3, 'a'), []byte("rec3"), f.device); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range [][]byte{envelopeAt(3, 'b'), envelopeAt(2, 'c'), []byte("not an envelope")} {
+		if err := f.s.SetPassword(ctx, f.account, 1, env, []byte("rec-old"), f.device); !errors.Is(err, ErrOldEpoch) {
+			t.Errorf("SetPassword of %.12q over epoch 3: %v, want ErrOldEpoch", env, err)
+		}
+	}
+	k2 := &Keys{Envelope: envelopeAt(3, 'd'), KeyCheck: []byte("kc2"), KeyVersion: 2, Record: []byte("rec2"), Transition: []byte("tr")}
+	if _, err := f.s.Rotate(ctx, f.account, 0, k2, nil, nil, f.device); !errors.Is(err, ErrOldEpoch) {
+		t.Errorf("Rotate at the same epoch: %v, want ErrOldEpoch", err)
+	}
+	if k, _ := f.s.Keys(ctx, f.account); !bytes.Equal(k.Envelope, envelopeAt(3, 'a')) || string(k.Record) != "rec3" || k.KeyVersion != 1 {
+		t.Fatalf("a refused change changed the keys: %+v", k)
+	}
+	k2.Envelope = envelopeAt(4, 'd')
+	if _, err := f.s.Rotate(ctx, f.account, 0, k2, nil, nil, f.device); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.SetPassword(ctx, f.account, 2, envelopeAt(5, 'e'), []byte("rec5"), f.device); err != nil {
+		t.Fatal(err)
 	}
 }
 
