@@ -840,8 +840,12 @@ func (d *db) Failures(ctx context.Context, key string) (int, time.Time, error) {
 func (d *db) RecordFailure(ctx context.Context, key string, until time.Time) (int, error) {
 	var n int64
 	// One statement, so concurrent failures on several replicas all count.
+	// The lockout only ever grows: an attempt that read an older count
+	// (and so computed a shorter lockout) must not shorten the one a
+	// concurrent attempt set, or a burst of parallel starts slips past it.
 	err := d.b.writes().queryRow(ctx, `INSERT INTO failures (throttle_key, failed, locked_until) VALUES ($1, 1, $2)
-		ON CONFLICT (throttle_key) DO UPDATE SET failed = failures.failed + 1, locked_until = excluded.locked_until
+		ON CONFLICT (throttle_key) DO UPDATE SET failed = failures.failed + 1,
+			locked_until = CASE WHEN excluded.locked_until > failures.locked_until THEN excluded.locked_until ELSE failures.locked_until END
 		RETURNING failed`, key, ts(until)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
