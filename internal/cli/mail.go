@@ -277,6 +277,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string, id
 		if err := c.prover(cl, cfg, id, login)(c.ctx); err != nil {
 			return err
 		}
+		cl.SetToken(cfg.Token) // proving may have logged in again
 		t, err := cl.MailTicket(c.ctx, &api.MailTicketRequest{To: to, Kind: sealed.kind, PayloadSHA256: sum[:], RecipientKey: sealed.key})
 		if err != nil {
 			return err

@@ -655,6 +655,7 @@ and sends those edits.`,
 					if err := c.prover(cl, cfg, ls.s.Vault().AccountID(), ls.login)(c.ctx); err != nil {
 						return err
 					}
+					cl.SetToken(cfg.Token) // proving may have logged in again
 					err = cl.RevokeDevice(c.ctx, args[0])
 				}
 				if err != nil {
