@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -395,6 +396,24 @@ func TestServeMetricsListen(t *testing.T) {
 		t.Errorf("the metrics listener serves the API: %d", code)
 	}
 	p.Stop(t, stopWithin)
+}
+
+// TestServeMetricsListenTaken: a --metrics-listen address that cannot be
+// bound stops the server before it says it listens, so nothing waiting
+// for that line takes a failing server for a serving one.
+func TestServeMetricsListenTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	code, stderr := runServer(t, nil, "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--metrics-listen", taken.Addr().String())
+	if code == 0 || !strings.Contains(stderr, "--metrics-listen: listen on "+taken.Addr().String()) {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "listening on") {
+		t.Errorf("the server said it listens before its metrics address failed:\n%s", stderr)
+	}
 }
 
 // runServer runs keyhold-server with args to its end (for commands that

@@ -136,18 +136,25 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	}
 	hs := srv.HTTPServer()
 
+	// Every listener is bound before anything says the server listens: a
+	// supervisor or script that waits for "listening on" must not see it
+	// from a server that is about to fail on its metrics address.
+	var ml net.Listener
+	if f.metricsListen != "" {
+		if ml, err = net.Listen("tcp", f.metricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen: listen on %s: %w", f.metricsListen, err)
+		}
+	}
 	l, err := svc.Listen(hs, f.Listen, tlsConf, a.stderr)
 	if err != nil {
+		if ml != nil {
+			ml.Close()
+		}
 		return err
 	}
 	log.Info("serving", "address", l.Addr().String(), "database", st.Dialect(), "tls", tlsConf != nil)
-	if f.metricsListen != "" {
-		stopMetrics, err := a.serveMetrics(f.metricsListen, srv, log)
-		if err != nil {
-			l.Close()
-			return err
-		}
-		defer stopMetrics()
+	if ml != nil {
+		defer a.serveMetrics(ml, srv, log)()
 	}
 
 	return svc.Serve(sigCtx, hs, l, log, func() {
@@ -156,15 +163,11 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	})
 }
 
-// serveMetrics serves srv's metrics on addr, plain HTTP, until the
+// serveMetrics serves srv's metrics on ml, plain HTTP, until the
 // returned stop is called. Metrics hold no account data (metrics.go), but
 // they say how busy the server is: an operator keeps addr on loopback or
 // a monitoring network.
-func (a *app) serveMetrics(addr string, srv *server.Server, log *slog.Logger) (stop func(), err error) {
-	ml, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-listen: listen on %s: %w", addr, err)
-	}
+func (a *app) serveMetrics(ml net.Listener, srv *server.Server, log *slog.Logger) (stop func()) {
 	ms := &http.Server{
 		Handler:           srv.MetricsHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -182,7 +185,7 @@ func (a *app) serveMetrics(addr string, srv *server.Server, log *slog.Logger) (s
 			log.Error("serving metrics failed", "error", err.Error())
 		}
 	}()
-	return func() { ms.Close(); <-done }, nil
+	return func() { ms.Close(); <-done }
 }
 
 // devTLSDir is where the development certificate is kept: the data

@@ -24,7 +24,8 @@ func (c *cmdEnv) kitCmd() *cobra.Command {
 		Short: "Show or save the recovery kit (account id and Secret Key; never the password)",
 		Long: `Make the recovery kit: the account id and Secret Key that, with your
 password, set up a new device. It never contains the password or the
-encrypted account key. It is made here; nothing is sent anywhere.
+encrypted account key. It is made on this device, and nothing is sent
+anywhere unless you ask for --email (below).
 
   keyhold kit                 the kit as text and as a QR code in the terminal
   keyhold kit --text          the one-line kit text alone
@@ -49,16 +50,34 @@ the mailer relays only that mail to that address. The mailer is yours to
 choose: --mailer-url URL (kept for this device), else the one kept before;
 the first time without one, the server's suggestion is shown and used only
 if you confirm it on a terminal. A server that names another mailer than
-this device's is refused. The address is --to, else the account's email
-this device recorded; it is always shown before sending. Without --yes you
-are asked to confirm.
+this device's is refused. The address is --to, else the email given to
+keyhold init --email when this vault was created (a device set up from a
+kit has none: give --to); never the one the server holds. It is always
+shown before sending. Without --yes you are asked to confirm.
 
 Needs the vault unlocked (agent) or the password, so that an unattended
-terminal cannot print it. Output files must not exist yet.`,
+terminal cannot print it. --email always needs the password (from
+--password-file or the terminal, even with an agent running): the server
+wants a fresh proof of it before it vouches for a kit mail. Output files
+must not exist yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Prove the user knows the password (or has unlocked).
-			if _, err := c.open(); err != nil {
+			var login *keys.Key32
+			if mf.email {
+				// How the kit travels is settled before anything is opened.
+				if err := mf.checkMailChoice(); err != nil {
+					return err
+				}
+				// The server wants a fresh proof of the password for a
+				// kit mail, and the agent does not keep the login key:
+				// the password is asked for (or read from its file) here.
+				ls, err := c.localSync()
+				if err != nil {
+					return err
+				}
+				login = ls.login
+			} else if _, err := c.open(); err != nil {
+				// Prove the user knows the password (or has unlocked).
 				return err
 			}
 			v, err := c.openVault()
@@ -78,7 +97,7 @@ terminal cannot print it. Output files must not exist yet.`,
 			}
 			t := k.Text()
 			if mf.email {
-				return c.emailKit(&mf, k.Sheet(di.Email, time.Now(), di.SecretKey.Display()), di.Email)
+				return c.emailKit(&mf, k.Sheet(di.Email, time.Now(), di.SecretKey.Display()), di.Email, di.AccountID, login)
 			}
 			if mf.unencrypted || mf.encryptTo != "" || mf.to != "" || mf.mailerURL != "" {
 				return usageError{errors.New("--to, --encrypt-to, --unencrypted and --mailer-url go with --email")}

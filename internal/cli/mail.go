@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailticket"
@@ -70,13 +71,10 @@ type sealedKit struct {
 // sealKit renders the kit (PDF with its QR code, and the QR code alone
 // for PGP/MIME) and seals it as mf says. Nothing leaves the device here.
 func sealKit(mf *mailFlags, sheet kit.Sheet) (*sealedKit, error) {
-	e := strings.TrimSpace(mf.encryptTo)
-	switch {
-	case e == "" && !mf.unencrypted:
-		return nil, usageError{errNoMailChoice}
-	case e != "" && mf.unencrypted:
-		return nil, usageError{errors.New("give either --encrypt-to or --unencrypted, not both")}
+	if err := mf.checkMailChoice(); err != nil {
+		return nil, err
 	}
+	e := strings.TrimSpace(mf.encryptTo)
 	pdf, err := kit.PDF(sheet)
 	if err != nil {
 		return nil, err
@@ -151,11 +149,61 @@ func haveTTY() bool {
 	return true
 }
 
-// emailKit seals the kit on this device, asks the server for a ticket
-// binding the sealed payload to the address, and hands both to the
-// mailer this device chose. deviceEmail is the address this device
+// checkMailChoice refuses kit --email without a choice of how the kit
+// travels, before anything is opened or asked.
+func (mf *mailFlags) checkMailChoice() error {
+	e := strings.TrimSpace(mf.encryptTo)
+	switch {
+	case e == "" && !mf.unencrypted:
+		return usageError{errNoMailChoice}
+	case e != "" && mf.unencrypted:
+		return usageError{errors.New("give either --encrypt-to or --unencrypted, not both")}
+	}
+	return nil
+}
+
+// suggestedMailer asks the server which mailer it suggests and has the
+// user confirm it on a terminal; it is then used for this mail and, once
+// the mail is sent, kept for this device.
+func (c *cmdEnv) suggestedMailer() (string, error) {
+	var suggested string
+	err := c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+		a, err := cl.Account(c.ctx)
+		if err != nil {
+			return err
+		}
+		suggested = a.MailerURL
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if suggested == "" {
+		return "", usageError{errors.New("the server suggests no mailer: give --mailer-url URL")}
+	}
+	u, err := api.CheckURL(suggested)
+	if err != nil {
+		return "", exitError{fmt.Errorf("the server suggests a mailer that is not a usable URL: %w", err), ExitServer}
+	}
+	use := u.String()
+	fmt.Fprintf(c.stderr, "The server suggests the mailer %s (%s). This device has no mailer of its own yet;\n"+
+		"if you confirm, it is kept for this device and a server that later names another is refused.\n", api.Printable(mailerHost(use)), api.Printable(use))
+	ok, err := confirmTTY("Use this mailer for kit mail from this device?")
+	if err != nil {
+		return "", exitError{fmt.Errorf("%w; give --mailer-url URL", err), ExitNoInput}
+	}
+	if !ok {
+		return "", usageError{errors.New("not sent: give --mailer-url URL to choose a mailer")}
+	}
+	return use, nil
+}
+
+// emailKit seals the kit on this device, proves the password to the
+// server (login, the login key of the unlock this command made), asks it
+// for a ticket binding the sealed payload to the address, and hands both
+// to the mailer this device chose. deviceEmail is the address this device
 // recorded for the account.
-func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) error {
+func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string, id keys.AccountID, login *keys.Key32) error {
 	sealed, err := sealKit(mf, sheet)
 	if err != nil {
 		return err
@@ -181,34 +229,35 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 
 	// The mailer: --mailer-url, else the one pinned for this device.
 	// With neither, the server's suggestion is taken only once the user
-	// has confirmed it on a terminal (then it is pinned).
-	mailer := ""
-	if mf.mailerURL != "" {
+	// has confirmed it on a terminal (then, once sent, it is pinned). It
+	// is settled before anything else is shown, so that the warning and
+	// the question to send name the real mailer.
+	mailer, pin := "", false
+	switch {
+	case mf.mailerURL != "":
 		u, err := api.CheckURL(mf.mailerURL)
 		if err != nil {
 			return usageError{fmt.Errorf("--mailer-url: %w", err)}
 		}
 		mailer = u.String()
-	} else if cfg.MailerURL != "" {
+		pin = mailer != cfg.MailerURL
+	case cfg.MailerURL != "":
 		mailer = cfg.MailerURL
-	} else if !haveTTY() {
+	case !haveTTY():
 		return usageError{errors.New("no mailer is chosen for this device: give --mailer-url URL (it is then kept in " +
 			syncclient.ConfigFile + " and shown by keyhold status), or run on a terminal to confirm the server's suggestion")}
+	default:
+		if mailer, err = c.suggestedMailer(); err != nil {
+			return err
+		}
+		pin = true
 	}
 
-	through := "the mailer the server suggests (you are asked to confirm it next)"
-	if mailer != "" {
-		through = "mailer " + mailerHost(mailer) + " (" + mailer + ")"
-	}
 	c.infof("kit mail to: %s", to)
-	c.infof("through:     %s", through)
+	c.infof("through:     mailer %s (%s)", mailerHost(mailer), mailer)
 	c.infof("sealed:      %s", sealed.desc)
 	if sealed.kind == kitmail.KindPlain {
-		host := "the mailer the server suggests"
-		if mailer != "" {
-			host = mailerHost(mailer)
-		}
-		fmt.Fprintf(c.stderr, plainRisk+"\n", host, to)
+		fmt.Fprintf(c.stderr, plainRisk+"\n", mailerHost(mailer), to)
 	}
 	if !mf.yes {
 		ok, err := confirmTTY("Send the recovery kit by email?")
@@ -222,37 +271,21 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 
 	sum := sha256.Sum256(sealed.payload)
 	var resp *api.MailSendResponse
-	var mailerUsed string
 	err = c.withServer(func(cl *api.Client, cfg *syncclient.Config) error {
+		// A ticket needs a fresh proof of the password, so that a stolen
+		// session token cannot have the mailer send anything.
+		if err := c.prover(cl, cfg, id, login)(c.ctx); err != nil {
+			return err
+		}
+		cl.SetToken(cfg.Token) // proving may have logged in again
 		t, err := cl.MailTicket(c.ctx, &api.MailTicketRequest{To: to, Kind: sealed.kind, PayloadSHA256: sum[:], RecipientKey: sealed.key})
 		if err != nil {
 			return err
 		}
-		use, pin := mailer, mf.mailerURL != "" && mailer != cfg.MailerURL
-		switch {
-		case use != "" && t.MailerURL != "" && !sameMailer(use, t.MailerURL):
-			return exitError{&OtherMailerError{Named: t.MailerURL, Chosen: use}, ExitServer}
-		case use == "" && t.MailerURL == "":
-			return usageError{errors.New("the server suggests no mailer: give --mailer-url URL")}
-		case use == "":
-			u, err := api.CheckURL(t.MailerURL)
-			if err != nil {
-				return exitError{fmt.Errorf("the server suggests a mailer that is not a usable URL: %w", err), ExitServer}
-			}
-			use = u.String()
-			fmt.Fprintf(c.stderr, "The server suggests the mailer %s (%s). This device has no mailer of its own yet;\n"+
-				"if you confirm, it is kept for this device and a server that later names another is refused.\n", mailerHost(use), api.Printable(use))
-			ok, err := confirmTTY("Use this mailer for kit mail from this device?")
-			if err != nil {
-				return noTerminalToAsk("whether to use the mailer the server suggests", "give --mailer-url URL")
-			}
-			if !ok {
-				return usageError{errors.New("not sent: give --mailer-url URL to choose a mailer")}
-			}
-			pin = true
+		if t.MailerURL != "" && !sameMailer(mailer, t.MailerURL) {
+			return exitError{&OtherMailerError{Named: t.MailerURL, Chosen: mailer}, ExitServer}
 		}
-		mailerUsed = use
-		mc, err := api.NewPeerClient(use, mf.mailerFingerprint, "mailer")
+		mc, err := api.NewPeerClient(mailer, mf.mailerFingerprint, "mailer")
 		if err != nil {
 			return usageError{err}
 		}
@@ -262,14 +295,14 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 		}
 		if pin {
 			prev := cfg.MailerURL
-			cfg.MailerURL = use
+			cfg.MailerURL = mailer
 			if err := cfg.Save(c.vaultDir); err != nil {
 				return fmt.Errorf("the kit was sent, but keeping the mailer in %s failed: %w", syncclient.ConfigFile, err)
 			}
 			if prev != "" {
-				c.infof("kit mail from this device now goes through %s (was %s)", use, prev)
+				c.infof("kit mail from this device now goes through %s (was %s)", mailer, prev)
 			} else {
-				c.infof("kit mail from this device goes through %s from now on (keyhold status shows it)", use)
+				c.infof("kit mail from this device goes through %s from now on (keyhold status shows it)", mailer)
 			}
 		}
 		return nil
@@ -282,7 +315,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string) er
 		if encrypted == kitmail.KindPlain {
 			encrypted = "none"
 		}
-		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted, "mailer": mailerHost(mailerUsed)})
+		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted, "mailer": mailerHost(mailer)})
 	}
 	c.infof("the mailer accepted the kit for %s (request %s); it is sent over TLS and not kept", to, api.Printable(resp.ID))
 	if sealed.kind == kitmail.KindPlain {

@@ -623,8 +623,11 @@ it can no longer log in or sync. What it already downloaded stays on it,
 encrypted: if it may fall into the wrong hands with your password, also run
 keyhold rotate-key.
 
-Revoking the device you are on asks first (--yes skips the question; without
-a terminal --yes is required). Its vault stays, with the edits it has not
+Revoking another device needs the account's password (read from
+--password-file or asked on the terminal, even with an agent running): the
+server wants a fresh proof of it, so that a stolen session token cannot
+revoke your devices. Revoking the device you are on needs no password, and
+asks first (--yes skips the question; without a terminal --yes is required). Its vault stays, with the edits it has not
 synced; keyhold setup --kit KIT re-joins it to the account as a new device
 and sends those edits.`,
 		Args: cobra.ExactArgs(1),
@@ -648,7 +651,25 @@ and sends those edits.`,
 						return exitError{errors.New("not revoked"), ExitUsage}
 					}
 				}
-				if err := cl.RevokeDevice(c.ctx, args[0]); err != nil {
+				err := cl.RevokeDevice(c.ctx, args[0])
+				if !self && api.IsCode(err, api.CodeReauth) {
+					// Revoking another device needs a fresh proof of the
+					// password (docs/LOGIN.md "Fresh proof"), so that a
+					// stolen session token cannot shut the owner's devices
+					// out. The agent does not keep the login key: the
+					// password is asked for here (or read from its file).
+					c.infof("revoking another device needs the account's password")
+					ls, lerr := c.localSync()
+					if lerr != nil {
+						return lerr
+					}
+					if err := c.prover(cl, cfg, ls.s.Vault().AccountID(), ls.login)(c.ctx); err != nil {
+						return err
+					}
+					cl.SetToken(cfg.Token) // proving may have logged in again
+					err = cl.RevokeDevice(c.ctx, args[0])
+				}
+				if err != nil {
 					return err
 				}
 				c.infof("revoked device %s", args[0])

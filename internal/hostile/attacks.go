@@ -21,12 +21,19 @@ import (
 type attack struct {
 	doc     string
 	paths   []string // the paths it applies to; empty: every path
+	pathArg bool     // it applies only to the path its first argument names
 	args    int      // arguments it needs
 	rewrite func(p *Proxy, x *exchange, args []string) bool
 	serve   func(w http.ResponseWriter, r *http.Request, args []string)
 }
 
-func (a *attack) match(r *http.Request) bool {
+// match reports whether the attack applies to r. An attack on the path
+// its first argument names lets every other request through to the
+// server, so that a device reaches the attacked request as it would.
+func (a *attack) match(r *http.Request, args []string) bool {
+	if a.pathArg {
+		return len(args) > 0 && r.URL.Path == args[0]
+	}
 	return len(a.paths) == 0 || slices.Contains(a.paths, r.URL.Path)
 }
 
@@ -378,7 +385,7 @@ var attacks = map[string]*attack{
 		}},
 
 	// --- answers without end, or far too large ---
-	"endless": {doc: "answers PATH with a JSON string that never ends", args: 1,
+	"endless": {doc: "answers PATH with a JSON string that never ends", args: 1, pathArg: true,
 		serve: func(w http.ResponseWriter, r *http.Request, args []string) {
 			if r.URL.Path != args[0] {
 				http.Error(w, "not attacked", http.StatusBadGateway)
@@ -396,7 +403,7 @@ var attacks = map[string]*attack{
 				}
 			}
 		}},
-	"oversized": {doc: "answers PATH with a well-formed JSON answer holding MiB mebibytes of base64", args: 2,
+	"oversized": {doc: "answers PATH with a well-formed JSON answer holding MiB mebibytes of base64", args: 2, pathArg: true,
 		serve: func(w http.ResponseWriter, r *http.Request, args []string) {
 			mib, err := strconv.Atoi(args[1])
 			if r.URL.Path != args[0] || err != nil {

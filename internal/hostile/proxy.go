@@ -234,7 +234,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	a, args := p.attack, p.args
 	p.mu.Unlock()
-	if a != nil && a.serve != nil && a.match(r) {
+	if a != nil && a.serve != nil && a.match(r, args) {
 		// Attacks that never ask the server: endless or huge answers.
 		p.count()
 		a.serve(w, r, args)
@@ -269,7 +269,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x := &exchange{req: r, body: reqBody, status: resp.StatusCode, header: resp.Header, resp: body}
 	p.learn(x)
-	if a != nil && a.rewrite != nil && a.match(r) {
+	if a != nil && a.rewrite != nil && a.match(r, args) {
 		p.mu.Lock()
 		changed := a.rewrite(p, x, args)
 		if changed {

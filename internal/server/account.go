@@ -202,7 +202,10 @@ func (s *Server) devices(w http.ResponseWriter, r *http.Request, a *authed) {
 
 // revokeDevice revokes one of the session's account's devices; its
 // sessions end at once, and so do its event streams on this replica (on
-// others at their next heartbeat).
+// others at their next heartbeat). Revoking another device needs a fresh
+// proof of the password (docs/LOGIN.md "Fresh proof"): otherwise a stolen
+// token could shut the owner's devices out. Revoking the session's own
+// device needs only the token, since all it does is end that token.
 func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request, a *authed) {
 	id, err := api.ParseID(r.PathValue("id"))
 	if err != nil {
@@ -210,6 +213,10 @@ func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request, a *authed)
 		return
 	}
 	dev := store.ID(id)
+	other := dev != a.session.DeviceID
+	if other && !s.needProof(w, a) {
+		return
+	}
 	devs, err := s.st.Devices(r.Context(), a.account.ID)
 	if err != nil {
 		s.internal(w, r, err)
@@ -223,6 +230,9 @@ func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request, a *authed)
 	}
 	if found == nil {
 		svc.WriteError(w, http.StatusNotFound, api.CodeNotFound, "this account has no such device", 0)
+		return
+	}
+	if other && !s.useProof(w, r, a) {
 		return
 	}
 	if err := s.st.RevokeDevice(r.Context(), a.account.ID, dev); err != nil {

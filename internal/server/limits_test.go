@@ -128,6 +128,52 @@ func TestLoginStartsPerAddress(t *testing.T) {
 	})
 }
 
+// TestRegisterStartsPerAddress: register/start costs an OPRF evaluation
+// like a login start, and is counted like one against the address: with
+// no session (account creation) and with one (docs/LOGIN.md).
+func TestRegisterStartsPerAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t))
+		u := e.newUser()
+		e.mustReauth(u)
+		start := func(addr, token string, id [16]byte) *resp {
+			_, msg, err := pake.RegisterStart(randomKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, n := jsonBody(t, api.RegisterStartRequest{AccountID: api.FormatID(id), Request: msg})
+			return e.serveFrom(addr, "POST", "/v1/register/start", token, nil, b, n)
+		}
+		const attacker = "198.51.100.7"
+		for i := range freeAddrStarts + 1 {
+			if r := start(attacker, "", newID()); r.status != 200 {
+				t.Fatalf("start %d from one address: %d %s", i, r.status, r.body)
+			}
+		}
+		start(attacker, "", newID()).fails(t, 429, api.CodeThrottled)
+		// The same count holds logins and a session's register/start…
+		_, ke1, _ := pake.LoginStart(randomKey())
+		b, n := jsonBody(t, api.LoginStartRequest{AccountID: u.idStr, Device: newDevice("d"), Message: ke1})
+		e.serveFrom(attacker, "POST", "/v1/login/start", "", nil, b, n).fails(t, 429, api.CodeThrottled)
+		start(attacker, u.token, u.id).fails(t, 429, api.CodeThrottled)
+		// …which from elsewhere goes on.
+		start("203.0.113.9", u.token, u.id).ok(t, 200, nil)
+
+		// A session's register/start is one more start of its address.
+		const other = "192.0.2.44"
+		key := startAddrKey(addrKey(mustAddr(other))).key
+		before, _, err := e.st.Failures(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.stampProof(u.token)
+		start(other, u.token, u.id).ok(t, 200, nil)
+		if after, _, _ := e.st.Failures(context.Background(), key); after != before+1 {
+			t.Errorf("a session's register/start counted %d starts against its address, want 1", after-before)
+		}
+	})
+}
+
 // TestThrottleCountsExpire: counts made up by clients (random account ids)
 // are deleted once quiet for forgetAfter, so the table does not grow with
 // every attempt ever made.

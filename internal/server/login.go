@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"time"
@@ -13,16 +14,25 @@ import (
 	"github.com/keyhold/keyhold/internal/svc"
 )
 
-// registerStart answers the first registration message. Without a session
-// it serves account creation and refuses an account id that exists (each
-// answer helps test one guess of that account's login key); with one it
-// serves a password change or key rotation of the session's own account.
+// registerStart answers the first registration message. With a session it
+// serves a password change or key rotation of the session's own account
+// (registerProof); without one, account creation. Either way it is counted
+// like a login start, against the account and the source address, since
+// each answer is an OPRF evaluation that, with one KE2, tests one guess of
+// the account's login key.
+//
+// Without a session, an account id that exists is answered like a new one,
+// but from the OPRF key of a decoy id (registerDecoy): the answer reveals
+// neither that the account exists nor anything about its login key, and
+// the account's creation then fails at POST /v1/accounts (docs/LOGIN.md
+// "Registration").
 func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 	var req api.RegisterStartRequest
 	if !decode(s, w, r, api.MaxBody, &req) {
 		return
 	}
 	id := mustID(req.AccountID)
+	oprfID := id
 	if r.Header.Get("Authorization") != "" {
 		a, ok := s.authenticate(w, r)
 		if !ok {
@@ -36,23 +46,58 @@ func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		if s.refuseThrottled(w, r, nil, accountKey(id), addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
-			return
-		}
-		if _, err := s.st.Account(r.Context(), id); err == nil {
-			svc.WriteError(w, http.StatusConflict, api.CodeExists, "an account with this id already exists; registering again needs a session of that account", 0)
-			return
-		} else if !errors.Is(err, store.ErrNotFound) {
+		acct, err := s.st.Account(r.Context(), id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.internal(w, r, err)
 			return
 		}
+		if !s.countRegisterStart(w, r, acct, id) {
+			return
+		}
+		if acct != nil {
+			oprfID = registerDecoy(id)
+		}
 	}
-	resp, err := s.pk.RegisterResponse(id, req.Request)
+	resp, err := s.pk.RegisterResponse(oprfID, req.Request)
 	if err != nil {
 		s.pakeError(w, r, err)
 		return
 	}
 	svc.WriteJSON(w, http.StatusOK, api.RegisterStartResponse{Response: resp})
+}
+
+// countRegisterStart counts a register/start like a login start: against
+// the source address's starts and the account's attempts, answering 429
+// itself on a lockout (acct, nil for an unknown account, gets the audit
+// event a lockout of a login would give). It reports whether the request
+// may go on.
+func (s *Server) countRegisterStart(w http.ResponseWriter, r *http.Request, acct *store.Account, id store.ID) bool {
+	if s.refuseThrottled(w, r, acct, addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
+		return false
+	}
+	if !s.countStart(w, r) {
+		return false
+	}
+	wait, until, err := s.attempt(r.Context(), accountKey(id))
+	if err != nil {
+		s.internal(w, r, err)
+		return false
+	}
+	if wait > 0 {
+		s.refuse(w, r, acct, wait, until)
+		return false
+	}
+	return true
+}
+
+// registerDecoy is the credential id whose OPRF key answers an anonymous
+// register/start for an account that exists. It is a hash of the id, so
+// it answers consistently (a repeated request gets the same answer, as for
+// a new account), and finding an account id whose decoy is another
+// account's id would take a SHA-256 preimage.
+func registerDecoy(id store.ID) store.ID {
+	h := sha256.Sum256(append([]byte("keyhold v1 register decoy\x00"), id[:]...))
+	return store.ID(h[:16])
 }
 
 // createAccount stores a new account, its keys and its first device.
@@ -85,6 +130,16 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 	keys := &store.Keys{Envelope: req.Envelope, KeyCheck: req.KeyCheck, KeyVersion: req.KeyVersion, Record: req.Record}
 	dev := deviceFrom(id, req.Device, now)
 	if err := s.st.CreateAccount(ctx, acct, keys, dev); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// Unavoidably, this tells that the id is taken. Account ids
+			// are random (128 bits), so only someone who knows an id
+			// already can learn this; counting it like a creation bounds
+			// how many ids one address can try.
+			if err := s.fail(ctx, ck); err != nil {
+				s.internal(w, r, err)
+				return
+			}
+		}
 		s.storeError(w, r, err)
 		return
 	}

@@ -23,7 +23,10 @@ import (
 // naming the account, the one address and an expiry, and it accepts each
 // ticket's nonce once. The server's part is to sign for the session's
 // account only, to say so in the account's audit log, and to bound how
-// many tickets an account (or a thief of one of its sessions) can get.
+// many tickets an account can get. A ticket also needs a fresh proof of
+// the password (docs/LOGIN.md "Fresh proof"): with a token alone, a thief
+// could have the mailer send a file of their own, under the recovery kit's
+// subject and from the operator's address, to anyone.
 const (
 	// mailKeyName is the store secret holding the Ed25519 seed tickets are
 	// signed with, so that every replica signs with the same key and the
@@ -75,6 +78,9 @@ func MailPublicKey(ctx context.Context, st store.Store) (ed25519.PublicKey, erro
 // address. The address is never logged: the audit log gets a masked form,
 // and the request log line only the route.
 func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
+	if !s.needProof(w, a) {
+		return
+	}
 	var req api.MailTicketRequest
 	if !decode(s, w, r, api.MaxBody, &req) {
 		return
@@ -107,6 +113,9 @@ func (s *Server) mailTicket(w http.ResponseWriter, r *http.Request, a *authed) {
 		ra := retryAfter(wait)
 		svc.WriteError(w, http.StatusTooManyRequests, api.CodeThrottled,
 			fmt.Sprintf("this account has asked for %d kit emails within an hour; try again in %d minutes", mailTicketsFree, (ra+59)/60), ra)
+		return
+	}
+	if !s.useProof(w, r, a) {
 		return
 	}
 	now := s.now()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/mailticket"
+	"github.com/keyhold/keyhold/internal/server/store"
 )
 
 // mailPub is the key an operator would print with admin mail-key.
@@ -44,7 +45,29 @@ var (
 	testFingerprint = bytes.Repeat([]byte{0xab}, 20)
 )
 
+// ticket asks for a ticket with token, after giving its session a fresh
+// proof straight in the store (TestMailTicketNeedsProof goes through the
+// real reauth login; going through it here would count a login start per
+// ticket against the test's one address).
 func (e *env) ticket(token, to string) *resp {
+	e.t.Helper()
+	e.stampProof(token)
+	return e.tokenTicket(token, to)
+}
+
+// stampProof gives token's session a fresh proof, if it has a session.
+func (e *env) stampProof(token string) {
+	e.t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || token == "" {
+		return
+	}
+	// An ended session has nothing to stamp; the request then says so.
+	e.st.SetReauth(context.Background(), sha256.Sum256(b), e.clock.Now().Add(ReauthTTL))
+}
+
+// tokenTicket asks for a ticket with token alone.
+func (e *env) tokenTicket(token, to string) *resp {
 	e.t.Helper()
 	return e.do("POST", "/v1/mail/ticket", token, api.MailTicketRequest{To: to, Kind: "pgp",
 		PayloadSHA256: testPayloadHash[:], RecipientKey: testFingerprint})
@@ -139,6 +162,35 @@ func TestMailTicket(t *testing.T) {
 	})
 }
 
+// TestMailTicketNeedsProof: a session token alone gets no ticket, so a
+// thief of one cannot have the mailer send a file of their own under the
+// kit's subject to any address; a fresh proof of the password buys one.
+func TestMailTicketNeedsProof(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open(t))
+		u := e.newUser()
+		e.tokenTicket(u.token, "eve@example.org").fails(t, 403, api.CodeReauth)
+		// A plain login's new session holds no proof either.
+		tok2 := e.mustLogin(u, u.device)
+		e.tokenTicket(tok2, "eve@example.org").fails(t, 403, api.CodeReauth)
+		if n := len(e.kitEvents(u)); n != 0 {
+			t.Fatalf("%d kit events after refused requests", n)
+		}
+		e.mustReauth(u)
+		var mt api.MailTicketResponse
+		e.tokenTicket(u.token, "alice@example.org").ok(t, 200, &mt)
+		// The proof is used up by the ticket.
+		e.tokenTicket(u.token, "eve@example.org").fails(t, 403, api.CodeReauth)
+		if n := len(e.kitEvents(u)); n != 1 {
+			t.Errorf("%d kit events, want 1", n)
+		}
+		// Refusals did not count against the account's tickets.
+		for range mailTicketsFree - 1 {
+			e.mustTicket(u.token, "alice@example.org")
+		}
+	})
+}
+
 // TestMailTicketOwnAccount: the ticket names the session's account; a
 // request cannot name another, and a token is needed.
 func TestMailTicketOwnAccount(t *testing.T) {
@@ -146,6 +198,7 @@ func TestMailTicketOwnAccount(t *testing.T) {
 		e := newEnv(t, open(t))
 		a, b := e.newUser(), e.newUser()
 		e.ticket("", "a@example.org").fails(t, 401, api.CodeUnauthorized)
+		e.stampProof(a.token)
 		e.do("POST", "/v1/mail/ticket", a.token, `{"to":"a@example.org","account_id":"`+b.idStr+`"}`).fails(t, 400, api.CodeBadRequest)
 		_, tk := e.mustTicket(a.token, "a@example.org")
 		if tk.AccountID != a.id {
@@ -171,6 +224,7 @@ func TestMailTicketSealed(t *testing.T) {
 		e := newEnv(t, open(t))
 		u := e.newUser()
 		req := func(kind string, hash, key []byte) *resp {
+			e.stampProof(u.token)
 			return e.do("POST", "/v1/mail/ticket", u.token, api.MailTicketRequest{To: "u@example.org", Kind: kind, PayloadSHA256: hash, RecipientKey: key})
 		}
 		h := testPayloadHash[:]
@@ -332,7 +386,22 @@ func TestMailTicketAcrossReplicas(t *testing.T) {
 		if _, tk := e2.mustTicket(u.token, "alice@example.org"); tk.AccountID != u.id {
 			t.Fatalf("replica 2's ticket names %x", tk.AccountID)
 		}
-		// A burst of 20 across both replicas gets only what is left.
+		// A burst of 20 across both replicas, from 20 sessions of the
+		// account that each hold a fresh proof, gets only what is left.
+		toks := make([]string, 20)
+		for i := range toks {
+			tok, hash, err := newToken()
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := e1.clock.Now()
+			if err := e1.st.CreateSession(context.Background(), &store.Session{TokenHash: hash, AccountID: u.id, DeviceID: mustID(u.device.ID),
+				Created: now, Expires: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			e1.stampProof(tok)
+			toks[i] = tok
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		codes := map[int]int{}
@@ -345,7 +414,7 @@ func TestMailTicketAcrossReplicas(t *testing.T) {
 					e = e2
 				}
 				req, _ := http.NewRequest("POST", e.hs.URL+"/v1/mail/ticket", bytes.NewReader(plainTicketRequest))
-				req.Header.Set("Authorization", "Bearer "+u.token)
+				req.Header.Set("Authorization", "Bearer "+toks[i])
 				res, err := e.hs.Client().Do(req)
 				if err != nil {
 					t.Error(err)

@@ -91,25 +91,14 @@ func (s *Server) useProof(w http.ResponseWriter, r *http.Request, a *authed) boo
 }
 
 // registerProof guards register/start with a session: it needs a fresh
-// proof, and it counts against the login throttle like a login start,
-// since each answer helps test one guess of a login key.
+// proof, and it counts against the login throttle like a login start
+// (the account's attempts and the address's starts), since each answer
+// helps test one guess of a login key.
 func (s *Server) registerProof(w http.ResponseWriter, r *http.Request, a *authed) bool {
 	if !s.needProof(w, a) {
 		return false
 	}
-	if s.refuseThrottled(w, r, a.account, addrKey(svc.ClientAddr(r, s.cfg.TrustProxy))) {
-		return false
-	}
-	wait, until, err := s.attempt(r.Context(), accountKey(a.account.ID))
-	if err != nil {
-		s.internal(w, r, err)
-		return false
-	}
-	if wait > 0 {
-		s.refuse(w, r, a.account, wait, until)
-		return false
-	}
-	return true
+	return s.countRegisterStart(w, r, a.account, a.account.ID)
 }
 
 // endOtherSessions ends, after a password change, every session of the

@@ -113,11 +113,13 @@ func TestAccountIsolation(t *testing.T) {
 			}
 		}
 		// A cannot revoke B's device, nor register for B's account.
+		e.mustReauth(a)
 		e.do("DELETE", "/v1/devices/"+b.device.ID, a.token, nil).fails(t, 404, api.CodeNotFound)
 		reg, msg, _ := pake.RegisterStart(randomKey())
 		reg.Discard()
 		e.do("POST", "/v1/register/start", a.token, api.RegisterStartRequest{AccountID: b.idStr, Request: msg}).fails(t, 400, api.CodeBadRequest)
 		// Revoking the shared id in A leaves B's device of that id alone.
+		e.mustReauth(a)
 		e.do("DELETE", "/v1/devices/"+shared.ID, a.token, nil).ok(t, 204, nil)
 		e.do("GET", "/v1/account", aShared, nil).fails(t, 401, api.CodeUnauthorized)
 		e.mustLogin(b, shared)
@@ -252,11 +254,19 @@ func TestRevokeDevice(t *testing.T) {
 		stream := e.openEvents(phoneTok)
 		stream.next(t)
 
+		// Revoking another device needs a fresh proof of the password:
+		// a stolen token alone cannot shut the owner's devices out.
+		e.do("DELETE", "/v1/devices/"+phone.ID, u.token, nil).fails(t, 403, api.CodeReauth)
+		e.do("GET", "/v1/account", phoneTok, nil).ok(t, 200, nil)
+		e.mustReauth(u)
 		e.do("DELETE", "/v1/devices/"+phone.ID, u.token, nil).ok(t, 204, nil)
 		e.do("GET", "/v1/account", phoneTok, nil).fails(t, 401, api.CodeUnauthorized)
 		stream.ends(t)
 		e.login(u, phone, u.loginKey).fails(t, 403, api.CodeRevoked)
-		// Revoking again changes nothing and records nothing new.
+		// The proof was used up; revoking again needs another, and then
+		// changes nothing and records nothing new.
+		e.do("DELETE", "/v1/devices/"+phone.ID, u.token, nil).fails(t, 403, api.CodeReauth)
+		e.mustReauth(u)
 		e.do("DELETE", "/v1/devices/"+phone.ID, u.token, nil).ok(t, 204, nil)
 
 		var devs []api.Device
@@ -274,7 +284,14 @@ func TestRevokeDevice(t *testing.T) {
 			t.Errorf("log = %v", kinds)
 		}
 		e.do("DELETE", "/v1/devices/not-a-uuid", u.token, nil).fails(t, 400, api.CodeBadRequest)
+		e.mustReauth(u)
 		e.do("DELETE", "/v1/devices/"+api.FormatID(newID()), u.token, nil).fails(t, 404, api.CodeNotFound)
+		// A device may revoke itself with its token alone: that only ends
+		// the token.
+		laptop := newDevice("laptop")
+		laptopTok := e.mustLogin(u, laptop)
+		e.do("DELETE", "/v1/devices/"+laptop.ID, laptopTok, nil).ok(t, 204, nil)
+		e.do("GET", "/v1/account", laptopTok, nil).fails(t, 401, api.CodeUnauthorized)
 	})
 }
 
@@ -466,8 +483,21 @@ func TestRegisterStart(t *testing.T) {
 		u := e.newUser()
 		_, msg, _ := pake.RegisterStart(randomKey())
 		req := api.RegisterStartRequest{AccountID: u.idStr, Request: msg}
-		// Without a session, an existing account is refused.
-		e.do("POST", "/v1/register/start", "", req).fails(t, 409, api.CodeExists)
+		// Without a session, an existing account is answered like a new
+		// one, consistently, but not from its own OPRF key: the answer
+		// tells neither that it exists nor anything of its login key.
+		var anon, again, fresh, real api.RegisterStartResponse
+		e.do("POST", "/v1/register/start", "", req).ok(t, 200, &anon)
+		e.do("POST", "/v1/register/start", "", req).ok(t, 200, &again)
+		e.do("POST", "/v1/register/start", "", api.RegisterStartRequest{AccountID: api.FormatID(newID()), Request: msg}).ok(t, 200, &fresh)
+		e.mustReauth(u)
+		e.do("POST", "/v1/register/start", u.token, req).ok(t, 200, &real)
+		if !bytes.Equal(anon.Response, again.Response) || len(anon.Response) != len(fresh.Response) {
+			t.Errorf("answers for an existing account are not like a new one's: %x, %x, new %x", anon.Response, again.Response, fresh.Response)
+		}
+		if bytes.Equal(anon.Response, real.Response) {
+			t.Error("an anonymous register/start was answered with the account's own OPRF key")
+		}
 		// With a bad session, nothing falls back to the anonymous path.
 		e.do("POST", "/v1/register/start", strings.Repeat("A", 43), api.RegisterStartRequest{AccountID: api.FormatID(newID()), Request: msg}).fails(t, 401, api.CodeUnauthorized)
 		e.do("POST", "/v1/register/start", "", api.RegisterStartRequest{AccountID: api.FormatID(newID()), Request: make([]byte, 31)}).fails(t, 400, api.CodeBadRequest)
@@ -475,6 +505,18 @@ func TestRegisterStart(t *testing.T) {
 		record := e.register(newID(), randomKey(), "")
 		create := api.CreateAccountRequest{AccountID: u.idStr, Record: record, Envelope: envelope(u.id, 1, 'e'), KeyCheck: []byte("k"), KeyVersion: 1, Device: newDevice("d")}
 		e.do("POST", "/v1/accounts", "", create).fails(t, 409, api.CodeExists)
+		// …and counted like a creation, so one address cannot probe for
+		// account ids without bound.
+		for i := 0; ; i++ {
+			r := e.do("POST", "/v1/accounts", "", create)
+			if r.status == 429 {
+				break
+			}
+			r.fails(t, 409, api.CodeExists)
+			if i > freeCreates {
+				t.Fatal("creating an existing account is never throttled")
+			}
+		}
 	})
 }
 
