@@ -144,7 +144,9 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		s.touch()
 	}
 	resp := s.dispatch(ctx, &req)
-	json.NewEncoder(c).Encode(resp)
+	if err := json.NewEncoder(c).Encode(resp); err == nil && len(resp.listing) > 0 {
+		c.Write(resp.listing)
+	}
 	if req.Op == opLock {
 		s.stop()
 	}
@@ -189,6 +191,12 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 			for i := range resp.Entries {
 				resp.Entries[i].Item = summary(resp.Entries[i].Item)
 			}
+		}
+	case opSummaries:
+		var es []*vault.Entry
+		if es, err = s.sess.Search(ctx, r.Query, r.Filter); err == nil {
+			resp.listing = encodeListing(es)
+			resp.Listing = len(resp.listing)
 		}
 	case opResolve:
 		var e *vault.Entry
