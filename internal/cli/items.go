@@ -5,10 +5,12 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pquerna/otp"
 	"github.com/spf13/cobra"
@@ -406,12 +408,63 @@ func (c *cmdEnv) printList(es []*vault.Entry) error {
 		}
 		return c.printJSON(out)
 	}
-	// Buffered: tabwriter writes each cell separately, which for 10k
-	// items was 80k write calls.
-	bw := bufio.NewWriterSize(c.stdout, 64<<10)
-	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	cells := make([]string, 0, 4*len(es))
 	for _, e := range es {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Item.Title, e.Item.Type, e.Item.Username(), e.ID)
+		cells = append(cells, e.Item.Title, string(e.Item.Type), e.Item.Username(), e.ID.String())
+	}
+	return writeColumns(c.stdout, cells, 4)
+}
+
+// writeColumns writes rows as text/tabwriter does with padding 2 and
+// spaces (every column but the last padded to its widest cell plus two),
+// but with one pass, one buffer and no formatting: for 10,000 items
+// tabwriter took about 10 ms. Rows whose cells contain a character that
+// tabwriter treats specially (tab, newline, vertical tab, form feed, its
+// escape byte 0xff) go through tabwriter itself, so the output is the
+// same either way (TestWriteColumnsAsTabwriter). cells holds the rows one
+// after another, ncol cells each.
+func writeColumns(w io.Writer, cells []string, ncol int) error {
+	if ncol < 1 || len(cells)%ncol != 0 {
+		return errors.New("writeColumns: ragged rows")
+	}
+	widths := make([]int, ncol-1)
+	size := 0
+	for i, cell := range cells {
+		for k := 0; k < len(cell); k++ {
+			switch cell[k] {
+			case '\t', '\n', '\v', '\f', tabwriter.Escape:
+				return writeTabwriter(w, cells, ncol)
+			}
+		}
+		size += len(cell) + 2
+		if j := i % ncol; j < ncol-1 {
+			widths[j] = max(widths[j], utf8.RuneCountInString(cell)+2)
+		}
+	}
+	pad := 0
+	for _, wd := range widths {
+		pad = max(pad, wd)
+	}
+	spaces := strings.Repeat(" ", pad)
+	bw := bufio.NewWriterSize(w, min(size+len(cells)/ncol*pad+1, 1<<20))
+	for i, cell := range cells {
+		bw.WriteString(cell)
+		if j := i % ncol; j < ncol-1 {
+			bw.WriteString(spaces[:widths[j]-utf8.RuneCountInString(cell)])
+		} else {
+			bw.WriteByte('\n')
+		}
+	}
+	return bw.Flush()
+}
+
+// writeTabwriter is writeColumns by text/tabwriter, for the rows it does
+// not handle itself.
+func writeTabwriter(w io.Writer, cells []string, ncol int) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	for i := 0; i < len(cells); i += ncol {
+		io.WriteString(tw, strings.Join(cells[i:i+ncol], "\t")+"\n")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
