@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,12 +71,22 @@ func (c *Client) call(ctx context.Context, req *request) (*response, error) {
 			return nil, errListing
 		}
 		// The listing follows the newline that ends the JSON response.
-		resp.listing = make([]byte, 1+resp.Listing)
-		_, err := io.ReadFull(io.MultiReader(dec.Buffered(), conn), resp.listing)
-		if err == nil && resp.listing[0] != '\n' {
+		r := io.MultiReader(dec.Buffered(), conn)
+		var nl [1]byte
+		_, err := io.ReadFull(r, nl[:])
+		if err == nil && nl[0] != '\n' {
 			err = errListing
 		}
-		resp.listing = resp.listing[1:]
+		if err == nil {
+			// Read into a string: the summaries' strings are slices of it.
+			var sb strings.Builder
+			sb.Grow(resp.Listing)
+			var n int64
+			n, err = io.CopyN(&sb, r, int64(resp.Listing))
+			if err == nil && n == int64(resp.Listing) {
+				resp.listing = sb.String()
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the agent did not answer (%v); run `keyhold lock` and `keyhold unlock`", err)
 		}

@@ -98,9 +98,8 @@ func encodeListing(es []*vault.Entry) []byte {
 	return b
 }
 
-// listingReader reads a listing. All strings are slices of one string
-// holding the whole listing, so decoding allocates per item, not per
-// string.
+// listingReader reads a listing. The summaries' strings are slices of
+// the listing, so decoding allocates per item, not per string.
 type listingReader struct {
 	s   string
 	off int
@@ -178,8 +177,8 @@ const minEntry = 16 + 1 + 1 + 3 + 2 + 2*2
 
 // decodeListing reads a listing into summary entries: the username is the
 // item's only field, and notes and attachments are empty.
-func decodeListing(b []byte) ([]*vault.Entry, error) {
-	r := &listingReader{s: string(b)}
+func decodeListing(b string) ([]*vault.Entry, error) {
+	r := &listingReader{s: b}
 	if len(r.s) == 0 || r.s[0] != listingVersion {
 		return nil, errListing
 	}

@@ -83,7 +83,7 @@ type response struct {
 	// response (and its newline) on the connection (opSummaries).
 	Listing int `json:"listing,omitempty"`
 
-	listing []byte // the listing itself, not part of the JSON
+	listing string // the listing itself, not part of the JSON
 }
 
 // Error kinds map to the vault's sentinel errors so that a command gets the
