@@ -30,14 +30,11 @@ func TestWriteColumnsAsTabwriter(t *testing.T) {
 		}
 		tw.Flush()
 		var got bytes.Buffer
-		if err := writeColumns(&got, cells, 4); err != nil {
+		if err := writeColumns(&got, len(cells)/4, 4, func(i, j int) string { return cells[4*i+j] }); err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want.String() {
 			t.Errorf("%s:\n got %q\nwant %q", name, got.String(), want.String())
 		}
-	}
-	if err := writeColumns(&bytes.Buffer{}, []string{"a", "b", "c"}, 2); err == nil {
-		t.Error("ragged rows were accepted")
 	}
 }
