@@ -327,3 +327,27 @@ func BenchmarkAgentList(b *testing.B) {
 		}
 	}
 }
+
+// TestJSONListingSummaries: the JSON listing that older clients ask for
+// carries no notes, hidden fields or attachments either.
+func TestJSONListingSummaries(t *testing.T) {
+	ctx := context.Background()
+	cl, _, _ := startAgent(t)
+	it := login("Keys", "alice")
+	it.Attachments = []item.Attachment{{Name: "id_ed25519", Data: []byte("attached-secret")}}
+	if _, err := cl.Add(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cl.call(ctx, &request{Op: opList, Filter: vault.Active})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := toEntries(resp.Entries)
+	if err != nil || len(es) != 1 {
+		t.Fatal(len(es), err)
+	}
+	got := es[0].Item
+	if got.Notes != "" || len(got.Attachments) != 0 || len(got.Fields) != 1 || got.Username() != "alice" {
+		t.Errorf("JSON summary carries more than a summary: %+v", got)
+	}
+}

@@ -162,11 +162,13 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	}
 }
 
-// summary is an item without its notes and fields, but its username.
+// summary is an item without its notes, fields and attachments, but its
+// username: what the JSON listings of older clients get (opList).
 func summary(it *item.Item) *item.Item {
 	c := *it
 	c.Notes = ""
 	c.Fields = nil
+	c.Attachments = nil
 	if u := it.Username(); u != "" {
 		c.Fields = []item.Field{{Name: "username", Kind: item.Text, Value: u}}
 	}
