@@ -29,6 +29,7 @@ cleanup() {
     [[ ${KEEP_UNLOCKED:-0} == 1 ]] && return 0
     [[ -x $KH && -d $V ]] && "$KH" --vault "$V" lock >/dev/null 2>&1 || true
     [[ -n ${KEYHOLD_OLD:-} && -d $V-old ]] && "$KEYHOLD_OLD" --vault "$V-old" lock >/dev/null 2>&1 || true
+    [[ -d $D/gnupg ]] && gpgconf --homedir "$D/gnupg" --kill all 2>/dev/null || true
 }
 trap cleanup EXIT
 cleanup
