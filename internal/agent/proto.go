@@ -33,6 +33,9 @@ const (
 	// opFolderSync syncs the vault with its shared folder
 	// (vault.Session.FolderSync).
 	opFolderSync = "folder_sync"
+	// opSummaries is a search or list answered with a listing of item
+	// summaries (listing.go) after the JSON response.
+	opSummaries = "summaries"
 )
 
 type request struct {
@@ -76,6 +79,11 @@ type response struct {
 	Sync      *syncclient.Report  `json:"sync,omitempty"`
 	Folder    *vault.FolderReport `json:"folder,omitempty"`
 	Err       *wireError          `json:"error,omitempty"`
+	// Listing is the length of the listing that follows the JSON
+	// response (and its newline) on the connection (opSummaries).
+	Listing int `json:"listing,omitempty"`
+
+	listing string // the listing itself, not part of the JSON
 }
 
 // Error kinds map to the vault's sentinel errors so that a command gets the

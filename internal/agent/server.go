@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ type Server struct {
 	done     chan struct{}
 	once     sync.Once
 	syncMu   sync.Mutex
+
+	listMu  sync.Mutex
+	listFor []*vault.Entry // the entries the cached listing was made of
+	listing string
 }
 
 // NewServer wraps an unlocked session. The session is closed (its keys
@@ -63,6 +68,11 @@ func (s *Server) Serve(ctx context.Context, path string, ready func()) error {
 	}
 	defer unlisten(l, path)
 	defer s.sess.Close()
+	defer func() {
+		s.listMu.Lock()
+		s.listFor, s.listing = nil, ""
+		s.listMu.Unlock()
+	}()
 	if ready != nil {
 		ready()
 	}
@@ -144,17 +154,21 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		s.touch()
 	}
 	resp := s.dispatch(ctx, &req)
-	json.NewEncoder(c).Encode(resp)
+	if err := json.NewEncoder(c).Encode(resp); err == nil && len(resp.listing) > 0 {
+		io.WriteString(c, resp.listing)
+	}
 	if req.Op == opLock {
 		s.stop()
 	}
 }
 
-// summary is an item without its notes and fields, but its username.
+// summary is an item without its notes, fields and attachments, but its
+// username: what the JSON listings of older clients get (opList).
 func summary(it *item.Item) *item.Item {
 	c := *it
 	c.Notes = ""
 	c.Fields = nil
+	c.Attachments = nil
 	if u := it.Username(); u != "" {
 		c.Fields = []item.Field{{Name: "username", Kind: item.Text, Value: u}}
 	}
@@ -189,6 +203,12 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 			for i := range resp.Entries {
 				resp.Entries[i].Item = summary(resp.Entries[i].Item)
 			}
+		}
+	case opSummaries:
+		var es []*vault.Entry
+		if es, err = s.sess.Search(ctx, r.Query, r.Filter); err == nil {
+			resp.listing = s.encodeListing(es)
+			resp.Listing = len(resp.listing)
 		}
 	case opResolve:
 		var e *vault.Entry
@@ -237,6 +257,20 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 	}
 	resp.Err = encodeErr(err)
 	return resp
+}
+
+// encodeListing is encodeListing(es), kept for the next request: a
+// listing asked for again (the same entries, which the session shares
+// between searches until an item changes, and a change makes a new entry)
+// is sent as it is, without encoding 10k summaries again.
+func (s *Server) encodeListing(es []*vault.Entry) string {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	if s.listing != "" && slices.Equal(es, s.listFor) {
+		return s.listing
+	}
+	s.listFor, s.listing = es, string(encodeListing(es))
+	return s.listing
 }
 
 // sync runs one server sync with the agent's session, so an unlocked

@@ -5,10 +5,13 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pquerna/otp"
 	"github.com/spf13/cobra"
@@ -406,12 +409,75 @@ func (c *cmdEnv) printList(es []*vault.Entry) error {
 		}
 		return c.printJSON(out)
 	}
-	// Buffered: tabwriter writes each cell separately, which for 10k
-	// items was 80k write calls.
-	bw := bufio.NewWriterSize(c.stdout, 64<<10)
+	return writeColumns(c.stdout, len(es), 4, func(i, j int) string {
+		switch e := es[i]; j {
+		case 0:
+			return e.Item.Title
+		case 1:
+			return string(e.Item.Type)
+		case 2:
+			return e.Item.Username()
+		}
+		return es[i].ID.String()
+	})
+}
+
+// writeColumns writes rows as text/tabwriter does with padding 2 and
+// spaces (every column but the last padded to its widest cell plus two),
+// but with one pass, one buffer and no formatting: for 10,000 items
+// tabwriter took about 10 ms. Rows whose cells contain a character that
+// tabwriter treats specially (tab, newline, vertical tab, form feed, its
+// escape byte 0xff) go through tabwriter itself, so the output is the
+// same either way (TestWriteColumnsAsTabwriter). There are rows rows of
+// ncol cells; cell(i, j) is row i's cell j (called more than once).
+func writeColumns(w io.Writer, rows, ncol int, cell func(i, j int) string) error {
+	widths := make([]int, ncol-1)
+	for i := range rows {
+		for j := range ncol {
+			c := cell(i, j)
+			for k := 0; k < len(c); k++ {
+				switch c[k] {
+				case '\t', '\n', '\v', '\f', tabwriter.Escape:
+					return writeTabwriter(w, rows, ncol, cell)
+				}
+			}
+			if j < ncol-1 {
+				widths[j] = max(widths[j], utf8.RuneCountInString(c)+2)
+			}
+		}
+	}
+	pad := 0
+	for _, wd := range widths {
+		pad = max(pad, wd)
+	}
+	spaces := strings.Repeat(" ", pad)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for i := range rows {
+		for j := range ncol {
+			c := cell(i, j)
+			bw.WriteString(c)
+			if j < ncol-1 {
+				bw.WriteString(spaces[:widths[j]-utf8.RuneCountInString(c)])
+			}
+		}
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+// writeTabwriter is writeColumns by text/tabwriter, for the rows it does
+// not handle itself.
+func writeTabwriter(w io.Writer, rows, ncol int, cell func(i, j int) string) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-	for _, e := range es {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Item.Title, e.Item.Type, e.Item.Username(), e.ID)
+	for i := range rows {
+		for j := range ncol {
+			io.WriteString(tw, cell(i, j))
+			if j < ncol-1 {
+				io.WriteString(tw, "\t")
+			}
+		}
+		io.WriteString(tw, "\n")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -427,6 +493,11 @@ func (c *cmdEnv) listCmd() *cobra.Command {
 		Short: "List items (title, type, username, id)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Almost all that a listing allocates (the summaries) stays
+			// live until it is printed, so a collection halfway frees
+			// next to nothing, and cost 4 ms of `list`'s 16 with 10k
+			// items. Collect later instead.
+			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			st, err := c.open()
 			if err != nil {
 				return err

@@ -98,7 +98,7 @@ func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile, 
 	s.ak.Wipe()
 	s.mk.Wipe()
 	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
-	s.loaded, s.entries = false, nil
+	s.loaded, s.entries, s.sorted = false, nil, nil
 	return nil
 }
 

@@ -386,7 +386,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	s.ak.Wipe()
 	s.mk.Wipe()
 	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
-	s.loaded, s.entries = false, nil
+	s.loaded, s.entries, s.sorted = false, nil, nil
 	return rep, nsk, nil
 }
 

@@ -202,7 +202,7 @@ func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 	s.ak.Wipe()
 	s.mk.Wipe()
 	s.ak, s.kv, s.mk = nak, nkv, nmk
-	s.loaded, s.entries = false, nil
+	s.loaded, s.entries, s.sorted = false, nil, nil
 	return &Created{AccountID: id, SecretKey: nsk}, nil
 }
 

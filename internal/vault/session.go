@@ -49,6 +49,10 @@ type Session struct {
 	loaded  bool
 	seq     uint64
 	entries map[ItemID]*Entry
+	// sorted is entries sorted by title then id, kept between requests
+	// so that an agent's listings do not sort 10k items each time. Every
+	// change to entries drops it (nil), and the next Search sorts again.
+	sorted []*Entry
 }
 
 // Unlock derives the keys from the password and this device's Secret Key,
@@ -153,6 +157,7 @@ func (s *Session) Close() {
 	s.ak.Wipe()
 	s.mk.Wipe()
 	s.entries = nil
+	s.sorted = nil
 	s.loaded = false
 	s.closed = true
 }
@@ -268,6 +273,7 @@ func (s *Session) refreshTx(ctx context.Context) (*format.Manifest, bool, error)
 	}
 	full := !s.loaded
 	s.entries = next
+	s.sorted = nil
 	s.seq = m.Seq
 	s.loaded = true
 	return m, full, nil
@@ -413,14 +419,20 @@ func (s *Session) Search(ctx context.Context, q string, f Filter) ([]*Entry, err
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
+	if s.sorted == nil {
+		s.sorted = make([]*Entry, 0, len(s.entries))
+		for _, e := range s.entries {
+			s.sorted = append(s.sorted, e)
+		}
+		sortEntries(s.sorted)
+	}
 	words := item.QueryWords(q)
 	var out []*Entry
-	for _, e := range s.entries {
+	for _, e := range s.sorted {
 		if f.keep(e) && (q == "" || item.MatchText(e.search, words)) {
 			out = append(out, e)
 		}
 	}
-	sortEntries(out)
 	return out, nil
 }
 
@@ -536,6 +548,7 @@ func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, m *format.Manif
 		for _, e := range changed {
 			s.entries[e.ID] = e
 		}
+		s.sorted = nil
 		s.seq = m.Seq
 	}
 	return nil
