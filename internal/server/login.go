@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"net/http"
 	"time"
@@ -21,18 +20,20 @@ import (
 // each answer is an OPRF evaluation that, with one KE2, tests one guess of
 // the account's login key.
 //
-// Without a session, an account id that exists is answered like a new one,
-// but from the OPRF key of a decoy id (registerDecoy): the answer reveals
-// neither that the account exists nor anything about its login key, and
-// the account's creation then fails at POST /v1/accounts (docs/LOGIN.md
-// "Registration").
+// Without a session, an account id that exists is answered exactly as a
+// new one: from the OPRF key of that id, the same key that answers its
+// login starts (a real account's, or for an unknown id the one the fake
+// login answers use). So the answer tells nothing a counted login start
+// would not, and nothing about whether the account exists; the account's
+// creation then fails at POST /v1/accounts (docs/LOGIN.md "Registration").
+// A decoy key for existing accounts would itself tell them apart: its
+// evaluation differs from the login start's.
 func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 	var req api.RegisterStartRequest
 	if !decode(s, w, r, api.MaxBody, &req) {
 		return
 	}
 	id := mustID(req.AccountID)
-	oprfID := id
 	if r.Header.Get("Authorization") != "" {
 		a, ok := s.authenticate(w, r)
 		if !ok {
@@ -54,11 +55,8 @@ func (s *Server) registerStart(w http.ResponseWriter, r *http.Request) {
 		if !s.countRegisterStart(w, r, acct, id) {
 			return
 		}
-		if acct != nil {
-			oprfID = registerDecoy(id)
-		}
 	}
-	resp, err := s.pk.RegisterResponse(oprfID, req.Request)
+	resp, err := s.pk.RegisterResponse(id, req.Request)
 	if err != nil {
 		s.pakeError(w, r, err)
 		return
@@ -88,16 +86,6 @@ func (s *Server) countRegisterStart(w http.ResponseWriter, r *http.Request, acct
 		return false
 	}
 	return true
-}
-
-// registerDecoy is the credential id whose OPRF key answers an anonymous
-// register/start for an account that exists. It is a hash of the id, so
-// it answers consistently (a repeated request gets the same answer, as for
-// a new account), and finding an account id whose decoy is another
-// account's id would take a SHA-256 preimage.
-func registerDecoy(id store.ID) store.ID {
-	h := sha256.Sum256(append([]byte("keyhold v1 register decoy\x00"), id[:]...))
-	return store.ID(h[:16])
 }
 
 // createAccount stores a new account, its keys and its first device.

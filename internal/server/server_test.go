@@ -483,9 +483,11 @@ func TestRegisterStart(t *testing.T) {
 		u := e.newUser()
 		_, msg, _ := pake.RegisterStart(randomKey())
 		req := api.RegisterStartRequest{AccountID: u.idStr, Request: msg}
-		// Without a session, an existing account is answered like a new
-		// one, consistently, but not from its own OPRF key: the answer
-		// tells neither that it exists nor anything of its login key.
+		// Without a session, every id is answered from the OPRF key its
+		// login starts use, existing or not: the answer carries the same
+		// evaluation as a login start's KE2 (its first 32 bytes), so it
+		// tells nothing a counted login start would not, and cannot tell an
+		// existing account from a new one.
 		var anon, again, fresh, real api.RegisterStartResponse
 		e.do("POST", "/v1/register/start", "", req).ok(t, 200, &anon)
 		e.do("POST", "/v1/register/start", "", req).ok(t, 200, &again)
@@ -495,8 +497,20 @@ func TestRegisterStart(t *testing.T) {
 		if !bytes.Equal(anon.Response, again.Response) || len(anon.Response) != len(fresh.Response) {
 			t.Errorf("answers for an existing account are not like a new one's: %x, %x, new %x", anon.Response, again.Response, fresh.Response)
 		}
-		if bytes.Equal(anon.Response, real.Response) {
-			t.Error("an anonymous register/start was answered with the account's own OPRF key")
+		if !bytes.Equal(anon.Response, real.Response) {
+			t.Error("an anonymous register/start for an existing account was not answered from its own OPRF key")
+		}
+		// The same for a known and an unknown id: the register answer's
+		// evaluation is the login start's.
+		for _, id := range []string{u.idStr, api.FormatID(newID())} {
+			_, ke1, _ := pake.LoginStart(randomKey())
+			var reg api.RegisterStartResponse
+			e.do("POST", "/v1/register/start", "", api.RegisterStartRequest{AccountID: id, Request: ke1[:32]}).ok(t, 200, &reg)
+			var ls api.LoginStartResponse
+			e.do("POST", "/v1/login/start", "", api.LoginStartRequest{AccountID: id, Device: newDevice("probe"), Message: ke1}).ok(t, 200, &ls)
+			if !bytes.Equal(reg.Response[:32], ls.Message[:32]) {
+				t.Errorf("id %s: the register answer's evaluation differs from the login start's, which tells existing accounts apart", id)
+			}
 		}
 		// With a bad session, nothing falls back to the anonymous path.
 		e.do("POST", "/v1/register/start", strings.Repeat("A", 43), api.RegisterStartRequest{AccountID: api.FormatID(newID()), Request: msg}).fails(t, 401, api.CodeUnauthorized)
