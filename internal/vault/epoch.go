@@ -149,6 +149,14 @@ func (v *Vault) LegacyHeader() []byte {
 	return nil
 }
 
+// pendingPreviousVersion reports whether the vault holds a password change
+// of the previous version aside (an envelope without an epoch, which a
+// migrated vault would refuse as older).
+func (v *Vault) pendingPreviousVersion() bool {
+	pend, err := v.pendingEnvelope()
+	return err == nil && pend != nil && pend.Version == format.Version1
+}
+
 // migrateEnvelope replaces old, the working envelope of the previous
 // version that the password just opened to ak with derived keys d, by
 // the same wrap of the same key in the current version at epoch 1, and

@@ -263,6 +263,55 @@ func TestPreviousVersionRollbackRefused(t *testing.T) {
 	}
 }
 
+// A vault made before password epochs that holds another device's
+// password change aside (also of the previous version) does not migrate
+// over it: the old password still opens it without losing the change,
+// the new one then opens it, and only then does it migrate.
+func TestMigrationWaitsForPendingPreviousVersion(t *testing.T) {
+	dir, c := newVault(t)
+	s := unlock(t, dir, "correct horse")
+	ak, kv := s.AccountKey()
+	working, d, err := format.NewEnvelopeV1WithRand(rand.Reader, ak, c.AccountID, kv, []byte("correct horse"), c.SecretKey, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Wipe()
+	changed, d, err := format.NewEnvelopeV1WithRand(rand.Reader, ak, c.AccountID, kv, []byte("battery staple"), c.SecretKey, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Wipe()
+	db := s.Vault().db
+	if _, err := db.Exec(`UPDATE meta SET v = ? WHERE k = 'envelope'`, working.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO meta (k, v) VALUES ('envelope/pending', ?)`, changed.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// The old password still works and leaves the change aside.
+	s = unlock(t, dir, "correct horse")
+	if v := s.Vault().Envelope().Version; v != format.Version1 {
+		t.Fatalf("migrated over a pending change of the previous version (version %d)", v)
+	}
+	s.Close()
+	// The new password opens it; that unlock promotes and migrates.
+	s = unlock(t, dir, "battery staple")
+	if env := s.Vault().Envelope(); env.Version == format.Version1 || env.Epoch != 1 {
+		t.Fatalf("after the new password: version %d epoch %d, want migrated to epoch 1", env.Version, env.Epoch)
+	}
+	s.Close()
+	v, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Unlock([]byte("correct horse")); !errors.Is(err, format.ErrWrongPassword) {
+		t.Fatalf("the old password after the change was used: %v, want ErrWrongPassword", err)
+	}
+}
+
 // A rotation raises the epoch too.
 func TestRotationRaisesEpoch(t *testing.T) {
 	dir, _ := newVault(t)

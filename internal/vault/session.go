@@ -97,10 +97,13 @@ func (v *Vault) UnlockLogin(pw []byte) (*Session, *keys.Key32, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if env.Version == format.Version1 && v.meta.keyCheck.Verify(ak, v.meta.accountID, env.KeyVersion) == nil {
+	if env.Version == format.Version1 && !v.pendingPreviousVersion() && v.meta.keyCheck.Verify(ak, v.meta.accountID, env.KeyVersion) == nil {
 		// A vault made before password epochs: the password is at hand,
 		// so it moves to the current version now (epoch.go), and from
-		// here on any other epoch-0 envelope is below its floor.
+		// here on any other epoch-0 envelope is below its floor. Not
+		// while it holds another device's password change of the previous
+		// version aside: that change, at epoch 0 too, would be lost, and
+		// the new password refused; it migrates once that one is used.
 		if env, err = v.migrateEnvelope(env, ak, d); err != nil {
 			ak.Wipe()
 			d.Wipe()
