@@ -30,31 +30,47 @@ var ErrDisabled = errors.New("the account is disabled on the server; contact its
 // Login runs the PAKE with the login key (SPEC §3) and keeps the session
 // token in cfg (the caller saves it).
 func Login(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, login *keys.Key32) error {
-	l, ke1, err := pake.LoginStart(login[:])
+	fin, err := runLogin(ctx, cl, cfg, id, login, false)
 	if err != nil {
 		return err
+	}
+	cfg.Token, cfg.Expires = fin.Token, fin.Expires
+	return nil
+}
+
+// runLogin runs the PAKE's three messages with the login key. With reauth
+// the session in cl finishes it as a fresh proof (docs/LOGIN.md "Fresh
+// proof") instead of opening a new session; the server then answers 401
+// unauthorized if that session has ended (an *api.APIError, returned as
+// it is).
+func runLogin(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, login *keys.Key32, reauth bool) (*api.LoginFinishResponse, error) {
+	l, ke1, err := pake.LoginStart(login[:])
+	if err != nil {
+		return nil, err
 	}
 	defer l.Discard()
 	start, err := cl.LoginStart(ctx, &api.LoginStartRequest{AccountID: uuid.UUID(id).String(), Device: cfg.Device(), Message: ke1})
 	if err != nil {
-		return loginError(err)
+		return nil, loginError(err)
 	}
 	ke3, err := l.Finish(id, start.Message)
 	if err != nil {
 		// Tell the server the attempt failed, so it lands in the audit
 		// log and counts against this address: a KE3 that cannot verify.
-		cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: make([]byte, 64)})
+		cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: make([]byte, 64), Reauth: reauth})
 		// The server could not prove it holds this account's record: the
 		// password or Secret Key is wrong, or the server is not the one
 		// the account lives on.
-		return fmt.Errorf("%w (%s)", ErrLoginFailed, cl.URL())
+		return nil, fmt.Errorf("%w (%s)", ErrLoginFailed, cl.URL())
 	}
-	fin, err := cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: ke3})
+	fin, err := cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: ke3, Reauth: reauth})
 	if err != nil {
-		return loginError(err)
+		if reauth && api.IsCode(err, api.CodeUnauthorized) {
+			return nil, err
+		}
+		return nil, loginError(err)
 	}
-	cfg.Token, cfg.Expires = fin.Token, fin.Expires
-	return nil
+	return fin, nil
 }
 
 func loginError(err error) error {

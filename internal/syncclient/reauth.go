@@ -10,7 +10,6 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -40,27 +39,11 @@ func Reauth(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID,
 }
 
 func reauth(ctx context.Context, cl *api.Client, cfg *Config, id keys.AccountID, login *keys.Key32) error {
-	l, ke1, err := pake.LoginStart(login[:])
-	if err != nil {
-		return err
+	_, err := runLogin(ctx, cl, cfg, id, login, true)
+	if api.IsCode(err, api.CodeUnauthorized) {
+		return authError(err)
 	}
-	defer l.Discard()
-	start, err := cl.LoginStart(ctx, &api.LoginStartRequest{AccountID: uuid.UUID(id).String(), Device: cfg.Device(), Message: ke1})
-	if err != nil {
-		return loginError(err)
-	}
-	ke3, err := l.Finish(id, start.Message)
-	if err != nil {
-		cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: make([]byte, 64), Reauth: true})
-		return fmt.Errorf("%w (%s)", ErrLoginFailed, cl.URL())
-	}
-	if _, err := cl.LoginFinish(ctx, &api.LoginFinishRequest{LoginID: start.LoginID, Message: ke3, Reauth: true}); err != nil {
-		if api.IsCode(err, api.CodeUnauthorized) {
-			return authError(err)
-		}
-		return loginError(err)
-	}
-	return nil
+	return err
 }
 
 // prove runs y.Prove if set.
