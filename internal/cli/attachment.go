@@ -124,14 +124,26 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 // changeItem applies change to the current revision of an item and
 // stores the result as a new revision; change returns what to report.
 func (c *cmdEnv) changeItem(ref string, change func(*item.Item) (string, error)) error {
-	st, e, err := c.resolve(ref, vault.Active)
+	return c.changeItemIn(ref, vault.Active, func(_ store, _ *vault.Entry, it *item.Item) (string, error) {
+		return change(it)
+	})
+}
+
+// changeItemIn is changeItem among the items f selects, with the store and
+// the current entry at hand. It is the one write path of every edit: a
+// new revision through Put, the old one kept in the history.
+func (c *cmdEnv) changeItemIn(ref string, f vault.Filter, change func(store, *vault.Entry, *item.Item) (string, error)) error {
+	st, e, err := c.resolve(ref, f)
 	if err != nil {
 		return err
 	}
 	it := e.Item.Clone()
-	msg, err := change(it)
+	msg, err := change(st, e, it)
 	if err != nil {
 		return err
+	}
+	if msg == "" {
+		return nil // nothing to write
 	}
 	it.Modified = vault.Now()
 	if err := it.Validate(); err != nil {

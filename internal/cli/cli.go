@@ -113,6 +113,12 @@ func (c *cmdEnv) infof(format string, a ...any) {
 // filter as every server string (api.PrintableText).
 func (c *cmdEnv) printErr(err error) {
 	fmt.Fprintf(c.stderr, "keyhold: %s\n", api.PrintableText(err.Error()))
+	var amb *ambiguousError
+	if errors.As(err, &amb) {
+		for _, r := range amb.rows() {
+			fmt.Fprintf(c.stderr, "  %s\n", api.PrintableText(r))
+		}
+	}
 	for _, h := range hints(err) {
 		fmt.Fprintf(c.stderr, "keyhold: hint: %s\n", h)
 	}
@@ -260,7 +266,7 @@ func (c *cmdEnv) resolve(ref string, f vault.Filter) (store, *vault.Entry, error
 	}
 	e, err := st.Resolve(c.ctx, ref, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, c.explainAmbiguous(st, ref, err, f)
 	}
 	return st, e, nil
 }

@@ -591,12 +591,28 @@ func (c *cmdEnv) restoreCmd() *cobra.Command {
 
 func (c *cmdEnv) historyCmd() *cobra.Command {
 	var reveal bool
+	var field string
+	var restore uint64
 	cmd := &cobra.Command{
 		Use:   "history TITLE|ID",
-		Short: "Show an item's past revisions",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show an item's past revisions, a field's past values, or restore a revision",
+		Long: `Show an item's revisions, oldest first, with the names of the fields that
+changed (never their values).
+
+--field NAME lists that field's values through the revisions, each with
+its revision number and time; hidden values are masked unless --reveal.
+
+--restore REV makes revision REV current again, as a new revision: the
+history keeps every revision, the current one included.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, e, err := c.resolve(args[0], vault.All)
+			if cmd.Flags().Changed("restore") {
+				if field != "" || reveal {
+					return usageError{errors.New("--restore takes no --field or --reveal")}
+				}
+				return c.restoreRevision(args[0], restore)
+			}
+			st, e, err := c.resolveRead(args[0], vault.All)
 			if err != nil {
 				return err
 			}
@@ -605,6 +621,9 @@ func (c *cmdEnv) historyCmd() *cobra.Command {
 				return err
 			}
 			revs = append(revs, vault.Revision{Revision: e.Revision, Item: e.Item})
+			if field != "" {
+				return c.printFieldHistory(e, revs, fieldAlias(field), reveal)
+			}
 			if c.jsonOut {
 				out := make([]map[string]any, len(revs))
 				for i, r := range revs {
@@ -629,8 +648,115 @@ func (c *cmdEnv) historyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&reveal, "reveal", false, "print every revision in full, hidden values included")
+	cmd.Flags().BoolVar(&reveal, "reveal", false, "print hidden values: every revision in full, or with --field the field's values")
+	cmd.Flags().StringVar(&field, "field", "", "list this field's past values with their revisions (masked unless --reveal)")
+	cmd.Flags().Uint64Var(&restore, "restore", 0, "make revision REV current again, as a new revision")
 	return cmd
+}
+
+// fieldAlias maps the names other password managers use for a field to
+// ours: otp (gopass, op, bw) is the TOTP secret.
+func fieldAlias(name string) string {
+	if strings.EqualFold(name, "otp") {
+		return "totp"
+	}
+	return name
+}
+
+// printFieldHistory lists the revisions in which a field took a new value
+// (or disappeared), oldest first, the current value last.
+func (c *cmdEnv) printFieldHistory(e *vault.Entry, revs []vault.Revision, field string, reveal bool) error {
+	type change struct {
+		rev     uint64
+		when    time.Time
+		value   string
+		present bool
+		hidden  bool
+	}
+	var out []change
+	seen := false
+	for _, r := range revs {
+		v, ok := r.Item.Get(field)
+		hidden := false
+		for _, f := range r.Item.Fields {
+			if strings.EqualFold(f.Name, field) {
+				hidden = f.Kind == item.Hidden || f.Kind == item.TOTP
+				break
+			}
+		}
+		if !ok && !seen {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].present == ok && out[n-1].value == v {
+			continue
+		}
+		seen = true
+		out = append(out, change{r.Revision, r.Item.Modified, v, ok, hidden})
+	}
+	if len(out) == 0 {
+		return missingPart("%q has never had a field %q", e.Item.Title, field)
+	}
+	if c.jsonOut {
+		js := make([]map[string]any, len(out))
+		for i, ch := range out {
+			m := map[string]any{"revision": ch.rev, "modified": ch.when.Format(time.RFC3339Nano), "present": ch.present}
+			if ch.present {
+				m["value"] = ch.value
+			}
+			js[i] = m
+		}
+		return c.printJSON(js)
+	}
+	for i, ch := range out {
+		v := ch.value
+		switch {
+		case !ch.present:
+			v = "(removed)"
+		case ch.hidden && !reveal:
+			v = "••••••••"
+		}
+		label := ""
+		if i == len(out)-1 && ch.rev == e.Revision {
+			label = " (current)"
+		}
+		fmt.Fprintf(c.stdout, "revision %d%s  %s  %s\n", ch.rev, label, ch.when.Local().Format(time.DateTime), strings.ReplaceAll(v, "\n", "\\n"))
+	}
+	if !reveal {
+		for _, ch := range out {
+			if ch.hidden && ch.present {
+				c.infof("hidden values are masked; --reveal shows them")
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// restoreRevision makes an old revision current as a new revision, by the
+// path every edit takes (Put), so the history, the manifest and sync all
+// see an ordinary change. The item's place in or out of the trash stays
+// as it is now.
+func (c *cmdEnv) restoreRevision(ref string, rev uint64) error {
+	return c.changeItemIn(ref, vault.All, func(st store, e *vault.Entry, it *item.Item) (string, error) {
+		if rev == e.Revision {
+			return "", usageError{fmt.Errorf("revision %d is the current revision of %q", rev, e.Item.Title)}
+		}
+		revs, err := st.History(c.ctx, e.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range revs {
+			if r.Revision != rev {
+				continue
+			}
+			old := r.Item.Clone()
+			old.Created = it.Created
+			old.Trashed = it.Trashed
+			*it = *old
+			return fmt.Sprintf("restored %q to revision %d", it.Title, rev), nil
+		}
+		return "", missingPart("%q has no revision %d (`keyhold history %s` lists them)", e.Item.Title, rev, quoteArg(e.Item.Title))
+	})
 }
 
 // diffFields names what changed between two revisions (never values).
