@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/keyhold/keyhold/internal/gen"
 	"github.com/keyhold/keyhold/internal/item"
@@ -27,6 +29,8 @@ type itemFlags struct {
 	username      string
 	urls          []string
 	addURLs       []string
+	addTags       []string
+	removeTags    []string
 	passwordStdin bool
 	generate      bool
 	length        int
@@ -62,6 +66,8 @@ func (f *itemFlags) register(cmd *cobra.Command, edit bool) {
 		fl.StringVar(&f.title, "title", "", "new title")
 		fl.StringArrayVar(&f.addURLs, "add-url", nil, "add a URL, keeping the others (--url replaces them all)")
 		fl.StringArrayVar(&f.removeFields, "remove-field", nil, "remove a field by name")
+		fl.StringArrayVar(&f.addTags, "add-tag", nil, "add a tag, keeping the others (--tag replaces them all)")
+		fl.StringArrayVar(&f.removeTags, "remove-tag", nil, "remove a tag (case ignored)")
 		fl.BoolVar(&f.noFavorite, "no-favorite", false, "unmark as favourite")
 	}
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "generate")
@@ -131,6 +137,20 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 			if t = strings.TrimSpace(t); t != "" {
 				it.Tags = append(it.Tags, t)
 			}
+		}
+	}
+	for _, t := range f.addTags {
+		t = strings.TrimSpace(t)
+		if t != "" && !slices.ContainsFunc(it.Tags, func(o string) bool { return strings.EqualFold(o, t) }) {
+			it.Tags = append(it.Tags, t)
+		}
+	}
+	for _, t := range f.removeTags {
+		t = strings.TrimSpace(t)
+		n := len(it.Tags)
+		it.Tags = slices.DeleteFunc(it.Tags, func(o string) bool { return strings.EqualFold(o, t) })
+		if len(it.Tags) == n {
+			return false, missingPart("%q has no tag %q to remove", it.Title, t)
 		}
 	}
 	for _, kv := range f.fields {
@@ -278,11 +298,63 @@ func quoteArg(s string) string {
 
 func (c *cmdEnv) editCmd() *cobra.Command {
 	var f itemFlags
+	var allowDisk bool
 	cmd := &cobra.Command{
-		Use:   "edit TITLE|ID",
-		Short: "Change an item; the old revision is kept in its history",
-		Args:  cobra.ExactArgs(1),
+		Use:   "edit TITLE|ID [flags]",
+		Short: "Change an item (with no flags: in $VISUAL or $EDITOR); the old revision is kept in its history",
+		Long: `Change an item; the old revision is kept in its history.
+
+With flags, each flag changes one thing (see below). With none, the item
+opens in your editor ($VISUAL, else $EDITOR, else vi) as text, secrets
+included:
+
+  title: GitHub
+  type: login
+  username: alice
+  password [hidden]: Tr0ub4dor&3
+  recovery codes [hidden]: |
+    1111-2222
+    3333-4444
+  url: https://github.com
+  tag: work
+  favorite: no
+  notes:
+
+One KEY: VALUE per line. title, type, url, tag, favorite and notes are
+the item's own; every other key is a field, its kind in brackets unless it
+is text ([hidden], [url], [totp]; a standard field such as a login's
+password takes its kind without one). Repeat url and tag for several. A
+value of several lines is "KEY: |" followed by its lines, each indented by
+two spaces; a value with blanks at its ends or control characters is a
+Go-quoted string ("..."). Lines starting with # are ignored. Delete a line
+to delete that field, URL or tag. The type cannot be changed.
+
+Save and quit to store a new revision; an unchanged or emptied file
+changes nothing. Text that cannot be read reopens the editor on a terminal
+with the mistake named at the top, and otherwise fails (exit 2) with the
+item unchanged.
+
+The file is made 0600 in a new directory in RAM ($XDG_RUNTIME_DIR, else
+/dev/shm); vim, nvim, emacs and nano are started with their swap, backup,
+undo and history files off; afterwards every file in the directory is
+overwritten with zeros and removed, also after an error or a signal.
+Where there is no such directory (macOS, Windows) the edit is refused
+(exit 9) unless --allow-disk-tempfile.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !itemFlagsChanged(cmd) {
+				return c.changeItemIn(args[0], vault.Active, func(_ store, e *vault.Entry, it *item.Item) (string, error) {
+					ne, err := c.editInEditor(e, allowDisk)
+					if err != nil || ne == nil {
+						return "", err
+					}
+					*it = *ne
+					return fmt.Sprintf("updated %q", it.Title), nil
+				})
+			}
+			if allowDisk {
+				return usageError{errors.New("--allow-disk-tempfile is for editing in $EDITOR, with no other flags")}
+			}
 			return c.changeItem(args[0], func(it *item.Item) (string, error) {
 				if _, err := c.applyItemFlags(cmd, &f, it); err != nil {
 					return "", err
@@ -292,7 +364,21 @@ func (c *cmdEnv) editCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().BoolVar(&allowDisk, "allow-disk-tempfile", false, "with no other flags: allow the file to edit in the temporary directory, on disk, when there is no directory in RAM")
 	return cmd
+}
+
+// itemFlagsChanged reports whether any of edit's own flags but
+// --allow-disk-tempfile was given.
+func itemFlagsChanged(cmd *cobra.Command) bool {
+	changed := false
+	local := cmd.LocalNonPersistentFlags()
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if fl.Name != "allow-disk-tempfile" && local.Lookup(fl.Name) != nil {
+			changed = true
+		}
+	})
+	return changed
 }
 
 // entryJSON is the --json form of an item. Values are included: JSON is
