@@ -57,7 +57,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 		Short: "List an item's attachments",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 			if out == "" {
 				return usageError{errors.New("--out FILE is required (- for stdout)")}
 			}
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}

@@ -125,6 +125,10 @@ func (c *cmdEnv) printErr(err error) {
 }
 
 func hints(err error) []string {
+	var nm noMatchError
+	if errors.As(err, &nm) {
+		return []string{"every word must appear in a title, type, username, URL, tag, note or text field (hidden values are never searched); `keyhold list --trash` shows deleted items"}
+	}
 	switch {
 	case errors.Is(err, format.ErrWrongPassword):
 		return []string{"passwords are case-sensitive; check Caps Lock and the keyboard layout"}

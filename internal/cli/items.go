@@ -428,7 +428,7 @@ masked unless --reveal. --field NAME prints that one value alone, revealed,
 for scripts: keyhold show GitHub --field password.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -571,13 +571,50 @@ func writeTabwriter(w io.Writer, rows, ncol int, cell func(i, j int) string) err
 	return bw.Flush()
 }
 
+// listFilter is list's and search's --type and --tag.
+type listFilter struct {
+	typ string
+	tag string
+}
+
+func (lf *listFilter) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&lf.tag, "tag", "", "only items with this tag (case ignored)")
+	cmd.Flags().StringVar(&lf.typ, "type", "", "only items of this type (login, note, card, identity, bank)")
+}
+
+// apply keeps the entries that pass the filter.
+func (lf *listFilter) apply(es []*vault.Entry) ([]*vault.Entry, error) {
+	var t item.Type
+	if lf.typ != "" {
+		var err error
+		if t, err = item.ParseType(lf.typ); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if t == "" && lf.tag == "" {
+		return es, nil
+	}
+	var keep []*vault.Entry
+	for _, e := range es {
+		if t != "" && e.Item.Type != t {
+			continue
+		}
+		if lf.tag != "" && !slices.ContainsFunc(e.Item.Tags, func(x string) bool { return strings.EqualFold(x, lf.tag) }) {
+			continue
+		}
+		keep = append(keep, e)
+	}
+	return keep, nil
+}
+
 func (c *cmdEnv) listCmd() *cobra.Command {
 	var trash bool
-	var tag string
+	var lf listFilter
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List items (title, type, username, id)",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List items (title, type, username, id)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Almost all that a listing allocates (the summaries) stays
 			// live until it is printed, so a collection halfway frees
@@ -596,43 +633,59 @@ func (c *cmdEnv) listCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if tag != "" {
-				var keep []*vault.Entry
-				for _, e := range es {
-					for _, t := range e.Item.Tags {
-						if strings.EqualFold(t, tag) {
-							keep = append(keep, e)
-							break
-						}
-					}
-				}
-				es = keep
+			if es, err = lf.apply(es); err != nil {
+				return err
 			}
 			return c.printList(es)
 		},
 	}
 	cmd.Flags().BoolVar(&trash, "trash", false, "list the items in the trash")
-	cmd.Flags().StringVar(&tag, "tag", "", "only items with this tag")
+	lf.register(cmd)
 	return cmd
 }
 
+// noMatchError is a search that found nothing: exit 4, like a name that
+// names no item.
+type noMatchError struct{ query string }
+
+func (e noMatchError) Error() string { return fmt.Sprintf("no item matches %q", e.query) }
+func (e noMatchError) Unwrap() error { return vault.ErrNotFound }
+
 func (c *cmdEnv) searchCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "search TEXT",
-		Short: "Find items whose title, username, URLs, tags, notes or text fields contain every word of TEXT",
-		Args:  cobra.MinimumNArgs(1),
+	var lf listFilter
+	cmd := &cobra.Command{
+		Use:     "search TEXT",
+		Aliases: []string{"find"},
+		Short:   "Find items whose title, username, URLs, tags, notes or text fields contain every word of TEXT",
+		Long: `Find items whose title, type, username, URLs, tags, notes or text fields
+contain every word of TEXT (case ignored); hidden values are never
+searched. --type and --tag narrow the result. No match: a message on
+stderr and exit 4.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := c.open()
 			if err != nil {
 				return err
 			}
-			es, err := st.Search(c.ctx, strings.Join(args, " "), vault.Active)
+			q := strings.Join(args, " ")
+			es, err := st.Search(c.ctx, q, vault.Active)
 			if err != nil {
 				return err
+			}
+			if es, err = lf.apply(es); err != nil {
+				return err
+			}
+			if len(es) == 0 {
+				if c.jsonOut {
+					c.printList(es)
+				}
+				return noMatchError{q}
 			}
 			return c.printList(es)
 		},
 	}
+	lf.register(cmd)
+	return cmd
 }
 
 func (c *cmdEnv) rmCmd() *cobra.Command {

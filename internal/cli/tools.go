@@ -77,7 +77,7 @@ func (c *cmdEnv) otpCmd() *cobra.Command {
 		Short: "Print the current TOTP code of an item",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -136,7 +136,7 @@ code) to the clipboard. A detached helper clears the clipboard after
 helper is handed only a hash of the value, never the value.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
