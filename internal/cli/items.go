@@ -182,7 +182,7 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 		keys.Wipe(v)
 	}
 	for _, name := range f.removeFields {
-		if !it.Remove(name) {
+		if !it.Remove(name) && !(strings.EqualFold(name, "otp") && it.Remove("totp")) {
 			return false, missingPart("%q has no field %q to remove", it.Title, name)
 		}
 	}
@@ -419,23 +419,43 @@ func nonNil(s []string) []string {
 
 func (c *cmdEnv) showCmd() *cobra.Command {
 	var field string
-	var reveal bool
+	var reveal, clipIt bool
+	var after time.Duration
 	cmd := &cobra.Command{
 		Use:   "show TITLE|ID",
 		Short: "Show an item (hidden fields masked unless --reveal)",
 		Long: `Show an item. Hidden fields (passwords, card numbers, TOTP secrets) are
 masked unless --reveal. --field NAME prints that one value alone, revealed,
-for scripts: keyhold show GitHub --field password.`,
+for scripts: keyhold show GitHub --field password (--field otp: the
+current TOTP code). -c/--clip copies the field, by default the item's main
+secret, to the clipboard instead of printing anything.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
+			if clipIt {
+				f := field
+				if f == "" {
+					if f, err = mainSecret(e.Item); err != nil {
+						return err
+					}
+				}
+				v, err := fieldValue(e, f, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := c.copyValue(v, after); err != nil {
+					return err
+				}
+				c.infof("copied %s of %q to the clipboard; it is cleared in %s", f, e.Item.Title, after)
+				return nil
+			}
 			if field != "" {
-				v, ok := e.Item.Get(field)
-				if !ok {
-					return missingPart("%q has no field %q", e.Item.Title, field)
+				v, err := fieldValue(e, field, time.Now())
+				if err != nil {
+					return err
 				}
 				fmt.Fprintln(c.stdout, v)
 				return nil
@@ -448,8 +468,10 @@ for scripts: keyhold show GitHub --field password.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&field, "field", "", "print only this field's value (e.g. password, username, url, notes, totp)")
+	cmd.Flags().StringVar(&field, "field", "", "print only this field's value (e.g. password, username, url, notes, totp; otp: the current code)")
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "show hidden values")
+	cmd.Flags().BoolVarP(&clipIt, "clip", "c", false, "copy the field (default: the main secret) to the clipboard instead of printing")
+	cmd.Flags().DurationVar(&after, "clear-after", 45*time.Second, "with --clip: clear the clipboard after this long")
 	return cmd
 }
 
