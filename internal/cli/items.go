@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -17,10 +18,12 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/keyhold/keyhold/internal/gen"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -259,6 +262,20 @@ Examples:
 				return usageError{err}
 			}
 			it := item.New(t, args[1], vault.Now())
+			if t == item.Login && !f.passwordStdin && !f.generate && c.stdinIsTerminal() {
+				// On a terminal a login gets its password asked for:
+				// typed, or generated on Enter.
+				pw, err := readSecretTTY("Password for " + quoteArg(args[1]) + " (Enter to generate one): ")
+				if err != nil {
+					return err
+				}
+				if len(pw) > 0 {
+					it.Set("password", string(pw), item.Hidden)
+					keys.Wipe(pw)
+				} else {
+					f.generate = true
+				}
+			}
 			generated, err := c.applyItemFlags(cmd, &f, it)
 			if err != nil {
 				return err
@@ -270,6 +287,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			c.warnSameTitle(st, it.Title)
 			es, err := st.Add(c.ctx, it)
 			if err != nil {
 				return err
@@ -287,6 +305,27 @@ Examples:
 	}
 	f.register(cmd, false)
 	return cmd
+}
+
+// warnSameTitle warns when another item already has this title: the new
+// one is added all the same, but the title alone will no longer name
+// either, so the warning names the other by its id.
+func (c *cmdEnv) warnSameTitle(st store, title string) {
+	e, err := st.Resolve(c.ctx, strings.TrimSpace(title), vault.Active)
+	var ae *vault.AmbiguousError
+	switch {
+	case err == nil && strings.EqualFold(e.Item.Title, strings.TrimSpace(title)):
+		c.warnf("another item is titled %q (%s, id %s); from now on name each by its id", e.Item.Title, e.Item.Type, e.ID)
+	case errors.As(err, &ae):
+		c.warnf("%d items are titled %q already (ids %s); from now on name each by its id", len(ae.IDs), title, strings.Join(ae.IDs, ", "))
+	}
+}
+
+// stdinIsTerminal reports whether the command's stdin is a terminal: a
+// person at a keyboard rather than a script.
+func (c *cmdEnv) stdinIsTerminal() bool {
+	f, ok := c.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func quoteArg(s string) string {
@@ -419,7 +458,7 @@ func nonNil(s []string) []string {
 
 func (c *cmdEnv) showCmd() *cobra.Command {
 	var field string
-	var reveal, clipIt bool
+	var reveal, clipIt, qr bool
 	var after time.Duration
 	cmd := &cobra.Command{
 		Use:   "show TITLE|ID",
@@ -435,7 +474,7 @@ secret, to the clipboard instead of printing anything.`,
 			if err != nil {
 				return err
 			}
-			if clipIt {
+			if clipIt || qr {
 				f := field
 				if f == "" {
 					if f, err = mainSecret(e.Item); err != nil {
@@ -445,6 +484,15 @@ secret, to the clipboard instead of printing anything.`,
 				v, err := fieldValue(e, f, time.Now())
 				if err != nil {
 					return err
+				}
+				if qr {
+					q := kit.TerminalQR(v)
+					if q == "" {
+						return usageError{fmt.Errorf("the %s of %q is too long for a QR code", f, e.Item.Title)}
+					}
+					fmt.Fprint(c.stdout, q)
+					c.infof("the QR code holds the %s of %q", f, e.Item.Title)
+					return nil
 				}
 				if err := c.copyValue(v, after); err != nil {
 					return err
@@ -472,6 +520,8 @@ secret, to the clipboard instead of printing anything.`,
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "show hidden values")
 	cmd.Flags().BoolVarP(&clipIt, "clip", "c", false, "copy the field (default: the main secret) to the clipboard instead of printing")
 	cmd.Flags().DurationVar(&after, "clear-after", 45*time.Second, "with --clip: clear the clipboard after this long")
+	cmd.Flags().BoolVar(&qr, "qr", false, "print the field (default: the main secret) as a QR code for the terminal, to scan with a phone")
+	cmd.MarkFlagsMutuallyExclusive("clip", "qr")
 	return cmd
 }
 
