@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -150,6 +151,20 @@ func (c *cmdEnv) changeItemIn(ref string, f vault.Filter, change func(store, *va
 		return usageError{err}
 	}
 	ne, err := st.Put(c.ctx, e.ID, e.Revision, it)
+	if _, viaAgent := st.(*agent.Client); viaAgent && errors.Is(err, agent.ErrNoAgent) {
+		// The agent locked the vault while the change was being made
+		// (an edit in the editor can outlast its idle timeout): unlock
+		// it here rather than lose the change. Put still refuses if the
+		// item moved on meanwhile.
+		c.infof("the vault was locked meanwhile; unlocking it to store the change")
+		s, uerr := c.unlockLocal()
+		if uerr != nil {
+			return uerr
+		}
+		ls := localSession{s}
+		c.closers = append(c.closers, ls.Close)
+		ne, err = ls.Put(c.ctx, e.ID, e.Revision, it)
+	}
 	if err != nil {
 		return err
 	}
