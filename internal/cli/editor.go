@@ -143,7 +143,13 @@ func editorSafetyArgs(prog string) (args []string, known bool) {
 		// options before the vimrc (--cmd) and after it (-c), so that
 		// neither the defaults nor the user's vimrc turn them back on.
 		set := "set nobackup nowritebackup noundofile noswapfile nomodeline"
-		return []string{"-n", "-i", "NONE", "--cmd", set, "-c", set}, true
+		args := []string{"-n", "-i", "NONE", "--cmd", set, "-c", set}
+		if strings.HasPrefix(name, "gvim") || strings.HasPrefix(name, "mvim") || strings.HasPrefix(base, "gvim") || strings.HasPrefix(base, "mvim") {
+			// The GUI forks into the background unless -f, and the
+			// file would be read back (and wiped) while still open.
+			args = append([]string{"-f"}, args...)
+		}
+		return args, true
 	case name == "emacs" || strings.HasPrefix(name, "emacs-") || base == "emacs":
 		// -q: no init file, whose packages may save undo history or
 		// auto-save elsewhere; then no backup (file~), auto-save

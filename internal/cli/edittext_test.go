@@ -183,3 +183,29 @@ func TestSplitWords(t *testing.T) {
 		}
 	}
 }
+
+func TestEditorSafetyArgs(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"vim", "gvim", "nvim", "emacs", "nano", "ed.sh"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("#!/bin/sh\n"), 0o755)
+	}
+	// vi as a link to vim is vim.
+	os.Symlink(filepath.Join(dir, "vim"), filepath.Join(dir, "vi"))
+	os.Symlink(filepath.Join(dir, "ed.sh"), filepath.Join(dir, "other"))
+	for prog, want := range map[string]string{
+		"vim":   "-n -i NONE --cmd",
+		"vi":    "-n -i NONE --cmd",
+		"gvim":  "-f -n -i NONE",
+		"nvim":  "-n -i NONE",
+		"emacs": "-q --eval",
+		"nano":  "--ignorercfiles",
+	} {
+		args, known := editorSafetyArgs(filepath.Join(dir, prog))
+		if !known || !strings.HasPrefix(strings.Join(args, " "), want) {
+			t.Errorf("%s: %q %v, want %q...", prog, args, known, want)
+		}
+	}
+	if args, known := editorSafetyArgs(filepath.Join(dir, "other")); known || args != nil {
+		t.Errorf("an unknown editor got %q %v", args, known)
+	}
+}
