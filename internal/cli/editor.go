@@ -127,7 +127,13 @@ func splitWords(s string) ([]string, error) {
 // history files), and whether the editor is one we know. The program is
 // recognised by the name it resolves to, so that vi as vim gets vim's
 // arguments and vi as another program gets none it would refuse.
-func editorSafetyArgs(prog string) (args []string, known bool) {
+//
+// pre goes right after the program's name, before any arguments the
+// user's $EDITOR gives (so that vim's -c commands run before the user's,
+// which may end with a :wq); post goes after them, before the file
+// (emacs wants its initial options, -q among them, first, and its actions
+// after).
+func editorSafetyArgs(prog string) (pre, post []string, known bool) {
 	name := filepath.Base(prog)
 	if p, err := exec.LookPath(prog); err == nil {
 		if r, err := filepath.EvalSymlinks(p); err == nil {
@@ -149,21 +155,21 @@ func editorSafetyArgs(prog string) (args []string, known bool) {
 			// file would be read back (and wiped) while still open.
 			args = append([]string{"-f"}, args...)
 		}
-		return args, true
+		return args, nil, true
 	case name == "emacs" || strings.HasPrefix(name, "emacs-") || base == "emacs":
 		// -q: no init file, whose packages may save undo history or
 		// auto-save elsewhere; then no backup (file~), auto-save
 		// (#file#) or lock file, set before the file is visited.
-		return []string{"-q", "--eval", "(setq make-backup-files nil backup-inhibited t auto-save-default nil create-lockfiles nil)"}, true
+		return []string{"-q"}, []string{"--eval", "(setq make-backup-files nil backup-inhibited t auto-save-default nil create-lockfiles nil)"}, true
 	case name == "nano" || base == "nano":
 		// nano makes no backup unless asked (-B or "set backup" in a
 		// nanorc), and its search history and position log are turned
 		// on in nanorc files too: read none.
-		return []string{"--ignorercfiles"}, true
+		return []string{"--ignorercfiles"}, nil, true
 	case name == "notepad":
-		return nil, true
+		return nil, nil, true
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 // wipeDir overwrites every regular file in dir with zeros, removes it,
@@ -218,7 +224,7 @@ func (c *cmdEnv) editInEditor(e *vault.Entry, allowDisk bool) (*item.Item, error
 	if err != nil {
 		return nil, err
 	}
-	extra, known := editorSafetyArgs(argv[0])
+	pre, post, known := editorSafetyArgs(argv[0])
 	if !known {
 		c.warnf("keyhold does not know whether %s keeps copies of the file it edits (swap, backup, undo); "+
 			"they would hold the item's secrets (vim, nvim, emacs and nano are started with them off)", argv[0])
@@ -239,7 +245,7 @@ func (c *cmdEnv) editInEditor(e *vault.Entry, allowDisk bool) (*item.Item, error
 	orig := renderEditText(e.Item, nil)
 	text := renderEditText(e.Item, header)
 	for {
-		out, err := c.runEditor(argv, extra, path, []byte(text))
+		out, err := c.runEditor(argv, pre, post, path, []byte(text))
 		if err != nil {
 			return nil, err
 		}
@@ -294,7 +300,7 @@ func isInteractive() bool {
 // editor, which handles it; SIGTERM and SIGHUP are passed on to it, and
 // end the edit with nothing changed once it has exited (the caller's
 // deferred wipe runs).
-func (c *cmdEnv) runEditor(argv, extra []string, path string, text []byte) ([]byte, error) {
+func (c *cmdEnv) runEditor(argv, pre, post []string, path string, text []byte) ([]byte, error) {
 	if _, err := os.Stat(path); err == nil {
 		zeroFile(path)
 		os.Remove(path)
@@ -310,7 +316,11 @@ func (c *cmdEnv) runEditor(argv, extra []string, path string, text []byte) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("writing the edit file: %w", err)
 	}
-	args := append(append(append([]string{}, argv[1:]...), extra...), path)
+	var args []string
+	args = append(args, pre...)
+	args = append(args, argv[1:]...)
+	args = append(args, post...)
+	args = append(args, path)
 	cmd := exec.Command(argv[0], args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
 	if f, ok := c.stdin.(*os.File); ok {

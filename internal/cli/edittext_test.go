@@ -200,12 +200,13 @@ func TestEditorSafetyArgs(t *testing.T) {
 		"emacs": "-q --eval",
 		"nano":  "--ignorercfiles",
 	} {
-		args, known := editorSafetyArgs(filepath.Join(dir, prog))
+		pre, post, known := editorSafetyArgs(filepath.Join(dir, prog))
+		args := append(pre, post...)
 		if !known || !strings.HasPrefix(strings.Join(args, " "), want) {
 			t.Errorf("%s: %q %v, want %q...", prog, args, known, want)
 		}
 	}
-	if args, known := editorSafetyArgs(filepath.Join(dir, "other")); known || args != nil {
-		t.Errorf("an unknown editor got %q %v", args, known)
+	if pre, post, known := editorSafetyArgs(filepath.Join(dir, "other")); known || pre != nil || post != nil {
+		t.Errorf("an unknown editor got %q %q %v", pre, post, known)
 	}
 }
