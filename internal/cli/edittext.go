@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -239,12 +240,16 @@ func parseEditText(text string, orig *item.Item) (*item.Item, error) {
 		default:
 			return nil, &editParseError{ln, fmt.Sprintf("unknown kind [%s] (one of text, hidden, url, totp)", kind)}
 		}
-		if k == item.URL {
+		// Values are checked as the flags check them, unless they are
+		// as they were: an imported value the checks would refuse must
+		// not stop an edit of something else.
+		unchanged := slices.ContainsFunc(orig.Fields, func(f item.Field) bool { return strings.EqualFold(f.Name, key) && f.Value == val })
+		if k == item.URL && !unchanged {
 			if err := checkURL(val); err != nil {
 				return nil, &editParseError{ln, err.Error()}
 			}
 		}
-		if k == item.TOTP && val != "" {
+		if k == item.TOTP && val != "" && !unchanged {
 			nv, err := normalizeTOTP(val)
 			if err != nil {
 				return nil, &editParseError{ln, err.Error()}
@@ -332,8 +337,10 @@ func setItemKey(it, orig *item.Item, key, val string, seen map[string]bool) erro
 			return fmt.Errorf("the type cannot be changed (it is %s); add a new item of the other type instead", orig.Type)
 		}
 	case "url":
-		if err := checkURL(val); err != nil {
-			return err
+		if !slices.Contains(orig.URLs, val) {
+			if err := checkURL(val); err != nil {
+				return err
+			}
 		}
 		it.URLs = append(it.URLs, val)
 	case "tag":

@@ -210,3 +210,20 @@ func TestEditorSafetyArgs(t *testing.T) {
 		t.Errorf("an unknown editor got %q %q %v", pre, post, known)
 	}
 }
+
+// A value the checks would refuse, kept as it was (an import's), does not
+// stop an edit of something else; a changed one is checked.
+func TestEditTextKeepsOddValues(t *testing.T) {
+	it := item.New(item.Login, "Old", time.Unix(1700000000, 0))
+	it.Set("totp", "not base32 at all", item.TOTP)
+	it.Set("site", "::odd", item.URL)
+	it.URLs = []string{"::also odd"}
+	text := renderEditText(it, nil)
+	got, err := parseEditText(strings.Replace(text, "title: Old", "title: New", 1), it)
+	if err != nil || got.Title != "New" {
+		t.Fatalf("%v %+v", err, got)
+	}
+	if _, err := parseEditText(strings.Replace(text, "not base32 at all", "still not base32", 1), it); err == nil {
+		t.Fatal("a changed invalid TOTP secret was accepted")
+	}
+}
