@@ -766,12 +766,11 @@ func (c *cmdEnv) rmCmd() *cobra.Command {
 		Short: "Move an item to the trash (keyhold restore brings it back)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
+			st, e, err := c.resolve(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
-			e, err := st.Trash(c.ctx, args[0])
-			if err != nil {
+			if e, err = st.Trash(c.ctx, e.ID.String()); err != nil {
 				return err
 			}
 			c.infof("moved %q to the trash (keyhold restore %s brings it back)", e.Item.Title, e.ID)
@@ -786,12 +785,11 @@ func (c *cmdEnv) restoreCmd() *cobra.Command {
 		Short: "Take an item out of the trash",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
+			st, e, err := c.resolve(args[0], vault.Trash)
 			if err != nil {
 				return err
 			}
-			e, err := st.Restore(c.ctx, args[0])
-			if err != nil {
+			if e, err = st.Restore(c.ctx, e.ID.String()); err != nil {
 				return err
 			}
 			c.infof("restored %q", e.Item.Title)
