@@ -927,6 +927,8 @@ func (c *cmdEnv) printFieldHistory(e *vault.Entry, revs []vault.Revision, field 
 		label := ""
 		if i == len(out)-1 && ch.rev == e.Revision {
 			label = " (current)"
+		} else if i == len(out)-1 && ch.present {
+			label = " (current value)"
 		}
 		fmt.Fprintf(c.stdout, "revision %d%s  %s  %s\n", ch.rev, label, ch.when.Local().Format(time.DateTime), strings.ReplaceAll(v, "\n", "\\n"))
 	}
