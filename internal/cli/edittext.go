@@ -245,8 +245,8 @@ func parseEditText(text string, orig *item.Item) (*item.Item, error) {
 		// not stop an edit of something else.
 		unchanged := slices.ContainsFunc(orig.Fields, func(f item.Field) bool { return strings.EqualFold(f.Name, key) && f.Value == val })
 		if k == item.URL && !unchanged {
-			if err := checkURL(val); err != nil {
-				return nil, &editParseError{ln, err.Error()}
+			if checkURL(val) != nil {
+				return nil, &editParseError{ln, fmt.Sprintf("the value of %q is not a URL", key)}
 			}
 		}
 		if k == item.TOTP && val != "" && !unchanged {
@@ -337,10 +337,8 @@ func setItemKey(it, orig *item.Item, key, val string, seen map[string]bool) erro
 			return fmt.Errorf("the type cannot be changed (it is %s); add a new item of the other type instead", orig.Type)
 		}
 	case "url":
-		if !slices.Contains(orig.URLs, val) {
-			if err := checkURL(val); err != nil {
-				return err
-			}
+		if !slices.Contains(orig.URLs, val) && checkURL(val) != nil {
+			return errors.New("the url is not a URL")
 		}
 		it.URLs = append(it.URLs, val)
 	case "tag":
