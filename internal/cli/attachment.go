@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -57,7 +58,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 		Short: "List an item's attachments",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 			if out == "" {
 				return usageError{errors.New("--out FILE is required (- for stdout)")}
 			}
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
@@ -124,20 +125,46 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 // changeItem applies change to the current revision of an item and
 // stores the result as a new revision; change returns what to report.
 func (c *cmdEnv) changeItem(ref string, change func(*item.Item) (string, error)) error {
-	st, e, err := c.resolve(ref, vault.Active)
+	return c.changeItemIn(ref, vault.Active, func(_ store, _ *vault.Entry, it *item.Item) (string, error) {
+		return change(it)
+	})
+}
+
+// changeItemIn is changeItem among the items f selects, with the store and
+// the current entry at hand. It is the one write path of every edit: a
+// new revision through Put, the old one kept in the history.
+func (c *cmdEnv) changeItemIn(ref string, f vault.Filter, change func(store, *vault.Entry, *item.Item) (string, error)) error {
+	st, e, err := c.resolve(ref, f)
 	if err != nil {
 		return err
 	}
 	it := e.Item.Clone()
-	msg, err := change(it)
+	msg, err := change(st, e, it)
 	if err != nil {
 		return err
+	}
+	if msg == "" {
+		return nil // nothing to write
 	}
 	it.Modified = vault.Now()
 	if err := it.Validate(); err != nil {
 		return usageError{err}
 	}
 	ne, err := st.Put(c.ctx, e.ID, e.Revision, it)
+	if _, viaAgent := st.(*agent.Client); viaAgent && errors.Is(err, agent.ErrNoAgent) {
+		// The agent locked the vault while the change was being made
+		// (an edit in the editor can outlast its idle timeout): unlock
+		// it here rather than lose the change. Put still refuses if the
+		// item moved on meanwhile.
+		c.infof("the vault was locked meanwhile; unlocking it to store the change")
+		s, uerr := c.unlockLocal()
+		if uerr != nil {
+			return uerr
+		}
+		ls := localSession{s}
+		c.closers = append(c.closers, ls.Close)
+		ne, err = ls.Put(c.ctx, e.ID, e.Revision, it)
+	}
 	if err != nil {
 		return err
 	}

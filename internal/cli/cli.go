@@ -113,12 +113,22 @@ func (c *cmdEnv) infof(format string, a ...any) {
 // filter as every server string (api.PrintableText).
 func (c *cmdEnv) printErr(err error) {
 	fmt.Fprintf(c.stderr, "keyhold: %s\n", api.PrintableText(err.Error()))
+	var amb *ambiguousError
+	if errors.As(err, &amb) {
+		for _, r := range amb.rows() {
+			fmt.Fprintf(c.stderr, "  %s\n", api.PrintableText(r))
+		}
+	}
 	for _, h := range hints(err) {
 		fmt.Fprintf(c.stderr, "keyhold: hint: %s\n", h)
 	}
 }
 
 func hints(err error) []string {
+	var nm noMatchError
+	if errors.As(err, &nm) {
+		return []string{"every word must appear in a title, type, username, URL, tag, note or text field (hidden values are never searched); `keyhold list --trash` shows deleted items"}
+	}
 	switch {
 	case errors.Is(err, format.ErrWrongPassword):
 		return []string{"passwords are case-sensitive; check Caps Lock and the keyboard layout"}
@@ -203,6 +213,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		c.agentCmd(), c.clipClearCmd(),
 		c.runCmd(), c.injectCmd(), c.readCmd(), c.auditCmd(),
 	)
+	c.registerCompletions(root)
 	return root
 }
 
@@ -260,7 +271,7 @@ func (c *cmdEnv) resolve(ref string, f vault.Filter) (store, *vault.Entry, error
 	}
 	e, err := st.Resolve(c.ctx, ref, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, c.explainAmbiguous(st, ref, err, f)
 	}
 	return st, e, nil
 }

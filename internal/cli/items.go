@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,10 +17,13 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/keyhold/keyhold/internal/gen"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -27,6 +32,8 @@ type itemFlags struct {
 	username      string
 	urls          []string
 	addURLs       []string
+	addTags       []string
+	removeTags    []string
 	passwordStdin bool
 	generate      bool
 	length        int
@@ -62,6 +69,8 @@ func (f *itemFlags) register(cmd *cobra.Command, edit bool) {
 		fl.StringVar(&f.title, "title", "", "new title")
 		fl.StringArrayVar(&f.addURLs, "add-url", nil, "add a URL, keeping the others (--url replaces them all)")
 		fl.StringArrayVar(&f.removeFields, "remove-field", nil, "remove a field by name")
+		fl.StringArrayVar(&f.addTags, "add-tag", nil, "add a tag, keeping the others (--tag replaces them all)")
+		fl.StringArrayVar(&f.removeTags, "remove-tag", nil, "remove a tag (case ignored)")
 		fl.BoolVar(&f.noFavorite, "no-favorite", false, "unmark as favourite")
 	}
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "generate")
@@ -133,6 +142,20 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 			}
 		}
 	}
+	for _, t := range f.addTags {
+		t = strings.TrimSpace(t)
+		if t != "" && !slices.ContainsFunc(it.Tags, func(o string) bool { return strings.EqualFold(o, t) }) {
+			it.Tags = append(it.Tags, t)
+		}
+	}
+	for _, t := range f.removeTags {
+		t = strings.TrimSpace(t)
+		n := len(it.Tags)
+		it.Tags = slices.DeleteFunc(it.Tags, func(o string) bool { return strings.EqualFold(o, t) })
+		if len(it.Tags) == n {
+			return false, missingPart("%q has no tag %q to remove", it.Title, t)
+		}
+	}
 	for _, kv := range f.fields {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(name) == "" {
@@ -162,7 +185,7 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 		keys.Wipe(v)
 	}
 	for _, name := range f.removeFields {
-		if !it.Remove(name) {
+		if !it.Remove(name) && !(strings.EqualFold(name, "otp") && it.Remove("totp")) {
 			return false, missingPart("%q has no field %q to remove", it.Title, name)
 		}
 	}
@@ -239,6 +262,20 @@ Examples:
 				return usageError{err}
 			}
 			it := item.New(t, args[1], vault.Now())
+			if t == item.Login && !f.passwordStdin && !f.generate && c.stdinIsTerminal() {
+				// On a terminal a login gets its password asked for:
+				// typed, or generated on Enter.
+				pw, err := readSecretTTY("Password for " + quoteArg(args[1]) + " (Enter to generate one): ")
+				if err != nil {
+					return err
+				}
+				if len(pw) > 0 {
+					it.Set("password", string(pw), item.Hidden)
+					keys.Wipe(pw)
+				} else {
+					f.generate = true
+				}
+			}
 			generated, err := c.applyItemFlags(cmd, &f, it)
 			if err != nil {
 				return err
@@ -250,6 +287,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			c.warnSameTitle(st, it.Title)
 			es, err := st.Add(c.ctx, it)
 			if err != nil {
 				return err
@@ -269,6 +307,27 @@ Examples:
 	return cmd
 }
 
+// warnSameTitle warns when another item already has this title: the new
+// one is added all the same, but the title alone will no longer name
+// either, so the warning names the other by its id.
+func (c *cmdEnv) warnSameTitle(st store, title string) {
+	e, err := st.Resolve(c.ctx, strings.TrimSpace(title), vault.Active)
+	var ae *vault.AmbiguousError
+	switch {
+	case err == nil && strings.EqualFold(e.Item.Title, strings.TrimSpace(title)):
+		c.warnf("another item is titled %q (%s, id %s); from now on name each by its id", e.Item.Title, e.Item.Type, e.ID)
+	case errors.As(err, &ae):
+		c.warnf("%d items are titled %q already (ids %s); from now on name each by its id", len(ae.IDs), title, strings.Join(ae.IDs, ", "))
+	}
+}
+
+// stdinIsTerminal reports whether the command's stdin is a terminal: a
+// person at a keyboard rather than a script.
+func (c *cmdEnv) stdinIsTerminal() bool {
+	f, ok := c.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func quoteArg(s string) string {
 	if strings.ContainsAny(s, " \t'\"$`\\") {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
@@ -278,11 +337,63 @@ func quoteArg(s string) string {
 
 func (c *cmdEnv) editCmd() *cobra.Command {
 	var f itemFlags
+	var allowDisk bool
 	cmd := &cobra.Command{
-		Use:   "edit TITLE|ID",
-		Short: "Change an item; the old revision is kept in its history",
-		Args:  cobra.ExactArgs(1),
+		Use:   "edit TITLE|ID [flags]",
+		Short: "Change an item (with no flags: in $VISUAL or $EDITOR); the old revision is kept in its history",
+		Long: `Change an item; the old revision is kept in its history.
+
+With flags, each flag changes one thing (see below). With none, the item
+opens in your editor ($VISUAL, else $EDITOR, else vi) as text, secrets
+included:
+
+  title: GitHub
+  type: login
+  username: alice
+  password [hidden]: Tr0ub4dor&3
+  recovery codes [hidden]: |
+    1111-2222
+    3333-4444
+  url: https://github.com
+  tag: work
+  favorite: no
+  notes:
+
+One KEY: VALUE per line. title, type, url, tag, favorite and notes are
+the item's own; every other key is a field, its kind in brackets unless it
+is text ([hidden], [url], [totp]; a standard field such as a login's
+password takes its kind without one). Repeat url and tag for several. A
+value of several lines is "KEY: |" followed by its lines, each indented by
+two spaces; a value with blanks at its ends or control characters is a
+Go-quoted string ("..."). Lines starting with # are ignored. Delete a line
+to delete that field, URL or tag. The type cannot be changed.
+
+Save and quit to store a new revision; an unchanged or emptied file
+changes nothing. Text that cannot be read reopens the editor on a terminal
+with the mistake named at the top, and otherwise fails (exit 2) with the
+item unchanged.
+
+The file is made 0600 in a new directory in RAM ($XDG_RUNTIME_DIR, else
+/dev/shm); vim, nvim, emacs and nano are started with their swap, backup,
+undo and history files off; afterwards every file in the directory is
+overwritten with zeros and removed, also after an error or a signal.
+Where there is no such directory (macOS, Windows) the edit is refused
+(exit 9) unless --allow-disk-tempfile.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !itemFlagsChanged(cmd) {
+				return c.changeItemIn(args[0], vault.Active, func(_ store, e *vault.Entry, it *item.Item) (string, error) {
+					ne, err := c.editInEditor(e, allowDisk)
+					if err != nil || ne == nil {
+						return "", err
+					}
+					*it = *ne
+					return fmt.Sprintf("updated %q", it.Title), nil
+				})
+			}
+			if allowDisk {
+				return usageError{errors.New("--allow-disk-tempfile is for editing in $EDITOR, with no other flags")}
+			}
 			return c.changeItem(args[0], func(it *item.Item) (string, error) {
 				if _, err := c.applyItemFlags(cmd, &f, it); err != nil {
 					return "", err
@@ -292,7 +403,21 @@ func (c *cmdEnv) editCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().BoolVar(&allowDisk, "allow-disk-tempfile", false, "with no other flags: allow the file to edit in the temporary directory, on disk, when there is no directory in RAM")
 	return cmd
+}
+
+// itemFlagsChanged reports whether any of edit's own flags but
+// --allow-disk-tempfile was given.
+func itemFlagsChanged(cmd *cobra.Command) bool {
+	changed := false
+	local := cmd.LocalNonPersistentFlags()
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if fl.Name != "allow-disk-tempfile" && local.Lookup(fl.Name) != nil {
+			changed = true
+		}
+	})
+	return changed
 }
 
 // entryJSON is the --json form of an item. Values are included: JSON is
@@ -333,23 +458,52 @@ func nonNil(s []string) []string {
 
 func (c *cmdEnv) showCmd() *cobra.Command {
 	var field string
-	var reveal bool
+	var reveal, clipIt, qr bool
+	var after time.Duration
 	cmd := &cobra.Command{
 		Use:   "show TITLE|ID",
 		Short: "Show an item (hidden fields masked unless --reveal)",
 		Long: `Show an item. Hidden fields (passwords, card numbers, TOTP secrets) are
 masked unless --reveal. --field NAME prints that one value alone, revealed,
-for scripts: keyhold show GitHub --field password.`,
+for scripts: keyhold show GitHub --field password (--field otp: the
+current TOTP code). -c/--clip copies the field, by default the item's main
+secret, to the clipboard instead of printing anything.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, e, err := c.resolve(args[0], vault.Active)
+			_, e, err := c.resolveRead(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
+			if clipIt || qr {
+				f := field
+				if f == "" {
+					if f, err = mainSecret(e.Item); err != nil {
+						return err
+					}
+				}
+				v, err := fieldValue(e, f, time.Now())
+				if err != nil {
+					return err
+				}
+				if qr {
+					q := kit.TerminalQR(v)
+					if q == "" {
+						return usageError{fmt.Errorf("the %s of %q is too long for a QR code", f, e.Item.Title)}
+					}
+					fmt.Fprint(c.stdout, q)
+					c.infof("the QR code holds the %s of %q", f, e.Item.Title)
+					return nil
+				}
+				if err := c.copyValue(v, after); err != nil {
+					return err
+				}
+				c.infof("copied %s of %q to the clipboard; it is cleared in %s", f, e.Item.Title, after)
+				return nil
+			}
 			if field != "" {
-				v, ok := e.Item.Get(field)
-				if !ok {
-					return missingPart("%q has no field %q", e.Item.Title, field)
+				v, err := fieldValue(e, field, time.Now())
+				if err != nil {
+					return err
 				}
 				fmt.Fprintln(c.stdout, v)
 				return nil
@@ -362,8 +516,12 @@ for scripts: keyhold show GitHub --field password.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&field, "field", "", "print only this field's value (e.g. password, username, url, notes, totp)")
+	cmd.Flags().StringVar(&field, "field", "", "print only this field's value (e.g. password, username, url, notes, totp; otp: the current code)")
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "show hidden values")
+	cmd.Flags().BoolVarP(&clipIt, "clip", "c", false, "copy the field (default: the main secret) to the clipboard instead of printing")
+	cmd.Flags().DurationVar(&after, "clear-after", 45*time.Second, "with --clip: clear the clipboard after this long")
+	cmd.Flags().BoolVar(&qr, "qr", false, "print the field (default: the main secret) as a QR code for the terminal, to scan with a phone")
+	cmd.MarkFlagsMutuallyExclusive("clip", "qr")
 	return cmd
 }
 
@@ -485,13 +643,50 @@ func writeTabwriter(w io.Writer, rows, ncol int, cell func(i, j int) string) err
 	return bw.Flush()
 }
 
+// listFilter is list's and search's --type and --tag.
+type listFilter struct {
+	typ string
+	tag string
+}
+
+func (lf *listFilter) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&lf.tag, "tag", "", "only items with this tag (case ignored)")
+	cmd.Flags().StringVar(&lf.typ, "type", "", "only items of this type (login, note, card, identity, bank)")
+}
+
+// apply keeps the entries that pass the filter.
+func (lf *listFilter) apply(es []*vault.Entry) ([]*vault.Entry, error) {
+	var t item.Type
+	if lf.typ != "" {
+		var err error
+		if t, err = item.ParseType(lf.typ); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if t == "" && lf.tag == "" {
+		return es, nil
+	}
+	var keep []*vault.Entry
+	for _, e := range es {
+		if t != "" && e.Item.Type != t {
+			continue
+		}
+		if lf.tag != "" && !slices.ContainsFunc(e.Item.Tags, func(x string) bool { return strings.EqualFold(x, lf.tag) }) {
+			continue
+		}
+		keep = append(keep, e)
+	}
+	return keep, nil
+}
+
 func (c *cmdEnv) listCmd() *cobra.Command {
 	var trash bool
-	var tag string
+	var lf listFilter
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List items (title, type, username, id)",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List items (title, type, username, id)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Almost all that a listing allocates (the summaries) stays
 			// live until it is printed, so a collection halfway frees
@@ -510,43 +705,59 @@ func (c *cmdEnv) listCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if tag != "" {
-				var keep []*vault.Entry
-				for _, e := range es {
-					for _, t := range e.Item.Tags {
-						if strings.EqualFold(t, tag) {
-							keep = append(keep, e)
-							break
-						}
-					}
-				}
-				es = keep
+			if es, err = lf.apply(es); err != nil {
+				return err
 			}
 			return c.printList(es)
 		},
 	}
 	cmd.Flags().BoolVar(&trash, "trash", false, "list the items in the trash")
-	cmd.Flags().StringVar(&tag, "tag", "", "only items with this tag")
+	lf.register(cmd)
 	return cmd
 }
 
+// noMatchError is a search that found nothing: exit 4, like a name that
+// names no item.
+type noMatchError struct{ query string }
+
+func (e noMatchError) Error() string { return fmt.Sprintf("no item matches %q", e.query) }
+func (e noMatchError) Unwrap() error { return vault.ErrNotFound }
+
 func (c *cmdEnv) searchCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "search TEXT",
-		Short: "Find items whose title, username, URLs, tags, notes or text fields contain every word of TEXT",
-		Args:  cobra.MinimumNArgs(1),
+	var lf listFilter
+	cmd := &cobra.Command{
+		Use:     "search TEXT",
+		Aliases: []string{"find"},
+		Short:   "Find items whose title, username, URLs, tags, notes or text fields contain every word of TEXT",
+		Long: `Find items whose title, type, username, URLs, tags, notes or text fields
+contain every word of TEXT (case ignored); hidden values are never
+searched. --type and --tag narrow the result. No match: a message on
+stderr and exit 4.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := c.open()
 			if err != nil {
 				return err
 			}
-			es, err := st.Search(c.ctx, strings.Join(args, " "), vault.Active)
+			q := strings.Join(args, " ")
+			es, err := st.Search(c.ctx, q, vault.Active)
 			if err != nil {
 				return err
+			}
+			if es, err = lf.apply(es); err != nil {
+				return err
+			}
+			if len(es) == 0 {
+				if c.jsonOut {
+					c.printList(es)
+				}
+				return noMatchError{q}
 			}
 			return c.printList(es)
 		},
 	}
+	lf.register(cmd)
+	return cmd
 }
 
 func (c *cmdEnv) rmCmd() *cobra.Command {
@@ -555,12 +766,11 @@ func (c *cmdEnv) rmCmd() *cobra.Command {
 		Short: "Move an item to the trash (keyhold restore brings it back)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
+			st, e, err := c.resolve(args[0], vault.Active)
 			if err != nil {
 				return err
 			}
-			e, err := st.Trash(c.ctx, args[0])
-			if err != nil {
+			if e, err = st.Trash(c.ctx, e.ID.String()); err != nil {
 				return err
 			}
 			c.infof("moved %q to the trash (keyhold restore %s brings it back)", e.Item.Title, e.ID)
@@ -575,12 +785,11 @@ func (c *cmdEnv) restoreCmd() *cobra.Command {
 		Short: "Take an item out of the trash",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.open()
+			st, e, err := c.resolve(args[0], vault.Trash)
 			if err != nil {
 				return err
 			}
-			e, err := st.Restore(c.ctx, args[0])
-			if err != nil {
+			if e, err = st.Restore(c.ctx, e.ID.String()); err != nil {
 				return err
 			}
 			c.infof("restored %q", e.Item.Title)
@@ -591,12 +800,28 @@ func (c *cmdEnv) restoreCmd() *cobra.Command {
 
 func (c *cmdEnv) historyCmd() *cobra.Command {
 	var reveal bool
+	var field string
+	var restore uint64
 	cmd := &cobra.Command{
 		Use:   "history TITLE|ID",
-		Short: "Show an item's past revisions",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show an item's past revisions, a field's past values, or restore a revision",
+		Long: `Show an item's revisions, oldest first, with the names of the fields that
+changed (never their values).
+
+--field NAME lists that field's values through the revisions, each with
+its revision number and time; hidden values are masked unless --reveal.
+
+--restore REV makes revision REV current again, as a new revision: the
+history keeps every revision, the current one included.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, e, err := c.resolve(args[0], vault.All)
+			if cmd.Flags().Changed("restore") {
+				if field != "" || reveal {
+					return usageError{errors.New("--restore takes no --field or --reveal")}
+				}
+				return c.restoreRevision(args[0], restore)
+			}
+			st, e, err := c.resolveRead(args[0], vault.All)
 			if err != nil {
 				return err
 			}
@@ -605,6 +830,9 @@ func (c *cmdEnv) historyCmd() *cobra.Command {
 				return err
 			}
 			revs = append(revs, vault.Revision{Revision: e.Revision, Item: e.Item})
+			if field != "" {
+				return c.printFieldHistory(e, revs, fieldAlias(field), reveal)
+			}
 			if c.jsonOut {
 				out := make([]map[string]any, len(revs))
 				for i, r := range revs {
@@ -629,8 +857,117 @@ func (c *cmdEnv) historyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&reveal, "reveal", false, "print every revision in full, hidden values included")
+	cmd.Flags().BoolVar(&reveal, "reveal", false, "print hidden values: every revision in full, or with --field the field's values")
+	cmd.Flags().StringVar(&field, "field", "", "list this field's past values with their revisions (masked unless --reveal)")
+	cmd.Flags().Uint64Var(&restore, "restore", 0, "make revision REV current again, as a new revision")
 	return cmd
+}
+
+// fieldAlias maps the names other password managers use for a field to
+// ours: otp (gopass, op, bw) is the TOTP secret.
+func fieldAlias(name string) string {
+	if strings.EqualFold(name, "otp") {
+		return "totp"
+	}
+	return name
+}
+
+// printFieldHistory lists the revisions in which a field took a new value
+// (or disappeared), oldest first, the current value last.
+func (c *cmdEnv) printFieldHistory(e *vault.Entry, revs []vault.Revision, field string, reveal bool) error {
+	type change struct {
+		rev     uint64
+		when    time.Time
+		value   string
+		present bool
+		hidden  bool
+	}
+	var out []change
+	seen := false
+	for _, r := range revs {
+		v, ok := r.Item.Get(field)
+		hidden := false
+		for _, f := range r.Item.Fields {
+			if strings.EqualFold(f.Name, field) {
+				hidden = f.Kind == item.Hidden || f.Kind == item.TOTP
+				break
+			}
+		}
+		if !ok && !seen {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].present == ok && out[n-1].value == v {
+			continue
+		}
+		seen = true
+		out = append(out, change{r.Revision, r.Item.Modified, v, ok, hidden})
+	}
+	if len(out) == 0 {
+		return missingPart("%q has never had a field %q", e.Item.Title, field)
+	}
+	if c.jsonOut {
+		js := make([]map[string]any, len(out))
+		for i, ch := range out {
+			m := map[string]any{"revision": ch.rev, "modified": ch.when.Format(time.RFC3339Nano), "present": ch.present}
+			if ch.present {
+				m["value"] = ch.value
+			}
+			js[i] = m
+		}
+		return c.printJSON(js)
+	}
+	for i, ch := range out {
+		v := ch.value
+		switch {
+		case !ch.present:
+			v = "(removed)"
+		case ch.hidden && !reveal:
+			v = "••••••••"
+		}
+		label := ""
+		if i == len(out)-1 && ch.rev == e.Revision {
+			label = " (current)"
+		} else if i == len(out)-1 && ch.present {
+			label = " (current value)"
+		}
+		fmt.Fprintf(c.stdout, "revision %d%s  %s  %s\n", ch.rev, label, ch.when.Local().Format(time.DateTime), strings.ReplaceAll(v, "\n", "\\n"))
+	}
+	if !reveal {
+		for _, ch := range out {
+			if ch.hidden && ch.present {
+				c.infof("hidden values are masked; --reveal shows them")
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// restoreRevision makes an old revision current as a new revision, by the
+// path every edit takes (Put), so the history, the manifest and sync all
+// see an ordinary change. The item's place in or out of the trash stays
+// as it is now.
+func (c *cmdEnv) restoreRevision(ref string, rev uint64) error {
+	return c.changeItemIn(ref, vault.All, func(st store, e *vault.Entry, it *item.Item) (string, error) {
+		if rev == e.Revision {
+			return "", usageError{fmt.Errorf("revision %d is the current revision of %q", rev, e.Item.Title)}
+		}
+		revs, err := st.History(c.ctx, e.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range revs {
+			if r.Revision != rev {
+				continue
+			}
+			old := r.Item.Clone()
+			old.Created = it.Created
+			old.Trashed = it.Trashed
+			*it = *old
+			return fmt.Sprintf("restored %q to revision %d", it.Title, rev), nil
+		}
+		return "", missingPart("%q has no revision %d (`keyhold history %s` lists them)", e.Item.Title, rev, quoteArg(e.Item.Title))
+	})
 }
 
 // diffFields names what changed between two revisions (never values).
