@@ -83,13 +83,42 @@ func (in *csvInput) prefix() ([]byte, bool) {
 // that checks the text and the cells per line as it reads, and reuses its
 // record: a caller keeps a cell only by copying it.
 func csvParser(src io.Reader, comma rune, fields int) *csv.Reader {
-	lim := newCSVCellLimiter(&csvTextChecker{r: src, line: 1})
+	lim := newCSVCellLimiter(&stagedReader{r: &csvTextChecker{r: src, line: 1}})
 	lim.comma = byte(comma)
 	r := csv.NewReader(lim)
 	r.Comma = comma
 	r.FieldsPerRecord = fields
 	r.ReuseRecord = true
 	return r
+}
+
+// stagedReader gives r reads of at least 64 bytes, staging them when the
+// caller's buffer is smaller: bufio asks for whatever room is left in its
+// buffer, down to one byte, and the text check needs room for a whole
+// UTF-8 sequence.
+type stagedReader struct {
+	r   io.Reader
+	buf [64]byte
+	out []byte
+	err error
+}
+
+func (s *stagedReader) Read(p []byte) (int, error) {
+	if len(s.out) == 0 && s.err == nil {
+		if len(p) >= len(s.buf) {
+			return s.r.Read(p)
+		}
+		n, err := s.r.Read(s.buf[:])
+		s.out, s.err = s.buf[:n], err
+	}
+	n := copy(p, s.out)
+	s.out = s.out[n:]
+	if len(s.out) == 0 {
+		err := s.err
+		s.err = nil
+		return n, err
+	}
+	return n, nil
 }
 
 // csvTextError is a NUL byte or invalid UTF-8 found on a line.
