@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -190,4 +191,22 @@ func TestCSVSourceStreamText(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The streamed \" rewrite gives what the whole-file one does, however the
+// stream is cut, and the dialect check never panics.
+func FuzzOpUnescapeReader(f *testing.F) {
+	for _, s := range []string{`a,"b \"c\" d",e` + "\n", `"\"",""""`, `"a\`, `\"x"`, "\"a\\\"\n\"", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want := opUnescape(data)
+		for _, r := range []io.Reader{bytes.NewReader(data), iotest.OneByteReader(bytes.NewReader(data))} {
+			got, err := io.ReadAll(&stagedReader{r: &opUnescapeReader{r: bufio.NewReaderSize(r, 16)}})
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("streamed %q, whole %q (%v)", got, want, err)
+			}
+		}
+		opMacDialect(data)
+	})
 }
