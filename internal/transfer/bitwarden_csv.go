@@ -24,7 +24,7 @@ const srcMaxCSV = DefaultCSVMaxBytes
 var bwCSVColumns = []string{"folder", "favorite", "type", "name", "notes", "fields", "reprompt",
 	"login_uri", "login_username", "login_password", "login_totp", "collections"}
 
-// readBitwardenCSV reads Bitwarden's .csv export. It holds logins and
+// readBitwardenCSVStream reads Bitwarden's .csv export. It holds logins and
 // secure notes only: Bitwarden leaves cards and identities out of CSV.
 func readBitwardenCSVStream(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	var header []string

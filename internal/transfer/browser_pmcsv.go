@@ -1,8 +1,8 @@
 package transfer
 
 // What the CSV source readers (chrome-csv, firefox-csv, lastpass-csv,
-// msecure-csv) share: reading a whole export as CSV with errors that name
-// the line, and building items that always pass item.Validate, moving what
+// msecure-csv) share: reading an export as a stream of CSV rows, with
+// errors that name the line, and building items that always pass item.Validate, moving what
 // does not fit into the notes or into an Unmapped line instead of cutting
 // it silently.
 
@@ -371,13 +371,6 @@ func pmcsvTitle(it *item.Item) string {
 		return clip(strings.TrimSpace(l), 64)
 	}
 	return "Untitled"
-}
-
-// pmcsvProgress reports progress every progressEvery rows and at the end.
-func pmcsvProgress(opts ImportOptions, done, total int) {
-	if opts.Progress != nil && (done%progressEvery == 0 || done == total) {
-		opts.Progress(done, total)
-	}
 }
 
 // pmcsvNow is the time given to undated items.

@@ -277,7 +277,7 @@ func opMacDialect(prefix []byte) bool {
 	return false
 }
 
-// read1PasswordCSV reads 1Password's CSV export (1Password 8, and 1Password
+// read1PasswordCSVStream reads 1Password's CSV export (1Password 8, and 1Password
 // 7's from the Mac and the Windows app). Columns it does not know become
 // custom fields; ones whose name says they hold a secret are hidden.
 //
