@@ -2,9 +2,9 @@ package transfer
 
 // What the CSV source readers (chrome-csv, firefox-csv, lastpass-csv,
 // msecure-csv) share: reading an export as a stream of CSV rows, with
-// errors that name the line, and building items that always pass item.Validate, moving what
-// does not fit into the notes or into an Unmapped line instead of cutting
-// it silently.
+// errors that name the line, and building items that always pass
+// item.Validate, moving what does not fit into the notes or into an
+// Unmapped line instead of cutting it silently.
 
 import (
 	"encoding/csv"
