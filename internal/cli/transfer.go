@@ -82,6 +82,11 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				// Streamed: a large CSV is never held whole in memory.
 				return c.importCSVFile(args[0], dryRun)
 			}
+			creds := sourceCreds{pwFile: sourcePwFile, emptyPw: emptyPw, keyFile: keyFile}
+			if read := transfer.StreamedSource(formatName); read != nil {
+				// Streamed too: memory follows the items, not the file.
+				return c.importSourceStream(formatName, args[0], read, creds, dryRun)
+			}
 			data, err := c.readInput(args[0], importLimit(formatName))
 			if err != nil {
 				return err
@@ -91,7 +96,13 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 			case "keyhold":
 				return c.importKeyhold(data, sourcePwFile, identityFile, dryRun)
 			}
-			return c.importSource(formatName, data, sourceCreds{pwFile: sourcePwFile, emptyPw: emptyPw, keyFile: keyFile}, dryRun)
+			return c.importSource(formatName, func(opts transfer.ImportOptions) (*transfer.ImportResult, error) {
+				read, err := transfer.Source(formatName)
+				if err != nil {
+					return nil, usageError{err}
+				}
+				return read(data, opts)
+			}, 0, creds, dryRun)
 		},
 	}
 	f := cmd.Flags()
@@ -111,13 +122,80 @@ type sourceCreds struct {
 	keyFile string
 }
 
-// importSource imports from another password manager's file through the
-// reader registered for its format.
-func (c *cmdEnv) importSource(name string, data []byte, creds sourceCreds, dryRun bool) error {
-	read, err := transfer.Source(name)
-	if err != nil {
-		return usageError{err}
+// importSourceStream imports a CSV export of another password manager,
+// reading the file (or stdin for "-") as a stream: a file larger than the
+// format's limit is refused while it is read. A first pass over a file
+// counts its lines, in fixed memory, for the progress bar.
+func (c *cmdEnv) importSourceStream(name, path string, read transfer.CSVStreamReader, creds sourceCreds, dryRun bool) error {
+	var r io.Reader = c.stdin
+	lines := 0
+	limit := importLimit(name)
+	tooLarge := exitError{fmt.Errorf("%s is larger than %d MiB, more than Keyhold imports in this format; nothing was imported", path, limit>>20), ExitDamaged}
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// A file that says it is too large is refused before it is read;
+		// one that grows, or a pipe, is stopped by the limit below.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > int64(limit) {
+			return tooLarge
+		}
+		if lines, err = countLines(f); err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		r = f
 	}
+	lim := &limitReader{r: r, max: int64(limit)}
+	return c.importSource(name, func(opts transfer.ImportOptions) (*transfer.ImportResult, error) {
+		res, err := read(lim, opts)
+		if lim.over {
+			return nil, tooLarge
+		}
+		return res, err
+	}, max(lines-1, 0), creds, dryRun)
+}
+
+// limitReader reads at most max bytes and notes when the input holds
+// more.
+type limitReader struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	over bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n >= l.max {
+		// One byte more than the limit says the file is too large.
+		var one [1]byte
+		if k, _ := io.ReadFull(l.r, one[:]); k > 0 {
+			l.over = true
+			return 0, errInputTooLarge
+		}
+		return 0, io.EOF
+	}
+	if rest := l.max - l.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
+}
+
+// errInputTooLarge stops a reader at a file over its format's limit.
+var errInputTooLarge = errors.New("the file is larger than its format's limit")
+
+// importSource imports from another password manager's file through
+// read, which reads it with the options given. total is the number of
+// entries the progress bar counts to when the reader cannot say before it
+// ends (0: the reader says).
+func (c *cmdEnv) importSource(name string, read func(transfer.ImportOptions) (*transfer.ImportResult, error), total int, creds sourceCreds, dryRun bool) error {
+	var err error
 	pwFile, keyFile := creds.pwFile, creds.keyFile
 	opts := transfer.ImportOptions{Now: vault.Now(), EmptyPassword: creds.emptyPw}
 	if pwFile != "" {
@@ -134,9 +212,12 @@ func (c *cmdEnv) importSource(name string, data []byte, creds sourceCreds, dryRu
 	}
 	var bar func(int)
 	finish := func() {}
-	opts.Progress = func(done, total int) {
-		if bar == nil && total > 0 {
-			bar, finish = c.progress(total, "reading")
+	opts.Progress = func(done, n int) {
+		if n == 0 || total > 0 {
+			n = total
+		}
+		if bar == nil && n > 0 {
+			bar, finish = c.progress(n, "reading")
 			if bar == nil {
 				bar = func(int) {}
 			}
@@ -145,7 +226,7 @@ func (c *cmdEnv) importSource(name string, data []byte, creds sourceCreds, dryRu
 			bar(done)
 		}
 	}
-	res, err := read(data, opts)
+	res, err := read(opts)
 	if errors.Is(err, transfer.ErrSourcePassword) && pwFile == "" && !creds.emptyPw {
 		// The file is encrypted: ask for its password once, if there is
 		// a terminal to ask on. KeePass tells an empty password from none,
@@ -159,13 +240,17 @@ func (c *cmdEnv) importSource(name string, data []byte, creds sourceCreds, dryRu
 		}
 		if terr == nil {
 			opts.Password = pw
-			res, err = read(data, opts)
+			res, err = read(opts)
 		} else if errors.Is(terr, errNoInput) {
 			err = fmt.Errorf("%w (give it with --source-password-file FILE)", err)
 		}
 	}
 	finish()
 	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return err
+		}
 		if errors.Is(err, transfer.ErrSourcePassword) {
 			return exitError{fmt.Errorf("%w; nothing was imported", err), ExitAuth}
 		}

@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -13,7 +12,7 @@ import (
 )
 
 func init() {
-	registerSource("bitwarden-csv", readBitwardenCSV)
+	registerSource("bitwarden-csv", bytesSource(readBitwardenCSVStream))
 }
 
 // srcMaxCSV bounds a CSV export read by the Bitwarden and 1Password
@@ -25,47 +24,49 @@ const srcMaxCSV = DefaultCSVMaxBytes
 var bwCSVColumns = []string{"folder", "favorite", "type", "name", "notes", "fields", "reprompt",
 	"login_uri", "login_username", "login_password", "login_totp", "collections"}
 
-// readBitwardenCSV reads Bitwarden's .csv export. It holds logins and
+// readBitwardenCSVStream reads Bitwarden's .csv export. It holds logins and
 // secure notes only: Bitwarden leaves cards and identities out of CSV.
-func readBitwardenCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, header, err := srcReadCSV(data, "Bitwarden .csv export")
-	if err != nil {
-		return nil, err
-	}
+func readBitwardenCSVStream(r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	var header []string
 	col := map[string]int{}
-	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
-	}
-	_, hasName := col["name"]
-	_, hasType := col["type"]
-	if !hasName || !hasType {
-		return nil, fmt.Errorf("%w: the header lacks the \"name\" and \"type\" columns of a Bitwarden .csv export (expected %s)", ErrSourceFormat, strings.Join(bwCSVColumns[:11], ","))
+	var extra []int
+	onHeader := func(h []string) error {
+		header = h
+		for i, h := range header {
+			col[strings.ToLower(strings.TrimSpace(h))] = i
+		}
+		_, hasName := col["name"]
+		_, hasType := col["type"]
+		if !hasName || !hasType {
+			return fmt.Errorf("%w: the header lacks the \"name\" and \"type\" columns of a Bitwarden .csv export (expected %s)", ErrSourceFormat, strings.Join(bwCSVColumns[:11], ","))
+		}
+		known := map[int]bool{}
+		for _, c := range bwCSVColumns {
+			if i, ok := col[c]; ok {
+				known[i] = true
+			}
+		}
+		for i := range header {
+			if !known[i] {
+				extra = append(extra, i)
+			}
+		}
+		return nil
 	}
 	res := &ImportResult{}
-	known := map[int]bool{}
-	for _, c := range bwCSVColumns {
-		if i, ok := col[c]; ok {
-			known[i] = true
-		}
-	}
-	var extra []int
-	for i := range header {
-		if !known[i] {
-			extra = append(extra, i)
-		}
-	}
 	get := func(rec []string, name string) string {
 		if i, ok := col[name]; ok {
 			return rec[i]
 		}
 		return ""
 	}
-	for n, r := range rows {
-		rec := r.cells
+	n := 0
+	onRow := func(line int, rec []string) error {
+		n++
+		csvSourceProgress(opts, n, false)
 		if blankRow(rec) {
 			res.Skipped++
-			reportProgress(opts.Progress, n+1, len(rows))
-			continue
+			return nil
 		}
 		name := get(rec, "name")
 		folder := strings.TrimSpace(get(rec, "folder"))
@@ -74,7 +75,7 @@ func readBitwardenCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 			source = folder + "/" + source
 		}
 		if source == "" {
-			source = fmt.Sprintf("line %d", r.line)
+			source = fmt.Sprintf("line %d", line)
 		}
 		t := item.Login
 		switch typ := strings.ToLower(strings.TrimSpace(get(rec, "type"))); typ {
@@ -112,16 +113,16 @@ func readBitwardenCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 				}
 			}
 		}
-		for i, line := range strings.Split(strings.ReplaceAll(get(rec, "fields"), "\r\n", "\n"), "\n") {
-			if strings.TrimSpace(line) == "" {
+		for i, fl := range strings.Split(strings.ReplaceAll(get(rec, "fields"), "\r\n", "\n"), "\n") {
+			if strings.TrimSpace(fl) == "" {
 				continue
 			}
 			// Bitwarden writes "name: value" and splits at the last ": ".
-			k := strings.LastIndex(line, ": ")
+			k := strings.LastIndex(fl, ": ")
 			switch {
 			case k >= 0:
-				d.addField(line[:k], line[k+2:], item.Text)
-			case strings.HasSuffix(strings.TrimSpace(line), ":"):
+				d.addField(fl[:k], fl[k+2:], item.Text)
+			case strings.HasSuffix(strings.TrimSpace(fl), ":"):
 				// A field with no value: nothing to keep.
 			default:
 				d.report("line %d of the \"fields\" column is not \"name: value\"; not imported", i+1)
@@ -133,11 +134,16 @@ func readBitwardenCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 		d.setNotes(get(rec, "notes"))
 		it, err := d.finish()
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %w", ErrSourceFormat, r.line, err)
+			return fmt.Errorf("%w: line %d: %w", ErrSourceFormat, line, err)
 		}
-		res.Items = append(res.Items, Imported{Item: it, Source: source})
-		reportProgress(opts.Progress, n+1, len(rows))
+		res.Items = append(res.Items, detach(Imported{Item: it, Source: source}))
+		return nil
 	}
+	in := newCSVInput(r, 64<<10)
+	if err := srcStreamCSV(in, in.br, "Bitwarden .csv export", onHeader, onRow); err != nil {
+		return nil, err
+	}
+	csvSourceProgress(opts, n, true)
 	return res, nil
 }
 
@@ -163,56 +169,61 @@ func bwURIs(cell string) []string {
 	return out
 }
 
-// srcRow is one data row and the line it starts on.
-type srcRow struct {
-	line  int
-	cells []string
-}
-
-// srcReadCSV reads a whole CSV export with a header row: UTF-8 (a BOM is
-// fine), every row as wide as the header. Errors name the line and never
-// quote a cell.
-func srcReadCSV(data []byte, what string) ([]srcRow, []string, error) {
-	if len(data) > srcMaxCSV {
-		return nil, nil, fmt.Errorf("%w: the file is larger than %s; split it into smaller files", ErrSourceFormat, sizeText(srcMaxCSV))
+// srcStreamCSV reads a CSV export with a header row from src (in's
+// buffered input, or a transform of it): UTF-8 (a BOM is fine), every row
+// as wide as the header. It calls header once with a copy of the header,
+// then row with each data row as it is read (row must copy a cell it
+// keeps: the record is reused). Errors name the line and never quote a
+// cell.
+func srcStreamCSV(in *csvInput, src io.Reader, what string, header func([]string) error, row func(line int, rec []string) error) error {
+	r := csvParser(src, ',', 0)
+	fail := func(err error) error {
+		if big, text := csvStreamError(in, err); big {
+			return fmt.Errorf("%w: the file is larger than %s; split it into smaller files", ErrSourceFormat, sizeText(srcMaxCSV))
+		} else if text != nil {
+			if text.nul {
+				return fmt.Errorf("%w: the file contains a NUL byte; this does not look like a text export", ErrSourceFormat)
+			}
+			return fmt.Errorf("%w: the file is not valid UTF-8 text; export it again, or save it as UTF-8", ErrSourceFormat)
+		}
+		return srcCSVError(err)
 	}
-	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	if err := validText(data); err != nil {
-		return nil, nil, err
-	}
-	r := csv.NewReader(newCSVCellLimiter(bytes.NewReader(data)))
-	r.ReuseRecord = true
-	header, err := r.Read()
-	header = slices.Clone(header)
+	h, err := r.Read()
 	if err == io.EOF {
-		return nil, nil, fmt.Errorf("%w: the file is empty; expected a %s with a header row", ErrSourceFormat, what)
+		return fmt.Errorf("%w: the file is empty; expected a %s with a header row", ErrSourceFormat, what)
 	}
 	if err != nil {
-		return nil, nil, srcCSVError(err)
+		return fail(err)
 	}
-	if len(header) > 4*item.MaxFields {
-		return nil, nil, fmt.Errorf("%w: the header has %d columns; this is not a %s", ErrSourceFormat, len(header), what)
+	if len(h) > 4*item.MaxFields {
+		return fmt.Errorf("%w: the header has %d columns; this is not a %s", ErrSourceFormat, len(h), what)
 	}
-	var rows []srcRow
+	width := len(h)
+	if err := header(slices.Clone(h)); err != nil {
+		return err
+	}
+	rows := 0
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			if errors.Is(err, csv.ErrFieldCount) {
 				line, _ := r.FieldPos(0)
-				return nil, nil, fmt.Errorf("%w: line %d has %d cells but the header has %d; the file is damaged or truncated", ErrSourceFormat, line, len(rec), len(header))
+				return fmt.Errorf("%w: line %d has %d cells but the header has %d; the file is damaged or truncated", ErrSourceFormat, line, len(rec), width)
 			}
-			return nil, nil, srcCSVError(err)
+			return fail(err)
+		}
+		rows++
+		if rows > DefaultCSVMaxRows {
+			return fmt.Errorf("%w: the file has more than %d rows; split it into smaller files", ErrSourceFormat, DefaultCSVMaxRows)
 		}
 		line, _ := r.FieldPos(0)
-		rows = append(rows, srcRow{line: line, cells: slices.Clone(rec)})
-		if len(rows) > DefaultCSVMaxRows {
-			return nil, nil, fmt.Errorf("%w: the file has more than %d rows; split it into smaller files", ErrSourceFormat, DefaultCSVMaxRows)
+		if err := row(line, rec); err != nil {
+			return err
 		}
 	}
-	return rows, header, nil
 }
 
 // srcCSVError turns an encoding/csv error into one that names the line.

@@ -1,7 +1,9 @@
 package transfer
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -37,46 +39,49 @@ var chromeColumns = map[string][]string{
 // ReadChromeCSV reads a password export of Chrome, Edge or another
 // Chromium browser (Settings › Passwords › Export passwords).
 func ReadChromeCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	t, err := pmcsvOpen(data, "Chrome or Edge password", "chrome-csv", chromeColumns, []string{"url", "username", "password"},
-		"a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again")
-	if err != nil {
-		return nil, err
-	}
-	header, cols, extra := t.header, t.cols, t.extra
+	return readChromeCSV(bytes.NewReader(data), opts)
+}
+
+func readChromeCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
-	data1 := t.rows
-	for i, row := range data1 {
-		pmcsvProgress(opts, i+1, len(data1))
-		if row.blank() {
-			res.Skipped++
-			continue
-		}
-		get := func(c string) string {
-			if i, ok := cols[c]; ok {
-				return row.cells[i]
+	err := pmcsvEach(r, opts, "Chrome or Edge password", "chrome-csv", chromeColumns, []string{"url", "username", "password"},
+		"a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again",
+		func(t *pmcsvTable, row pmcsvRow) error {
+			header, cols, extra := t.header, t.cols, t.extra
+			if row.blank() {
+				res.Skipped++
+				return nil
 			}
-			return ""
-		}
-		e := newPMCSVEntry(item.Login, now)
-		e.it.Title = strings.TrimSpace(get("name"))
-		e.addURL(get("url"))
-		e.set("username", get("username"), item.Text)
-		e.set("password", get("password"), item.Hidden)
-		e.it.Notes = get("note")
-		for _, c := range extra {
-			name := strings.TrimSpace(header[c])
-			if name == "" {
-				name = fmt.Sprintf("column %d", c+1)
+			get := func(c string) string {
+				if i, ok := cols[c]; ok {
+					return row.cells[i]
+				}
+				return ""
 			}
-			e.set(name, row.cells[c], pmcsvKind(name))
-		}
-		imp, err := e.finish(row.line, &u)
-		if err != nil {
-			return nil, err
-		}
-		res.Items = append(res.Items, imp)
+			e := newPMCSVEntry(item.Login, now)
+			e.it.Title = strings.TrimSpace(get("name"))
+			e.addURL(get("url"))
+			e.set("username", get("username"), item.Text)
+			e.set("password", get("password"), item.Hidden)
+			e.it.Notes = get("note")
+			for _, c := range extra {
+				name := strings.TrimSpace(header[c])
+				if name == "" {
+					name = fmt.Sprintf("column %d", c+1)
+				}
+				e.set(name, row.cells[c], pmcsvKind(name))
+			}
+			imp, err := e.finish(row.line, &u)
+			if err != nil {
+				return err
+			}
+			res.Items = append(res.Items, imp)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	res.Unmapped = u.lines
 	return res, nil
@@ -102,74 +107,77 @@ var firefoxColumns = map[string][]string{
 // timePasswordChanged date the item. Firefox's guid and timeLastUsed have
 // no place in an item and are reported in Unmapped.
 func ReadFirefoxCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	t, err := pmcsvOpen(data, "Firefox password", "firefox-csv", firefoxColumns, []string{"url", "username", "password"},
-		"a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again")
-	if err != nil {
-		return nil, err
-	}
-	header, cols, extra := t.header, t.cols, t.extra
+	return readFirefoxCSV(bytes.NewReader(data), opts)
+}
+
+func readFirefoxCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
 	bad := pmcsvCounter{}
 	used := map[string]bool{}
-	data1 := t.rows
-	for i, row := range data1 {
-		pmcsvProgress(opts, i+1, len(data1))
-		if row.blank() {
-			res.Skipped++
-			continue
-		}
-		get := func(c string) string {
-			if i, ok := cols[c]; ok {
-				return strings.TrimSpace(row.cells[i])
+	err := pmcsvEach(r, opts, "Firefox password", "firefox-csv", firefoxColumns, []string{"url", "username", "password"},
+		"a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again",
+		func(t *pmcsvTable, row pmcsvRow) error {
+			header, cols, extra := t.header, t.cols, t.extra
+			if row.blank() {
+				res.Skipped++
+				return nil
 			}
-			return ""
-		}
-		e := newPMCSVEntry(item.Login, now)
-		rawURL := get("url")
-		e.addURL(rawURL)
-		e.set("username", row.cells[cols["username"]], item.Text)
-		e.set("password", row.cells[cols["password"]], item.Hidden)
-		e.set("HTTP realm", get("httprealm"), item.Text)
-		if fa := get("formactionorigin"); fa != "" && !firefoxSameOrigin(fa, rawURL) {
-			e.set("form action", fa, item.URL)
-		}
-		for _, c := range extra {
-			name := strings.TrimSpace(header[c])
-			if name == "" {
-				name = fmt.Sprintf("column %d", c+1)
+			get := func(c string) string {
+				if i, ok := cols[c]; ok {
+					return strings.TrimSpace(row.cells[i])
+				}
+				return ""
 			}
-			e.set(name, row.cells[c], pmcsvKind(name))
-		}
+			e := newPMCSVEntry(item.Login, now)
+			rawURL := get("url")
+			e.addURL(rawURL)
+			e.set("username", row.cells[cols["username"]], item.Text)
+			e.set("password", row.cells[cols["password"]], item.Hidden)
+			e.set("HTTP realm", get("httprealm"), item.Text)
+			if fa := get("formactionorigin"); fa != "" && !firefoxSameOrigin(fa, rawURL) {
+				e.set("form action", fa, item.URL)
+			}
+			for _, c := range extra {
+				name := strings.TrimSpace(header[c])
+				if name == "" {
+					name = fmt.Sprintf("column %d", c+1)
+				}
+				e.set(name, row.cells[c], pmcsvKind(name))
+			}
 
-		created, okC := firefoxTime(get("timecreated"))
-		changed, okM := firefoxTime(get("timepasswordchanged"))
-		if get("timecreated") != "" && !okC {
-			bad[`column "timeCreated": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
-		}
-		if get("timepasswordchanged") != "" && !okM {
-			bad[`column "timePasswordChanged": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
-		}
-		switch {
-		case okC && okM:
-			e.it.Created, e.it.Modified = created, changed
-		case okC:
-			e.it.Created, e.it.Modified = created, created
-		case okM:
-			e.it.Created, e.it.Modified = changed, changed
-		}
-		for _, c := range []string{"guid", "timelastused"} {
-			if get(c) != "" {
-				used[c] = true
+			created, okC := firefoxTime(get("timecreated"))
+			changed, okM := firefoxTime(get("timepasswordchanged"))
+			if get("timecreated") != "" && !okC {
+				bad[`column "timeCreated": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
 			}
-		}
+			if get("timepasswordchanged") != "" && !okM {
+				bad[`column "timePasswordChanged": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
+			}
+			switch {
+			case okC && okM:
+				e.it.Created, e.it.Modified = created, changed
+			case okC:
+				e.it.Created, e.it.Modified = created, created
+			case okM:
+				e.it.Created, e.it.Modified = changed, changed
+			}
+			for _, c := range []string{"guid", "timelastused"} {
+				if get(c) != "" {
+					used[c] = true
+				}
+			}
 
-		imp, err := e.finish(row.line, &u)
-		if err != nil {
-			return nil, err
-		}
-		res.Items = append(res.Items, imp)
+			imp, err := e.finish(row.line, &u)
+			if err != nil {
+				return err
+			}
+			res.Items = append(res.Items, imp)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	if used["guid"] {
 		u.add(`column "guid": Firefox's own id of each login means nothing outside Firefox; not imported`)

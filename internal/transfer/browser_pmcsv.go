@@ -1,21 +1,20 @@
 package transfer
 
 // What the CSV source readers (chrome-csv, firefox-csv, lastpass-csv,
-// msecure-csv) share: reading a whole export as CSV with errors that name
-// the line, and building items that always pass item.Validate, moving what
-// does not fit into the notes or into an Unmapped line instead of cutting
-// it silently.
+// msecure-csv) share: reading an export as a stream of CSV rows, with
+// errors that name the line, and building items that always pass
+// item.Validate, moving what does not fit into the notes or into an
+// Unmapped line instead of cutting it silently.
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keyhold/keyhold/internal/item"
 )
@@ -36,68 +35,53 @@ func (r pmcsvRow) blank() bool {
 	return true
 }
 
-// readPMCSV parses a whole export. what names the format in messages
-// ("Chrome"). fields is encoding/csv's FieldsPerRecord: 0 makes every row
-// as long as the first (the header), -1 allows any length. A leading
-// byte-order mark is dropped; the text must be UTF-8 without NUL bytes, so
-// that a file in a legacy encoding fails instead of importing as garbage.
-func readPMCSV(data []byte, what string, comma rune, fields int) ([]pmcsvRow, error) {
-	if len(data) > DefaultCSVMaxBytes {
-		return nil, fmt.Errorf("%w: the file is larger than %d MiB; split it into smaller files", ErrSourceFormat, DefaultCSVMaxBytes>>20)
-	}
-	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	if err := checkPMCSVText(data); err != nil {
-		return nil, err
-	}
-	lim := newCSVCellLimiter(bytes.NewReader(data))
-	lim.comma = byte(comma) // ',' or ';'
-	r := csv.NewReader(lim)
-	r.Comma = comma
-	r.FieldsPerRecord = fields
-	var rows []pmcsvRow
+// pmcsvStream reads an export row by row, the header (or first record)
+// included, and calls fn with each; fn must copy a cell it keeps, since the
+// record is reused. what names the format in messages ("Chrome"). fields
+// is encoding/csv's FieldsPerRecord: 0 makes every row as long as the
+// first (the header), -1 allows any length. The text must be UTF-8 without
+// NUL bytes, so that a file in a legacy encoding fails instead of
+// importing as garbage.
+func pmcsvStream(in *csvInput, what string, comma rune, fields int, fn func(pmcsvRow) error) error {
+	r := csvParser(in.br, comma, fields)
+	rows, width := 0, 0
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, pmcsvError(err, what, rows)
+			if big, text := csvStreamError(in, err); big {
+				return fmt.Errorf("%w: the file is larger than %d MiB; split it into smaller files", ErrSourceFormat, DefaultCSVMaxBytes>>20)
+			} else if text != nil {
+				if text.nul {
+					return fmt.Errorf("%w: line %d contains a NUL byte; this does not look like a CSV text file", ErrSourceFormat, text.line)
+				}
+				return fmt.Errorf("%w: line %d is not valid UTF-8; open the file in a text editor, save it as UTF-8 and import it again", ErrSourceFormat, text.line)
+			}
+			return pmcsvError(err, what, width)
+		}
+		if rows == 0 {
+			width = len(rec)
+		}
+		rows++
+		if rows > DefaultCSVMaxRows+1 {
+			return fmt.Errorf("%w: the file has more than %d rows; split it into smaller files", ErrSourceFormat, DefaultCSVMaxRows)
 		}
 		line, _ := r.FieldPos(0)
-		rows = append(rows, pmcsvRow{line: line, cells: rec})
-		if len(rows) > DefaultCSVMaxRows+1 {
-			return nil, fmt.Errorf("%w: the file has more than %d rows; split it into smaller files", ErrSourceFormat, DefaultCSVMaxRows)
+		if err := fn(pmcsvRow{line: line, cells: rec}); err != nil {
+			return err
 		}
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("%w: the file is empty; export your %s data again", ErrSourceFormat, what)
-	}
-	return rows, nil
-}
-
-// checkPMCSVText rejects a file that is not UTF-8 text, naming the first
-// line at fault.
-func checkPMCSVText(data []byte) error {
-	lineOf := func(off int) int { return 1 + bytes.Count(data[:off], []byte{'\n'}) }
-	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return fmt.Errorf("%w: line %d contains a NUL byte; this does not look like a CSV text file", ErrSourceFormat, lineOf(i))
-	}
-	if utf8.Valid(data) {
-		return nil
-	}
-	for off := 0; off < len(data); {
-		r, n := utf8.DecodeRune(data[off:])
-		if r == utf8.RuneError && n == 1 {
-			return fmt.Errorf("%w: line %d is not valid UTF-8; open the file in a text editor, save it as UTF-8 and import it again", ErrSourceFormat, lineOf(off))
-		}
-		off += n
+	if rows == 0 {
+		return fmt.Errorf("%w: the file is empty; export your %s data again", ErrSourceFormat, what)
 	}
 	return nil
 }
 
 // pmcsvError turns an encoding/csv error into one that names the line and
 // says what to fix, without quoting the file.
-func pmcsvError(err error, what string, rows []pmcsvRow) error {
+func pmcsvError(err error, what string, want int) error {
 	if errors.Is(err, errCSVColumns) {
 		return fmt.Errorf("%w: a line has more than %d cells; this is not a %s export Keyhold reads", ErrSourceFormat, MaxCSVColumns, what)
 	}
@@ -107,10 +91,6 @@ func pmcsvError(err error, what string, rows []pmcsvRow) error {
 	}
 	switch {
 	case errors.Is(pe.Err, csv.ErrFieldCount):
-		want := 0
-		if len(rows) > 0 {
-			want = len(rows[0].cells)
-		}
 		return fmt.Errorf("%w: line %d has a different number of cells than the header's %d; check for a missing or extra comma, or an unquoted comma in a value (is this really a %s export?)",
 			ErrSourceFormat, pe.StartLine, want, what)
 	case errors.Is(pe.Err, csv.ErrQuote):
@@ -373,7 +353,7 @@ func (e *pmcsvEntry) finish(line int, u *pmcsvUnmapped) (Imported, error) {
 	if err := it.Validate(); err != nil {
 		return Imported{}, fmt.Errorf("%w: line %d: %w", ErrSourceFormat, line, err)
 	}
-	return Imported{Item: it, Source: e.source()}, nil
+	return detach(Imported{Item: it, Source: e.source()}), nil
 }
 
 // pmcsvTitle names an item the source left untitled: after its URL's
@@ -391,13 +371,6 @@ func pmcsvTitle(it *item.Item) string {
 		return clip(strings.TrimSpace(l), 64)
 	}
 	return "Untitled"
-}
-
-// pmcsvProgress reports progress every progressEvery rows and at the end.
-func pmcsvProgress(opts ImportOptions, done, total int) {
-	if opts.Progress != nil && (done%progressEvery == 0 || done == total) {
-		opts.Progress(done, total)
-	}
 }
 
 // pmcsvNow is the time given to undated items.
@@ -463,37 +436,49 @@ func pmcsvOtherFormat(idx map[string]int, self string) error {
 	return nil
 }
 
-// pmcsvTable is a header-first CSV export read and checked: its rows
-// after the header, where each known column is, and the columns no
-// reader knows.
+// pmcsvTable is a header-first CSV export's header, checked: where each
+// known column is, and the columns no reader knows.
 type pmcsvTable struct {
 	header []string
-	rows   []pmcsvRow
 	cols   map[string]int
 	extra  []int
 }
 
-// pmcsvOpen reads a header-first export of the named source (label in
+// pmcsvEach reads a header-first export of the named source (label in
 // messages, format its --format name), with the columns it knows and
-// those it requires; headerHint, shown when the header is not the
-// source's, names the export, what its header looks like and how to make
-// it again.
-func pmcsvOpen(data []byte, label, format string, known map[string][]string, required []string, headerHint string) (*pmcsvTable, error) {
-	rows, err := readPMCSV(data, label, ',', 0)
+// those it requires, and calls fn with each row after the header as it is
+// read (fn must copy a cell it keeps). headerHint, shown when the header
+// is not the source's, names the export, what its header looks like and
+// how to make it again. It reports progress and returns how many rows
+// were read.
+func pmcsvEach(r io.Reader, opts ImportOptions, label, format string, known map[string][]string, required []string, headerHint string,
+	fn func(t *pmcsvTable, row pmcsvRow) error) error {
+	var t *pmcsvTable
+	done := 0
+	err := pmcsvStream(newCSVInput(r, 64<<10), label, ',', 0, func(row pmcsvRow) error {
+		if t == nil {
+			header := slices.Clone(row.cells)
+			idx, err := pmcsvHeader(header)
+			if err != nil {
+				return err
+			}
+			if err := pmcsvOtherFormat(idx, format); err != nil {
+				return err
+			}
+			cols, ok := pmcsvColumns(idx, known, required)
+			if !ok {
+				return fmt.Errorf("%w: the first line is not the header of %s, or use --format csv for other files", ErrSourceFormat, headerHint)
+			}
+			t = &pmcsvTable{header: header, cols: cols, extra: pmcsvExtraColumns(header, cols)}
+			return nil
+		}
+		done++
+		csvSourceProgress(opts, done, false)
+		return fn(t, row)
+	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	idx, err := pmcsvHeader(rows[0].cells)
-	if err != nil {
-		return nil, err
-	}
-	if err := pmcsvOtherFormat(idx, format); err != nil {
-		return nil, err
-	}
-	cols, ok := pmcsvColumns(idx, known, required)
-	if !ok {
-		return nil, fmt.Errorf("%w: the first line is not the header of %s, or use --format csv for other files", ErrSourceFormat, headerHint)
-	}
-	header := rows[0].cells
-	return &pmcsvTable{header: header, rows: rows[1:], cols: cols, extra: pmcsvExtraColumns(header, cols)}, nil
+	csvSourceProgress(opts, done, true)
+	return nil
 }

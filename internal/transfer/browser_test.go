@@ -322,7 +322,8 @@ func TestPMCSVProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][2]int{{1000, 2500}, {2000, 2500}, {2500, 2500}}
+	// The file is streamed: the total is known only at the end.
+	want := [][2]int{{1000, 0}, {2000, 0}, {2500, 2500}}
 	if fmt.Sprint(calls) != fmt.Sprint(want) || len(res.Items) != 2500 {
 		t.Errorf("progress calls %v, want %v (%d items)", calls, want, len(res.Items))
 	}

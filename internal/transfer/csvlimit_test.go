@@ -46,7 +46,10 @@ func TestCSVManyColumnsBoundedMemory(t *testing.T) {
 				if n := allocated(func() { _, err = read(data, ImportOptions{Now: srcTestNow}) }); n > limit {
 					t.Errorf("%s allocated %d bytes for a %d-byte file", format, n, len(data))
 				}
-				if !errors.Is(err, ErrSourceFormat) || !strings.Contains(err.Error(), "cells") {
+				// A reader whose header the file lacks refuses it at the
+				// header, before the wide line.
+				headerOK := name == "header" || format == "1password-csv" || format == "msecure-csv"
+				if !errors.Is(err, ErrSourceFormat) || headerOK && !strings.Contains(err.Error(), "cells") {
 					t.Errorf("%s: %v", format, err)
 				}
 			}

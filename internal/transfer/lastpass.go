@@ -1,7 +1,9 @@
 package transfer
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,68 +129,71 @@ var lpMultiline = map[string]bool{"Private Key": true, "Public Key": true}
 
 // ReadLastPassCSV reads a LastPass CSV export.
 func ReadLastPassCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	t, err := pmcsvOpen(data, "LastPass", "lastpass-csv", lastPassColumns, []string{"url", "username", "password", "extra", "name"},
-		"a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"")
-	if err != nil {
-		return nil, err
-	}
-	header, cols, extra := t.header, t.cols, t.extra
+	return readLastPassCSV(bytes.NewReader(data), opts)
+}
+
+func readLastPassCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
 	bad := pmcsvCounter{}
-	data1 := t.rows
-	for i, row := range data1 {
-		pmcsvProgress(opts, i+1, len(data1))
-		if row.blank() {
-			res.Skipped++
-			continue
-		}
-		get := func(c string) string {
-			if i, ok := cols[c]; ok {
-				return row.cells[i]
+	err := pmcsvEach(r, opts, "LastPass", "lastpass-csv", lastPassColumns, []string{"url", "username", "password", "extra", "name"},
+		"a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"",
+		func(t *pmcsvTable, row pmcsvRow) error {
+			header, cols, extra := t.header, t.cols, t.extra
+			if row.blank() {
+				res.Skipped++
+				return nil
 			}
-			return ""
-		}
-		var e *pmcsvEntry
-		if strings.TrimSpace(get("url")) == lastPassNoteURL {
-			e = lastPassNote(get("extra"), now, &u, bad)
-		} else {
-			e = newPMCSVEntry(item.Login, now)
-			if url := strings.TrimSpace(get("url")); url != "http://" && url != "https://" {
-				e.addURL(url)
+			get := func(c string) string {
+				if i, ok := cols[c]; ok {
+					return row.cells[i]
+				}
+				return ""
 			}
-			e.it.Notes = get("extra")
-		}
-		// A note may carry a username or password too (LastPass lets a
-		// template note have them); keep them as login fields would be.
-		e.set("username", get("username"), item.Text)
-		e.set("password", get("password"), item.Hidden)
-		e.set("totp", strings.TrimSpace(get("totp")), item.TOTP)
-		e.it.Title = strings.TrimSpace(get("name"))
-		if g := lastPassFolder(get("grouping")); g != "" {
-			e.addTag(g)
-			e.folder = g
-		}
-		switch strings.TrimSpace(get("fav")) {
-		case "1":
-			e.it.Favorite = true
-		case "", "0":
-		default:
-			bad[`column "fav": %d rows hold a value other than 0 or 1; those items are not marked as favorites`]++
-		}
-		for _, c := range extra {
-			name := strings.TrimSpace(header[c])
-			if name == "" {
-				name = fmt.Sprintf("column %d", c+1)
+			var e *pmcsvEntry
+			if strings.TrimSpace(get("url")) == lastPassNoteURL {
+				e = lastPassNote(get("extra"), now, &u, bad)
+			} else {
+				e = newPMCSVEntry(item.Login, now)
+				if url := strings.TrimSpace(get("url")); url != "http://" && url != "https://" {
+					e.addURL(url)
+				}
+				e.it.Notes = get("extra")
 			}
-			e.set(name, row.cells[c], pmcsvKind(name))
-		}
-		imp, err := e.finish(row.line, &u)
-		if err != nil {
-			return nil, err
-		}
-		res.Items = append(res.Items, imp)
+			// A note may carry a username or password too (LastPass lets a
+			// template note have them); keep them as login fields would be.
+			e.set("username", get("username"), item.Text)
+			e.set("password", get("password"), item.Hidden)
+			e.set("totp", strings.TrimSpace(get("totp")), item.TOTP)
+			e.it.Title = strings.TrimSpace(get("name"))
+			if g := lastPassFolder(get("grouping")); g != "" {
+				e.addTag(g)
+				e.folder = g
+			}
+			switch strings.TrimSpace(get("fav")) {
+			case "1":
+				e.it.Favorite = true
+			case "", "0":
+			default:
+				bad[`column "fav": %d rows hold a value other than 0 or 1; those items are not marked as favorites`]++
+			}
+			for _, c := range extra {
+				name := strings.TrimSpace(header[c])
+				if name == "" {
+					name = fmt.Sprintf("column %d", c+1)
+				}
+				e.set(name, row.cells[c], pmcsvKind(name))
+			}
+			imp, err := e.finish(row.line, &u)
+			if err != nil {
+				return err
+			}
+			res.Items = append(res.Items, imp)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	bad.lines(&u)
 	res.Unmapped = u.lines

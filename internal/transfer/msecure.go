@@ -1,7 +1,9 @@
 package transfer
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,44 +139,35 @@ type msField struct {
 
 // ReadMSecureCSV reads an mSecure CSV export, version 6 or older.
 func ReadMSecureCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, err := readPMCSV(data, "mSecure", ',', -1)
-	if err != nil {
-		return nil, err
-	}
-	version := 0 // 6, 5, or 0 when the file does not say
-	if h, v := msHeader(rows[0]); h {
-		version = v
-		rows = rows[1:]
-	}
-	if msSemicolons(rows) {
-		if rows, err = readPMCSV(data, "mSecure", ';', -1); err != nil {
-			return nil, err
-		}
-		if h, _ := msHeader(rows[0]); h {
-			rows = rows[1:]
-		}
-	}
-	if version == 0 {
-		version = 5
-		for _, r := range rows {
-			if msLooksV6(r.cells) {
-				version = 6
-				break
-			}
-		}
-	}
+	return readMSecureCSV(bytes.NewReader(data), opts)
+}
+
+// readMSecureCSV streams an mSecure export. The separator is picked from
+// the first record within the file's first 256 KiB. A file that names its
+// version in its first line is mapped row by row; one that does not is
+// mSecure 6 if any record looks like one, so its records are held (as
+// their cells, which all become fields) until one does or the file ends.
+func readMSecureCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	in := newCSVInput(r, csvPrefixSize)
+	prefix, _ := in.prefix()
+	comma := msComma(prefix)
 
 	now := pmcsvNow(opts)
 	res := &ImportResult{}
 	var u pmcsvUnmapped
-	for i, row := range rows {
-		pmcsvProgress(opts, i+1, len(rows))
+	version := 0 // 6, 5, or 0 while the file has not said
+	first := true
+	var held []pmcsvRow
+	done := 0
+	mapRow := func(row pmcsvRow) error {
+		done++
+		csvSourceProgress(opts, done, false)
 		if row.blank() {
 			res.Skipped++
-			continue
+			return nil
 		}
 		if len(row.cells) < 4 {
-			return nil, fmt.Errorf("%w: line %d has %d cells; every mSecure record has at least four (title, type, tags or group, notes); is this really an mSecure export?",
+			return fmt.Errorf("%w: line %d has %d cells; every mSecure record has at least four (title, type, tags or group, notes); is this really an mSecure export?",
 				ErrSourceFormat, row.line, len(row.cells))
 		}
 		var e *pmcsvEntry
@@ -185,12 +178,76 @@ func ReadMSecureCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 		}
 		imp, err := e.finish(row.line, &u)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Items = append(res.Items, imp)
+		return nil
 	}
+	flush := func() error {
+		for _, row := range held {
+			if err := mapRow(row); err != nil {
+				return err
+			}
+		}
+		held = nil
+		return nil
+	}
+	err := pmcsvStream(in, "mSecure", comma, -1, func(row pmcsvRow) error {
+		if first {
+			first = false
+			if h, v := msHeader(row); h {
+				version = v
+				return nil
+			}
+		}
+		if version == 0 {
+			held = append(held, pmcsvRow{line: row.line, cells: slices.Clone(row.cells)})
+			if len(row.cells) > 0 && msLooksV6(row.cells) {
+				version = 6
+				return flush()
+			}
+			return nil
+		}
+		return mapRow(row)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if version == 0 {
+		version = 5
+		if err := flush(); err != nil {
+			return nil, err
+		}
+	}
+	csvSourceProgress(opts, done, true)
 	res.Unmapped = u.lines
 	return res, nil
+}
+
+// msComma picks the separator from the start of the file: ';' when the
+// first record after any header has too few cells for a comma file but
+// splits into enough at semicolons, ',' otherwise.
+func msComma(prefix []byte) rune {
+	r := csvParser(bytes.NewReader(prefix), ',', -1)
+	for n := 0; ; n++ {
+		rec, err := r.Read()
+		if err != nil {
+			return ','
+		}
+		row := pmcsvRow{cells: rec}
+		if n == 0 {
+			if h, _ := msHeader(row); h {
+				continue
+			}
+		}
+		if row.blank() {
+			continue
+		}
+		if msSemicolons([]pmcsvRow{row}) {
+			return ';'
+		}
+		return ','
+	}
 }
 
 // msHeader reports whether a row is the line mSecure writes first

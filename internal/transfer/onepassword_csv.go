@@ -1,8 +1,10 @@
 package transfer
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -10,7 +12,7 @@ import (
 )
 
 func init() {
-	registerSource("1password-csv", read1PasswordCSV)
+	registerSource("1password-csv", bytesSource(read1PasswordCSVStream))
 }
 
 // op1CSV names what a 1Password CSV column holds.
@@ -206,32 +208,130 @@ func opUnescape(data []byte) []byte {
 	return out
 }
 
-// read1PasswordCSV reads 1Password's CSV export (1Password 8, and 1Password
+// opUnescapeReader is opUnescape over a stream.
+type opUnescapeReader struct {
+	r      *bufio.Reader
+	quoted bool
+}
+
+func (u *opUnescapeReader) Read(p []byte) (int, error) {
+	if len(p) < 2 {
+		return 0, io.ErrShortBuffer
+	}
+	n := 0
+	for n+1 < len(p) {
+		if n > 0 && u.r.Buffered() == 0 {
+			return n, nil // do not wait for more input with bytes in hand
+		}
+		b, err := u.r.ReadByte()
+		if err != nil {
+			return n, err
+		}
+		if u.quoted && (b == '\\' || b == '"') {
+			if next, err := u.r.Peek(1); err == nil && next[0] == '"' {
+				u.r.ReadByte()
+				p[n], p[n+1] = '"', '"'
+				n += 2
+				continue
+			}
+		}
+		if b == '"' {
+			u.quoted = !u.quoted
+		}
+		p[n] = b
+		n++
+	}
+	return n, nil
+}
+
+// opMacDialect reports whether the start of a file shows 1Password 7 for
+// Mac's \" inside a quoted value: a quote that plain CSV would read as
+// closing the value, right after a backslash, followed by more of the
+// value. Plain CSV cannot parse such a file, so reading it as plain would
+// fail there anyway.
+func opMacDialect(prefix []byte) bool {
+	quoted, fieldStart := false, true
+	for i := 0; i < len(prefix); i++ {
+		b := prefix[i]
+		switch {
+		case !quoted && b == '"' && fieldStart:
+			quoted, fieldStart = true, false
+		case !quoted && b == '"':
+			return false // a bare quote: plain CSV fails, and \" does not explain it
+		case !quoted:
+			fieldStart = b == ',' || b == '\n' || b == '\r'
+		case b == '"' && i+1 < len(prefix) && prefix[i+1] == '"':
+			i++
+		case b == '"':
+			if i+1 == len(prefix) {
+				return false
+			}
+			switch prefix[i+1] {
+			case ',', '\n', '\r':
+				quoted = false
+			default:
+				return i > 0 && prefix[i-1] == '\\'
+			}
+		}
+	}
+	return false
+}
+
+// read1PasswordCSVStream reads 1Password's CSV export (1Password 8, and 1Password
 // 7's from the Mac and the Windows app). Columns it does not know become
 // custom fields; ones whose name says they hold a secret are hidden.
-func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
-	rows, header, err := srcReadCSV(data, "1Password CSV export")
+//
+// 1Password 7 for Mac writes a quote inside a value as \", which plain
+// CSV cannot read. A file of at most 256 KiB is read as plain CSV first
+// and, if that fails and it holds \", again with \" read as a quote. A
+// larger file is streamed, so the dialect is picked before it is read,
+// from its first 256 KiB (opMacDialect); it is never copied to disk.
+func read1PasswordCSVStream(r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	in := newCSVInput(r, csvPrefixSize)
+	prefix, whole := in.prefix()
+	if !whole {
+		var src io.Reader = in.br
+		if opMacDialect(prefix) {
+			src = &opUnescapeReader{r: in.br}
+		}
+		return op1CSVParse(in, src, opts)
+	}
+	data := bytes.Clone(prefix)
+	small := newCSVInput(bytes.NewReader(data), 64<<10)
+	res, err := op1CSVParse(small, small.br, opts)
 	if err != nil && bytes.Contains(data, []byte(`\"`)) {
-		// 1Password 7 for Mac writes a quote inside a value as \".
-		if r2, h2, err2 := srcReadCSV(opUnescape(data), "1Password CSV export"); err2 == nil {
-			rows, header, err = r2, h2, nil
+		retry := newCSVInput(bytes.NewReader(opUnescape(data)), 64<<10)
+		if res2, err2 := op1CSVParse(retry, retry.br, opts); err2 == nil {
+			return res2, nil
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	cols, seen := opClassify(header)
-	typed := slices.ContainsFunc(cols, func(c opColumn) bool { return c.typed != nil })
-	if (len(seen) == 0 || (seen[opColTitle] == "" && seen[opColURL] == "" && seen[opColUsername] == "" && seen[opColPassword] == "")) && !(typed && seen[opColTitle] != "") {
-		return nil, fmt.Errorf("%w: the header has none of the columns of a 1Password CSV export (Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes)", ErrSourceFormat)
+	return res, nil
+}
+
+// op1CSVParse reads a 1Password CSV export from src, mapping each row as
+// it is read.
+func op1CSVParse(in *csvInput, src io.Reader, opts ImportOptions) (*ImportResult, error) {
+	var cols []opColumn
+	onHeader := func(header []string) error {
+		var seen map[op1CSV]string
+		cols, seen = opClassify(header)
+		typed := slices.ContainsFunc(cols, func(c opColumn) bool { return c.typed != nil })
+		if (len(seen) == 0 || (seen[opColTitle] == "" && seen[opColURL] == "" && seen[opColUsername] == "" && seen[opColPassword] == "")) && !(typed && seen[opColTitle] != "") {
+			return fmt.Errorf("%w: the header has none of the columns of a 1Password CSV export (Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes)", ErrSourceFormat)
+		}
+		return nil
 	}
 	res := &ImportResult{}
-	for n, r := range rows {
-		rec := r.cells
+	n := 0
+	onRow := func(line int, rec []string) error {
+		n++
+		csvSourceProgress(opts, n, false)
 		if blankRow(rec) {
 			res.Skipped++
-			reportProgress(opts.Progress, n+1, len(rows))
-			continue
+			return nil
 		}
 		var title, typ string
 		votes := map[item.Type]int{}
@@ -252,7 +352,7 @@ func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 		}
 		source := strings.TrimSpace(title)
 		if source == "" {
-			source = fmt.Sprintf("line %d", r.line)
+			source = fmt.Sprintf("line %d", line)
 		}
 		t := item.Login
 		if tt, ok := opCSVTypes[strings.ToLower(typ)]; ok && typ != "" {
@@ -323,11 +423,15 @@ func read1PasswordCSV(data []byte, opts ImportOptions) (*ImportResult, error) {
 		}
 		it, err := d.finish()
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %w", ErrSourceFormat, r.line, err)
+			return fmt.Errorf("%w: line %d: %w", ErrSourceFormat, line, err)
 		}
-		res.Items = append(res.Items, Imported{Item: it, Source: source})
-		reportProgress(opts.Progress, n+1, len(rows))
+		res.Items = append(res.Items, detach(Imported{Item: it, Source: source}))
+		return nil
 	}
+	if err := srcStreamCSV(in, src, "1Password CSV export", onHeader, onRow); err != nil {
+		return nil, err
+	}
+	csvSourceProgress(opts, n, true)
 	return res, nil
 }
 
