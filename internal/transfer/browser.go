@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -49,7 +48,7 @@ func readChromeCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	err := pmcsvEach(r, opts, "Chrome or Edge password", "chrome-csv", chromeColumns, []string{"url", "username", "password"},
 		"a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again",
 		func(t *pmcsvTable, row pmcsvRow) error {
-			header, cols, extra := t.header, t.cols, t.extra
+			cols := t.cols
 			if row.blank() {
 				res.Skipped++
 				return nil
@@ -66,13 +65,7 @@ func readChromeCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 			e.set("username", get("username"), item.Text)
 			e.set("password", get("password"), item.Hidden)
 			e.it.Notes = get("note")
-			for _, c := range extra {
-				name := strings.TrimSpace(header[c])
-				if name == "" {
-					name = fmt.Sprintf("column %d", c+1)
-				}
-				e.set(name, row.cells[c], pmcsvKind(name))
-			}
+			t.setExtras(e, row)
 			imp, err := e.finish(row.line, &u)
 			if err != nil {
 				return err
@@ -119,7 +112,7 @@ func readFirefoxCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	err := pmcsvEach(r, opts, "Firefox password", "firefox-csv", firefoxColumns, []string{"url", "username", "password"},
 		"a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again",
 		func(t *pmcsvTable, row pmcsvRow) error {
-			header, cols, extra := t.header, t.cols, t.extra
+			cols := t.cols
 			if row.blank() {
 				res.Skipped++
 				return nil
@@ -139,13 +132,7 @@ func readFirefoxCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 			if fa := get("formactionorigin"); fa != "" && !firefoxSameOrigin(fa, rawURL) {
 				e.set("form action", fa, item.URL)
 			}
-			for _, c := range extra {
-				name := strings.TrimSpace(header[c])
-				if name == "" {
-					name = fmt.Sprintf("column %d", c+1)
-				}
-				e.set(name, row.cells[c], pmcsvKind(name))
-			}
+			t.setExtras(e, row)
 
 			created, okC := firefoxTime(get("timecreated"))
 			changed, okM := firefoxTime(get("timepasswordchanged"))

@@ -444,6 +444,18 @@ type pmcsvTable struct {
 	extra  []int
 }
 
+// setExtras keeps the row's cells in the columns the source does not
+// know as custom fields of e, named by their header (or "column N").
+func (t *pmcsvTable) setExtras(e *pmcsvEntry, row pmcsvRow) {
+	for _, c := range t.extra {
+		name := strings.TrimSpace(t.header[c])
+		if name == "" {
+			name = fmt.Sprintf("column %d", c+1)
+		}
+		e.set(name, row.cells[c], pmcsvKind(name))
+	}
+}
+
 // pmcsvEach reads a header-first export of the named source (label in
 // messages, format its --format name), with the columns it knows and
 // those it requires, and calls fn with each row after the header as it is

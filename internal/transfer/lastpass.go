@@ -140,7 +140,7 @@ func readLastPassCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	err := pmcsvEach(r, opts, "LastPass", "lastpass-csv", lastPassColumns, []string{"url", "username", "password", "extra", "name"},
 		"a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"",
 		func(t *pmcsvTable, row pmcsvRow) error {
-			header, cols, extra := t.header, t.cols, t.extra
+			cols := t.cols
 			if row.blank() {
 				res.Skipped++
 				return nil
@@ -178,13 +178,7 @@ func readLastPassCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 			default:
 				bad[`column "fav": %d rows hold a value other than 0 or 1; those items are not marked as favorites`]++
 			}
-			for _, c := range extra {
-				name := strings.TrimSpace(header[c])
-				if name == "" {
-					name = fmt.Sprintf("column %d", c+1)
-				}
-				e.set(name, row.cells[c], pmcsvKind(name))
-			}
+			t.setExtras(e, row)
 			imp, err := e.finish(row.line, &u)
 			if err != nil {
 				return err
