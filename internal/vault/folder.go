@@ -927,7 +927,27 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 		return nil, s.damaged(err)
 	}
 	var entries []folder.Entry
-	for _, p := range ps {
+	for i := range ps {
+		p := &ps[i]
+		if p.base == 0 && p.hasFolderRow {
+			// An item first written in a log the folder lost
+			// (folderOwnLogsLost) is written again from its first
+			// revision, not as new: a replay that holds it already (from
+			// a snapshot that covered the lost log, or from another
+			// device's later entry, based on it) then merges the
+			// changes made here since, rather than taking, field by
+			// field, whichever side was modified last (MERGE.md rule 2),
+			// which would undo this device's later edits of fields no
+			// other device touched.
+			var first sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT min(rev) FROM history WHERE id = ?`, p.id[:]).Scan(&first); err != nil {
+				tx.Rollback()
+				return nil, s.damaged(err)
+			}
+			if first.Valid && first.Int64 > 0 && uint64(first.Int64) < p.cur {
+				p.base = uint64(first.Int64)
+			}
+		}
 		box, err := s.boxAt(ctx, tx, p.id, p.cur, p.cur)
 		if err != nil {
 			tx.Rollback()
