@@ -274,6 +274,13 @@ func (e *env) loginStart(u *user, d api.DeviceInfo, loginKey []byte) (*pake.Logi
 // so it sends junk of the right size, as an attacker guessing would.
 func (e *env) login(u *user, d api.DeviceInfo, loginKey []byte) *resp {
 	e.t.Helper()
+	return e.runLogin(u, d, "", loginKey, false)
+}
+
+// runLogin is a whole login; with reauth it is finished with token as a
+// fresh proof of that session.
+func (e *env) runLogin(u *user, d api.DeviceInfo, token string, loginKey []byte, reauth bool) *resp {
+	e.t.Helper()
 	l, r := e.loginStart(u, d, loginKey)
 	if r.status != 200 {
 		return r
@@ -285,7 +292,7 @@ func (e *env) login(u *user, d api.DeviceInfo, loginKey []byte) *resp {
 		ke3 = make([]byte, pake.KE3Size)
 		rand.Read(ke3)
 	}
-	return e.do("POST", "/v1/login/finish", "", api.LoginFinishRequest{LoginID: ls.LoginID, Message: ke3})
+	return e.do("POST", "/v1/login/finish", token, api.LoginFinishRequest{LoginID: ls.LoginID, Message: ke3, Reauth: reauth})
 }
 
 func (e *env) mustLogin(u *user, d api.DeviceInfo) string {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/rand"
 	"testing"
 	"time"
 
@@ -13,18 +12,7 @@ import (
 // and with loginKey (a wrong key sends junk KE3, as a guesser would).
 func (e *env) reauth(u *user, d api.DeviceInfo, token string, loginKey []byte) *resp {
 	e.t.Helper()
-	l, r := e.loginStart(u, d, loginKey)
-	if r.status != 200 {
-		return r
-	}
-	var ls api.LoginStartResponse
-	r.ok(e.t, 200, &ls)
-	ke3, err := l.Finish(u.id, ls.Message)
-	if err != nil {
-		ke3 = make([]byte, pake.KE3Size)
-		rand.Read(ke3)
-	}
-	return e.do("POST", "/v1/login/finish", token, api.LoginFinishRequest{LoginID: ls.LoginID, Message: ke3, Reauth: true})
+	return e.runLogin(u, d, token, loginKey, true)
 }
 
 // mustReauth gives u's session a fresh proof.

@@ -48,17 +48,11 @@ func readChromeCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	err := pmcsvEach(r, opts, "Chrome or Edge password", "chrome-csv", chromeColumns, []string{"url", "username", "password"},
 		"a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again",
 		func(t *pmcsvTable, row pmcsvRow) error {
-			cols := t.cols
 			if row.blank() {
 				res.Skipped++
 				return nil
 			}
-			get := func(c string) string {
-				if i, ok := cols[c]; ok {
-					return row.cells[i]
-				}
-				return ""
-			}
+			get := func(c string) string { return t.get(row, c) }
 			e := newPMCSVEntry(item.Login, now)
 			e.it.Title = strings.TrimSpace(get("name"))
 			e.addURL(get("url"))
@@ -112,22 +106,16 @@ func readFirefoxCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	err := pmcsvEach(r, opts, "Firefox password", "firefox-csv", firefoxColumns, []string{"url", "username", "password"},
 		"a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again",
 		func(t *pmcsvTable, row pmcsvRow) error {
-			cols := t.cols
 			if row.blank() {
 				res.Skipped++
 				return nil
 			}
-			get := func(c string) string {
-				if i, ok := cols[c]; ok {
-					return strings.TrimSpace(row.cells[i])
-				}
-				return ""
-			}
+			get := func(c string) string { return strings.TrimSpace(t.get(row, c)) }
 			e := newPMCSVEntry(item.Login, now)
 			rawURL := get("url")
 			e.addURL(rawURL)
-			e.set("username", row.cells[cols["username"]], item.Text)
-			e.set("password", row.cells[cols["password"]], item.Hidden)
+			e.set("username", row.cells[t.cols["username"]], item.Text)
+			e.set("password", row.cells[t.cols["password"]], item.Hidden)
 			e.set("HTTP realm", get("httprealm"), item.Text)
 			if fa := get("formactionorigin"); fa != "" && !firefoxSameOrigin(fa, rawURL) {
 				e.set("form action", fa, item.URL)

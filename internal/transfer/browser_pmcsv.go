@@ -444,6 +444,15 @@ type pmcsvTable struct {
 	extra  []int
 }
 
+// get is the row's cell in the known column c, or "" where the file has
+// no such column.
+func (t *pmcsvTable) get(row pmcsvRow, c string) string {
+	if i, ok := t.cols[c]; ok {
+		return row.cells[i]
+	}
+	return ""
+}
+
 // setExtras keeps the row's cells in the columns the source does not
 // know as custom fields of e, named by their header (or "column N").
 func (t *pmcsvTable) setExtras(e *pmcsvEntry, row pmcsvRow) {

@@ -140,17 +140,11 @@ func readLastPassCSV(r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	err := pmcsvEach(r, opts, "LastPass", "lastpass-csv", lastPassColumns, []string{"url", "username", "password", "extra", "name"},
 		"a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"",
 		func(t *pmcsvTable, row pmcsvRow) error {
-			cols := t.cols
 			if row.blank() {
 				res.Skipped++
 				return nil
 			}
-			get := func(c string) string {
-				if i, ok := cols[c]; ok {
-					return row.cells[i]
-				}
-				return ""
-			}
+			get := func(c string) string { return t.get(row, c) }
 			var e *pmcsvEntry
 			if strings.TrimSpace(get("url")) == lastPassNoteURL {
 				e = lastPassNote(get("extra"), now, &u, bad)
