@@ -26,6 +26,7 @@ import (
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
 	"github.com/keyhold/keyhold/internal/svc/svctest"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // bin is the keyhold-server binary built for these tests.
@@ -280,7 +281,7 @@ func testAdmin(t *testing.T, env, flags []string, id, dbURL, dataDir string) {
 
 	if _, err := exec.LookPath("pg_dump"); err != nil && len(env) > 0 {
 		if _, err := os.Stat("/usr/lib/postgresql/15/bin/pg_dump"); err != nil {
-			if os.Getenv("CI") != "" {
+			if testenv.InCI() {
 				t.Fatal("pg_dump is missing")
 			}
 			t.Skip("pg_dump is missing")

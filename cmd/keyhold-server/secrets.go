@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
 )
@@ -39,26 +40,13 @@ func loadSecrets(path string) (*server.Secrets, error) {
 // writeSecretsFile writes s to a new file readable by this user only,
 // synced before it is reported written.
 func writeSecretsFile(path string, s *server.Secrets) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s exists; choose a new file (secrets are never overwritten)", path)
-		}
-		return err
-	}
 	data := s.Marshal()
 	defer clear(data)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
+	err := atomicfile.CreateNew(path, data, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; choose a new file (secrets are never overwritten)", path)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 func (a *app) secretsCmd() *cobra.Command {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // Two real Syncthing instances on loopback, with global and local
@@ -35,13 +37,8 @@ func folderCondition(cond string) (bool, error) {
 	if cond != "syncthing" {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}
-	if _, err := exec.LookPath("syncthing"); err != nil {
-		if os.Getenv("CI") != "" {
-			return false, fmt.Errorf("syncthing is not installed (Debian package syncthing; scripts/deps.sh installs it)")
-		}
-		return false, nil
-	}
-	return true, nil
+	path, err := testenv.HaveProgram("syncthing", "syncthing")
+	return path != "", err
 }
 
 // stpair DIR1 DIR2

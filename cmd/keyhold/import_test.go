@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // The scripts in testdata/import run keyhold import and export against
@@ -92,11 +93,6 @@ func importCondition(cond string) (bool, error) {
 	if cond != "keepassxc" {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}
-	if _, err := exec.LookPath("keepassxc-cli"); err != nil {
-		if os.Getenv("CI") != "" {
-			return false, fmt.Errorf("keepassxc-cli is missing (scripts/deps.sh installs the keepassxc package): %v", err)
-		}
-		return false, nil
-	}
-	return true, nil
+	path, err := testenv.HaveProgram("keepassxc-cli", "keepassxc")
+	return path != "", err
 }

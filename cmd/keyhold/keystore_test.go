@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // The scripts in testdata/keystore run keyhold against a real Secret
@@ -30,14 +32,9 @@ type secretService struct {
 
 func startSecretService(t *testing.T) *secretService {
 	t.Helper()
-	for _, tool := range []string{"dbus-run-session", "gnome-keyring-daemon", "secret-tool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing (scripts/deps.sh installs it): %v", tool, err)
-			}
-			t.Skipf("%s is missing: %v", tool, err)
-		}
-	}
+	testenv.NeedProgram(t, "dbus-run-session", "dbus")
+	testenv.NeedProgram(t, "gnome-keyring-daemon", "gnome-keyring")
+	testenv.NeedProgram(t, "secret-tool", "libsecret-tools")
 	dir := t.TempDir()
 	for _, d := range []string{"home", "data", "run"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {

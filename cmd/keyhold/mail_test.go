@@ -17,7 +17,6 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // The scripts in testdata/mail run keyhold-server, keyhold-mailer and a
@@ -41,14 +41,10 @@ func buildMailer(t *testing.T) string {
 }
 
 func TestMailScripts(t *testing.T) {
-	for _, tool := range []string{"gpg", "age", "pdftoppm", "zbarimg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing (scripts/deps.sh installs it)", tool)
-			}
-			t.Skipf("%s is missing (scripts/deps.sh installs it)", tool)
-		}
-	}
+	testenv.NeedProgram(t, "gpg", "gnupg")
+	testenv.NeedProgram(t, "age", "age")
+	testenv.NeedProgram(t, "pdftoppm", "poppler-utils")
+	testenv.NeedProgram(t, "zbarimg", "zbar-tools")
 	sbin := buildServer(t)
 	mbin := buildMailer(t)
 	servers := &serverSet{procs: map[string]*serverProc{}}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/secretref"
 )
 
@@ -260,7 +261,7 @@ Example:
 			case out == "" || out == "-":
 				_, err = c.stdout.Write(data)
 			case force:
-				err = replaceFile(out, data)
+				err = atomicfile.Replace(out, data, 0o600)
 			default:
 				err = c.writeOut(out, data)
 			}
@@ -302,35 +303,6 @@ func (c *cmdEnv) readTemplate(path string) ([]byte, error) {
 		return nil, usageError{fmt.Errorf("%s is larger than %d MiB", path, maxTemplate>>20)}
 	}
 	return b, nil
-}
-
-// replaceFile writes data to a new 0600 file beside path and renames it
-// over path, so the result never has the old file's (perhaps wider) mode
-// and a failure leaves the old file whole.
-func replaceFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".keyhold-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if err := f.Chmod(0o600); err == nil {
-		if _, err = f.Write(data); err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp, path)
-		}
-		if err == nil {
-			return nil
-		}
-	} else {
-		f.Close()
-	}
-	os.Remove(tmp)
-	return err
 }
 
 func (c *cmdEnv) readCmd() *cobra.Command {

@@ -3,11 +3,15 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/keyhold/keyhold/internal/atomicfile"
 )
 
 // Terminal rules (after age's):
@@ -119,25 +123,16 @@ func createExcl(path string) (*os.File, error) {
 	return f, nil
 }
 
-// writeOut writes data to path ("-" = stdout) only once it is complete.
+// writeOut writes data to path ("-" = stdout) only once it is complete:
+// the file appears under its name whole, or not at all.
 func (c *cmdEnv) writeOut(path string, data []byte) error {
 	if path == "-" {
 		_, err := c.stdout.Write(data)
 		return err
 	}
-	f, err := createExcl(path)
-	if err != nil {
-		return err
+	err := atomicfile.CreateNew(path, data, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return exitError{fmt.Errorf("%s already exists; choose another name or remove it first", path), ExitExists}
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return err
 }

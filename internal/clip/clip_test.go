@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/atotto/clipboard"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // helperEnv makes the test binary act as the clipboard clearer, so the tests
@@ -35,13 +37,7 @@ func TestMain(m *testing.M) {
 // need fails under CI and skips otherwise when program is missing.
 func need(t *testing.T, program, debianPackage string) {
 	t.Helper()
-	if _, err := exec.LookPath(program); err != nil {
-		msg := fmt.Sprintf("%s not found: install the Debian package %s", program, debianPackage)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.NeedProgram(t, program, debianPackage)
 }
 
 // startX starts a private Xvfb server, points DISPLAY at it for the rest of

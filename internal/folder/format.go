@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 )
@@ -157,7 +158,7 @@ const (
 	Dir = "keyhold"
 	// TempPrefix starts the temporary names files are written under
 	// before they are renamed into place.
-	TempPrefix = ".tmp-"
+	TempPrefix = atomicfile.TempPrefix
 )
 
 var (

@@ -1,7 +1,6 @@
 package folder
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
@@ -210,51 +210,7 @@ func Write(root string, dev DeviceID, name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	final := filepath.Join(dir, name)
-	if _, err := os.Lstat(final); err == nil {
-		return fmt.Errorf("%s exists already; nothing was overwritten", final)
-	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(dir, fmt.Sprintf("%s%s-%x", TempPrefix, name, rnd))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// Link, not rename: it fails rather than replace a file that
-	// appeared meanwhile. Where hard links are not supported, rename.
-	if err := os.Link(tmp, final); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s exists already; nothing was overwritten", final)
-		}
-		if err := os.Rename(tmp, final); err != nil {
-			return err
-		}
-	} else {
-		os.Remove(tmp)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.CreateNew(filepath.Join(dir, name), data, 0o600)
 }
 
 // RemoveStaleTemps removes this device's own temporary files older than

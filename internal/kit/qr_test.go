@@ -16,21 +16,15 @@ import (
 	"testing"
 
 	xdraw "golang.org/x/image/draw"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // needProgram returns the path of an external program the test runs, or
 // skips the test (fails it under CI) naming the Debian package to install.
 func needProgram(t testing.TB, name, debianPackage string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is not installed; install the Debian package " + debianPackage
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s", msg)
-		}
-		t.Skip(msg)
-	}
-	return path
+	return testenv.NeedProgram(t, name, debianPackage)
 }
 
 // zbar decodes the QR code in the image file with zbarimg, an independent

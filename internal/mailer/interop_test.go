@@ -14,25 +14,14 @@ import (
 
 	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
-
-// needTool skips a test when a Debian tool is missing, unless CI is set.
-func needTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing", n)
-			}
-			t.Skipf("%s is missing", n)
-		}
-	}
-}
 
 // The PGP/MIME mail the device sealed and the mailer relayed decrypts with
 // GnuPG, to a key GnuPG made, and the age attachment with the age command.
 func TestInteropGnuPG(t *testing.T) {
-	needTool(t, "gpg", "gpgconf")
+	testenv.NeedProgram(t, "gpg", "gnupg")
+	testenv.NeedProgram(t, "gpgconf", "gnupg")
 	home, err := os.MkdirTemp("", "kh-gpg-") // short: gpg-agent's socket path is limited
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +80,8 @@ func TestInteropGnuPG(t *testing.T) {
 }
 
 func TestInteropAgeCLI(t *testing.T) {
-	needTool(t, "age", "age-keygen")
+	testenv.NeedProgram(t, "age", "age")
+	testenv.NeedProgram(t, "age-keygen", "age")
 	dir := t.TempDir()
 	idFile := filepath.Join(dir, "id.txt")
 	if out, err := exec.Command("age-keygen", "-o", idFile).CombinedOutput(); err != nil {

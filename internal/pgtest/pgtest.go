@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // BinDir is where the PostgreSQL 15 server binaries are (Debian's layout).
@@ -415,7 +417,7 @@ func New(t testing.TB) string {
 		shared.mu.Unlock()
 	})
 	if shared.err != nil {
-		if errors.Is(shared.err, ErrMissing) && os.Getenv("CI") == "" {
+		if errors.Is(shared.err, ErrMissing) && !testenv.InCI() {
 			t.Skipf("pgtest: %v", shared.err)
 		}
 		t.Fatalf("pgtest: %v", shared.err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(Run(m)) }
@@ -50,7 +52,7 @@ func TestNewGivesSeparateDatabases(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	c, err := Start("")
 	if err != nil {
-		if os.Getenv("CI") == "" && errors.Is(err, ErrMissing) {
+		if !testenv.InCI() && errors.Is(err, ErrMissing) {
 			t.Skip(err)
 		}
 		t.Fatal(err)

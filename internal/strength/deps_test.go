@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // heavyInit are the packages whose initialisation keyhold used to pay on
@@ -28,13 +30,7 @@ var heavyInit = []string{
 // goTool returns the go command and the module root, or skips the test.
 func goTool(t *testing.T) (goCmd, root string) {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the go command is needed: install Debian package golang-go")
-		}
-		t.Skip("the go command is needed: install Debian package golang-go")
-	}
+	goCmd = testenv.NeedProgram(t, "go", "golang-go")
 	out, err := exec.Command(goCmd, "env", "GOMOD").Output()
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
 		t.Fatalf("go env GOMOD: %v", err)

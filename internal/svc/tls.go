@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/atomicfile"
 )
 
 // The development certificate's files in DevCert.Dir.
@@ -68,10 +70,10 @@ func (d DevCert) Certificate() (cert tls.Certificate, fp string, err error) {
 	if err != nil {
 		return tls.Certificate{}, "", err
 	}
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Replace(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, "", err
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := atomicfile.Replace(certPath, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, "", err
 	}
 	cert, err = tls.X509KeyPair(certPEM, keyPEM)
@@ -128,32 +130,6 @@ func (d DevCert) make() (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
-}
-
-// writeFileAtomic writes a new file next to path and renames it into
-// place, so a crash never leaves half a key.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // TLSConfig is the server TLS configuration the transport flags ask for:

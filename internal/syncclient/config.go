@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/atomicfile"
 )
 
 // ConfigFile is the name, in the vault directory, of this device's server
@@ -87,27 +89,7 @@ func (c *Config) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, ConfigFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Replace(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o600)
 }
 
 // Device describes this device to the server.

@@ -21,6 +21,7 @@ import (
 	"github.com/tobischo/gokeepasslib/v3/wrappers"
 
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 var kdbxNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -32,12 +33,7 @@ var kdbxCheap = KDBXOptions{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 // set: CI installs it (scripts/deps.sh), so there it must run.
 func needKeePassXC(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("keepassxc-cli"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("keepassxc-cli is needed in CI: %v", err)
-		}
-		t.Skip("keepassxc-cli is not installed (Debian package keepassxc)")
-	}
+	testenv.NeedProgram(t, "keepassxc-cli", "keepassxc")
 }
 
 // kpx runs keepassxc-cli with stdin (passwords go there, never on the

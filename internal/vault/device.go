@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/keystore"
 )
@@ -254,7 +255,7 @@ func writeDeviceJSON(path string, d *device) error {
 		return err
 	}
 	defer clear(b)
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	return atomicfile.Replace(path, append(b, '\n'), 0o600)
 }
 
 // removeDeviceFile removes a device file and the key store entry it
@@ -285,52 +286,6 @@ func readDeviceFile(path string) (*device, error) {
 		return nil, err
 	}
 	return &d, nil
-}
-
-// writeFileAtomic writes data to a temporary file in the same directory,
-// syncs it, renames it over path and syncs the directory, so that a crash
-// leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	_ = d.Sync() // not supported everywhere; best effort
-	return nil
 }
 
 // SetSyncLocation records where the vault is synced (a server URL), which

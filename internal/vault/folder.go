@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
@@ -127,7 +128,7 @@ func saveFolderConfig(dir string, c *FolderConfig) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, FolderConfigFile), append(b, '\n'), 0o600)
+	return atomicfile.Replace(filepath.Join(dir, FolderConfigFile), append(b, '\n'), 0o600)
 }
 
 func newFolderConfig(path string) (*FolderConfig, error) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 )

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 )
@@ -342,6 +343,6 @@ func (s *Session) commitRotated(tx *sql.Tx, di *DeviceInfo, nsk *keys.SecretKey,
 	if err := os.Rename(devPath+".next", devPath); err != nil {
 		return true, err
 	}
-	syncDir(s.v.Dir)
+	atomicfile.SyncDir(s.v.Dir)
 	return true, nil
 }

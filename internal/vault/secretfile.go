@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/keystore"
 )
 
@@ -97,7 +98,7 @@ func (fileStore) Set(name string, secret []byte) error {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, secret, 0o600)
+	return atomicfile.Replace(path, secret, 0o600)
 }
 
 func (fileStore) Delete(name string) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
@@ -130,7 +131,7 @@ func (s *SetupSource) Complete(ctx context.Context, dest string, pw []byte) (err
 	if err := os.Rename(tmp, filepath.Join(dest, DBFile)); err != nil {
 		return err
 	}
-	return syncDir(dest)
+	return atomicfile.SyncDir(dest)
 }
 
 func (s *SetupSource) srcDamaged(err error) error {

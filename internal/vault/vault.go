@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
 
@@ -384,7 +385,7 @@ func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error
 	if err := os.Rename(tmp, filepath.Join(dir, DBFile)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // staleNext is how old a device.json.next that does not fit the vault's

@@ -1,0 +1,123 @@
+// Package atomicfile writes files so that no reader, crash or concurrent
+// writer ever sees a partial file under its final name.
+//
+// Both functions write the data to a temporary file with a unique name
+// in the destination's directory (so two processes writing the same file
+// at once never share a temporary), sync it, move it into place and sync
+// the directory. Temporary names start with TempPrefix, which is what a
+// folder-sync reader skips and what a clean-up may remove.
+package atomicfile
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// TempPrefix starts the name of every temporary file this package writes.
+const TempPrefix = ".tmp-"
+
+// ExistsError is returned by CreateNew when the destination exists. It
+// matches fs.ErrExist with errors.Is.
+type ExistsError struct{ Path string }
+
+func (e *ExistsError) Error() string { return e.Path + " exists already; nothing was overwritten" }
+
+// Is makes errors.Is(err, fs.ErrExist) hold.
+func (e *ExistsError) Is(target error) bool { return target == fs.ErrExist }
+
+// Replace writes data to path with mode perm, replacing any file there.
+// A failure leaves the old file whole; the new file never takes the old
+// one's (perhaps wider) mode.
+func Replace(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := writeTemp(path, data, perm)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// CreateNew writes data to path with mode perm; path must not exist. It
+// fails with an *ExistsError rather than replace a file, even one that
+// appears while the data is written: the complete temporary file is
+// hard-linked to the final name, which fails if that name is taken.
+// Where hard links are not supported, it checks for the name and
+// renames, which narrows that guarantee to the moment of the check.
+func CreateNew(path string, data []byte, perm fs.FileMode) error {
+	if _, err := os.Lstat(path); err == nil {
+		return &ExistsError{Path: path}
+	}
+	tmp, err := writeTemp(path, data, perm)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{Path: path}
+		}
+		if _, serr := os.Lstat(path); serr == nil {
+			return &ExistsError{Path: path}
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// writeTemp writes data to a new, uniquely named, synced file beside
+// path and returns its name.
+func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(filepath.Dir(path), TempPrefix+filepath.Base(path)+"-"+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return "", err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// OpenFile's mode is filtered by the umask; set it exactly.
+	if err := f.Chmod(perm); err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	ok = true
+	return tmp, nil
+}
+
+// SyncDir syncs a directory so that a rename or link in it survives a
+// crash. Some systems cannot sync a directory; that is not an error.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync()
+	return nil
+}
