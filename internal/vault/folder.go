@@ -23,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
 )
 
 // Folder sync (docs/FOLDER.md): the vault shared through a directory that
@@ -1133,7 +1134,8 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	items := res.Sorted()
-	return s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+	return s.write(ctx, func(tx *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
+		m := l.Manifest()
 		rep.Added, rep.Updated, rep.Conflicts = 0, 0, nil
 		var changed []*Entry
 		for _, st := range items {

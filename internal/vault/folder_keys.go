@@ -12,6 +12,8 @@ import (
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 )
 
 // followFolderRotation moves this device to the key version of kf, a key
@@ -73,17 +75,19 @@ func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile, 
 	if err != nil {
 		return fail(err)
 	}
-	m := &format.Manifest{KeyVersion: kf.KeyVersion, Seq: old.Seq + 1}
-	if _, _, err := s.reseal(ctx, tx, ns, m); err != nil {
+	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), kf.KeyVersion, old.Seq+1)
+	if _, _, err := s.reseal(ctx, l, ns); err != nil {
 		return fail(err)
 	}
-	m.Sign(nmk, id)
+	if err := l.Commit(ctx); err != nil {
+		return fail(s.damaged(err))
+	}
 	for _, q := range []string{`DELETE FROM meta WHERE k LIKE 'index/%'`, `DELETE FROM meta WHERE k = 'envelope/pending'`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fail(s.damaged(err))
 		}
 	}
-	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal(), metaFolderTransition: kf.Transition} {
+	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), metaFolderTransition: kf.Transition} {
 		if err := putMeta(ctx, tx, k, val); err != nil {
 			return fail(s.damaged(err))
 		}

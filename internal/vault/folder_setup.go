@@ -12,6 +12,7 @@ import (
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
 )
 
 // FolderSource is a shared folder holding an account's vault, checked
@@ -116,7 +117,6 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		box []byte
 	}
 	var cur, hist []rowT
-	m := &format.Manifest{KeyVersion: env.KeyVersion, Seq: 1}
 	bks := make([]*bucket, indexBuckets)
 	for b := range bks {
 		bks[b] = &bucket{}
@@ -135,8 +135,6 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 				return nil, err
 			}
 			hist = append(hist, rowT{id, uint64(i) + 1, box})
-			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, uint64(i)+1, box))
-			m.HCount++
 		}
 		rev := uint64(len(st.Hist)) + 1
 		box, err := s.seal(id, rev, st.Cur)
@@ -145,14 +143,11 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		}
 		cur = append(cur, rowT{id, rev, box})
 		e := s.newEntry(id, rev, box, st.Cur)
-		format.XorInto(&m.Acc, e.prf)
-		m.Count++
 		b := bks[bucketOf(id)]
 		b.entries = append(b.entries, indexEntry{id: id, rev: rev, prf: e.prf, title: st.Cur.Title, trashed: st.Cur.Trashed != nil})
 		format.XorInto(&b.acc, e.prf)
 		frows = append(frows, frow{id, rev, s.folderDigest(st)})
 	}
-	m.Sign(s.mk, f.id)
 	idxRows := map[string][]byte{}
 	for b := range bks {
 		box, err := s.sealBucket(b, bks[b])
@@ -181,21 +176,19 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		return nil, err
 	}
 	di := &DeviceInfo{AccountID: f.id, SecretKey: f.sk, SyncLocation: cfg.Path, KDFFloor: env.KDF}
-	err = buildVault(dest, func(tx *sql.Tx) error {
+	err = buildVault(dest, func(tx *sql.Tx, l *ledger.Ledger) error {
 		ctx := context.Background()
 		for k, val := range map[string][]byte{
 			"schema": []byte(SchemaVersion), "account_id": f.id[:], "envelope": env.Marshal(),
-			"keycheck": kc.Marshal(), "manifest": m.Marshal(),
+			"keycheck": kc.Marshal(),
 		} {
 			idxRows[k] = val
 		}
 		if kf.Transition != nil {
 			idxRows[metaFolderTransition] = kf.Transition
 		}
-		for k, val := range idxRows {
-			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
-				return err
-			}
+		if err := putMetas(tx, idxRows); err != nil {
+			return err
 		}
 		for _, q := range []string{folderSchema, folderLogSchema} {
 			if _, err := tx.Exec(q); err != nil {
@@ -203,12 +196,12 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			}
 		}
 		for _, r := range cur {
-			if _, err := tx.Exec(`INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
+			if _, err := l.Add(ctx, r.id, r.rev, r.box); err != nil {
 				return err
 			}
 		}
 		for _, r := range hist {
-			if _, err := tx.Exec(`INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
+			if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
 				return err
 			}
 		}
@@ -218,7 +211,7 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			}
 		}
 		return putU64(ctx, tx, metaFolderLamport, res.Lamport)
-	}, di)
+	}, s.keys(), env.KeyVersion, 1, di)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 )
 
 // AdoptEnvelope records an envelope that another device made when the
@@ -157,109 +159,206 @@ type RotatedKeys struct {
 func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch func(check func(Incoming) error) ([]Incoming, uint64, []byte, error)) (*ApplyReport, *keys.SecretKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := s.v.meta.accountID
-	if rk.KeyVersion <= s.kv {
-		return nil, nil, fmt.Errorf("%w (the server names key version %d, this device has %d)", ErrServerMismatch, rk.KeyVersion, s.kv)
-	}
-	env, err := format.ParseEnvelope(rk.Envelope)
+	nk, err := s.openRotation(rk)
 	if err != nil {
-		return nil, nil, fmt.Errorf("the server's account key envelope: %w", err)
-	}
-	kc, err := format.ParseKeyCheck(rk.KeyCheck)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the server's key check: %w", err)
-	}
-	if env.AccountID != id || env.KeyVersion != rk.KeyVersion {
-		return nil, nil, fmt.Errorf("%w (the new envelope is for another account or key version)", ErrServerMismatch)
-	}
-	if err := checkEpoch(env, s.v.meta.envelope.Epoch, fromServer); err != nil {
 		return nil, nil, err
 	}
-	nsk, nak, err := format.OpenTransition(rk.Transition, s.ak, id, rk.KeyVersion)
-	if err != nil {
-		if rk.KeyVersion > s.kv+1 {
-			return nil, nil, fmt.Errorf("the server says the account key was rotated %d times since this device last synced, and its rotation record does not open with this device's key; if that is so, set this device up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
-		}
-		return nil, nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
-	}
-	defer nak.Wipe()
-	if err := env.CheckSecretKey(nsk); err != nil {
-		return nil, nil, fmt.Errorf("%w (the rotation's Secret Key does not match the new envelope)", ErrServerMismatch)
-	}
-	if err := kc.Verify(nak, id, rk.KeyVersion); err != nil {
-		return nil, nil, fmt.Errorf("%w (the rotation's account key fails the key check: %v)", ErrServerMismatch, err)
-	}
+	defer nk.ak.Wipe()
 	di, err := s.v.Device()
 	if err != nil {
 		return nil, nil, err
 	}
 	defer di.SecretKey.Wipe()
-	if env.KDF.Weaker(di.KDFFloor) {
-		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s)", keys.ErrKDFDowngrade, env.KDF, di.KDFFloor)
+	if nk.env.KDF.Weaker(di.KDFFloor) {
+		return nil, nil, fmt.Errorf("%w (vault: %s, this device last used %s)", keys.ErrKDFDowngrade, nk.env.KDF, di.KDFFloor)
 	}
-	all, head, manifest, err := fetch(NewDownloadCheck(id, nak, rk.KeyVersion).Check)
+	all, head, manifest, err := fetch(NewDownloadCheck(s.v.meta.accountID, nk.ak, rk.KeyVersion).Check)
 	if err != nil {
 		return nil, nil, err
 	}
 	if manifest == nil {
 		return nil, nil, fmt.Errorf("%w (it holds no manifest for the rotated vault)", ErrServerMismatch)
 	}
-	k := new(keys.AccountKey)
-	keys.LockMemory(k[:])
-	*k = *nak
-	nmk := format.ManifestKey(k)
-	keys.LockMemory(nmk[:])
-	ns := &Session{v: s.v, ak: k, kv: rk.KeyVersion, mk: nmk}
-	fail := func(err error) (*ApplyReport, *keys.SecretKey, error) {
-		ns.ak.Wipe()
-		ns.mk.Wipe()
+	ns := s.v.session(nk.ak, rk.KeyVersion)
+	rep, committed, err := s.followIn(ctx, ns, nk, di, all, head, manifest)
+	if err != nil {
+		if !committed {
+			ns.ak.Wipe()
+			ns.mk.Wipe()
+		}
 		return nil, nil, err
 	}
+	s.v.meta.envelope, s.v.meta.keyCheck = nk.env, nk.kc
+	s.ak.Wipe()
+	s.mk.Wipe()
+	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
+	s.loaded, s.entries, s.sorted = false, nil, nil
+	return rep, nk.sk, nil
+}
 
-	tx, err := s.v.db.BeginTx(ctx, nil)
+// rotationKeys are a rotation's new envelope, key check, Secret Key and
+// account key, each checked against the others.
+type rotationKeys struct {
+	env *format.Envelope
+	kc  *format.KeyCheck
+	sk  *keys.SecretKey
+	ak  *keys.AccountKey
+}
+
+// openRotation opens the transition of a rotation made on another device
+// with the session's key and checks what it holds against the new
+// envelope and key check.
+func (s *Session) openRotation(rk *RotatedKeys) (*rotationKeys, error) {
+	id := s.v.meta.accountID
+	if rk.KeyVersion <= s.kv {
+		return nil, fmt.Errorf("%w (the server names key version %d, this device has %d)", ErrServerMismatch, rk.KeyVersion, s.kv)
+	}
+	env, err := format.ParseEnvelope(rk.Envelope)
 	if err != nil {
-		return fail(s.damaged(err))
+		return nil, fmt.Errorf("the server's account key envelope: %w", err)
 	}
-	defer tx.Rollback()
-	old, err := s.readManifest(ctx, tx)
+	kc, err := format.ParseKeyCheck(rk.KeyCheck)
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("the server's key check: %w", err)
 	}
-	// This device's unpushed edits, decrypted with the old key.
-	type pending struct {
-		r0    uint64
-		local []*item.Item
+	if env.AccountID != id || env.KeyVersion != rk.KeyVersion {
+		return nil, fmt.Errorf("%w (the new envelope is for another account or key version)", ErrServerMismatch)
 	}
-	pend := map[ItemID]*pending{}
+	if err := checkEpoch(env, s.v.meta.envelope.Epoch, fromServer); err != nil {
+		return nil, err
+	}
+	nsk, nak, err := format.OpenTransition(rk.Transition, s.ak, id, rk.KeyVersion)
+	if err != nil {
+		if rk.KeyVersion > s.kv+1 {
+			return nil, fmt.Errorf("the server says the account key was rotated %d times since this device last synced, and its rotation record does not open with this device's key; if that is so, set this device up again from the newest recovery kit (keyhold setup --kit)", rk.KeyVersion-s.kv)
+		}
+		return nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
+	}
+	if err := env.CheckSecretKey(nsk); err != nil {
+		nak.Wipe()
+		return nil, fmt.Errorf("%w (the rotation's Secret Key does not match the new envelope)", ErrServerMismatch)
+	}
+	if err := kc.Verify(nak, id, rk.KeyVersion); err != nil {
+		nak.Wipe()
+		return nil, fmt.Errorf("%w (the rotation's account key fails the key check: %v)", ErrServerMismatch, err)
+	}
+	return &rotationKeys{env: env, kc: kc, sk: nsk, ak: nak}, nil
+}
+
+// session returns a session of v under account key ak (copied into
+// locked memory).
+func (v *Vault) session(ak *keys.AccountKey, kv uint32) *Session {
+	k := new(keys.AccountKey)
+	keys.LockMemory(k[:])
+	*k = *ak
+	mk := format.ManifestKey(k)
+	keys.LockMemory(mk[:])
+	return &Session{v: v, ak: k, kv: kv, mk: mk}
+}
+
+// unpushed is an item's edits this device had not pushed: the server's
+// revision r0 they were made on, and their content, oldest first.
+type unpushed struct {
+	r0    uint64
+	local []*item.Item
+}
+
+// unpushedEdits decrypts every revision the server has not seen.
+func (s *Session) unpushedEdits(ctx context.Context, tx *sql.Tx) (map[ItemID]*unpushed, error) {
+	pend := map[ItemID]*unpushed{}
 	prows, err := unsynced(ctx, tx, -1)
 	if err != nil {
-		return fail(s.damaged(err))
+		return nil, s.damaged(err)
 	}
 	for _, p := range prows {
-		pe := &pending{r0: p.base}
+		pe := &unpushed{r0: p.base}
 		for rev := p.base + 1; rev <= p.cur; rev++ {
 			box, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
 			if err != nil {
-				return fail(err)
+				return nil, err
 			}
 			it, err := s.open(p.id, rev, box)
 			if err != nil {
-				return fail(s.damaged(err))
+				return nil, s.damaged(err)
 			}
 			pe.local = append(pe.local, it)
 		}
 		pend[p.id] = pe
 	}
-	for _, q := range []string{`DELETE FROM items`, `DELETE FROM history`, `DELETE FROM remote`, `DELETE FROM meta WHERE k LIKE 'index/%'`, `DELETE FROM meta WHERE k = 'envelope/pending'`} {
+	return pend, nil
+}
+
+// followIn rebuilds the vault under the new key in one transaction, as
+// docs/SYNC.md's rotation steps say: the unpushed edits are read with
+// the old key, everything local is cleared, the download is checked
+// against what the rotating device signed, the server's items are
+// stored with this device's edits stacked on top, items only this
+// device has are re-encrypted as they are, and the transaction commits
+// with the new keys (commitRotated). committed reports whether it did.
+func (s *Session) followIn(ctx context.Context, ns *Session, nk *rotationKeys, di *DeviceInfo, all []Incoming, head uint64, manifest []byte) (*ApplyReport, bool, error) {
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, s.damaged(err)
+	}
+	defer tx.Rollback()
+	old, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return nil, false, err
+	}
+	pend, err := s.unpushedEdits(ctx, tx)
+	if err != nil {
+		return nil, false, err
+	}
+	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), ns.kv, old.Seq+1)
+	if err := l.Clear(ctx); err != nil {
+		return nil, false, s.damaged(err)
+	}
+	for _, q := range []string{`DELETE FROM remote`, `DELETE FROM meta WHERE k LIKE 'index/%'`, `DELETE FROM meta WHERE k = 'envelope/pending'`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fail(s.damaged(err))
+			return nil, false, s.damaged(err)
 		}
 	}
-	// Nothing the server had may be missing or older in the download, and
-	// the download must be what the rotating device signed.
-	known, err := remoteSet(ctx, tx)
+	if err := ns.checkDownload(ctx, tx, all, head, manifest); err != nil {
+		return nil, false, err
+	}
+	rep := &ApplyReport{}
+	order, groups := groupIncoming(all)
+	for _, iid := range order {
+		pe := pend[iid]
+		delete(pend, iid)
+		if err := ns.followItem(ctx, tx, l, iid, groups[iid], pe, rep); err != nil {
+			return nil, false, err
+		}
+	}
+	for iid, pe := range pend {
+		if err := ns.keepLocalOnly(ctx, l, iid, pe); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := l.Commit(ctx); err != nil {
+		return nil, false, s.damaged(err)
+	}
+	for k, val := range map[string][]byte{"envelope": nk.env.Marshal(), "keycheck": nk.kc.Marshal()} {
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
+			return nil, false, s.damaged(err)
+		}
+	}
+	for _, k := range []string{"sync/cursor", "sync/verified"} {
+		if err := putU64(ctx, tx, k, head); err != nil {
+			return nil, false, s.damaged(err)
+		}
+	}
+	committed, err := s.commitRotated(tx, di, nk.sk, nk.env.KDF)
+	return rep, committed, err
+}
+
+// checkDownload checks a rotation's download: nothing the server had may
+// be missing or older in it, and it must be what the rotating device
+// signed (manifest, for sequence head).
+func (ns *Session) checkDownload(ctx context.Context, q querier, all []Incoming, head uint64, manifest []byte) error {
+	known, err := remoteSet(ctx, q)
 	if err != nil {
-		return fail(s.damaged(err))
+		return ns.damaged(err)
 	}
 	server := map[ItemID]serverEntry{}
 	for _, c := range all {
@@ -269,15 +368,18 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 	}
 	for id, k := range known {
 		if server[id].rev < k.rev {
-			return fail(fmt.Errorf("%w (item %s is missing or older after the rotation); nothing was changed", ErrServerMismatch, id))
+			return fmt.Errorf("%w (item %s is missing or older after the rotation); nothing was changed", ErrServerMismatch, id)
 		}
 	}
 	if err := ns.checkServerManifest(manifest, server, head); err != nil {
-		return fail(fmt.Errorf("the rotated vault: %w; nothing was changed", err))
+		return fmt.Errorf("the rotated vault: %w; nothing was changed", err)
 	}
-	m := &format.Manifest{KeyVersion: rk.KeyVersion, Seq: old.Seq + 1}
-	rep := &ApplyReport{}
-	// The server's state, every box opened under the new key.
+	return nil
+}
+
+// groupIncoming groups revisions by item, in the order of each item's
+// first appearance.
+func groupIncoming(all []Incoming) ([]ItemID, map[ItemID][]Incoming) {
 	groups := map[ItemID][]Incoming{}
 	var order []ItemID
 	for _, c := range all {
@@ -286,125 +388,84 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 		}
 		groups[c.ID] = append(groups[c.ID], c)
 	}
-	for _, iid := range order {
-		g := groups[iid]
-		var items []*item.Item
-		for i, c := range g {
-			if c.Rev != uint64(i)+1 {
-				return fail(fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, iid, c.Rev, i+1))
-			}
-			it, err := ns.open(iid, c.Rev, c.Box)
-			if err != nil {
-				return fail(fmt.Errorf("%w (%v)", ErrServerMismatch, err))
-			}
-			items = append(items, it)
-		}
-		last := uint64(len(g))
-		pe := pend[iid]
-		delete(pend, iid)
-		hist := g
-		if pe == nil {
-			hist = g[:len(g)-1]
-		}
-		for _, c := range hist {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, iid[:], c.Rev, c.Box); err != nil {
-				return fail(s.damaged(err))
-			}
-			format.XorInto(&m.HAcc, format.HistoryEntry(nmk, iid, c.Rev, c.Box))
-			m.HCount++
-		}
-		m.Count++
-		if err := ns.setRemote(ctx, tx, iid, last); err != nil {
-			return fail(err)
-		}
-		if pe == nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, iid[:], last, g[len(g)-1].Box); err != nil {
-				return fail(s.damaged(err))
-			}
-			format.XorInto(&m.Acc, format.Entry(nmk, iid, last, g[len(g)-1].Box))
-			rep.Added++
-			continue
-		}
-		if pe.r0 > last {
-			return fail(fmt.Errorf("%w (item %s lost revisions in the rotation)", ErrServerMismatch, iid))
-		}
-		var base *item.Item
-		if pe.r0 >= 1 {
-			base = items[pe.r0-1]
-		}
-		if pe.r0 == last {
-			// Nobody else changed it: the local edits continue the line.
-			for i, it := range pe.local[:len(pe.local)-1] {
-				if err := ns.insertSealed(ctx, tx, m, "history", iid, last+1+uint64(i), it); err != nil {
-					return fail(err)
-				}
-			}
-			if err := ns.insertSealed(ctx, tx, m, "items", iid, last+uint64(len(pe.local)), pe.local[len(pe.local)-1]); err != nil {
-				return fail(err)
-			}
-			continue
-		}
-		if _, err := ns.stackLocal(ctx, tx, m, iid, base, pe.local, last, items[len(items)-1], rep); err != nil {
-			return fail(err)
-		}
-	}
-	// Items only this device has: re-encrypted as they are.
-	for iid, pe := range pend {
-		if pe.r0 != 0 {
-			return fail(fmt.Errorf("%w (item %s is missing after the rotation)", ErrServerMismatch, iid))
-		}
-		for i, it := range pe.local {
-			table := "history"
-			if i == len(pe.local)-1 {
-				table = "items"
-				m.Count++
-			}
-			if err := ns.insertSealed(ctx, tx, m, table, iid, uint64(i)+1, it); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	m.Sign(nmk, id)
-	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
-		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
-			return fail(s.damaged(err))
-		}
-	}
-	if err := putU64(ctx, tx, "sync/cursor", head); err != nil {
-		return fail(s.damaged(err))
-	}
-	if err := putU64(ctx, tx, "sync/verified", head); err != nil {
-		return fail(s.damaged(err))
-	}
-	if committed, err := s.commitRotated(tx, di, nsk, env.KDF); err != nil {
-		if !committed {
-			return fail(err)
-		}
-		return nil, nil, err
-	}
-	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
-	s.ak.Wipe()
-	s.mk.Wipe()
-	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
-	s.loaded, s.entries, s.sorted = false, nil, nil
-	return rep, nsk, nil
+	return order, groups
 }
 
-// insertSealed seals it as revision rev of item id into table (items or
-// history) and accounts for it in the manifest (not Count).
-func (s *Session) insertSealed(ctx context.Context, tx *sql.Tx, m *format.Manifest, table string, id ItemID, rev uint64, it *item.Item) error {
-	box, err := s.seal(id, rev, it)
+// followItem stores one item of a rotation's download, revisions 1..last
+// under the new key, with this device's unpushed edits pe (if any) on
+// top: continuing the line if nobody else changed the item, merged field
+// by field otherwise.
+func (ns *Session) followItem(ctx context.Context, tx *sql.Tx, l *ledger.Ledger, iid ItemID, g []Incoming, pe *unpushed, rep *ApplyReport) error {
+	var items []*item.Item
+	for i, c := range g {
+		if c.Rev != uint64(i)+1 {
+			return fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, iid, c.Rev, i+1)
+		}
+		it, err := ns.open(iid, c.Rev, c.Box)
+		if err != nil {
+			return fmt.Errorf("%w (%v)", ErrServerMismatch, err)
+		}
+		items = append(items, it)
+	}
+	last := uint64(len(g))
+	if err := ns.setRemote(ctx, tx, iid, last); err != nil {
+		return err
+	}
+	if pe == nil {
+		for _, c := range g[:len(g)-1] {
+			if err := l.AddPast(ctx, iid, c.Rev, c.Box); err != nil {
+				return ns.damaged(err)
+			}
+		}
+		if _, err := l.Add(ctx, iid, last, g[len(g)-1].Box); err != nil {
+			return ns.damaged(err)
+		}
+		rep.Added++
+		return nil
+	}
+	for _, c := range g {
+		if err := l.AddPast(ctx, iid, c.Rev, c.Box); err != nil {
+			return ns.damaged(err)
+		}
+	}
+	if pe.r0 > last {
+		return fmt.Errorf("%w (item %s lost revisions in the rotation)", ErrServerMismatch, iid)
+	}
+	if pe.r0 == last {
+		// Nobody else changed it: the local edits continue the line.
+		return ns.addSealedLine(ctx, l, iid, last, pe.local)
+	}
+	var base *item.Item
+	if pe.r0 >= 1 {
+		base = items[pe.r0-1]
+	}
+	_, err := ns.stackLocal(ctx, l, iid, base, pe.local, last, items[len(items)-1], rep)
+	return err
+}
+
+// keepLocalOnly re-encrypts an item only this device has, as it is.
+func (ns *Session) keepLocalOnly(ctx context.Context, l *ledger.Ledger, iid ItemID, pe *unpushed) error {
+	if pe.r0 != 0 {
+		return fmt.Errorf("%w (item %s is missing after the rotation)", ErrServerMismatch, iid)
+	}
+	return ns.addSealedLine(ctx, l, iid, 0, pe.local)
+}
+
+// addSealedLine seals its as revisions after+1, after+2, … of item id:
+// all but the last into the history, the last current.
+func (s *Session) addSealedLine(ctx context.Context, l *ledger.Ledger, id ItemID, after uint64, its []*item.Item) error {
+	for i, it := range its[:len(its)-1] {
+		if err := s.addSealedPast(ctx, l, id, after+1+uint64(i), it); err != nil {
+			return err
+		}
+	}
+	rev := after + uint64(len(its))
+	box, err := s.seal(id, rev, its[len(its)-1])
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
+	if _, err := l.Add(ctx, id, rev, box); err != nil {
 		return s.damaged(err)
-	}
-	if table == "items" {
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
-	} else {
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
-		m.HCount++
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
 )
 
 // Join is a new device's copy of an account fetched from a sync server:
@@ -69,7 +70,6 @@ func CreateJoined(dir string, j *Join) error {
 		}
 		groups[c.ID] = append(groups[c.ID], c)
 	}
-	m := &format.Manifest{KeyVersion: env.KeyVersion, Seq: 1}
 	var cur, hist []rowT
 	idx := map[ItemID]*Entry{}
 	for _, id := range order {
@@ -84,17 +84,12 @@ func CreateJoined(dir string, j *Join) error {
 			}
 			if i == len(g)-1 {
 				cur = append(cur, rowT{id, c.Rev, c.Box})
-				format.XorInto(&m.Acc, format.Entry(s.mk, id, c.Rev, c.Box))
-				m.Count++
 				idx[id] = s.newEntry(id, c.Rev, c.Box, it)
 			} else {
 				hist = append(hist, rowT{id, c.Rev, c.Box})
-				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, c.Rev, c.Box))
-				m.HCount++
 			}
 		}
 	}
-	m.Sign(s.mk, j.AccountID)
 	if j.Manifest != nil {
 		state := make(map[ItemID]serverEntry, len(cur))
 		for _, r := range cur {
@@ -126,23 +121,22 @@ func CreateJoined(dir string, j *Join) error {
 		return err
 	}
 	di := &DeviceInfo{AccountID: j.AccountID, SecretKey: j.SecretKey, Email: j.Email, SyncLocation: j.Server, KDFFloor: env.KDF}
-	return buildVault(dir, func(tx *sql.Tx) error {
+	return buildVault(dir, func(tx *sql.Tx, l *ledger.Ledger) error {
+		ctx := context.Background()
 		for k, val := range map[string][]byte{
 			"schema": []byte(SchemaVersion), "account_id": j.AccountID[:], "envelope": env.Marshal(),
-			"keycheck": kc.Marshal(), "manifest": m.Marshal(),
+			"keycheck": kc.Marshal(),
 		} {
 			idxRows[k] = val
 		}
-		for k, val := range idxRows {
-			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
-				return err
-			}
+		if err := putMetas(tx, idxRows); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(syncSchema); err != nil {
 			return err
 		}
 		for _, r := range cur {
-			if _, err := tx.Exec(`INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
+			if _, err := l.Add(ctx, r.id, r.rev, r.box); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(`INSERT INTO remote (id, rev) VALUES (?, ?)`, r.id[:], r.rev); err != nil {
@@ -150,7 +144,7 @@ func CreateJoined(dir string, j *Join) error {
 			}
 		}
 		for _, r := range hist {
-			if _, err := tx.Exec(`INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, r.id[:], r.rev, r.box); err != nil {
+			if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
 				return err
 			}
 		}
@@ -159,10 +153,10 @@ func CreateJoined(dir string, j *Join) error {
 			marks["sync/verified"] = j.Head
 		}
 		for k, n := range marks {
-			if err := putU64(context.Background(), tx, k, n); err != nil {
+			if err := putU64(ctx, tx, k, n); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, di)
+	}, s.keys(), env.KeyVersion, 1, di)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 )
 
 // ChangePassword re-wraps the account key under a new password. It builds
@@ -150,18 +152,20 @@ func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 	if err != nil {
 		return nil, err
 	}
-	m := &format.Manifest{KeyVersion: nkv, Seq: old.Seq + 1}
-	revs, current, err := s.reseal(ctx, tx, ns, m)
+	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), nkv, old.Seq+1)
+	revs, current, err := s.reseal(ctx, l, ns)
 	if err != nil {
 		return nil, err
 	}
-	m.Sign(nmk, id)
+	if err := l.Commit(ctx); err != nil {
+		return nil, s.damaged(err)
+	}
 	// The title index is sealed under the old key: drop it; the next full
 	// load rebuilds it under the new one.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k LIKE 'index/%'`); err != nil {
 		return nil, s.damaged(err)
 	}
-	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal(), "manifest": m.Marshal()} {
+	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal()} {
 		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
 			return nil, s.damaged(err)
 		}
@@ -207,57 +211,45 @@ func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 	return &Created{AccountID: id, SecretKey: nsk}, nil
 }
 
-// reseal opens every row of items and history with the session's key and
-// seals it under ns's key (same id and revision), in tx, accounting for
-// it in m (the new manifest). It returns every revision's new box by item
-// and each item's current revision.
-func (s *Session) reseal(ctx context.Context, tx *sql.Tx, ns *Session, m *format.Manifest) (map[ItemID][]OutRev, map[ItemID]uint64, error) {
-	nmk := ns.mk
+// reseal opens every current and past revision with the session's key
+// and stores it sealed under ns's key (same id and revision) through l, a
+// fresh ledger for the new key: the rows are read, cleared, and added
+// again. It returns every revision's new box by item and each item's
+// current revision.
+func (s *Session) reseal(ctx context.Context, l *ledger.Ledger, ns *Session) (map[ItemID][]OutRev, map[ItemID]uint64, error) {
+	var cur, past []ledger.Row
+	if err := l.Tx().ScanCurrent(ctx, func(r ledger.Row) error { cur = append(cur, r); return nil }); err != nil {
+		return nil, nil, s.damaged(err)
+	}
+	if err := l.Tx().ScanPast(ctx, func(r ledger.Row) error { past = append(past, r); return nil }); err != nil {
+		return nil, nil, s.damaged(err)
+	}
+	if err := l.Clear(ctx); err != nil {
+		return nil, nil, s.damaged(err)
+	}
 	revs := map[ItemID][]OutRev{}
 	current := map[ItemID]uint64{}
-	for _, table := range []string{"items", "history"} {
-		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
-		if err != nil {
-			return nil, nil, s.damaged(err)
-		}
-		type rec struct {
-			id  ItemID
-			rev uint64
-			box []byte
-		}
-		var recs []rec
-		for rows.Next() {
-			var r rec
-			var idb []byte
-			if err := rows.Scan(&idb, &r.rev, &r.box); err != nil {
-				rows.Close()
-				return nil, nil, s.damaged(err)
-			}
-			r.id = ItemID(idb)
-			recs = append(recs, r)
-		}
-		rows.Close()
-		for _, r := range recs {
-			it, err := s.open(r.id, r.rev, r.box)
+	for i, rows := range [][]ledger.Row{cur, past} {
+		for _, r := range rows {
+			id := ItemID(r.ID)
+			it, err := s.open(id, r.Rev, r.Box)
 			if err != nil {
 				return nil, nil, s.damaged(err)
 			}
-			nbox, err := ns.seal(r.id, r.rev, it)
+			nbox, err := ns.seal(id, r.Rev, it)
 			if err != nil {
 				return nil, nil, err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET box = ? WHERE id = ? AND rev = ?`, nbox, r.id[:], r.rev); err != nil {
+			if i == 0 {
+				_, err = l.Add(ctx, id, r.Rev, nbox)
+				current[id] = r.Rev
+			} else {
+				err = l.AddPast(ctx, id, r.Rev, nbox)
+			}
+			if err != nil {
 				return nil, nil, s.damaged(err)
 			}
-			revs[r.id] = append(revs[r.id], OutRev{Rev: r.rev, Box: nbox})
-			if table == "items" {
-				current[r.id] = r.rev
-				format.XorInto(&m.Acc, format.Entry(nmk, r.id, r.rev, nbox))
-				m.Count++
-			} else {
-				format.XorInto(&m.HAcc, format.HistoryEntry(nmk, r.id, r.rev, nbox))
-				m.HCount++
-			}
+			revs[id] = append(revs[id], OutRev{Rev: r.Rev, Box: nbox})
 		}
 	}
 	return revs, current, nil

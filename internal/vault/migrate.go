@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 )
 
 // migrateManifest upgrades a vault made before manifests bound each box
@@ -21,7 +23,7 @@ import (
 // revision before the migration cannot be told apart by version 1; from
 // the migration on, any such swap is reported.
 func (s *Session) migrateManifest(ctx context.Context) error {
-	b, err := getMeta(ctx, s.v.db, "manifest")
+	b, err := getMeta(ctx, s.v.db, ledger.ManifestKey)
 	if err != nil {
 		return s.damaged(err)
 	}
@@ -33,7 +35,7 @@ func (s *Session) migrateManifest(ctx context.Context) error {
 		return s.damaged(err)
 	}
 	defer tx.Rollback()
-	if b, err = getMeta(ctx, tx, "manifest"); err != nil {
+	if b, err = getMeta(ctx, tx, ledger.ManifestKey); err != nil {
 		return s.damaged(err)
 	}
 	old, err := format.ParseManifest(b)
@@ -49,7 +51,6 @@ func (s *Session) migrateManifest(ctx context.Context) error {
 	if err := old.Verify(s.mk, s.v.meta.accountID); err != nil {
 		return s.damaged(err)
 	}
-	m := &format.Manifest{Version: format.Version2, KeyVersion: s.kv, Seq: old.Seq + 1}
 	for _, table := range []string{"items", "history"} {
 		var v1 [32]byte
 		var n uint64
@@ -57,10 +58,8 @@ func (s *Session) migrateManifest(ctx context.Context) error {
 			n++
 			if table == "items" {
 				format.XorInto(&v1, format.EntryV1(s.mk, id, rev))
-				format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 			} else {
 				format.XorInto(&v1, format.HistoryEntryV1(s.mk, id, rev))
-				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
 			}
 		})
 		if err != nil {
@@ -73,14 +72,14 @@ func (s *Session) migrateManifest(ctx context.Context) error {
 		if n != wantN || subtle.ConstantTimeCompare(v1[:], want[:]) != 1 {
 			return s.damaged(fmt.Errorf("the %s do not match the manifest: a row was deleted, swapped or rolled back", table))
 		}
-		if table == "items" {
-			m.Count = n
-		} else {
-			m.HCount = n
-		}
 	}
-	m.Sign(s.mk, s.v.meta.accountID)
-	if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'manifest'`, m.Marshal()); err != nil {
+	// The rows are those version 1 signed: the version 2 manifest is
+	// computed over them.
+	l := ledger.Fresh(sqlitestore.Wrap(tx), s.keys(), s.kv, old.Seq+1)
+	if err := l.Recount(ctx); err != nil {
+		return s.damaged(err)
+	}
+	if err := l.Commit(ctx); err != nil {
 		return s.damaged(err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k LIKE 'index/%'`); err != nil {

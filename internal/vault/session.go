@@ -18,6 +18,8 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 )
 
 // ItemID names an item. It is public: stored in the clear as the row key.
@@ -193,7 +195,7 @@ func (s *Session) seal(id ItemID, rev uint64, it *item.Item) ([]byte, error) {
 }
 
 func (s *Session) readManifest(ctx context.Context, q querier) (*format.Manifest, error) {
-	b, err := getMeta(ctx, q, "manifest")
+	b, err := getMeta(ctx, q, ledger.ManifestKey)
 	if err != nil {
 		return nil, s.damaged(err)
 	}
@@ -387,7 +389,12 @@ func (s *Session) loadChanged(ctx context.Context, q querier) (map[ItemID]*Entry
 // manifest entry (bound to the box it was stored as), its lower-case
 // title, and its searchable text.
 func (s *Session) newEntry(id ItemID, rev uint64, box []byte, it *item.Item) *Entry {
-	return &Entry{ID: id, Revision: rev, Item: it, prf: format.Entry(s.mk, id, rev, box),
+	return s.entryOf(id, rev, format.Entry(s.mk, id, rev, box), it)
+}
+
+// entryOf is newEntry with the manifest entry at hand (a ledger's).
+func (s *Session) entryOf(id ItemID, rev uint64, prf [32]byte, it *item.Item) *Entry {
+	return &Entry{ID: id, Revision: rev, Item: it, prf: prf,
 		ltitle: strings.ToLower(it.Title), search: it.SearchText()}
 }
 
@@ -518,10 +525,11 @@ func (s *Session) resolveLocked(ref string, f Filter) (*Entry, error) {
 	return nil, &AmbiguousError{Ref: ref, IDs: ids}
 }
 
-// write runs fn in one immediate transaction with the verified manifest,
-// then bumps its sequence number, re-signs and stores it. The cache is
-// updated by fn through the returned entries only after commit.
-func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error)) error {
+// write runs fn in one immediate transaction with a ledger over the
+// verified manifest; the ledger stores the manifest with the next
+// sequence number. The cache is updated by fn through the returned
+// entries only after commit.
+func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, l *ledger.Ledger) ([]*Entry, error)) error {
 	tx, err := s.v.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.damaged(err)
@@ -531,16 +539,15 @@ func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, m *format.Manif
 	if err != nil {
 		return err
 	}
-	changed, err := fn(tx, m)
+	l := ledger.Continue(sqlitestore.Wrap(tx), s.keys(), m)
+	changed, err := fn(tx, l)
 	if err != nil {
 		return err
 	}
 	if err := s.updateIndex(ctx, tx, changed); err != nil {
 		return s.damaged(err)
 	}
-	m.Seq++
-	m.Sign(s.mk, s.v.meta.accountID)
-	if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = 'manifest'`, m.Marshal()); err != nil {
+	if err := l.Commit(ctx); err != nil {
 		return s.damaged(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -558,17 +565,17 @@ func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx, m *format.Manif
 	return nil
 }
 
+// keys are what the session's ledgers sign the manifest with.
+func (s *Session) keys() ledger.Keys {
+	return ledger.Keys{MK: s.mk, Account: s.v.meta.accountID}
+}
+
 // Add stores new items in one transaction and returns their entries.
 func (s *Session) Add(ctx context.Context, its ...*item.Item) ([]*Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Entry
-	err := s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, 1, ?)`)
-		if err != nil {
-			return nil, s.damaged(err)
-		}
-		defer stmt.Close()
+	err := s.write(ctx, func(_ *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
 		out = out[:0]
 		for _, it := range its {
 			u, err := uuid.NewV7()
@@ -580,13 +587,11 @@ func (s *Session) Add(ctx context.Context, its ...*item.Item) ([]*Entry, error) 
 			if err != nil {
 				return nil, err
 			}
-			if _, err := stmt.ExecContext(ctx, id[:], box); err != nil {
+			prf, err := l.Add(ctx, id, 1, box)
+			if err != nil {
 				return nil, s.damaged(err)
 			}
-			e := s.newEntry(id, 1, box, it.Clone())
-			format.XorInto(&m.Acc, e.prf)
-			m.Count++
-			out = append(out, e)
+			out = append(out, s.entryOf(id, 1, prf, it.Clone()))
 		}
 		return out, nil
 	})
@@ -604,11 +609,9 @@ func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.I
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out *Entry
-	err := s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
-		var rev uint64
-		var box []byte
-		err := tx.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, id[:]).Scan(&rev, &box)
-		if errors.Is(err, sql.ErrNoRows) {
+	err := s.write(ctx, func(_ *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
+		rev, _, err := l.Tx().Current(ctx, id)
+		if errors.Is(err, ledger.ErrMissing) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		} else if err != nil {
 			return nil, s.damaged(err)
@@ -616,24 +619,16 @@ func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.I
 		if rev != baseRev {
 			return nil, ErrConflict
 		}
-		// The history keeps the old box as it is: it stays bound to its
-		// own revision number.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
-			return nil, s.damaged(err)
-		}
 		nrev := rev + 1
 		nbox, err := s.seal(id, nrev, it)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE items SET rev = ?, box = ? WHERE id = ?`, nrev, nbox, id[:]); err != nil {
+		prf, err := l.Advance(ctx, id, nrev, nbox)
+		if err != nil {
 			return nil, s.damaged(err)
 		}
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
-		m.HCount++
-		out = s.newEntry(id, nrev, nbox, it.Clone())
-		format.XorInto(&m.Acc, out.prf)
+		out = s.entryOf(id, nrev, prf, it.Clone())
 		return []*Entry{out}, nil
 	})
 	return out, err
@@ -713,49 +708,53 @@ type Imported struct {
 func (s *Session) ImportExact(ctx context.Context, its []Imported) (added int, skipped []ItemID, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+	err = s.write(ctx, func(_ *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
 		var out []*Entry
 		added, skipped = 0, nil
 		for _, im := range its {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE id = ?`, im.ID[:]).Scan(&n); err != nil {
-				return nil, s.damaged(err)
-			}
-			if n > 0 {
+			_, _, err := l.Tx().Current(ctx, im.ID)
+			if err == nil {
 				skipped = append(skipped, im.ID)
 				continue
+			} else if !errors.Is(err, ledger.ErrMissing) {
+				return nil, s.damaged(err)
 			}
-			for _, h := range im.History {
-				if h.Revision >= im.Revision || h.Revision == 0 {
-					return nil, fmt.Errorf("%w: item %s: history revision %d is not below the current %d", item.ErrInvalid, im.ID, h.Revision, im.Revision)
-				}
-				box, err := s.seal(im.ID, h.Revision, h.Item)
-				if err != nil {
-					return nil, err
-				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], h.Revision, box); err != nil {
-					return nil, fmt.Errorf("item %s: %w", im.ID, err)
-				}
-				format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, im.ID, h.Revision, box))
-				m.HCount++
-			}
-			if im.Revision == 0 {
-				return nil, fmt.Errorf("%w: item %s has revision 0", item.ErrInvalid, im.ID)
-			}
-			box, err := s.seal(im.ID, im.Revision, im.Item)
+			e, err := s.importOne(ctx, l, im)
 			if err != nil {
 				return nil, err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, im.ID[:], im.Revision, box); err != nil {
-				return nil, s.damaged(err)
-			}
-			e := s.newEntry(im.ID, im.Revision, box, im.Item.Clone())
-			format.XorInto(&m.Acc, e.prf)
-			m.Count++
 			out = append(out, e)
 			added++
 		}
 		return out, nil
 	})
 	return added, skipped, err
+}
+
+// importOne stores one exported item, its history first.
+func (s *Session) importOne(ctx context.Context, l *ledger.Ledger, im Imported) (*Entry, error) {
+	for _, h := range im.History {
+		if h.Revision >= im.Revision || h.Revision == 0 {
+			return nil, fmt.Errorf("%w: item %s: history revision %d is not below the current %d", item.ErrInvalid, im.ID, h.Revision, im.Revision)
+		}
+		box, err := s.seal(im.ID, h.Revision, h.Item)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.AddPast(ctx, im.ID, h.Revision, box); err != nil {
+			return nil, fmt.Errorf("item %s: %w", im.ID, err)
+		}
+	}
+	if im.Revision == 0 {
+		return nil, fmt.Errorf("%w: item %s has revision 0", item.ErrInvalid, im.ID)
+	}
+	box, err := s.seal(im.ID, im.Revision, im.Item)
+	if err != nil {
+		return nil, err
+	}
+	prf, err := l.Add(ctx, im.ID, im.Revision, box)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	return s.entryOf(im.ID, im.Revision, prf, im.Item.Clone()), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/ledger"
 	"github.com/keyhold/keyhold/internal/merge"
 )
 
@@ -365,7 +366,7 @@ func (s *Session) ApplyIncoming(ctx context.Context, in []Incoming, cursor uint6
 		}
 		groups[c.ID] = append(groups[c.ID], c)
 	}
-	err := s.write(ctx, func(tx *sql.Tx, m *format.Manifest) ([]*Entry, error) {
+	err := s.write(ctx, func(tx *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
 		*rep = ApplyReport{}
 		old, err := getU64(ctx, tx, "sync/cursor")
 		if err != nil {
@@ -378,7 +379,7 @@ func (s *Session) ApplyIncoming(ctx context.Context, in []Incoming, cursor uint6
 		for _, id := range order {
 			g := groups[id]
 			slices.SortFunc(g, func(a, b Incoming) int { return cmpU64(a.Rev, b.Rev) })
-			e, err := s.applyItem(ctx, tx, m, id, g, rep)
+			e, err := s.applyItem(ctx, tx, l, id, g, rep)
 			if err != nil {
 				return nil, err
 			}
@@ -407,42 +408,83 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// applyItem applies one item's pulled revisions (sorted by rev).
-func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest, id ItemID, g []Incoming, rep *ApplyReport) (*Entry, error) {
-	var r0 uint64 // newest revision the server was known to hold
-	err := tx.QueryRowContext(ctx, `SELECT rev FROM remote WHERE id = ?`, id[:]).Scan(&r0)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+// applyItem applies one item's pulled revisions (sorted by rev), as the
+// pull step of docs/SYNC.md says.
+func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, l *ledger.Ledger, id ItemID, g []Incoming, rep *ApplyReport) (*Entry, error) {
+	r0, err := remoteRev(ctx, tx, id) // newest revision the server was known to hold
+	if err != nil {
 		return nil, s.damaged(err)
 	}
-	var cur uint64 // current local revision, 0 if none
-	var curBox []byte
-	err = tx.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, id[:]).Scan(&cur, &curBox)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	cur, _, err := l.Tx().Current(ctx, id) // current local revision
+	if errors.Is(err, ledger.ErrMissing) {
+		cur = 0
+	} else if err != nil {
 		return nil, s.damaged(err)
 	}
-	// Revisions the device already holds must be the very same bytes:
-	// those up to r0, and this device's own pushes whose acceptance it did
-	// not get to record (a crash after the push).
-	for len(g) > 0 && g[0].Rev <= cur {
-		local, err := s.boxAt(ctx, tx, id, g[0].Rev, cur)
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Equal(local, g[0].Box) {
-			if g[0].Rev <= r0 {
-				return nil, fmt.Errorf("%w (item %s revision %d changed on the server)", ErrServerMismatch, id, g[0].Rev)
-			}
-			break // a different edit from another device: merge below
-		}
-		if g[0].Rev > r0+1 {
-			return nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, g[0].Rev, r0+1)
-		}
-		r0 = max(r0, g[0].Rev)
-		g = g[1:]
+	// Revisions the device already holds must be byte-identical.
+	if g, r0, err = s.skipHeld(ctx, tx, id, g, r0, cur); err != nil {
+		return nil, err
 	}
 	if len(g) == 0 {
 		return nil, s.setRemote(ctx, tx, id, r0)
 	}
+	// The rest must follow r0 without a gap, and every box must open.
+	head, err := s.checkPulled(id, g, r0)
+	if err != nil {
+		return nil, err
+	}
+	var e *Entry
+	if cur <= r0 {
+		e, err = s.fastForward(ctx, l, id, cur, g, head, rep)
+	} else {
+		e, err = s.mergePulled(ctx, tx, l, id, r0, cur, g, head, rep)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e, s.setRemote(ctx, tx, id, g[len(g)-1].Rev)
+}
+
+// remoteRev is the newest revision of an item the server is known to
+// hold, 0 if none.
+func remoteRev(ctx context.Context, q querier, id ItemID) (uint64, error) {
+	var r0 uint64
+	err := q.QueryRowContext(ctx, `SELECT rev FROM remote WHERE id = ?`, id[:]).Scan(&r0)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return r0, err
+}
+
+// skipHeld drops from g the revisions the device already holds, which
+// must be the very same bytes: those up to r0, and this device's own
+// pushes whose acceptance it did not get to record (a crash after the
+// push). It returns the rest and the server's revision after them.
+func (s *Session) skipHeld(ctx context.Context, q querier, id ItemID, g []Incoming, r0, cur uint64) ([]Incoming, uint64, error) {
+	for len(g) > 0 && g[0].Rev <= cur {
+		local, err := s.boxAt(ctx, q, id, g[0].Rev, cur)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !bytes.Equal(local, g[0].Box) {
+			if g[0].Rev <= r0 {
+				return nil, 0, fmt.Errorf("%w (item %s revision %d changed on the server)", ErrServerMismatch, id, g[0].Rev)
+			}
+			break // a different edit from another device: merged later
+		}
+		if g[0].Rev > r0+1 {
+			return nil, 0, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, g[0].Rev, r0+1)
+		}
+		r0 = max(r0, g[0].Rev)
+		g = g[1:]
+	}
+	return g, r0, nil
+}
+
+// checkPulled checks that the pulled revisions g follow r0 without a gap
+// and that each opens under the account key, bound to its item and
+// revision. It returns the newest one's content.
+func (s *Session) checkPulled(id ItemID, g []Incoming, r0 uint64) (*item.Item, error) {
 	if g[0].Rev <= r0 {
 		return nil, fmt.Errorf("%w (item %s revision %d sent again)", ErrServerMismatch, id, g[0].Rev)
 	}
@@ -451,70 +493,50 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 			return nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, r0+1+uint64(i))
 		}
 	}
-	// Every pulled revision must open under the account key, bound to
-	// this item and revision.
-	remote := make([]*item.Item, len(g))
-	for i, c := range g {
+	var head *item.Item
+	for _, c := range g {
 		it, err := s.open(id, c.Rev, c.Box)
 		if err != nil {
 			return nil, fmt.Errorf("%w (%v)", ErrServerMismatch, err)
 		}
-		remote[i] = it
+		head = it
 	}
-	last := g[len(g)-1].Rev
-	addHist := func(rev uint64, box []byte) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
-			return s.damaged(err)
-		}
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
-		m.HCount++
-		return nil
-	}
-	setCurrent := func(rev uint64, box []byte) error {
-		if cur > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE items SET rev = ?, box = ? WHERE id = ?`, rev, box, id[:]); err != nil {
-				return s.damaged(err)
-			}
-		} else {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
-				return s.damaged(err)
-			}
-			m.Count++
-		}
-		format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
-		return nil
-	}
+	return head, nil
+}
 
-	if cur <= r0 {
-		// No local edits: fast-forward.
-		if cur > 0 {
-			if err := addHist(cur, curBox); err != nil {
-				return nil, err
-			}
-			format.XorInto(&m.Acc, format.Entry(s.mk, id, cur, curBox))
-			rep.Updated++
-		} else {
-			rep.Added++
-		}
-		for _, c := range g[:len(g)-1] {
-			if err := addHist(c.Rev, c.Box); err != nil {
-				return nil, err
-			}
-		}
-		if err := setCurrent(last, g[len(g)-1].Box); err != nil {
-			return nil, err
-		}
-		if err := s.setRemote(ctx, tx, id, last); err != nil {
-			return nil, err
-		}
-		return s.newEntry(id, last, g[len(g)-1].Box, remote[len(remote)-1]), nil
+// fastForward moves an item without local edits to the pulled revisions
+// g: its current revision (if any) to the history, the pulled ones in,
+// the newest current.
+func (s *Session) fastForward(ctx context.Context, l *ledger.Ledger, id ItemID, cur uint64, g []Incoming, head *item.Item, rep *ApplyReport) (*Entry, error) {
+	last := g[len(g)-1]
+	var prf [32]byte
+	var err error
+	if cur > 0 {
+		prf, err = l.Advance(ctx, id, last.Rev, last.Box)
+		rep.Updated++
+	} else {
+		prf, err = l.Add(ctx, id, last.Rev, last.Box)
+		rep.Added++
 	}
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	for _, c := range g[:len(g)-1] {
+		if err := l.AddPast(ctx, id, c.Rev, c.Box); err != nil {
+			return nil, s.damaged(err)
+		}
+	}
+	return s.entryOf(id, last.Rev, prf, head), nil
+}
 
-	// Local edits r0+1..cur that the server has not seen, and the server's
-	// r0+1..last from elsewhere. The common ancestor is r0.
+// mergePulled handles an item with local edits r0+1..cur that the server
+// has not seen, while the server has r0+1..last (g) from another device:
+// the common ancestor is r0; the server's revisions go to the history as
+// they are, and the local ones are stacked on top (stackLocal).
+func (s *Session) mergePulled(ctx context.Context, q querier, l *ledger.Ledger, id ItemID, r0, cur uint64, g []Incoming, head *item.Item, rep *ApplyReport) (*Entry, error) {
 	var base *item.Item
 	if r0 > 0 {
-		box, err := s.boxAt(ctx, tx, id, r0, cur)
+		box, err := s.boxAt(ctx, q, id, r0, cur)
 		if err != nil {
 			return nil, err
 		}
@@ -522,9 +544,25 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 			return nil, s.damaged(err)
 		}
 	}
+	local, err := s.takeLocal(ctx, q, l, id, r0, cur)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range g {
+		if err := l.AddPast(ctx, id, c.Rev, c.Box); err != nil {
+			return nil, s.damaged(err)
+		}
+	}
+	return s.stackLocal(ctx, l, id, base, local, g[len(g)-1].Rev, head, rep)
+}
+
+// takeLocal opens an item's local revisions r0+1..cur and takes the past
+// ones among them out of the history, to be renumbered by stackLocal
+// (which replaces the current one).
+func (s *Session) takeLocal(ctx context.Context, q querier, l *ledger.Ledger, id ItemID, r0, cur uint64) ([]*item.Item, error) {
 	var local []*item.Item
 	for rev := r0 + 1; rev <= cur; rev++ {
-		box, err := s.boxAt(ctx, tx, id, rev, cur)
+		box, err := s.boxAt(ctx, q, id, rev, cur)
 		if err != nil {
 			return nil, err
 		}
@@ -534,27 +572,12 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 		}
 		local = append(local, it)
 		if rev < cur {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM history WHERE id = ? AND rev = ?`, id[:], rev); err != nil {
+			if err := l.DropPast(ctx, id, rev); err != nil {
 				return nil, s.damaged(err)
 			}
-			format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
-			m.HCount--
 		}
 	}
-	format.XorInto(&m.Acc, format.Entry(s.mk, id, cur, curBox))
-	for _, c := range g {
-		if err := addHist(c.Rev, c.Box); err != nil {
-			return nil, err
-		}
-	}
-	e, err := s.stackLocal(ctx, tx, m, id, base, local, last, remote[len(remote)-1], rep)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.setRemote(ctx, tx, id, last); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return local, nil
 }
 
 // stackLocal puts this device's unsynced revisions of an item (local,
@@ -562,20 +585,13 @@ func (s *Session) applyItem(ctx context.Context, tx *sql.Tx, m *format.Manifest,
 // last, whose content is remoteHead; already in the history): they are
 // renumbered last+1, last+2, … into the history, so both lines of edits
 // stay there, and their field-by-field merge with remoteHead becomes the
-// current revision. It returns the current revision's entry. Count is
-// the caller's to keep.
-func (s *Session) stackLocal(ctx context.Context, tx *sql.Tx, m *format.Manifest, id ItemID, base *item.Item, local []*item.Item, last uint64, remoteHead *item.Item, rep *ApplyReport) (*Entry, error) {
+// current revision, replacing any the item had. It returns the current
+// revision's entry.
+func (s *Session) stackLocal(ctx context.Context, l *ledger.Ledger, id ItemID, base *item.Item, local []*item.Item, last uint64, remoteHead *item.Item, rep *ApplyReport) (*Entry, error) {
 	for i, it := range local {
-		rev := last + 1 + uint64(i)
-		box, err := s.seal(id, rev, it)
-		if err != nil {
+		if err := s.addSealedPast(ctx, l, id, last+1+uint64(i), it); err != nil {
 			return nil, err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`, id[:], rev, box); err != nil {
-			return nil, s.damaged(err)
-		}
-		format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, box))
-		m.HCount++
 	}
 	merged, conflicts := merge.Merge(base, local[len(local)-1], remoteHead)
 	rev := last + uint64(len(local)) + 1
@@ -583,16 +599,27 @@ func (s *Session) stackLocal(ctx context.Context, tx *sql.Tx, m *format.Manifest
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, box = excluded.box`, id[:], rev, box); err != nil {
+	prf, err := l.SetCurrent(ctx, id, rev, box)
+	if err != nil {
 		return nil, s.damaged(err)
 	}
-	format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
 	rep.Merged++
 	if len(conflicts) > 0 {
 		rep.Conflicts = append(rep.Conflicts, MergeConflict{ID: id, Title: merged.Title, Fields: conflicts})
 	}
-	return s.newEntry(id, rev, box, merged), nil
+	return s.entryOf(id, rev, prf, merged), nil
+}
+
+// addSealedPast seals it as past revision rev of item id into the history.
+func (s *Session) addSealedPast(ctx context.Context, l *ledger.Ledger, id ItemID, rev uint64, it *item.Item) error {
+	box, err := s.seal(id, rev, it)
+	if err != nil {
+		return err
+	}
+	if err := l.AddPast(ctx, id, rev, box); err != nil {
+		return s.damaged(err)
+	}
+	return nil
 }
 
 func (s *Session) setRemote(ctx context.Context, tx *sql.Tx, id ItemID, rev uint64) error {

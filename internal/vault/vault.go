@@ -18,6 +18,8 @@ import (
 	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -40,11 +42,9 @@ var (
 	ErrRotated      = errors.New("the account key was rotated since this vault was unlocked; unlock it again")
 )
 
-const schema = `
-CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE items (id BLOB PRIMARY KEY, rev INTEGER NOT NULL, box BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE history (id BLOB NOT NULL, rev INTEGER NOT NULL, box BLOB NOT NULL, PRIMARY KEY (id, rev)) WITHOUT ROWID;
-`
+// schema is the database layout: the ledger's tables (meta, items,
+// history); sync and folder sync add theirs when enabled.
+const schema = sqlitestore.Schema
 
 // Vault is an open vault directory. It holds no key; Unlock gives a
 // Session that does.
@@ -294,11 +294,8 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &format.Manifest{KeyVersion: 1}
-	mk := format.ManifestKey(ak)
-	m.Sign(mk, id)
-	mk.Wipe()
 	idx := &Session{v: &Vault{meta: meta{accountID: id}}, ak: ak, kv: 1, mk: format.ManifestKey(ak)}
+	defer idx.mk.Wipe()
 	idxRows := map[string][]byte{}
 	for b := range indexBuckets {
 		box, err := idx.sealBucket(b, &bucket{})
@@ -307,32 +304,37 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 		}
 		idxRows[indexKey(b)] = box
 	}
-	idx.mk.Wipe()
 	di := &DeviceInfo{AccountID: id, SecretKey: sk, Email: opts.Email, KDFFloor: opts.KDF}
-	if err := buildVault(dir, func(tx *sql.Tx) error {
+	if err := buildVault(dir, func(tx *sql.Tx, l *ledger.Ledger) error {
 		for k, val := range map[string][]byte{
 			"schema": []byte(SchemaVersion), "account_id": id[:], "envelope": env.Marshal(),
-			"keycheck": kc.Marshal(), "manifest": m.Marshal(),
+			"keycheck": kc.Marshal(),
 		} {
 			idxRows[k] = val
 		}
-		for k, val := range idxRows {
-			if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, di); err != nil {
+		return putMetas(tx, idxRows)
+	}, idx.keys(), 1, 0, di); err != nil {
 		return nil, err
 	}
 	return &Created{AccountID: id, SecretKey: sk, Login: login}, nil
 }
 
+// putMetas inserts meta values into a vault being built.
+func putMetas(tx *sql.Tx, vals map[string][]byte) error {
+	for k, val := range vals {
+		if _, err := tx.Exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // buildVault creates the database under a temporary name in dir, fills it
-// with fill, writes the device file, and renames the database into place
-// last: until that rename there is no vault, and on failure both are
-// removed.
-func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error) {
+// with fill (items through a fresh ledger for key version kv, whose
+// manifest is stored at sequence seq), writes the device file, and
+// renames the database into place last: until that rename there is no
+// vault, and on failure both are removed.
+func buildVault(dir string, fill func(*sql.Tx, *ledger.Ledger) error, k ledger.Keys, kv uint32, seq uint64, di *DeviceInfo) (err error) {
 	tmp := filepath.Join(dir, ".new-"+DBFile)
 	for _, suf := range []string{"", "-wal", "-shm"} {
 		os.Remove(tmp + suf)
@@ -360,7 +362,12 @@ func buildVault(dir string, fill func(*sql.Tx) error, di *DeviceInfo) (err error
 		tx.Rollback()
 		return err
 	}
-	if err := fill(tx); err != nil {
+	l := ledger.Fresh(sqlitestore.Wrap(tx), k, kv, seq)
+	if err := fill(tx, l); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := l.Commit(context.Background()); err != nil {
 		tx.Rollback()
 		return err
 	}
