@@ -1,93 +1,288 @@
-// Package archtest checks the dependency rules docs/ARCHITECTURE.md
-// states, so that they hold by construction rather than by habit.
+// Package archtest keeps docs/ARCHITECTURE.md true. The document's
+// "Import rules" section holds a block of rules that this test reads:
+//
+//	A -> B C    A imports exactly these internal packages (generated)
+//	A !> X Y    A never depends on X or Y, directly or through others
+//
+// The "->" lines are the facts, written by `go test ./internal/archtest
+// -update` from `go list`; the test fails when the code and the document
+// disagree, so a new import or package is a deliberate change to the
+// document. The "!>" lines are the rules the layout exists for, written
+// by hand and checked against every package A depends on.
 package archtest
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
-const mod = "github.com/keyhold/keyhold/"
+const (
+	mod      = "github.com/keyhold/keyhold/"
+	docPath  = "../../docs/ARCHITECTURE.md"
+	fenceTop = "```rules"
+	fenceEnd = "```"
+)
 
+var update = flag.Bool("update", false, "rewrite the -> lines of docs/ARCHITECTURE.md from go list")
+
+// pkg is what go list says of one package of the module.
 type pkg struct {
 	ImportPath string
 	Imports    []string
+	Deps       []string
 }
 
-// rules: for each package, the internal packages it may import directly.
-var rules = map[string][]string{
-	"internal/keys":      {},
-	"internal/item":      {},
-	"internal/format":    {"internal/keys"},
-	"internal/kit":       {"internal/keys"}, // to read a Secret Key typed from the kit
-	"internal/gen":       {},
-	"internal/clip":      {},
-	"internal/secretref": {},
-	"internal/breach":    {},
-	"internal/transfer":  {"internal/item"},
-	"internal/vault":     {"internal/format", "internal/keys", "internal/item", "internal/merge", "internal/keystore", "internal/folder"},
-	"internal/folder":    {"internal/format", "internal/keys", "internal/item", "internal/merge"},
-	"internal/keystore":  {},
-	"internal/agent":     {"internal/vault", "internal/item", "internal/syncclient"},
-	"internal/merge":     {"internal/item"},
-	"internal/pake":      {},
-	"internal/api":       {},
-	// The client side of sync: it may open items (through the vault).
-	"internal/syncclient": {"internal/api", "internal/pake", "internal/vault", "internal/keys", "internal/format"},
-	// The server side never imports what unwraps the account key or opens
-	// items: plaintext cannot reach it by construction.
-	"internal/server":       {"internal/api", "internal/pake", "internal/server/store", "internal/mailticket", "internal/svc"},
-	"internal/server/store": {"internal/api"},
-	// The mailer never sees the account database, a vault, or a kit: it
-	// relays what the device sealed (internal/kitmail), and so cannot
-	// import what parses or renders a kit.
-	"internal/mailer":            {"internal/api", "internal/kitmail", "internal/mailticket", "internal/svc"},
-	"internal/kitmail":           {},
-	"internal/mailer/mailertest": {},
-	"internal/mailticket":        {},
-	// The plumbing both services share knows neither of them.
-	"internal/svc":         {"internal/api"},
-	"internal/svc/svctest": {},
+// short names a package of the module as the document does: internal/x
+// is x; anything else (cmd/..., bench/...) keeps its path.
+func short(path string) string {
+	p := strings.TrimPrefix(path, mod)
+	if s, ok := strings.CutPrefix(p, "internal/"); ok {
+		return s
+	}
+	return p
 }
 
-func TestDependencyRules(t *testing.T) {
-	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "../../...").Output()
+func internalOnly(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, mod) {
+			out = append(out, short(p))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// listModule runs go list over the module (build dependencies only; a
+// package's tests may import more).
+func listModule(t *testing.T, env ...string) map[string]pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "./...")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	seen := 0
+	pkgs := map[string]pkg{}
+	dec := json.NewDecoder(bytes.NewReader(out))
 	for dec.More() {
 		var p pkg
 		if err := dec.Decode(&p); err != nil {
 			t.Fatal(err)
 		}
-		name := strings.TrimPrefix(p.ImportPath, mod)
-		allowed, ok := rules[name]
+		pkgs[short(p.ImportPath)] = p
+	}
+	return pkgs
+}
+
+// rules is the rules block of the document.
+type rules struct {
+	imports map[string][]string // A -> ...
+	never   map[string][]string // A !> ...
+	order   []string            // packages with a -> line, in document order
+}
+
+// readRules parses the block; start and end are the line indexes of its
+// fences, for -update.
+func readRules(doc []byte) (r rules, lines []string, start, end int, err error) {
+	r = rules{imports: map[string][]string{}, never: map[string][]string{}}
+	sc := bufio.NewScanner(bytes.NewReader(doc))
+	start, end = -1, -1
+	for i := 0; sc.Scan(); i++ {
+		line := sc.Text()
+		lines = append(lines, line)
+		switch {
+		case start < 0 && strings.TrimSpace(line) == fenceTop:
+			start = i
+		case start >= 0 && end < 0 && strings.TrimSpace(line) == fenceEnd:
+			end = i
+		case start >= 0 && end < 0:
+			f := strings.Fields(line)
+			if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+				continue
+			}
+			if len(f) < 2 || (f[1] != "->" && f[1] != "!>") {
+				return r, nil, 0, 0, fmt.Errorf("line %d of the rules: %q is not \"A -> B ...\" or \"A !> X ...\"", i+1, line)
+			}
+			if f[1] == "->" {
+				if _, dup := r.imports[f[0]]; dup {
+					return r, nil, 0, 0, fmt.Errorf("line %d of the rules: a second -> line for %s", i+1, f[0])
+				}
+				r.imports[f[0]] = f[2:]
+				r.order = append(r.order, f[0])
+			} else {
+				r.never[f[0]] = append(r.never[f[0]], f[2:]...)
+			}
+		}
+	}
+	if start < 0 || end < 0 {
+		return r, nil, 0, 0, fmt.Errorf("no %s block in %s", fenceTop, docPath)
+	}
+	return r, lines, start, end, nil
+}
+
+func TestDocumentedImports(t *testing.T) {
+	doc, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, lines, start, end, err := readRules(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := listModule(t)
+	if *update {
+		writeRules(t, r, lines, start, end, pkgs)
+		return
+	}
+	for name, p := range pkgs {
+		want, ok := r.imports[name]
 		if !ok {
+			t.Errorf("%s has no -> line in %s (go test ./internal/archtest -update adds it; then say what it is for)", name, docPath)
 			continue
 		}
-		seen++
-		for _, imp := range p.Imports {
-			if !strings.HasPrefix(imp, mod) {
-				continue
+		got := internalOnly(p.Imports)
+		if !slices.Equal(got, sortedCopy(want)) {
+			t.Errorf("%s imports %v; %s says %v (go test ./internal/archtest -update rewrites the -> lines)", name, got, docPath, want)
+		}
+	}
+	for name := range r.imports {
+		if _, ok := pkgs[name]; !ok {
+			t.Errorf("%s names %s, which does not exist", docPath, name)
+		}
+	}
+}
+
+func TestNeverDependsOn(t *testing.T) {
+	doc, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, _, _, err := readRules(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.never) == 0 {
+		t.Fatalf("%s states no !> rules", docPath)
+	}
+	pkgs := listModule(t)
+	for name, forbidden := range r.never {
+		p, ok := pkgs[name]
+		if !ok {
+			t.Errorf("a !> rule names %s, which does not exist", name)
+			continue
+		}
+		for _, f := range forbidden {
+			if _, ok := pkgs[f]; !ok && !strings.Contains(f, ".") {
+				t.Errorf("a !> rule of %s names %s, which does not exist", name, f)
 			}
-			dep := strings.TrimPrefix(imp, mod)
-			if strings.HasPrefix(dep, name+"/") { // its own subpackages
-				continue
-			}
-			okDep := false
-			for _, a := range allowed {
-				okDep = okDep || dep == a
-			}
-			if !okDep {
-				t.Errorf("%s imports %s, which docs/ARCHITECTURE.md does not allow", name, dep)
+		}
+		for _, dep := range append(internalOnly(p.Deps), externalDeps(p.Deps)...) {
+			if slices.Contains(forbidden, dep) {
+				t.Errorf("%s depends on %s (through %s), which %s rules out", name, dep, path(pkgs, name, dep), docPath)
 			}
 		}
 	}
-	if seen != len(rules) {
-		t.Fatalf("found %d of the %d ruled packages: did one move?", seen, len(rules))
+}
+
+// externalDeps lists the module paths outside this module a package
+// depends on, so a rule can name one (modernc.org/sqlite).
+func externalDeps(deps []string) []string {
+	var out []string
+	for _, d := range deps {
+		if !strings.HasPrefix(d, mod) && strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+			out = append(out, d)
+		}
 	}
+	return out
+}
+
+// path finds one chain of imports from a to b, to name in a failure.
+func path(pkgs map[string]pkg, a, b string) string {
+	prev := map[string]string{a: ""}
+	queue := []string{a}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		var next []string
+		if p, ok := pkgs[n]; ok {
+			next = internalOnly(p.Imports)
+			for _, imp := range p.Imports {
+				if imp == b {
+					next = append(next, b)
+				}
+			}
+		}
+		for _, m := range next {
+			if _, seen := prev[m]; seen {
+				continue
+			}
+			prev[m] = n
+			if m == b {
+				chain := []string{b}
+				for c := n; c != ""; c = prev[c] {
+					chain = append([]string{c}, chain...)
+				}
+				return strings.Join(chain, " → ")
+			}
+			queue = append(queue, m)
+		}
+	}
+	return "an import outside the module"
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+// writeRules rewrites the -> lines from go list, keeping the comments
+// and !> lines where they are, in the document's order with new packages
+// at the end.
+func writeRules(t *testing.T, r rules, lines []string, start, end int, pkgs map[string]pkg) {
+	var names []string
+	for n := range pkgs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	arrow := func(n string) string {
+		return strings.TrimRight(fmt.Sprintf("%-*s -> %s", width, n, strings.Join(internalOnly(pkgs[n].Imports), " ")), " ")
+	}
+	var body []string
+	done := map[string]bool{}
+	for _, line := range lines[start+1 : end] {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[1] == "->" {
+			if _, ok := pkgs[f[0]]; ok {
+				body = append(body, arrow(f[0]))
+				done[f[0]] = true
+			}
+			continue
+		}
+		body = append(body, line)
+	}
+	for _, n := range names {
+		if !done[n] {
+			body = append(body, arrow(n))
+		}
+	}
+	out := slices.Concat(lines[:start+1], body, lines[end:])
+	if err := os.WriteFile(docPath, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rewrote the -> lines of %s", docPath)
 }
