@@ -1135,106 +1135,18 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 	defer s.mu.Unlock()
 	items := res.Sorted()
 	return s.write(ctx, func(tx *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
-		m := l.Manifest()
 		rep.Added, rep.Updated, rep.Conflicts = 0, 0, nil
 		var changed []*Entry
 		for _, st := range items {
 			id := ItemID(st.ID)
-			dg := s.folderDigest(st)
-			var frev, flogged uint64
-			var fdig []byte
-			err := tx.QueryRowContext(ctx, `SELECT rev, logged, digest FROM folder WHERE id = ?`, id[:]).Scan(&frev, &flogged, &fdig)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, s.damaged(err)
+			e, took, err := s.folderApplyItem(ctx, tx, l, st, rep)
+			if err != nil {
+				return nil, err
 			}
-			var cur uint64
-			var curBox []byte
-			err = tx.QueryRowContext(ctx, `SELECT rev, box FROM items WHERE id = ?`, id[:]).Scan(&cur, &curBox)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, s.damaged(err)
+			if e != nil {
+				changed = append(changed, e)
 			}
-			if cur > max(frev, flogged) {
-				continue // edited here meanwhile: logged and merged next time
-			}
-			if cur > 0 && cur == frev && bytes.Equal(fdig, dg) {
-				continue
-			}
-			// What the vault holds of this item, to add only what is new.
-			have := map[[32]byte]bool{}
-			var curItem *item.Item
-			if cur > 0 {
-				if curItem, err = s.open(id, cur, curBox); err != nil {
-					return nil, s.damaged(err)
-				}
-				have[itemHash(curItem)] = true
-				rows, err := tx.QueryContext(ctx, `SELECT rev, box FROM history WHERE id = ?`, id[:])
-				if err != nil {
-					return nil, s.damaged(err)
-				}
-				for rows.Next() {
-					var rev uint64
-					var box []byte
-					if err := rows.Scan(&rev, &box); err != nil {
-						rows.Close()
-						return nil, s.damaged(err)
-					}
-					it, err := s.open(id, rev, box)
-					if err != nil {
-						rows.Close()
-						return nil, s.damaged(err)
-					}
-					have[itemHash(it)] = true
-				}
-				rows.Close()
-			}
-			var add []*item.Item
-			for _, h := range st.Hist {
-				if !have[itemHash(h)] {
-					add = append(add, h)
-					have[itemHash(h)] = true
-				}
-			}
-			if len(add) > 0 || curItem == nil || itemHash(curItem) != itemHash(st.Cur) {
-				add = append(add, st.Cur)
-			}
-			rev, prevBox := cur, curBox
-			for _, it := range add {
-				if rev > 0 {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO history (id, rev, box) SELECT id, rev, box FROM items WHERE id = ?`, id[:]); err != nil {
-						return nil, s.damaged(err)
-					}
-					format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, prevBox))
-					format.XorInto(&m.HAcc, format.HistoryEntry(s.mk, id, rev, prevBox))
-					m.HCount++
-				}
-				rev++
-				box, err := s.seal(id, rev, it)
-				if err != nil {
-					return nil, err
-				}
-				prevBox = box
-				if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, rev, box) VALUES (?, ?, ?)
-					ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, box = excluded.box`, id[:], rev, box); err != nil {
-					return nil, s.damaged(err)
-				}
-				format.XorInto(&m.Acc, format.Entry(s.mk, id, rev, box))
-				if rev == 1 {
-					m.Count++
-				}
-			}
-			if len(add) > 0 {
-				changed = append(changed, s.newEntry(id, rev, prevBox, st.Cur.Clone()))
-				if cur == 0 {
-					rep.Added++
-				} else {
-					rep.Updated++
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO folder (id, rev, logged, digest) VALUES (?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, logged = excluded.logged, digest = excluded.digest`, id[:], rev, rev, dg); err != nil {
-				return nil, s.damaged(err)
-			}
-			if cs := res.Conflicts[st.ID]; len(cs) > 0 && mine[id] {
+			if cs := res.Conflicts[st.ID]; took && len(cs) > 0 && mine[id] {
 				rep.Conflicts = append(rep.Conflicts, MergeConflict{ID: id, Title: st.Cur.Title, Fields: cs})
 			}
 		}
@@ -1247,6 +1159,116 @@ func (s *Session) folderApply(ctx context.Context, res *folder.Result, mine map[
 		}
 		return changed, nil
 	})
+}
+
+// folderApplyItem brings one item to its replayed state st, unless the
+// vault already took that state or the item was edited here since its
+// changes were logged (took false). The values of st's history the vault
+// does not hold yet become revisions, then st's content: each moves the
+// one before it to the history. It returns the item's new entry if any
+// revision was added.
+func (s *Session) folderApplyItem(ctx context.Context, tx *sql.Tx, l *ledger.Ledger, st *folder.ItemState, rep *FolderReport) (*Entry, bool, error) {
+	id := ItemID(st.ID)
+	dg := s.folderDigest(st)
+	var frev, flogged uint64
+	var fdig []byte
+	err := tx.QueryRowContext(ctx, `SELECT rev, logged, digest FROM folder WHERE id = ?`, id[:]).Scan(&frev, &flogged, &fdig)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, false, s.damaged(err)
+	}
+	cur, curBox, err := l.Tx().Current(ctx, id)
+	if errors.Is(err, ledger.ErrMissing) {
+		cur, curBox = 0, nil
+	} else if err != nil {
+		return nil, false, s.damaged(err)
+	}
+	if cur > max(frev, flogged) {
+		return nil, false, nil // edited here meanwhile: logged and merged next time
+	}
+	if cur > 0 && cur == frev && bytes.Equal(fdig, dg) {
+		return nil, false, nil
+	}
+	add, err := s.folderNew(ctx, tx, id, cur, curBox, st)
+	if err != nil {
+		return nil, false, err
+	}
+	rev := cur
+	var prf [32]byte
+	for _, it := range add {
+		rev++
+		box, err := s.seal(id, rev, it)
+		if err != nil {
+			return nil, false, err
+		}
+		if rev == 1 {
+			prf, err = l.Add(ctx, id, rev, box)
+		} else {
+			prf, err = l.Advance(ctx, id, rev, box)
+		}
+		if err != nil {
+			return nil, false, s.damaged(err)
+		}
+	}
+	var e *Entry
+	if len(add) > 0 {
+		e = s.entryOf(id, rev, prf, st.Cur.Clone())
+		if cur == 0 {
+			rep.Added++
+		} else {
+			rep.Updated++
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO folder (id, rev, logged, digest) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, logged = excluded.logged, digest = excluded.digest`, id[:], rev, rev, dg); err != nil {
+		return nil, false, s.damaged(err)
+	}
+	return e, true, nil
+}
+
+// folderNew returns the values of st the vault does not hold yet for
+// item id (current revision cur, box curBox): those of its history, in
+// order, then its current content if anything is new or it differs from
+// the vault's current one.
+func (s *Session) folderNew(ctx context.Context, q querier, id ItemID, cur uint64, curBox []byte, st *folder.ItemState) ([]*item.Item, error) {
+	have := map[[32]byte]bool{}
+	var curItem *item.Item
+	if cur > 0 {
+		var err error
+		if curItem, err = s.open(id, cur, curBox); err != nil {
+			return nil, s.damaged(err)
+		}
+		have[itemHash(curItem)] = true
+		rows, err := q.QueryContext(ctx, `SELECT rev, box FROM history WHERE id = ?`, id[:])
+		if err != nil {
+			return nil, s.damaged(err)
+		}
+		for rows.Next() {
+			var rev uint64
+			var box []byte
+			if err := rows.Scan(&rev, &box); err != nil {
+				rows.Close()
+				return nil, s.damaged(err)
+			}
+			it, err := s.open(id, rev, box)
+			if err != nil {
+				rows.Close()
+				return nil, s.damaged(err)
+			}
+			have[itemHash(it)] = true
+		}
+		rows.Close()
+	}
+	var add []*item.Item
+	for _, h := range st.Hist {
+		if !have[itemHash(h)] {
+			add = append(add, h)
+			have[itemHash(h)] = true
+		}
+	}
+	if len(add) > 0 || curItem == nil || itemHash(curItem) != itemHash(st.Cur) {
+		add = append(add, st.Cur)
+	}
+	return add, nil
 }
 
 func itemHash(it *item.Item) [32]byte {

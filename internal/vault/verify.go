@@ -2,11 +2,10 @@ package vault
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"os"
 
-	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/ledger"
 )
 
 // Report is the outcome of Verify.
@@ -48,7 +47,7 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 	if err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	var acc, hacc [32]byte
+	var sums ledger.Sums
 	check := func(table string) int {
 		rows, err := tx.QueryContext(ctx, `SELECT id, rev, box FROM `+table)
 		if err != nil {
@@ -68,11 +67,7 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 			if _, err := s.open(id, rev, box); err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}
-			if table == "items" {
-				format.XorInto(&acc, format.Entry(s.mk, id, rev, box))
-			} else {
-				format.XorInto(&hacc, format.HistoryEntry(s.mk, id, rev, box))
-			}
+			sums.Add(s.keys(), ledger.Row{ID: id, Rev: rev, Box: box}, table == "history")
 			n++
 		}
 		if err := rows.Err(); err != nil {
@@ -82,11 +77,14 @@ func (s *Session) Verify(ctx context.Context) (*Report, error) {
 	}
 	r.Items = check("items")
 	r.Revisions = check("history")
-	if m != nil && (uint64(r.Items) != m.Count || subtle.ConstantTimeCompare(acc[:], m.Acc[:]) != 1) {
-		r.Problems = append(r.Problems, "the items do not match the manifest: an item was deleted, swapped or rolled back")
-	}
-	if m != nil && (uint64(r.Revisions) != m.HCount || subtle.ConstantTimeCompare(hacc[:], m.HAcc[:]) != 1) {
-		r.Problems = append(r.Problems, "the history does not match the manifest: a past revision was deleted or swapped")
+	if m != nil {
+		items, history := sums.Matches(m)
+		if !items {
+			r.Problems = append(r.Problems, "the items do not match the manifest: an item was deleted, swapped or rolled back")
+		}
+		if !history {
+			r.Problems = append(r.Problems, "the history does not match the manifest: a past revision was deleted or swapped")
+		}
 	}
 	return r, nil
 }

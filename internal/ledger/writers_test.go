@@ -1,0 +1,168 @@
+package ledger
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The ledger is the only writer of items, history and the manifest: SQL
+// that writes them belongs to the storage implementation alone.
+const storageDir = "internal/ledger/sqlitestore"
+
+var (
+	// A statement that writes the items or history table.
+	rowWrite = regexp.MustCompile(`(?is)\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+["\x60]?(items|history)\b`)
+	// A write to a table named at run time ("INSERT INTO " + table).
+	dynWrite = regexp.MustCompile(`(?is)^\s*(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s*$`)
+	// A statement that writes the meta table.
+	metaWrite = regexp.MustCompile(`(?is)\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+["\x60]?meta\b`)
+)
+
+// offence is one place that writes ledger rows around the ledger.
+type offence struct {
+	pos  token.Position
+	what string
+}
+
+// scanSource reports the string literals of one Go file that write the
+// items or history tables, write a table named at run time, or write the
+// manifest's meta row (named in the statement, or as the literal key
+// "manifest" in a file that writes meta).
+func scanSource(fset *token.FileSet, name string, src []byte) ([]offence, error) {
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	var lits []*ast.BasicLit
+	ast.Inspect(f, func(n ast.Node) bool {
+		if l, ok := n.(*ast.BasicLit); ok && l.Kind == token.STRING {
+			lits = append(lits, l)
+		}
+		return true
+	})
+	var out []offence
+	writesMeta := false
+	for _, l := range lits {
+		v, err := strconv.Unquote(l.Value)
+		if err != nil {
+			continue
+		}
+		switch {
+		case rowWrite.MatchString(v):
+			out = append(out, offence{fset.Position(l.Pos()), "writes items or history"})
+		case dynWrite.MatchString(v):
+			out = append(out, offence{fset.Position(l.Pos()), "writes a table named at run time"})
+		case metaWrite.MatchString(v):
+			writesMeta = true
+			if strings.Contains(v, "'manifest'") {
+				out = append(out, offence{fset.Position(l.Pos()), "writes the manifest"})
+			}
+		}
+	}
+	if writesMeta {
+		for _, l := range lits {
+			if v, err := strconv.Unquote(l.Value); err == nil && v == ManifestKey {
+				out = append(out, offence{fset.Position(l.Pos()), `names the manifest's meta key in a file that writes meta`})
+			}
+		}
+	}
+	return out, nil
+}
+
+func moduleRoot(t *testing.T) string {
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
+
+// TestOnlyTheLedgerWrites scans every Go file of the module but tests
+// (which tamper with rows on purpose) for SQL that changes items, history
+// or the manifest outside the ledger's SQLite storage.
+func TestOnlyTheLedgerWrites(t *testing.T) {
+	root := moduleRoot(t)
+	fset := token.NewFileSet()
+	scanned := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel == storageDir || d.Name() == "testdata" || d.Name() == "node_modules" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		scanned++
+		offs, err := scanSource(fset, rel, src)
+		if err != nil {
+			return err
+		}
+		for _, o := range offs {
+			t.Errorf("%s: %s outside the ledger: go through internal/ledger", o.pos, o.what)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scanned < 50 {
+		t.Fatalf("scanned only %d Go files under %s", scanned, root)
+	}
+}
+
+// TestScanSourceFinds checks that the scan reports each kind of write
+// around the ledger with its file and line, and passes reads and other
+// tables.
+func TestScanSourceFinds(t *testing.T) {
+	src := "package p\n" +
+		"const a = `SELECT rev, box FROM items WHERE id = ?`\n" +
+		"const b = `INSERT INTO history (id, rev, box) VALUES (?, ?, ?)`\n" +
+		"const c = `UPDATE items SET rev = ?`\n" +
+		"const d = \"DELETE FROM \" + \"x\"\n" +
+		"const e = `UPDATE meta SET v = ? WHERE k = 'manifest'`\n" +
+		"const f = `INSERT INTO remote (id, rev) VALUES (?, ?)`\n" +
+		"const g = `INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)`\n" +
+		"var h = map[string]int{\"manifest\": 1}\n" +
+		"const i = `DELETE FROM items`\n" +
+		"const j = \" FOR UPDATE\"\n"
+	offs, err := scanSource(token.NewFileSet(), "p/p.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range offs {
+		got = append(got, o.pos.String())
+	}
+	want := []string{"p/p.go:3:11", "p/p.go:4:11", "p/p.go:5:11", "p/p.go:6:11", "p/p.go:10:11", "p/p.go:9:24"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("offences at %v, want %v", got, want)
+	}
+}
