@@ -64,6 +64,49 @@ type Tx interface {
 	PutMeta(ctx context.Context, k string, v []byte) error
 }
 
+// Store begins storage transactions. One write transaction runs at a
+// time; it sees its own writes, and nothing of it is visible or kept
+// until Commit.
+type Store interface {
+	Begin(ctx context.Context) (Txn, error)
+}
+
+// Txn is a storage transaction that can be ended. Rollback after Commit
+// does nothing, so a deferred Rollback is always safe.
+type Txn interface {
+	Tx
+	Commit() error
+	Rollback() error
+}
+
+// Update runs fn in one transaction of st on top of the stored manifest,
+// which check must accept (verify its signature, key version and
+// version), and commits with the manifest at the next sequence number.
+// Nothing is kept if fn or check fails.
+func Update(ctx context.Context, st Store, k Keys, check func([]byte) (*format.Manifest, error), fn func(*Ledger) error) error {
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	b, err := tx.Meta(ctx, ManifestKey)
+	if err != nil {
+		return err
+	}
+	m, err := check(b)
+	if err != nil {
+		return err
+	}
+	l := Continue(tx, k, m)
+	if err := fn(l); err != nil {
+		return err
+	}
+	if err := l.Commit(ctx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // Keys are what the manifest's entries and signature are computed with.
 type Keys struct {
 	MK      *keys.Key32 // the manifest key (format.ManifestKey)

@@ -17,9 +17,10 @@ import (
 )
 
 // store is one storage implementation under test: begin returns a
-// transaction and the function that commits it.
+// transaction and the functions that commit and roll it back.
 type store struct {
 	name  string
+	st    ledger.Store
 	begin func(t *testing.T) (ledger.Tx, func() error, func())
 }
 
@@ -35,16 +36,16 @@ func stores(t *testing.T) []store {
 	}
 	mem := memstore.New()
 	return []store{
-		{"sqlite", func(t *testing.T) (ledger.Tx, func() error, func()) {
+		{"sqlite", sqlitestore.Store{DB: db}, func(t *testing.T) (ledger.Tx, func() error, func()) {
 			tx, err := db.Begin()
 			if err != nil {
 				t.Fatal(err)
 			}
 			return sqlitestore.Wrap(tx), tx.Commit, func() { tx.Rollback() }
 		}},
-		{"memory", func(t *testing.T) (ledger.Tx, func() error, func()) {
+		{"memory", mem.Ledger(), func(t *testing.T) (ledger.Tx, func() error, func()) {
 			tx := mem.Begin()
-			return tx, func() error { _, err := tx.Commit(); return err }, tx.Rollback
+			return tx, tx.Commit, func() { tx.Rollback() }
 		}},
 	}
 }
@@ -280,7 +281,7 @@ func TestMemstoreBatches(t *testing.T) {
 		if err := l.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
-		b, err := tx.Commit()
+		b, err := tx.CommitBatch()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +296,7 @@ func TestMemstoreBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.Rollback()
-	if _, err := tx.Commit(); !errors.Is(err, memstore.ErrDone) {
+	if err := tx.Commit(); !errors.Is(err, memstore.ErrDone) {
 		t.Fatalf("Commit after Rollback: %v", err)
 	}
 
@@ -312,4 +313,60 @@ func TestMemstoreBatches(t *testing.T) {
 	tx = re.Begin()
 	defer tx.Rollback()
 	check(t, ctx, tx, k)
+}
+
+// TestUpdate: ledger.Update commits fn's writes with the next sequence
+// number, and keeps nothing of an fn or a manifest check that fails.
+func TestUpdate(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range stores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			k := testKeys(t)
+			tx, commit, _ := st.begin(t)
+			if err := ledger.Fresh(tx, k, 1, 0).Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := commit(); err != nil {
+				t.Fatal(err)
+			}
+			verify := func(b []byte) (*format.Manifest, error) {
+				m, err := format.ParseManifest(b)
+				if err != nil {
+					return nil, err
+				}
+				return m, m.Verify(k.MK, k.Account)
+			}
+			if err := ledger.Update(ctx, st.st, k, verify, func(l *ledger.Ledger) error {
+				_, err := l.Add(ctx, id(1), 1, []byte{1})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			boom := errors.New("boom")
+			if err := ledger.Update(ctx, st.st, k, verify, func(l *ledger.Ledger) error {
+				if _, err := l.Add(ctx, id(2), 1, []byte{2}); err != nil {
+					return err
+				}
+				return boom
+			}); !errors.Is(err, boom) {
+				t.Fatalf("Update returned %v, want fn's error", err)
+			}
+			refuse := errors.New("refused")
+			if err := ledger.Update(ctx, st.st, k, func([]byte) (*format.Manifest, error) { return nil, refuse }, func(l *ledger.Ledger) error {
+				t.Fatal("fn ran after the manifest check failed")
+				return nil
+			}); !errors.Is(err, refuse) {
+				t.Fatalf("Update returned %v, want the check's error", err)
+			}
+			tx, _, rollback := st.begin(t)
+			defer rollback()
+			m := check(t, ctx, tx, k)
+			if m.Seq != 1 || m.Count != 1 {
+				t.Fatalf("after one kept and one failed update: seq %d count %d, want 1 1", m.Seq, m.Count)
+			}
+			if _, _, err := tx.Current(ctx, id(2)); !errors.Is(err, ledger.ErrMissing) {
+				t.Fatalf("the failed update's item reads as %v", err)
+			}
+		})
+	}
 }

@@ -166,3 +166,37 @@ func TestScanSourceFinds(t *testing.T) {
 		t.Fatalf("offences at %v, want %v", got, want)
 	}
 }
+
+// TestCoreImports keeps the ledger and its in-memory store free of what a
+// browser build cannot have: SQL drivers, files, processes, system calls.
+// (The js/wasm build itself is checked with GOOS=js GOARCH=wasm go build.)
+func TestCoreImports(t *testing.T) {
+	root := moduleRoot(t)
+	banned := regexp.MustCompile(`^(database/sql|modernc\.org/.*|os|os/exec|os/signal|syscall|golang\.org/x/sys/.*|net|path/filepath)$`)
+	for _, dir := range []string{"internal/ledger", "internal/ledger/memstore"} {
+		files, err := filepath.Glob(filepath.Join(root, dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			n++
+			pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, im := range pf.Imports {
+				p, _ := strconv.Unquote(im.Path.Value)
+				if banned.MatchString(p) {
+					t.Errorf("%s imports %s", f, p)
+				}
+			}
+		}
+		if n == 0 {
+			t.Fatalf("no Go files in %s", dir)
+		}
+	}
+}

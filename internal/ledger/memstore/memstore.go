@@ -134,6 +134,7 @@ func sortRows(rs []ledger.Row) {
 type Tx struct {
 	s       *Store
 	done    bool
+	batch   *Batch
 	cleared bool
 	items   map[[16]byte]*ledger.Row
 	past    map[PastKey]*[]byte
@@ -142,8 +143,27 @@ type Tx struct {
 
 var _ ledger.Tx = (*Tx)(nil)
 
-// Commit applies the transaction and returns its changes.
-func (t *Tx) Commit() (*Batch, error) {
+// Ledger returns the store as a ledger.Store.
+func (s *Store) Ledger() ledger.Store { return txnStore{s} }
+
+type txnStore struct{ s *Store }
+
+func (t txnStore) Begin(context.Context) (ledger.Txn, error) { return t.s.Begin(), nil }
+
+var _ ledger.Txn = (*Tx)(nil)
+
+// Commit applies the transaction. Batch then returns its changes, to
+// persist.
+func (t *Tx) Commit() error {
+	_, err := t.CommitBatch()
+	return err
+}
+
+// Batch returns the changes of a committed transaction (nil before).
+func (t *Tx) Batch() *Batch { return t.batch }
+
+// CommitBatch applies the transaction and returns its changes.
+func (t *Tx) CommitBatch() (*Batch, error) {
 	if t.done {
 		return nil, ErrDone
 	}
@@ -165,16 +185,18 @@ func (t *Tx) Commit() (*Batch, error) {
 	sortRows(b.Current)
 	sortRows(b.Past)
 	t.s.apply(b)
+	t.batch = b
 	t.end()
 	return b, nil
 }
 
 // Rollback drops the transaction's changes. It may be called after
 // Commit (it does nothing then).
-func (t *Tx) Rollback() {
+func (t *Tx) Rollback() error {
 	if !t.done {
 		t.end()
 	}
+	return nil
 }
 
 func (t *Tx) end() {

@@ -20,6 +20,42 @@ CREATE TABLE items (id BLOB PRIMARY KEY, rev INTEGER NOT NULL, box BLOB NOT NULL
 CREATE TABLE history (id BLOB NOT NULL, rev INTEGER NOT NULL, box BLOB NOT NULL, PRIMARY KEY (id, rev)) WITHOUT ROWID;
 `
 
+// Store is a ledger.Store over a SQLite database holding Schema.
+type Store struct{ DB *sql.DB }
+
+var _ ledger.Store = Store{}
+
+// Begin implements ledger.Store with an immediate transaction (the DSN's
+// _txlock), so that read-modify-write transactions do not deadlock.
+func (s Store) Begin(ctx context.Context) (ledger.Txn, error) {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Txn{Tx: Wrap(tx), sqlTx: tx}, nil
+}
+
+// Txn is a transaction begun by Store.
+type Txn struct {
+	*Tx
+	sqlTx *sql.Tx
+}
+
+// SQL returns the SQLite transaction, for tables other than the ledger's.
+func (t *Txn) SQL() *sql.Tx { return t.sqlTx }
+
+// Commit implements ledger.Txn.
+func (t *Txn) Commit() error { return t.sqlTx.Commit() }
+
+// Rollback implements ledger.Txn.
+func (t *Txn) Rollback() error {
+	err := t.sqlTx.Rollback()
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
 // Tx is a ledger.Tx over an open SQLite transaction, which the caller
 // begins, commits and may use for tables of its own. Statements are
 // prepared once per transaction, so that a write of 10k rows parses each
