@@ -23,12 +23,12 @@ import (
 func bigVault(ctx context.Context, o *options, url, dir string) (*bigStats, error) {
 	b := &bigStats{Items: o.items}
 	vdir := filepath.Join(dir, "big-0")
-	created, err := vault.Create(vdir, password, vault.CreateOptions{KDF: benchKDF})
+	created, err := vault.Create(vdir, password, vault.CreateOptions{KDF: benchKDF}, vaultOpts()...)
 	if err != nil {
 		return nil, err
 	}
 	defer created.Login.Wipe()
-	v, err := vault.Open(vdir)
+	v, err := vault.Open(vdir, vaultOpts()...)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func bigVault(ctx context.Context, o *options, url, dir string) (*bigStats, erro
 		ncfg.DeviceName = fmt.Sprintf("bench new device %d", r+1)
 		sk := *created.SecretKey
 		t0 := time.Now()
-		rep, err := syncclient.Setup(ctx, &syncclient.SetupOptions{Dir: ndir, AccountID: created.AccountID, SecretKey: &sk, Config: ncfg, Password: password})
+		rep, err := syncclient.Setup(ctx, &syncclient.SetupOptions{Dir: ndir, AccountID: created.AccountID, SecretKey: &sk, Config: ncfg, Password: password, Vault: vaultOpts()})
 		d := time.Since(t0).Seconds()
 		if err != nil {
 			return nil, fmt.Errorf("setup: %w", err)
@@ -140,7 +140,7 @@ func bigVault(ctx context.Context, o *options, url, dir string) (*bigStats, erro
 }
 
 func countItems(dir string) (int, error) {
-	v, err := vault.Open(dir)
+	v, err := vault.Open(dir, vaultOpts()...)
 	if err != nil {
 		return 0, err
 	}

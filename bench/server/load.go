@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -158,13 +159,13 @@ func createAccounts(ctx context.Context, o *options, url, dir string, st *backen
 	err := workers(n, par, func(i int) error {
 		a := &account{idx: i, src: accountAddr(i)}
 		vdir := filepath.Join(dir, fmt.Sprintf("acct-%04d", i))
-		created, err := vault.Create(vdir, password, vault.CreateOptions{KDF: benchKDF})
+		created, err := vault.Create(vdir, password, vault.CreateOptions{KDF: benchKDF}, vaultOpts()...)
 		if err != nil {
 			return err
 		}
 		defer created.Login.Wipe()
 		a.id, a.login = created.AccountID, *created.Login
-		v, err := vault.Open(vdir)
+		v, err := vault.Open(vdir, vaultOpts()...)
 		if err != nil {
 			return err
 		}
@@ -448,4 +449,11 @@ func pushLoad(ctx context.Context, devs []*device, mode string, op func(context.
 		logf("%d pushes failed, the first with: %v", errs, firstErr)
 	}
 	return ps, nil
+}
+
+// vaultOpts are the options the simulated devices' vaults are opened
+// with: their Secret Key files in the run's state directory, where the
+// keyhold commands it starts put theirs too (XDG_STATE_HOME).
+func vaultOpts() []vault.Option {
+	return []vault.Option{vault.WithSecretKeyDir(filepath.Join(os.Getenv("XDG_STATE_HOME"), "keyhold", "secret-keys"))}
 }

@@ -141,7 +141,7 @@ func startAgent(t testing.TB) (*Client, string, []byte) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "v")
 	pw := []byte("correct horse battery")
-	if _, err := vault.Create(dir, pw, vault.CreateOptions{KDF: testKDF}); err != nil {
+	if _, err := vault.Create(dir, pw, vault.CreateOptions{KDF: testKDF}, testOpts()...); err != nil {
 		t.Fatal(err)
 	}
 	sess := openSession(t, dir, pw)
@@ -171,7 +171,7 @@ func startAgent(t testing.TB) (*Client, string, []byte) {
 // openSession opens the vault as a command without the agent does.
 func openSession(t testing.TB, dir string, pw []byte) *vault.Session {
 	t.Helper()
-	v, err := vault.Open(dir)
+	v, err := vault.Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

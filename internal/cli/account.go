@@ -159,7 +159,7 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 					return err
 				}
 			}
-			created, err := vault.Create(c.vaultDir, pw, vault.CreateOptions{Email: email, KDF: p})
+			created, err := vault.Create(c.vaultDir, pw, vault.CreateOptions{Email: email, KDF: p}, c.vaultOpts()...)
 			if err != nil {
 				return err
 			}

@@ -143,7 +143,7 @@ func (c *cmdEnv) agentCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "error: %v\n", err)
 				return err
 			}
-			v, err := vault.Open(c.vaultDir)
+			v, err := vault.Open(c.vaultDir, c.vaultOpts()...)
 			if err != nil {
 				return fail(err)
 			}

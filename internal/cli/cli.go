@@ -20,6 +20,7 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/keystore"
 	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -50,6 +51,9 @@ type cmdEnv struct {
 	passwordFile string
 	jsonOut      bool
 	keystoreFlag string
+	// newKeystore is where a device this command creates keeps its
+	// Secret Key (applyKeystore resolves --keystore into it).
+	newKeystore keystore.Mode
 
 	lines   *bufio.Reader
 	ctx     context.Context
@@ -232,7 +236,7 @@ func (c *cmdEnv) password(prompt string) ([]byte, error) {
 
 // openVault opens the vault directory.
 func (c *cmdEnv) openVault() (*vault.Vault, error) {
-	return vault.Open(c.vaultDir)
+	return vault.Open(c.vaultDir, c.vaultOpts()...)
 }
 
 // localSession is a vault.Session that also closes its vault.

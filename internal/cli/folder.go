@@ -34,7 +34,7 @@ func (c *cmdEnv) setupFromFolder(path string, k *kit.Kit) error {
 	id := keys.AccountID(k.AccountID)
 	sk := keys.SecretKey(k.SecretKey)
 	defer sk.Wipe()
-	src, err := vault.PrepareFolderSetup(path, id, &sk)
+	src, err := vault.PrepareFolderSetup(path, id, &sk, c.vaultOpts()...)
 	if err != nil {
 		return err
 	}

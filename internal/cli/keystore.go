@@ -34,13 +34,13 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 			if err := keystore.Available(); err != nil {
 				return exitError{fmt.Errorf("--keystore os: %w; use --keystore file to keep the Secret Key in a file instead", err), ExitUnavailable}
 			}
-			vault.NewDeviceKeystore = keystore.OS
+			c.newKeystore = keystore.OS
 		case keystore.File:
-			vault.NewDeviceKeystore = keystore.File
+			c.newKeystore = keystore.File
 		default:
-			vault.NewDeviceKeystore = keystore.File
+			c.newKeystore = keystore.File
 			if keystore.Available() == nil {
-				vault.NewDeviceKeystore = keystore.OS
+				c.newKeystore = keystore.OS
 			}
 		}
 		return nil
@@ -70,7 +70,7 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 	} else {
 		where := "a file outside the vault directory"
 		if _, entry, err := vault.SecretsPlace(c.vaultDir); err == nil && entry != "" {
-			if f, err := vault.SecretKeyFile(entry); err == nil {
+			if f, err := secretKeyFile(entry); err == nil {
 				where = f
 			}
 		}
@@ -111,7 +111,7 @@ func (c *cmdEnv) secretsWhere(v *vault.Vault) secretsPlace {
 	}
 	where := filepath.Join(c.vaultDir, vault.DeviceFile)
 	if entry != "" {
-		if f, err := vault.SecretKeyFile(entry); err == nil {
+		if f, err := secretKeyFile(entry); err == nil {
 			where = f
 		}
 	}

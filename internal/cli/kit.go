@@ -237,7 +237,7 @@ is refused.`,
 				}
 				return c.setupFromServer(&sf, keys.AccountID(k.AccountID), &sk)
 			}
-			src, err := vault.PrepareSetup(from, keys.AccountID(k.AccountID), &sk, k.SyncLocation)
+			src, err := vault.PrepareSetup(from, keys.AccountID(k.AccountID), &sk, k.SyncLocation, c.vaultOpts()...)
 			if err != nil {
 				return err
 			}

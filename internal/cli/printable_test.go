@@ -114,11 +114,11 @@ func TestServerStringsArePrintable(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "vault")
 	pw := []byte("correct horse battery staple")
-	created, err := vault.Create(dir, pw, vault.CreateOptions{KDF: keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}})
+	created, err := vault.Create(dir, pw, vault.CreateOptions{KDF: keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}}, (&cmdEnv{}).vaultOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.Open(dir)
+	v, err := vault.Open(dir, (&cmdEnv{}).vaultOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,8 +57,8 @@ func (f *serverFlags) config() (*syncclient.Config, error) {
 }
 
 // removeVault undoes a vault this command created and could not register.
-func removeVault(dir string) {
-	_ = vault.ForgetDevice(dir) // its key store entry, if it has one
+func (c *cmdEnv) removeVault(dir string) {
+	_ = vault.ForgetDevice(dir, c.vaultOpts()...) // its key store entry, if it has one
 	for _, name := range []string{vault.DBFile, vault.DBFile + "-wal", vault.DBFile + "-shm", vault.DeviceFile, syncclient.ConfigFile} {
 		os.Remove(filepath.Join(dir, name))
 	}
@@ -69,7 +69,7 @@ func removeVault(dir string) {
 func (c *cmdEnv) registerNew(sf *serverFlags, created *vault.Created, email string) (err error) {
 	defer func() {
 		if err != nil {
-			removeVault(c.vaultDir)
+			c.removeVault(c.vaultDir)
 			err = fmt.Errorf("%w; the new vault was removed, nothing was created", err)
 		}
 	}()
@@ -745,7 +745,7 @@ func (c *cmdEnv) setupFromServer(sf *serverFlags, id keys.AccountID, sk *keys.Se
 		return err
 	}
 	defer keys.Wipe(pw)
-	rep, err := syncclient.Setup(c.ctx, &syncclient.SetupOptions{Dir: c.vaultDir, AccountID: id, SecretKey: sk, Config: cfg, Password: pw})
+	rep, err := syncclient.Setup(c.ctx, &syncclient.SetupOptions{Dir: c.vaultDir, AccountID: id, SecretKey: sk, Config: cfg, Password: pw, Vault: c.vaultOpts()})
 	if err != nil {
 		if vault.Exists(c.vaultDir) {
 			// The vault was written and checked; only the first sync

@@ -79,7 +79,7 @@ func TestServerReplaysOldEnvelope(t *testing.T) {
 	if !errors.Is(err, vault.ErrOldEnvelope) || !strings.HasPrefix(err.Error(), "the server sent an account key envelope older than one this device already adopted (epoch 1 < 2)") {
 		t.Fatalf("sync against the replayed envelope: %v", err)
 	}
-	v, err := vault.Open(b.dir)
+	v, err := vault.Open(b.dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,9 @@ type SetupOptions struct {
 	Config    *Config // server, fingerprint, device id and name
 	Password  []byte
 	Email     string
+	// Vault are the options the new vault is created and opened with
+	// (where the Secret Key goes).
+	Vault []vault.Option
 }
 
 // Setup makes a new device's vault from the server (the kit's steps 7–9):
@@ -175,14 +178,14 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 		return nil, err
 	}
 	if err := vault.CreateJoined(o.Dir, &vault.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
-		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}); err != nil {
+		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}, o.Vault...); err != nil {
 		return nil, err
 	}
 	if err := o.Config.Save(o.Dir); err != nil {
 		return nil, err
 	}
 	// Check the download against the manifest the devices signed.
-	v, err := vault.Open(o.Dir)
+	v, err := vault.Open(o.Dir, o.Vault...)
 	if err != nil {
 		return nil, err
 	}

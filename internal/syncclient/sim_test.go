@@ -62,9 +62,9 @@ func startServer(t testing.TB) *testServer {
 	return &testServer{url: hs.URL, st: st, db: db}
 }
 
-func openDevice(t testing.TB, dir string, pw []byte) *device {
+func openDevice(t testing.TB, dir string, pw []byte, opts ...vault.Option) *device {
 	t.Helper()
-	v, err := vault.Open(dir)
+	v, err := vault.Open(dir, append(testOpts(), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +90,15 @@ func openDevice(t testing.TB, dir string, pw []byte) *device {
 
 // newAccount creates an account on the server from a new vault and
 // returns its first device and what other devices need to join.
-func newAccount(t testing.TB, ts *testServer, root string) (*device, *vault.Created) {
+func newAccount(t testing.TB, ts *testServer, root string, opts ...vault.Option) (*device, *vault.Created) {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(root, "dev0")
-	created, err := vault.Create(dir, testPassword, vault.CreateOptions{KDF: testKDF})
+	created, err := vault.Create(dir, testPassword, vault.CreateOptions{KDF: testKDF}, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.Open(dir)
+	v, err := vault.Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +120,10 @@ func newAccount(t testing.TB, ts *testServer, root string) (*device, *vault.Crea
 		t.Fatal(err)
 	}
 	v.Close()
-	return openDevice(t, dir, testPassword), created
+	return openDevice(t, dir, testPassword, opts...), created
 }
 
-func joinDevice(t testing.TB, ts *testServer, root string, n int, created *vault.Created) *device {
+func joinDevice(t testing.TB, ts *testServer, root string, n int, created *vault.Created, opts ...vault.Option) *device {
 	t.Helper()
 	dir := filepath.Join(root, fmt.Sprintf("dev%d", n))
 	cfg, err := NewConfig(ts.url, "")
@@ -132,10 +132,10 @@ func joinDevice(t testing.TB, ts *testServer, root string, n int, created *vault
 	}
 	cfg.DeviceName = fmt.Sprintf("device %d", n)
 	sk := *created.SecretKey
-	if _, err := Setup(context.Background(), &SetupOptions{Dir: dir, AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword}); err != nil {
+	if _, err := Setup(context.Background(), &SetupOptions{Dir: dir, AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Vault: testOpts()}); err != nil {
 		t.Fatal(err)
 	}
-	return openDevice(t, dir, testPassword)
+	return openDevice(t, dir, testPassword, opts...)
 }
 
 // written records every value a device wrote to a field of an item.
@@ -157,20 +157,21 @@ func runSimulation(t *testing.T, ndev, steps int, seed uint64) {
 	ctx := context.Background()
 	ts := startServer(t)
 	root := t.TempDir()
-	d0, created := newAccount(t, ts, root)
+	// One simulated clock for the test's edits and the vaults' own
+	// (trash, restore): every reading is a second after the one before.
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time {
+		clock = clock.Add(time.Second)
+		return clock
+	}
+	d0, created := newAccount(t, ts, root, vault.WithClock(now))
 	devs := []*device{d0}
 	for i := 1; i < ndev; i++ {
-		devs = append(devs, joinDevice(t, ts, root, i, created))
+		devs = append(devs, joinDevice(t, ts, root, i, created, vault.WithClock(now)))
 	}
 	rng := rand.New(rand.NewPCG(seed, 42))
 	var log []written
 	fields := []string{"username", "password", "website-note", "pin"}
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	vault.Now = func() time.Time {
-		clock = clock.Add(time.Second)
-		return clock
-	}
-	defer func() { vault.Now = func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) } }()
 	conflicts := 0
 	for step := range steps {
 		d := devs[rng.IntN(len(devs))]
@@ -180,7 +181,7 @@ func runSimulation(t *testing.T, ndev, steps int, seed uint64) {
 		}
 		switch r := rng.IntN(10); {
 		case r < 2 || len(es) == 0:
-			it := item.New(item.Login, fmt.Sprintf("item %d", step), vault.Now())
+			it := item.New(item.Login, fmt.Sprintf("item %d", step), now())
 			v := fmt.Sprintf("user-%d", step)
 			it.Set("username", v, item.Text)
 			added, err := d.s.Add(ctx, it)
@@ -199,7 +200,7 @@ func runSimulation(t *testing.T, ndev, steps int, seed uint64) {
 			} else {
 				it.Set(f, v, item.Hidden)
 			}
-			it.Modified = vault.Now()
+			it.Modified = now()
 			if _, err := d.s.Put(ctx, e.ID, e.Revision, it); err != nil {
 				t.Fatalf("step %d: edit: %v", step, err)
 			}

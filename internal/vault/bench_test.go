@@ -15,10 +15,10 @@ import (
 func benchVault(b *testing.B, n int) string {
 	b.Helper()
 	dir := filepath.Join(b.TempDir(), "v")
-	if _, err := Create(dir, []byte("pw"), CreateOptions{KDF: testKDF}); err != nil {
+	if _, err := Create(dir, []byte("pw"), CreateOptions{KDF: testKDF}, testOpts()...); err != nil {
 		b.Fatal(err)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func BenchmarkOpenSearch(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
 			dir := benchVault(b, n)
-			v, err := Open(dir)
+			v, err := Open(dir, testOpts()...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func BenchmarkSearchWarm(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
 			dir := benchVault(b, n)
-			v, _ := Open(dir)
+			v, _ := Open(dir, testOpts()...)
 			defer v.Close()
 			s, _ := v.Unlock([]byte("pw"))
 			s.List(context.Background(), All)
@@ -98,7 +98,7 @@ func BenchmarkSearchWarm(b *testing.B) {
 // BenchmarkAdd is one item added in its own transaction (durable commit).
 func BenchmarkAdd(b *testing.B) {
 	dir := benchVault(b, 10_000)
-	v, _ := Open(dir)
+	v, _ := Open(dir, testOpts()...)
 	defer v.Close()
 	s, _ := v.Unlock([]byte("pw"))
 	s.List(context.Background(), All)
@@ -117,7 +117,7 @@ func BenchmarkAdd(b *testing.B) {
 // socket costs.
 func BenchmarkResolveWarm(b *testing.B) {
 	dir := benchVault(b, 10_000)
-	v, _ := Open(dir)
+	v, _ := Open(dir, testOpts()...)
 	defer v.Close()
 	s, _ := v.Unlock([]byte("pw"))
 	s.List(context.Background(), All)
@@ -135,7 +135,7 @@ func BenchmarkResolveCold(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
 			dir := benchVault(b, n)
-			v, _ := Open(dir)
+			v, _ := Open(dir, testOpts()...)
 			defer v.Close()
 			s, _ := v.Unlock([]byte("pw"))
 			ak, kv := s.AccountKey()

@@ -48,7 +48,7 @@ type DeviceInfo struct {
 	KDFFloor keys.KDFParams
 	// Keystore is where the Secret Key is kept: keystore.OS or
 	// keystore.File. Empty for a device being created, which then goes
-	// where NewDeviceKeystore says.
+	// where WithNewKeystore says.
 	Keystore keystore.Mode
 	// keystoreItem is the key store entry holding the Secret Key, and
 	// supersedes an entry to delete once this file is in place (the
@@ -59,13 +59,7 @@ type DeviceInfo struct {
 // ErrNoDevice means the vault directory has no device secrets.
 var ErrNoDevice = errors.New("this device has no Secret Key for the vault")
 
-// NewDeviceKeystore is where devices created by this process keep their
-// Secret Key: keystore.OS or keystore.File (the command line resolves
-// keystore.Auto before it sets this). Existing devices keep theirs where
-// their device file says.
-var NewDeviceKeystore = keystore.File
-
-func readDevice(path string) (*DeviceInfo, error) {
+func (sc secrets) readDevice(path string) (*DeviceInfo, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -81,19 +75,19 @@ func readDevice(path string) (*DeviceInfo, error) {
 	if di.Keystore == keystore.File && di.keystoreItem == "" && !strings.HasSuffix(path, ".next") {
 		// A device file from before Secret Key files: the key moves out
 		// of the vault directory on first use.
-		if err := writeDevice(path, di); err != nil {
+		if err := sc.writeDevice(path, di); err != nil {
 			di.SecretKey.Wipe()
 			return nil, fmt.Errorf("moving this device's Secret Key out of the vault directory: %w", err)
 		}
 		return di, nil
 	}
 	if di.keystoreItem != "" {
-		st := storeFor(di.Keystore)
+		st := sc.store(di.Keystore)
 		secret, err := st.Get(di.keystoreItem)
 		if err != nil {
 			if errors.Is(err, keystore.ErrNotFound) {
 				if di.Keystore == keystore.File {
-					file, _ := SecretKeyFile(di.keystoreItem)
+					file, _ := sc.keyFile(di.keystoreItem)
 					return nil, fmt.Errorf("%w: %s says the Secret Key is in %s, but that file is gone (a vault directory copied from elsewhere carries no Secret Key); set this device up from your recovery kit (keyhold setup --kit KIT --from VAULT)", ErrNoDevice, path, file)
 				}
 				return nil, fmt.Errorf("%w: %s says the Secret Key is in the system key store, but the entry is gone; set this device up again from your recovery kit (keyhold setup)", ErrNoDevice, path)
@@ -106,7 +100,7 @@ func readDevice(path string) (*DeviceInfo, error) {
 		defer clear(secret)
 		if di.SecretKey, err = keys.ParseSecretKey(string(secret)); err != nil {
 			if di.Keystore == keystore.File {
-				name, _ := SecretKeyFile(di.keystoreItem)
+				name, _ := sc.keyFile(di.keystoreItem)
 				return nil, fmt.Errorf("the Secret Key file %s is damaged: %w", name, err)
 			}
 			return nil, fmt.Errorf("the system key store's entry %q is damaged: %w", di.keystoreItem, err)
@@ -117,7 +111,7 @@ func readDevice(path string) (*DeviceInfo, error) {
 			// rotation, a move to a file, removing it) takes the other's
 			// Secret Key away. The old entry stays for its own directory.
 			di.keystoreItem = ""
-			if err := writeDevice(path, di); err != nil {
+			if err := sc.writeDevice(path, di); err != nil {
 				return nil, err
 			}
 		}
@@ -126,7 +120,7 @@ func readDevice(path string) (*DeviceInfo, error) {
 			// and so does the note to delete it.
 			if err := st.Delete(di.supersedes); err == nil {
 				di.supersedes = ""
-				_ = writeDevice(path, di)
+				_ = sc.writeDevice(path, di)
 			}
 		}
 	}
@@ -190,17 +184,17 @@ func keystoreName(path string, di *DeviceInfo) string {
 	return fmt.Sprintf("device %s %x", di.AccountID, h.Sum(nil)[:8])
 }
 
-func writeDevice(path string, di *DeviceInfo) error {
+func (sc secrets) writeDevice(path string, di *DeviceInfo) error {
 	d := device{Version: 1, AccountID: di.AccountID.String(),
 		Email: di.Email, SyncLocation: di.SyncLocation, KDFFloor: di.KDFFloor}
 	mode := di.Keystore
 	if mode == "" {
-		mode = NewDeviceKeystore
+		mode = sc.mode
 	}
 	if mode != keystore.OS {
 		mode = keystore.File
 	}
-	st := storeFor(mode)
+	st := sc.store(mode)
 	name := keystoreName(path, di)
 	next := strings.HasSuffix(path, ".next")
 	cur, _ := readDeviceFile(strings.TrimSuffix(path, ".next"))
@@ -260,7 +254,7 @@ func writeDeviceJSON(path string, d *device) error {
 
 // removeDeviceFile removes a device file and the key store entry it
 // names, unless the device file it was to replace names that entry too.
-func removeDeviceFile(path string) {
+func (sc secrets) removeDeviceFile(path string) {
 	if d, err := readDeviceFile(path); err == nil && d.KeystoreItem != "" {
 		shared := false
 		if main := strings.TrimSuffix(path, ".next"); main != path {
@@ -268,7 +262,7 @@ func removeDeviceFile(path string) {
 			shared = err == nil && cur.KeystoreItem == d.KeystoreItem
 		}
 		if !shared {
-			_ = storeFor(keystore.Mode(d.Keystore)).Delete(d.KeystoreItem)
+			_ = sc.store(keystore.Mode(d.Keystore)).Delete(d.KeystoreItem)
 		}
 	}
 	os.Remove(path)
@@ -292,11 +286,11 @@ func readDeviceFile(path string) (*device, error) {
 // the recovery kit carries to new devices.
 func (v *Vault) SetSyncLocation(loc string) error {
 	path := filepath.Join(v.Dir, DeviceFile)
-	di, err := readDevice(path)
+	di, err := v.opts.sec.readDevice(path)
 	if err != nil {
 		return err
 	}
 	defer di.SecretKey.Wipe()
 	di.SyncLocation = loc
-	return writeDevice(path, di)
+	return v.opts.sec.writeDevice(path, di)
 }

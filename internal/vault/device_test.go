@@ -20,10 +20,10 @@ func TestLeftoverNextDeviceFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDevice(path+".next", &DeviceInfo{AccountID: c.AccountID, SecretKey: other, KDFFloor: testKDF}); err != nil {
+	if err := newOptions(testOpts()).sec.writeDevice(path+".next", &DeviceInfo{AccountID: c.AccountID, SecretKey: other, KDFFloor: testKDF}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

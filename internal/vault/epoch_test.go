@@ -50,7 +50,7 @@ func TestOldEnvelopeAfterPasswordChangeRefused(t *testing.T) {
 	if oe.Epoch != 1 || oe.Adopted != 2 || !strings.HasPrefix(err.Error(), "the server sent") {
 		t.Fatalf("message %q (epochs %d, %d)", err, oe.Epoch, oe.Adopted)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestPreviousVersionEnvelope(t *testing.T) {
 	if _, err := s.Vault().db.Exec(`UPDATE meta SET v = ? WHERE k = 'envelope'`, env1.Marshal()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestPreviousVersionRollbackRefused(t *testing.T) {
 	if changed, err := s.adoptEnvelope(ctx, older.Marshal(), fromFolder); !errors.Is(err, ErrOldEnvelope) || changed {
 		t.Fatalf("the same from a sync folder: %v, %v; want ErrOldEnvelope", changed, err)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestMigrationWaitsForPendingPreviousVersion(t *testing.T) {
 		t.Fatalf("after the new password: version %d epoch %d, want migrated to epoch 1", env.Version, env.Epoch)
 	}
 	s.Close()
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestFolderRewindKeepsNewPassword(t *testing.T) {
 	if e := B.sess.Vault().Envelope().Epoch; e != epoch {
 		t.Fatalf("B's epoch went from %d to %d", epoch, e)
 	}
-	v, err := Open(B.dir)
+	v, err := Open(B.dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,10 @@ import (
 // folder: nothing new (the common case), and one edited item.
 func BenchmarkFolderSync10k(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "v")
-	if _, err := Create(dir, []byte("pw"), CreateOptions{KDF: testKDF}); err != nil {
+	if _, err := Create(dir, []byte("pw"), CreateOptions{KDF: testKDF}, testOpts()...); err != nil {
 		b.Fatal(err)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func TestFolderForgedFilesIgnored(t *testing.T) {
 	}
 	// A new device sets up from the genuine newest key file.
 	c := &simDevice{dir: filepath.Join(t.TempDir(), "dev-new"), folder: B.folder}
-	src, err := PrepareFolderSetup(c.folder, acct, A.sess.secretKey(t))
+	src, err := PrepareFolderSetup(c.folder, acct, A.sess.secretKey(t), testOpts()...)
 	if err != nil {
 		t.Fatalf("setup with a forged newest key file: %v", err)
 	}

@@ -26,6 +26,7 @@ type FolderSource struct {
 	sk   *keys.SecretKey
 	kfs  []*folder.KeyFile // candidates, newest first, whose envelope fits the Secret Key
 	all  []*folder.KeyFile // every key file of the account
+	opts []Option
 }
 
 // maxSetupEnvelopes bounds how many distinct envelopes setup opens with
@@ -37,7 +38,7 @@ const maxSetupEnvelopes = 3
 // A file that is not genuine (anyone who can write to the folder can put
 // one there) must not block setup: the newest file that fits is tried
 // first, and Complete moves on to the next if it does not authenticate.
-func PrepareFolderSetup(path string, id keys.AccountID, sk *keys.SecretKey) (*FolderSource, error) {
+func PrepareFolderSetup(path string, id keys.AccountID, sk *keys.SecretKey, o ...Option) (*FolderSource, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func PrepareFolderSetup(path string, id keys.AccountID, sk *keys.SecretKey) (*Fo
 	}
 	k := new(keys.SecretKey)
 	*k = *sk
-	return &FolderSource{path: abs, sc: sc, id: id, sk: k, kfs: cands, all: all}, nil
+	return &FolderSource{path: abs, sc: sc, id: id, sk: k, kfs: cands, all: all, opts: o}, nil
 }
 
 // Close wipes the Secret Key copy.
@@ -211,13 +212,13 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			}
 		}
 		return putU64(ctx, tx, metaFolderLamport, res.Lamport)
-	}, s.keys(), env.KeyVersion, 1, di)
+	}, s.keys(), env.KeyVersion, 1, di, newOptions(f.opts).sec)
 	if err != nil {
 		return nil, err
 	}
 	rep = &FolderReport{Added: len(cur), Devices: len(f.sc.Devices)}
 	// The vault is in place; a first sync writes this device's snapshot.
-	v, err := Open(dest)
+	v, err := Open(dest, f.opts...)
 	if err != nil {
 		return rep, err
 	}

@@ -289,7 +289,7 @@ func newSimWorld(t *testing.T, seed uint64, n int) *simWorld {
 	base := t.TempDir()
 	first := &simDevice{dir: filepath.Join(base, "dev0"), folder: filepath.Join(base, "folder0")}
 	os.MkdirAll(first.folder, 0o700)
-	c, err := Create(first.dir, []byte(w.pw), CreateOptions{KDF: testKDF})
+	c, err := Create(first.dir, []byte(w.pw), CreateOptions{KDF: testKDF}, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func newSimWorld(t *testing.T, seed uint64, n int) *simWorld {
 			skew: time.Duration(w.r.IntN(7200)-3600) * time.Second}
 		os.MkdirAll(d.folder, 0o700)
 		w.copyFiles(first.folder, d.folder, false)
-		src, err := PrepareFolderSetup(d.folder, c.AccountID, c.SecretKey)
+		src, err := PrepareFolderSetup(d.folder, c.AccountID, c.SecretKey, testOpts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,7 +492,7 @@ func runSim(t *testing.T, seed uint64, devices, steps int, keyOps bool) *simWorl
 			common = append(common, w.pws[i])
 		}
 		for i, d := range w.devs {
-			v, err := Open(d.dir)
+			v, err := Open(d.dir, testOpts()...)
 			if err != nil {
 				t.Fatal(err)
 			}

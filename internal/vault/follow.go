@@ -125,7 +125,7 @@ func (v *Vault) promotePending(env *format.Envelope, di *DeviceInfo) error {
 	if env.KDF.Time > di.KDFFloor.Time || env.KDF.MemoryKiB > di.KDFFloor.MemoryKiB {
 		ndi := *di
 		ndi.KDFFloor = keys.KDFParams{Time: max(env.KDF.Time, di.KDFFloor.Time), MemoryKiB: max(env.KDF.MemoryKiB, di.KDFFloor.MemoryKiB), Threads: env.KDF.Threads}
-		return writeDevice(filepath.Join(v.Dir, DeviceFile), &ndi)
+		return v.opts.sec.writeDevice(filepath.Join(v.Dir, DeviceFile), &ndi)
 	}
 	return nil
 }

@@ -16,10 +16,11 @@ func FuzzParseDevice(f *testing.F) {
 		}
 		// What parses survives a write and a read.
 		dir := t.TempDir()
-		if err := writeDevice(dir+"/d", di); err != nil {
+		sc := newOptions([]Option{WithSecretKeyDir(dir + "/keys")}).sec
+		if err := sc.writeDevice(dir+"/d", di); err != nil {
 			t.Fatal(err)
 		}
-		di2, err := readDevice(dir + "/d")
+		di2, err := sc.readDevice(dir + "/d")
 		if err != nil || di2.AccountID != di.AccountID || *di2.SecretKey != *di.SecretKey {
 			t.Fatalf("device file does not round-trip: %v", err)
 		}

@@ -34,7 +34,7 @@ type Join struct {
 // until the key check verifies and every revision opens, bound to its item
 // and revision; the vault is built under a temporary name and renamed into
 // place, so a failure leaves nothing behind.
-func CreateJoined(dir string, j *Join) error {
+func CreateJoined(dir string, j *Join, o ...Option) error {
 	if Exists(dir) {
 		return fmt.Errorf("%w: %s", ErrVaultExists, dir)
 	}
@@ -158,5 +158,5 @@ func CreateJoined(dir string, j *Join) error {
 			}
 		}
 		return nil
-	}, s.keys(), env.KeyVersion, 1, di)
+	}, s.keys(), env.KeyVersion, 1, di, newOptions(o).sec)
 }

@@ -76,7 +76,7 @@ func (s *Session) ChangePassword(ctx context.Context, newPw []byte, p keys.KDFPa
 	s.v.meta.envelope = env
 	if p.Time > di.KDFFloor.Time || p.MemoryKiB > di.KDFFloor.MemoryKiB {
 		di.KDFFloor = keys.KDFParams{Time: max(p.Time, di.KDFFloor.Time), MemoryKiB: max(p.MemoryKiB, di.KDFFloor.MemoryKiB), Threads: p.Threads}
-		return writeDevice(filepath.Join(s.v.Dir, DeviceFile), di)
+		return s.v.opts.sec.writeDevice(filepath.Join(s.v.Dir, DeviceFile), di)
 	}
 	return nil
 }
@@ -325,11 +325,11 @@ func (s *Session) commitRotated(tx *sql.Tx, di *DeviceInfo, nsk *keys.SecretKey,
 	if kdf.Time > ndi.KDFFloor.Time || kdf.MemoryKiB > ndi.KDFFloor.MemoryKiB {
 		ndi.KDFFloor = kdf
 	}
-	if err := writeDevice(devPath+".next", &ndi); err != nil {
+	if err := s.v.opts.sec.writeDevice(devPath+".next", &ndi); err != nil {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
-		removeDeviceFile(devPath + ".next") // and its key store entry
+		s.v.opts.sec.removeDeviceFile(devPath + ".next") // and its key store entry
 		return false, s.damaged(err)
 	}
 	if err := os.Rename(devPath+".next", devPath); err != nil {

@@ -126,10 +126,10 @@ func (v *Vault) MoveSecrets(mode keystore.Mode) error {
 	old, oldMode := di.keystoreItem, di.Keystore
 	moved := *di
 	moved.Keystore, moved.keystoreItem, moved.supersedes = mode, "", ""
-	if err := writeDevice(path, &moved); err != nil {
+	if err := v.opts.sec.writeDevice(path, &moved); err != nil {
 		return err
 	}
-	back, err := readDevice(path)
+	back, err := v.opts.sec.readDevice(path)
 	if err != nil {
 		return fmt.Errorf("the Secret Key could not be read back from its new place: %w", err)
 	}
@@ -139,7 +139,7 @@ func (v *Vault) MoveSecrets(mode keystore.Mode) error {
 		return errors.New("the Secret Key read back from its new place differs; it was left in both places")
 	}
 	if old != "" {
-		return storeFor(oldMode).Delete(old)
+		return v.opts.sec.store(oldMode).Delete(old)
 	}
 	return nil
 }
@@ -147,10 +147,14 @@ func (v *Vault) MoveSecrets(mode keystore.Mode) error {
 // ForgetDevice deletes a vault directory's key store entry, if its device
 // keeps one. Call it before removing the directory's device file. The
 // "kit" entries stay: they are the recovery kit, which outlives a device.
-func ForgetDevice(dir string) error {
+func ForgetDevice(dir string, o ...Option) error {
+	return newOptions(o).sec.forgetDevice(dir)
+}
+
+func (sc secrets) forgetDevice(dir string) error {
 	mode, item, err := SecretsPlace(dir)
 	if err != nil || item == "" {
 		return nil
 	}
-	return storeFor(mode).Delete(item)
+	return sc.store(mode).Delete(item)
 }

@@ -186,7 +186,7 @@ func TestManifestMigrationRefusesDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

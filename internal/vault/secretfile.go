@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 
 	"github.com/keyhold/keyhold/internal/atomicfile"
 	"github.com/keyhold/keyhold/internal/keystore"
@@ -19,38 +17,6 @@ import (
 // like the key store's entries (one per vault directory and Secret Key, so
 // several vaults coexist and a rotation writes beside the old key).
 
-// SecretKeyDir is the directory of the Secret Key files:
-// $XDG_STATE_HOME/keyhold/secret-keys, else ~/.local/state/keyhold/
-// secret-keys (on macOS and Windows, the user's configuration directory
-// instead of ~/.local/state).
-func SecretKeyDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "keyhold", "secret-keys"), nil
-	}
-	switch runtime.GOOS {
-	case "darwin", "windows", "ios":
-		d, err := os.UserConfigDir()
-		if err != nil {
-			return "", fmt.Errorf("finding the directory for Secret Key files: %w", err)
-		}
-		return filepath.Join(d, "keyhold", "secret-keys"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the directory for Secret Key files (set XDG_STATE_HOME or HOME): %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "keyhold", "secret-keys"), nil
-}
-
-// SecretKeyFile is the path of the Secret Key file for entry name.
-func SecretKeyFile(name string) (string, error) {
-	dir, err := SecretKeyDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, strings.ReplaceAll(name, " ", "-")), nil
-}
-
 // secretStore is where entry-named Secret Keys live: the system key store
 // or the Secret Key files.
 type secretStore interface {
@@ -59,11 +25,11 @@ type secretStore interface {
 	Delete(name string) error
 }
 
-func storeFor(m keystore.Mode) secretStore {
+func (sc secrets) store(m keystore.Mode) secretStore {
 	if m == keystore.OS {
 		return osStore{}
 	}
-	return fileStore{}
+	return fileStore{sc}
 }
 
 type osStore struct{}
@@ -72,10 +38,10 @@ func (osStore) Get(name string) ([]byte, error)      { return keystore.Get(name)
 func (osStore) Set(name string, secret []byte) error { return keystore.Set(name, secret) }
 func (osStore) Delete(name string) error             { return keystore.Delete(name) }
 
-type fileStore struct{}
+type fileStore struct{ sc secrets }
 
-func (fileStore) Get(name string) ([]byte, error) {
-	path, err := SecretKeyFile(name)
+func (f fileStore) Get(name string) ([]byte, error) {
+	path, err := f.sc.keyFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +52,8 @@ func (fileStore) Get(name string) ([]byte, error) {
 	return b, err
 }
 
-func (fileStore) Set(name string, secret []byte) error {
-	path, err := SecretKeyFile(name)
+func (f fileStore) Set(name string, secret []byte) error {
+	path, err := f.sc.keyFile(name)
 	if err != nil {
 		return err
 	}
@@ -101,8 +67,8 @@ func (fileStore) Set(name string, secret []byte) error {
 	return atomicfile.Replace(path, secret, 0o600)
 }
 
-func (fileStore) Delete(name string) error {
-	path, err := SecretKeyFile(name)
+func (f fileStore) Delete(name string) error {
+	path, err := f.sc.keyFile(name)
 	if err != nil {
 		return err
 	}

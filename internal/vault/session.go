@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -665,9 +664,6 @@ func (s *Session) History(ctx context.Context, id ItemID) ([]Revision, error) {
 	return out, rows.Err()
 }
 
-// Now is the clock used for item times; tests may replace it.
-var Now = func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
-
 // Trash moves an item to the trash (a new revision with Trashed set).
 func (s *Session) Trash(ctx context.Context, ref string) (*Entry, error) {
 	e, err := s.Resolve(ctx, ref, Active)
@@ -675,7 +671,7 @@ func (s *Session) Trash(ctx context.Context, ref string) (*Entry, error) {
 		return nil, err
 	}
 	it := e.Item.Clone()
-	t := Now()
+	t := s.v.now()
 	it.Trashed = &t
 	it.Modified = t
 	return s.Put(ctx, e.ID, e.Revision, it)
@@ -689,7 +685,7 @@ func (s *Session) Restore(ctx context.Context, ref string) (*Entry, error) {
 	}
 	it := e.Item.Clone()
 	it.Trashed = nil
-	it.Modified = Now()
+	it.Modified = s.v.now()
 	return s.Put(ctx, e.ID, e.Revision, it)
 }
 

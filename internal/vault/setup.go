@@ -21,11 +21,13 @@ type SetupSource struct {
 	sk    *keys.SecretKey
 	email string
 	sync  string
+	opts  options
 }
 
 // PrepareSetup opens the vault at srcDir (read-only) and checks that the
 // kit's account id and Secret Key belong to it.
-func PrepareSetup(srcDir string, id keys.AccountID, sk *keys.SecretKey, syncLocation string) (*SetupSource, error) {
+func PrepareSetup(srcDir string, id keys.AccountID, sk *keys.SecretKey, syncLocation string, o ...Option) (*SetupSource, error) {
+	opts := newOptions(o)
 	path := srcDir
 	if st, err := os.Stat(srcDir); err == nil && st.IsDir() {
 		path = filepath.Join(srcDir, DBFile)
@@ -33,7 +35,7 @@ func PrepareSetup(srcDir string, id keys.AccountID, sk *keys.SecretKey, syncLoca
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoVault, srcDir)
 	}
-	src, err := openPath(filepath.Dir(path), path, true)
+	src, err := openPath(filepath.Dir(path), path, true, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,7 @@ func PrepareSetup(srcDir string, id keys.AccountID, sk *keys.SecretKey, syncLoca
 	}
 	k := new(keys.SecretKey)
 	*k = *sk
-	return &SetupSource{src: src, id: id, sk: k, sync: syncLocation}, nil
+	return &SetupSource{src: src, id: id, sk: k, sync: syncLocation, opts: opts}, nil
 }
 
 // Close releases the source vault and wipes the Secret Key copy.
@@ -92,7 +94,7 @@ func (s *SetupSource) Complete(ctx context.Context, dest string, pw []byte) (err
 	defer func() {
 		if err != nil {
 			cleanup()
-			_ = ForgetDevice(dest)
+			_ = s.opts.sec.forgetDevice(dest)
 			os.Remove(filepath.Join(dest, DeviceFile))
 			if createdDir {
 				os.Remove(dest)
@@ -107,7 +109,7 @@ func (s *SetupSource) Complete(ctx context.Context, dest string, pw []byte) (err
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return err
 	}
-	cp, err := openPath(dest, tmp, false)
+	cp, err := openPath(dest, tmp, false, s.opts)
 	if err != nil {
 		return err
 	}
@@ -125,7 +127,7 @@ func (s *SetupSource) Complete(ctx context.Context, dest string, pw []byte) (err
 		return err
 	}
 	di := &DeviceInfo{AccountID: s.id, SecretKey: s.sk, Email: s.email, SyncLocation: s.sync, KDFFloor: env.KDF}
-	if err := writeDevice(filepath.Join(dest, DeviceFile), di); err != nil {
+	if err := s.opts.sec.writeDevice(filepath.Join(dest, DeviceFile), di); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dest, DBFile)); err != nil {

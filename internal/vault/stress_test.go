@@ -69,7 +69,7 @@ func TestCrashWriterHelper(t *testing.T) {
 	seed, _ := strconv.ParseUint(os.Getenv("KEYHOLD_CRASH_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		helperDie("open: %v", err)
 	}
@@ -199,7 +199,7 @@ func (m *crashModel) committed(op crashOp, got map[string]*Entry) bool {
 // model; pending is the announced, unconfirmed operation (may be nil). On
 // success the model includes pending if it turned out committed.
 func (m *crashModel) check(dir string, pending *crashOp) error {
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -328,7 +328,7 @@ func TestCrashSafety(t *testing.T) {
 			m = &crashModel{items: map[string]*modelItem{}}
 			if (i/crashGeneration)%2 == 1 {
 				var err error
-				if keeper, err = Open(dir); err != nil {
+				if keeper, err = Open(dir, testOpts()...); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -495,7 +495,7 @@ func TestConcurrentWriterHelper(t *testing.T) {
 	}
 	proc := os.Getenv("KEYHOLD_CONC_PROC")
 	count, _ := strconv.Atoi(os.Getenv("KEYHOLD_CONC_COUNT"))
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		helperDie("p%s: open: %v", proc, err)
 	}
@@ -805,7 +805,7 @@ func fillVault(t *testing.T, s *Session, n int) []string {
 // or a problem from Verify), never answered with fewer items.
 func TestTruncatedDatabase(t *testing.T) {
 	dir, _ := newVault(t)
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -853,7 +853,7 @@ func TestTruncatedDatabase(t *testing.T) {
 // whose complete version held want items. It returns how the damage was
 // reported, or an error if it was not or was reported the wrong way.
 func damageDetected(dir string, want int) (string, error) {
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		if errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoVault) {
 			return "open: " + err.Error(), nil
@@ -895,7 +895,7 @@ func damageDetected(dir string, want int) (string, error) {
 // the failure this guards against.
 func TestTornWAL(t *testing.T) {
 	dir, _ := newVault(t)
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestAdoptEnvelopeKeepsTheWorkingOne(t *testing.T) {
 		t.Fatalf("AdoptEnvelope = %v, %v; want it kept aside", changed, err)
 	}
 	unlock(t, dir, "correct horse") // still opens
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestAdoptEnvelopeKeepsTheWorkingOne(t *testing.T) {
 	// The new password opens the pending envelope and promotes it; from
 	// then on the old one no longer works.
 	unlock(t, dir, "battery staple")
-	v2, err := Open(dir)
+	v2, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

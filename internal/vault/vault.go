@@ -52,6 +52,7 @@ type Vault struct {
 	Dir  string
 	db   *sql.DB
 	meta meta
+	opts options
 }
 
 type meta struct {
@@ -141,7 +142,7 @@ func Exists(dir string) bool {
 
 // Open opens the vault in dir and reads its public metadata (account id,
 // envelope, key check). It checks the formats but needs no key.
-func Open(dir string) (*Vault, error) {
+func Open(dir string, o ...Option) (*Vault, error) {
 	path := filepath.Join(dir, DBFile)
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -149,15 +150,15 @@ func Open(dir string) (*Vault, error) {
 		}
 		return nil, err
 	}
-	return openPath(dir, path, false)
+	return openPath(dir, path, false, newOptions(o))
 }
 
-func openPath(dir, path string, readOnly bool) (*Vault, error) {
+func openPath(dir, path string, readOnly bool, opts options) (*Vault, error) {
 	db, err := openDB(path, readOnly)
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{Dir: dir, db: db}
+	v := &Vault{Dir: dir, db: db, opts: opts}
 	if err := v.loadMeta(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -263,7 +264,7 @@ type Created struct {
 // key and Secret Key; the envelope under the password; the key check; an
 // empty manifest. The database is built under a temporary name and renamed
 // into place, so a failed create leaves nothing.
-func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
+func Create(dir string, pw []byte, opts CreateOptions, o ...Option) (*Created, error) {
 	if Exists(dir) {
 		return nil, fmt.Errorf("%w: %s", ErrVaultExists, dir)
 	}
@@ -313,7 +314,7 @@ func Create(dir string, pw []byte, opts CreateOptions) (*Created, error) {
 			idxRows[k] = val
 		}
 		return putMetas(tx, idxRows)
-	}, idx.keys(), 1, 0, di); err != nil {
+	}, idx.keys(), 1, 0, di, newOptions(o).sec); err != nil {
 		return nil, err
 	}
 	return &Created{AccountID: id, SecretKey: sk, Login: login}, nil
@@ -334,7 +335,7 @@ func putMetas(tx *sql.Tx, vals map[string][]byte) error {
 // manifest is stored at sequence seq), writes the device file, and
 // renames the database into place last: until that rename there is no
 // vault, and on failure both are removed.
-func buildVault(dir string, fill func(*sql.Tx, *ledger.Ledger) error, k ledger.Keys, kv uint32, seq uint64, di *DeviceInfo) (err error) {
+func buildVault(dir string, fill func(*sql.Tx, *ledger.Ledger) error, k ledger.Keys, kv uint32, seq uint64, di *DeviceInfo, sc secrets) (err error) {
 	tmp := filepath.Join(dir, ".new-"+DBFile)
 	for _, suf := range []string{"", "-wal", "-shm"} {
 		os.Remove(tmp + suf)
@@ -345,7 +346,7 @@ func buildVault(dir string, fill func(*sql.Tx, *ledger.Ledger) error, k ledger.K
 			for _, suf := range []string{"", "-wal", "-shm"} {
 				os.Remove(tmp + suf)
 			}
-			removeDeviceFile(devPath) // and its Secret Key file or key store entry
+			sc.removeDeviceFile(devPath) // and its Secret Key file or key store entry
 		}
 	}()
 	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(tmp)+"?_pragma=synchronous(FULL)&_pragma=journal_mode(DELETE)&_txlock=immediate")
@@ -386,7 +387,7 @@ func buildVault(dir string, fill func(*sql.Tx, *ledger.Ledger) error, k ledger.K
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return err
 	}
-	if err := writeDevice(devPath, di); err != nil {
+	if err := sc.writeDevice(devPath, di); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, DBFile)); err != nil {
@@ -406,7 +407,7 @@ func (v *Vault) Device() (*DeviceInfo, error) {
 	// Finish a key rotation that was interrupted between writing the new
 	// Secret Key and renaming it into place: keep whichever Secret Key
 	// matches the committed envelope.
-	if next, err := readDevice(path + ".next"); err == nil {
+	if next, err := v.opts.sec.readDevice(path + ".next"); err == nil {
 		if v.meta.envelope.CheckSecretKey(next.SecretKey) == nil {
 			if err := os.Rename(path+".next", path); err != nil {
 				return nil, err
@@ -415,11 +416,11 @@ func (v *Vault) Device() (*DeviceInfo, error) {
 			// A rotation that never committed. A younger file may be
 			// one that another process is committing right now (this
 			// process may hold the envelope from before it): leave it.
-			removeDeviceFile(path + ".next")
+			v.opts.sec.removeDeviceFile(path + ".next")
 		}
 		next.SecretKey.Wipe()
 	}
-	di, err := readDevice(path)
+	di, err := v.opts.sec.readDevice(path)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ var ctx = context.Background()
 func newVault(t *testing.T) (string, *Created) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "v")
-	c, err := Create(dir, []byte("correct horse"), CreateOptions{KDF: testKDF})
+	c, err := Create(dir, []byte("correct horse"), CreateOptions{KDF: testKDF}, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func newVault(t *testing.T) (string, *Created) {
 
 func unlock(t *testing.T, dir, pw string) *Session {
 	t.Helper()
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestWrongPassword(t *testing.T) {
 	dir, _ := newVault(t)
-	v, err := Open(dir)
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestRotateAndPasswd(t *testing.T) {
 		t.Fatalf("after rotation: %v", err)
 	}
 	// The old kit no longer fits.
-	if _, err := PrepareSetup(dir, c.AccountID, c.SecretKey, ""); !errors.Is(err, format.ErrWrongSecretKey) {
+	if _, err := PrepareSetup(dir, c.AccountID, c.SecretKey, "", testOpts()...); !errors.Is(err, format.ErrWrongSecretKey) {
 		t.Fatalf("old kit: %v", err)
 	}
 }
@@ -179,7 +179,7 @@ func TestSetup(t *testing.T) {
 	s := unlock(t, dir, "correct horse")
 	s.Add(ctx, login("a", "u", "p"))
 	dest := filepath.Join(t.TempDir(), "new")
-	src, err := PrepareSetup(dir, c.AccountID, c.SecretKey, "")
+	src, err := PrepareSetup(dir, c.AccountID, c.SecretKey, "", testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _ := newVault(t)
-	if _, err := PrepareSetup(other, c.AccountID, c.SecretKey, ""); !errors.Is(err, ErrWrongAccount) {
+	if _, err := PrepareSetup(other, c.AccountID, c.SecretKey, "", testOpts()...); !errors.Is(err, ErrWrongAccount) {
 		t.Fatalf("foreign vault: %v", err)
 	}
 }
