@@ -117,7 +117,7 @@ func bigVault(ctx context.Context, o *options, url, dir string) (*bigStats, erro
 		ncfg.DeviceName = fmt.Sprintf("bench new device %d", r+1)
 		sk := *created.SecretKey
 		t0 := time.Now()
-		rep, err := syncclient.Setup(ctx, &syncclient.SetupOptions{Dir: ndir, AccountID: created.AccountID, SecretKey: &sk, Config: ncfg, Password: password, Vault: vaultOpts()})
+		rep, err := syncclient.Setup(ctx, &syncclient.SetupOptions{AccountID: created.AccountID, SecretKey: &sk, Config: ncfg, Password: password, Create: joinedVault(ndir, ncfg)})
 		d := time.Since(t0).Seconds()
 		if err != nil {
 			return nil, fmt.Errorf("setup: %w", err)
@@ -152,4 +152,16 @@ func countItems(dir string) (int, error) {
 	defer s.Close()
 	es, err := s.List(context.Background(), vault.All)
 	return len(es), err
+}
+
+// joinedVault writes a new device's vault and sync settings in dir and
+// opens it, for syncclient.Setup.
+func joinedVault(dir string, cfg *syncclient.Config) func(*vault.Join, uint32) (syncclient.Local, func(), error) {
+	return func(j *vault.Join, kv uint32) (syncclient.Local, func(), error) {
+		s, done, err := vault.CreateJoinedOpen(dir, j, kv, func() error { return cfg.Save(dir) }, vaultOpts()...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, done, nil
+	}
 }

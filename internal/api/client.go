@@ -125,6 +125,20 @@ func NewPeerClient(rawURL, fingerprint, peer string) (*Client, error) {
 	return &Client{base: u, http: hc, peer: peer, UserAgent: "keyhold"}, nil
 }
 
+// NewClientHTTP is NewClient over the caller's HTTP client: a program
+// whose HTTP stack is not this process's own (in a browser, Go's net/http
+// uses fetch) or that pins certificates its own way. Redirects are still
+// refused; hc itself is not changed.
+func NewClientHTTP(rawURL string, hc *http.Client) (*Client, error) {
+	u, err := CheckURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	c := *hc
+	c.CheckRedirect = refuseRedirect(u.Host)
+	return &Client{base: u, http: &c, peer: "server", UserAgent: "keyhold"}, nil
+}
+
 // URL is the server's base URL.
 func (c *Client) URL() string { return c.base.String() }
 

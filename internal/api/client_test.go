@@ -14,7 +14,17 @@ import (
 
 // TestClientRefusesRedirect: a redirect is never followed, so the session
 // token never goes where the server points; the error names the server.
+// It holds for a client over the caller's HTTP client too.
 func TestClientRefusesRedirect(t *testing.T) {
+	for name, mk := range map[string]func(string) (*Client, error){
+		"own":    func(u string) (*Client, error) { return NewClient(u, "") },
+		"caller": func(u string) (*Client, error) { return NewClientHTTP(u, &http.Client{}) },
+	} {
+		t.Run(name, func(t *testing.T) { testRefusesRedirect(t, mk) })
+	}
+}
+
+func testRefusesRedirect(t *testing.T, mk func(string) (*Client, error)) {
 	var leaked atomic.Bool
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "" {
@@ -26,7 +36,7 @@ func TestClientRefusesRedirect(t *testing.T) {
 		http.Redirect(w, r, elsewhere.URL+"/v1/account", http.StatusTemporaryRedirect)
 	}))
 	defer srv.Close()
-	c, err := NewClient(srv.URL, "")
+	c, err := mk(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

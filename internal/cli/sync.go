@@ -745,7 +745,7 @@ func (c *cmdEnv) setupFromServer(sf *serverFlags, id keys.AccountID, sk *keys.Se
 		return err
 	}
 	defer keys.Wipe(pw)
-	rep, err := syncclient.Setup(c.ctx, &syncclient.SetupOptions{Dir: c.vaultDir, AccountID: id, SecretKey: sk, Config: cfg, Password: pw, Vault: c.vaultOpts()})
+	rep, err := syncclient.Setup(c.ctx, &syncclient.SetupOptions{AccountID: id, SecretKey: sk, Config: cfg, Password: pw, Create: c.joinedVault(cfg)})
 	if err != nil {
 		if vault.Exists(c.vaultDir) {
 			// The vault was written and checked; only the first sync
@@ -852,4 +852,16 @@ func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) 
 	}
 	c.reportSync(rep)
 	return nil
+}
+
+// joinedVault writes a new device's vault and sync settings in the vault
+// directory and opens it, for syncclient.Setup.
+func (c *cmdEnv) joinedVault(cfg *syncclient.Config) func(*vault.Join, uint32) (syncclient.Local, func(), error) {
+	return func(j *vault.Join, kv uint32) (syncclient.Local, func(), error) {
+		s, done, err := vault.CreateJoinedOpen(c.vaultDir, j, kv, func() error { return cfg.Save(c.vaultDir) }, c.vaultOpts()...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, done, nil
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,6 +101,18 @@ func (c *Config) Device() api.DeviceInfo {
 // Client returns an API client for the server, with the session token.
 func (c *Config) Client() (*api.Client, error) {
 	cl, err := api.NewClient(c.Server, c.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	cl.SetToken(c.Token)
+	return cl, nil
+}
+
+// ClientHTTP is Client over the caller's HTTP client (api.NewClientHTTP),
+// for a program that brings its own: the fingerprint pin is then the
+// caller's to apply.
+func (c *Config) ClientHTTP(hc *http.Client) (*api.Client, error) {
+	cl, err := api.NewClientHTTP(c.Server, hc)
 	if err != nil {
 		return nil, err
 	}

@@ -191,7 +191,7 @@ func TestSetupHostileFeed(t *testing.T) {
 			defer cancel()
 			var setupErr error
 			grew := peakHeap(func() {
-				_, setupErr = Setup(ctx, &SetupOptions{Dir: dir, AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Vault: testOpts()})
+				_, setupErr = Setup(ctx, &SetupOptions{AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Create: joinedVault(dir, cfg)})
 			})
 			if !errors.Is(setupErr, tc.want) {
 				t.Fatalf("setup: %v, want %v", setupErr, tc.want)
@@ -212,7 +212,7 @@ func TestSetupHostileFeed(t *testing.T) {
 
 			// The same server, honest again, sets the device up.
 			h.on.Store(false)
-			if _, err := Setup(context.Background(), &SetupOptions{Dir: dir, AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Vault: testOpts()}); err != nil {
+			if _, err := Setup(context.Background(), &SetupOptions{AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Create: joinedVault(dir, cfg)}); err != nil {
 				t.Fatalf("setup from the honest server: %v", err)
 			}
 		})
@@ -253,7 +253,7 @@ func TestSetupNeedsManifestAtHead(t *testing.T) {
 			dir := filepath.Join(root, "new")
 			cfg, _ := NewConfig(ts.url, "")
 			sk := *created.SecretKey
-			_, err := Setup(ctx, &SetupOptions{Dir: dir, AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Vault: testOpts()})
+			_, err := Setup(ctx, &SetupOptions{AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Create: joinedVault(dir, cfg)})
 			if !errors.Is(err, ErrNoManifest) && !errors.Is(err, vault.ErrServerMismatch) {
 				t.Fatalf("setup: %v, want a refusal of the server's download", err)
 			}

@@ -7,28 +7,28 @@ import (
 
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/vault"
+	"github.com/keyhold/keyhold/internal/vaultsync"
 )
 
 // fetchJoin downloads a whole account for a new device. Every revision is
-// verified with the account key as its page arrives (vault.DownloadCheck),
+// verified with the account key as its page arrives (vaultsync.DownloadCheck),
 // so a server sending junk, replays or an endless feed is refused at the
 // first bad page, and memory stays within the account's real data. The
 // download must end with a manifest the account's devices signed for the
 // head it downloaded: without one, nothing shows that the server sent
 // everything, and the device would sign whatever it was given as its own.
-func (y *Syncer) fetchJoin(ctx context.Context, id keys.AccountID, ak *keys.AccountKey, envKV, kv uint32) ([]vault.Incoming, *api.ChangesResponse, []byte, error) {
+func (y *Syncer) fetchJoin(ctx context.Context, id keys.AccountID, ak *keys.AccountKey, envKV, kv uint32) ([]vaultsync.Incoming, *api.ChangesResponse, []byte, error) {
 	if envKV != kv {
-		return nil, nil, nil, fmt.Errorf("%w (its envelope has key version %d, its keys %d); nothing was written", vault.ErrServerMismatch, envKV, kv)
+		return nil, nil, nil, fmt.Errorf("%w (its envelope has key version %d, its keys %d); nothing was written", vaultsync.ErrServerMismatch, envKV, kv)
 	}
-	dc := vault.NewDownloadCheck(id, ak, kv)
+	dc := vaultsync.NewDownloadCheck(id, ak, kv)
 	all, last, err := y.fetchAll(ctx, kv, dc.Check)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	switch {
 	case last.ManifestSeq > last.Head:
-		return nil, nil, nil, fmt.Errorf("%w (the server at %s sent a manifest ahead of its head); nothing was written", vault.ErrServerMismatch, y.C.URL())
+		return nil, nil, nil, fmt.Errorf("%w (the server at %s sent a manifest ahead of its head); nothing was written", vaultsync.ErrServerMismatch, y.C.URL())
 	case last.Head == 0 && len(all) == 0:
 		// A new account that no device has pushed to yet: nothing to
 		// verify, nothing to sign.

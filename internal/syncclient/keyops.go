@@ -9,7 +9,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/vault"
+	"github.com/keyhold/keyhold/internal/vaultsync"
 )
 
 // errOldEpoch is the server's refusal of an envelope whose password epoch
@@ -22,7 +22,7 @@ var errOldEpoch = errors.New("the password was changed on another device meanwhi
 // changes everywhere at once or nowhere.
 func (y *Syncer) PublishPassword(ctx context.Context) func(env []byte, login *keys.Key32) error {
 	return func(env []byte, login *keys.Key32) error {
-		id := y.S.Vault().AccountID()
+		id := y.S.AccountID()
 		_, kv := y.S.AccountKey()
 		if err := y.prove(ctx); err != nil {
 			return err
@@ -49,11 +49,11 @@ func (y *Syncer) PublishPassword(ctx context.Context) func(env []byte, login *ke
 // the new key, the new envelope, key check, PAKE record and the transition
 // for other devices replace the server's in one transaction, and only
 // then the local vault commits.
-func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) {
+func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vaultsync.Created, error) {
 	if _, err := y.Sync(ctx); err != nil {
 		return nil, err
 	}
-	v := y.S.Vault()
+	v := y.S
 	n, err := v.Pending(ctx)
 	if err != nil {
 		return nil, err
@@ -63,10 +63,10 @@ func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) 
 		return nil, err
 	}
 	if n > 0 {
-		return nil, vault.ErrNotSynced
+		return nil, vaultsync.ErrNotSynced
 	}
 	id := v.AccountID()
-	return y.S.RotateKey(ctx, pw, func(rot *vault.Rotation) error {
+	return y.S.RotateKey(ctx, pw, func(rot *vaultsync.Rotation) error {
 		if err := y.prove(ctx); err != nil {
 			return err
 		}
@@ -97,7 +97,7 @@ func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) 
 			return authError(err)
 		}
 		if resp.Head != st.Cursor+nrevs {
-			return fmt.Errorf("%w (after the rotation it reports sequence %d, expected %d)", vault.ErrServerMismatch, resp.Head, st.Cursor+nrevs)
+			return fmt.Errorf("%w (after the rotation it reports sequence %d, expected %d)", vaultsync.ErrServerMismatch, resp.Head, st.Cursor+nrevs)
 		}
 		rot.Head = resp.Head
 		return nil
@@ -106,22 +106,27 @@ func (y *Syncer) Rotate(ctx context.Context, pw []byte) (*vault.Created, error) 
 
 // SetupOptions describe a new device joining an account on a server.
 type SetupOptions struct {
-	Dir       string
 	AccountID keys.AccountID
 	SecretKey *keys.SecretKey
 	Config    *Config // server, fingerprint, device id and name
 	Password  []byte
 	Email     string
-	// Vault are the options the new vault is created and opened with
-	// (where the Secret Key goes).
-	Vault []vault.Option
+	// Create writes the new device's vault from the verified download j
+	// (account key version kv), keeps the device's settings (Config, as
+	// Setup left it: logged in), and returns the vault unlocked with
+	// j.AccountKey, and a function that closes it. The CLI's writes the
+	// vault directory (vaultsync.CreateJoined, Config.Save, vaultsync.Open,
+	// UnlockWithKey).
+	Create func(j *vaultsync.Join, kv uint32) (Local, func(), error)
 }
 
 // Setup makes a new device's vault from the server (the kit's steps 7–9):
 // it derives the login key from the password and the kit's Secret Key,
 // logs in, fetches the envelope and key check, unwraps and checks the
-// account key, and only then downloads every item and writes the vault
-// and the device's settings. On any failure nothing is written.
+// account key, and only then downloads every item, has the vault and the
+// device's settings written (Create), and syncs once, which checks the
+// download against the manifest the devices signed. On any failure
+// before Create nothing is written.
 func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	cl, err := o.Config.Client()
 	if err != nil {
@@ -134,10 +139,10 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	}
 	hdr, err := format.ParseEnvelopeHeader(params.Header)
 	if err != nil {
-		return nil, fmt.Errorf("%w (its envelope header: %v)", vault.ErrServerMismatch, err)
+		return nil, fmt.Errorf("%w (its envelope header: %v)", vaultsync.ErrServerMismatch, err)
 	}
 	if hdr.AccountID != o.AccountID {
-		return nil, fmt.Errorf("%w (it answered for another account)", vault.ErrServerMismatch)
+		return nil, fmt.Errorf("%w (it answered for another account)", vaultsync.ErrServerMismatch)
 	}
 	d, err := hdr.Derive(o.Password, o.SecretKey)
 	if err != nil {
@@ -159,7 +164,7 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 		return nil, fmt.Errorf("the server's account key envelope: %w", err)
 	}
 	if env.AccountID != o.AccountID || env.KeyVersion != hdr.KeyVersion {
-		return nil, fmt.Errorf("%w (it sent an envelope of another account or key version); nothing was written", vault.ErrServerMismatch)
+		return nil, fmt.Errorf("%w (it sent an envelope of another account or key version); nothing was written", vaultsync.ErrServerMismatch)
 	}
 	if string(env.Header()) != string(hdr.Header()) {
 		return nil, fmt.Errorf("the server at %s sent an envelope other than the one it gave the login parameters of (the password may have changed during setup); run the setup again", cl.URL())
@@ -169,7 +174,7 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 		// The login just proved that this password and Secret Key are
 		// the account's, with this very header: an envelope that does
 		// not open was changed by the server.
-		return nil, fmt.Errorf("%w (its envelope does not open with the password and Secret Key its login accepted); nothing was written", vault.ErrServerMismatch)
+		return nil, fmt.Errorf("%w (its envelope does not open with the password and Secret Key its login accepted); nothing was written", vaultsync.ErrServerMismatch)
 	}
 	defer ak.Wipe()
 	y := &Syncer{C: cl}
@@ -177,24 +182,13 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := vault.CreateJoined(o.Dir, &vault.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
-		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}, o.Vault...); err != nil {
+	s, done, err := o.Create(&vaultsync.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
+		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}, env.KeyVersion)
+	if err != nil {
 		return nil, err
 	}
-	if err := o.Config.Save(o.Dir); err != nil {
-		return nil, err
-	}
+	defer done()
 	// Check the download against the manifest the devices signed.
-	v, err := vault.Open(o.Dir, o.Vault...)
-	if err != nil {
-		return nil, err
-	}
-	defer v.Close()
-	s, err := v.UnlockWithKey(ak, env.KeyVersion)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
 	y.S = s
 	return y.Sync(ctx)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/pake"
-	"github.com/keyhold/keyhold/internal/vault"
 )
 
 // ErrLoginNeeded means the session token is missing, expired or revoked:
@@ -110,7 +109,7 @@ func NewRecord(ctx context.Context, cl *api.Client, id keys.AccountID, login *ke
 // Register creates the vault's account on the server and logs this device
 // in. The server receives the envelope and key check (useless without the
 // Secret Key and the password) and the PAKE record, never the login key.
-func Register(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, login *keys.Key32, email string) error {
+func Register(ctx context.Context, cl *api.Client, cfg *Config, v Account, login *keys.Key32, email string) error {
 	id := v.AccountID()
 	record, err := NewRecord(ctx, cl, id, login)
 	if api.IsCode(err, api.CodeExists) {

@@ -10,7 +10,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/vault"
+	"github.com/keyhold/keyhold/internal/vaultsync"
 )
 
 // ErrNoProof means an account change reached the server without a fresh
@@ -64,7 +64,7 @@ func (y *Syncer) prove(ctx context.Context) error {
 // the same key version, it is kept aside as pending (as a sync would keep
 // it), so that the new password opens the vault from now on. cfg keeps
 // the new token (the caller saves it).
-func Relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, pw []byte) error {
+func Relogin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []byte) error {
 	return relogin(ctx, cl, cfg, v, pw, nil)
 }
 
@@ -78,7 +78,7 @@ var ErrNotRevoked = errors.New("this device is set up already and is not revoked
 // edits it has not synced, which the next sync merges and pushes. If the
 // device is not revoked it logs in and gives ErrNotRevoked. cfg keeps the
 // new device id and token (the caller saves it).
-func Rejoin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, pw []byte, sk *keys.SecretKey) error {
+func Rejoin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []byte, sk *keys.SecretKey) error {
 	err := relogin(ctx, cl, cfg, v, pw, sk)
 	if err == nil {
 		return ErrNotRevoked
@@ -95,7 +95,7 @@ func Rejoin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, pw
 }
 
 // relogin is Relogin with the Secret Key sk (nil: this device's).
-func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, pw []byte, sk *keys.SecretKey) error {
+func relogin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []byte, sk *keys.SecretKey) error {
 	id := v.AccountID()
 	params, err := cl.LoginParams(ctx, uuid.UUID(id).String())
 	if err != nil {
@@ -103,18 +103,18 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, p
 	}
 	hdr, err := format.ParseEnvelopeHeader(params.Header)
 	if err != nil {
-		return fmt.Errorf("%w (its login parameters: %v)", vault.ErrServerMismatch, err)
+		return fmt.Errorf("%w (its login parameters: %v)", vaultsync.ErrServerMismatch, err)
 	}
 	if hdr.AccountID != id {
-		return fmt.Errorf("%w (its login parameters are for another account)", vault.ErrServerMismatch)
+		return fmt.Errorf("%w (its login parameters are for another account)", vaultsync.ErrServerMismatch)
 	}
-	di, err := v.Device()
+	own, floor, err := v.DeviceSecret()
 	if err != nil {
 		return err
 	}
-	defer di.SecretKey.Wipe()
-	if hdr.KDF.Weaker(di.KDFFloor) {
-		return fmt.Errorf("%w (the server's login parameters: %s, this device last used %s); the server's parameters were refused", keys.ErrKDFDowngrade, hdr.KDF, di.KDFFloor)
+	defer own.Wipe()
+	if hdr.KDF.Weaker(floor) {
+		return fmt.Errorf("%w (the server's login parameters: %s, this device last used %s); the server's parameters were refused", keys.ErrKDFDowngrade, hdr.KDF, floor)
 	}
 	// Login parameters from before a password change this device adopted
 	// would make the old password log in again: a server replaying them
@@ -126,17 +126,17 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, p
 	legacy := v.LegacyHeader()
 	isLegacy := legacy != nil && bytes.Equal(hdr.Header(), legacy)
 	if cur := v.Envelope(); hdr.KeyVersion == cur.KeyVersion && hdr.Epoch < cur.Epoch && !isLegacy {
-		return &vault.OldEnvelopeError{From: "the server", Epoch: hdr.Epoch, Adopted: cur.Epoch}
+		return &vaultsync.OldEnvelopeError{From: "the server", Epoch: hdr.Epoch, Adopted: cur.Epoch}
 	}
 	if sk == nil {
-		sk = di.SecretKey
+		sk = own
 	}
 	d, err := hdr.Derive(pw, sk)
 	if err != nil {
 		return err
 	}
 	defer d.Wipe()
-	if isLegacy && sk == di.SecretKey {
+	if isLegacy && sk == own {
 		// Same salt and derivation as this device's envelope: a password
 		// that does not open it will not log in either, and need not be
 		// tried on the server (and in its audit log).
@@ -159,21 +159,16 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v *vault.Vault, p
 	}
 	env, err := format.ParseEnvelope(k.Envelope)
 	if err != nil {
-		return fmt.Errorf("%w (its account key envelope: %v)", vault.ErrServerMismatch, err)
+		return fmt.Errorf("%w (its account key envelope: %v)", vaultsync.ErrServerMismatch, err)
 	}
 	if bytes.Equal(env.Marshal(), v.Envelope().Marshal()) || !bytes.Equal(env.Header(), hdr.Header()) {
 		return nil // nothing new, or changed again since the login: the next sync picks it up
 	}
 	ak, err := env.OpenDerived(d)
 	if err != nil {
-		return fmt.Errorf("%w (its account key envelope does not open with the password it just accepted)", vault.ErrServerMismatch)
+		return fmt.Errorf("%w (its account key envelope does not open with the password it just accepted)", vaultsync.ErrServerMismatch)
 	}
-	s, err := v.UnlockWithKey(ak, env.KeyVersion)
+	err = v.AdoptServerEnvelope(ctx, ak, env.KeyVersion, k.Envelope)
 	ak.Wipe()
-	if err != nil {
-		return fmt.Errorf("%w (its account key envelope holds another key: %v)", vault.ErrServerMismatch, err)
-	}
-	defer s.Close()
-	_, err = s.AdoptEnvelope(ctx, k.Envelope)
 	return err
 }

@@ -132,7 +132,7 @@ func joinDevice(t testing.TB, ts *testServer, root string, n int, created *vault
 	}
 	cfg.DeviceName = fmt.Sprintf("device %d", n)
 	sk := *created.SecretKey
-	if _, err := Setup(context.Background(), &SetupOptions{Dir: dir, AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Vault: testOpts()}); err != nil {
+	if _, err := Setup(context.Background(), &SetupOptions{AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Create: joinedVault(dir, cfg)}); err != nil {
 		t.Fatal(err)
 	}
 	return openDevice(t, dir, testPassword, opts...)

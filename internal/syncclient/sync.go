@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyhold/keyhold/internal/api"
-	"github.com/keyhold/keyhold/internal/vault"
+	"github.com/keyhold/keyhold/internal/vaultsync"
 )
 
 // PageSize is how many revisions one pull asks for.
@@ -25,14 +25,14 @@ type Report struct {
 	Added           int
 	Updated         int
 	Merged          int
-	Conflicts       []vault.MergeConflict
+	Conflicts       []vaultsync.MergeConflict
 	Head            uint64
 	Verified        bool // the server's manifest matched
 	EnvelopeUpdated bool // a password change from another device was picked up
 	Rotated         bool // a key rotation from another device was followed
 }
 
-func (r *Report) add(a *vault.ApplyReport) {
+func (r *Report) add(a *vaultsync.ApplyReport) {
 	r.Added += a.Added
 	r.Updated += a.Updated
 	r.Merged += a.Merged
@@ -42,7 +42,7 @@ func (r *Report) add(a *vault.ApplyReport) {
 // Syncer syncs one unlocked vault with one server.
 type Syncer struct {
 	C *api.Client
-	S *vault.Session
+	S Local
 	// Prove gets the session a fresh proof of the current login key
 	// (Reauth); a password change and a key rotation call it just before
 	// they reach the server, which refuses them without one.
@@ -59,7 +59,7 @@ const maxRounds = 8
 // device and the server hold the same vault (or reports why not). Local
 // edits are never overwritten: they are merged and pushed.
 func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
-	unlock, err := vault.LockSync(y.S.Vault().Dir, 2*time.Minute)
+	unlock, err := y.S.LockSync()
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
 	if err := y.keys(ctx, rep); err != nil {
 		return rep, err
 	}
-	v := y.S.Vault()
+	v := y.S
 	for range maxRounds {
 		page, err := y.pull(ctx, rep)
 		if errors.Is(err, errRotated) {
@@ -83,10 +83,10 @@ func (y *Syncer) Sync(ctx context.Context) (*Report, error) {
 		cursor := page.Head
 		switch {
 		case page.ManifestSeq > cursor:
-			return rep, fmt.Errorf("%w (its manifest is ahead of its head)", vault.ErrServerMismatch)
+			return rep, fmt.Errorf("%w (its manifest is ahead of its head)", vaultsync.ErrServerMismatch)
 		case page.Manifest != nil && page.ManifestSeq == cursor:
 			if err := y.S.CheckServerManifest(ctx, page.Manifest, cursor); err != nil {
-				if errors.Is(err, vault.ErrServerMismatch) {
+				if errors.Is(err, vaultsync.ErrServerMismatch) {
 					// A revision may have been withheld or replayed in
 					// what was applied: fetch again from the last
 					// verified state next time.
@@ -165,7 +165,7 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 	_, kv := y.S.AccountKey()
 	switch {
 	case k.KeyVersion < kv:
-		return fmt.Errorf("%w (it has key version %d, this device %d)", vault.ErrServerRollback, k.KeyVersion, kv)
+		return fmt.Errorf("%w (it has key version %d, this device %d)", vaultsync.ErrServerRollback, k.KeyVersion, kv)
 	case k.KeyVersion == kv:
 		changed, err := y.S.AdoptEnvelope(ctx, k.Envelope)
 		if err != nil {
@@ -174,8 +174,8 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 		rep.EnvelopeUpdated = rep.EnvelopeUpdated || changed
 		return nil
 	}
-	ar, nsk, err := y.S.FollowRotation(ctx, &vault.RotatedKeys{KeyVersion: k.KeyVersion, Envelope: k.Envelope, KeyCheck: k.KeyCheck, Transition: k.Transition},
-		func(check func(vault.Incoming) error) ([]vault.Incoming, uint64, []byte, error) {
+	ar, nsk, err := y.S.FollowRotation(ctx, &vaultsync.RotatedKeys{KeyVersion: k.KeyVersion, Envelope: k.Envelope, KeyCheck: k.KeyCheck, Transition: k.Transition},
+		func(check func(vaultsync.Incoming) error) ([]vaultsync.Incoming, uint64, []byte, error) {
 			all, last, err := y.fetchAll(ctx, k.KeyVersion, check)
 			if err != nil {
 				return nil, 0, nil, err
@@ -197,8 +197,8 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 // fetchAll pulls every revision the server holds, all pages. check, if
 // not nil, is called on every revision as its page arrives, so a download
 // that goes wrong stops at the page where it does, not at the end.
-func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vault.Incoming) error) ([]vault.Incoming, *api.ChangesResponse, error) {
-	var all []vault.Incoming
+func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vaultsync.Incoming) error) ([]vaultsync.Incoming, *api.ChangesResponse, error) {
+	var all []vaultsync.Incoming
 	var since, first uint64
 	for {
 		page, err := y.C.Changes(ctx, since, PageSize)
@@ -211,7 +211,7 @@ func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vault.Incom
 		if uint64(len(all)+len(page.Changes)) > first {
 			// Every change has its own sequence number up to the head:
 			// more changes than that is the server's doing.
-			return nil, nil, fmt.Errorf("%w (the server at %s sent more changes than its head, %d, allows)", vault.ErrServerMismatch, y.C.URL(), first)
+			return nil, nil, fmt.Errorf("%w (the server at %s sent more changes than its head, %d, allows)", vaultsync.ErrServerMismatch, y.C.URL(), first)
 		}
 		if page.Head != first {
 			return nil, nil, fmt.Errorf("the vault changed on the server at %s while it was downloaded (its head moved from %d to %d); run the command again", y.C.URL(), first, page.Head)
@@ -239,28 +239,28 @@ func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vault.Incom
 }
 
 // incoming converts a page and returns the cursor after it.
-func incoming(page *api.ChangesResponse, since uint64) ([]vault.Incoming, uint64, error) {
-	in := make([]vault.Incoming, 0, len(page.Changes))
+func incoming(page *api.ChangesResponse, since uint64) ([]vaultsync.Incoming, uint64, error) {
+	in := make([]vaultsync.Incoming, 0, len(page.Changes))
 	next := since
 	for _, c := range page.Changes {
 		u, err := uuid.Parse(c.ItemID)
 		if err != nil || c.Seq <= next || c.Rev == 0 {
-			return nil, 0, fmt.Errorf("%w (a malformed change in its feed)", vault.ErrServerMismatch)
+			return nil, 0, fmt.Errorf("%w (a malformed change in its feed)", vaultsync.ErrServerMismatch)
 		}
 		if c.Deleted {
-			return nil, 0, fmt.Errorf("%w (it sent a purge; items are deleted by moving them to the trash)", vault.ErrServerMismatch)
+			return nil, 0, fmt.Errorf("%w (it sent a purge; items are deleted by moving them to the trash)", vaultsync.ErrServerMismatch)
 		}
-		in = append(in, vault.Incoming{ID: vault.ItemID(u), Rev: c.Rev, Box: c.Box})
+		in = append(in, vaultsync.Incoming{ID: vaultsync.ItemID(u), Rev: c.Rev, Box: c.Box})
 		next = c.Seq
 	}
 	if page.More {
 		if len(page.Changes) == 0 {
-			return nil, 0, fmt.Errorf("%w (an empty page with more to come)", vault.ErrServerMismatch)
+			return nil, 0, fmt.Errorf("%w (an empty page with more to come)", vaultsync.ErrServerMismatch)
 		}
 		return in, next, nil
 	}
 	if page.Head < next {
-		return nil, 0, fmt.Errorf("%w (a change beyond its head)", vault.ErrServerMismatch)
+		return nil, 0, fmt.Errorf("%w (a change beyond its head)", vaultsync.ErrServerMismatch)
 	}
 	return in, page.Head, nil
 }
@@ -268,7 +268,7 @@ func incoming(page *api.ChangesResponse, since uint64) ([]vault.Incoming, uint64
 // pull applies every page of changes since the cursor and returns the
 // last page.
 func (y *Syncer) pull(ctx context.Context, rep *Report) (*api.ChangesResponse, error) {
-	v := y.S.Vault()
+	v := y.S
 	st, err := v.SyncState(ctx)
 	if err != nil {
 		return nil, err
@@ -282,7 +282,7 @@ func (y *Syncer) pull(ctx context.Context, rep *Report) (*api.ChangesResponse, e
 			return nil, authError(err)
 		}
 		if page.Head < st.Cursor || page.Head < st.Verified {
-			return nil, fmt.Errorf("%w: it is at sequence %d, this device had seen %d. Nothing was changed here; tell the server's operator", vault.ErrServerRollback, page.Head, max(st.Cursor, st.Verified))
+			return nil, fmt.Errorf("%w: it is at sequence %d, this device had seen %d. Nothing was changed here; tell the server's operator", vaultsync.ErrServerRollback, page.Head, max(st.Cursor, st.Verified))
 		}
 		if page.KeyVersion != kv {
 			return nil, errRotated
@@ -319,7 +319,7 @@ func (y *Syncer) pull(ctx context.Context, rep *Report) (*api.ChangesResponse, e
 // reports false if the server refused items or others pushed in between:
 // the caller pulls (merging) and pushes again.
 func (y *Syncer) push(ctx context.Context, cursor uint64, rep *Report) (bool, error) {
-	v := y.S.Vault()
+	v := y.S
 	for {
 		out, err := y.S.Outgoing(ctx, api.MaxPushItems)
 		if err != nil {
@@ -365,29 +365,29 @@ func (y *Syncer) push(ctx context.Context, cursor uint64, rep *Report) (bool, er
 		// The answer must account for exactly the items sent: each
 		// accepted at the revision sent, or refused at a revision not
 		// below the one this push was based on.
-		sent := make(map[vault.ItemID]*vault.Outgoing, len(out))
+		sent := make(map[vaultsync.ItemID]*vaultsync.Outgoing, len(out))
 		for i := range out {
 			sent[out[i].ID] = &out[i]
 		}
-		bad := fmt.Errorf("%w (its answer to a push does not match what was sent)", vault.ErrServerMismatch)
-		done := make([]vault.Pushed, 0, len(resp.Accepted))
+		bad := fmt.Errorf("%w (its answer to a push does not match what was sent)", vaultsync.ErrServerMismatch)
+		done := make([]vaultsync.Pushed, 0, len(resp.Accepted))
 		for _, a := range resp.Accepted {
 			u, err := uuid.Parse(a.ItemID)
-			o := sent[vault.ItemID(u)]
+			o := sent[vaultsync.ItemID(u)]
 			if err != nil || o == nil || a.Rev != o.Last() {
 				return false, bad
 			}
 			delete(sent, o.ID)
-			done = append(done, vault.Pushed{ID: vault.ItemID(u), Rev: a.Rev})
+			done = append(done, vaultsync.Pushed{ID: vaultsync.ItemID(u), Rev: a.Rev})
 		}
 		for _, rj := range resp.Rejected {
 			u, err := uuid.Parse(rj.ItemID)
-			o := sent[vault.ItemID(u)]
+			o := sent[vaultsync.ItemID(u)]
 			if err != nil || o == nil {
 				return false, bad
 			}
 			if rj.CurrentRev < o.BaseRev {
-				return false, fmt.Errorf("%w: item %s is at revision %d there, this device had seen %d", vault.ErrServerRollback, o.ID, rj.CurrentRev, o.BaseRev)
+				return false, fmt.Errorf("%w: item %s is at revision %d there, this device had seen %d", vaultsync.ErrServerRollback, o.ID, rj.CurrentRev, o.BaseRev)
 			}
 			delete(sent, o.ID)
 		}
@@ -473,7 +473,7 @@ func Watch(ctx context.Context, cl *api.Client, sync func(context.Context) error
 			// (the caller could not log in again), a refused login or
 			// device, a server that lies.
 			if errors.Is(err, ErrLoginNeeded) || errors.Is(err, ErrLoginFailed) || errors.Is(err, ErrRevoked) ||
-				errors.Is(err, vault.ErrServerRollback) || errors.Is(err, vault.ErrServerMismatch) {
+				errors.Is(err, vaultsync.ErrServerRollback) || errors.Is(err, vaultsync.ErrServerMismatch) {
 				return err
 			}
 			report(err)

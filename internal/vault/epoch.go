@@ -11,35 +11,6 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
-// ErrOldEnvelope means a server or sync folder handed this device an
-// account key envelope whose password epoch is lower than one the device
-// already adopted: a replay of an older password. Match it with
-// errors.Is; the error itself is an *OldEnvelopeError.
-var ErrOldEnvelope = errors.New("account key envelope older than one this device already adopted")
-
-// OldEnvelopeError is ErrOldEnvelope with the epochs and who sent it.
-type OldEnvelopeError struct {
-	From    string // "the server", "the sync folder"
-	Epoch   uint32 // the envelope's
-	Adopted uint32 // the highest this device adopted
-	// Same is set when the envelope is another one of the same epoch
-	// as the one this device holds: the server stores an envelope only
-	// when its epoch rises, so it never honestly holds two of one epoch.
-	Same bool
-}
-
-func (e *OldEnvelopeError) Error() string {
-	if e.Same {
-		return fmt.Sprintf("%s sent an account key envelope that differs from the one this device holds at the same password epoch (%d): a server never keeps two of one epoch, so it was forged or altered; nothing was changed",
-			e.From, e.Epoch)
-	}
-	return fmt.Sprintf("%s sent an account key envelope older than one this device already adopted (epoch %d < %d): it may be replaying an old password; nothing was changed",
-		e.From, e.Epoch, e.Adopted)
-}
-
-// Is makes errors.Is(err, ErrOldEnvelope) hold.
-func (e *OldEnvelopeError) Is(target error) bool { return target == ErrOldEnvelope }
-
 // Where an envelope came from, for OldEnvelopeError.
 const (
 	fromServer = "the server"

@@ -130,15 +130,6 @@ func (v *Vault) promotePending(env *format.Envelope, di *DeviceInfo) error {
 	return nil
 }
 
-// RotatedKeys is what the server keeps after a key rotation made on
-// another device.
-type RotatedKeys struct {
-	KeyVersion uint32
-	Envelope   []byte
-	KeyCheck   []byte
-	Transition []byte
-}
-
 // FollowRotation moves this device to the account key another device
 // rotated to. The transition gives the new Secret Key and account key
 // under the current one; both are checked against the new envelope and key

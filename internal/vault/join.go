@@ -8,27 +8,8 @@ import (
 	"os"
 
 	"github.com/keyhold/keyhold/internal/format"
-	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/ledger"
 )
-
-// Join is a new device's copy of an account fetched from a sync server:
-// the envelope and key check, the account key already unwrapped with the
-// password and the kit's Secret Key, and every revision the server holds.
-type Join struct {
-	AccountID  keys.AccountID
-	SecretKey  *keys.SecretKey
-	AccountKey *keys.AccountKey
-	Envelope   []byte
-	KeyCheck   []byte
-	Email      string
-	Server     string // the sync location written to the device file
-	Revisions  []Incoming
-	Head       uint64
-	// Manifest, if not nil, is the server's manifest for Head; the
-	// download must match it.
-	Manifest []byte
-}
 
 // CreateJoined builds the vault of a new device from j. Nothing is written
 // until the key check verifies and every revision opens, bound to its item
@@ -159,4 +140,28 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 		}
 		return nil
 	}, s.keys(), env.KeyVersion, 1, di, newOptions(o).sec)
+}
+
+// CreateJoinedOpen is CreateJoined, then save (the device's sync
+// settings, written once the vault is in place; nil: none), then Open
+// and UnlockWithKey with j.AccountKey at key version kv: a new device's
+// vault ready for its first sync. done closes the session and the vault.
+func CreateJoinedOpen(dir string, j *Join, kv uint32, save func() error, o ...Option) (s *Session, done func(), err error) {
+	if err := CreateJoined(dir, j, o...); err != nil {
+		return nil, nil, err
+	}
+	if save != nil {
+		if err := save(); err != nil {
+			return nil, nil, err
+		}
+	}
+	v, err := Open(dir, o...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s, err = v.UnlockWithKey(j.AccountKey, kv); err != nil {
+		v.Close()
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); v.Close() }, nil
 }

@@ -255,28 +255,6 @@ func (s *Session) reseal(ctx context.Context, l *ledger.Ledger, ns *Session) (ma
 	return revs, current, nil
 }
 
-// Rotation is a key rotation as a sync server must apply it.
-type Rotation struct {
-	KeyVersion uint32
-	Envelope   []byte
-	KeyCheck   []byte
-	// Transition seals the new Secret Key and account key under the
-	// previous account key (SPEC §14).
-	Transition []byte
-	Login      *keys.Key32
-	// AccountKey is the new account key, for a publisher that must seal
-	// with it (folder sync). The publisher must not keep it.
-	AccountKey *keys.AccountKey
-	// Items holds every revision of every item, re-encrypted, oldest
-	// first; revisions are 1, 2, … for each item.
-	Items []Outgoing
-	// Manifest returns the server manifest of the rotated state at
-	// sequence seq.
-	Manifest func(seq uint64) []byte
-	// Head is set by the publisher: the server's head after the rotation.
-	Head uint64
-}
-
 // rotation builds the Rotation of a session under the new key.
 func (ns *Session) rotation(prev *keys.AccountKey, env *format.Envelope, kc *format.KeyCheck, login *keys.Key32, nsk *keys.SecretKey, revs map[ItemID][]OutRev, current map[ItemID]uint64) (*Rotation, error) {
 	tr, err := format.SealTransition(prev, ns.v.meta.accountID, ns.kv, nsk, ns.ak)

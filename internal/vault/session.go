@@ -21,11 +21,6 @@ import (
 	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
 )
 
-// ItemID names an item. It is public: stored in the clear as the row key.
-type ItemID [16]byte
-
-func (id ItemID) String() string { return uuid.UUID(id).String() }
-
 // Entry is one item's current revision, decrypted.
 type Entry struct {
 	ID       ItemID

@@ -25,18 +25,6 @@ import (
 
 const syncSchema = `CREATE TABLE IF NOT EXISTS remote (id BLOB PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID`
 
-// Errors of server sync a user must hear about.
-var (
-	// ErrServerMismatch means the server's items do not match the manifest
-	// a device signed: it dropped, swapped, replayed or rolled back items.
-	ErrServerMismatch = errors.New("the server's copy of the vault does not match what your devices signed: it dropped, swapped or rolled back items")
-	// ErrServerRollback means the server's sequence went backwards: it was
-	// restored from an older copy.
-	ErrServerRollback = errors.New("the server has gone back in time (its data was restored from an older copy)")
-	// ErrNotSynced means the operation needs every local change pushed first.
-	ErrNotSynced = errors.New("this device has changes the server has not seen; run keyhold sync first")
-)
-
 // EnableSync prepares the vault for a new server: it creates the sync
 // tables if needed and forgets what any earlier server held, so every
 // local item counts as not yet on the server.
@@ -52,12 +40,6 @@ func (v *Vault) EnableSync(ctx context.Context) error {
 		}
 	}
 	return dbError(v.path(), tx.Commit())
-}
-
-// SyncState is how far this device has synced.
-type SyncState struct {
-	Cursor   uint64 // server sequence pulled to
-	Verified uint64 // newest server sequence whose manifest verified
 }
 
 func getU64(ctx context.Context, q querier, k string) (uint64, error) {
@@ -89,23 +71,6 @@ func (v *Vault) SyncState(ctx context.Context) (SyncState, error) {
 	}
 	return st, nil
 }
-
-// OutRev is one revision to push.
-type OutRev struct {
-	Rev uint64
-	Box []byte
-}
-
-// Outgoing is one item's revisions the server has not seen, made on top
-// of BaseRev.
-type Outgoing struct {
-	ID      ItemID
-	BaseRev uint64
-	Revs    []OutRev
-}
-
-// Last is the revision the item will have on the server after the push.
-func (o *Outgoing) Last() uint64 { return o.Revs[len(o.Revs)-1].Rev }
 
 // Outgoing lists up to max items with revisions the server has not seen,
 // each with every such revision (so the server keeps the whole history).
@@ -180,12 +145,6 @@ func (s *Session) boxAt(ctx context.Context, q querier, id ItemID, rev, cur uint
 		return nil, s.damaged(err)
 	}
 	return box, nil
-}
-
-// Pushed is an item the server accepted, at revision Rev.
-type Pushed struct {
-	ID  ItemID
-	Rev uint64
 }
 
 // MarkPushed records that the server holds the items at these revisions.
@@ -321,29 +280,6 @@ func (s *Session) CheckServerManifest(ctx context.Context, blob []byte, head uin
 		return s.damaged(err)
 	}
 	return s.damaged0(tx.Commit())
-}
-
-// Incoming is one revision pulled from the server.
-type Incoming struct {
-	ID  ItemID
-	Rev uint64
-	Box []byte
-}
-
-// MergeConflict reports an item edited on this device and another one,
-// where both changed the same fields. Both versions are in its history.
-type MergeConflict struct {
-	ID     ItemID
-	Title  string
-	Fields []merge.Conflict
-}
-
-// ApplyReport says what a pull changed.
-type ApplyReport struct {
-	Added     int // new items
-	Updated   int // items that moved forward
-	Merged    int // items edited here and elsewhere, merged field by field
-	Conflicts []MergeConflict
 }
 
 // ApplyIncoming stores revisions pulled from the server and moves the

@@ -249,17 +249,6 @@ type CreateOptions struct {
 	KDF   keys.KDFParams
 }
 
-// Created is what Create returns: the new account's public id and the
-// Secret Key the user must keep (it goes into the recovery kit).
-type Created struct {
-	AccountID keys.AccountID
-	SecretKey *keys.SecretKey
-	// Login is the login key derived with the new envelope (SPEC §3), for
-	// registering with a sync server without a second derivation. The
-	// caller wipes it.
-	Login *keys.Key32
-}
-
 // Create makes a new account and vault in dir: a fresh account id, account
 // key and Secret Key; the envelope under the password; the key check; an
 // empty manifest. The database is built under a temporary name and renamed

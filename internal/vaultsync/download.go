@@ -1,9 +1,11 @@
-package vault
+package vaultsync
 
 import (
 	"errors"
 	"fmt"
 
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
@@ -20,7 +22,9 @@ const MaxDownloadBytes = 4 << 30
 // revisions must come once each, in order from 1; and the total stays
 // under MaxDownloadBytes. Junk fails at its first box.
 type DownloadCheck struct {
-	s     *Session
+	ak    *keys.AccountKey
+	kv    uint32
+	id    keys.AccountID
 	next  map[ItemID]uint64
 	bytes int64
 	max   int64 // MaxDownloadBytes; tests lower it
@@ -30,7 +34,9 @@ type DownloadCheck struct {
 // the account id.
 func NewDownloadCheck(id keys.AccountID, ak *keys.AccountKey, kv uint32) *DownloadCheck {
 	return &DownloadCheck{
-		s:    &Session{v: &Vault{meta: meta{accountID: id}}, ak: ak, kv: kv},
+		ak:   ak,
+		kv:   kv,
+		id:   id,
 		next: make(map[ItemID]uint64),
 		max:  MaxDownloadBytes,
 	}
@@ -53,9 +59,25 @@ func (c *DownloadCheck) Check(in Incoming) error {
 		}
 		return fmt.Errorf("%w (it sent item %s revision %d without revision %d); nothing was written", ErrServerMismatch, in.ID, in.Rev, want)
 	}
-	if _, err := c.s.open(in.ID, in.Rev, in.Box); err != nil {
+	if _, err := OpenItem(c.ak, c.kv, c.id, in.ID, in.Rev, in.Box); err != nil {
 		return fmt.Errorf("%w (it sent a revision that does not open with the account key: %v); nothing was written", ErrServerMismatch, err)
 	}
 	c.next[in.ID] = in.Rev
 	return nil
+}
+
+// OpenItem opens revision rev of item id, sealed under ak (key version
+// kv) for account acct, and decodes it. Its errors name the item and
+// revision.
+func OpenItem(ak *keys.AccountKey, kv uint32, acct keys.AccountID, id ItemID, rev uint64, box []byte) (*item.Item, error) {
+	pt, err := format.OpenItem(ak, kv, format.ItemRef{AccountID: acct, ItemID: id, Revision: rev}, box)
+	if err != nil {
+		return nil, fmt.Errorf("item %s revision %d: %w", id, rev, err)
+	}
+	defer clear(pt)
+	it, err := item.Unmarshal(pt)
+	if err != nil {
+		return nil, fmt.Errorf("item %s revision %d: %w", id, rev, err)
+	}
+	return it, nil
 }
