@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -36,7 +37,7 @@ func bigVault(ctx context.Context, o *options, url, dir string) (*bigStats, erro
 	if err := v.EnableSync(ctx); err != nil {
 		return nil, err
 	}
-	cfg, err := syncclient.NewConfig(url, "")
+	cfg, err := syncclient.NewConfig(url, "", syncfile.DeviceName())
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func bigVault(ctx context.Context, o *options, url, dir string) (*bigStats, erro
 
 	for r := range o.setupRuns {
 		ndir := filepath.Join(dir, fmt.Sprintf("big-%d", r+1))
-		ncfg, err := syncclient.NewConfig(url, "")
+		ncfg, err := syncclient.NewConfig(url, "", syncfile.DeviceName())
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +159,7 @@ func countItems(dir string) (int, error) {
 // opens it, for syncclient.Setup.
 func joinedVault(dir string, cfg *syncclient.Config) func(*vault.Join, uint32) (syncclient.Local, func(), error) {
 	return func(j *vault.Join, kv uint32) (syncclient.Local, func(), error) {
-		s, done, err := vault.CreateJoinedOpen(dir, j, kv, func() error { return cfg.Save(dir) }, vaultOpts()...)
+		s, done, err := vault.CreateJoinedOpen(dir, j, kv, func() error { return syncfile.Save(dir, cfg) }, vaultOpts()...)
 		if err != nil {
 			return nil, nil, err
 		}

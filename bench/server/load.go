@@ -21,6 +21,7 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -173,7 +174,7 @@ func createAccounts(ctx context.Context, o *options, url, dir string, st *backen
 		if err := v.EnableSync(ctx); err != nil {
 			return err
 		}
-		cfg, err := syncclient.NewConfig(url, "")
+		cfg, err := syncclient.NewConfig(url, "", syncfile.DeviceName())
 		if err != nil {
 			return err
 		}
@@ -218,7 +219,7 @@ func createAccounts(ctx context.Context, o *options, url, dir string, st *backen
 	err = workers(n, par, func(i int) error {
 		a := accts[i]
 		login1 := func(k int) error {
-			cfg, err := syncclient.NewConfig(url, "")
+			cfg, err := syncclient.NewConfig(url, "", syncfile.DeviceName())
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -279,7 +280,7 @@ func (s *Server) sync(ctx context.Context) (*syncclient.Report, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	dir := s.sess.Vault().Dir
-	cfg, err := syncclient.Load(dir)
+	cfg, err := syncfile.Load(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -248,7 +249,7 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 				if sw.entry != "" {
 					st["keystore_entry"] = sw.entry
 				}
-				if cfg, err := syncclient.Load(c.vaultDir); err == nil {
+				if cfg, err := syncfile.Load(c.vaultDir); err == nil {
 					ss, _ := v.SyncState(c.ctx)
 					pending, _ := v.Pending(c.ctx)
 					st["sync"] = map[string]any{"server": cfg.Server, "device_id": cfg.DeviceID, "cursor": ss.Cursor,
@@ -321,7 +322,7 @@ keyhold rotate-key as well.`,
 			defer keys.Wipe(npw)
 			p := s.Vault().Envelope().KDF
 			var publish func([]byte, *keys.Key32) error
-			if cfg, err := syncclient.Load(c.vaultDir); err == nil {
+			if cfg, err := syncfile.Load(c.vaultDir); err == nil {
 				// The server changes first, in one request; if it refuses,
 				// nothing changes here either.
 				cl, err := cfg.Client()
@@ -379,7 +380,7 @@ after a suspected leak of a kit, a key file or the password.`,
 			defer s.Close()
 			defer login.Wipe()
 			var created *vault.Created
-			if cfg, err := syncclient.Load(c.vaultDir); err == nil {
+			if cfg, err := syncfile.Load(c.vaultDir); err == nil {
 				cl, err := cfg.Client()
 				if err != nil {
 					return err

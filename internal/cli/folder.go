@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -60,7 +61,7 @@ func (c *cmdEnv) setupFromFolder(path string, k *kit.Kit) error {
 
 // enableFolder makes the vault sync with the folder at path.
 func (c *cmdEnv) enableFolder(path string) error {
-	if _, err := syncclient.Load(c.vaultDir); err == nil {
+	if _, err := syncfile.Load(c.vaultDir); err == nil {
 		return exitError{fmt.Errorf("%w: this vault syncs with a server (%s); a vault syncs with a server or a folder, not both", errExists, filepath.Join(c.vaultDir, syncclient.ConfigFile)), ExitExists}
 	}
 	if c.folderSynced() {

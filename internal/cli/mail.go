@@ -17,6 +17,7 @@ import (
 	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailticket"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 )
 
 // mailFlags are kit --email's options. Emailing is off unless asked for,
@@ -209,7 +210,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string, id
 		return err
 	}
 	defer clear(sealed.payload)
-	cfg, err := syncclient.Load(c.vaultDir)
+	cfg, err := syncfile.Load(c.vaultDir)
 	if err != nil {
 		return exitError{errors.New("emailing the kit needs a sync server account: the server vouches for the mail (keyhold sync enable --server URL)"), ExitUnavailable}
 	}
@@ -296,7 +297,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string, id
 		if pin {
 			prev := cfg.MailerURL
 			cfg.MailerURL = mailer
-			if err := cfg.Save(c.vaultDir); err != nil {
+			if err := syncfile.Save(c.vaultDir, cfg); err != nil {
 				return fmt.Errorf("the kit was sent, but keeping the mailer in %s failed: %w", syncclient.ConfigFile, err)
 			}
 			if prev != "" {

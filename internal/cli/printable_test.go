@@ -17,6 +17,7 @@ import (
 	"github.com/keyhold/keyhold/internal/server"
 	serverstore "github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -125,7 +126,7 @@ func TestServerStringsArePrintable(t *testing.T) {
 	if err := v.EnableSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := syncclient.NewConfig(hs.URL, "")
+	cfg, err := syncclient.NewConfig(hs.URL, "", syncfile.DeviceName())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestServerStringsArePrintable(t *testing.T) {
 	if err := syncclient.Register(ctx, cl, cfg, v, created.Login, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Save(dir); err != nil {
+	if err := syncfile.Save(dir, cfg); err != nil {
 		t.Fatal(err)
 	}
 	v.Close()

@@ -21,6 +21,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/merge"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -46,7 +47,7 @@ func (f *serverFlags) add(cmd *cobra.Command, urlHelp string) {
 }
 
 func (f *serverFlags) config() (*syncclient.Config, error) {
-	cfg, err := syncclient.NewConfig(f.url, f.fingerprint)
+	cfg, err := syncclient.NewConfig(f.url, f.fingerprint, syncfile.DeviceName())
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -95,7 +96,7 @@ func (c *cmdEnv) registerNew(sf *serverFlags, created *vault.Created, email stri
 	if err := v.SetSyncLocation(cfg.Server); err != nil {
 		return err
 	}
-	return cfg.Save(c.vaultDir)
+	return syncfile.Save(c.vaultDir, cfg)
 }
 
 // loginAgain says that the server ended this device's session, asks for
@@ -129,13 +130,13 @@ func (c *cmdEnv) loginAgain(cfg *syncclient.Config) error {
 		return err
 	}
 	c.infof("logged in to %s again", cfg.Server)
-	return cfg.Save(c.vaultDir)
+	return syncfile.Save(c.vaultDir, cfg)
 }
 
 // syncConfig reads this device's server settings: exit 4 if the vault
 // does not exist or does not sync.
 func (c *cmdEnv) syncConfig() (*syncclient.Config, error) {
-	cfg, err := syncclient.Load(c.vaultDir)
+	cfg, err := syncfile.Load(c.vaultDir)
 	if err != nil {
 		if !vault.Exists(c.vaultDir) {
 			return nil, fmt.Errorf("%w: %s", vault.ErrNoVault, c.vaultDir)
@@ -241,7 +242,7 @@ func (c *cmdEnv) localSync() (*localSyncer, error) {
 			// The password may have been changed on another device, whose
 			// change ended this device's session before it could fetch the
 			// new envelope: try the password with the server.
-			if cfg, lerr := syncclient.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
+			if cfg, lerr := syncfile.Load(c.vaultDir); lerr == nil && c.reloginWith(cfg, v, pw) {
 				s, login, err = v.UnlockLogin(pw)
 			}
 		}
@@ -274,7 +275,7 @@ func (c *cmdEnv) reloginWith(cfg *syncclient.Config, v *vault.Vault, pw []byte) 
 	}
 	err = syncclient.Relogin(c.ctx, cl, cfg, v, pw)
 	if err == nil {
-		err = cfg.Save(c.vaultDir)
+		err = syncfile.Save(c.vaultDir, cfg)
 	}
 	if err != nil {
 		if !errors.Is(err, syncclient.ErrLoginFailed) && !errors.Is(err, format.ErrWrongSecretKey) {
@@ -332,7 +333,7 @@ func (c *cmdEnv) syncWith(ctx context.Context, ls *localSyncer) (*syncclient.Rep
 		if err := syncclient.Login(ctx, cl, cfg, ls.s.Vault().AccountID(), ls.login); err != nil {
 			return err
 		}
-		return cfg.Save(c.vaultDir)
+		return syncfile.Save(c.vaultDir, cfg)
 	}
 	if cfg.Token == "" {
 		if err := login(); err != nil {
@@ -468,7 +469,7 @@ func (c *cmdEnv) watch() error {
 	c.infof("watching %s for changes; interrupt to stop", cfg.Server)
 	err = syncclient.Watch(ctx, cl, func(ctx context.Context) error {
 		// The token may have been renewed by the sync itself.
-		if nc, err := syncclient.Load(c.vaultDir); err == nil {
+		if nc, err := syncfile.Load(c.vaultDir); err == nil {
 			cl.SetToken(nc.Token)
 		}
 		rep, err := c.syncWith(ctx, ls)
@@ -516,7 +517,7 @@ another device with keyhold setup --kit KIT --folder PATH.`,
 			if c.folderSynced() {
 				return exitError{fmt.Errorf("%w: this vault syncs with a folder (%s); a vault syncs with a server or a folder, not both", errExists, filepath.Join(c.vaultDir, vault.FolderConfigFile)), ExitExists}
 			}
-			if _, err := syncclient.Load(c.vaultDir); err == nil {
+			if _, err := syncfile.Load(c.vaultDir); err == nil {
 				return exitError{fmt.Errorf("%w: this vault already syncs with a server (%s)", errExists, filepath.Join(c.vaultDir, syncclient.ConfigFile)), ExitExists}
 			}
 			cfg, err := sf.config()
@@ -547,7 +548,7 @@ another device with keyhold setup --kit KIT --folder PATH.`,
 			if err := syncclient.Register(c.ctx, cl, cfg, v, ls.login, email); err != nil {
 				return err
 			}
-			if err := cfg.Save(c.vaultDir); err != nil {
+			if err := syncfile.Save(c.vaultDir, cfg); err != nil {
 				return err
 			}
 			if err := v.SetSyncLocation(cfg.Server); err != nil {
@@ -721,7 +722,7 @@ func (c *cmdEnv) accountLogCmd() *cobra.Command {
 // serverAccount returns what the server keeps about the account, or nil
 // if the vault is not synced.
 func (c *cmdEnv) serverAccount() (*api.Account, *syncclient.Config, error) {
-	if _, err := syncclient.Load(c.vaultDir); err != nil {
+	if _, err := syncfile.Load(c.vaultDir); err != nil {
 		return nil, nil, nil
 	}
 	var acct *api.Account
@@ -771,7 +772,7 @@ func (c *cmdEnv) prover(cl *api.Client, cfg *syncclient.Config, id keys.AccountI
 		if err != nil {
 			return err
 		}
-		return cfg.Save(c.vaultDir) // Reauth may have logged in again
+		return syncfile.Save(c.vaultDir, cfg) // Reauth may have logged in again
 	}
 }
 
@@ -781,7 +782,7 @@ func (c *cmdEnv) prover(cl *api.Client, cfg *syncclient.Config, id keys.AccountI
 // is refused as before.
 func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) error {
 	exists := fmt.Errorf("%w: %s", vault.ErrVaultExists, c.vaultDir)
-	cfg, err := syncclient.Load(c.vaultDir)
+	cfg, err := syncfile.Load(c.vaultDir)
 	if err != nil {
 		return exists // not synced with a server: nothing to re-join
 	}
@@ -821,7 +822,7 @@ func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) 
 	err = syncclient.Rejoin(c.ctx, cl, cfg, v, pw, sk)
 	if errors.Is(err, syncclient.ErrNotRevoked) {
 		v.Close()
-		if serr := cfg.Save(c.vaultDir); serr != nil {
+		if serr := syncfile.Save(c.vaultDir, cfg); serr != nil {
 			return serr
 		}
 		return exitError{fmt.Errorf("%w: %s: %w", errExists, c.vaultDir, err), ExitExists}
@@ -830,7 +831,7 @@ func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) 
 		v.Close()
 		return err
 	}
-	if err := cfg.Save(c.vaultDir); err != nil {
+	if err := syncfile.Save(c.vaultDir, cfg); err != nil {
 		v.Close()
 		return err
 	}
@@ -858,7 +859,7 @@ func (c *cmdEnv) rejoin(sf *serverFlags, id keys.AccountID, sk *keys.SecretKey) 
 // directory and opens it, for syncclient.Setup.
 func (c *cmdEnv) joinedVault(cfg *syncclient.Config) func(*vault.Join, uint32) (syncclient.Local, func(), error) {
 	return func(j *vault.Join, kv uint32) (syncclient.Local, func(), error) {
-		s, done, err := vault.CreateJoinedOpen(c.vaultDir, j, kv, func() error { return cfg.Save(c.vaultDir) }, c.vaultOpts()...)
+		s, done, err := vault.CreateJoinedOpen(c.vaultDir, j, kv, func() error { return syncfile.Save(c.vaultDir, cfg) }, c.vaultOpts()...)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/syncclient"
+	"github.com/keyhold/keyhold/internal/syncfile"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -49,7 +50,7 @@ vault sync again, with the same or the other kind.`,
 				return err
 			}
 			defer v.Close()
-			cfg, serverErr := syncclient.Load(c.vaultDir)
+			cfg, serverErr := syncfile.Load(c.vaultDir)
 			fcfg, folderErr := vault.LoadFolderConfig(c.vaultDir)
 			if errors.Is(serverErr, syncclient.ErrNotEnabled) && errors.Is(folderErr, vault.ErrFolderNotEnabled) {
 				if c.jsonOut {

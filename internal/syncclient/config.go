@@ -9,22 +9,19 @@ package syncclient
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/keyhold/keyhold/internal/api"
-	"github.com/keyhold/keyhold/internal/atomicfile"
 )
 
 // ConfigFile is the name, in the vault directory, of this device's server
-// settings and session token. Like device.json it is 0600 and never
-// synced. The token lets this device sync; it cannot decrypt anything.
+// settings and session token (Config; package syncfile reads and writes
+// it). Like device.json it is 0600 and never synced. The token lets this
+// device sync; it cannot decrypt anything.
 const ConfigFile = "sync.json"
 
 // ErrNotEnabled means the vault is not synced with a server.
@@ -46,8 +43,9 @@ type Config struct {
 	MailerURL string `json:"mailer_url,omitempty"`
 }
 
-// NewConfig makes the settings of a device new to a server.
-func NewConfig(server, fingerprint string) (*Config, error) {
+// NewConfig makes the settings of a device new to a server, named name
+// in its list of devices (the command line uses the host name).
+func NewConfig(server, fingerprint, name string) (*Config, error) {
 	u, err := api.CheckURL(server)
 	if err != nil {
 		return nil, err
@@ -61,36 +59,32 @@ func NewConfig(server, fingerprint string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, _ := os.Hostname()
 	if name == "" {
 		name = "device"
 	}
 	return &Config{Version: 1, Server: u.String(), Fingerprint: fingerprint, DeviceID: id.String(), DeviceName: name}, nil
 }
 
-// Load reads the settings from the vault directory.
-func Load(dir string) (*Config, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotEnabled
-	}
-	if err != nil {
-		return nil, err
-	}
+// ErrBadConfig means stored settings do not decode to usable ones.
+var ErrBadConfig = errors.New("the sync settings are damaged")
+
+// ParseConfig decodes settings stored by Marshal.
+func ParseConfig(b []byte) (*Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil || c.Version != 1 || c.Server == "" || c.DeviceID == "" {
-		return nil, fmt.Errorf("%s is damaged; run keyhold sync enable --server URL again", filepath.Join(dir, ConfigFile))
+		return nil, ErrBadConfig
 	}
 	return &c, nil
 }
 
-// Save writes the settings (0600, atomically).
-func (c *Config) Save(dir string) error {
+// Marshal encodes the settings for storing (the command line keeps them
+// in ConfigFile).
+func (c *Config) Marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return atomicfile.Replace(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o600)
+	return append(b, '\n'), nil
 }
 
 // Device describes this device to the server.

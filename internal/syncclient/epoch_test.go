@@ -49,14 +49,14 @@ func TestServerReplaysOldEnvelope(t *testing.T) {
 	if _, err := b.y.Sync(ctx); !errors.Is(err, ErrLoginNeeded) {
 		t.Fatalf("device B's sync after the change elsewhere: %v, want ErrLoginNeeded", err)
 	}
-	cfg, err := Load(b.dir)
+	cfg, err := loadConfig(b.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := Relogin(ctx, b.y.C, cfg, b.v, newPw); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Save(b.dir); err != nil {
+	if err := saveConfig(b.dir, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.y.Sync(ctx); err != nil {
@@ -195,7 +195,7 @@ func TestPreviousVersionAccountMigrates(t *testing.T) {
 	if rep, err := a.y.Sync(ctx); err != nil || rep.EnvelopeUpdated {
 		t.Fatalf("sync against the server's previous-version envelope: %+v, %v; want nothing new", rep, err)
 	}
-	cfg, err := Load(a.dir)
+	cfg, err := loadConfig(a.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestPreviousVersionAccountMigrates(t *testing.T) {
 	if err := Relogin(ctx, a.y.C, cfg, a.v, testPassword); err != nil {
 		t.Fatalf("logging in again with the server's previous-version parameters: %v", err)
 	}
-	if err := cfg.Save(a.dir); err != nil {
+	if err := saveConfig(a.dir, cfg); err != nil {
 		t.Fatal(err)
 	}
 

@@ -182,7 +182,7 @@ func TestSetupHostileFeed(t *testing.T) {
 
 			h.on.Store(true)
 			dir := filepath.Join(root, "new")
-			cfg, err := NewConfig(ts.url, "")
+			cfg, err := NewConfig(ts.url, "", hostName())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -251,7 +251,7 @@ func TestSetupNeedsManifestAtHead(t *testing.T) {
 			}
 			h.on.Store(true)
 			dir := filepath.Join(root, "new")
-			cfg, _ := NewConfig(ts.url, "")
+			cfg, _ := NewConfig(ts.url, "", hostName())
 			sk := *created.SecretKey
 			_, err := Setup(ctx, &SetupOptions{AccountID: created.AccountID, SecretKey: &sk, Config: cfg, Password: testPassword, Create: joinedVault(dir, cfg)})
 			if !errors.Is(err, ErrNoManifest) && !errors.Is(err, vault.ErrServerMismatch) {

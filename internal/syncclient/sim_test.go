@@ -72,7 +72,7 @@ func openDevice(t testing.TB, dir string, pw []byte, opts ...vault.Option) *devi
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(dir)
+	cfg, err := loadConfig(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func newAccount(t testing.TB, ts *testServer, root string, opts ...vault.Option)
 	if err := v.EnableSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := NewConfig(ts.url, "")
+	cfg, err := NewConfig(ts.url, "", hostName())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func newAccount(t testing.TB, ts *testServer, root string, opts ...vault.Option)
 	if err := Register(ctx, cl, cfg, v, created.Login, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Save(dir); err != nil {
+	if err := saveConfig(dir, cfg); err != nil {
 		t.Fatal(err)
 	}
 	v.Close()
@@ -126,7 +126,7 @@ func newAccount(t testing.TB, ts *testServer, root string, opts ...vault.Option)
 func joinDevice(t testing.TB, ts *testServer, root string, n int, created *vault.Created, opts ...vault.Option) *device {
 	t.Helper()
 	dir := filepath.Join(root, fmt.Sprintf("dev%d", n))
-	cfg, err := NewConfig(ts.url, "")
+	cfg, err := NewConfig(ts.url, "", hostName())
 	if err != nil {
 		t.Fatal(err)
 	}
