@@ -118,10 +118,7 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		box []byte
 	}
 	var cur, hist []rowT
-	bks := make([]*bucket, indexBuckets)
-	for b := range bks {
-		bks[b] = &bucket{}
-	}
+	idx := map[ItemID]*Entry{}
 	type frow struct {
 		id     ItemID
 		rev    uint64
@@ -143,19 +140,15 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			return nil, err
 		}
 		cur = append(cur, rowT{id, rev, box})
-		e := s.newEntry(id, rev, box, st.Cur)
-		b := bks[bucketOf(id)]
-		b.entries = append(b.entries, indexEntry{id: id, rev: rev, prf: e.prf, title: st.Cur.Title, trashed: st.Cur.Trashed != nil})
-		format.XorInto(&b.acc, e.prf)
+		idx[id] = s.newEntry(id, rev, box, st.Cur)
 		frows = append(frows, frow{id, rev, s.folderDigest(st)})
 	}
-	idxRows := map[string][]byte{}
-	for b := range bks {
-		box, err := s.sealBucket(b, bks[b])
-		if err != nil {
-			return nil, err
-		}
-		idxRows[indexKey(b)] = box
+	metas := map[string][]byte{
+		"schema": []byte(SchemaVersion), "account_id": f.id[:], "envelope": env.Marshal(),
+		"keycheck": kc.Marshal(),
+	}
+	if kf.Transition != nil {
+		metas[metaFolderTransition] = kf.Transition
 	}
 	createdDir := false
 	if _, err := os.Stat(dest); errors.Is(err, os.ErrNotExist) {
@@ -179,16 +172,11 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 	di := &DeviceInfo{AccountID: f.id, SecretKey: f.sk, SyncLocation: cfg.Path, KDFFloor: env.KDF}
 	err = buildVault(dest, func(tx *sql.Tx, l *ledger.Ledger) error {
 		ctx := context.Background()
-		for k, val := range map[string][]byte{
-			"schema": []byte(SchemaVersion), "account_id": f.id[:], "envelope": env.Marshal(),
-			"keycheck": kc.Marshal(),
-		} {
-			idxRows[k] = val
+		if err := putMetas(tx, metas); err != nil {
+			return err
 		}
-		if kf.Transition != nil {
-			idxRows[metaFolderTransition] = kf.Transition
-		}
-		if err := putMetas(tx, idxRows); err != nil {
+		// The title index, built here so the first command is fast.
+		if err := s.writeIndex(ctx, tx, idx); err != nil {
 			return err
 		}
 		for _, q := range []string{folderSchema, folderLogSchema} {

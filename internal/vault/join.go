@@ -80,37 +80,20 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 			return fmt.Errorf("%w; nothing was written", err)
 		}
 	}
-	// The title index, built here so the first command is fast.
-	bks := make([]*bucket, indexBuckets)
-	for b := range bks {
-		bks[b] = &bucket{}
-	}
-	for _, e := range idx {
-		b := bks[bucketOf(e.ID)]
-		b.entries = append(b.entries, indexEntry{id: e.ID, rev: e.Revision, prf: e.prf, title: e.Item.Title, trashed: e.Item.Trashed != nil})
-		format.XorInto(&b.acc, e.prf)
-	}
-	idxRows := map[string][]byte{}
-	for b := range bks {
-		box, err := s.sealBucket(b, bks[b])
-		if err != nil {
-			return err
-		}
-		idxRows[indexKey(b)] = box
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	di := &DeviceInfo{AccountID: j.AccountID, SecretKey: j.SecretKey, Email: j.Email, SyncLocation: j.Server, KDFFloor: env.KDF}
 	return buildVault(dir, func(tx *sql.Tx, l *ledger.Ledger) error {
 		ctx := context.Background()
-		for k, val := range map[string][]byte{
+		if err := putMetas(tx, map[string][]byte{
 			"schema": []byte(SchemaVersion), "account_id": j.AccountID[:], "envelope": env.Marshal(),
 			"keycheck": kc.Marshal(),
-		} {
-			idxRows[k] = val
+		}); err != nil {
+			return err
 		}
-		if err := putMetas(tx, idxRows); err != nil {
+		// The title index, built here so the first command is fast.
+		if err := s.writeIndex(ctx, tx, idx); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(syncSchema); err != nil {

@@ -286,23 +286,15 @@ func Create(dir string, pw []byte, opts CreateOptions, o ...Option) (*Created, e
 	}
 	idx := &Session{v: &Vault{meta: meta{accountID: id}}, ak: ak, kv: 1, mk: format.ManifestKey(ak)}
 	defer idx.mk.Wipe()
-	idxRows := map[string][]byte{}
-	for b := range indexBuckets {
-		box, err := idx.sealBucket(b, &bucket{})
-		if err != nil {
-			return nil, err
-		}
-		idxRows[indexKey(b)] = box
-	}
 	di := &DeviceInfo{AccountID: id, SecretKey: sk, Email: opts.Email, KDFFloor: opts.KDF}
 	if err := buildVault(dir, func(tx *sql.Tx, l *ledger.Ledger) error {
-		for k, val := range map[string][]byte{
+		if err := putMetas(tx, map[string][]byte{
 			"schema": []byte(SchemaVersion), "account_id": id[:], "envelope": env.Marshal(),
 			"keycheck": kc.Marshal(),
-		} {
-			idxRows[k] = val
+		}); err != nil {
+			return err
 		}
-		return putMetas(tx, idxRows)
+		return idx.writeIndex(context.Background(), tx, nil)
 	}, idx.keys(), 1, 0, di, newOptions(o).sec); err != nil {
 		return nil, err
 	}
