@@ -56,7 +56,7 @@ var (
 
 // timeout bounds each call. Unlocking a keyring may show a prompt; a
 // person answers one in well under this.
-var timeout = 60 * time.Second
+const timeout = 60 * time.Second
 
 // Store is the system key store as one login session reaches it.
 type Store struct {
