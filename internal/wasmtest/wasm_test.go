@@ -97,6 +97,8 @@ func clientImportPaths(testsOnly bool) []string {
 	return paths
 }
 
+func short(path string) string { return strings.TrimPrefix(path, mod) }
+
 // jsEnv is the environment of a go command that targets browsers.
 func jsEnv() []string {
 	return append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
@@ -164,7 +166,6 @@ func listDeps(t *testing.T, roots ...string) map[string]*listed {
 // JavaScript, is fine), naming the chain of imports that leads there.
 func portabilityProblems(pkgs map[string]*listed, roots []string) []string {
 	var problems []string
-	short := func(p string) string { return strings.TrimPrefix(p, mod) }
 	for _, root := range roots {
 		// Breadth first, so that each chain reported is a shortest one.
 		parent := map[string]string{root: ""}
@@ -258,13 +259,30 @@ func TestPortabilityCheckFindsOSPackages(t *testing.T) {
 	}
 }
 
+// knownAnswers are tests that must pass under js/wasm, not merely be
+// absent or skipped there: the known-answer vectors and the checks that
+// pin derivation and sealing bytes.
+var knownAnswers = map[string][]string{
+	"internal/keys":   {"TestSealCommitsToKey", "TestDeriveNeedsBothSecrets"},
+	"internal/format": {"TestVectors", "TestServerEntryKnownAnswer", "TestEnvelopeHeaderMatchesEnvelope", "TestTransitionLayout"},
+	"internal/pake":   {"TestVectors", "TestRoundTrip"},
+}
+
+// testEvent is one line of `go test -json`.
+type testEvent struct {
+	Action  string
+	Package string
+	Test    string
+	Output  string
+}
+
 // TestCoreUnderWasm runs the tests of the client packages marked
 // runTests compiled for js/wasm, under Node through Go's own runner
 // (GOROOT/lib/wasm/go_js_wasm_exec). Among them are the known-answer
 // vectors of internal/format (key derivation, the envelope, item and
-// manifest sealing) and internal/pake's OPAQUE vectors: passing here
-// means a browser derives, seals and logs in with the same bytes as the
-// desktop. The child go test gets -count=1 so that it really runs.
+// manifest sealing) and internal/pake's login vectors (OPAQUE): passing
+// here means a browser derives, seals and logs in with the same bytes as
+// the desktop. The child go test gets -count=1 so that it really runs.
 func TestCoreUnderWasm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the core's tests under js/wasm take a while")
@@ -280,18 +298,54 @@ func TestCoreUnderWasm(t *testing.T) {
 		t.Fatalf("Go's js/wasm test runner is missing (Go 1.24 or later keeps it in GOROOT/lib/wasm): %v", err)
 	}
 	pkgs := clientImportPaths(true)
-	args := append([]string{"test", "-count=1", "-timeout=5m", "-exec=" + runner}, pkgs...)
+	args := append([]string{"test", "-count=1", "-json", "-timeout=5m", "-exec=" + runner}, pkgs...)
 	cmd := exec.Command(goCmd, args...)
 	cmd.Env = jsEnv()
-	res, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the core's tests fail under js/wasm: %v\n%s", err, res)
-	}
-	// Every package must have run tests, not merely compiled.
-	for _, p := range pkgs {
-		if !bytes.Contains(res, []byte("ok  \t"+p+"\t")) {
-			t.Errorf("%s did not report passing tests under js/wasm:\n%s", p, res)
+	res, runErr := cmd.CombinedOutput()
+
+	// What each package's tests said, and which top-level tests passed.
+	output := map[string]*strings.Builder{}
+	result := map[string]string{}
+	passed := map[string]bool{}
+	var other strings.Builder // lines that are not events (go's own errors)
+	for _, line := range bytes.Split(res, []byte("\n")) {
+		var e testEvent
+		if len(line) == 0 {
+			continue
+		}
+		if json.Unmarshal(line, &e) != nil || e.Action == "" {
+			other.Write(line)
+			other.WriteByte('\n')
+			continue
+		}
+		if output[e.Package] == nil {
+			output[e.Package] = &strings.Builder{}
+		}
+		output[e.Package].WriteString(e.Output)
+		switch {
+		case e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
+			result[e.Package] = e.Action
+		case e.Action == "pass" && !strings.Contains(e.Test, "/"):
+			passed[e.Package+" "+e.Test] = true
 		}
 	}
-	t.Logf("under js/wasm:\n%s", res)
+	for _, p := range pkgs {
+		if result[p] != "pass" {
+			var said string
+			if output[p] != nil {
+				said = output[p].String()
+			}
+			t.Errorf("%s under js/wasm: %q, want pass:\n%s%s", short(p), result[p], said, other.String())
+		}
+	}
+	for p, tests := range knownAnswers {
+		for _, name := range tests {
+			if !passed[mod+p+" "+name] {
+				t.Errorf("%s %s did not pass under js/wasm", p, name)
+			}
+		}
+	}
+	if runErr != nil && !t.Failed() {
+		t.Errorf("go test for js/wasm: %v\n%s", runErr, other.String())
+	}
 }
