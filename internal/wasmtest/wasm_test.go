@@ -318,6 +318,10 @@ func TestCoreUnderWasm(t *testing.T) {
 			other.WriteByte('\n')
 			continue
 		}
+		if e.Package == "" { // a build failure's output (build-output events)
+			other.WriteString(e.Output)
+			continue
+		}
 		if output[e.Package] == nil {
 			output[e.Package] = &strings.Builder{}
 		}
