@@ -224,7 +224,7 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st := map[string]any{"vault": c.vaultDir, "exists": vault.Exists(c.vaultDir), "locked": true}
 			var ast *agent.Status
-			if path, err := agent.SocketPath(c.vaultDir); err == nil && vault.Exists(c.vaultDir) {
+			if path, err := c.agentSocket(); err == nil && vault.Exists(c.vaultDir) {
 				if _, err := os.Stat(path); err == nil {
 					if _, s, err := agent.Dial(path); err == nil {
 						ast = s

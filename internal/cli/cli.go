@@ -280,7 +280,7 @@ func (c *cmdEnv) agentClient() *agent.Client {
 	if !vault.Exists(c.vaultDir) {
 		return nil
 	}
-	path, err := agent.SocketPath(c.vaultDir)
+	path, err := c.agentSocket()
 	if err != nil {
 		return nil
 	}

@@ -198,7 +198,10 @@ func (c *cmdEnv) copyValue(v string, after time.Duration) error {
 	}
 	b := []byte(v)
 	defer keys.Wipe(b)
-	if err := clip.Copy(b, after, []string{exe, "__clip-clear"}); err != nil {
+	// The graphical session is read here, from the environment, and
+	// handed to clip.
+	session := clip.Session{WaylandDisplay: os.Getenv("WAYLAND_DISPLAY"), X11Display: os.Getenv("DISPLAY")}
+	if err := clip.Copy(b, after, []string{exe, "__clip-clear"}, session); err != nil {
 		if errors.Is(err, clip.ErrNoClipboard) {
 			return exitError{err, ExitUnavailable}
 		}
