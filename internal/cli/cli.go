@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,12 +64,18 @@ func Main(args []string) int {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, ctx: ctx}
-	root := c.rootCmd()
+	return c.execute(c.rootCmd(), args)
+}
+
+// execute runs root with args, prints the error if there is one, and
+// returns the exit code.
+func (c *cmdEnv) execute(root *cobra.Command, args []string) int {
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	root.SetIn(c.stdin)
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	typeUsageErrors(root, args)
+	cmd, err := root.ExecuteContextC(c.ctx)
 	for _, f := range c.closers {
 		f()
 	}
@@ -81,25 +86,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &ce) {
 		return ce.code
 	}
-	if isUsage(err) {
+	var ue usageError
+	if cmd == root && !errors.As(err, &ue) {
+		// The root command never runs (it has no Run): an error it
+		// returns comes from finding the subcommand, an unknown one.
 		err = usageError{err}
 	}
 	c.printErr(err)
 	return exitCode(err)
 }
-
-// isUsage recognises cobra's own argument and flag errors.
-func isUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
-		"flag needs an argument", "invalid argument", "required flag", "if any flags in the group"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func (c *cmdEnv) warnf(format string, a ...any) {
 	fmt.Fprintf(c.stderr, "keyhold: warning: "+format+"\n", a...)
 }
@@ -200,9 +195,12 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 	pf.StringVar(&c.keystoreFlag, "keystore", os.Getenv("KEYHOLD_KEYSTORE"), "where this device keeps its Secret Key: auto (the system key store if one answers, else a file), os or file (env KEYHOLD_KEYSTORE)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if cmd.Hidden {
-			return nil // the agent and the clipboard helper
+			return checkFlags(cmd) // the agent and the clipboard helper
 		}
-		return c.applyKeystore(cmd.Name() == "init" || cmd.Name() == "setup")
+		if err := c.applyKeystore(cmd.Name() == "init" || cmd.Name() == "setup"); err != nil {
+			return err
+		}
+		return checkFlags(cmd)
 	}
 	root.AddCommand(
 		c.initCmd(), c.unlockCmd(), c.lockCmd(), c.statusCmd(),
