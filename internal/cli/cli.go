@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/buildinfo"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -187,7 +188,12 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		Version:           buildinfo.Read().String("keyhold"),
 	}
+	// --version prints buildinfo's form as it is (docs/CLI.md), with no
+	// -v shorthand: cobra would add one if the flag were left to it.
+	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().Bool("version", false, "print keyhold's version, commit and Go version, and exit")
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.vaultDir, "vault", defaultVaultDir(), "vault directory (env KEYHOLD_VAULT)")
 	pf.StringVar(&c.passwordFile, "password-file", os.Getenv("KEYHOLD_PASSWORD_FILE"), "read the password from this file instead of the terminal (env KEYHOLD_PASSWORD_FILE)")
