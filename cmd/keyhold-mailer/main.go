@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/buildinfo"
+	"github.com/keyhold/keyhold/internal/cobrausage"
 	"github.com/keyhold/keyhold/internal/svc"
 )
 
@@ -44,11 +45,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	root.SetVersionTemplate("{{.Version}}")
 	root.Flags().Bool("version", false, "print keyhold-mailer's version, commit and Go version, and exit")
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(a.serveCmd())
-	return svc.ExitCode(root.ExecuteContext(ctx), "keyhold-mailer", "run keyhold-mailer help serve for the flags", stderr)
+	return svc.ExitCode(cobrausage.Execute(ctx, root, args), "keyhold-mailer", "run keyhold-mailer help serve for the flags", stderr)
 }
 
 // usagef is a command-line mistake: exit code 2.

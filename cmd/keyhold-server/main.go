@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/buildinfo"
+	"github.com/keyhold/keyhold/internal/cobrausage"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
 )
@@ -52,11 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	root.SetVersionTemplate("{{.Version}}")
 	root.Flags().Bool("version", false, "print keyhold-server's version, commit and Go version, and exit")
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(a.serveCmd(), a.adminCmd())
-	return svc.ExitCode(root.ExecuteContext(ctx), "keyhold-server", "run keyhold-server help for the commands and flags", stderr)
+	return svc.ExitCode(cobrausage.Execute(ctx, root, args), "keyhold-server", "run keyhold-server help for the commands and flags", stderr)
 }
 
 // usagef is a command-line mistake: exit code 2.

@@ -17,6 +17,7 @@ import (
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/buildinfo"
+	"github.com/keyhold/keyhold/internal/cobrausage"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -71,12 +72,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // execute runs root with args, prints the error if there is one, and
 // returns the exit code.
 func (c *cmdEnv) execute(root *cobra.Command, args []string) int {
-	root.SetArgs(args)
 	root.SetIn(c.stdin)
 	root.SetOut(c.stdout)
 	root.SetErr(c.stderr)
-	typeUsageErrors(root, args)
-	cmd, err := root.ExecuteContextC(c.ctx)
+	err := cobrausage.Execute(c.ctx, root, args)
 	for _, f := range c.closers {
 		f()
 	}
@@ -87,11 +86,8 @@ func (c *cmdEnv) execute(root *cobra.Command, args []string) int {
 	if errors.As(err, &ce) {
 		return ce.code
 	}
-	var ue usageError
-	if cmd == root && !errors.As(err, &ue) {
-		// The root command never runs (it has no Run): an error it
-		// returns comes from finding the subcommand, an unknown one.
-		err = usageError{err}
+	if cobrausage.Is(err) {
+		err = usageError{err} // a mistake cobra found in the command line
 	}
 	c.printErr(err)
 	return exitCode(err)
@@ -201,12 +197,9 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 	pf.StringVar(&c.keystoreFlag, "keystore", os.Getenv("KEYHOLD_KEYSTORE"), "where this device keeps its Secret Key: auto (the system key store if one answers, else a file), os or file (env KEYHOLD_KEYSTORE)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if cmd.Hidden {
-			return checkFlags(cmd) // the agent and the clipboard helper
+			return nil // the agent and the clipboard helper
 		}
-		if err := c.applyKeystore(cmd.Name() == "init" || cmd.Name() == "setup"); err != nil {
-			return err
-		}
-		return checkFlags(cmd)
+		return c.applyKeystore(cmd.Name() == "init" || cmd.Name() == "setup")
 	}
 	root.AddCommand(
 		c.initCmd(), c.unlockCmd(), c.lockCmd(), c.statusCmd(),
