@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +85,25 @@ func TestUsageErrorsExit2(t *testing.T) {
 				t.Errorf("keyhold %v: no usage hint in %q", args, errb.String())
 			}
 		})
+	}
+}
+
+// A real command against a server that refuses with a message worded like
+// a usage error: keyhold reports the server's refusal (exit 11), not a
+// mistake in how it was called.
+func TestServerMessageIsNotUsage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":{"code":"bad_request","message":"invalid argument: accepts 1 arg(s), requires at least 2; unknown flag: --x"}}`))
+	}))
+	defer srv.Close()
+	kh := testVault(t)
+	code, _, stderr := kh("", "sync", "enable", "--server", srv.URL)
+	if code != ExitServer {
+		t.Errorf("exit %d, want %d (stderr %q)", code, ExitServer, stderr)
+	}
+	if !strings.Contains(stderr, "invalid argument") || strings.Contains(stderr, usageHint) {
+		t.Errorf("stderr %q: want the server's message and no usage hint", stderr)
 	}
 }
