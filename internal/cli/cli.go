@@ -92,6 +92,7 @@ func (c *cmdEnv) execute(root *cobra.Command, args []string) int {
 	c.printErr(err)
 	return exitCode(err)
 }
+
 func (c *cmdEnv) warnf(format string, a ...any) {
 	fmt.Fprintf(c.stderr, "keyhold: warning: "+format+"\n", a...)
 }
