@@ -75,7 +75,7 @@ LENGTH is --length: keyhold generate 32.`,
 				return nil
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"password": string(pw), "entropy_bits": bits})
+				return c.printJSON(generateJSON{Password: string(pw), EntropyBits: bits})
 			}
 			c.stdout.Write(append(pw, '\n'))
 			c.infof("%s of entropy; %s", gen.FormatBits(bits), strength.Evaluate(pw).Summary())
@@ -117,7 +117,7 @@ func (c *cmdEnv) otpCmd() *cobra.Command {
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"code": code, "remaining_seconds": remaining})
+				return c.printJSON(otpJSON{Code: code, RemainingSeconds: remaining})
 			}
 			fmt.Fprintln(c.stdout, code)
 			c.infof("valid for %ds more", remaining)

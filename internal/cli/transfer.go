@@ -281,13 +281,13 @@ func (c *cmdEnv) importSource(name string, read func(transfer.ImportOptions) (*t
 	unmapped := nonNil(res.Unmapped)
 	if dryRun {
 		if c.jsonOut {
-			would := make([]map[string]any, 0, len(fresh))
+			would := make([]importItemJSON, 0, len(fresh))
 			for _, im := range fresh {
-				would = append(would, map[string]any{"type": im.Item.Type, "title": im.Item.Title, "source": im.Source,
-					"history": len(im.History), "attachments": len(im.Item.Attachments)})
+				would = append(would, importItemJSON{Type: im.Item.Type, Title: im.Item.Title, Source: im.Source,
+					History: len(im.History), Attachments: len(im.Item.Attachments)})
 			}
-			return c.printJSON(map[string]any{"dry_run": true, "would_add": would, "duplicates": dups,
-				"repeated_in_file": repeats, "skipped_empty": res.Skipped, "unmapped": unmapped})
+			return c.printJSON(importDryRunJSON{DryRun: true, WouldAdd: would, Duplicates: dups,
+				RepeatedInFile: repeats, SkippedEmpty: res.Skipped, Unmapped: unmapped})
 		}
 		for _, im := range fresh {
 			fmt.Fprintf(c.stdout, "would add %s %q%s\n", im.Item.Type, im.Item.Title, importDetail(im))
@@ -306,8 +306,8 @@ func (c *cmdEnv) importSource(name string, read func(transfer.ImportOptions) (*t
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "repeated_in_file": repeats,
-			"skipped_empty": res.Skipped, "unmapped": unmapped})
+		return c.printJSON(importJSON{Added: len(fresh), Duplicates: dups, RepeatedInFile: repeats,
+			SkippedEmpty: res.Skipped, Unmapped: unmapped})
 	}
 	unmappedNote := "no values left unmapped"
 	if len(unmapped) > 0 {
@@ -573,7 +573,7 @@ func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 		}
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "skipped_empty": res.Skipped, "warnings": nonNil(res.Warnings)})
+		return c.printJSON(importCSVJSON{Added: len(fresh), Duplicates: dups, SkippedEmpty: res.Skipped, Warnings: nonNil(res.Warnings)})
 	}
 	c.infof("imported %s (%d already in the vault, %d empty rows skipped)", countNoun(len(fresh), "item"), dups, res.Skipped)
 	return nil
@@ -645,7 +645,7 @@ func (c *cmdEnv) importKeyhold(data []byte, pwFile, identityFile string, dryRun 
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": added, "duplicates": len(skipped)})
+		return c.printJSON(importKeyholdJSON{Added: added, Duplicates: len(skipped)})
 	}
 	c.infof("restored %s (%d already in the vault were skipped)", countNoun(added, "item"), len(skipped))
 	return nil
