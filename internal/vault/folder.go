@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/folder"
@@ -61,17 +60,30 @@ const (
 	metaFolderLogPruned = "folder/log/pruned"
 )
 
-// SnapshotEvery is how many replayed changes make a device write a new
-// snapshot; KEYHOLD_FOLDER_SNAPSHOT_EVERY overrides it (tests).
-var SnapshotEvery = 100
+// DefaultFolderSnapshotEvery is how many log files a replay must have
+// beyond those the device's newest snapshot covers before the device
+// writes a new snapshot (docs/FOLDER.md, Snapshots and compaction).
+const DefaultFolderSnapshotEvery = 100
 
-func snapshotEvery() int {
-	if s := os.Getenv("KEYHOLD_FOLDER_SNAPSHOT_EVERY"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			return n
-		}
+// SetFolderSnapshotEvery sets this session's snapshot interval for folder
+// sync: a new snapshot once a replay has n more log files than this
+// device's newest snapshot covers. n ≤ 0 restores the default. Tests use
+// a short interval to exercise snapshots and compaction; a device's
+// interval decides only how often it writes snapshots, never what any
+// device replays.
+func (s *Session) SetFolderSnapshotEvery(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.folderSnapEvery = max(n, 0)
+}
+
+func (s *Session) snapshotEvery() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.folderSnapEvery > 0 {
+		return s.folderSnapEvery
 	}
-	return SnapshotEvery
+	return DefaultFolderSnapshotEvery
 }
 
 // Errors of folder sync.
@@ -769,7 +781,7 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 	} else {
 		forceSnapshot = true
 	}
-	if forceSnapshot || res.Frontier.Sum() >= covered+uint64(snapshotEvery()) {
+	if forceSnapshot || res.Frontier.Sum() >= covered+uint64(s.snapshotEvery()) {
 		if err := s.writeSnapshot(ctx, me, sc, res, ring); err != nil {
 			return rep, err
 		}
