@@ -382,6 +382,12 @@ func (s *state) apply(e Entry) []merge.Conflict {
 	for _, h := range e.Hist {
 		is.addHist(h, digest(h))
 	}
+	if base == e.New {
+		// The item holds this entry's content already (the same entry
+		// written again): it has nothing to add. Merging it would only
+		// move the modification time to the entry's.
+		return nil
+	}
 	merged, cs := merge.Merge(base, is.Cur, e.New)
 	md := digest(merged)
 	if md != is.cur {
