@@ -1,4 +1,4 @@
-package kit
+package pdfin
 
 // Decryption of PDFs that open without a password. A PDF "protected"
 // against printing or copying, but not against opening, is still

@@ -1,4 +1,4 @@
-package kit
+package pdfin
 
 // This file is a small reader of PDF objects: just enough of PDF to find
 // the images and the page text of a recovery kit. It replaces a full PDF
@@ -28,24 +28,31 @@ import (
 	tifflzw "golang.org/x/image/tiff/lzw"
 )
 
-// pdfLimits bound what reading one PDF may spend.
-type pdfLimits struct {
-	stream  int64 // decoded bytes of one stream
-	total   int64 // decoded bytes of all streams and images together
-	objects int   // objects kept
-	values  int   // values parsed (numbers, names, …), so memory stays bounded
-	pixels  int64 // pixels of one image
+// Limits bound what reading one PDF may spend.
+type Limits struct {
+	Stream  int64 // decoded bytes of one stream
+	Total   int64 // decoded bytes of all streams and images together
+	Objects int   // objects kept
+	Values  int   // values parsed (numbers, names, …), so memory stays bounded
+	Pixels  int64 // pixels of one image
 }
 
-// defaultPDFLimits are sized for a one-page kit with room to spare: a kit
-// PDF is a few kilobytes, a scanned page a few megabytes. A variable only
-// so that the fuzz test can lower the image size, which bounds time.
-var defaultPDFLimits = pdfLimits{
-	stream:  64 << 20,
-	total:   256 << 20,
-	objects: 1 << 18,
-	values:  1 << 21,
-	pixels:  MaxImagePixels,
+// MaxImagePixels bounds one image of a PDF, as kit.MaxImagePixels bounds
+// an image file: a 40-megapixel photo is larger than phone cameras
+// produce.
+const MaxImagePixels = 40 << 20
+
+// DefaultLimits are sized for a one-page kit with room to spare: a kit
+// PDF is a few kilobytes, a scanned page a few megabytes. Tests and the
+// fuzz targets lower them to bound time.
+func DefaultLimits() Limits {
+	return Limits{
+		Stream:  64 << 20,
+		Total:   256 << 20,
+		Objects: 1 << 18,
+		Values:  1 << 21,
+		Pixels:  MaxImagePixels,
+	}
 }
 
 // maxPDFDepth bounds the nesting of arrays and dictionaries, and of
@@ -95,7 +102,7 @@ type pdfObject struct {
 // pdfReader holds the objects of one PDF.
 type pdfReader struct {
 	data     []byte
-	lim      pdfLimits
+	lim      Limits
 	budget   int64 // decoded bytes left in total
 	values   int   // values left to parse
 	objs     map[int]pdfObject
@@ -108,12 +115,12 @@ type pdfReader struct {
 // newPDFReader scans data for objects and trailers, sets up decryption
 // (only PDFs that open without a password can be read) and unpacks
 // object streams.
-func newPDFReader(data []byte, lim pdfLimits) (*pdfReader, error) {
+func newPDFReader(data []byte, lim Limits) (*pdfReader, error) {
 	r := &pdfReader{
 		data:    data,
 		lim:     lim,
-		budget:  lim.total,
-		values:  lim.values,
+		budget:  lim.Total,
+		values:  lim.Values,
 		objs:    make(map[int]pdfObject),
 		trailer: make(pdfDict),
 	}
@@ -145,7 +152,7 @@ func (r *pdfReader) scan() {
 		if !ok {
 			continue
 		}
-		if _, seen := r.objs[num]; !seen && len(r.objs) >= r.lim.objects {
+		if _, seen := r.objs[num]; !seen && len(r.objs) >= r.lim.Objects {
 			return
 		}
 		l := r.lexer(data, pos)
@@ -292,7 +299,7 @@ func (r *pdfReader) unpackObjectStreams() {
 	for _, num := range streams {
 		o := r.objs[num]
 		s := o.value.(*pdfStream)
-		data, err := r.decode(s, r.lim.stream)
+		data, err := r.decode(s, r.lim.Stream)
 		if err != nil {
 			continue
 		}
@@ -302,7 +309,7 @@ func (r *pdfReader) unpackObjectStreams() {
 			continue
 		}
 		l := r.lexer(data, 0)
-		for range min(n, int64(r.lim.objects)) {
+		for range min(n, int64(r.lim.Objects)) {
 			on, err1 := l.value(0)
 			off, err2 := l.value(0)
 			objNum, ok1 := on.(int64)
@@ -313,7 +320,7 @@ func (r *pdfReader) unpackObjectStreams() {
 			}
 			if old, seen := r.objs[int(objNum)]; seen && old.pos > o.pos {
 				continue
-			} else if !seen && len(r.objs) >= r.lim.objects {
+			} else if !seen && len(r.objs) >= r.lim.Objects {
 				break
 			}
 			ol := r.lexer(data, int(first+objOff))
@@ -662,7 +669,7 @@ func (r *pdfReader) decodeFilters(s *pdfStream, want int64) (data []byte, codec 
 
 	for i, f := range filters {
 		last := i == len(filters)-1
-		limit := r.lim.stream
+		limit := r.lim.Stream
 		if last {
 			limit = want
 		}
@@ -719,7 +726,7 @@ func (r *pdfReader) decodeFilters(s *pdfStream, want int64) (data []byte, codec 
 // limits. Exceeding want cuts the data; exceeding a limit is an error.
 // Damaged compressed data is kept up to the damage, as other readers do.
 func (r *pdfReader) read(rd io.Reader, want int64) ([]byte, error) {
-	n := min(want, r.lim.stream, r.budget)
+	n := min(want, r.lim.Stream, r.budget)
 	var buf bytes.Buffer
 	_, err := buf.ReadFrom(io.LimitReader(rd, n+1))
 	out := buf.Bytes()
@@ -896,7 +903,7 @@ func (r *pdfReader) pages() []pdfDict {
 			seen[ref.num] = true
 		}
 		d := r.dict(v)
-		if d == nil || depth > maxPDFDepth || len(out) >= r.lim.objects {
+		if d == nil || depth > maxPDFDepth || len(out) >= r.lim.Objects {
 			return
 		}
 		kids, isNode := d["Kids"]

@@ -1,4 +1,4 @@
-package kit
+package pdfin
 
 // Images in a PDF, turned into 8-bit gray for the QR reader. Colour is
 // not needed to read a QR code, so every colour space is reduced to its
@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"math"
 
+	"github.com/keyhold/keyhold/internal/kit/grayimg"
 	"golang.org/x/image/ccitt"
 )
 
@@ -168,7 +169,7 @@ func (r *pdfReader) image(s *pdfStream, depth int) (*image.Gray, error) {
 	d := s.dict
 	w, _ := r.int(d["Width"])
 	h, _ := r.int(d["Height"])
-	if w <= 0 || h <= 0 || w > 1<<24 || h > 1<<24 || w*h > r.lim.pixels || w*h > r.budget {
+	if w <= 0 || h <= 0 || w > 1<<24 || h > 1<<24 || w*h > r.lim.Pixels || w*h > r.budget {
 		return nil, errPDFImage
 	}
 	mask, _ := r.resolve(d["ImageMask"]).(bool)
@@ -245,14 +246,14 @@ func (r *pdfReader) jpegImage(data []byte) (*image.Gray, error) {
 	if err != nil {
 		return nil, errPDFImage
 	}
-	if n := int64(cfg.Width) * int64(cfg.Height); n <= 0 || n > r.lim.pixels || n > r.budget {
+	if n := int64(cfg.Width) * int64(cfg.Height); n <= 0 || n > r.lim.Pixels || n > r.budget {
 		return nil, errPDFImage
 	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, errPDFImage
 	}
-	return toGray(img), nil
+	return grayimg.From(img), nil
 }
 
 // ccittData decodes CCITT fax data to one bit a pixel, 0 for black.
@@ -364,7 +365,7 @@ func (r *pdfReader) indexed(args pdfArray, depth int) (pdfColorSpace, error) {
 func (cs pdfColorSpace) gray(c []byte) byte {
 	switch cs.kind {
 	case csRGB:
-		return luma(uint32(c[0]), uint32(c[1]), uint32(c[2]))
+		return grayimg.Luma(uint32(c[0]), uint32(c[1]), uint32(c[2]))
 	case csCMYK:
 		ink := (30*int(c[0])+59*int(c[1])+11*int(c[2]))/100 + int(c[3])
 		return byte(255 - min(ink, 255))
