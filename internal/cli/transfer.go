@@ -24,6 +24,10 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/csvtable"
+	"github.com/keyhold/keyhold/internal/transfer/kdbx"
+	"github.com/keyhold/keyhold/internal/transfer/keyholdcsv"
+	"github.com/keyhold/keyhold/internal/transfer/sources"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -62,7 +66,7 @@ id), so importing a file twice adds nothing the second time. --dry-run shows wha
 is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names := append([]string{"csv", "keyhold"}, transfer.SourceNames()...)
+			names := append([]string{"csv", "keyhold"}, sources.Names()...)
 			if emptyPw && sourcePwFile != "" {
 				return usageError{errors.New("give either --source-password-file or --empty-source-password, not both")}
 			}
@@ -74,7 +78,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				return usageError{fmt.Errorf("--format is required (one of: %s)", strings.Join(names, ", "))}
 			case "csv", "keyhold":
 			default:
-				if _, err := transfer.Source(formatName); err != nil {
+				if _, err := sources.Source(formatName); err != nil {
 					return usageError{fmt.Errorf("unknown import format %q (one of: %s)", formatName, strings.Join(names, ", "))}
 				}
 			}
@@ -83,7 +87,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				return c.importCSVFile(args[0], dryRun)
 			}
 			creds := sourceCreds{pwFile: sourcePwFile, emptyPw: emptyPw, keyFile: keyFile}
-			if read := transfer.StreamedSource(formatName); read != nil {
+			if read := sources.Streamed(formatName); read != nil {
 				// Streamed too: memory follows the items, not the file.
 				return c.importSourceStream(formatName, args[0], read, creds, dryRun)
 			}
@@ -97,7 +101,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				return c.importKeyhold(data, sourcePwFile, identityFile, dryRun)
 			}
 			return c.importSource(formatName, func(opts transfer.ImportOptions) (*transfer.ImportResult, error) {
-				read, err := transfer.Source(formatName)
+				read, err := sources.Source(formatName)
 				if err != nil {
 					return nil, usageError{err}
 				}
@@ -374,9 +378,9 @@ const maxImport = 1 << 30
 func importLimit(format string) int {
 	switch {
 	case format == "kdbx":
-		return transfer.MaxKDBXSize
+		return kdbx.MaxSize
 	case strings.HasSuffix(format, "-csv"):
-		return transfer.DefaultCSVMaxBytes
+		return csvtable.MaxBytes
 	}
 	return maxImport
 }
@@ -524,7 +528,7 @@ func countLines(r io.Reader) (int, error) {
 
 func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 	prog, done := c.progress(rows, "reading")
-	res, err := transfer.ReadCSV(r, transfer.CSVOptions{Now: vault.Now(), Progress: prog})
+	res, err := keyholdcsv.Read(r, keyholdcsv.Options{Now: vault.Now(), Progress: prog})
 	done()
 	if err != nil {
 		return exitError{err, ExitDamaged}
@@ -757,7 +761,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 						its = append(its, e.Item)
 					}
 				}
-				if err := transfer.WriteCSV(&buf, its); err != nil {
+				if err := keyholdcsv.Write(&buf, its); err != nil {
 					return err
 				}
 				written = len(its)
@@ -782,7 +786,7 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 					exp.Items = append(exp.Items, ei)
 				}
 				if formatName == "kdbx" {
-					err = transfer.WriteKDBX(&buf, exp.Items, kdbxPass, transfer.KDBXOptions{})
+					err = kdbx.Write(&buf, exp.Items, kdbxPass, kdbx.WriteOptions{})
 				} else {
 					err = transfer.WriteExport(&buf, exp, rs...)
 				}

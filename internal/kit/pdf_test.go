@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
+
 	"github.com/keyhold/keyhold/internal/kit/pdfin"
 )
 

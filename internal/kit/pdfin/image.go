@@ -11,8 +11,9 @@ import (
 	"image/jpeg"
 	"math"
 
-	"github.com/keyhold/keyhold/internal/kit/grayimg"
 	"golang.org/x/image/ccitt"
+
+	"github.com/keyhold/keyhold/internal/kit/grayimg"
 )
 
 var errPDFImage = errors.New("pdf: unsupported or damaged image")
