@@ -312,136 +312,176 @@ type kdbxMapped struct {
 	problems []string
 }
 
-// mapEntry turns one entry (current or earlier version) into an item.
+// mapEntry turns one entry (current or earlier version) into an item, in
+// the steps below, each reporting in m.problems what it could not keep.
 func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMapped {
-	var m kdbxMapped
-	problem := func(format string, args ...any) { m.problems = append(m.problems, fmt.Sprintf(format, args...)) }
+	m := newEntryMapping(r, e)
+	m.start(trashed)
+	m.loginFields()
+	m.urls()
+	m.totp()
+	m.otherStrings()
+	m.expiry()
+	m.tags(path)
+	m.setNotes()
+	m.attachments()
+	return m.finish()
+}
 
-	strs := map[string]*kxValue{}
+// entryMapping is one entry on its way to becoming an item.
+type entryMapping struct {
+	r        *kdbxReader
+	e        *kxEntry
+	strs     map[string]*kxValue // the entry's strings by key
+	custom   map[string]string   // the entry's custom data
+	title    string
+	it       *item.Item
+	notes    string
+	overflow []string        // "name:\nvalue" blocks for the notes
+	consumed map[string]bool // strings given a place already
+	problems []string
+}
+
+func newEntryMapping(r *kdbxReader, e *kxEntry) *entryMapping {
+	m := &entryMapping{r: r, e: e, strs: map[string]*kxValue{}, custom: map[string]string{},
+		consumed: map[string]bool{kpTitle: true, kpNotes: true}}
 	for _, s := range e.Strings {
 		if s.Value != nil {
-			strs[s.Key] = s.Value
+			m.strs[s.Key] = s.Value
 		}
 	}
-	val := func(k string) string {
-		if v := strs[k]; v != nil {
-			return v.Text
-		}
-		return ""
-	}
-	custom := map[string]string{}
 	for _, c := range e.CustomData {
-		custom[c.Key] = c.Value
+		m.custom[c.Key] = c.Value
 	}
+	return m
+}
 
+func (m *entryMapping) problem(format string, args ...any) {
+	m.problems = append(m.problems, fmt.Sprintf(format, args...))
+}
+
+// val is the text of the entry's string k, or "".
+func (m *entryMapping) val(k string) string {
+	if v := m.strs[k]; v != nil {
+		return v.Text
+	}
+	return ""
+}
+
+// start makes the item: its type, title, times, trash state and
+// favorite mark.
+func (m *entryMapping) start(trashed bool) {
 	// The type: what Keyhold wrote, else a login, or a note when the
 	// entry has nothing of a login.
 	typ := item.Login
-	if t, err := item.ParseType(custom[kdbxTypeKey]); err == nil {
+	if t, err := item.ParseType(m.custom[kdbxTypeKey]); err == nil {
 		typ = t
-	} else if val(kpUserName) == "" && val(kpPassword) == "" && val(kpURL) == "" && val(kpOTP) == "" &&
-		val("TOTP Seed") == "" && val("TimeOtp-Secret-Base32") == "" {
+	} else if m.val(kpUserName) == "" && m.val(kpPassword) == "" && m.val(kpURL) == "" && m.val(kpOTP) == "" &&
+		m.val("TOTP Seed") == "" && m.val("TimeOtp-Secret-Base32") == "" {
 		typ = item.Note
 	}
 
-	title := strings.TrimSpace(val(kpTitle))
+	m.title = strings.TrimSpace(m.val(kpTitle))
 	var notesPrefix string
-	if title == "" {
-		title = kdbxFallbackTitle(val(kpURL), val(kpUserName))
-	} else if len(title) > item.MaxTitle {
-		notesPrefix = "Title: " + title + "\n\n"
-		title = kdbxCut(title, item.MaxTitle)
-		problem("the title is longer than %d bytes; it was shortened and the full title put in the notes", item.MaxTitle)
+	if m.title == "" {
+		m.title = kdbxFallbackTitle(m.val(kpURL), m.val(kpUserName))
+	} else if len(m.title) > item.MaxTitle {
+		notesPrefix = "Title: " + m.title + "\n\n"
+		m.title = kdbxCut(m.title, item.MaxTitle)
+		m.problem("the title is longer than %d bytes; it was shortened and the full title put in the notes", item.MaxTitle)
 	}
-	it := item.New(typ, title, r.now)
-	if t := parseKXTime(e.Times.CreationTime); !t.IsZero() {
+	it := item.New(typ, m.title, m.r.now)
+	if t := parseKXTime(m.e.Times.CreationTime); !t.IsZero() {
 		it.Created = t.Truncate(time.Millisecond)
 	}
-	if t := parseKXTime(e.Times.LastModificationTime); !t.IsZero() {
+	if t := parseKXTime(m.e.Times.LastModificationTime); !t.IsZero() {
 		it.Modified = t.Truncate(time.Millisecond)
 	}
 	if trashed {
-		t := parseKXTime(e.Times.LocationChanged)
+		t := parseKXTime(m.e.Times.LocationChanged)
 		if t.IsZero() {
 			t = it.Modified
 		}
 		t = t.Truncate(time.Millisecond)
 		it.Trashed = &t
 	}
-	it.Favorite = kxTrue(custom[kdbxFavoriteKey])
+	it.Favorite = kxTrue(m.custom[kdbxFavoriteKey])
+	m.it = it
+	m.notes = notesPrefix + m.val(kpNotes)
+}
 
-	notes := notesPrefix + val(kpNotes)
-	var overflow []string // "name:\nvalue" blocks for the notes
-
-	// addField adds a field; standard says name is a Keyhold standard
-	// field filled from KeePass's own (username, password, totp).
-	addField := func(name, value string, kind item.Kind, standard bool) {
-		if name == "" {
-			problem("a field without a name")
+// addField adds a field; standard says name is a Keyhold standard field
+// filled from KeePass's own (username, password, totp).
+func (m *entryMapping) addField(name, value string, kind item.Kind, standard bool) {
+	it := m.it
+	if name == "" {
+		m.problem("a field without a name")
+		return
+	}
+	if len(value) > item.MaxFieldValue {
+		if kind == item.Hidden || kind == item.TOTP {
+			// Notes are shown and searched: a secret does not go there.
+			m.problem("field %q (%s, a secret) is larger than a field can hold; not imported", name, kdbxSize(len(value)))
 			return
 		}
-		if len(value) > item.MaxFieldValue {
-			if kind == item.Hidden || kind == item.TOTP {
-				// Notes are shown and searched: a secret does not go there.
-				problem("field %q (%s, a secret) is larger than a field can hold; not imported", name, kdbxSize(len(value)))
-				return
-			}
-			overflow = append(overflow, name+":\n"+value)
-			problem("field %q (%s) is larger than a field can hold; it was added to the notes", name, kdbxSize(len(value)))
-			return
-		}
-		if len(it.Fields) >= item.MaxFields {
-			problem("field %q: an item holds at most %d fields", name, item.MaxFields)
-			return
-		}
-		// A KeePass field named like a standard field of a card or an
-		// identity fills it (that is how Keyhold's own export writes them);
-		// any other clash ("username" as a custom field of a login, or "PIN"
-		// next to "pin") is renamed rather than overwritten.
-		if !standard && !(kdbxStandard(it.Type, name) && !kdbxHas(it, name)) {
-			base := name
-			for i := 2; kdbxNameTaken(it, name); i++ {
-				name = fmt.Sprintf("%s (%d)", base, i)
-			}
-		}
-		it.Set(name, value, kind)
-		// Set gives standard names their standard kind; a custom field keeps
-		// the kind the source gave it.
-		if last := &it.Fields[len(it.Fields)-1]; last.Custom {
-			last.Kind = kind
+		m.overflow = append(m.overflow, name+":\n"+value)
+		m.problem("field %q (%s) is larger than a field can hold; it was added to the notes", name, kdbxSize(len(value)))
+		return
+	}
+	if len(it.Fields) >= item.MaxFields {
+		m.problem("field %q: an item holds at most %d fields", name, item.MaxFields)
+		return
+	}
+	// A KeePass field named like a standard field of a card or an
+	// identity fills it (that is how Keyhold's own export writes them);
+	// any other clash ("username" as a custom field of a login, or "PIN"
+	// next to "pin") is renamed rather than overwritten.
+	if !standard && !(kdbxStandard(it.Type, name) && !kdbxHas(it, name)) {
+		base := name
+		for i := 2; kdbxNameTaken(it, name); i++ {
+			name = fmt.Sprintf("%s (%d)", base, i)
 		}
 	}
+	it.Set(name, value, kind)
+	// Set gives standard names their standard kind; a custom field keeps
+	// the kind the source gave it.
+	if last := &it.Fields[len(it.Fields)-1]; last.Custom {
+		last.Kind = kind
+	}
+}
 
-	consumed := map[string]bool{kpTitle: true, kpNotes: true}
-	// Every KeePass entry has a user name and a password, often empty;
-	// only a login has a place for them, other types keep them as custom
-	// fields when they hold something.
-	if val(kpUserName) == "" {
-		consumed[kpUserName] = true
+// loginFields places KeePass's user name and password. Every KeePass
+// entry has both, often empty; only a login has a place for them, other
+// types keep them as custom fields when they hold something.
+func (m *entryMapping) loginFields() {
+	if m.val(kpUserName) == "" {
+		m.consumed[kpUserName] = true
 	}
-	if val(kpPassword) == "" {
-		consumed[kpPassword] = true
+	if m.val(kpPassword) == "" {
+		m.consumed[kpPassword] = true
 	}
-	if typ == item.Login {
-		if v := val(kpUserName); v != "" {
-			addField("username", v, item.Text, true)
+	if m.it.Type == item.Login {
+		if v := m.val(kpUserName); v != "" {
+			m.addField("username", v, item.Text, true)
 		}
-		if v := val(kpPassword); v != "" {
-			addField("password", v, item.Hidden, true)
+		if v := m.val(kpPassword); v != "" {
+			m.addField("password", v, item.Hidden, true)
 		}
-		consumed[kpUserName], consumed[kpPassword] = true, true
+		m.consumed[kpUserName], m.consumed[kpPassword] = true, true
 	}
+}
 
-	// URLs: the URL field first, then KeePassXC's further URLs.
+// urls places the URL field first, then KeePassXC's further URLs.
+func (m *entryMapping) urls() {
 	var urls []string
-	if v := strings.TrimSpace(val(kpURL)); v != "" {
+	if v := strings.TrimSpace(m.val(kpURL)); v != "" {
 		urls = append(urls, v)
 	}
-	consumed[kpURL] = true
-	for _, s := range e.Strings {
+	m.consumed[kpURL] = true
+	for _, s := range m.e.Strings {
 		if kdbxExtraURL.MatchString(s.Key) {
-			consumed[s.Key] = true
-			if v := strings.TrimSpace(val(s.Key)); v != "" && !slices.Contains(urls, v) {
+			m.consumed[s.Key] = true
+			if v := strings.TrimSpace(m.val(s.Key)); v != "" && !slices.Contains(urls, v) {
 				urls = append(urls, v)
 			}
 		}
@@ -449,37 +489,43 @@ func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMappe
 	for _, u := range urls {
 		switch {
 		case len(u) > item.MaxFieldValue:
-			problem("a URL longer than %s", kdbxSize(item.MaxFieldValue))
-		case len(it.URLs) >= item.MaxURLs:
-			problem("a URL: an item holds at most %d URLs", item.MaxURLs)
+			m.problem("a URL longer than %s", kdbxSize(item.MaxFieldValue))
+		case len(m.it.URLs) >= item.MaxURLs:
+			m.problem("a URL: an item holds at most %d URLs", item.MaxURLs)
 		default:
-			it.URLs = append(it.URLs, u)
+			m.it.URLs = append(m.it.URLs, u)
 		}
 	}
-	if strings.TrimSpace(e.OverrideURL) != "" {
-		problem("override URL (a KeePass command line)")
+	if strings.TrimSpace(m.e.OverrideURL) != "" {
+		m.problem("override URL (a KeePass command line)")
 	}
+}
 
-	// TOTP: the otp attribute (KeePassXC 2.6+, KeePass 2 plugins),
-	// KeePassXC's older "TOTP Seed"/"TOTP Settings", or KeePass 2.47's
-	// TimeOtp-* fields.
-	totp, used := kdbxTOTP(title, val)
-	if totp != "" {
-		for _, k := range used {
-			consumed[k] = true
-		}
-		if typ == item.Login {
-			addField("totp", totp, item.TOTP, true)
-		} else {
-			addField("otp", totp, item.TOTP, false)
-		}
+// totp places the one-time password: the otp attribute (KeePassXC 2.6+,
+// KeePass 2 plugins), KeePassXC's older "TOTP Seed"/"TOTP Settings", or
+// KeePass 2.47's TimeOtp-* fields.
+func (m *entryMapping) totp() {
+	totp, used := kdbxTOTP(m.title, m.val)
+	if totp == "" {
+		return
 	}
+	for _, k := range used {
+		m.consumed[k] = true
+	}
+	if m.it.Type == item.Login {
+		m.addField("totp", totp, item.TOTP, true)
+	} else {
+		m.addField("otp", totp, item.TOTP, false)
+	}
+}
 
-	for _, s := range e.Strings {
-		if consumed[s.Key] || s.Value == nil {
+// otherStrings keeps every string not placed yet as a field.
+func (m *entryMapping) otherStrings() {
+	for _, s := range m.e.Strings {
+		if m.consumed[s.Key] || s.Value == nil {
 			continue
 		}
-		consumed[s.Key] = true
+		m.consumed[s.Key] = true
 		// Protected in KeePass, or named like a secret (many databases
 		// leave "PIN" or "API secret" unprotected): hidden, so that it
 		// is masked when shown and never searched.
@@ -487,21 +533,26 @@ func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMappe
 		if s.Value.Hidden {
 			kind = item.Hidden
 		}
-		addField(s.Key, s.Value.Text, kind, false)
+		m.addField(s.Key, s.Value.Text, kind, false)
 	}
+}
 
-	if kxTrue(e.Times.Expires) {
-		if t := parseKXTime(e.Times.ExpiryTime); !t.IsZero() {
-			addField("Expires", t.Format(time.RFC3339), item.Text, false)
+// expiry keeps the entry's expiry time, when it is set to expire.
+func (m *entryMapping) expiry() {
+	if kxTrue(m.e.Times.Expires) {
+		if t := parseKXTime(m.e.Times.ExpiryTime); !t.IsZero() {
+			m.addField("Expires", t.Format(time.RFC3339), item.Text, false)
 		}
 	}
+}
 
-	// Tags: the group path, then the entry's own tags.
+// tags gives the item its group path, then the entry's own tags.
+func (m *entryMapping) tags(path []string) {
 	var tags []string
 	if len(path) > 0 {
 		tags = append(tags, strings.Join(path, "/"))
 	}
-	for _, t := range strings.FieldsFunc(e.Tags, func(r rune) bool { return r == ';' || r == ',' }) {
+	for _, t := range strings.FieldsFunc(m.e.Tags, func(r rune) bool { return r == ';' || r == ',' }) {
 		if t = strings.TrimSpace(t); t != "" && !slices.Contains(tags, t) {
 			tags = append(tags, t)
 		}
@@ -509,62 +560,71 @@ func (r *kdbxReader) mapEntry(e *kxEntry, path []string, trashed bool) kdbxMappe
 	for _, t := range tags {
 		switch {
 		case len(t) > item.MaxTitle:
-			problem("a tag longer than %d bytes", item.MaxTitle)
-		case len(it.Tags) >= item.MaxTags:
-			problem("tag %q: an item holds at most %d tags", t, item.MaxTags)
+			m.problem("a tag longer than %d bytes", item.MaxTitle)
+		case len(m.it.Tags) >= item.MaxTags:
+			m.problem("tag %q: an item holds at most %d tags", t, item.MaxTags)
 		default:
-			it.Tags = append(it.Tags, t)
+			m.it.Tags = append(m.it.Tags, t)
 		}
 	}
+}
 
-	for _, o := range overflow {
+// setNotes sets the notes, with the values too large for a field after
+// them, if they fit.
+func (m *entryMapping) setNotes() {
+	notes := m.notes
+	for _, o := range m.overflow {
 		if notes != "" {
 			notes += "\n\n"
 		}
 		notes += o
 	}
 	if len(notes) > item.MaxNotes {
-		problem("the notes (%s) are larger than an item holds (%s)", kdbxSize(len(notes)), kdbxSize(item.MaxNotes))
+		m.problem("the notes (%s) are larger than an item holds (%s)", kdbxSize(len(notes)), kdbxSize(item.MaxNotes))
 	} else {
-		it.Notes = notes
+		m.it.Notes = notes
 	}
+}
 
-	// Attachments, as many as fit.
-	for _, b := range e.Binaries {
+// attachments adds the entry's attachments, as many as fit.
+func (m *entryMapping) attachments() {
+	it, r := m.it, m.r
+	for _, b := range m.e.Binaries {
 		name := b.Key
 		if name == "" {
 			name = "attachment"
 		}
 		data, size, err := r.binary(b.Value)
 		if errors.Is(err, errKDBXShortAttachment) {
-			problem("attachment %q may be incomplete: its compressed data ends early", name)
+			m.problem("attachment %q may be incomplete: its compressed data ends early", name)
 			err = nil
 		}
 		switch {
 		case err != nil:
-			problem("attachment %q: %v", name, err)
+			m.problem("attachment %q: %v", name, err)
 		case len(it.Attachments) >= item.MaxAttachments:
-			problem("attachment %q (%s): an item holds at most %d attachments", name, kdbxSize64(size), item.MaxAttachments)
+			m.problem("attachment %q (%s): an item holds at most %d attachments", name, kdbxSize64(size), item.MaxAttachments)
 		case data == nil || int64(it.AttachmentBytes())+size > item.MaxAttachmentBytes:
-			problem("attachment %q (%s) is larger than an item can hold (%s in all)", name, kdbxSize64(size), kdbxSize(item.MaxAttachmentBytes))
+			m.problem("attachment %q (%s) is larger than an item can hold (%s in all)", name, kdbxSize64(size), kdbxSize(item.MaxAttachmentBytes))
 		case r.attachBytes+size > importAttachmentCap:
-			problem("attachment %q (%s): the file's attachments exceed %s in all; import the rest from KeePass by hand", name, kdbxSize64(size), kdbxSize(transfer.MaxImportAttachmentBytes))
+			m.problem("attachment %q (%s): the file's attachments exceed %s in all; import the rest from KeePass by hand", name, kdbxSize64(size), kdbxSize(transfer.MaxImportAttachmentBytes))
 		case len(name) > item.MaxTitle || slices.ContainsFunc(it.Attachments, func(a item.Attachment) bool { return a.Name == name }):
-			problem("attachment %q: its name is too long or used twice", kdbxCut(name, 80))
+			m.problem("attachment %q: its name is too long or used twice", kdbxCut(name, 80))
 		default:
 			r.attachBytes += size
 			it.Attachments = append(it.Attachments, item.Attachment{Name: name, Data: data})
 		}
 	}
+}
 
-	if err := it.Validate(); err != nil {
-		// Every limit is checked above; this is a safety net, never a
-		// partial item.
-		problem("the entry could not be imported as it is (%v); only its title was kept", err)
-		it = item.New(item.Note, title, r.now)
+// finish checks the item. Every limit is checked by the steps before; this
+// is a safety net, never a partial item.
+func (m *entryMapping) finish() kdbxMapped {
+	if err := m.it.Validate(); err != nil {
+		m.problem("the entry could not be imported as it is (%v); only its title was kept", err)
+		m.it = item.New(item.Note, m.title, m.r.now)
 	}
-	m.it = it
-	return m
+	return kdbxMapped{it: m.it, problems: m.problems}
 }
 
 // kdbxStandard reports whether name is one of the type's standard fields
