@@ -54,7 +54,7 @@ var knownColumns = map[string]column{
 	"type":           colType,
 }
 
-// destination describes a column's target for CSVResult.Columns.
+// destination describes a column's target for Result.Columns.
 func (c column) destination(field string, k item.Kind) string {
 	switch c {
 	case colCustom:
@@ -92,7 +92,7 @@ func (c column) destination(field string, k item.Kind) string {
 // (it contains "password", "secret" or "pin"), text otherwise, unless the
 // name is written "kind:name" (text:, hidden:, url:, totp:), which sets
 // the kind explicitly and keeps the name exactly as written after the
-// colon. WriteCSV uses that form whenever the plain name would not come
+// colon. Write uses that form whenever the plain name would not come
 // back as the same field, so any field name and kind survives a round trip.
 func parseHeader(raw string) (c column, field string, k item.Kind) {
 	name := strings.TrimSpace(raw)
@@ -124,7 +124,7 @@ func defaultKind(name string) item.Kind {
 	return item.Text
 }
 
-// fieldHeader returns the header under which WriteCSV writes a field so
+// fieldHeader returns the header under which Write writes a field so
 // that parseHeader gives back exactly that name and kind.
 func fieldHeader(name string, k item.Kind) string {
 	if c, f, fk := parseHeader(name); c == colCustom && f == name && fk == k {

@@ -8,8 +8,8 @@ import (
 	"github.com/keyhold/keyhold/internal/transfer/transfertest"
 )
 
-// FuzzReadCSV checks that ReadCSV never panics, that what it accepts is
-// valid, and that WriteCSV of its result reads back with the same titles,
+// FuzzReadCSV checks that Read never panics, that what it accepts is
+// valid, and that Write of its result reads back with the same titles,
 // usernames and passwords.
 func FuzzReadCSV(f *testing.F) {
 	for _, s := range []string{
@@ -33,7 +33,7 @@ func FuzzReadCSV(f *testing.F) {
 		res, err := Read(bytes.NewReader(in), Options{Now: transfertest.Now, MaxRows: 1000})
 		if err != nil {
 			if res != nil {
-				t.Fatalf("ReadCSV returned a result with error %v", err)
+				t.Fatalf("Read returned a result with error %v", err)
 			}
 			return
 		}
@@ -44,11 +44,11 @@ func FuzzReadCSV(f *testing.F) {
 		}
 		var buf bytes.Buffer
 		if err := Write(&buf, res.Items); err != nil {
-			t.Fatalf("WriteCSV of imported items: %v", err)
+			t.Fatalf("Write of imported items: %v", err)
 		}
 		again, err := Read(&buf, Options{Now: transfertest.Now})
 		if err != nil {
-			t.Fatalf("re-import of WriteCSV output: %v\n%q", err, buf.String())
+			t.Fatalf("re-import of Write output: %v\n%q", err, buf.String())
 		}
 		if len(again.Items) != len(res.Items) {
 			t.Fatalf("re-import gave %d items, want %d", len(again.Items), len(res.Items))

@@ -23,7 +23,7 @@ import (
 // names the line at fault. Nothing is imported when it is returned.
 var ErrInvalid = errors.New("cannot import the CSV file")
 
-// Options tunes ReadCSV.
+// Options tunes Read.
 type Options struct {
 	// Now is the creation and modification time of every imported item;
 	// zero means time.Now().
@@ -37,7 +37,7 @@ type Options struct {
 	MaxRows int
 }
 
-// Result is what ReadCSV imported.
+// Result is what Read imported.
 type Result struct {
 	// Items holds one item per non-empty row, in file order.
 	Items []*item.Item
@@ -62,7 +62,7 @@ type csvColumn struct {
 }
 
 // Read imports a CSV file with a header row. Keyhold's own header is
-// title,username,password,url,notes (plus the columns WriteCSV adds), in
+// title,username,password,url,notes (plus the columns Write adds), in
 // any order and any case; the names other password managers use are
 // accepted too (name, login_username, login_password, uri, login_uri, note,
 // extra, otp, login_totp, folder, grouping, fav). Every other column
@@ -73,7 +73,7 @@ type csvColumn struct {
 // username, password, URL or TOTP, unless a type column says otherwise.
 //
 // Import is all-or-nothing: on any error, the result is nil and the error,
-// which wraps ErrInvalidCSV, names the line to fix. The file must be UTF-8
+// which wraps ErrInvalid, names the line to fix. The file must be UTF-8
 // (a leading byte-order mark is fine) with comma separators and CRLF or LF
 // line ends; quotes must be balanced, and every row must have as many
 // cells as the header.

@@ -11,11 +11,11 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 )
 
-// csvFixedHeader is the start of every CSV file WriteCSV writes. The first
+// csvFixedHeader is the start of every CSV file Write writes. The first
 // five columns are the generic header other password managers import.
 var csvFixedHeader = []string{"title", "username", "password", "url", "notes", "type", "tags", "totp", "favorite", "urls"}
 
-// Write writes items as CSV that ReadCSV reads back: the columns
+// Write writes items as CSV that Read reads back: the columns
 // title,username,password,url,notes,type,tags,totp,favorite,urls, then one
 // column per distinct field name (other than username, password and totp)
 // across all items, sorted by name. The first URL goes in url, the others
