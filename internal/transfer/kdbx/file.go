@@ -44,27 +44,27 @@ import (
 const (
 	// MaxSize caps the file itself.
 	MaxSize = 256 << 20
-	// MaxKDBXPayload caps the decrypted, decompressed content (the XML
+	// MaxPayload caps the decrypted, decompressed content (the XML
 	// and, in KDBX 4, the attachments).
-	MaxKDBXPayload = 512 << 20
-	// MaxKDBXArgon2Memory caps the memory the file's Argon2 setting may
+	MaxPayload = 512 << 20
+	// MaxArgon2Memory caps the memory the file's Argon2 setting may
 	// ask for, in bytes.
-	MaxKDBXArgon2Memory = 2 << 30
-	// MaxKDBXArgon2Cost caps iterations times memory (in KiB): 64 GiB of
+	MaxArgon2Memory = 2 << 30
+	// MaxArgon2Cost caps iterations times memory (in KiB): 64 GiB of
 	// memory passes, about a minute on a laptop.
-	MaxKDBXArgon2Cost = 64 << 20
-	// MaxKDBXAESRounds caps the rounds of the older AES key derivation:
+	MaxArgon2Cost = 64 << 20
+	// MaxAESRounds caps the rounds of the older AES key derivation:
 	// about a minute on a laptop.
-	MaxKDBXAESRounds = 2_000_000_000
+	MaxAESRounds = 2_000_000_000
 )
 
 // The limits as variables, so that tests can lower them.
 var (
 	maxKDBXSize         = MaxSize
-	maxKDBXPayload      = MaxKDBXPayload
-	maxKDBXArgon2Memory = uint64(MaxKDBXArgon2Memory)
-	maxKDBXArgon2Cost   = uint64(MaxKDBXArgon2Cost)
-	maxKDBXAESRounds    = uint64(MaxKDBXAESRounds)
+	maxKDBXPayload      = MaxPayload
+	maxKDBXArgon2Memory = uint64(MaxArgon2Memory)
+	maxKDBXArgon2Cost   = uint64(MaxArgon2Cost)
+	maxKDBXAESRounds    = uint64(MaxAESRounds)
 )
 
 // kdbxSig1 and kdbxSig2 start every KDBX file; kdbxSig2Old marks the

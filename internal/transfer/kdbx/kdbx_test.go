@@ -663,7 +663,7 @@ func TestKDBXExportDefaultKDF(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "export.kdbx")
 	os.WriteFile(db, writeKDBXBytes(t, kdbxExportItems()[:1], "export pw", WriteOptions{}), 0o600)
 	info := kpx(t, "export pw\n", "db-info", "-q", db)
-	want := fmt.Sprintf("KDF: Argon2id (%d rounds, %d KB)", DefaultKDBXIterations, DefaultKDBXMemoryKiB)
+	want := fmt.Sprintf("KDF: Argon2id (%d rounds, %d KB)", DefaultIterations, DefaultMemoryKiB)
 	if !strings.Contains(info, want) || !strings.Contains(info, "Cipher: ChaCha20") {
 		t.Errorf("db-info:\n%s\nwant %q and ChaCha20", info, want)
 	}
@@ -684,8 +684,8 @@ func TestWriteKDBXRefuses(t *testing.T) {
 		"absurd lanes":  {items, "pw", WriteOptions{MemoryKiB: 1 << 20, Iterations: 1, Parallelism: 1000}},
 	} {
 		var buf bytes.Buffer
-		if err := Write(&buf, tc.items, []byte(tc.pw), tc.opts); !errors.Is(err, ErrKDBXExport) || buf.Len() != 0 {
-			t.Errorf("%s: err %v, %d bytes written; want ErrKDBXExport and nothing", name, err, buf.Len())
+		if err := Write(&buf, tc.items, []byte(tc.pw), tc.opts); !errors.Is(err, ErrWrite) || buf.Len() != 0 {
+			t.Errorf("%s: err %v, %d bytes written; want ErrWrite and nothing", name, err, buf.Len())
 		}
 	}
 }

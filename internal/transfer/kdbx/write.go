@@ -30,14 +30,14 @@ import (
 // passes) takes milliseconds to guess a password with; an export is a
 // copy of the whole vault that may sit on a USB stick for years.
 const (
-	DefaultKDBXMemoryKiB   = 128 << 10
-	DefaultKDBXIterations  = 16
-	DefaultKDBXParallelism = 2
+	DefaultMemoryKiB   = 128 << 10
+	DefaultIterations  = 16
+	DefaultParallelism = 2
 )
 
 // Lower bounds for a KDBX export's key derivation; tests use them.
 const (
-	MinKDBXMemoryKiB = 64
+	MinMemoryKiB = 64
 )
 
 // WriteOptions sets the key derivation of a KDBX export. Zero values mean
@@ -48,8 +48,8 @@ type WriteOptions struct {
 	Parallelism uint32
 }
 
-// ErrKDBXExport reports items or options Write cannot write.
-var ErrKDBXExport = errors.New("cannot write the KeePass file")
+// ErrWrite reports items or options Write cannot write.
+var ErrWrite = errors.New("cannot write the KeePass file")
 
 // kdbxRecycleBinName names the group that holds trashed items.
 const kdbxRecycleBinName = "Recycle Bin"
@@ -63,31 +63,31 @@ const kdbxRecycleBinName = "Recycle Bin"
 // ready.
 func Write(w io.Writer, items []transfer.ExportItem, password []byte, opts WriteOptions) error {
 	if len(password) == 0 {
-		return fmt.Errorf("%w: a passphrase is needed to encrypt it", ErrKDBXExport)
+		return fmt.Errorf("%w: a passphrase is needed to encrypt it", ErrWrite)
 	}
 	if opts.MemoryKiB == 0 {
-		opts.MemoryKiB = DefaultKDBXMemoryKiB
+		opts.MemoryKiB = DefaultMemoryKiB
 	}
 	if opts.Iterations == 0 {
-		opts.Iterations = DefaultKDBXIterations
+		opts.Iterations = DefaultIterations
 	}
 	if opts.Parallelism == 0 {
-		opts.Parallelism = DefaultKDBXParallelism
+		opts.Parallelism = DefaultParallelism
 	}
-	if opts.Parallelism > 255 || opts.MemoryKiB < MinKDBXMemoryKiB || opts.MemoryKiB < 8*uint64(opts.Parallelism) ||
-		opts.MemoryKiB > MaxKDBXArgon2Memory>>10 || opts.Iterations > MaxKDBXArgon2Cost/opts.MemoryKiB {
-		return fmt.Errorf("%w: the Argon2 setting is out of range", ErrKDBXExport)
+	if opts.Parallelism > 255 || opts.MemoryKiB < MinMemoryKiB || opts.MemoryKiB < 8*uint64(opts.Parallelism) ||
+		opts.MemoryKiB > MaxArgon2Memory>>10 || opts.Iterations > MaxArgon2Cost/opts.MemoryKiB {
+		return fmt.Errorf("%w: the Argon2 setting is out of range", ErrWrite)
 	}
 	for i, ei := range items {
 		if ei.Current == nil {
-			return fmt.Errorf("%w: item %d has no content", ErrKDBXExport, i+1)
+			return fmt.Errorf("%w: item %d has no content", ErrWrite, i+1)
 		}
 		if err := ei.Current.Validate(); err != nil {
-			return fmt.Errorf("%w: item %q: %v", ErrKDBXExport, ei.Current.Title, err)
+			return fmt.Errorf("%w: item %q: %v", ErrWrite, ei.Current.Title, err)
 		}
 		for _, h := range ei.History {
 			if h.Item == nil || h.Item.Validate() != nil {
-				return fmt.Errorf("%w: item %q has an invalid earlier version", ErrKDBXExport, ei.Current.Title)
+				return fmt.Errorf("%w: item %q has an invalid earlier version", ErrWrite, ei.Current.Title)
 			}
 		}
 	}
@@ -124,10 +124,10 @@ func Write(w io.Writer, items []transfer.ExportItem, password []byte, opts Write
 	payload.WriteString(xml.Header)
 	enc := xml.NewEncoder(&payload)
 	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("%w: %v", ErrKDBXExport, err)
+		return fmt.Errorf("%w: %v", ErrWrite, err)
 	}
 	if err := enc.Close(); err != nil {
-		return fmt.Errorf("%w: %v", ErrKDBXExport, err)
+		return fmt.Errorf("%w: %v", ErrWrite, err)
 	}
 
 	var zipped bytes.Buffer
