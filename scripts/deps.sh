@@ -6,9 +6,10 @@
 # server binaries (the server tests start a throwaway cluster; nothing is
 # left running), gpg and age (decrypting the kit emails independently), keepassxc-cli
 # (KeePass databases made and opened by KeePassXC itself), GNOME Keyring with
-# secret-tool and dbus (a real Secret Service for the key-store tests) and
-# Syncthing (two real instances carry a sync folder). Safe to run again: it installs only
-# what is missing. Needs root (or sudo) and Debian's package registry.
+# secret-tool and dbus (a real Secret Service for the key-store tests),
+# Syncthing (two real instances carry a sync folder) and Node.js (runs the
+# vault's core compiled to js/wasm, as a browser would). Safe to run again:
+# it installs only what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
 need=()
@@ -28,6 +29,7 @@ have dbus-launch          || need+=(dbus-x11)
 have secret-tool          || need+=(libsecret-tools)
 have dbus-run-session     || need+=(dbus)
 have syncthing            || need+=(syncthing)
+have node                 || need+=(nodejs)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

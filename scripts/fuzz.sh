@@ -5,6 +5,7 @@
 # them as regression cases forever after.
 #   scripts/fuzz.sh                  all targets
 #   scripts/fuzz.sh ./internal/kit   one package
+#   scripts/fuzz.sh ./internal/transfer/kdbx   the KeePass reader
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-30s}

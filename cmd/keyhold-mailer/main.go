@@ -8,6 +8,7 @@
 //	keyhold-mailer serve --listen ADDR --server-key KEY|FILE --smtp-host H --smtp-port P [--smtp-implicit-tls]
 //	    [--smtp-user U --smtp-password-file F] [--smtp-ca-file F] --from ADDR
 //	    (--tls-cert F --tls-key F | --dev-tls | --insecure-http) …
+//	keyhold-mailer --version
 //
 // Messages for the operator go to stderr: the "fingerprint:" and
 // "listening on" lines, then JSON log lines.
@@ -20,6 +21,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyhold/keyhold/internal/buildinfo"
+	"github.com/keyhold/keyhold/internal/cobrausage"
 	"github.com/keyhold/keyhold/internal/svc"
 )
 
@@ -38,12 +41,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Long:          "keyhold-mailer relays a recovery kit mail, sealed on the user's device, to the one address a ticket\nsigned by keyhold-server names; the ticket binds what was sealed. It cannot read an encrypted kit,\nkeeps nothing on disk and never logs a kit. See docs/MAILER.md.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String("keyhold-mailer"),
 	}
-	root.SetArgs(args)
+	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().Bool("version", false, "print keyhold-mailer's version, commit and Go version, and exit")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(a.serveCmd())
-	return svc.ExitCode(root.ExecuteContext(ctx), "keyhold-mailer", "run keyhold-mailer help serve for the flags", stderr)
+	return svc.ExitCode(cobrausage.Execute(ctx, root, args), "keyhold-mailer", "run keyhold-mailer help serve for the flags", stderr)
 }
 
 // usagef is a command-line mistake: exit code 2.

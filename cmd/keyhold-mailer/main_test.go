@@ -291,7 +291,8 @@ func TestServeMailsKit(t *testing.T) {
 			break
 		}
 	}
-	for _, want := range []string{"keyhold_mailer_sent_total 2", `keyhold_mailer_requests_total{result="ticket_used"} 1`, "keyhold_mailer_queued 0"} {
+	for _, want := range []string{"keyhold_mailer_sent_total 2", `keyhold_mailer_requests_total{result="ticket_used"} 1`, "keyhold_mailer_queued 0",
+		svctest.BuildInfoMetric(binBuildInfo(t))} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %q", want)
 		}

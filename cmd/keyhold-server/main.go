@@ -7,6 +7,7 @@
 //	keyhold-server admin [--data DIR | --db URL] plan set ACCOUNT_ID --plan NAME …
 //	keyhold-server admin [--data DIR | --db URL] backup FILE
 //	keyhold-server admin [--data DIR | --db URL] mail-key [--json]
+//	keyhold-server --version
 //
 // Messages for the operator go to stderr prefixed with the program name;
 // results of admin commands go to stdout, as JSON with --json.
@@ -21,6 +22,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyhold/keyhold/internal/buildinfo"
+	"github.com/keyhold/keyhold/internal/cobrausage"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
 )
@@ -46,12 +49,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Long:          "keyhold-server stores Keyhold accounts and their sealed vault items and serves them to Keyhold clients.\nIt never sees a password or an item in the clear. See docs/SERVER.md.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String("keyhold-server"),
 	}
-	root.SetArgs(args)
+	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().Bool("version", false, "print keyhold-server's version, commit and Go version, and exit")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(a.serveCmd(), a.adminCmd())
-	return svc.ExitCode(root.ExecuteContext(ctx), "keyhold-server", "run keyhold-server help for the commands and flags", stderr)
+	return svc.ExitCode(cobrausage.Execute(ctx, root, args), "keyhold-server", "run keyhold-server help for the commands and flags", stderr)
 }
 
 // usagef is a command-line mistake: exit code 2.

@@ -387,7 +387,8 @@ func TestServeMetricsListen(t *testing.T) {
 	if code, _ := get(p.URL + "/healthz"); code != 200 {
 		t.Fatalf("healthz: %d", code)
 	}
-	if code, body := get(metricsURL); code != 200 || !strings.Contains(body, "keyhold_http_requests_total") {
+	if code, body := get(metricsURL); code != 200 || !strings.Contains(body, "keyhold_http_requests_total") ||
+		!strings.Contains(body, svctest.BuildInfoMetric(binBuildInfo(t))) {
 		t.Errorf("metrics listener: %d\n%.300s", code, body)
 	}
 	if code, body := get(p.URL + "/metrics"); code != 404 || strings.Contains(body, "keyhold_http_requests_total") {

@@ -38,6 +38,7 @@ func TestFolderScripts(t *testing.T) {
 			"sameitem":   cmdSameItem,
 			"stpair":     cmdSTPair,
 			"stwait":     cmdSTWait,
+			"golden":     cmdGolden,
 		},
 	})
 }

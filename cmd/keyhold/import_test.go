@@ -38,15 +38,25 @@ func TestImportScripts(t *testing.T) {
 }
 
 // importSetup is setup plus $FIXTURES, the importers' fixture files
-// (written from each format's documentation), and $WORK/export.1pux,
-// the 1PUX fixture zipped as 1Password writes it.
+// (written from each format's documentation), one directory a source as
+// each reader's package keeps them, and $WORK/export.1pux, the 1PUX
+// fixture zipped as 1Password writes it.
 func importSetup(env *testscript.Env) error {
 	if err := setup(env); err != nil {
 		return err
 	}
-	fixtures, err := filepath.Abs("../../internal/transfer/testdata")
+	readers, err := filepath.Abs("../../internal/transfer")
 	if err != nil {
 		return err
+	}
+	fixtures := filepath.Join(env.WorkDir, ".fixtures")
+	if err := os.Mkdir(fixtures, 0o700); err != nil {
+		return err
+	}
+	for _, src := range []string{"bitwarden", "browser", "lastpass", "msecure", "onepassword"} {
+		if err := os.Symlink(filepath.Join(readers, src, "testdata", src), filepath.Join(fixtures, src)); err != nil {
+			return err
+		}
 	}
 	env.Setenv("FIXTURES", fixtures)
 	return zipDir(filepath.Join(fixtures, "onepassword", "1pux"), filepath.Join(env.WorkDir, "export.1pux"))

@@ -76,6 +76,7 @@ func TestMailScripts(t *testing.T) {
 			"httprec":  recs.cmd,
 			"mailsend": cmdMailSend,
 			"sleep":    cmdSleep,
+			"golden":   cmdGolden,
 		},
 	})
 }

@@ -95,6 +95,7 @@ func TestScripts(t *testing.T) {
 			"waitlocked": cmdWaitLocked,
 			"waitgone":   cmdWaitGone,
 			"hardened":   cmdHardened,
+			"golden":     cmdGolden,
 		},
 	})
 }

@@ -113,6 +113,7 @@ func TestServerScripts(t *testing.T) {
 					"srvenv":   cmdSrvEnv,
 					"waitshow": cmdWaitShow,
 					"sleep":    cmdSleep,
+					"golden":   cmdGolden,
 				},
 			})
 		})

@@ -16,18 +16,23 @@ import (
 )
 
 // SocketPath returns where the agent for vaultDir listens: a file named by
-// a hash of the vault's absolute path, in $XDG_RUNTIME_DIR/keyhold or else
+// a hash of the vault's absolute path, in runtimeDir/keyhold or else
 // /tmp/keyhold-UID. Unix socket paths are limited to ~100 bytes, so the
 // vault directory itself (often deep) is not used.
-func SocketPath(vaultDir string) (string, error) {
+//
+// runtimeDir is the user's runtime directory ($XDG_RUNTIME_DIR), or ""
+// when there is none. The caller reads it from its environment: a
+// library that read the environment itself would be configured by
+// whatever process happened to load it.
+func SocketPath(vaultDir, runtimeDir string) (string, error) {
 	abs, err := filepath.Abs(vaultDir)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(abs))
-	base := os.Getenv("XDG_RUNTIME_DIR")
-	if base != "" {
-		base = filepath.Join(base, "keyhold")
+	var base string
+	if runtimeDir != "" {
+		base = filepath.Join(runtimeDir, "keyhold")
 	} else {
 		base = filepath.Join(os.TempDir(), fmt.Sprintf("keyhold-%d", os.Getuid()))
 	}

@@ -22,8 +22,9 @@ func currentSID() (string, error) {
 
 // SocketPath returns the name of the named pipe the agent for vaultDir
 // listens on: \\.\pipe\keyhold-agent-HASH, the hash of the user's SID and
-// the vault's absolute path (agentPipeName).
-func SocketPath(vaultDir string) (string, error) {
+// the vault's absolute path (agentPipeName). runtimeDir, the unix
+// socket's directory, has no meaning for a pipe and is not used.
+func SocketPath(vaultDir, runtimeDir string) (string, error) {
 	abs, err := filepath.Abs(vaultDir)
 	if err != nil {
 		return "", err

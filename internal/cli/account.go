@@ -173,8 +173,8 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 				c.infof("created the account on %s", sf.url)
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"account_id": created.AccountID.String(), "secret_key": created.SecretKey.Display(),
-					"vault": c.vaultDir, "kdf": kdfJSON(p), "server": sf.url})
+				return c.printJSON(initJSON{AccountID: created.AccountID.String(), SecretKey: created.SecretKey.Display(),
+					Vault: c.vaultDir, KDF: newKDFJSON(p), Server: sf.url})
 			}
 			fmt.Fprintf(c.stdout, "Account ID:  %s\nSecret Key:  %s\nVault:       %s\n", created.AccountID, created.SecretKey.Display(), c.vaultDir)
 			c.infof("created the vault (%s)", p)
@@ -191,10 +191,6 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 	f.Uint32Var(&threads, "kdf-threads", 0, "Argon2id lanes (default 4)")
 	sf.add(cmd, "also create the account on this keyhold-server (https://HOST[:PORT]) and sync with it")
 	return cmd
-}
-
-func kdfJSON(p keys.KDFParams) map[string]any {
-	return map[string]any{"algorithm": "argon2id", "time": p.Time, "memory_mib": p.MemoryKiB / 1024, "threads": p.Threads}
 }
 
 func (c *cmdEnv) lockCmd() *cobra.Command {
@@ -223,43 +219,39 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 		Short: "Show whether the vault exists and is unlocked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st := map[string]any{"vault": c.vaultDir, "exists": vault.Exists(c.vaultDir), "locked": true}
+			st := statusJSON{Vault: c.vaultDir, Exists: vault.Exists(c.vaultDir), Locked: true}
 			var ast *agent.Status
-			if path, err := agent.SocketPath(c.vaultDir); err == nil && vault.Exists(c.vaultDir) {
+			if path, err := c.agentSocket(); err == nil && vault.Exists(c.vaultDir) {
 				if _, err := os.Stat(path); err == nil {
 					if _, s, err := agent.Dial(path); err == nil {
 						ast = s
-						st["locked"] = false
-						st["agent"] = map[string]any{"pid": s.PID, "expires_at": s.ExpiresAt.UTC().Format(time.RFC3339), "idle_timeout": s.Timeout.String()}
+						st.Locked = false
+						st.Agent = &statusAgentJSON{PID: s.PID, ExpiresAt: s.ExpiresAt.UTC().Format(time.RFC3339), IdleTimeout: s.Timeout.String()}
 					}
 				}
 			}
 			var v *vault.Vault
-			if st["exists"] == true {
+			if st.Exists {
 				var err error
 				if v, err = c.openVault(); err != nil {
 					return err
 				}
 				defer v.Close()
-				st["account_id"] = v.AccountID().String()
-				st["key_version"] = v.KeyVersion()
-				st["kdf"] = kdfJSON(v.Envelope().KDF)
+				st.AccountID = v.AccountID().String()
+				kv, kdf := v.KeyVersion(), newKDFJSON(v.Envelope().KDF)
+				st.KeyVersion, st.KDF = &kv, &kdf
 				sw := c.secretsWhere(v)
-				st["keystore"] = sw.kind
-				if sw.entry != "" {
-					st["keystore_entry"] = sw.entry
-				}
+				st.Keystore = sw.kind
+				st.KeystoreEntry = sw.entry
 				if cfg, err := syncfile.Load(c.vaultDir); err == nil {
 					ss, _ := v.SyncState(c.ctx)
 					pending, _ := v.Pending(c.ctx)
-					st["sync"] = map[string]any{"server": cfg.Server, "device_id": cfg.DeviceID, "cursor": ss.Cursor,
-						"verified": ss.Verified, "pending": pending}
-					if cfg.MailerURL != "" {
-						st["mailer"] = cfg.MailerURL
-					}
+					st.Sync = &statusServerJSON{Server: cfg.Server, DeviceID: cfg.DeviceID, Cursor: ss.Cursor,
+						Verified: ss.Verified, Pending: pending}
+					st.Mailer = cfg.MailerURL
 				} else if fs, err := v.FolderStatus(c.ctx); err == nil {
-					st["sync"] = map[string]any{"folder": fs.Path, "device_id": fs.DeviceID, "pending": fs.Pending,
-						"clock": fs.Lamport, "devices": fs.Devices}
+					st.Sync = &statusFolderJSON{Folder: fs.Path, DeviceID: fs.DeviceID, Pending: fs.Pending,
+						Clock: fs.Lamport, Devices: fs.Devices}
 				}
 			}
 			if c.jsonOut {
@@ -276,15 +268,16 @@ func (c *cmdEnv) statusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(c.stdout, "state:    locked\n")
 			}
-			if sy, ok := st["sync"].(map[string]any); ok && sy["folder"] != nil {
-				fmt.Fprintf(c.stdout, "sync:     folder %s (%s with changes not yet written; %s)\n", sy["folder"], countNoun(anyInt(sy["pending"]), "item"), countNoun(anyInt(sy["devices"]), "device"))
-			} else if ok {
-				fmt.Fprintf(c.stdout, "sync:     %s (%s with changes not yet sent; pulled to %d)\n", sy["server"], countNoun(anyInt(sy["pending"]), "item"), sy["cursor"])
-			} else {
+			switch sy := st.Sync.(type) {
+			case *statusFolderJSON:
+				fmt.Fprintf(c.stdout, "sync:     folder %s (%s with changes not yet written; %s)\n", sy.Folder, countNoun(sy.Pending, "item"), countNoun(sy.Devices, "device"))
+			case *statusServerJSON:
+				fmt.Fprintf(c.stdout, "sync:     %s (%s with changes not yet sent; pulled to %d)\n", sy.Server, countNoun(sy.Pending, "item"), sy.Cursor)
+			default:
 				fmt.Fprintf(c.stdout, "sync:     none\n")
 			}
-			if m, ok := st["mailer"].(string); ok {
-				fmt.Fprintf(c.stdout, "mailer:   %s (kit mail goes only there; keyhold kit --email --mailer-url changes it)\n", m)
+			if st.Mailer != "" {
+				fmt.Fprintf(c.stdout, "mailer:   %s (kit mail goes only there; keyhold kit --email --mailer-url changes it)\n", st.Mailer)
 			}
 			sw := c.secretsWhere(v)
 			fmt.Fprintf(c.stdout, "secrets:  %s\n", sw.text)
@@ -405,7 +398,7 @@ after a suspected leak of a kit, a key file or the password.`,
 			}
 			defer created.SecretKey.Wipe()
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"account_id": created.AccountID.String(), "secret_key": created.SecretKey.Display(), "key_version": v.KeyVersion()})
+				return c.printJSON(rotateKeyJSON{AccountID: created.AccountID.String(), SecretKey: created.SecretKey.Display(), KeyVersion: v.KeyVersion()})
 			}
 			fmt.Fprintf(c.stdout, "Account ID:  %s\nSecret Key:  %s\n", created.AccountID, created.SecretKey.Display())
 			c.infof("rotated the account key (now version %d); every item was re-encrypted", v.KeyVersion())
@@ -495,13 +488,13 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			}
 			defer di.SecretKey.Wipe()
 			env := v.Envelope()
-			stored := []map[string]string{
-				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "account id, key version, key derivation settings and salt (public)"},
-				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "account key, encrypted under your password and Secret Key"},
-				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "key check: a known text encrypted with the account key"},
-				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "items and their past revisions, each encrypted (titles, URLs, notes, tags included); only ids, sizes and revision numbers are readable"},
-				{"where": filepath.Join(c.vaultDir, vault.DBFile), "what": "manifest: a MAC over item ids and revisions"},
-				{"where": filepath.Join(c.vaultDir, vault.DeviceFile), "what": "this device's Secret Key, your email if given, key derivation floor (file mode 0600)"},
+			stored := []storedJSON{
+				{Where: filepath.Join(c.vaultDir, vault.DBFile), What: "account id, key version, key derivation settings and salt (public)"},
+				{Where: filepath.Join(c.vaultDir, vault.DBFile), What: "account key, encrypted under your password and Secret Key"},
+				{Where: filepath.Join(c.vaultDir, vault.DBFile), What: "key check: a known text encrypted with the account key"},
+				{Where: filepath.Join(c.vaultDir, vault.DBFile), What: "items and their past revisions, each encrypted (titles, URLs, notes, tags included); only ids, sizes and revision numbers are readable"},
+				{Where: filepath.Join(c.vaultDir, vault.DBFile), What: "manifest: a MAC over item ids and revisions"},
+				{Where: filepath.Join(c.vaultDir, vault.DeviceFile), What: "this device's Secret Key, your email if given, key derivation floor (file mode 0600)"},
 			}
 			acct, cfg, err := c.serverAccount()
 			if err != nil {
@@ -513,41 +506,39 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			}
 			if acct == nil && fst != nil {
 				stored = append(stored,
-					map[string]string{"where": "server", "what": "nothing: this vault syncs through a folder, and there is no server account"},
-					map[string]string{"where": filepath.Join(fst.Path, folder.Dir), "what": "each device's change logs, snapshots and key files, sealed: account id, key version, device ids, counters and file sizes are readable; titles, fields and item ids are not"},
-					map[string]string{"where": filepath.Join(fst.Path, folder.Dir), "what": "the encrypted account key and key check (useless without your Secret Key and password)"},
-					map[string]string{"where": filepath.Join(c.vaultDir, vault.FolderConfigFile), "what": "the folder's path and this device's id in it"})
+					storedJSON{Where: "server", What: "nothing: this vault syncs through a folder, and there is no server account"},
+					storedJSON{Where: filepath.Join(fst.Path, folder.Dir), What: "each device's change logs, snapshots and key files, sealed: account id, key version, device ids, counters and file sizes are readable; titles, fields and item ids are not"},
+					storedJSON{Where: filepath.Join(fst.Path, folder.Dir), What: "the encrypted account key and key check (useless without your Secret Key and password)"},
+					storedJSON{Where: filepath.Join(c.vaultDir, vault.FolderConfigFile), What: "the folder's path and this device's id in it"})
 			} else if acct == nil {
-				stored = append(stored, map[string]string{"where": "server", "what": "nothing: no sync server is configured"})
+				stored = append(stored, storedJSON{Where: "server", What: "nothing: no sync server is configured"})
 			} else {
 				stored = append(stored,
-					map[string]string{"where": cfg.Server, "what": "account id, email if given, plan, devices, audit log, sync settings"},
-					map[string]string{"where": cfg.Server, "what": "the encrypted account key and key check (useless without your Secret Key and password)"},
-					map[string]string{"where": cfg.Server, "what": "items and their past revisions, sealed as on this device; a login record that does not reveal the password"},
-					map[string]string{"where": filepath.Join(c.vaultDir, syncclient.ConfigFile), "what": "the server, this device's id and its session token (file mode 0600)"})
+					storedJSON{Where: cfg.Server, What: "account id, email if given, plan, devices, audit log, sync settings"},
+					storedJSON{Where: cfg.Server, What: "the encrypted account key and key check (useless without your Secret Key and password)"},
+					storedJSON{Where: cfg.Server, What: "items and their past revisions, sealed as on this device; a login record that does not reveal the password"},
+					storedJSON{Where: filepath.Join(c.vaultDir, syncclient.ConfigFile), What: "the server, this device's id and its session token (file mode 0600)"})
 			}
 			if c.jsonOut {
-				out := map[string]any{"account_id": v.AccountID().String(), "email": di.Email, "key_version": v.KeyVersion(),
-					"kdf": kdfJSON(env.KDF), "sync": di.SyncLocation, "stored": stored}
+				out := accountJSON{AccountID: v.AccountID().String(), Email: di.Email, KeyVersion: v.KeyVersion(),
+					KDF: newKDFJSON(env.KDF), Sync: di.SyncLocation, Stored: stored}
 				if fst != nil && acct == nil {
-					out["folder"] = fst.Path
-					out["device_id"] = fst.DeviceID
-					out["devices"] = fst.Devices
+					out.Folder = fst.Path
+					out.DeviceID = fst.DeviceID
+					out.Devices = &fst.Devices
 				}
 				if acct != nil {
-					out["server"] = cfg.Server
-					out["device_id"] = cfg.DeviceID
-					out["plan"] = acct.Plan
-					out["created"] = acct.Created
-					out["devices"] = acct.Devices
-					out["items"] = acct.Items
-					out["head"] = acct.Head
+					out.Server = cfg.Server
+					out.DeviceID = cfg.DeviceID
+					out.Plan = &acct.Plan
+					out.Created = &acct.Created
+					out.Devices = &acct.Devices
+					out.Items = &acct.Items
+					out.Head = &acct.Head
 					if acct.Email != "" {
-						out["email"] = acct.Email
+						out.Email = acct.Email
 					}
-					if acct.SyncSettings != nil {
-						out["sync_settings"] = acct.SyncSettings
-					}
+					out.SyncSettings = acct.SyncSettings
 				}
 				return c.printJSON(out)
 			}
@@ -566,7 +557,7 @@ func (c *cmdEnv) accountCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.stdout, "\nwhat is stored, and where:\n")
 			for _, s := range stored {
-				fmt.Fprintf(c.stdout, "  %s\n      %s\n", s["where"], s["what"])
+				fmt.Fprintf(c.stdout, "  %s\n      %s\n", s.Where, s.What)
 			}
 			return nil
 		},

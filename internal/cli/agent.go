@@ -23,6 +23,13 @@ import (
 
 const defaultAgentTimeout = 15 * time.Minute
 
+// agentSocket is where the agent for this vault listens. The user's
+// runtime directory comes from the environment here, in the command
+// line, and is handed to the agent package.
+func (c *cmdEnv) agentSocket() (string, error) {
+	return agent.SocketPath(c.vaultDir, os.Getenv("XDG_RUNTIME_DIR"))
+}
+
 func (c *cmdEnv) unlockCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -153,7 +160,7 @@ func (c *cmdEnv) agentCmd() *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
-			sock, err := agent.SocketPath(c.vaultDir)
+			sock, err := c.agentSocket()
 			if err != nil {
 				return fail(err)
 			}

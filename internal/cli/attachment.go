@@ -63,7 +63,7 @@ already uses replaces that attachment; the old one stays in the history.`, item.
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(entryJSON(e, false)["attachments"])
+				return c.printJSON(attachmentsJSON(e.Item))
 			}
 			for _, a := range e.Item.Attachments {
 				fmt.Fprintf(c.stdout, "%s\t%d\n", a.Name, len(a.Data))
@@ -169,7 +169,7 @@ func (c *cmdEnv) changeItemIn(ref string, f vault.Filter, change func(store, *va
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(entryJSON(ne, false))
+		return c.printJSON(newItemJSON(ne))
 	}
 	c.infof("%s (revision %d)", msg, ne.Revision)
 	return nil

@@ -11,12 +11,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/agent"
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/buildinfo"
+	"github.com/keyhold/keyhold/internal/cobrausage"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -69,12 +70,16 @@ func Main(args []string) int {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, ctx: ctx}
-	root := c.rootCmd()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	return c.execute(c.rootCmd(), args)
+}
+
+// execute runs root with args, prints the error if there is one, and
+// returns the exit code.
+func (c *cmdEnv) execute(root *cobra.Command, args []string) int {
+	root.SetIn(c.stdin)
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	err := cobrausage.Execute(c.ctx, root, args)
 	for _, f := range c.closers {
 		f()
 	}
@@ -85,23 +90,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &ce) {
 		return ce.code
 	}
-	if isUsage(err) {
-		err = usageError{err}
+	if cobrausage.Is(err) {
+		err = usageError{err} // a mistake cobra found in the command line
 	}
 	c.printErr(err)
 	return exitCode(err)
-}
-
-// isUsage recognises cobra's own argument and flag errors.
-func isUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
-		"flag needs an argument", "invalid argument", "required flag", "if any flags in the group"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *cmdEnv) warnf(format string, a ...any) {
@@ -196,7 +189,12 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		Version:           buildinfo.Read().String("keyhold"),
 	}
+	// --version prints buildinfo's form as it is (docs/CLI.md), with no
+	// -v shorthand: cobra would add one if the flag were left to it.
+	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().Bool("version", false, "print keyhold's version, commit and Go version, and exit")
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.vaultDir, "vault", defaultVaultDir(), "vault directory (env KEYHOLD_VAULT)")
 	pf.StringVar(&c.passwordFile, "password-file", os.Getenv("KEYHOLD_PASSWORD_FILE"), "read the password from this file instead of the terminal (env KEYHOLD_PASSWORD_FILE)")
@@ -284,7 +282,7 @@ func (c *cmdEnv) agentClient() *agent.Client {
 	if !vault.Exists(c.vaultDir) {
 		return nil
 	}
-	path, err := agent.SocketPath(c.vaultDir)
+	path, err := c.agentSocket()
 	if err != nil {
 		return nil
 	}

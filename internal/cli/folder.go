@@ -53,7 +53,7 @@ func (c *cmdEnv) setupFromFolder(path string, k *kit.Kit) error {
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"vault": c.vaultDir, "account_id": id.String(), "folder": path, "items": rep.Added})
+		return c.printJSON(folderSetupJSON{Vault: c.vaultDir, AccountID: id.String(), Folder: path, Items: rep.Added})
 	}
 	c.infof("this device is set up from the folder %s: %s (account %s, %s)", path, c.vaultDir, id, countNoun(rep.Added, "item"))
 	return nil
@@ -114,19 +114,11 @@ func (c *cmdEnv) printFolder(rep *vault.FolderReport) error {
 		rep = &vault.FolderReport{}
 	}
 	if c.jsonOut {
-		conf := make([]map[string]any, 0, len(rep.Conflicts))
-		for _, mc := range rep.Conflicts {
-			fields := make([]map[string]string, 0, len(mc.Fields))
-			for _, f := range mc.Fields {
-				fields = append(fields, map[string]string{"field": f.Field, "kept": f.Winner})
-			}
-			conf = append(conf, map[string]any{"id": mc.ID.String(), "title": mc.Title, "fields": fields})
-		}
-		return c.printJSON(map[string]any{"folder": true, "written": rep.Written, "replayed": rep.Replayed, "added": rep.Added,
-			"updated": rep.Updated, "conflicts": conf, "waiting": rep.Waiting, "skipped": rep.Skipped, "snapshot": rep.Snapshot,
-			"compacted": rep.Compacted, "devices": rep.Devices, "password_changed": rep.EnvelopeUpdated, "key_rotated": rep.Rotated,
-			"relogged": rep.Relogged, "unknown_key_version": rep.UnknownKeyVersion, "password_change_dropped": rep.DroppedPassword,
-			"rotation_lost": rep.RotationLost})
+		return c.printJSON(folderSyncJSON{Folder: true, Written: rep.Written, Replayed: rep.Replayed, Added: rep.Added,
+			Updated: rep.Updated, Conflicts: conflictsJSON(rep.Conflicts), Waiting: rep.Waiting, Skipped: rep.Skipped, Snapshot: rep.Snapshot,
+			Compacted: rep.Compacted, Devices: rep.Devices, PasswordChanged: rep.EnvelopeUpdated, KeyRotated: rep.Rotated,
+			Relogged: rep.Relogged, UnknownKeyVersion: rep.UnknownKeyVersion, PasswordChangeDropped: rep.DroppedPassword,
+			RotationLost: rep.RotationLost})
 	}
 	c.reportFolder(rep)
 	return nil

@@ -293,7 +293,7 @@ Examples:
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(entryJSON(es[0], false))
+				return c.printJSON(newItemJSON(es[0]))
 			}
 			fmt.Fprintln(c.stdout, es[0].ID)
 			c.infof("added %s %q", t, it.Title)
@@ -420,35 +420,6 @@ func itemFlagsChanged(cmd *cobra.Command) bool {
 	return changed
 }
 
-// entryJSON is the --json form of an item. Values are included: JSON is
-// for scripts, which ask for it explicitly. With summary, only the fields
-// list and search show, and never a hidden value.
-func entryJSON(e *vault.Entry, summary bool) map[string]any {
-	it := e.Item
-	m := map[string]any{"id": e.ID.String(), "revision": e.Revision, "type": it.Type, "title": it.Title,
-		"urls": nonNil(it.URLs), "tags": nonNil(it.Tags), "favorite": it.Favorite,
-		"created": it.Created.Format(time.RFC3339Nano), "modified": it.Modified.Format(time.RFC3339Nano)}
-	if it.Trashed != nil {
-		m["trashed"] = it.Trashed.Format(time.RFC3339Nano)
-	}
-	if summary {
-		m["username"] = it.Username()
-		return m
-	}
-	fields := make([]map[string]any, 0, len(it.Fields))
-	for _, f := range it.Fields {
-		fields = append(fields, map[string]any{"name": f.Name, "kind": f.Kind, "value": f.Value, "custom": f.Custom})
-	}
-	m["fields"] = fields
-	m["notes"] = it.Notes
-	atts := make([]map[string]any, 0, len(it.Attachments))
-	for _, a := range it.Attachments {
-		atts = append(atts, map[string]any{"name": a.Name, "size": len(a.Data)})
-	}
-	m["attachments"] = atts
-	return m
-}
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -509,7 +480,7 @@ secret, to the clipboard instead of printing anything.`,
 				return nil
 			}
 			if c.jsonOut {
-				return c.printJSON(entryJSON(e, false))
+				return c.printJSON(newItemJSON(e))
 			}
 			c.printItem(e.Item, reveal)
 			fmt.Fprintf(c.stdout, "  %-12s %s (revision %d)\n", "id:", e.ID, e.Revision)
@@ -561,9 +532,9 @@ func (c *cmdEnv) printItem(it *item.Item, reveal bool) {
 
 func (c *cmdEnv) printList(es []*vault.Entry) error {
 	if c.jsonOut {
-		out := make([]map[string]any, len(es))
+		out := make([]itemSummaryJSON, len(es))
 		for i, e := range es {
-			out[i] = entryJSON(e, true)
+			out[i] = newItemSummaryJSON(e)
 		}
 		return c.printJSON(out)
 	}
@@ -834,9 +805,9 @@ history keeps every revision, the current one included.`,
 				return c.printFieldHistory(e, revs, fieldAlias(field), reveal)
 			}
 			if c.jsonOut {
-				out := make([]map[string]any, len(revs))
+				out := make([]itemJSON, len(revs))
 				for i, r := range revs {
-					out[i] = entryJSON(&vault.Entry{ID: e.ID, Revision: r.Revision, Item: r.Item}, false)
+					out[i] = newItemJSON(&vault.Entry{ID: e.ID, Revision: r.Revision, Item: r.Item})
 				}
 				return c.printJSON(out)
 			}
@@ -906,13 +877,12 @@ func (c *cmdEnv) printFieldHistory(e *vault.Entry, revs []vault.Revision, field 
 		return missingPart("%q has never had a field %q", e.Item.Title, field)
 	}
 	if c.jsonOut {
-		js := make([]map[string]any, len(out))
+		js := make([]fieldChangeJSON, len(out))
 		for i, ch := range out {
-			m := map[string]any{"revision": ch.rev, "modified": ch.when.Format(time.RFC3339Nano), "present": ch.present}
+			js[i] = fieldChangeJSON{Revision: ch.rev, Modified: ch.when.Format(time.RFC3339Nano), Present: ch.present}
 			if ch.present {
-				m["value"] = ch.value
+				js[i].Value = &out[i].value
 			}
-			js[i] = m
 		}
 		return c.printJSON(js)
 	}

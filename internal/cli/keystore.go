@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/keyhold/keyhold/internal/keystore"
@@ -31,7 +32,7 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 		}
 		switch mode {
 		case keystore.OS:
-			if err := keystore.Available(); err != nil {
+			if err := c.keystore().Available(); err != nil {
 				return exitError{fmt.Errorf("--keystore os: %w; use --keystore file to keep the Secret Key in a file instead", err), ExitUnavailable}
 			}
 			c.newKeystore = keystore.OS
@@ -39,7 +40,7 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 			c.newKeystore = keystore.File
 		default:
 			c.newKeystore = keystore.File
-			if keystore.Available() == nil {
+			if c.keystore().Available() == nil {
 				c.newKeystore = keystore.OS
 			}
 		}
@@ -53,7 +54,7 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 		return nil // no device file: the command itself reports it
 	}
 	if mode == keystore.OS {
-		if err := keystore.Available(); err != nil {
+		if err := c.keystore().Available(); err != nil {
 			return exitError{fmt.Errorf("cannot move the Secret Key to the system key store: %w", err), ExitUnavailable}
 		}
 	}
@@ -79,9 +80,16 @@ func (c *cmdEnv) applyKeystore(creates bool) error {
 	return nil
 }
 
+// keystore is the system key store of the session the environment
+// describes: the environment is read here, in the command line, and
+// handed to the keystore package.
+func (c *cmdEnv) keystore() *keystore.Store {
+	return keystore.New(keystore.Options{SessionBus: os.Getenv("DBUS_SESSION_BUS_ADDRESS") != ""})
+}
+
 // kitFromKeystore reads the recovery kit kept in the system key store.
 func (c *cmdEnv) kitFromKeystore(account string) (kit.Kit, error) {
-	if err := keystore.Available(); err != nil {
+	if err := c.keystore().Available(); err != nil {
 		return kit.Kit{}, exitError{fmt.Errorf("--from-keystore: %w", err), ExitUnavailable}
 	}
 	sk, err := vault.KitFromKeystore(account)

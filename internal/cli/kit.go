@@ -126,7 +126,7 @@ must not exist yet.`,
 				wrote = true
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"kit": t, "account_id": di.AccountID.String(), "secret_key": di.SecretKey.Display()})
+				return c.printJSON(kitJSON{Kit: t, AccountID: di.AccountID.String(), SecretKey: di.SecretKey.Display()})
 			}
 			if text {
 				fmt.Fprintln(c.stdout, t)

@@ -316,7 +316,7 @@ func (c *cmdEnv) emailKit(mf *mailFlags, sheet kit.Sheet, deviceEmail string, id
 		if encrypted == kitmail.KindPlain {
 			encrypted = "none"
 		}
-		return c.printJSON(map[string]any{"queued": resp.Queued, "id": resp.ID, "to": to, "encrypted": encrypted, "mailer": mailerHost(mailer)})
+		return c.printJSON(kitMailJSON{Queued: resp.Queued, ID: resp.ID, To: to, Encrypted: encrypted, Mailer: mailerHost(mailer)})
 	}
 	c.infof("the mailer accepted the kit for %s (request %s); it is sent over TLS and not kept", to, api.Printable(resp.ID))
 	if sealed.kind == kitmail.KindPlain {

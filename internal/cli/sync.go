@@ -401,17 +401,9 @@ func (c *cmdEnv) printSync(rep *syncclient.Report) error {
 		rep = &syncclient.Report{}
 	}
 	if c.jsonOut {
-		conf := make([]map[string]any, 0, len(rep.Conflicts))
-		for _, mc := range rep.Conflicts {
-			fields := make([]map[string]string, 0, len(mc.Fields))
-			for _, f := range mc.Fields {
-				fields = append(fields, map[string]string{"field": f.Field, "kept": f.Winner})
-			}
-			conf = append(conf, map[string]any{"id": mc.ID.String(), "title": mc.Title, "fields": fields})
-		}
-		return c.printJSON(map[string]any{"pulled": rep.Pulled, "pushed": rep.Pushed, "added": rep.Added, "updated": rep.Updated,
-			"merged": rep.Merged, "conflicts": conf, "head": rep.Head, "verified": rep.Verified,
-			"password_changed": rep.EnvelopeUpdated, "key_rotated": rep.Rotated})
+		return c.printJSON(syncJSON{Pulled: rep.Pulled, Pushed: rep.Pushed, Added: rep.Added, Updated: rep.Updated,
+			Merged: rep.Merged, Conflicts: conflictsJSON(rep.Conflicts), Head: rep.Head, Verified: rep.Verified,
+			PasswordChanged: rep.EnvelopeUpdated, KeyRotated: rep.Rotated})
 	}
 	c.reportSync(rep)
 	return nil

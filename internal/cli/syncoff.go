@@ -54,7 +54,7 @@ vault sync again, with the same or the other kind.`,
 			fcfg, folderErr := vault.LoadFolderConfig(c.vaultDir)
 			if errors.Is(serverErr, syncclient.ErrNotEnabled) && errors.Is(folderErr, vault.ErrFolderNotEnabled) {
 				if c.jsonOut {
-					return c.printJSON(map[string]any{"disabled": false})
+					return c.printJSON(syncDisableJSON{Disabled: false})
 				}
 				c.infof("this vault does not sync; nothing changed")
 				return nil
@@ -62,7 +62,6 @@ vault sync again, with the same or the other kind.`,
 			if cl := c.agentClient(); cl != nil {
 				cl.Lock(c.ctx) // it syncs for this vault; unlock again afterwards
 			}
-			out := map[string]any{"disabled": true}
 			if serverErr == nil {
 				pending, _ := v.Pending(c.ctx)
 				loggedOut := false
@@ -82,9 +81,8 @@ vault sync again, with the same or the other kind.`,
 				if err := v.SetSyncLocation(""); err != nil {
 					return err
 				}
-				out["server"], out["device_id"], out["session_ended"], out["pending"] = cfg.Server, cfg.DeviceID, loggedOut, pending
 				if c.jsonOut {
-					return c.printJSON(out)
+					return c.printJSON(syncDisableServerJSON{Disabled: true, Server: cfg.Server, DeviceID: cfg.DeviceID, SessionEnded: loggedOut, Pending: pending})
 				}
 				c.infof("this vault no longer syncs with %s; the vault and its items stay on this device", cfg.Server)
 				switch {
@@ -108,9 +106,8 @@ vault sync again, with the same or the other kind.`,
 				if err := v.SetSyncLocation(""); err != nil {
 					return err
 				}
-				out["folder"], out["device_id"], out["pending"] = fcfg.Path, fcfg.DeviceID, pending
 				if c.jsonOut {
-					return c.printJSON(out)
+					return c.printJSON(syncDisableFolderJSON{Disabled: true, Folder: fcfg.Path, DeviceID: fcfg.DeviceID, Pending: pending})
 				}
 				c.infof("this vault no longer syncs through the folder %s; the vault and its items stay on this device", fcfg.Path)
 				c.infof("the folder keeps its files, this device's (%s) included, for your other devices", filepath.Join(folder.Dir, "d-"+fcfg.DeviceID))
@@ -136,13 +133,6 @@ func countNoun(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// anyInt reads a count kept in a map[string]any for --json (0 if it is
-// not an int).
-func anyInt(v any) int {
-	n, _ := v.(int)
-	return n
 }
 
 // listFolderDevices prints the devices seen in the sync folder.

@@ -75,7 +75,7 @@ LENGTH is --length: keyhold generate 32.`,
 				return nil
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"password": string(pw), "entropy_bits": bits})
+				return c.printJSON(generateJSON{Password: string(pw), EntropyBits: bits})
 			}
 			c.stdout.Write(append(pw, '\n'))
 			c.infof("%s of entropy; %s", gen.FormatBits(bits), strength.Evaluate(pw).Summary())
@@ -117,7 +117,7 @@ func (c *cmdEnv) otpCmd() *cobra.Command {
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"code": code, "remaining_seconds": remaining})
+				return c.printJSON(otpJSON{Code: code, RemainingSeconds: remaining})
 			}
 			fmt.Fprintln(c.stdout, code)
 			c.infof("valid for %ds more", remaining)
@@ -198,7 +198,10 @@ func (c *cmdEnv) copyValue(v string, after time.Duration) error {
 	}
 	b := []byte(v)
 	defer keys.Wipe(b)
-	if err := clip.Copy(b, after, []string{exe, "__clip-clear"}); err != nil {
+	// The graphical session is read here, from the environment, and
+	// handed to clip.
+	session := clip.Session{WaylandDisplay: os.Getenv("WAYLAND_DISPLAY"), X11Display: os.Getenv("DISPLAY")}
+	if err := clip.Copy(b, after, []string{exe, "__clip-clear"}, session); err != nil {
 		if errors.Is(err, clip.ErrNoClipboard) {
 			return exitError{err, ExitUnavailable}
 		}

@@ -24,6 +24,10 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/csvtable"
+	"github.com/keyhold/keyhold/internal/transfer/kdbx"
+	"github.com/keyhold/keyhold/internal/transfer/keyholdcsv"
+	"github.com/keyhold/keyhold/internal/transfer/sources"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -62,7 +66,7 @@ id), so importing a file twice adds nothing the second time. --dry-run shows wha
 is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names := append([]string{"csv", "keyhold"}, transfer.SourceNames()...)
+			names := append([]string{"csv", "keyhold"}, sources.Names()...)
 			if emptyPw && sourcePwFile != "" {
 				return usageError{errors.New("give either --source-password-file or --empty-source-password, not both")}
 			}
@@ -74,7 +78,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				return usageError{fmt.Errorf("--format is required (one of: %s)", strings.Join(names, ", "))}
 			case "csv", "keyhold":
 			default:
-				if _, err := transfer.Source(formatName); err != nil {
+				if _, err := sources.Source(formatName); err != nil {
 					return usageError{fmt.Errorf("unknown import format %q (one of: %s)", formatName, strings.Join(names, ", "))}
 				}
 			}
@@ -83,7 +87,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				return c.importCSVFile(args[0], dryRun)
 			}
 			creds := sourceCreds{pwFile: sourcePwFile, emptyPw: emptyPw, keyFile: keyFile}
-			if read := transfer.StreamedSource(formatName); read != nil {
+			if read := sources.Streamed(formatName); read != nil {
 				// Streamed too: memory follows the items, not the file.
 				return c.importSourceStream(formatName, args[0], read, creds, dryRun)
 			}
@@ -97,7 +101,7 @@ is all or nothing. docs/IMPORT.md says how each source's fields map.`,
 				return c.importKeyhold(data, sourcePwFile, identityFile, dryRun)
 			}
 			return c.importSource(formatName, func(opts transfer.ImportOptions) (*transfer.ImportResult, error) {
-				read, err := transfer.Source(formatName)
+				read, err := sources.Source(formatName)
 				if err != nil {
 					return nil, usageError{err}
 				}
@@ -281,13 +285,13 @@ func (c *cmdEnv) importSource(name string, read func(transfer.ImportOptions) (*t
 	unmapped := nonNil(res.Unmapped)
 	if dryRun {
 		if c.jsonOut {
-			would := make([]map[string]any, 0, len(fresh))
+			would := make([]importItemJSON, 0, len(fresh))
 			for _, im := range fresh {
-				would = append(would, map[string]any{"type": im.Item.Type, "title": im.Item.Title, "source": im.Source,
-					"history": len(im.History), "attachments": len(im.Item.Attachments)})
+				would = append(would, importItemJSON{Type: im.Item.Type, Title: im.Item.Title, Source: im.Source,
+					History: len(im.History), Attachments: len(im.Item.Attachments)})
 			}
-			return c.printJSON(map[string]any{"dry_run": true, "would_add": would, "duplicates": dups,
-				"repeated_in_file": repeats, "skipped_empty": res.Skipped, "unmapped": unmapped})
+			return c.printJSON(importDryRunJSON{DryRun: true, WouldAdd: would, Duplicates: dups,
+				RepeatedInFile: repeats, SkippedEmpty: res.Skipped, Unmapped: unmapped})
 		}
 		for _, im := range fresh {
 			fmt.Fprintf(c.stdout, "would add %s %q%s\n", im.Item.Type, im.Item.Title, importDetail(im))
@@ -306,8 +310,8 @@ func (c *cmdEnv) importSource(name string, read func(transfer.ImportOptions) (*t
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "repeated_in_file": repeats,
-			"skipped_empty": res.Skipped, "unmapped": unmapped})
+		return c.printJSON(importJSON{Added: len(fresh), Duplicates: dups, RepeatedInFile: repeats,
+			SkippedEmpty: res.Skipped, Unmapped: unmapped})
 	}
 	unmappedNote := "no values left unmapped"
 	if len(unmapped) > 0 {
@@ -374,9 +378,9 @@ const maxImport = 1 << 30
 func importLimit(format string) int {
 	switch {
 	case format == "kdbx":
-		return transfer.MaxKDBXSize
+		return kdbx.MaxSize
 	case strings.HasSuffix(format, "-csv"):
-		return transfer.DefaultCSVMaxBytes
+		return csvtable.MaxBytes
 	}
 	return maxImport
 }
@@ -524,7 +528,7 @@ func countLines(r io.Reader) (int, error) {
 
 func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 	prog, done := c.progress(rows, "reading")
-	res, err := transfer.ReadCSV(r, transfer.CSVOptions{Now: vault.Now(), Progress: prog})
+	res, err := keyholdcsv.Read(r, keyholdcsv.Options{Now: vault.Now(), Progress: prog})
 	done()
 	if err != nil {
 		return exitError{err, ExitDamaged}
@@ -573,7 +577,7 @@ func (c *cmdEnv) importCSV(r io.Reader, rows int, dryRun bool) error {
 		}
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": len(fresh), "duplicates": dups, "skipped_empty": res.Skipped, "warnings": nonNil(res.Warnings)})
+		return c.printJSON(importCSVJSON{Added: len(fresh), Duplicates: dups, SkippedEmpty: res.Skipped, Warnings: nonNil(res.Warnings)})
 	}
 	c.infof("imported %s (%d already in the vault, %d empty rows skipped)", countNoun(len(fresh), "item"), dups, res.Skipped)
 	return nil
@@ -645,16 +649,14 @@ func (c *cmdEnv) importKeyhold(data []byte, pwFile, identityFile string, dryRun 
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"added": added, "duplicates": len(skipped)})
+		return c.printJSON(importKeyholdJSON{Added: added, Duplicates: len(skipped)})
 	}
 	c.infof("restored %s (%d already in the vault were skipped)", countNoun(added, "item"), len(skipped))
 	return nil
 }
 
 func (c *cmdEnv) exportCmd() *cobra.Command {
-	var formatName, out, pwFile string
-	var recipients []string
-	var unencrypted, yes bool
+	var fl exportFlags
 	cmd := &cobra.Command{
 		Use:   "export --format keyhold|kdbx|csv --out FILE",
 		Short: "Export every item: encrypted (default) or, explicitly, as plain CSV",
@@ -679,135 +681,186 @@ func (c *cmdEnv) exportCmd() *cobra.Command {
 
 --out FILE must not exist yet ("-" for stdout).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out == "" {
-				return usageError{errors.New("--out FILE is required")}
-			}
-			// Refuse an existing file before asking for a passphrase.
-			if _, err := os.Lstat(out); err == nil && out != "-" {
-				return exitError{fmt.Errorf("%s already exists; choose another name or remove it first", out), ExitExists}
-			}
-			switch formatName {
-			case "keyhold", "", "kdbx":
-			case "csv":
-				if !unencrypted {
-					return usageError{errors.New("a CSV export is not encrypted: anyone who reads the file gets every password; add --unencrypted to confirm")}
-				}
-				// On a terminal, ask once more; a script without one has
-				// confirmed with --unencrypted (and --yes skips the question).
-				if !yes {
-					ok, err := confirmTTY(fmt.Sprintf("Write every password in plain text to %s?", out))
-					if err == nil && !ok {
-						return exitError{errors.New("nothing was exported"), ExitUsage}
-					}
-					if err != nil && !errors.Is(err, errNoInput) {
-						return err
-					}
-				}
-			default:
-				return usageError{fmt.Errorf("unknown export format %q (keyhold, kdbx or csv)", formatName)}
-			}
-			var rs []age.Recipient
-			var kdbxPass []byte
-			if formatName == "kdbx" {
-				if len(recipients) > 0 {
-					return usageError{errors.New("a KeePass file is encrypted to a passphrase, not to age recipients")}
-				}
-				var err error
-				if kdbxPass, err = c.exportPassphrase(pwFile); err != nil {
-					return err
-				}
-				defer keys.Wipe(kdbxPass)
-			} else if formatName != "csv" {
-				for _, s := range recipients {
-					r, err := transfer.ParseRecipient(s)
-					if err != nil {
-						return usageError{err}
-					}
-					rs = append(rs, r)
-				}
-				if len(rs) == 0 {
-					var pass []byte
-					var err error
-					if pass, err = c.exportPassphrase(pwFile); err != nil {
-						return err
-					}
-					r, err := transfer.PassphraseRecipient(pass, 0)
-					keys.Wipe(pass)
-					if err != nil {
-						return err
-					}
-					rs = []age.Recipient{r}
-				}
-			}
-			st, err := c.open()
-			if err != nil {
-				return err
-			}
-			es, err := st.List(c.ctx, vault.All)
-			if err != nil {
-				return err
-			}
-			var buf bytes.Buffer
-			written := len(es)
-			if formatName == "csv" {
-				var its []*item.Item
-				for _, e := range es {
-					if e.Item.Trashed == nil {
-						its = append(its, e.Item)
-					}
-				}
-				if err := transfer.WriteCSV(&buf, its); err != nil {
-					return err
-				}
-				written = len(its)
-				c.warnf("%s is NOT encrypted: it holds every password in plain text; delete it securely when done", out)
-			} else {
-				v, err := c.openVault()
-				if err != nil {
-					return err
-				}
-				acct := v.AccountID().String()
-				v.Close()
-				exp := &transfer.Export{Version: 1, Exported: time.Now().UTC(), AccountID: acct}
-				for _, e := range es {
-					hs, err := st.History(c.ctx, e.ID)
-					if err != nil {
-						return err
-					}
-					ei := transfer.ExportItem{ID: e.ID.String(), Revision: e.Revision, Current: e.Item}
-					for _, h := range hs {
-						ei.History = append(ei.History, transfer.ExportRevision{Revision: h.Revision, Item: h.Item})
-					}
-					exp.Items = append(exp.Items, ei)
-				}
-				if formatName == "kdbx" {
-					err = transfer.WriteKDBX(&buf, exp.Items, kdbxPass, transfer.KDBXOptions{})
-				} else {
-					err = transfer.WriteExport(&buf, exp, rs...)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			if err := c.writeOut(out, buf.Bytes()); err != nil {
-				return err
-			}
-			clear(buf.Bytes())
-			if out != "-" {
-				c.infof("exported %s to %s", countNoun(written, "item"), out)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.export(fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&formatName, "format", "keyhold", "keyhold (encrypted), kdbx (KeePass, encrypted) or csv (plain text, needs --unencrypted)")
-	f.StringVar(&out, "out", "", "output file (must not exist; - for stdout)")
-	f.StringVar(&pwFile, "passphrase-file", "", "read the export passphrase from this file")
-	f.StringArrayVar(&recipients, "recipient", nil, "encrypt to this age recipient (age1…); repeat for several")
-	f.BoolVar(&unencrypted, "unencrypted", false, "confirm a plain-text CSV export")
-	f.BoolVar(&yes, "yes", false, "with --unencrypted: do not ask again on the terminal")
+	f.StringVar(&fl.format, "format", "keyhold", "keyhold (encrypted), kdbx (KeePass, encrypted) or csv (plain text, needs --unencrypted)")
+	f.StringVar(&fl.out, "out", "", "output file (must not exist; - for stdout)")
+	f.StringVar(&fl.pwFile, "passphrase-file", "", "read the export passphrase from this file")
+	f.StringArrayVar(&fl.recipients, "recipient", nil, "encrypt to this age recipient (age1…); repeat for several")
+	f.BoolVar(&fl.unencrypted, "unencrypted", false, "confirm a plain-text CSV export")
+	f.BoolVar(&fl.yes, "yes", false, "with --unencrypted: do not ask again on the terminal")
 	return cmd
+}
+
+// exportFlags are keyhold export's flags.
+type exportFlags struct {
+	format, out, pwFile string
+	recipients          []string
+	unencrypted, yes    bool
+}
+
+// exportKeys is what an export is encrypted with: age recipients for the
+// keyhold format, a passphrase for kdbx, nothing for csv.
+type exportKeys struct {
+	recipients []age.Recipient
+	kdbxPass   []byte
+}
+
+// export runs keyhold export: check the request, get the keys, read every
+// item, encode them, write the file.
+func (c *cmdEnv) export(fl exportFlags) error {
+	if err := c.checkExport(fl); err != nil {
+		return err
+	}
+	k, err := c.exportKeys(fl)
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(k.kdbxPass)
+	st, err := c.open()
+	if err != nil {
+		return err
+	}
+	es, err := st.List(c.ctx, vault.All)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	written := len(es)
+	if fl.format == "csv" {
+		if written, err = exportCSV(&buf, es); err != nil {
+			return err
+		}
+		c.warnf("%s is NOT encrypted: it holds every password in plain text; delete it securely when done", fl.out)
+	} else if err := c.exportEncrypted(&buf, st, es, fl.format, k); err != nil {
+		return err
+	}
+	if err := c.writeOut(fl.out, buf.Bytes()); err != nil {
+		return err
+	}
+	clear(buf.Bytes())
+	if fl.out != "-" {
+		c.infof("exported %s to %s", countNoun(written, "item"), fl.out)
+	}
+	return nil
+}
+
+// checkExport refuses what export cannot do before asking for anything:
+// no --out, an existing file, an unknown format, or a plain-text CSV
+// export not confirmed.
+func (c *cmdEnv) checkExport(fl exportFlags) error {
+	if fl.out == "" {
+		return usageError{errors.New("--out FILE is required")}
+	}
+	// Refuse an existing file before asking for a passphrase.
+	if _, err := os.Lstat(fl.out); err == nil && fl.out != "-" {
+		return exitError{fmt.Errorf("%s already exists; choose another name or remove it first", fl.out), ExitExists}
+	}
+	switch fl.format {
+	case "keyhold", "", "kdbx":
+		return nil
+	case "csv":
+		return confirmPlainExport(fl)
+	}
+	return usageError{fmt.Errorf("unknown export format %q (keyhold, kdbx or csv)", fl.format)}
+}
+
+// confirmPlainExport asks for --unencrypted and, on a terminal, once
+// more; a script without one has confirmed with --unencrypted (and --yes
+// skips the question).
+func confirmPlainExport(fl exportFlags) error {
+	if !fl.unencrypted {
+		return usageError{errors.New("a CSV export is not encrypted: anyone who reads the file gets every password; add --unencrypted to confirm")}
+	}
+	if fl.yes {
+		return nil
+	}
+	ok, err := confirmTTY(fmt.Sprintf("Write every password in plain text to %s?", fl.out))
+	if err == nil && !ok {
+		return exitError{errors.New("nothing was exported"), ExitUsage}
+	}
+	if err != nil && !errors.Is(err, errNoInput) {
+		return err
+	}
+	return nil
+}
+
+// exportKeys reads the recipients or asks for the passphrase the export
+// is encrypted to.
+func (c *cmdEnv) exportKeys(fl exportFlags) (exportKeys, error) {
+	var k exportKeys
+	switch fl.format {
+	case "csv":
+		return k, nil
+	case "kdbx":
+		if len(fl.recipients) > 0 {
+			return k, usageError{errors.New("a KeePass file is encrypted to a passphrase, not to age recipients")}
+		}
+		var err error
+		k.kdbxPass, err = c.exportPassphrase(fl.pwFile)
+		return k, err
+	}
+	for _, s := range fl.recipients {
+		r, err := transfer.ParseRecipient(s)
+		if err != nil {
+			return k, usageError{err}
+		}
+		k.recipients = append(k.recipients, r)
+	}
+	if len(k.recipients) > 0 {
+		return k, nil
+	}
+	pass, err := c.exportPassphrase(fl.pwFile)
+	if err != nil {
+		return k, err
+	}
+	r, err := transfer.PassphraseRecipient(pass, 0)
+	keys.Wipe(pass)
+	if err != nil {
+		return k, err
+	}
+	k.recipients = []age.Recipient{r}
+	return k, nil
+}
+
+// exportCSV writes the items not in the trash as plain CSV and says how
+// many.
+func exportCSV(buf *bytes.Buffer, es []*vault.Entry) (int, error) {
+	var its []*item.Item
+	for _, e := range es {
+		if e.Item.Trashed == nil {
+			its = append(its, e.Item)
+		}
+	}
+	return len(its), keyholdcsv.Write(buf, its)
+}
+
+// exportEncrypted writes every item with its history, encrypted: as a
+// KeePass database (kdbx) or as Keyhold's own export.
+func (c *cmdEnv) exportEncrypted(buf *bytes.Buffer, st store, es []*vault.Entry, format string, k exportKeys) error {
+	v, err := c.openVault()
+	if err != nil {
+		return err
+	}
+	acct := v.AccountID().String()
+	v.Close()
+	exp := &transfer.Export{Version: 1, Exported: time.Now().UTC(), AccountID: acct}
+	for _, e := range es {
+		hs, err := st.History(c.ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		ei := transfer.ExportItem{ID: e.ID.String(), Revision: e.Revision, Current: e.Item}
+		for _, h := range hs {
+			ei.History = append(ei.History, transfer.ExportRevision{Revision: h.Revision, Item: h.Item})
+		}
+		exp.Items = append(exp.Items, ei)
+	}
+	if format == "kdbx" {
+		return kdbx.Write(buf, exp.Items, k.kdbxPass, kdbx.WriteOptions{})
+	}
+	return transfer.WriteExport(buf, exp, k.recipients...)
 }
 
 // minExportPassphrase is the shortest export passphrase accepted, in

@@ -44,22 +44,33 @@ var ErrNoClipboard = errors.New("no clipboard available: install xclip, xsel or 
 // longer requests so that a garbled one cannot leave it sleeping for years.
 const MaxClearAfter = 24 * time.Hour
 
+// Session is the graphical session the caller runs in, as its
+// environment describes it: the values of WAYLAND_DISPLAY and DISPLAY.
+// The caller reads them (the package never reads the environment), and
+// an empty value means there is no such session. macOS and Windows need
+// neither.
+type Session struct {
+	WaylandDisplay string
+	X11Display     string
+}
+
 // Copy puts secret on the system clipboard and starts the detached helper
 // process helperArgv (for example {"/usr/bin/keyhold", "__clip-clear"},
 // which must end up calling RunClearHelper on its standard input), which
-// clears the clipboard after clearAfter if it still holds secret.
+// clears the clipboard after clearAfter if it still holds secret. On Linux
+// and the BSDs it copies only within a graphical session (session).
 //
 // The helper is started before the clipboard is written: if it cannot be
 // started, the secret is never copied. The clipboard libraries take a Go
 // string, so secret is copied into one for the duration of the write.
-func Copy(secret []byte, clearAfter time.Duration, helperArgv []string) error {
+func Copy(secret []byte, clearAfter time.Duration, helperArgv []string, session Session) error {
 	if clearAfter < time.Millisecond || clearAfter > MaxClearAfter {
 		return fmt.Errorf("the clipboard clear delay must be between 1ms and %v, not %v", MaxClearAfter, clearAfter)
 	}
 	if len(helperArgv) == 0 || helperArgv[0] == "" {
 		return errors.New("internal error: no helper command to clear the clipboard")
 	}
-	if err := available(); err != nil {
+	if err := available(session); err != nil {
 		return err
 	}
 

@@ -15,11 +15,11 @@ import (
 // writes nowhere but /dev/null, runs in /, and has the secret neither in its
 // command line nor in its environment.
 func TestHelperIsDetached(t *testing.T) {
-	startX(t)
+	x := startX(t)
 	helpers := watchHelpers(t)
 	secret := []byte("Detached-h3lper-check")
 
-	if err := Copy(secret, time.Hour, testHelperArgv(t)); err != nil {
+	if err := Copy(secret, time.Hour, testHelperArgv(t), x); err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
 	pid := only(t, helpers()).proc.Pid

@@ -41,9 +41,10 @@ func need(t *testing.T, program, debianPackage string) {
 }
 
 // startX starts a private Xvfb server, points DISPLAY at it for the rest of
-// the test, and stops it when the test ends (taking xclip's background
-// selection owners with it).
-func startX(t *testing.T) {
+// the test (for xclip, which the tests and the clearer run), and stops it
+// when the test ends (taking xclip's background selection owners with it).
+// It returns the session to give Copy.
+func startX(t *testing.T) Session {
 	t.Helper()
 	need(t, "Xvfb", "xvfb")
 	need(t, "xclip", "xclip")
@@ -97,6 +98,7 @@ func startX(t *testing.T) {
 	}
 	t.Setenv("DISPLAY", ":"+res.line)
 	t.Setenv("WAYLAND_DISPLAY", "")
+	return Session{X11Display: ":" + res.line}
 }
 
 // helper is a clearer process started by Copy during a test.
@@ -179,11 +181,11 @@ func readClipboard(t *testing.T) string {
 }
 
 func TestCopyPutsSecretOnClipboard(t *testing.T) {
-	startX(t)
+	x := startX(t)
 	helpers := watchHelpers(t)
 	secret := []byte("m4ple-Syrup-orbit-7")
 
-	if err := Copy(secret, time.Hour, testHelperArgv(t)); err != nil {
+	if err := Copy(secret, time.Hour, testHelperArgv(t), x); err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
 	if got := readClipboard(t); got != string(secret) {
@@ -196,10 +198,10 @@ func TestCopyPutsSecretOnClipboard(t *testing.T) {
 }
 
 func TestCopyClearsAfterDelay(t *testing.T) {
-	startX(t)
+	x := startX(t)
 	helpers := watchHelpers(t)
 
-	if err := Copy([]byte("s3cret-to-clear"), time.Second, testHelperArgv(t)); err != nil {
+	if err := Copy([]byte("s3cret-to-clear"), time.Second, testHelperArgv(t), x); err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
 	if err := only(t, helpers()).wait(t); err != nil {
@@ -211,10 +213,10 @@ func TestCopyClearsAfterDelay(t *testing.T) {
 }
 
 func TestCopyKeepsWhatUserCopiedSince(t *testing.T) {
-	startX(t)
+	x := startX(t)
 	helpers := watchHelpers(t)
 
-	if err := Copy([]byte("s3cret-to-clear"), 2*time.Second, testHelperArgv(t)); err != nil {
+	if err := Copy([]byte("s3cret-to-clear"), 2*time.Second, testHelperArgv(t), x); err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
 	const mine = "a link the user copied meanwhile"
@@ -233,14 +235,14 @@ func TestCopyKeepsWhatUserCopiedSince(t *testing.T) {
 // receives: the request holds the secret's hash and the delay, and the
 // secret itself appears nowhere in its input or command line.
 func TestHelperNeverSeesSecret(t *testing.T) {
-	startX(t)
+	x := startX(t)
 	helpers := watchHelpers(t)
 	need(t, "sh", "dash")
 	secret := []byte("hunter2-but-longer")
 	dump := filepath.Join(t.TempDir(), "stdin")
 	argv := []string{"sh", "-c", `cat > "$1"`, "sh", dump}
 
-	if err := Copy(secret, 90*time.Second, argv); err != nil {
+	if err := Copy(secret, 90*time.Second, argv, x); err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
 	if err := only(t, helpers()).wait(t); err != nil {
@@ -265,13 +267,13 @@ func TestHelperNeverSeesSecret(t *testing.T) {
 // TestCopyHelperFails checks that when the helper cannot be started the
 // secret never reaches the clipboard.
 func TestCopyHelperFails(t *testing.T) {
-	startX(t)
+	x := startX(t)
 	helpers := watchHelpers(t)
 	const before = "what the user had copied"
 	if err := clipboard.WriteAll(before); err != nil {
 		t.Fatal(err)
 	}
-	err := Copy([]byte("s3cret"), time.Minute, []string{filepath.Join(t.TempDir(), "no-such-keyhold")})
+	err := Copy([]byte("s3cret"), time.Minute, []string{filepath.Join(t.TempDir(), "no-such-keyhold")}, x)
 	if err == nil || !strings.Contains(err.Error(), "not copied") {
 		t.Fatalf("Copy with a missing helper: %v; want an error saying nothing was copied", err)
 	}
@@ -283,15 +285,18 @@ func TestCopyHelperFails(t *testing.T) {
 	}
 }
 
+// TestCopyNoClipboard: without a graphical session Copy refuses before
+// starting anything. The session is what the caller says, whatever the
+// process's environment holds.
 func TestCopyNoClipboard(t *testing.T) {
-	t.Setenv("DISPLAY", "")
-	t.Setenv("WAYLAND_DISPLAY", "")
+	t.Setenv("DISPLAY", ":0")
+	t.Setenv("WAYLAND_DISPLAY", "wayland-0")
 	helpers := watchHelpers(t)
 	if _, err := exec.LookPath("termux-clipboard-set"); err == nil {
 		t.Skip("Termux clipboard tools need no display")
 	}
 
-	err := Copy([]byte("s3cret"), time.Minute, []string{"/bin/false"})
+	err := Copy([]byte("s3cret"), time.Minute, []string{"/bin/false"}, Session{})
 	if !errors.Is(err, ErrNoClipboard) {
 		t.Fatalf("Copy without a display: %v, want ErrNoClipboard", err)
 	}
@@ -320,7 +325,7 @@ func TestCopyBadArguments(t *testing.T) {
 		{"empty helper", time.Minute, []string{""}, "helper"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Copy([]byte("s3cret"), tc.after, tc.argv)
+			err := Copy([]byte("s3cret"), tc.after, tc.argv, Session{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Copy: %v, want an error about the %s", err, tc.want)
 			}

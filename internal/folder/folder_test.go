@@ -400,3 +400,49 @@ func BenchmarkReplay10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(snap))/(1<<20), "snapshot-MiB")
 }
+
+// An entry merges against the newest of its own revisions (its new
+// content, then its intermediate revisions) that the replayed item holds
+// already, as an entry written again after lost logs does: A renamed the
+// item in one log, then trashed it, and wrote both changes again in one
+// entry from the rename's base. Merged against that base, A's own rename
+// would look like an edit racing the trash and restore the item
+// (MERGE.md rule 6c). The same entry written a second time changes
+// nothing: in particular it does not trash again an item restored since.
+func TestReplayMergesAgainstRevisionsItHolds(t *testing.T) {
+	w := newWorld(t)
+	id := [16]byte{8}
+	base := login("Site", "alice", "one", t0)
+	renamed := edited(base, t0.Add(time.Minute), func(it *item.Item) { it.Title = "Site renamed" })
+	trashed := edited(renamed, t0.Add(2*time.Minute), func(it *item.Item) {
+		tr := t0.Add(2 * time.Minute)
+		it.Trashed = &tr
+	})
+	again := Entry{ID: id, Base: base, Hist: []*item.Item{renamed}, New: trashed}
+	w.log(devA, 1, 1, Entry{ID: id, New: base})
+	w.log(devA, 2, 2, Entry{ID: id, Base: base, New: renamed})
+	w.log(devA, 3, 3, again)
+	res := w.replay()
+	if !res.Complete {
+		t.Fatal("not complete")
+	}
+	if st := res.Items[id]; !Same(st.Cur, trashed) {
+		t.Fatalf("the trash written again was merged as racing A's own rename: %+v", st.Cur)
+	}
+	if cs := res.Conflicts[id]; len(cs) > 0 {
+		t.Errorf("conflicts: %+v", cs)
+	}
+	// B restores the item after seeing the trash; then A's entry arrives
+	// once more, and changes nothing.
+	restored := edited(trashed, t0.Add(3*time.Minute), func(it *item.Item) { it.Trashed, it.Notes = nil, "from b" })
+	w.log(devB, 1, 4, Entry{ID: id, Base: trashed, New: restored})
+	before := w.replay().Items[id].Cur
+	if before.Trashed != nil || before.Notes != "from b" {
+		t.Fatalf("B's restore was not applied: %+v", before)
+	}
+	w.log(devA, 4, 5, again)
+	res = w.replay()
+	if st := res.Items[id]; !res.Complete || !Same(st.Cur, before) || len(res.Conflicts[id]) > 0 {
+		t.Fatalf("an entry the item already holds changed it: %+v, conflicts %+v", st.Cur, res.Conflicts[id])
+	}
+}

@@ -378,10 +378,17 @@ func (s *state) apply(e Entry) []merge.Conflict {
 		}
 		return nil
 	}
+	base := is.base(e)
 	for _, h := range e.Hist {
 		is.addHist(h, digest(h))
 	}
-	merged, cs := merge.Merge(e.Base, is.Cur, e.New)
+	if base == e.New {
+		// The item holds this entry's content already (the same entry
+		// written again): it has nothing to add. Merging it would only
+		// move the modification time to the entry's.
+		return nil
+	}
+	merged, cs := merge.Merge(base, is.Cur, e.New)
 	md := digest(merged)
 	if md != is.cur {
 		old, od := is.Cur, is.cur
@@ -392,6 +399,31 @@ func (s *state) apply(e Entry) []merge.Conflict {
 		is.addHist(e.New, nd)
 	}
 	return cs
+}
+
+// base returns the revision an entry is merged against: the newest of
+// its base, its intermediate revisions and its new content that the item
+// already holds (current or in its history), else the entry's base. An
+// entry written again after its writer's logs were lost starts from the
+// base of the first lost entry (SPEC 16.6, lost logs), but a replay that
+// starts from a snapshot covering some of the lost logs holds their
+// content already: merged against the older base, the writer's own later
+// revisions would look like another device's edits racing this entry, and
+// for instance undo a trash (MERGE.md rule 6c) or a change back to an
+// earlier value. Every value the item holds came from an applied entry
+// (an item's content includes its modification time, so two revisions
+// made apart do not collide), so the changes up to the revision found are
+// in the item already and merging against it loses nothing.
+func (is *itemState) base(e Entry) *item.Item {
+	if d := digest(e.New); d == is.cur || is.seen[d] {
+		return e.New
+	}
+	for i := len(e.Hist) - 1; i >= 0; i-- {
+		if d := digest(e.Hist[i]); d == is.cur || is.seen[d] {
+			return e.Hist[i]
+		}
+	}
+	return e.Base
 }
 
 // Sorted returns the result's items ordered by id.

@@ -16,7 +16,6 @@ package keystore
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -57,17 +56,35 @@ var (
 
 // timeout bounds each call. Unlocking a keyring may show a prompt; a
 // person answers one in well under this.
-var timeout = 60 * time.Second
+const timeout = 60 * time.Second
 
-// Available reports whether the system key store answers. On Linux and
-// the BSDs it requires a D-Bus session: without DBUS_SESSION_BUS_ADDRESS
-// the D-Bus library would start a bus (and with it key store daemons)
-// that outlives the command, so Keyhold does not even try.
-func Available() error {
-	if needsSessionBus() && os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		return fmt.Errorf("%w: no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)", ErrUnavailable)
-	}
-	_, err := Get("probe")
+// Store is the system key store as one login session reaches it.
+type Store struct {
+	// noBus is set on Linux and the BSDs when the session has no D-Bus
+	// session bus: then every call fails with ErrUnavailable at once.
+	noBus bool
+}
+
+// Options describe the session the caller runs in. The caller reads them
+// from its environment (the command line does): a Store never looks at
+// the environment itself.
+type Options struct {
+	// SessionBus says whether the session has a D-Bus session bus
+	// (DBUS_SESSION_BUS_ADDRESS is set). On Linux and the BSDs, without
+	// one the store does not even try: the D-Bus library would otherwise
+	// start a bus (and with it key store daemons) that outlives the
+	// command. (With one, the library finds the bus itself.)
+	SessionBus bool
+}
+
+// New returns the system key store for the session o describes.
+func New(o Options) *Store {
+	return &Store{noBus: needsSessionBus() && !o.SessionBus}
+}
+
+// Available reports whether the system key store answers.
+func (s *Store) Available() error {
+	_, err := s.Get("probe")
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -83,9 +100,9 @@ func needsSessionBus() bool {
 }
 
 // Get returns the secret stored under name.
-func Get(name string) ([]byte, error) {
+func (s *Store) Get(name string) ([]byte, error) {
 	var v string
-	err := call("reading", name, func() (err error) {
+	err := s.call("reading", name, func() (err error) {
 		v, err = keyring.Get(Service, name)
 		return err
 	})
@@ -98,15 +115,15 @@ func Get(name string) ([]byte, error) {
 // Set stores secret under name, replacing what was there. The store
 // keeps its own copy; the caller may wipe secret afterwards. (The
 // library takes a string, so one short-lived copy cannot be wiped.)
-func Set(name string, secret []byte) error {
-	return call("writing", name, func() error {
+func (s *Store) Set(name string, secret []byte) error {
+	return s.call("writing", name, func() error {
 		return keyring.Set(Service, name, string(secret))
 	})
 }
 
 // Delete removes the entry; a missing entry is not an error.
-func Delete(name string) error {
-	err := call("deleting", name, func() error {
+func (s *Store) Delete(name string) error {
+	err := s.call("deleting", name, func() error {
 		return keyring.Delete(Service, name)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -117,8 +134,8 @@ func Delete(name string) error {
 
 // call runs f with the deadline and translates its errors. Entry names
 // are not secret, so they may appear in messages.
-func call(what, name string, f func() error) error {
-	if needsSessionBus() && os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+func (s *Store) call(what, name string, f func() error) error {
+	if s.noBus {
 		return fmt.Errorf("%w: no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)", ErrUnavailable)
 	}
 	done := make(chan error, 1)

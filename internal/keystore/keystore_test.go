@@ -17,19 +17,43 @@ func TestParseMode(t *testing.T) {
 }
 
 // Without a D-Bus session nothing is attempted: the D-Bus library would
-// otherwise start a session bus (and key store daemons) of its own.
+// otherwise start a session bus (and key store daemons) of its own. The
+// session is what the caller says, whatever the process's environment
+// holds.
 func TestNoSessionBus(t *testing.T) {
 	if !needsSessionBus() {
 		t.Skip("this system's key store needs no D-Bus")
 	}
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
-	if err := Available(); !errors.Is(err, ErrUnavailable) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/keyhold-test-bus")
+	s := New(Options{SessionBus: false})
+	if err := s.Available(); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Available() = %v, want ErrUnavailable", err)
 	}
+	if _, err := s.Get("x"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Get = %v, want ErrUnavailable", err)
+	}
+	if err := s.Set("x", []byte("y")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Set = %v, want ErrUnavailable", err)
+	}
+	if err := s.Delete("x"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Delete = %v, want ErrUnavailable", err)
+	}
+}
+
+// The package-level functions internal/vault still calls take the
+// session from the environment, as the store always did for it.
+func TestNoSessionBusInEnvironment(t *testing.T) {
+	if !needsSessionBus() {
+		t.Skip("this system's key store needs no D-Bus")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	if _, err := Get("x"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Get = %v, want ErrUnavailable", err)
 	}
 	if err := Set("x", []byte("y")); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Set = %v, want ErrUnavailable", err)
+	}
+	if err := Delete("x"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Delete = %v, want ErrUnavailable", err)
 	}
 }

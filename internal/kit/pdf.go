@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/keyhold/keyhold/internal/kit/pdfin"
 )
 
 // Sheet is what the printable kit shows. AccountID and SecretKey are in
@@ -236,7 +238,7 @@ var ErrPDF = errors.New("not a readable PDF")
 // gray, colour, a palette or one bit a pixel, including fax-compressed
 // scans) or print the setup code as text.
 //
-// A hostile PDF costs bounded memory and time; see pdfread.go.
+// A hostile PDF costs bounded memory and time; see package pdfin.
 func DecodePDF(data []byte) (text string, err error) {
 	defer func() {
 		// The reader is written not to panic (FuzzDecodePDF checks), but
@@ -245,32 +247,28 @@ func DecodePDF(data []byte) (text string, err error) {
 			text, err = "", fmt.Errorf("%w (it is damaged)", ErrPDF)
 		}
 	}()
-	return decodePDF(data, defaultPDFLimits)
+	return decodePDF(data, pdfin.DefaultLimits())
 }
 
 // decodePDF is DecodePDF within lim, without its recover.
-func decodePDF(data []byte, lim pdfLimits) (string, error) {
+func decodePDF(data []byte, lim pdfin.Limits) (string, error) {
 	if !bytes.Contains(data[:min(len(data), 1024)], []byte("%PDF-")) {
 		return "", ErrPDF
 	}
-	r, err := newPDFReader(data, lim)
-	if errors.Is(err, errPDFPassword) {
+	doc, err := pdfin.Open(data, lim)
+	if errors.Is(err, pdfin.ErrPassword) {
 		return "", fmt.Errorf("%w (it is protected with a password; save an unprotected copy)", ErrPDF)
 	}
-	if err != nil || !r.complete || len(r.objs) == 0 {
+	if err != nil || !doc.Complete() {
 		// A truncated file may still show a kit, but the user should
 		// know that the copy they keep is broken.
 		return "", fmt.Errorf("%w (it is damaged)", ErrPDF)
 	}
 
-	contents := r.contentStreams()
-	images := r.pdfImages()
-	for _, c := range contents {
-		images = r.inlineImages(c, images)
-	}
+	contents := doc.ContentStreams()
 	var other string // a QR code that does not hold a kit
-	for _, img := range images {
-		g, err := r.image(img, 0)
+	for _, img := range doc.Images(contents) {
+		g, err := doc.Gray(img)
 		if err != nil {
 			continue
 		}
@@ -288,7 +286,7 @@ func decodePDF(data []byte, lim pdfLimits) (string, error) {
 
 	var pieces []string
 	for _, c := range contents {
-		pieces = append(pieces, contentStrings(c)...)
+		pieces = append(pieces, pdfin.ContentStrings(c)...)
 	}
 	if s, ok := findKitText(pieces); ok {
 		return s, nil
@@ -303,10 +301,6 @@ func decodePDF(data []byte, lim pdfLimits) (string, error) {
 var kitPrefix = regexp.MustCompile(`^(?i)\s*KH[0-9]+-`)
 
 func looksLikeKit(s string) bool { return kitPrefix.MatchString(s) }
-
-// maxContent bounds the content stream bytes read per page for the text
-// fallback.
-const maxContent = 16 << 20
 
 // groupsOnly matches a printed line of whole kit groups.
 var groupsOnly = regexp.MustCompile(`^[2-9A-HJ-NP-Z]+(-[2-9A-HJ-NP-Z]+)*-?$`)
@@ -346,137 +340,4 @@ func findKitText(pieces []string) (string, bool) {
 		}
 	}
 	return fallback, fallback != ""
-}
-
-// contentStrings returns the strings shown by a PDF content stream, in
-// order: each literal "(…)" or hex "<…>" string, with the strings of one
-// TJ array "[…]" joined into one. It understands just enough of the
-// content stream syntax to find them; it never fails.
-func contentStrings(c []byte) []string {
-	var out []string
-	var inArray bool
-	var arr strings.Builder
-	emit := func(s string) {
-		if inArray {
-			arr.WriteString(s)
-		} else {
-			out = append(out, s)
-		}
-	}
-	for i := 0; i < len(c); i++ {
-		switch c[i] {
-		case '%': // comment to end of line
-			for i < len(c) && c[i] != '\n' && c[i] != '\r' {
-				i++
-			}
-		case '(':
-			s, end := literalString(c, i+1)
-			emit(s)
-			i = end
-		case '<':
-			if i+1 < len(c) && c[i+1] == '<' {
-				i++
-				continue
-			}
-			s, end := hexString(c, i+1)
-			emit(s)
-			i = end
-		case '[':
-			inArray = true
-			arr.Reset()
-		case ']':
-			if inArray {
-				out = append(out, arr.String())
-				inArray = false
-			}
-		}
-	}
-	return out
-}
-
-// literalString decodes a PDF literal string starting at c[i] (after the
-// opening parenthesis) and returns it with the index of its closing
-// parenthesis.
-func literalString(c []byte, i int) (string, int) {
-	var b strings.Builder
-	depth := 1
-	for ; i < len(c); i++ {
-		ch := c[i]
-		switch ch {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return b.String(), i
-			}
-		case '\\':
-			i++
-			if i >= len(c) {
-				return b.String(), i
-			}
-			switch e := c[i]; e {
-			case 'n':
-				ch = '\n'
-			case 'r':
-				ch = '\r'
-			case 't':
-				ch = '\t'
-			case 'b':
-				ch = '\b'
-			case 'f':
-				ch = '\f'
-			case '\r', '\n': // line continuation
-				if e == '\r' && i+1 < len(c) && c[i+1] == '\n' {
-					i++
-				}
-				continue
-			default:
-				if e >= '0' && e <= '7' {
-					v := 0
-					for n := 0; n < 3 && i < len(c) && c[i] >= '0' && c[i] <= '7'; n++ {
-						v = v*8 + int(c[i]-'0')
-						i++
-					}
-					i--
-					ch = byte(v)
-				} else {
-					ch = e
-				}
-			}
-		}
-		b.WriteByte(ch)
-	}
-	return b.String(), i
-}
-
-// hexString decodes a PDF hex string starting at c[i] (after "<") and
-// returns it with the index of the closing ">".
-func hexString(c []byte, i int) (string, int) {
-	var b strings.Builder
-	var hi byte
-	half := false
-	for ; i < len(c) && c[i] != '>'; i++ {
-		var v byte
-		switch ch := c[i]; {
-		case ch >= '0' && ch <= '9':
-			v = ch - '0'
-		case ch >= 'a' && ch <= 'f':
-			v = ch - 'a' + 10
-		case ch >= 'A' && ch <= 'F':
-			v = ch - 'A' + 10
-		default:
-			continue
-		}
-		if half {
-			b.WriteByte(hi<<4 | v)
-		} else {
-			hi = v
-		}
-		half = !half
-	}
-	if half {
-		b.WriteByte(hi << 4)
-	}
-	return b.String(), i
 }

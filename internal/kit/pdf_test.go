@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/keyhold/keyhold/internal/kit/pdfin"
 )
 
 var testCreated = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -253,7 +255,7 @@ func TestContentStrings(t *testing.T) {
 	% comment (not a string)
 	(nested (parens) ok) Tj (line\
 continued) Tj ET`
-	got := contentStrings([]byte(in))
+	got := pdfin.ContentStrings([]byte(in))
 	want := []string{"KH1-(a)b\\c", "ABCD", "KH1", "octA\nx", "nested (parens) ok", "linecontinued"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("contentStrings = %q, want %q", got, want)

@@ -17,6 +17,7 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 
+	"github.com/keyhold/keyhold/internal/kit/grayimg"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -169,18 +170,18 @@ func encodePNGT(t testing.TB, img image.Image) []byte {
 // scale resizes img by f with bilinear filtering, as a screenshot or
 // photo does.
 func scale(img image.Image, f float64) *image.Gray {
-	src := toGray(img) // a source type x/image/draw has a fast path for
+	src := grayimg.From(img) // a source type x/image/draw has a fast path for
 	b := src.Bounds()
 	dst := image.NewRGBA(image.Rect(0, 0, int(float64(b.Dx())*f), int(float64(b.Dy())*f)))
 	xdraw.BiLinear.Scale(dst, dst.Rect, src, b, xdraw.Src, nil)
-	return toGray(dst)
+	return grayimg.From(dst)
 }
 
 // photo makes a poor photo of img: placed on a gray background, low
 // contrast, blurred and noisy.
 func photo(img image.Image, seed uint64) *image.Gray {
 	r := rand.New(rand.NewPCG(seed, seed))
-	src := toGray(img)
+	src := grayimg.From(img)
 	b := src.Bounds()
 	pad := 60
 	g := image.NewGray(image.Rect(0, 0, b.Dx()+2*pad, b.Dy()+2*pad))
@@ -268,7 +269,7 @@ func TestDecodePNG(t *testing.T) {
 // lowContrast maps black to 120 and white to 141, as in a dim photo of a
 // faded print.
 func lowContrast(img image.Image) *image.Gray {
-	g := toGray(scale(img, 1.1))
+	g := grayimg.From(scale(img, 1.1))
 	for i, v := range g.Pix {
 		g.Pix[i] = 120 + v/12
 	}

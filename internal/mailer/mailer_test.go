@@ -18,9 +18,11 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/buildinfo"
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/kitmail"
 	"github.com/keyhold/keyhold/internal/mailer/mailertest"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 // checkKitFiles checks that a mailed PDF (and PNG, if any) are the ones
@@ -632,7 +634,7 @@ func TestHealthzAndMetrics(t *testing.T) {
 	}
 	m := metricsText(t, f)
 	for _, want := range []string{"keyhold_mailer_sent_total 0", "keyhold_mailer_failed_total 0", "keyhold_mailer_queued 0",
-		`keyhold_mailer_requests_total{result="ticket_used"} 0`} {
+		`keyhold_mailer_requests_total{result="ticket_used"} 0`, svctest.BuildInfoMetric(buildinfo.Read())} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}

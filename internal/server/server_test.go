@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/buildinfo"
 	"github.com/keyhold/keyhold/internal/pake"
 	"github.com/keyhold/keyhold/internal/server/store"
+	"github.com/keyhold/keyhold/internal/svc/svctest"
 )
 
 // authenticated lists every endpoint that needs a session, with a body
@@ -829,6 +831,7 @@ func TestOperationalEndpoints(t *testing.T) {
 			`keyhold_http_requests_total{code="200",route="POST /v1/login/finish"} 1`,
 			`keyhold_event_streams 0`,
 			`keyhold_accounts_created_total 1`,
+			svctest.BuildInfoMetric(buildinfo.Read()),
 		} {
 			if !strings.Contains(string(m.body), want) {
 				t.Errorf("metrics lack %s", want)

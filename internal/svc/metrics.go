@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyhold/keyhold/internal/buildinfo"
 )
 
 // Registry registers a service's metrics cs with reg, or when reg is nil
@@ -27,4 +29,19 @@ func Registry(reg *prometheus.Registry, cs ...prometheus.Collector) (*prometheus
 // MetricsHandler serves reg's metrics in the Prometheus text format.
 func MetricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// BuildInfo is the keyhold_build_info gauge, always 1, whose labels say
+// what the running binary was built from (buildinfo.Read): version,
+// revision ("" where the build recorded no commit) and goversion. Both
+// servers export it, so that a dashboard shows which build each replica
+// runs.
+func BuildInfo() prometheus.Collector {
+	in := buildinfo.Read()
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keyhold_build_info",
+		Help: "Always 1; the labels say what this binary was built from.",
+	}, []string{"version", "revision", "goversion"})
+	g.WithLabelValues(in.Version, in.Revision, in.GoVersion).Set(1)
+	return g
 }

@@ -5,7 +5,9 @@
 // It holds nothing specific to either service, so that the two cannot
 // drift apart in how an operator runs them: the same transport flags, the
 // same "fingerprint:" and "listening on" lines, the same request log
-// fields. It imports no Keyhold package but internal/api.
+// fields. It imports no Keyhold package but internal/api, and
+// internal/buildinfo and internal/cobrausage, which know nothing of either
+// service.
 package svc
 
 import (
@@ -13,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/keyhold/keyhold/internal/cobrausage"
 )
 
 // Exit codes of keyhold-server and keyhold-mailer.
@@ -42,24 +46,11 @@ func ExitCode(err error, prog, hint string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 	var u UsageError
-	if errors.As(err, &u) || isCobraUsage(err) {
+	if errors.As(err, &u) || cobrausage.Is(err) {
 		if !strings.Contains(err.Error(), "hint:") {
 			fmt.Fprintln(stderr, "hint: "+hint)
 		}
 		return ExitUsage
 	}
 	return ExitError
-}
-
-// isCobraUsage recognises the command-line errors cobra makes, which have
-// no type of their own.
-func isCobraUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
-		"flag needs an argument", "invalid argument", "required flag", "if any flags in the group"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+
+	"github.com/keyhold/keyhold/internal/cobrausage"
 )
 
 func TestTransportCheck(t *testing.T) {
@@ -66,7 +68,12 @@ func TestExitCode(t *testing.T) {
 		{errors.New("database unreachable"), ExitError, "prog: database unreachable\n", false},
 		{Usagef("--x must be at least %d", 1), ExitUsage, "prog: --x must be at least 1\n", true},
 		{fmt.Errorf("wrapped: %w", UsageError{errors.New("bad")}), ExitUsage, "prog: wrapped: bad\n", true},
-		{errors.New(`unknown flag: --nope`), ExitUsage, "prog: unknown flag: --nope\n", true},
+		// Cobra's mistakes count by their type (cobrausage.Execute gives
+		// them one), never by their words: an operating system's or a
+		// database's "invalid argument" is a failure, not a usage error.
+		{&cobrausage.Error{Err: errors.New(`unknown flag: --nope`)}, ExitUsage, "prog: unknown flag: --nope\n", true},
+		{errors.New(`unknown flag: --nope`), ExitError, "prog: unknown flag: --nope\n", false},
+		{errors.New("listen tcp 127.0.0.1:1: bind: invalid argument"), ExitError, "prog: listen tcp 127.0.0.1:1: bind: invalid argument\n", false},
 		{Usagef("no\nhint: do this"), ExitUsage, "prog: no\nhint: do this\n", false},
 	} {
 		var out bytes.Buffer

@@ -1,7 +1,10 @@
 // Package transfer moves items in and out of Keyhold without going through
-// the vault's storage: CSV import and export for talking to other password
-// managers, and the encrypted "keyhold" export for backups and moving a
-// whole account.
+// the vault's storage: the types every import reader returns
+// (ImportResult, Imported) and takes (ImportOptions), and the encrypted
+// "keyhold" export for backups and moving a whole account. Each other
+// password manager's format is read by its own package below this one
+// (kdbx, bitwarden, onepassword, msecure, lastpass, browser), Keyhold's own
+// CSV by keyholdcsv; package sources is the table of them.
 //
 // Everything here works on decrypted [item.Item] values, so both directions
 // are all-or-nothing and validate every item: an import that fails returns

@@ -22,6 +22,9 @@ import (
 // exports use age's default (DefaultWorkFactor).
 const testWorkFactor = 10
 
+// testNow dates the items of the test exports.
+var testNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
 var testPass = []byte("correct horse battery staple")
 
 // testExport builds an export of n items, every third with history.

@@ -2,10 +2,7 @@ package transfer
 
 import (
 	"errors"
-	"fmt"
-	"slices"
-	"sort"
-	"sync"
+	"io"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/item"
@@ -63,14 +60,15 @@ type ImportOptions struct {
 // imported instead of filling memory and the vault.
 const MaxImportAttachmentBytes = 256 << 20
 
-// importAttachmentCap is MaxImportAttachmentBytes; tests lower it.
-var importAttachmentCap int64 = MaxImportAttachmentBytes
-
 // SourceReader reads one format. data is the whole file. A reader returns
 // either every item of the file or an error, never a partial result, and
 // its error says what is wrong in words a user can act on, without
 // quoting values from the file.
 type SourceReader func(data []byte, opts ImportOptions) (*ImportResult, error)
+
+// CSVStreamReader reads one CSV export format from a stream; it returns
+// every item of the file or an error, as a SourceReader does.
+type CSVStreamReader func(r io.Reader, opts ImportOptions) (*ImportResult, error)
 
 // Errors shared by source readers.
 var (
@@ -81,58 +79,3 @@ var (
 	// damaged or truncated. Wrapped with details.
 	ErrSourceFormat = errors.New("the file is not a valid export in this format")
 )
-
-var (
-	sourcesMu sync.Mutex
-	sources   = map[string]SourceReader{}
-)
-
-// registerSource makes a reader available under a format name; each
-// format's file calls it from init.
-func registerSource(name string, r SourceReader) {
-	sourcesMu.Lock()
-	defer sourcesMu.Unlock()
-	if _, dup := sources[name]; dup {
-		panic("transfer: format registered twice: " + name)
-	}
-	sources[name] = r
-}
-
-// Source returns the reader for a format name.
-func Source(name string) (SourceReader, error) {
-	sourcesMu.Lock()
-	defer sourcesMu.Unlock()
-	r, ok := sources[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown import format %q (one of: %s)", name, joinNames(sourceNamesLocked()))
-	}
-	return r, nil
-}
-
-// SourceNames lists the registered format names, sorted.
-func SourceNames() []string {
-	sourcesMu.Lock()
-	defer sourcesMu.Unlock()
-	return sourceNamesLocked()
-}
-
-func sourceNamesLocked() []string {
-	names := make([]string, 0, len(sources))
-	for n := range sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func joinNames(names []string) string {
-	names = slices.Clone(names)
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
-}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/atomicfile"
@@ -61,19 +60,35 @@ const (
 	// metaFolderLogPruned is the highest own log whose folder_log rows
 	// were dropped (logs compacted and covered by every snapshot).
 	metaFolderLogPruned = "folder/log/pruned"
+	// metaFolderLogCompacted is the highest own log this device removed
+	// in compaction: its line of logs in the folder starts above it.
+	metaFolderLogCompacted = "folder/log/compacted"
 )
 
-// SnapshotEvery is how many replayed changes make a device write a new
-// snapshot; KEYHOLD_FOLDER_SNAPSHOT_EVERY overrides it (tests).
-var SnapshotEvery = 100
+// DefaultFolderSnapshotEvery is how many log files a replay must have
+// beyond those the device's newest snapshot covers before the device
+// writes a new snapshot (docs/FOLDER.md, Snapshots and compaction).
+const DefaultFolderSnapshotEvery = 100
 
-func snapshotEvery() int {
-	if s := os.Getenv("KEYHOLD_FOLDER_SNAPSHOT_EVERY"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			return n
-		}
+// SetFolderSnapshotEvery sets this session's snapshot interval for folder
+// sync: a new snapshot once a replay has n more log files than this
+// device's newest snapshot covers. n ≤ 0 restores the default. Tests use
+// a short interval to exercise snapshots and compaction; a device's
+// interval decides only how often it writes snapshots, never what any
+// device replays.
+func (s *Session) SetFolderSnapshotEvery(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.folderSnapEvery = max(n, 0)
+}
+
+func (s *Session) snapshotEvery() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.folderSnapEvery > 0 {
+		return s.folderSnapEvery
 	}
-	return SnapshotEvery
+	return DefaultFolderSnapshotEvery
 }
 
 // Errors of folder sync.
@@ -771,7 +786,7 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 	} else {
 		forceSnapshot = true
 	}
-	if forceSnapshot || res.Frontier.Sum() >= covered+uint64(snapshotEvery()) {
+	if forceSnapshot || res.Frontier.Sum() >= covered+uint64(s.snapshotEvery()) {
 		if err := s.writeSnapshot(ctx, me, sc, res, ring); err != nil {
 			return rep, err
 		}
@@ -790,6 +805,23 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 	// The entries of compacted logs that every snapshot in the folder
 	// covers will never need writing again: any replay starts above them.
 	if gone > 0 {
+		compacted, err := getU64(ctx, s.v.db, metaFolderLogCompacted)
+		if err != nil {
+			return rep, s.damaged(err)
+		}
+		if gone > compacted {
+			tx, err := s.v.db.BeginTx(ctx, nil)
+			if err != nil {
+				return rep, s.damaged(err)
+			}
+			defer tx.Rollback()
+			if err := putU64(ctx, tx, metaFolderLogCompacted, gone); err != nil {
+				return rep, s.damaged(err)
+			}
+			if err := tx.Commit(); err != nil {
+				return rep, s.damaged(err)
+			}
+		}
 		low := gone
 		for _, hs := range sc.VerifiedHeads(ring, s.v.meta.accountID) {
 			for _, h := range hs {
@@ -821,10 +853,10 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 }
 
 // folderOwnLogsLost handles a replay that cannot reach this device's own
-// last log (logSeq). If the logs after the replay's frontier for this
-// device are gone from the folder — a sync client rolled it back, or
-// they were deleted — and no snapshot that verifies covers them, the
-// changes they carried exist only in this vault: the items whose last
+// last log (logSeq). If logs of this device's line, from the last one it
+// compacted, are gone from the folder — a sync client rolled it back, or
+// they were deleted — the changes they carried exist only in this vault
+// as far as it can rely on: the items whose last
 // entry was in them are marked as not yet written (their entries are
 // written again, against the same base, by the next sync), and the next
 // log declares the lost numbers void (it follows the last log the folder
@@ -832,28 +864,32 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 // reused. Nothing is taken from the folder meanwhile, so no older content
 // is applied over these edits. It returns how many items were marked.
 func (s *Session) folderOwnLogsLost(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring, res *folder.Result, logSeq uint64) (int, error) {
-	// Where this device's line breaks off, from the replay's frontier.
-	// A snapshot that covers the missing logs is not relied on: it may
-	// never become usable (it can lack other devices' lost logs in turn,
-	// and theirs this device's). Declaring them void is safe: the items of
-	// every entry after the frontier are written again, so a replay that
-	// starts at the frontier and jumps over them holds all they held.
-	reach := sc.LineEnd(me, res.Frontier[me])
-	if reach >= logSeq {
-		return 0, nil // this device's line is whole: wait for other files
-	}
-	if _, ok := sc.Device(me).Logs[reach+1]; ok {
-		return 0, nil // present but unreadable this round: wait
-	}
+	// Where this device's line breaks off, from the last log it removed
+	// itself in compaction (every log below is gone on purpose), not from
+	// the replay's frontier: no snapshot that covers missing logs is
+	// relied on. The chosen one may never become usable (it can lack
+	// other devices' lost logs in turn, and theirs this device's), and
+	// another device may start from a snapshot below it, whose replay
+	// would then wait for ever on the gap. Declaring the missing logs
+	// void is safe: the items of every entry after the break are written
+	// again, so a replay that jumps over them holds all they held.
 	pruned, err := getU64(ctx, s.v.db, metaFolderLogPruned)
 	if err != nil {
 		return 0, s.damaged(err)
 	}
-	if reach < pruned {
-		// Compacted logs: every device's newest snapshot holds them, and
-		// their entries can no longer be written again. The replay started
-		// from an older snapshot; wait for a newer one.
+	compacted, err := getU64(ctx, s.v.db, metaFolderLogCompacted)
+	if err != nil {
+		return 0, s.damaged(err)
+	}
+	reach := sc.LineEnd(me, max(pruned, compacted))
+	if reach >= logSeq {
+		// This device's line is whole: wait for other files (or, if the
+		// replay started below the logs it compacted, for a newer
+		// snapshot).
 		return 0, nil
+	}
+	if _, ok := sc.Device(me).Logs[reach+1]; ok {
+		return 0, nil // present but unreadable this round: wait
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -35,7 +35,7 @@ func BenchmarkFolderSync10k(b *testing.B) {
 	}
 	f := filepath.Join(b.TempDir(), "folder")
 	os.MkdirAll(f, 0o700)
-	b.Setenv("KEYHOLD_FOLDER_SNAPSHOT_EVERY", "1000000")
+	s.SetFolderSnapshotEvery(1000000)
 	if _, err := s.EnableFolder(ctx, f); err != nil {
 		b.Fatal(err)
 	}

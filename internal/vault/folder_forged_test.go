@@ -219,7 +219,9 @@ func TestFolderForgetDeviceNeedsEveryDevice(t *testing.T) {
 	w.sync(C)
 	// A gets C's change and snapshots it; B has not seen it yet.
 	w.copyFiles(C.folder, A.folder, false)
-	t.Setenv("KEYHOLD_FOLDER_SNAPSHOT_EVERY", "1")
+	for _, d := range w.devs {
+		d.sess.SetFolderSnapshotEvery(1)
+	}
 	w.sync(A)
 	cid := C.sess.folderDev(t).String()
 	err := A.sess.ForgetFolderDevice(ctx, cid, false)

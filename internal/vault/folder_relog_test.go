@@ -78,3 +78,61 @@ func TestFolderLostCreationLogRelogMerges(t *testing.T) {
 		}
 	}
 }
+
+// A trash written again after the folder lost the logs that carried it
+// stays a trash on a device whose snapshot covers the first lost log: the
+// entry written again starts from the base of the first lost entry, and
+// merged against that base this device's own rename (already in the
+// snapshot) looked like an edit racing the trash, which restores an item
+// (MERGE.md rule 6c). Only A ever edited the item.
+func TestFolderRelogKeepsTrashAfterSnapshot(t *testing.T) {
+	w := newSimWorld(t, 6, 2)
+	A, B := w.devs[0], w.devs[1]
+	B.sess.SetFolderSnapshotEvery(1) // B snapshots at every sync, A rarely
+	start := time.Now().UTC().Truncate(time.Millisecond)
+	editTitled(t, A.sess, "Shared 0", func(it *item.Item) { it.Title, it.Modified = "Shared 0 renamed", start })
+	w.sync(A)
+	w.copyFiles(A.folder, B.folder, false)
+	if rep := w.sync(B); rep.Waiting || !rep.Snapshot {
+		t.Fatalf("B did not take A's rename into a snapshot: %+v", *rep)
+	}
+	editTitled(t, A.sess, "Shared 0 renamed", func(it *item.Item) {
+		tr := start.Add(time.Second)
+		it.Trashed, it.Modified = &tr, tr
+	})
+	w.sync(A)
+	// The folder loses both of A's logs; B's snapshot, which covers the
+	// rename, has not reached A's copy of the folder.
+	w.rollback(A)
+	w.rollback(A)
+	if rep := w.sync(A); !rep.Waiting || rep.Relogged != 1 {
+		t.Fatalf("A did not notice its lost logs: %+v", *rep)
+	}
+	if rep := w.sync(A); rep.Waiting || rep.Written == 0 {
+		t.Fatalf("A did not write its changes again: %+v", *rep)
+	}
+	// B replays A's entry written again on top of its own snapshot.
+	w.copyFiles(A.folder, B.folder, false)
+	if rep := w.sync(B); rep.Waiting {
+		t.Fatalf("B is waiting: %+v", *rep)
+	}
+	w.converge()
+	for i, d := range w.devs {
+		es, err := d.sess.List(ctx, All)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range es {
+			if e.Item.Title == "Shared 0 renamed" {
+				found = true
+				if e.Item.Trashed == nil {
+					t.Errorf("device %d: A's trash, the last edit of the only device that edited the item, was undone", i)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("device %d: A's rename is gone", i)
+		}
+	}
+}

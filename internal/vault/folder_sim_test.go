@@ -418,7 +418,9 @@ func (w *simWorld) check() {
 
 func runSim(t *testing.T, seed uint64, devices, steps int, keyOps bool) *simWorld {
 	w := newSimWorld(t, seed, devices)
-	t.Setenv("KEYHOLD_FOLDER_SNAPSHOT_EVERY", "4")
+	for _, d := range w.devs {
+		d.sess.SetFolderSnapshotEvery(4)
+	}
 	for step := range steps {
 		d := w.devs[w.r.IntN(len(w.devs))]
 		switch op := w.r.IntN(20); {

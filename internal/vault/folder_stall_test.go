@@ -2,6 +2,7 @@ package vault
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,4 +98,56 @@ func TestFolderFakeDeviceForgotten(t *testing.T) {
 	if _, _, v := pwOf(t, B.sess, "Shared 0"); v != "a1" {
 		t.Errorf("B has Shared 0 = %q, want a1", v)
 	}
+}
+
+// A device whose lost log is covered by its own newest snapshot still
+// writes that log's changes again, declaring it void from where its line
+// of logs breaks, not from that snapshot's frontier. Here A compacts
+// while its copy of the folder does not show B yet, so A's early logs are
+// in A's snapshot only, which does not cover B; B's snapshot covers B's
+// lost log but not A's compacted ones. Each snapshot then lacks logs the
+// other one needs, and unless B's line is whole from the start, no
+// device can ever replay the folder again.
+func TestFolderLostLogCoveredByOwnSnapshotNoStall(t *testing.T) {
+	w := newSimWorld(t, 8, 2)
+	A, B := w.devs[0], w.devs[1]
+	for _, d := range w.devs {
+		d.sess.SetFolderSnapshotEvery(1)
+	}
+	for _, v := range []string{"b1", "b2", "b3"} {
+		setPw(t, B.sess, "Shared 0", v)
+		if rep := w.sync(B); rep.Waiting || !rep.Snapshot {
+			t.Fatalf("B: %+v", *rep)
+		}
+	}
+	for i, v := range []string{"a1", "a2"} {
+		setPw(t, A.sess, fmt.Sprintf("Shared %d", i+1), v)
+		if rep := w.sync(A); rep.Waiting || !rep.Snapshot {
+			t.Fatalf("A: %+v", *rep)
+		}
+	}
+	if logs := A.folderFiles(t, A, folder.KindLog); len(logs) != 1 {
+		t.Fatalf("A did not compact its logs while it saw no other device: %v", logs)
+	}
+	w.rollback(B) // B's third log; B's newest snapshot covers it
+	w.copyFiles(A.folder, B.folder, false)
+	w.converge()
+	for _, d := range w.devs {
+		for i, want := range []string{"b3", "a1", "a2"} {
+			if _, _, v := pwOf(t, d.sess, fmt.Sprintf("Shared %d", i)); v != want {
+				t.Errorf("%s: Shared %d has %q, want %q", d.dir, i, v, want)
+			}
+		}
+	}
+}
+
+// folderFiles lists the numbers of d's own files of kind k in o's copy of
+// the folder.
+func (d *simDevice) folderFiles(t *testing.T, o *simDevice, k folder.Kind) []uint64 {
+	t.Helper()
+	sc, err := folder.ScanFolder(o.folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc.Device(d.sess.folderDev(t)).Sorted(k)
 }

@@ -50,6 +50,9 @@ type Session struct {
 	// so that an agent's listings do not sort 10k items each time. Every
 	// change to entries drops it (nil), and the next Search sorts again.
 	sorted []*Entry
+	// folderSnapEvery is the folder sync's snapshot interval
+	// (SetFolderSnapshotEvery); 0 means DefaultFolderSnapshotEvery.
+	folderSnapEvery int
 }
 
 // Unlock derives the keys from the password and this device's Secret Key,

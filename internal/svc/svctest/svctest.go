@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/buildinfo"
 )
 
 // Build builds the command in the current directory (a test's package) as
@@ -147,4 +149,10 @@ func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// BuildInfoMetric is the keyhold_build_info line a server built as in
+// exports, in the Prometheus text format (labels sorted).
+func BuildInfoMetric(in buildinfo.Info) string {
+	return fmt.Sprintf(`keyhold_build_info{goversion=%q,revision=%q,version=%q} 1`, in.GoVersion, in.Revision, in.Version)
 }
