@@ -955,111 +955,10 @@ func folderUnseen(ctx context.Context, q querier) ([]folderPending, error) {
 func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring, rep *FolderReport) (map[ItemID]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, err := s.v.readTx(ctx)
+	ps, entries, st, err := s.folderUnlogged(ctx)
 	if err != nil {
-		return nil, s.damaged(err)
+		return nil, err
 	}
-	ps, err := folderUnseen(ctx, tx)
-	if err != nil {
-		tx.Rollback()
-		return nil, s.damaged(err)
-	}
-	var entries []folder.Entry
-	for i := range ps {
-		p := &ps[i]
-		if p.base == 0 && p.hasFolderRow {
-			// An item first written in a log the folder lost
-			// (folderOwnLogsLost) is written again from its first
-			// revision, not as new: a replay that holds it already (from
-			// a snapshot that covered the lost log, or from another
-			// device's later entry, based on it) then merges the
-			// changes made here since, rather than taking, field by
-			// field, whichever side was modified last (MERGE.md rule 2),
-			// which would undo this device's later edits of fields no
-			// other device touched.
-			var first sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT min(rev) FROM history WHERE id = ?`, p.id[:]).Scan(&first); err != nil {
-				tx.Rollback()
-				return nil, s.damaged(err)
-			}
-			if first.Valid && first.Int64 > 0 && uint64(first.Int64) < p.cur {
-				p.base = uint64(first.Int64)
-			}
-		}
-		box, err := s.boxAt(ctx, tx, p.id, p.cur, p.cur)
-		if err != nil {
-			tx.Rollback()
-			return nil, err
-		}
-		e := folder.Entry{ID: p.id}
-		if e.New, err = s.open(p.id, p.cur, box); err != nil {
-			tx.Rollback()
-			return nil, s.damaged(err)
-		}
-		// The revisions made here since the last logged one, before the
-		// current: the folder keeps them in the history.
-		for rev := p.base + 1; rev < p.cur; rev++ {
-			hb, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
-			if err != nil {
-				tx.Rollback()
-				return nil, err
-			}
-			h, err := s.open(p.id, rev, hb)
-			if err != nil {
-				tx.Rollback()
-				return nil, s.damaged(err)
-			}
-			e.Hist = append(e.Hist, h)
-		}
-		if p.base > 0 {
-			bb, err := s.boxAt(ctx, tx, p.id, p.base, p.cur)
-			if err != nil {
-				tx.Rollback()
-				return nil, err
-			}
-			if e.Base, err = s.open(p.id, p.base, bb); err != nil {
-				tx.Rollback()
-				return nil, s.damaged(err)
-			}
-		}
-		entries = append(entries, e)
-	}
-	lamport, err := getU64(ctx, tx, metaFolderLamport)
-	if err != nil {
-		tx.Rollback()
-		return nil, s.damaged(err)
-	}
-	seq, err := getU64(ctx, tx, metaFolderLogSeq)
-	if err != nil {
-		tx.Rollback()
-		return nil, s.damaged(err)
-	}
-	// After lost logs (folderOwnLogsLost) the next log must be written
-	// even with nothing new, to declare them void: an entry that changes
-	// nothing (base and new the item's current content) carries it.
-	voidPrev, hasVoid := uint64(0), s.metaBytes(ctx, tx, metaFolderLogPrev) != nil
-	if hasVoid {
-		if voidPrev, err = getU64(ctx, tx, metaFolderLogPrev); err != nil {
-			tx.Rollback()
-			return nil, s.damaged(err)
-		}
-	}
-	if hasVoid && len(entries) == 0 {
-		var idb []byte
-		var cur uint64
-		var box []byte
-		err := tx.QueryRowContext(ctx, `SELECT id, rev, box FROM items ORDER BY id LIMIT 1`).Scan(&idb, &cur, &box)
-		if err == nil && len(idb) == 16 {
-			id := ItemID(idb)
-			it, err := s.open(id, cur, box)
-			if err != nil {
-				tx.Rollback()
-				return nil, s.damaged(err)
-			}
-			entries = append(entries, folder.Entry{ID: id, Base: it, New: it})
-		}
-	}
-	tx.Rollback()
 	mine := map[ItemID]bool{}
 	if len(entries) == 0 {
 		return mine, nil
@@ -1067,52 +966,193 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 	// The number goes on from the vault's counter, and past any of this
 	// device's logs a verified snapshot covers (a vault restored from an
 	// older backup): a log at or below a snapshot's frontier is never read.
+	seq := st.seq
 	for _, hs := range sc.VerifiedHeads(ring, s.v.meta.accountID) {
 		if len(hs) > 0 {
 			seq = max(seq, hs[0].Frontier[me])
 		}
 	}
-	if lamport, err = nextLamport(lamport); err != nil {
+	lamport, err := nextLamport(st.lamport)
+	if err != nil {
 		return nil, err
 	}
 	prev := uint64(math.MaxUint64)
-	if hasVoid {
-		prev = voidPrev
+	if st.hasVoid {
+		prev = st.voidPrev
 	}
 	seqOf, seq, err := s.sealLogs(me, sc, ring, entries, seq, lamport, prev)
 	if err != nil {
 		return nil, err
 	}
-	wtx, err := s.v.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, s.damaged(err)
+	if err := s.folderLogged(ctx, ps, seqOf, seq, lamport); err != nil {
+		return nil, err
 	}
-	defer wtx.Rollback()
-	for i, p := range ps {
-		if _, err := wtx.ExecContext(ctx, `INSERT INTO folder (id, rev, logged, digest) VALUES (?, 0, ?, x'')
-			ON CONFLICT (id) DO UPDATE SET logged = max(logged, excluded.logged)`, p.id[:], p.cur); err != nil {
-			return nil, s.damaged(err)
-		}
-		if _, err := wtx.ExecContext(ctx, `INSERT INTO folder_log (id, seq, base) VALUES (?, ?, ?)
-			ON CONFLICT (id, seq) DO NOTHING`, p.id[:], seqOf[i], p.base); err != nil {
-			return nil, s.damaged(err)
-		}
+	for _, p := range ps {
 		mine[p.id] = true
-	}
-	if err := putU64(ctx, wtx, metaFolderLogSeq, seq); err != nil {
-		return nil, s.damaged(err)
-	}
-	if _, err := wtx.ExecContext(ctx, `DELETE FROM meta WHERE k = ?`, metaFolderLogPrev); err != nil {
-		return nil, s.damaged(err)
-	}
-	if err := putU64(ctx, wtx, metaFolderLamport, lamport); err != nil {
-		return nil, s.damaged(err)
-	}
-	if err := wtx.Commit(); err != nil {
-		return nil, s.damaged(err)
 	}
 	rep.Written = len(entries)
 	return mine, nil
+}
+
+// folderLogState is where this device's logs stand: the Lamport clock,
+// the last log number, and lost logs to declare void (folderOwnLogsLost)
+// after the log numbered voidPrev.
+type folderLogState struct {
+	lamport, seq uint64
+	hasVoid      bool
+	voidPrev     uint64
+}
+
+// folderUnlogged reads, in one snapshot, the items with edits the folder
+// has not seen, their log entries, and the log state. After lost logs
+// the next log must be written even with nothing new, to declare them
+// void: an entry that changes nothing (base and new the item's current
+// content) carries it.
+func (s *Session) folderUnlogged(ctx context.Context) ([]folderPending, []folder.Entry, *folderLogState, error) {
+	tx, err := s.v.readTx(ctx)
+	if err != nil {
+		return nil, nil, nil, s.damaged(err)
+	}
+	defer tx.Rollback()
+	ps, err := folderUnseen(ctx, tx)
+	if err != nil {
+		return nil, nil, nil, s.damaged(err)
+	}
+	var entries []folder.Entry
+	for i := range ps {
+		e, err := s.folderEntry(ctx, tx, &ps[i])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		entries = append(entries, e)
+	}
+	st := &folderLogState{}
+	if st.lamport, err = getU64(ctx, tx, metaFolderLamport); err != nil {
+		return nil, nil, nil, s.damaged(err)
+	}
+	if st.seq, err = getU64(ctx, tx, metaFolderLogSeq); err != nil {
+		return nil, nil, nil, s.damaged(err)
+	}
+	if st.hasVoid = s.metaBytes(ctx, tx, metaFolderLogPrev) != nil; st.hasVoid {
+		if st.voidPrev, err = getU64(ctx, tx, metaFolderLogPrev); err != nil {
+			return nil, nil, nil, s.damaged(err)
+		}
+	}
+	if st.hasVoid && len(entries) == 0 {
+		e, ok, err := s.folderVoidEntry(ctx, tx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if ok {
+			entries = append(entries, e)
+		}
+	}
+	return ps, entries, st, nil
+}
+
+// folderEntry makes the log entry of an item with edits the folder has
+// not seen: its current content, the revisions made here since the last
+// logged one (before the current: the folder keeps them in the history),
+// and the base the edits were made on.
+func (s *Session) folderEntry(ctx context.Context, q querier, p *folderPending) (folder.Entry, error) {
+	e := folder.Entry{ID: p.id}
+	if p.base == 0 && p.hasFolderRow {
+		// An item first written in a log the folder lost
+		// (folderOwnLogsLost) is written again from its first
+		// revision, not as new: a replay that holds it already (from
+		// a snapshot that covered the lost log, or from another
+		// device's later entry, based on it) then merges the
+		// changes made here since, rather than taking, field by
+		// field, whichever side was modified last (MERGE.md rule 2),
+		// which would undo this device's later edits of fields no
+		// other device touched.
+		var first sql.NullInt64
+		if err := q.QueryRowContext(ctx, `SELECT min(rev) FROM history WHERE id = ?`, p.id[:]).Scan(&first); err != nil {
+			return e, s.damaged(err)
+		}
+		if first.Valid && first.Int64 > 0 && uint64(first.Int64) < p.cur {
+			p.base = uint64(first.Int64)
+		}
+	}
+	var err error
+	if e.New, err = s.openAt(ctx, q, p.id, p.cur, p.cur); err != nil {
+		return e, err
+	}
+	for rev := p.base + 1; rev < p.cur; rev++ {
+		h, err := s.openAt(ctx, q, p.id, rev, p.cur)
+		if err != nil {
+			return e, err
+		}
+		e.Hist = append(e.Hist, h)
+	}
+	if p.base > 0 {
+		if e.Base, err = s.openAt(ctx, q, p.id, p.base, p.cur); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+// openAt opens revision rev of an item whose current revision is cur.
+func (s *Session) openAt(ctx context.Context, q querier, id ItemID, rev, cur uint64) (*item.Item, error) {
+	box, err := s.boxAt(ctx, q, id, rev, cur)
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.open(id, rev, box)
+	if err != nil {
+		return nil, s.damaged(err)
+	}
+	return it, nil
+}
+
+// folderVoidEntry is an entry that changes nothing, of the first item
+// (ok false in an empty vault).
+func (s *Session) folderVoidEntry(ctx context.Context, q querier) (folder.Entry, bool, error) {
+	var idb []byte
+	var cur uint64
+	var box []byte
+	err := q.QueryRowContext(ctx, `SELECT id, rev, box FROM items ORDER BY id LIMIT 1`).Scan(&idb, &cur, &box)
+	if err != nil || len(idb) != 16 {
+		return folder.Entry{}, false, nil
+	}
+	id := ItemID(idb)
+	it, err := s.open(id, cur, box)
+	if err != nil {
+		return folder.Entry{}, false, s.damaged(err)
+	}
+	return folder.Entry{ID: id, Base: it, New: it}, true, nil
+}
+
+// folderLogged records, once the logs are written, what they hold: each
+// item's logged revision and the log (seqOf) and base of its entry, the
+// last log number and the clock; lost logs are no longer to be voided.
+func (s *Session) folderLogged(ctx context.Context, ps []folderPending, seqOf []uint64, seq, lamport uint64) error {
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.damaged(err)
+	}
+	defer tx.Rollback()
+	for i, p := range ps {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO folder (id, rev, logged, digest) VALUES (?, 0, ?, x'')
+			ON CONFLICT (id) DO UPDATE SET logged = max(logged, excluded.logged)`, p.id[:], p.cur); err != nil {
+			return s.damaged(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO folder_log (id, seq, base) VALUES (?, ?, ?)
+			ON CONFLICT (id, seq) DO NOTHING`, p.id[:], seqOf[i], p.base); err != nil {
+			return s.damaged(err)
+		}
+	}
+	if err := putU64(ctx, tx, metaFolderLogSeq, seq); err != nil {
+		return s.damaged(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k = ?`, metaFolderLogPrev); err != nil {
+		return s.damaged(err)
+	}
+	if err := putU64(ctx, tx, metaFolderLamport, lamport); err != nil {
+		return s.damaged(err)
+	}
+	return s.damaged0(tx.Commit())
 }
 
 // sealLogs writes entries to this device's next logs after number seq,
