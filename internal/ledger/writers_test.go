@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -168,8 +169,8 @@ func TestScanSourceFinds(t *testing.T) {
 }
 
 // TestCoreImports keeps the ledger and its in-memory store free of what a
-// browser build cannot have: SQL drivers, files, processes, system calls.
-// (The js/wasm build itself is checked with GOOS=js GOARCH=wasm go build.)
+// browser build cannot have: SQL drivers, files, processes, system calls;
+// and builds them for js/wasm.
 func TestCoreImports(t *testing.T) {
 	root := moduleRoot(t)
 	banned := regexp.MustCompile(`^(database/sql|modernc\.org/.*|os|os/exec|os/signal|syscall|golang\.org/x/sys/.*|net|path/filepath)$`)
@@ -198,5 +199,11 @@ func TestCoreImports(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("no Go files in %s", dir)
 		}
+	}
+	cmd := exec.Command("go", "build", "-o", os.DevNull, "./internal/ledger", "./internal/ledger/memstore")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=js GOARCH=wasm go build: %v\n%s", err, out)
 	}
 }

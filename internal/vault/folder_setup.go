@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/ledger"
 )
@@ -116,9 +117,9 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		id  ItemID
 		rev uint64
 		box []byte
+		it  *item.Item // of a current revision, for the title index
 	}
 	var cur, hist []rowT
-	idx := map[ItemID]*Entry{}
 	type frow struct {
 		id     ItemID
 		rev    uint64
@@ -132,15 +133,14 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			if err != nil {
 				return nil, err
 			}
-			hist = append(hist, rowT{id, uint64(i) + 1, box})
+			hist = append(hist, rowT{id, uint64(i) + 1, box, nil})
 		}
 		rev := uint64(len(st.Hist)) + 1
 		box, err := s.seal(id, rev, st.Cur)
 		if err != nil {
 			return nil, err
 		}
-		cur = append(cur, rowT{id, rev, box})
-		idx[id] = s.newEntry(id, rev, box, st.Cur)
+		cur = append(cur, rowT{id, rev, box, st.Cur})
 		frows = append(frows, frow{id, rev, s.folderDigest(st)})
 	}
 	metas := map[string][]byte{
@@ -175,24 +175,27 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		if err := putMetas(tx, metas); err != nil {
 			return err
 		}
-		// The title index, built here so the first command is fast.
-		if err := s.writeIndex(ctx, tx, idx); err != nil {
-			return err
-		}
 		for _, q := range []string{folderSchema, folderLogSchema} {
 			if _, err := tx.Exec(q); err != nil {
 				return err
 			}
 		}
+		idx := make(map[ItemID]*Entry, len(cur))
 		for _, r := range cur {
-			if _, err := l.Add(ctx, r.id, r.rev, r.box); err != nil {
+			prf, err := l.Add(ctx, r.id, r.rev, r.box)
+			if err != nil {
 				return err
 			}
+			idx[r.id] = s.entryOf(r.id, r.rev, prf, r.it)
 		}
 		for _, r := range hist {
 			if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
 				return err
 			}
+		}
+		// The title index, built here so the first command is fast.
+		if err := s.writeIndex(ctx, tx, idx); err != nil {
+			return err
 		}
 		for _, r := range frows {
 			if _, err := tx.Exec(`INSERT INTO folder (id, rev, logged, digest) VALUES (?, ?, ?, ?)`, r.id[:], r.rev, r.rev, r.digest); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/ledger"
 )
 
@@ -42,6 +43,7 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 		id  ItemID
 		rev uint64
 		box []byte
+		it  *item.Item // of a current revision, for the title index
 	}
 	groups := map[ItemID][]Incoming{}
 	var order []ItemID
@@ -52,7 +54,6 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 		groups[c.ID] = append(groups[c.ID], c)
 	}
 	var cur, hist []rowT
-	idx := map[ItemID]*Entry{}
 	for _, id := range order {
 		g := groups[id]
 		for i, c := range g {
@@ -64,10 +65,9 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 				return fmt.Errorf("%w (%v); nothing was written", ErrServerMismatch, err)
 			}
 			if i == len(g)-1 {
-				cur = append(cur, rowT{id, c.Rev, c.Box})
-				idx[id] = s.newEntry(id, c.Rev, c.Box, it)
+				cur = append(cur, rowT{id, c.Rev, c.Box, it})
 			} else {
-				hist = append(hist, rowT{id, c.Rev, c.Box})
+				hist = append(hist, rowT{id, c.Rev, c.Box, nil})
 			}
 		}
 	}
@@ -92,17 +92,16 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 		}); err != nil {
 			return err
 		}
-		// The title index, built here so the first command is fast.
-		if err := s.writeIndex(ctx, tx, idx); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(syncSchema); err != nil {
 			return err
 		}
+		idx := make(map[ItemID]*Entry, len(cur))
 		for _, r := range cur {
-			if _, err := l.Add(ctx, r.id, r.rev, r.box); err != nil {
+			prf, err := l.Add(ctx, r.id, r.rev, r.box)
+			if err != nil {
 				return err
 			}
+			idx[r.id] = s.entryOf(r.id, r.rev, prf, r.it)
 			if _, err := tx.Exec(`INSERT INTO remote (id, rev) VALUES (?, ?)`, r.id[:], r.rev); err != nil {
 				return err
 			}
@@ -111,6 +110,10 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 			if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
 				return err
 			}
+		}
+		// The title index, built here so the first command is fast.
+		if err := s.writeIndex(ctx, tx, idx); err != nil {
+			return err
 		}
 		marks := map[string]uint64{"sync/cursor": j.Head}
 		if j.Manifest != nil {
