@@ -26,6 +26,37 @@ const ManifestKey = "manifest"
 // ErrMissing is returned by a Tx read of a row that is not there.
 var ErrMissing = errors.New("no such row")
 
+// ErrRotated means the stored manifest is for a newer account key than
+// the one in hand: another process rotated the key.
+var ErrRotated = errors.New("the account key was rotated since this vault was unlocked; unlock it again")
+
+// CheckManifest decodes a stored manifest and checks it for the account
+// key of version kv: the current manifest version, that key version
+// (ErrRotated for a newer one), and the signature. Any other failure
+// means the stored manifest cannot be trusted: the caller reports the
+// vault damaged.
+func CheckManifest(b []byte, k Keys, kv uint32) (*format.Manifest, error) {
+	m, err := format.ParseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	if m.Version != format.Version2 {
+		// A version 1 manifest is migrated when the vault is first
+		// unlocked; one found later was put back.
+		return nil, fmt.Errorf("manifest of version %d where this vault keeps version %d", m.Version, format.Version2)
+	}
+	if m.KeyVersion > kv {
+		return nil, ErrRotated
+	}
+	if m.KeyVersion != kv {
+		return nil, fmt.Errorf("manifest: %w", format.ErrOldKey)
+	}
+	if err := m.Verify(k.MK, k.Account); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Row is one revision of one item: its id, revision number and sealed
 // box (format.SealItem).
 type Row struct {
@@ -80,10 +111,10 @@ type Txn interface {
 }
 
 // Update runs fn in one transaction of st on top of the stored manifest,
-// which check must accept (verify its signature, key version and
-// version), and commits with the manifest at the next sequence number.
-// Nothing is kept if fn or check fails.
-func Update(ctx context.Context, st Store, k Keys, check func([]byte) (*format.Manifest, error), fn func(*Ledger) error) error {
+// which must pass CheckManifest for key version kv, and commits with the
+// manifest at the next sequence number. Nothing is kept if the check or
+// fn fails.
+func Update(ctx context.Context, st Store, k Keys, kv uint32, fn func(*Ledger) error) error {
 	tx, err := st.Begin(ctx)
 	if err != nil {
 		return err
@@ -93,7 +124,7 @@ func Update(ctx context.Context, st Store, k Keys, check func([]byte) (*format.M
 	if err != nil {
 		return err
 	}
-	m, err := check(b)
+	m, err := CheckManifest(b, k, kv)
 	if err != nil {
 		return err
 	}

@@ -316,34 +316,29 @@ func TestMemstoreBatches(t *testing.T) {
 }
 
 // TestUpdate: ledger.Update commits fn's writes with the next sequence
-// number, and keeps nothing of an fn or a manifest check that fails.
+// number, and keeps nothing of an fn that fails or of a manifest that
+// does not pass its checks (another key version, a newer one, another
+// key).
 func TestUpdate(t *testing.T) {
 	ctx := context.Background()
 	for _, st := range stores(t) {
 		t.Run(st.name, func(t *testing.T) {
 			k := testKeys(t)
 			tx, commit, _ := st.begin(t)
-			if err := ledger.Fresh(tx, k, 1, 0).Commit(ctx); err != nil {
+			if err := ledger.Fresh(tx, k, 2, 0).Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if err := commit(); err != nil {
 				t.Fatal(err)
 			}
-			verify := func(b []byte) (*format.Manifest, error) {
-				m, err := format.ParseManifest(b)
-				if err != nil {
-					return nil, err
-				}
-				return m, m.Verify(k.MK, k.Account)
-			}
-			if err := ledger.Update(ctx, st.st, k, verify, func(l *ledger.Ledger) error {
+			if err := ledger.Update(ctx, st.st, k, 2, func(l *ledger.Ledger) error {
 				_, err := l.Add(ctx, id(1), 1, []byte{1})
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
 			boom := errors.New("boom")
-			if err := ledger.Update(ctx, st.st, k, verify, func(l *ledger.Ledger) error {
+			if err := ledger.Update(ctx, st.st, k, 2, func(l *ledger.Ledger) error {
 				if _, err := l.Add(ctx, id(2), 1, []byte{2}); err != nil {
 					return err
 				}
@@ -351,12 +346,18 @@ func TestUpdate(t *testing.T) {
 			}); !errors.Is(err, boom) {
 				t.Fatalf("Update returned %v, want fn's error", err)
 			}
-			refuse := errors.New("refused")
-			if err := ledger.Update(ctx, st.st, k, func([]byte) (*format.Manifest, error) { return nil, refuse }, func(l *ledger.Ledger) error {
+			mustNotRun := func(*ledger.Ledger) error {
 				t.Fatal("fn ran after the manifest check failed")
 				return nil
-			}); !errors.Is(err, refuse) {
-				t.Fatalf("Update returned %v, want the check's error", err)
+			}
+			if err := ledger.Update(ctx, st.st, k, 1, mustNotRun); !errors.Is(err, ledger.ErrRotated) {
+				t.Fatalf("a manifest of a newer key version: %v, want ErrRotated", err)
+			}
+			if err := ledger.Update(ctx, st.st, k, 3, mustNotRun); !errors.Is(err, format.ErrOldKey) {
+				t.Fatalf("a manifest of an older key version: %v, want ErrOldKey", err)
+			}
+			if err := ledger.Update(ctx, st.st, testKeys(t), 2, mustNotRun); !errors.Is(err, format.ErrTampered) {
+				t.Fatalf("a manifest signed with another key: %v, want ErrTampered", err)
 			}
 			tx, _, rollback := st.begin(t)
 			defer rollback()

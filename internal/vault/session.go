@@ -196,22 +196,11 @@ func (s *Session) readManifest(ctx context.Context, q querier) (*format.Manifest
 	if err != nil {
 		return nil, s.damaged(err)
 	}
-	m, err := format.ParseManifest(b)
+	m, err := ledger.CheckManifest(b, s.keys(), s.kv)
+	if errors.Is(err, ledger.ErrRotated) {
+		return nil, err
+	}
 	if err != nil {
-		return nil, s.damaged(err)
-	}
-	if m.Version != format.Version2 {
-		// Unlock migrates a version 1 manifest (migrateManifest); one
-		// found later was put back.
-		return nil, s.damaged(fmt.Errorf("manifest of version %d where this vault keeps version %d", m.Version, format.Version2))
-	}
-	if m.KeyVersion > s.kv {
-		return nil, ErrRotated
-	}
-	if m.KeyVersion != s.kv {
-		return nil, s.damaged(fmt.Errorf("manifest: %w", format.ErrOldKey))
-	}
-	if err := m.Verify(s.mk, s.v.meta.accountID); err != nil {
 		return nil, s.damaged(err)
 	}
 	return m, nil

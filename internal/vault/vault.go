@@ -39,7 +39,7 @@ var (
 	ErrAmbiguous    = errors.New("several items match")
 	ErrConflict     = errors.New("the item was changed by another command meanwhile; run the command again")
 	ErrWrongAccount = errors.New("belongs to another account")
-	ErrRotated      = errors.New("the account key was rotated since this vault was unlocked; unlock it again")
+	ErrRotated      = ledger.ErrRotated
 )
 
 // schema is the database layout: the ledger's tables (meta, items,
