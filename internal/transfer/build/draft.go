@@ -49,6 +49,9 @@ func NewDraft(t item.Type, title, source string, created, modified, now time.Tim
 	return d
 }
 
+// Source names the entry in Unmapped lines and in the import's result.
+func (d *Draft) Source() string { return d.source }
+
 // Report adds a line about this entry to Unmapped.
 func (d *Draft) Report(format string, args ...any) {
 	*d.unmapped = append(*d.unmapped, fmt.Sprintf("entry %q: ", d.source)+fmt.Sprintf(format, args...))
