@@ -133,6 +133,17 @@ func HasLine(lines []string, parts ...string) bool {
 // or an error but never both, every item valid, history oldest first.
 func Fuzz(t *testing.T, read transfer.SourceReader, in []byte, password []byte) {
 	res, err := read(in, transfer.ImportOptions{Password: password, Now: SrcNow})
+	if Outcome(t, res, err) {
+		Check(t, res)
+	}
+}
+
+// Outcome checks what a reader made of any input: a result or an error
+// but never both, an error that wraps ErrSourceFormat or
+// ErrSourcePassword, and every item and earlier version of a result
+// valid. It reports whether there is a result.
+func Outcome(t testing.TB, res *transfer.ImportResult, err error) bool {
+	t.Helper()
 	if err != nil {
 		if res != nil {
 			t.Fatalf("a result came with error %v", err)
@@ -140,9 +151,19 @@ func Fuzz(t *testing.T, read transfer.SourceReader, in []byte, password []byte) 
 		if !errors.Is(err, transfer.ErrSourceFormat) && !errors.Is(err, transfer.ErrSourcePassword) {
 			t.Fatalf("error %v wraps neither ErrSourceFormat nor ErrSourcePassword", err)
 		}
-		return
+		return false
 	}
-	Check(t, res)
+	for _, im := range res.Items {
+		if err := im.Item.Validate(); err != nil {
+			t.Fatalf("%s: %v", im.Source, err)
+		}
+		for _, h := range im.History {
+			if err := h.Validate(); err != nil {
+				t.Fatalf("%s, earlier version: %v", im.Source, err)
+			}
+		}
+	}
+	return true
 }
 
 // Dump writes a result in a compact text form that names every part
@@ -272,13 +293,7 @@ func FuzzCSV(f *testing.F, read transfer.SourceReader, seeds []string, files []s
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	AddFiles(f, files...)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		res, err := read(in, transfer.ImportOptions{Now: Now})
 		if err != nil {
@@ -292,6 +307,18 @@ func FuzzCSV(f *testing.F, read transfer.SourceReader, seeds []string, files []s
 		}
 		CheckValid(t, res)
 	})
+}
+
+// AddFiles adds each file to a fuzz target's seed corpus.
+func AddFiles(f *testing.F, files ...string) {
+	f.Helper()
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }
 
 // Now is the time the CSV readers' tests import at.
