@@ -183,7 +183,7 @@ func Test1PUXItems(t *testing.T) {
 
 func Test1PUXBounds(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), (item.MaxAttachmentBytes/16)+100)
-	data := strings.Replace(opReadFile(t, "testdata/onepassword/1pux/export.data"),
+	data := strings.Replace(string(transfertest.File(t, "testdata/onepassword/1pux/export.data")),
 		`"fileName": "passport-scan.pdf",
                   "documentId": "ddyjvkkxxdd6uevkrusqkaiihy"`,
 		`"fileName": "huge.bin",
@@ -209,15 +209,6 @@ func Test1PUXBounds(t *testing.T) {
 	if !transfertest.HasLine(res.Unmapped, "../evil.txt", "unsafe path") {
 		t.Errorf("unsafe path not reported: %q", res.Unmapped)
 	}
-}
-
-func opReadFile(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func Test1PUXRefused(t *testing.T) {

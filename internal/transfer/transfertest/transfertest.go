@@ -17,17 +17,23 @@ import (
 	"github.com/keyhold/keyhold/internal/transfer"
 )
 
+// File is the content of a fixture file.
+func File(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // SrcNow is the time the Bitwarden and 1Password readers' tests import at.
 var SrcNow = time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
 
 // Read runs read on a fixture file.
 func Read(t testing.TB, read transfer.SourceReader, file string, password []byte) (*transfer.ImportResult, error) {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return read(data, transfer.ImportOptions{Password: password, Now: SrcNow})
+	return read(File(t, file), transfer.ImportOptions{Password: password, Now: SrcNow})
 }
 
 // MustRead is Read that fails the test on error and checks the
@@ -247,11 +253,7 @@ func Golden(t *testing.T, read transfer.SourceReader, tests []GoldenCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.File, func(t *testing.T) {
-			data, err := os.ReadFile(tc.File)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := ReadCSV(t, read, data, transfer.ImportOptions{})
+			res, err := ReadCSV(t, read, File(t, tc.File), transfer.ImportOptions{})
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
@@ -316,11 +318,7 @@ func FuzzCSV(f *testing.F, read transfer.SourceReader, seeds []string, files []s
 func AddFiles(f *testing.F, files ...string) {
 	f.Helper()
 	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+		f.Add(File(f, name))
 	}
 }
 
