@@ -48,6 +48,7 @@ var chromeExport = csvtable.Export{
 	Hint: "a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again",
 }
 
+// StreamChrome reads a Chrome export as a stream; see ReadChrome.
 func StreamChrome(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	now := build.Now(opts)
 	return csvtable.Each(r, opts, chromeExport, func(t *csvtable.Table, row csvtable.Row, _ *build.Unmapped) *build.Entry {
@@ -92,6 +93,7 @@ var firefoxExport = csvtable.Export{
 	Hint: "a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again",
 }
 
+// StreamFirefox reads a Firefox export as a stream; see ReadFirefox.
 func StreamFirefox(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	now := build.Now(opts)
 	bad := build.Counter{}

@@ -140,6 +140,7 @@ var lastPassExport = csvtable.Export{
 	Hint: "a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"",
 }
 
+// Stream reads a LastPass export as a stream; see Read.
 func Stream(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	now := build.Now(opts)
 	bad := build.Counter{}
