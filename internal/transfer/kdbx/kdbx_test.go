@@ -65,14 +65,10 @@ func kpxRun(t *testing.T, stdin string, args ...string) (string, error) {
 
 func readKDBXFile(t *testing.T, path string, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.Now.IsZero() {
 		opts.Now = kdbxNow
 	}
-	return Read(data, opts)
+	return Read(transfertest.File(t, path), opts)
 }
 
 func kdbxWantField(t *testing.T, it *item.Item, name string, kind item.Kind, value string) {
