@@ -150,14 +150,8 @@ func TestBitwardenJSONOrganization(t *testing.T) {
 }
 
 func TestBitwardenJSONRefused(t *testing.T) {
-	good, err := os.ReadFile("testdata/bitwarden/individual.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	account, err := os.ReadFile("testdata/bitwarden/account-encrypted.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := transfertest.File(t, "testdata/bitwarden/individual.json")
+	account := transfertest.File(t, "testdata/bitwarden/account-encrypted.json")
 	cases := []struct {
 		name string
 		in   []byte
@@ -278,10 +272,7 @@ func bwProtect(t testing.TB, plain []byte, password string, kdfType int, iterati
 const bwFixturePassword = "Kennwort mit Ümlaut"
 
 func TestBitwardenPasswordProtected(t *testing.T) {
-	plain, err := os.ReadFile("testdata/bitwarden/individual.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := transfertest.File(t, "testdata/bitwarden/individual.json")
 	r := ReadJSON
 	want, err := r(plain, transfer.ImportOptions{Now: transfertest.SrcNow})
 	if err != nil {

@@ -43,10 +43,7 @@ func TestReadKDBXEmptyPassword(t *testing.T) {
 	key := filepath.Join(dir, "db.key")
 	kpx(t, "\ny\n", "db-create", "-q", "-p", "-t", "100", "--set-key-file", key, keyed)
 	kpx(t, "\n", "add", "-q", "-k", key, "-u", "kim", keyed, "Keyed")
-	keyData, err := os.ReadFile(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyData := transfertest.File(t, key)
 	if res, err := readKDBXFile(t, keyed, transfer.ImportOptions{EmptyPassword: true, KeyFile: keyData}); err != nil {
 		t.Fatalf("empty password and key file: %v", err)
 	} else {

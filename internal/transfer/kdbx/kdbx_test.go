@@ -456,10 +456,7 @@ func TestReadKDBXKeyFiles(t *testing.T) {
 			}
 			kpx(t, strings.Repeat(stdin, 2), append(create, db)...)
 			kpx(t, stdin, append(append([]string{"add", "-q", "-u", "k-user"}, open...), db, "Keyed")...)
-			keyData, err := os.ReadFile(kf)
-			if err != nil {
-				t.Fatal(err)
-			}
+			keyData := transfertest.File(t, kf)
 			opts := transfer.ImportOptions{KeyFile: keyData}
 			if c.password != "" {
 				opts.Password = []byte(c.password)
