@@ -292,7 +292,7 @@ func TestServeMailsKit(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"keyhold_mailer_sent_total 2", `keyhold_mailer_requests_total{result="ticket_used"} 1`, "keyhold_mailer_queued 0",
-		svctest.BuildInfoMetric(binBuildInfo(t))} {
+		svctest.BuildInfoMetric(svctest.BinInfo(t, bin))} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %q", want)
 		}

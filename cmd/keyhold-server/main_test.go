@@ -388,7 +388,7 @@ func TestServeMetricsListen(t *testing.T) {
 		t.Fatalf("healthz: %d", code)
 	}
 	if code, body := get(metricsURL); code != 200 || !strings.Contains(body, "keyhold_http_requests_total") ||
-		!strings.Contains(body, svctest.BuildInfoMetric(binBuildInfo(t))) {
+		!strings.Contains(body, svctest.BuildInfoMetric(svctest.BinInfo(t, bin))) {
 		t.Errorf("metrics listener: %d\n%.300s", code, body)
 	}
 	if code, body := get(p.URL + "/metrics"); code != 404 || strings.Contains(body, "keyhold_http_requests_total") {

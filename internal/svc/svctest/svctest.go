@@ -5,6 +5,8 @@ package svctest
 
 import (
 	"bufio"
+	"bytes"
+	debugbuildinfo "debug/buildinfo"
 	"fmt"
 	"io"
 	"os"
@@ -155,4 +157,31 @@ func (b *LockedBuffer) String() string {
 // exports, in the Prometheus text format (labels sorted).
 func BuildInfoMetric(in buildinfo.Info) string {
 	return fmt.Sprintf(`keyhold_build_info{goversion=%q,revision=%q,version=%q} 1`, in.GoVersion, in.Revision, in.Version)
+}
+
+// BinInfo is the build information embedded in the binary bin.
+func BinInfo(t testing.TB, bin string) buildinfo.Info {
+	t.Helper()
+	bi, err := debugbuildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buildinfo.Parse(bi)
+}
+
+// CheckVersion checks that "bin --version" prints what the binary's
+// embedded build information says (version, commit if recorded, Go
+// version) for the program name, on stdout only, and exits 0.
+func CheckVersion(t testing.TB, bin, name string) {
+	t.Helper()
+	want := BinInfo(t, bin).String(name)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--version")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if stdout.String() != want || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q; want stdout %q", stdout.String(), stderr.String(), want)
+	}
 }

@@ -150,14 +150,8 @@ func TestBitwardenJSONOrganization(t *testing.T) {
 }
 
 func TestBitwardenJSONRefused(t *testing.T) {
-	good, err := os.ReadFile("testdata/bitwarden/individual.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	account, err := os.ReadFile("testdata/bitwarden/account-encrypted.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := transfertest.File(t, "testdata/bitwarden/individual.json")
+	account := transfertest.File(t, "testdata/bitwarden/account-encrypted.json")
 	cases := []struct {
 		name string
 		in   []byte
@@ -278,10 +272,7 @@ func bwProtect(t testing.TB, plain []byte, password string, kdfType int, iterati
 const bwFixturePassword = "Kennwort mit Ümlaut"
 
 func TestBitwardenPasswordProtected(t *testing.T) {
-	plain, err := os.ReadFile("testdata/bitwarden/individual.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := transfertest.File(t, "testdata/bitwarden/individual.json")
 	r := ReadJSON
 	want, err := r(plain, transfer.ImportOptions{Now: transfertest.SrcNow})
 	if err != nil {
@@ -460,11 +451,7 @@ func TestBitwardenCSV(t *testing.T) {
 
 func TestBitwardenCSVRefused(t *testing.T) {
 	good, _ := os.ReadFile("testdata/bitwarden/individual.csv")
-	cases := []struct {
-		name string
-		in   string
-		hint string
-	}{
+	transfertest.Bad(t, ReadCSV, []transfertest.BadCase{
 		{"empty", "", "empty"},
 		{"other header", "title,username,password\nA,b,c\n", "\"name\" and \"type\""},
 		{"truncated in quotes", string(good[:bytes.Index(good, []byte("SSID"))+6]), "not closed"},
@@ -472,19 +459,7 @@ func TestBitwardenCSVRefused(t *testing.T) {
 		{"bare quote", "type,name\nlogin,a\"b\n", "line 2"},
 		{"latin1", "type,name\nlogin,Caf\xe9\n", "UTF-8"},
 		{"json", `{"encrypted":false,"items":[]}`, ""},
-	}
-	r := ReadCSV
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			res, err := r([]byte(c.in), transfer.ImportOptions{Now: transfertest.SrcNow})
-			if !errors.Is(err, transfer.ErrSourceFormat) || res != nil {
-				t.Fatalf("got %v, %v; want ErrSourceFormat and no result", res, err)
-			}
-			if !strings.Contains(err.Error(), c.hint) {
-				t.Fatalf("error %q does not say %q", err, c.hint)
-			}
-		})
-	}
+	})
 }
 
 // bwLowKDFLimits lets fuzzing reach the decryption without spending
@@ -497,13 +472,7 @@ func bwLowKDFLimits(f *testing.F) {
 }
 
 func FuzzReadBitwardenJSON(f *testing.F) {
-	for _, name := range []string{"individual.json", "org.json", "account-encrypted.json", "password-protected-pbkdf2.json"} {
-		b, err := os.ReadFile(filepath.Join("testdata/bitwarden", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	transfertest.AddFiles(f, "testdata/bitwarden/individual.json", "testdata/bitwarden/org.json", "testdata/bitwarden/account-encrypted.json", "testdata/bitwarden/password-protected-pbkdf2.json")
 	f.Add([]byte(`{"encrypted":false,"items":[{"type":1,"name":"","login":{"uris":[{"uri":null}]}}]}`))
 	bwLowKDFLimits(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -512,13 +481,7 @@ func FuzzReadBitwardenJSON(f *testing.F) {
 }
 
 func FuzzReadBitwardenCSV(f *testing.F) {
-	for _, name := range []string{"individual.csv", "org.csv"} {
-		b, err := os.ReadFile(filepath.Join("testdata/bitwarden", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	transfertest.AddFiles(f, "testdata/bitwarden/individual.csv", "testdata/bitwarden/org.csv")
 	f.Add([]byte("type,name,fields,login_uri\nlogin,a,\"x: y\nz\",\"\"\"a\"\",b\"\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		transfertest.Fuzz(t, ReadCSV, in, nil)

@@ -52,21 +52,14 @@ func StreamCSV(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult
 		}
 		return nil
 	}
-	res := &transfer.ImportResult{}
 	get := func(rec []string, name string) string {
 		if i, ok := col[name]; ok {
 			return rec[i]
 		}
 		return ""
 	}
-	n := 0
-	onRow := func(line int, rec []string) error {
-		n++
-		csvtable.Progress(opts, n, false)
-		if csvtable.Blank(rec) {
-			res.Skipped++
-			return nil
-		}
+	onRow := func(row csvtable.Row, unmapped *[]string) *build.Draft {
+		line, rec := row.Line, row.Cells
 		name := get(rec, "name")
 		folder := strings.TrimSpace(get(rec, "folder"))
 		source := strings.TrimSpace(name)
@@ -82,9 +75,9 @@ func StreamCSV(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult
 			t = item.Note
 		case "login", "":
 		default:
-			res.Unmapped = append(res.Unmapped, fmt.Sprintf("entry %q: type %q is not one Bitwarden writes to CSV (login, note); imported as a login", source, build.Clip(typ, 32)))
+			*unmapped = append(*unmapped, fmt.Sprintf("entry %q: type %q is not one Bitwarden writes to CSV (login, note); imported as a login", source, build.Clip(typ, 32)))
 		}
-		d := build.NewDraft(t, name, source, opts.Now, opts.Now, opts.Now, &res.Unmapped)
+		d := build.NewDraft(t, name, source, opts.Now, opts.Now, opts.Now, unmapped)
 		d.AddTag(folder)
 		if cols := get(rec, "collections"); cols != "" {
 			for _, c := range strings.Split(cols, ",") {
@@ -131,19 +124,10 @@ func StreamCSV(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult
 			d.AddField(strings.TrimSpace(header[i]), rec[i], item.Text)
 		}
 		d.SetNotes(get(rec, "notes"))
-		it, err := d.Finish()
-		if err != nil {
-			return fmt.Errorf("%w: line %d: %w", transfer.ErrSourceFormat, line, err)
-		}
-		res.Items = append(res.Items, build.Detach(transfer.Imported{Item: it, Source: source}))
-		return nil
+		return d
 	}
 	in := csvtable.NewInput(r, 64<<10)
-	if err := csvtable.Records(in, in.Br, "Bitwarden .csv export", onHeader, onRow); err != nil {
-		return nil, err
-	}
-	csvtable.Progress(opts, n, true)
-	return res, nil
+	return csvtable.Records(in, in.Br, "Bitwarden .csv export", opts, onHeader, onRow)
 }
 
 // bwURIs splits the login_uri cell: Bitwarden writes several URIs as one

@@ -41,37 +41,26 @@ func ReadChrome(data []byte, opts transfer.ImportOptions) (*transfer.ImportResul
 	return StreamChrome(bytes.NewReader(data), opts)
 }
 
+// chromeExport is how a Chrome export's header is checked.
+var chromeExport = csvtable.Export{
+	Label: "Chrome or Edge password", Format: "chrome-csv",
+	Known: chromeColumns, Required: []string{"url", "username", "password"},
+	Hint: "a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again",
+}
+
+// StreamChrome reads a Chrome export as a stream; see ReadChrome.
 func StreamChrome(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	now := build.Now(opts)
-	res := &transfer.ImportResult{}
-	var u build.Unmapped
-	err := csvtable.Each(r, opts, "Chrome or Edge password", "chrome-csv", chromeColumns, []string{"url", "username", "password"},
-		"a Chrome or Edge password export (name,url,username,password,note); export the passwords from the browser again",
-		func(t *csvtable.Table, row csvtable.Row) error {
-			if row.Blank() {
-				res.Skipped++
-				return nil
-			}
-			get := func(c string) string { return t.Get(row, c) }
-			e := build.NewEntry(item.Login, now)
-			e.It.Title = strings.TrimSpace(get("name"))
-			e.AddURL(get("url"))
-			e.Set("username", get("username"), item.Text)
-			e.Set("password", get("password"), item.Hidden)
-			e.It.Notes = get("note")
-			t.SetExtras(e, row)
-			imp, err := e.Finish(row.Line, &u)
-			if err != nil {
-				return err
-			}
-			res.Items = append(res.Items, imp)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	res.Unmapped = u.Lines
-	return res, nil
+	return csvtable.Each(r, opts, chromeExport, func(t *csvtable.Table, row csvtable.Row, _ *build.Unmapped) *build.Entry {
+		get := func(c string) string { return t.Get(row, c) }
+		e := build.NewEntry(item.Login, now)
+		e.It.Title = strings.TrimSpace(get("name"))
+		e.AddURL(get("url"))
+		e.Set("username", get("username"), item.Text)
+		e.Set("password", get("password"), item.Hidden)
+		e.It.Notes = get("note")
+		return e
+	}, nil)
 }
 
 // firefoxColumns are the columns Firefox writes (about:logins › … ›
@@ -97,72 +86,61 @@ func ReadFirefox(data []byte, opts transfer.ImportOptions) (*transfer.ImportResu
 	return StreamFirefox(bytes.NewReader(data), opts)
 }
 
+// firefoxExport is how a Firefox export's header is checked.
+var firefoxExport = csvtable.Export{
+	Label: "Firefox password", Format: "firefox-csv",
+	Known: firefoxColumns, Required: []string{"url", "username", "password"},
+	Hint: "a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again",
+}
+
+// StreamFirefox reads a Firefox export as a stream; see ReadFirefox.
 func StreamFirefox(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	now := build.Now(opts)
-	res := &transfer.ImportResult{}
-	var u build.Unmapped
 	bad := build.Counter{}
 	used := map[string]bool{}
-	err := csvtable.Each(r, opts, "Firefox password", "firefox-csv", firefoxColumns, []string{"url", "username", "password"},
-		"a Firefox password export (\"url\",\"username\",\"password\",\"httpRealm\",…); export the logins from Firefox again",
-		func(t *csvtable.Table, row csvtable.Row) error {
-			if row.Blank() {
-				res.Skipped++
-				return nil
-			}
-			get := func(c string) string { return strings.TrimSpace(t.Get(row, c)) }
-			e := build.NewEntry(item.Login, now)
-			rawURL := get("url")
-			e.AddURL(rawURL)
-			e.Set("username", row.Cells[t.Cols["username"]], item.Text)
-			e.Set("password", row.Cells[t.Cols["password"]], item.Hidden)
-			e.Set("HTTP realm", get("httprealm"), item.Text)
-			if fa := get("formactionorigin"); fa != "" && !firefoxSameOrigin(fa, rawURL) {
-				e.Set("form action", fa, item.URL)
-			}
-			t.SetExtras(e, row)
+	return csvtable.Each(r, opts, firefoxExport, func(t *csvtable.Table, row csvtable.Row, _ *build.Unmapped) *build.Entry {
+		get := func(c string) string { return strings.TrimSpace(t.Get(row, c)) }
+		e := build.NewEntry(item.Login, now)
+		rawURL := get("url")
+		e.AddURL(rawURL)
+		e.Set("username", row.Cells[t.Cols["username"]], item.Text)
+		e.Set("password", row.Cells[t.Cols["password"]], item.Hidden)
+		e.Set("HTTP realm", get("httprealm"), item.Text)
+		if fa := get("formactionorigin"); fa != "" && !firefoxSameOrigin(fa, rawURL) {
+			e.Set("form action", fa, item.URL)
+		}
 
-			created, okC := firefoxTime(get("timecreated"))
-			changed, okM := firefoxTime(get("timepasswordchanged"))
-			if get("timecreated") != "" && !okC {
-				bad[`column "timeCreated": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
+		created, okC := firefoxTime(get("timecreated"))
+		changed, okM := firefoxTime(get("timepasswordchanged"))
+		if get("timecreated") != "" && !okC {
+			bad[`column "timeCreated": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
+		}
+		if get("timepasswordchanged") != "" && !okM {
+			bad[`column "timePasswordChanged": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
+		}
+		switch {
+		case okC && okM:
+			e.It.Created, e.It.Modified = created, changed
+		case okC:
+			e.It.Created, e.It.Modified = created, created
+		case okM:
+			e.It.Created, e.It.Modified = changed, changed
+		}
+		for _, c := range []string{"guid", "timelastused"} {
+			if get(c) != "" {
+				used[c] = true
 			}
-			if get("timepasswordchanged") != "" && !okM {
-				bad[`column "timePasswordChanged": %d rows hold a value that is not a time in milliseconds since 1970; those items are dated by the import`]++
-			}
-			switch {
-			case okC && okM:
-				e.It.Created, e.It.Modified = created, changed
-			case okC:
-				e.It.Created, e.It.Modified = created, created
-			case okM:
-				e.It.Created, e.It.Modified = changed, changed
-			}
-			for _, c := range []string{"guid", "timelastused"} {
-				if get(c) != "" {
-					used[c] = true
-				}
-			}
-
-			imp, err := e.Finish(row.Line, &u)
-			if err != nil {
-				return err
-			}
-			res.Items = append(res.Items, imp)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	if used["guid"] {
-		u.Add(`column "guid": Firefox's own id of each login means nothing outside Firefox; not imported`)
-	}
-	if used["timelastused"] {
-		u.Add(`column "timeLastUsed": an item keeps no last-use time; not imported`)
-	}
-	bad.Lines(&u)
-	res.Unmapped = u.Lines
-	return res, nil
+		}
+		return e
+	}, func(u *build.Unmapped) {
+		if used["guid"] {
+			u.Add(`column "guid": Firefox's own id of each login means nothing outside Firefox; not imported`)
+		}
+		if used["timelastused"] {
+			u.Add(`column "timeLastUsed": an item keeps no last-use time; not imported`)
+		}
+		bad.Lines(u)
+	})
 }
 
 // firefoxTime reads a time in milliseconds since 1970. Zero, negative and

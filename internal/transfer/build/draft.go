@@ -49,6 +49,9 @@ func NewDraft(t item.Type, title, source string, created, modified, now time.Tim
 	return d
 }
 
+// Source names the entry in Unmapped lines and in the import's result.
+func (d *Draft) Source() string { return d.source }
+
 // Report adds a line about this entry to Unmapped.
 func (d *Draft) Report(format string, args ...any) {
 	*d.unmapped = append(*d.unmapped, fmt.Sprintf("entry %q: ", d.source)+fmt.Sprintf(format, args...))
@@ -286,6 +289,15 @@ func (d *Draft) Finish() (*item.Item, error) {
 // fallbackTitle names an item whose source entry has no title: after its
 // first URL's host, its username, or "Untitled".
 func fallbackTitle(it *item.Item) string {
+	if t := loginTitle(it); t != "" {
+		return t
+	}
+	return "Untitled"
+}
+
+// loginTitle names an untitled item after its first URL's host with one,
+// or else its username; "" when it has neither.
+func loginTitle(it *item.Item) string {
 	for _, u := range it.URLs {
 		if h := HostOf(u); h != "" {
 			return h
@@ -294,7 +306,7 @@ func fallbackTitle(it *item.Item) string {
 	if u := strings.TrimSpace(it.Username()); u != "" {
 		return Clip(u, item.MaxTitle)
 	}
-	return "Untitled"
+	return ""
 }
 
 // historyRevision returns an earlier revision of it that differs only in

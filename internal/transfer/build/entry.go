@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -100,31 +101,19 @@ func (e *Entry) Has(name string) bool {
 }
 
 // AddURL adds a URL unless it is empty or already there.
-func (e *Entry) AddURL(u string) {
-	u = strings.TrimSpace(u)
-	if u == "" {
-		return
-	}
-	for _, have := range e.It.URLs {
-		if have == u {
-			return
-		}
-	}
-	e.It.URLs = append(e.It.URLs, u)
-}
+func (e *Entry) AddURL(u string) { e.It.URLs = addOnce(e.It.URLs, u) }
 
 // AddTag adds a tag unless it is empty or already there.
-func (e *Entry) AddTag(t string) {
-	t = strings.TrimSpace(t)
-	if t == "" {
-		return
+func (e *Entry) AddTag(t string) { e.It.Tags = addOnce(e.It.Tags, t) }
+
+// addOnce appends s, trimmed, to list unless it is empty or in list
+// already.
+func addOnce(list []string, s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" || slices.Contains(list, s) {
+		return list
 	}
-	for _, have := range e.It.Tags {
-		if have == t {
-			return
-		}
-	}
-	e.It.Tags = append(e.It.Tags, t)
+	return append(list, s)
 }
 
 // addNote appends a paragraph to the notes.
@@ -213,13 +202,8 @@ func (e *Entry) Finish(line int, u *Unmapped) (transfer.Imported, error) {
 // title names an item the source left untitled: after its URL's
 // host, its username, or the first line of its notes.
 func title(it *item.Item) string {
-	for _, u := range it.URLs {
-		if h := HostOf(u); h != "" {
-			return h
-		}
-	}
-	if v := strings.TrimSpace(it.Username()); v != "" {
-		return Clip(v, item.MaxTitle)
+	if t := loginTitle(it); t != "" {
+		return t
 	}
 	if l, _, _ := strings.Cut(strings.TrimSpace(it.Notes), "\n"); strings.TrimSpace(l) != "" {
 		return Clip(strings.TrimSpace(l), 64)

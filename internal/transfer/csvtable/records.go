@@ -19,11 +19,15 @@ const srcMaxCSV = MaxBytes
 // Records reads a CSV export with a header row from src (in's
 // buffered input, or a transform of it): UTF-8 (a BOM is fine), every row
 // as wide as the header. It calls header once with a copy of the header,
-// then row with each data row as it is read (row must copy a cell it
-// keeps: the record is reused). Errors name the line and never quote a
+// then draft with each data row that is not blank, as it is read (draft
+// must copy a cell it keeps: the record is reused), for the row's entry;
+// the entry writes its Unmapped lines to unmapped. It returns what it
+// imported and reports progress. Errors name the line and never quote a
 // cell.
-func Records(in *Input, src io.Reader, what string, header func([]string) error, row func(line int, rec []string) error) error {
+func Records(in *Input, src io.Reader, what string, opts transfer.ImportOptions, header func([]string) error,
+	draft func(row Row, unmapped *[]string) *build.Draft) (*transfer.ImportResult, error) {
 	width := -1
+	s := NewSink(opts)
 	n, err := Rows(Parser(src, ',', 0), MaxRows, func(r Row) error {
 		if width < 0 {
 			if len(r.Cells) > 4*item.MaxFields {
@@ -32,18 +36,21 @@ func Records(in *Input, src io.Reader, what string, header func([]string) error,
 			width = len(r.Cells)
 			return header(slices.Clone(r.Cells))
 		}
-		return row(r.Line, r.Cells)
+		if !s.Take(r) {
+			return nil
+		}
+		return s.AddDraft(r.Line, draft(r, s.Reports()))
 	})
 	var re *ReadError
 	switch {
 	case errors.As(err, &re):
-		return recordsError(in, re, width)
+		return nil, recordsError(in, re, width)
 	case err != nil:
-		return err
+		return nil, err
 	case n == 0:
-		return fmt.Errorf("%w: the file is empty; expected a %s with a header row", transfer.ErrSourceFormat, what)
+		return nil, fmt.Errorf("%w: the file is empty; expected a %s with a header row", transfer.ErrSourceFormat, what)
 	}
-	return nil
+	return s.Result(), nil
 }
 
 // recordsError words what Rows found wrong for Records' readers.

@@ -200,41 +200,61 @@ func (t *Table) SetExtras(e *build.Entry, row Row) {
 	}
 }
 
-// Each reads a header-first export of the named source (label in
-// messages, format its --format name), with the columns it knows and
-// those it requires, and calls fn with each row after the header as it is
-// read (fn must copy a cell it keeps). headerHint, shown when the header
-// is not the source's, names the export, what its header looks like and
-// how to make it again. It reports progress and returns how many rows
-// were read.
-func Each(r io.Reader, opts transfer.ImportOptions, label, format string, known map[string][]string, required []string, headerHint string,
-	fn func(t *Table, row Row) error) error {
+// Export describes a header-first CSV export of one source.
+type Export struct {
+	// Label names the source in messages ("Chrome or Edge password").
+	Label string
+	// Format is the source's --format name ("chrome-csv").
+	Format string
+	// Known are the columns the source writes, each with the names it
+	// goes by; Required those a header must have.
+	Known    map[string][]string
+	Required []string
+	// Hint, shown when the header is not the source's, names the export,
+	// what its header looks like and how to make it again.
+	Hint string
+}
+
+// Each reads a header-first export of x's source and returns what it
+// imported. It calls entry with each row after the header that is not
+// blank, as it is read (entry must copy a cell it keeps), for the row's
+// entry; u is where entry says what it could not import. The columns x
+// does not know become custom fields of the entry after those entry set.
+// end, if not nil, adds lines about the whole file to u after the last
+// row. Each reports progress.
+func Each(r io.Reader, opts transfer.ImportOptions, x Export,
+	entry func(t *Table, row Row, u *build.Unmapped) *build.Entry, end func(u *build.Unmapped)) (*transfer.ImportResult, error) {
 	var t *Table
-	done := 0
-	err := Stream(NewInput(r, 64<<10), label, ',', 0, func(row Row) error {
+	s := NewSink(opts)
+	err := Stream(NewInput(r, 64<<10), x.Label, ',', 0, func(row Row) error {
 		if t == nil {
 			header := slices.Clone(row.Cells)
 			idx, err := headerIndex(header)
 			if err != nil {
 				return err
 			}
-			if err := otherFormat(idx, format); err != nil {
+			if err := otherFormat(idx, x.Format); err != nil {
 				return err
 			}
-			cols, ok := knownColumns(idx, known, required)
+			cols, ok := knownColumns(idx, x.Known, x.Required)
 			if !ok {
-				return fmt.Errorf("%w: the first line is not the header of %s, or use --format csv for other files", transfer.ErrSourceFormat, headerHint)
+				return fmt.Errorf("%w: the first line is not the header of %s, or use --format csv for other files", transfer.ErrSourceFormat, x.Hint)
 			}
 			t = &Table{header: header, Cols: cols, extra: extraColumns(header, cols)}
 			return nil
 		}
-		done++
-		Progress(opts, done, false)
-		return fn(t, row)
+		if !s.Take(row) {
+			return nil
+		}
+		e := entry(t, row, &s.U)
+		t.SetExtras(e, row)
+		return s.Add(row.Line, e)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	Progress(opts, done, true)
-	return nil
+	if end != nil {
+		end(&s.U)
+	}
+	return s.Result(), nil
 }

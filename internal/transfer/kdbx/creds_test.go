@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/transfertest"
 )
 
 // A database whose password is set and empty opens only when the empty
@@ -26,7 +27,7 @@ func TestReadKDBXEmptyPassword(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with the empty password: %v", err)
 	}
-	kdbxWantField(t, kdbxFind(t, res, "Entry").Item, "password", item.Hidden, "entry secret")
+	kdbxWantField(t, transfertest.ByTitle(t, res, "Entry").Item, "password", item.Hidden, "entry secret")
 
 	for name, o := range map[string]transfer.ImportOptions{
 		"no password":    {},
@@ -42,14 +43,11 @@ func TestReadKDBXEmptyPassword(t *testing.T) {
 	key := filepath.Join(dir, "db.key")
 	kpx(t, "\ny\n", "db-create", "-q", "-p", "-t", "100", "--set-key-file", key, keyed)
 	kpx(t, "\n", "add", "-q", "-k", key, "-u", "kim", keyed, "Keyed")
-	keyData, err := os.ReadFile(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyData := transfertest.File(t, key)
 	if res, err := readKDBXFile(t, keyed, transfer.ImportOptions{EmptyPassword: true, KeyFile: keyData}); err != nil {
 		t.Fatalf("empty password and key file: %v", err)
 	} else {
-		kdbxWantField(t, kdbxFind(t, res, "Keyed").Item, "username", item.Text, "kim")
+		kdbxWantField(t, transfertest.ByTitle(t, res, "Keyed").Item, "username", item.Text, "kim")
 	}
 	if _, err := readKDBXFile(t, keyed, transfer.ImportOptions{KeyFile: keyData}); !errors.Is(err, transfer.ErrSourcePassword) {
 		t.Errorf("key file alone opened a database that also has an empty password: %v", err)
@@ -98,7 +96,7 @@ func TestReadKDBX31EmptyAttachment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := kdbxFind(t, res, "E").Item
+	e := transfertest.ByTitle(t, res, "E").Item
 	if len(res.Unmapped) != 0 || len(e.Attachments) != 2 {
 		t.Fatalf("attachments %d, unmapped %q", len(e.Attachments), res.Unmapped)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/transfertest"
 )
 
 // kdbxDeriveTable answers key derivations from a table of the seeds' real
@@ -75,29 +75,6 @@ func kdbxFuzzSeeds(tb testing.TB) [][]byte {
 	}
 }
 
-// kdbxCheckResult checks what a fuzz target accepted or refused.
-func kdbxCheckResult(t *testing.T, res *transfer.ImportResult, err error) {
-	if err != nil {
-		if res != nil {
-			t.Fatalf("a result with error %v", err)
-		}
-		if !errors.Is(err, transfer.ErrSourceFormat) && !errors.Is(err, transfer.ErrSourcePassword) {
-			t.Fatalf("error %v is neither ErrSourceFormat nor ErrSourcePassword", err)
-		}
-		return
-	}
-	for _, im := range res.Items {
-		if err := im.Item.Validate(); err != nil {
-			t.Fatalf("%s: %v", im.Source, err)
-		}
-		for _, h := range im.History {
-			if err := h.Validate(); err != nil {
-				t.Fatalf("%s, earlier version: %v", im.Source, err)
-			}
-		}
-	}
-}
-
 // FuzzKDBXContainer reads whole files, header to items, with the key
 // derivation answered from a table: the header, the MACs or start bytes,
 // the blocks, the decompression, the inner header and the XML.
@@ -141,7 +118,7 @@ func FuzzKDBXContainer(f *testing.F) {
 		if err == nil {
 			res, err = readKDBXOpened(kf, transfer.ImportOptions{Now: kdbxNow})
 		}
-		kdbxCheckResult(t, res, err)
+		transfertest.Outcome(t, res, err)
 	})
 }
 
@@ -195,7 +172,7 @@ func FuzzKDBX3Payload(f *testing.F) {
 		if err == nil {
 			res, err = readKDBXOpened(kf, transfer.ImportOptions{Now: kdbxNow})
 		}
-		kdbxCheckResult(t, res, err)
+		transfertest.Outcome(t, res, err)
 	})
 }
 
@@ -227,6 +204,6 @@ func FuzzKDBX4Payload(f *testing.F) {
 		if err == nil {
 			res, err = readKDBXOpened(kf, transfer.ImportOptions{Now: kdbxNow})
 		}
-		kdbxCheckResult(t, res, err)
+		transfertest.Outcome(t, res, err)
 	})
 }

@@ -387,7 +387,7 @@ func (m *entryMapping) start(trashed bool) {
 		m.title = kdbxFallbackTitle(m.val(kpURL), m.val(kpUserName))
 	} else if len(m.title) > item.MaxTitle {
 		notesPrefix = "Title: " + m.title + "\n\n"
-		m.title = kdbxCut(m.title, item.MaxTitle)
+		m.title = build.Clip(m.title, item.MaxTitle)
 		m.problem("the title is longer than %d bytes; it was shortened and the full title put in the notes", item.MaxTitle)
 	}
 	it := item.New(typ, m.title, m.r.now)
@@ -609,7 +609,7 @@ func (m *entryMapping) attachments() {
 		case r.attachBytes+size > importAttachmentCap:
 			m.problem("attachment %q (%s): the file's attachments exceed %s in all; import the rest from KeePass by hand", name, kdbxSize64(size), kdbxSize(transfer.MaxImportAttachmentBytes))
 		case len(name) > item.MaxTitle || slices.ContainsFunc(it.Attachments, func(a item.Attachment) bool { return a.Name == name }):
-			m.problem("attachment %q: its name is too long or used twice", kdbxCut(name, 80))
+			m.problem("attachment %q: its name is too long or used twice", build.Clip(name, 80))
 		default:
 			r.attachBytes += size
 			it.Attachments = append(it.Attachments, item.Attachment{Name: name, Data: data})
@@ -759,24 +759,13 @@ func kdbxOTPAuth(title, secret, period, digits, algo, encoder string) string {
 func kdbxFallbackTitle(u, user string) string {
 	if u != "" {
 		if p, err := url.Parse(strings.TrimSpace(u)); err == nil && p.Hostname() != "" {
-			return kdbxCut(p.Hostname(), item.MaxTitle)
+			return build.Clip(p.Hostname(), item.MaxTitle)
 		}
 	}
 	if s := strings.TrimSpace(user); s != "" {
-		return kdbxCut(s, item.MaxTitle)
+		return build.Clip(s, item.MaxTitle)
 	}
 	return "Untitled"
-}
-
-// kdbxCut shortens s to at most n bytes on a character boundary.
-func kdbxCut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 func kdbxSize(n int) string { return kdbxSize64(int64(n)) }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/transfertest"
 )
 
 // kdbx2Bytes writes a database to the KDBX 2.x layout KeePass 2.00 to 2.19
@@ -143,7 +144,7 @@ func TestReadKDBX2(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := kdbxFind(t, res, "Mail")
+			m := transfertest.ByTitle(t, res, "Mail")
 			kdbxWantField(t, m.Item, "username", item.Text, "olduser")
 			kdbxWantField(t, m.Item, "password", item.Hidden, "old pässword")
 			kdbxWantField(t, m.Item, "PIN", item.Hidden, "2468")

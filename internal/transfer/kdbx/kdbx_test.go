@@ -23,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/transfertest"
 )
 
 var kdbxNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -64,43 +65,15 @@ func kpxRun(t *testing.T, stdin string, args ...string) (string, error) {
 
 func readKDBXFile(t *testing.T, path string, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.Now.IsZero() {
 		opts.Now = kdbxNow
 	}
-	return Read(data, opts)
-}
-
-func kdbxFind(t *testing.T, res *transfer.ImportResult, title string) transfer.Imported {
-	t.Helper()
-	for _, im := range res.Items {
-		if im.Item.Title == title {
-			return im
-		}
-	}
-	var titles []string
-	for _, im := range res.Items {
-		titles = append(titles, im.Item.Title)
-	}
-	t.Fatalf("no item %q among %q", title, titles)
-	return transfer.Imported{}
-}
-
-func kdbxField(it *item.Item, name string) (item.Field, bool) {
-	for _, f := range it.Fields {
-		if f.Name == name {
-			return f, true
-		}
-	}
-	return item.Field{}, false
+	return Read(transfertest.File(t, path), opts)
 }
 
 func kdbxWantField(t *testing.T, it *item.Item, name string, kind item.Kind, value string) {
 	t.Helper()
-	f, ok := kdbxField(it, name)
+	f, ok := transfertest.Field(it, name)
 	if !ok {
 		t.Errorf("%q: no field %q (fields %v)", it.Title, name, fieldNames(it))
 		return
@@ -170,7 +143,7 @@ func TestReadKDBXKeePassXC31(t *testing.T) {
 			t.Errorf("%s: %v", im.Source, err)
 		}
 	}
-	cafe := kdbxFind(t, res, "Café Zürich")
+	cafe := transfertest.ByTitle(t, res, "Café Zürich")
 	it := cafe.Item
 	if it.Type != item.Login || cafe.Source != "Banking/Café/Café Zürich" {
 		t.Errorf("type %s, source %q", it.Type, cafe.Source)
@@ -190,7 +163,7 @@ func TestReadKDBXKeePassXC31(t *testing.T) {
 		t.Errorf("times: created %v modified %v", it.Created, it.Modified)
 	}
 
-	jp := kdbxFind(t, res, "日本語").Item
+	jp := transfertest.ByTitle(t, res, "日本語").Item
 	kdbxWantField(t, jp, "username", item.Text, "山田")
 	kdbxWantField(t, jp, "password", item.Hidden, "パスワード")
 	if len(jp.Tags) != 0 || len(jp.Attachments) != 0 {
@@ -200,7 +173,7 @@ func TestReadKDBXKeePassXC31(t *testing.T) {
 		t.Errorf("the oversized attachment is not reported: %q", res.Unmapped)
 	}
 
-	mail := kdbxFind(t, res, "Mail")
+	mail := transfertest.ByTitle(t, res, "Mail")
 	kdbxWantField(t, mail.Item, "username", item.Text, "mail-user2")
 	kdbxWantField(t, mail.Item, "password", item.Hidden, "new password")
 	if len(mail.History) != 1 {
@@ -209,11 +182,11 @@ func TestReadKDBXKeePassXC31(t *testing.T) {
 	kdbxWantField(t, mail.History[0], "password", item.Hidden, "old password")
 	kdbxWantField(t, mail.History[0], "username", item.Text, "mail-user")
 
-	note := kdbxFind(t, res, "Note only").Item
+	note := transfertest.ByTitle(t, res, "Note only").Item
 	if note.Type != item.Note || note.Notes != "just a note" {
 		t.Errorf("note: type %s notes %q", note.Type, note.Notes)
 	}
-	if old := kdbxFind(t, res, "Old account").Item; old.Trashed != nil {
+	if old := transfertest.ByTitle(t, res, "Old account").Item; old.Trashed != nil {
 		t.Errorf("entry not in the recycle bin is trashed")
 	}
 	if len(progress) == 0 || progress[len(progress)-1] != [2]int{5, 5} {
@@ -231,11 +204,11 @@ func TestReadKDBXKeePassXC31(t *testing.T) {
 	if err != nil {
 		t.Fatalf("readKDBX 4.1: %v", err)
 	}
-	old := kdbxFind(t, res, "Old account").Item
+	old := transfertest.ByTitle(t, res, "Old account").Item
 	if old.Trashed == nil || len(old.Tags) != 0 {
 		t.Errorf("recycled entry: trashed %v tags %q", old.Trashed, old.Tags)
 	}
-	if len(res.Items) != 5 || len(kdbxFind(t, res, "Mail").History) != 1 || kdbxFind(t, res, "Café Zürich").Item.Trashed != nil {
+	if len(res.Items) != 5 || len(transfertest.ByTitle(t, res, "Mail").History) != 1 || transfertest.ByTitle(t, res, "Café Zürich").Item.Trashed != nil {
 		t.Errorf("KDBX 4.1 reading differs from 3.1")
 	}
 
@@ -354,7 +327,7 @@ func TestReadKDBXKeePassXC4(t *testing.T) {
 	if len(res.Items) != 4 || res.Skipped != 1 {
 		t.Fatalf("got %d items, %d skipped; want 4 and 1", len(res.Items), res.Skipped)
 	}
-	srv := kdbxFind(t, res, "Server «root»")
+	srv := transfertest.ByTitle(t, res, "Server «root»")
 	it := srv.Item
 	if srv.Source != "Work/Ünïcode/Server «root»" {
 		t.Errorf("source %q", srv.Source)
@@ -387,14 +360,14 @@ func TestReadKDBXKeePassXC4(t *testing.T) {
 	kdbxWantField(t, srv.History[0], "password", item.Hidden, "first")
 	kdbxWantField(t, srv.History[1], "password", item.Hidden, "second")
 
-	legacy := kdbxFind(t, res, "Legacy TOTP").Item
+	legacy := transfertest.ByTitle(t, res, "Legacy TOTP").Item
 	kdbxWantField(t, legacy, "totp", item.TOTP, "otpauth://totp/Legacy%20TOTP?digits=7&period=60&secret=JBSWY3DPEHPK3PXP")
 	if len(legacy.Fields) != 2 {
 		t.Errorf("legacy TOTP fields %v, want username and totp only", fieldNames(legacy))
 	}
-	keeotp := kdbxFind(t, res, "KeeOtp").Item
+	keeotp := transfertest.ByTitle(t, res, "KeeOtp").Item
 	kdbxWantField(t, keeotp, "totp", item.TOTP, "otpauth://totp/KeeOtp?algorithm=SHA512&digits=8&period=45&secret=JBSWY3DPEHPK3PXP")
-	steam := kdbxFind(t, res, "Steam").Item
+	steam := transfertest.ByTitle(t, res, "Steam").Item
 	kdbxWantField(t, steam, "totp", item.TOTP, "otpauth://totp/Steam?digits=5&encoder=steam&period=30&secret=JBSWY3DPEHPK3PXP")
 
 	for _, want := range [][]string{
@@ -483,10 +456,7 @@ func TestReadKDBXKeyFiles(t *testing.T) {
 			}
 			kpx(t, strings.Repeat(stdin, 2), append(create, db)...)
 			kpx(t, stdin, append(append([]string{"add", "-q", "-u", "k-user"}, open...), db, "Keyed")...)
-			keyData, err := os.ReadFile(kf)
-			if err != nil {
-				t.Fatal(err)
-			}
+			keyData := transfertest.File(t, kf)
 			opts := transfer.ImportOptions{KeyFile: keyData}
 			if c.password != "" {
 				opts.Password = []byte(c.password)
@@ -495,7 +465,7 @@ func TestReadKDBXKeyFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("readKDBX: %v", err)
 			}
-			kdbxWantField(t, kdbxFind(t, res, "Keyed").Item, "username", item.Text, "k-user")
+			kdbxWantField(t, transfertest.ByTitle(t, res, "Keyed").Item, "username", item.Text, "k-user")
 			if c.password == "" {
 				return
 			}
@@ -885,7 +855,7 @@ func TestReadKDBX31Gokeepasslib(t *testing.T) {
 	if err != nil {
 		t.Fatalf("readKDBX: %v", err)
 	}
-	gk := kdbxFind(t, res, "Gökeepasslib")
+	gk := transfertest.ByTitle(t, res, "Gökeepasslib")
 	kdbxWantField(t, gk.Item, "password", item.Hidden, "gk pässword")
 	kdbxWantField(t, gk.Item, "Secret", item.Hidden, "masked too")
 	kdbxWantField(t, gk.Item, "Plain", item.Text, "open")
@@ -895,7 +865,7 @@ func TestReadKDBX31Gokeepasslib(t *testing.T) {
 	if len(gk.Item.Attachments) != 1 || string(gk.Item.Attachments[0].Data) != "a KDBX 3.1 attachment\n" {
 		t.Errorf("attachments %+v (unmapped %q)", gk.Item.Attachments, res.Unmapped)
 	}
-	kdbxWantField(t, kdbxFind(t, res, "Second").Item, "password", item.Hidden, "second secret")
+	kdbxWantField(t, transfertest.ByTitle(t, res, "Second").Item, "password", item.Hidden, "second secret")
 }
 
 // FuzzReadKDBX checks that no input makes Read panic or hang, that it
@@ -914,25 +884,7 @@ func FuzzReadKDBX(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Read(data, transfer.ImportOptions{Password: []byte("pw"), Now: kdbxNow})
-		if err != nil {
-			if res != nil {
-				t.Fatalf("a result with error %v", err)
-			}
-			if !errors.Is(err, transfer.ErrSourceFormat) && !errors.Is(err, transfer.ErrSourcePassword) {
-				t.Fatalf("error %v is neither ErrSourceFormat nor ErrSourcePassword", err)
-			}
-			return
-		}
-		for _, im := range res.Items {
-			if err := im.Item.Validate(); err != nil {
-				t.Fatalf("%s: %v", im.Source, err)
-			}
-			for _, h := range im.History {
-				if err := h.Validate(); err != nil {
-					t.Fatalf("%s, earlier version: %v", im.Source, err)
-				}
-			}
-		}
+		transfertest.Outcome(t, res, err)
 	})
 }
 
@@ -956,22 +908,11 @@ func FuzzReadKDBXXML(f *testing.F) {
 		}
 		kf := &kdbxFile{major: 4, xml: doc, stream: stream, binaries: [][]byte{[]byte("bin")}}
 		res, err := readKDBXOpened(kf, transfer.ImportOptions{Now: kdbxNow})
-		if err != nil {
-			if !errors.Is(err, transfer.ErrSourceFormat) {
-				t.Fatalf("error %v is not ErrSourceFormat", err)
-			}
-			return
+		// No password is asked for here, so none can be wrong.
+		if err != nil && !errors.Is(err, transfer.ErrSourceFormat) {
+			t.Fatalf("error %v is not ErrSourceFormat", err)
 		}
-		for _, im := range res.Items {
-			if err := im.Item.Validate(); err != nil {
-				t.Fatalf("%s: %v", im.Source, err)
-			}
-			for _, h := range im.History {
-				if err := h.Validate(); err != nil {
-					t.Fatalf("%s, earlier version: %v", im.Source, err)
-				}
-			}
-		}
+		transfertest.Outcome(t, res, err)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/transfer"
+	"github.com/keyhold/keyhold/internal/transfer/transfertest"
 )
 
 // kdbxRefXML has entries whose fields refer to others, the way KeePass
@@ -71,7 +72,7 @@ func TestReadKDBXFieldReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mirror := kdbxFind(t, res, "Mirror").Item
+	mirror := transfertest.ByTitle(t, res, "Mirror").Item
 	kdbxWantField(t, mirror, "username", item.Text, "alice")
 	kdbxWantField(t, mirror, "password", item.Hidden, "master secret")
 	// A password pulled into a field of the user's own is hidden.
@@ -82,7 +83,7 @@ func TestReadKDBXFieldReferences(t *testing.T) {
 	if want := "copy of Master: the shared login (000102030405060708090A0B0C0D0E0F)"; mirror.Notes != want {
 		t.Errorf("notes %q, want %q", mirror.Notes, want)
 	}
-	chained := kdbxFind(t, res, "Chained").Item
+	chained := transfertest.ByTitle(t, res, "Chained").Item
 	kdbxWantField(t, chained, "username", item.Text, "alice")
 	kdbxWantField(t, chained, "password", item.Hidden, "{REF:P@I:FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF}")
 	if !kdbxHasLine(res.Unmapped, `entry "Chained"`, `field "Password"`, "UUID FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "not in the file") ||

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -305,10 +304,7 @@ func TestReadCSVFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			b, err := os.ReadFile("testdata/" + tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := transfertest.File(t, "testdata/"+tc.file)
 			res := readCSV(t, string(b))
 			if len(res.Items) != len(tc.items) || res.Skipped != tc.skipped {
 				t.Fatalf("got %d items, %d skipped; want %d, %d", len(res.Items), res.Skipped, len(tc.items), tc.skipped)

@@ -2,7 +2,6 @@ package keyholdcsv
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/keyhold/keyhold/internal/transfer/transfertest"
@@ -22,13 +21,7 @@ func FuzzReadCSV(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	for _, name := range []string{"testdata/lastpass.csv", "testdata/bitwarden.csv"} {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	transfertest.AddFiles(f, "testdata/lastpass.csv", "testdata/bitwarden.csv")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		res, err := Read(bytes.NewReader(in), Options{Now: transfertest.Now, MaxRows: 1000})
 		if err != nil {

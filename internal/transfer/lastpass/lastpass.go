@@ -133,60 +133,48 @@ func Read(data []byte, opts transfer.ImportOptions) (*transfer.ImportResult, err
 	return Stream(bytes.NewReader(data), opts)
 }
 
+// lastPassExport is how a LastPass export's header is checked.
+var lastPassExport = csvtable.Export{
+	Label: "LastPass", Format: "lastpass-csv",
+	Known: lastPassColumns, Required: []string{"url", "username", "password", "extra", "name"},
+	Hint: "a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"",
+}
+
+// Stream reads a LastPass export as a stream; see Read.
 func Stream(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, error) {
 	now := build.Now(opts)
-	res := &transfer.ImportResult{}
-	var u build.Unmapped
 	bad := build.Counter{}
-	err := csvtable.Each(r, opts, "LastPass", "lastpass-csv", lastPassColumns, []string{"url", "username", "password", "extra", "name"},
-		"a LastPass export (url,username,password,totp,extra,name,grouping,fav); export the vault from LastPass again as \"LastPass CSV File\"",
-		func(t *csvtable.Table, row csvtable.Row) error {
-			if row.Blank() {
-				res.Skipped++
-				return nil
+	return csvtable.Each(r, opts, lastPassExport, func(t *csvtable.Table, row csvtable.Row, u *build.Unmapped) *build.Entry {
+		get := func(c string) string { return t.Get(row, c) }
+		var e *build.Entry
+		if strings.TrimSpace(get("url")) == lastPassNoteURL {
+			e = lastPassNote(get("extra"), now, u, bad)
+		} else {
+			e = build.NewEntry(item.Login, now)
+			if url := strings.TrimSpace(get("url")); url != "http://" && url != "https://" {
+				e.AddURL(url)
 			}
-			get := func(c string) string { return t.Get(row, c) }
-			var e *build.Entry
-			if strings.TrimSpace(get("url")) == lastPassNoteURL {
-				e = lastPassNote(get("extra"), now, &u, bad)
-			} else {
-				e = build.NewEntry(item.Login, now)
-				if url := strings.TrimSpace(get("url")); url != "http://" && url != "https://" {
-					e.AddURL(url)
-				}
-				e.It.Notes = get("extra")
-			}
-			// A note may carry a username or password too (LastPass lets a
-			// template note have them); keep them as login fields would be.
-			e.Set("username", get("username"), item.Text)
-			e.Set("password", get("password"), item.Hidden)
-			e.Set("totp", strings.TrimSpace(get("totp")), item.TOTP)
-			e.It.Title = strings.TrimSpace(get("name"))
-			if g := lastPassFolder(get("grouping")); g != "" {
-				e.AddTag(g)
-				e.Folder = g
-			}
-			switch strings.TrimSpace(get("fav")) {
-			case "1":
-				e.It.Favorite = true
-			case "", "0":
-			default:
-				bad[`column "fav": %d rows hold a value other than 0 or 1; those items are not marked as favorites`]++
-			}
-			t.SetExtras(e, row)
-			imp, err := e.Finish(row.Line, &u)
-			if err != nil {
-				return err
-			}
-			res.Items = append(res.Items, imp)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	bad.Lines(&u)
-	res.Unmapped = u.Lines
-	return res, nil
+			e.It.Notes = get("extra")
+		}
+		// A note may carry a username or password too (LastPass lets a
+		// template note have them); keep them as login fields would be.
+		e.Set("username", get("username"), item.Text)
+		e.Set("password", get("password"), item.Hidden)
+		e.Set("totp", strings.TrimSpace(get("totp")), item.TOTP)
+		e.It.Title = strings.TrimSpace(get("name"))
+		if g := lastPassFolder(get("grouping")); g != "" {
+			e.AddTag(g)
+			e.Folder = g
+		}
+		switch strings.TrimSpace(get("fav")) {
+		case "1":
+			e.It.Favorite = true
+		case "", "0":
+		default:
+			bad[`column "fav": %d rows hold a value other than 0 or 1; those items are not marked as favorites`]++
+		}
+		return e
+	}, bad.Lines)
 }
 
 // lastPassFolder turns a grouping ("Work\Servers") into a tag

@@ -154,17 +154,12 @@ func Stream(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, e
 	comma := msComma(prefix)
 
 	now := build.Now(opts)
-	res := &transfer.ImportResult{}
-	var u build.Unmapped
+	s := csvtable.NewSink(opts)
 	version := 0 // 6, 5, or 0 while the file has not said
 	first := true
 	var held []csvtable.Row
-	done := 0
 	mapRow := func(row csvtable.Row) error {
-		done++
-		csvtable.Progress(opts, done, false)
-		if row.Blank() {
-			res.Skipped++
+		if !s.Take(row) {
 			return nil
 		}
 		if len(row.Cells) < 4 {
@@ -173,16 +168,11 @@ func Stream(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, e
 		}
 		var e *build.Entry
 		if version == 6 {
-			e = msV6Entry(row.Cells, now, &u)
+			e = msV6Entry(row.Cells, now, &s.U)
 		} else {
 			e = msV5Entry(row.Cells, now)
 		}
-		imp, err := e.Finish(row.Line, &u)
-		if err != nil {
-			return err
-		}
-		res.Items = append(res.Items, imp)
-		return nil
+		return s.Add(row.Line, e)
 	}
 	flush := func() error {
 		for _, row := range held {
@@ -220,9 +210,7 @@ func Stream(r io.Reader, opts transfer.ImportOptions) (*transfer.ImportResult, e
 			return nil, err
 		}
 	}
-	csvtable.Progress(opts, done, true)
-	res.Unmapped = u.Lines
-	return res, nil
+	return s.Result(), nil
 }
 
 // msComma picks the separator from the start of the file: ';' when the

@@ -1,7 +1,6 @@
 package msecure
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -90,7 +89,7 @@ skipped 0
 // The same mSecure 6 records import alike without the first line, with a
 // BOM, with ';' between cells, and with LF line ends.
 func TestReadMSecureCSVVariants(t *testing.T) {
-	data := string(mustReadFile(t, "testdata/msecure/msecure6.csv"))
+	data := string(transfertest.File(t, "testdata/msecure/msecure6.csv"))
 	body := strings.SplitN(data, "\r\n", 2)[1]
 	semi := strings.NewReplacer(`"Password|8|this, is a password"`, `Password|8|this, is a password`,
 		`"Zeile 1\nZeile 2, mit Komma"`, `Zeile 1\nZeile 2, mit Komma`, ",", ";").Replace(body)
@@ -171,13 +170,4 @@ func FuzzReadMSecureCSV(f *testing.F) {
 		"A|1,Unknown,,,x|12|y,|2|,\n",
 		",,,\n",
 	}, []string{"testdata/msecure/msecure6.csv", "testdata/msecure/msecure5.csv"})
-}
-
-func mustReadFile(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }

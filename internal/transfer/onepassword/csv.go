@@ -328,15 +328,8 @@ func op1CSVParse(in *csvtable.Input, src io.Reader, opts transfer.ImportOptions)
 		}
 		return nil
 	}
-	res := &transfer.ImportResult{}
-	n := 0
-	onRow := func(line int, rec []string) error {
-		n++
-		csvtable.Progress(opts, n, false)
-		if csvtable.Blank(rec) {
-			res.Skipped++
-			return nil
-		}
+	onRow := func(row csvtable.Row, unmapped *[]string) *build.Draft {
+		line, rec := row.Line, row.Cells
 		var title, typ string
 		votes := map[item.Type]int{}
 		for i, c := range cols {
@@ -370,7 +363,7 @@ func op1CSVParse(in *csvtable.Input, src io.Reader, opts transfer.ImportOptions)
 				}
 			}
 		}
-		d := build.NewDraft(t, title, source, opts.Now, opts.Now, opts.Now, &res.Unmapped)
+		d := build.NewDraft(t, title, source, opts.Now, opts.Now, opts.Now, unmapped)
 		if typ != "" {
 			if _, ok := opCSVTypes[strings.ToLower(typ)]; !ok {
 				d.AddField("type", typ, item.Text)
@@ -425,18 +418,9 @@ func op1CSVParse(in *csvtable.Input, src io.Reader, opts transfer.ImportOptions)
 		if t == item.Login && !d.Has("username") && !d.Has("password") && !d.Has("totp") && len(d.It.URLs) == 0 && d.It.Notes != "" && typ == "" {
 			d.It.Type = item.Note
 		}
-		it, err := d.Finish()
-		if err != nil {
-			return fmt.Errorf("%w: line %d: %w", transfer.ErrSourceFormat, line, err)
-		}
-		res.Items = append(res.Items, build.Detach(transfer.Imported{Item: it, Source: source}))
-		return nil
+		return d
 	}
-	if err := csvtable.Records(in, src, "1Password CSV export", onHeader, onRow); err != nil {
-		return nil, err
-	}
-	csvtable.Progress(opts, n, true)
-	return res, nil
+	return csvtable.Records(in, src, "1Password CSV export", opts, onHeader, onRow)
 }
 
 // secretColumn picks the kind of a custom column: hidden when its name

@@ -183,7 +183,7 @@ func Test1PUXItems(t *testing.T) {
 
 func Test1PUXBounds(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), (item.MaxAttachmentBytes/16)+100)
-	data := strings.Replace(opReadFile(t, "testdata/onepassword/1pux/export.data"),
+	data := strings.Replace(string(transfertest.File(t, "testdata/onepassword/1pux/export.data")),
 		`"fileName": "passport-scan.pdf",
                   "documentId": "ddyjvkkxxdd6uevkrusqkaiihy"`,
 		`"fileName": "huge.bin",
@@ -209,15 +209,6 @@ func Test1PUXBounds(t *testing.T) {
 	if !transfertest.HasLine(res.Unmapped, "../evil.txt", "unsafe path") {
 		t.Errorf("unsafe path not reported: %q", res.Unmapped)
 	}
-}
-
-func opReadFile(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func Test1PUXRefused(t *testing.T) {
@@ -342,28 +333,14 @@ func Test1PasswordCSV7(t *testing.T) {
 }
 
 func Test1PasswordCSVRefused(t *testing.T) {
-	cases := []struct {
-		name, in, hint string
-	}{
+	transfertest.Bad(t, ReadCSV, []transfertest.BadCase{
 		{"empty", "", "empty"},
 		{"unknown header", "foo,bar\n1,2\n", "none of the columns"},
 		{"short row", "Title,Url,Username\nA,b\n", "line 2 has 2 cells"},
 		{"unclosed", "Title,Notes\nA,\"unclosed\n", "not closed"},
 		{"latin1", "Title,Notes\nCaf\xe9,x\n", "UTF-8"},
 		{"nul", "Title,Notes\nA,\x00\n", "NUL"},
-	}
-	r := ReadCSV
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			res, err := r([]byte(c.in), transfer.ImportOptions{Now: transfertest.SrcNow})
-			if !errors.Is(err, transfer.ErrSourceFormat) || res != nil {
-				t.Fatalf("got %v, %v; want ErrSourceFormat and no result", res, err)
-			}
-			if !strings.Contains(err.Error(), c.hint) {
-				t.Fatalf("error %q does not say %q", err, c.hint)
-			}
-		})
-	}
+	})
 }
 
 // TestSourceLimits checks that values beyond the item limits are
@@ -400,13 +377,7 @@ func FuzzRead1PUX(f *testing.F) {
 }
 
 func FuzzRead1PasswordCSV(f *testing.F) {
-	for _, name := range []string{"1password8.csv", "1password7.csv"} {
-		b, err := os.ReadFile(filepath.Join("testdata/onepassword", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	transfertest.AddFiles(f, "testdata/onepassword/1password8.csv", "testdata/onepassword/1password7.csv")
 	f.Add([]byte("Title,Tags,Archived,OTPAuth\nA,\"a;b,c\",yes,steam://x\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		transfertest.Fuzz(t, ReadCSV, in, nil)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"testing"
 	"testing/iotest"
 
@@ -19,10 +18,7 @@ import (
 // with its \" read as a quote, picked from the start of the file: it
 // imports as the same file does when small.
 func Test1PasswordCSV7MacStreamed(t *testing.T) {
-	data, err := os.ReadFile("testdata/onepassword/1password7-mac.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := transfertest.File(t, "testdata/onepassword/1password7-mac.csv")
 	header, _, _ := bytes.Cut(data, []byte("\n"))
 	var big bytes.Buffer
 	big.Write(data)

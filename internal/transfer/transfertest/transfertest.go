@@ -17,17 +17,23 @@ import (
 	"github.com/keyhold/keyhold/internal/transfer"
 )
 
+// File is the content of a fixture file.
+func File(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // SrcNow is the time the Bitwarden and 1Password readers' tests import at.
 var SrcNow = time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
 
 // Read runs read on a fixture file.
 func Read(t testing.TB, read transfer.SourceReader, file string, password []byte) (*transfer.ImportResult, error) {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return read(data, transfer.ImportOptions{Password: password, Now: SrcNow})
+	return read(File(t, file), transfer.ImportOptions{Password: password, Now: SrcNow})
 }
 
 // MustRead is Read that fails the test on error and checks the
@@ -42,17 +48,20 @@ func MustRead(t testing.TB, read transfer.SourceReader, file string, password []
 	return res
 }
 
-// Check checks that every item and revision is valid.
+// Check checks that every item and revision is valid, and every history
+// oldest first with no revision newer than its item.
 func Check(t testing.TB, res *transfer.ImportResult) {
 	t.Helper()
+	Outcome(t, res, nil)
+	historyOrder(t, res)
+}
+
+// historyOrder checks that every history is oldest first with no revision
+// newer than its item.
+func historyOrder(t testing.TB, res *transfer.ImportResult) {
+	t.Helper()
 	for _, im := range res.Items {
-		if err := im.Item.Validate(); err != nil {
-			t.Fatalf("item %q is invalid: %v", im.Source, err)
-		}
 		for i, h := range im.History {
-			if err := h.Validate(); err != nil {
-				t.Fatalf("item %q history %d is invalid: %v", im.Source, i, err)
-			}
 			if h.Modified.After(im.Item.Modified) {
 				t.Fatalf("item %q history %d is newer than the item", im.Source, i)
 			}
@@ -133,6 +142,17 @@ func HasLine(lines []string, parts ...string) bool {
 // or an error but never both, every item valid, history oldest first.
 func Fuzz(t *testing.T, read transfer.SourceReader, in []byte, password []byte) {
 	res, err := read(in, transfer.ImportOptions{Password: password, Now: SrcNow})
+	if Outcome(t, res, err) {
+		historyOrder(t, res)
+	}
+}
+
+// Outcome checks what a reader made of any input: a result or an error
+// but never both, an error that wraps ErrSourceFormat or
+// ErrSourcePassword, and every item and earlier version of a result
+// valid. It reports whether there is a result.
+func Outcome(t testing.TB, res *transfer.ImportResult, err error) bool {
+	t.Helper()
 	if err != nil {
 		if res != nil {
 			t.Fatalf("a result came with error %v", err)
@@ -140,9 +160,19 @@ func Fuzz(t *testing.T, read transfer.SourceReader, in []byte, password []byte) 
 		if !errors.Is(err, transfer.ErrSourceFormat) && !errors.Is(err, transfer.ErrSourcePassword) {
 			t.Fatalf("error %v wraps neither ErrSourceFormat nor ErrSourcePassword", err)
 		}
-		return
+		return false
 	}
-	Check(t, res)
+	for _, im := range res.Items {
+		if err := im.Item.Validate(); err != nil {
+			t.Fatalf("%s: %v", im.Source, err)
+		}
+		for _, h := range im.History {
+			if err := h.Validate(); err != nil {
+				t.Fatalf("%s, earlier version: %v", im.Source, err)
+			}
+		}
+	}
+	return true
 }
 
 // Dump writes a result in a compact text form that names every part
@@ -223,11 +253,7 @@ func Golden(t *testing.T, read transfer.SourceReader, tests []GoldenCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.File, func(t *testing.T) {
-			data, err := os.ReadFile(tc.File)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := ReadCSV(t, read, data, transfer.ImportOptions{})
+			res, err := ReadCSV(t, read, File(t, tc.File), transfer.ImportOptions{})
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
@@ -272,13 +298,7 @@ func FuzzCSV(f *testing.F, read transfer.SourceReader, seeds []string, files []s
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	AddFiles(f, files...)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		res, err := read(in, transfer.ImportOptions{Now: Now})
 		if err != nil {
@@ -292,6 +312,14 @@ func FuzzCSV(f *testing.F, read transfer.SourceReader, seeds []string, files []s
 		}
 		CheckValid(t, res)
 	})
+}
+
+// AddFiles adds each file to a fuzz target's seed corpus.
+func AddFiles(f *testing.F, files ...string) {
+	f.Helper()
+	for _, name := range files {
+		f.Add(File(f, name))
+	}
 }
 
 // Now is the time the CSV readers' tests import at.
