@@ -98,11 +98,7 @@ func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile, 
 		}
 		return err
 	}
-	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
-	s.ak.Wipe()
-	s.mk.Wipe()
-	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
-	s.loaded, s.entries, s.sorted = false, nil, nil
+	s.switchKey(ns, env, kc)
 	return nil
 }
 

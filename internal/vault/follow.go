@@ -179,11 +179,7 @@ func (s *Session) FollowRotation(ctx context.Context, rk *RotatedKeys, fetch fun
 		}
 		return nil, nil, err
 	}
-	s.v.meta.envelope, s.v.meta.keyCheck = nk.env, nk.kc
-	s.ak.Wipe()
-	s.mk.Wipe()
-	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
-	s.loaded, s.entries, s.sorted = false, nil, nil
+	s.switchKey(ns, nk.env, nk.kc)
 	return rep, nk.sk, nil
 }
 

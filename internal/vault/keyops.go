@@ -117,98 +117,131 @@ func (s *Session) rotateKey(ctx context.Context, pw []byte, publish func(*Rotati
 		ak.Wipe()
 		d.Wipe()
 	}
-	id := s.v.meta.accountID
-	nak, err := keys.NewAccountKey()
-	if err != nil {
-		return nil, err
-	}
-	nsk, err := keys.NewSecretKey()
-	if err != nil {
-		return nil, err
-	}
-	nkv := s.kv + 1
-	epoch, err := s.v.nextEpoch()
-	if err != nil {
-		return nil, err
-	}
-	env, d, err := format.NewEnvelope(nak, id, nkv, epoch, pw, nsk, s.v.meta.envelope.KDF)
+	nk, d, err := s.newKeys(pw)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Wipe()
-	kc, err := format.NewKeyCheck(nak, id, nkv)
-	if err != nil {
-		return nil, err
-	}
-	nmk := format.ManifestKey(nak)
-	ns := &Session{v: s.v, ak: nak, kv: nkv, mk: nmk}
-
+	ns := &Session{v: s.v, ak: nk.ak, kv: s.kv + 1, mk: format.ManifestKey(nk.ak)}
 	tx, err := s.v.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.damaged(err)
 	}
 	defer tx.Rollback()
-	old, err := s.readManifest(ctx, tx)
+	revs, current, err := s.resealUnder(ctx, tx, ns, nk)
 	if err != nil {
 		return nil, err
-	}
-	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), nkv, old.Seq+1)
-	revs, current, err := s.reseal(ctx, l, ns)
-	if err != nil {
-		return nil, err
-	}
-	if err := l.Commit(ctx); err != nil {
-		return nil, s.damaged(err)
-	}
-	// The title index is sealed under the old key: drop it; the next full
-	// load rebuilds it under the new one.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k LIKE 'index/%'`); err != nil {
-		return nil, s.damaged(err)
-	}
-	for k, val := range map[string][]byte{"envelope": env.Marshal(), "keycheck": kc.Marshal()} {
-		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
-			return nil, s.damaged(err)
-		}
 	}
 	if publish != nil {
-		rot, err := ns.rotation(s.ak, env, kc, &d.Login, nsk, revs, current)
+		rot, err := ns.rotation(s.ak, nk.env, nk.kc, &d.Login, nk.sk, revs, current)
 		if err != nil {
 			return nil, err
 		}
-		rot.AccountKey = nak
+		rot.AccountKey = nk.ak
 		if err := publish(rot); err != nil {
 			return nil, err
 		}
-		if server {
-			// The server now holds exactly this state.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM remote`); err != nil {
-				return nil, s.damaged(err)
-			}
-			for id, rev := range current {
-				if err := ns.setRemote(ctx, tx, id, rev); err != nil {
-					return nil, err
-				}
-			}
-			if err := putU64(ctx, tx, "sync/cursor", rot.Head); err != nil {
-				return nil, s.damaged(err)
-			}
-			if err := putU64(ctx, tx, "sync/verified", rot.Head); err != nil {
-				return nil, s.damaged(err)
-			}
-		} else if err := putMeta(ctx, tx, metaFolderTransition, rot.Transition); err != nil {
-			return nil, s.damaged(err)
+		if err := ns.recordPublished(ctx, tx, rot, current, server); err != nil {
+			return nil, err
 		}
 	}
-	if _, err := s.commitRotated(tx, di, nsk, env.KDF); err != nil {
+	if _, err := s.commitRotated(tx, di, nk.sk, nk.env.KDF); err != nil {
 		return nil, err
 	}
-	// Switch this session to the new key.
+	s.switchKey(ns, nk.env, nk.kc)
+	return &Created{AccountID: s.v.meta.accountID, SecretKey: nk.sk}, nil
+}
+
+// newKeys makes the next key version's account key and Secret Key, with
+// its envelope under pw (the KDF settings kept, the next password epoch)
+// and key check. d holds the login key derived on the way; the caller
+// wipes it.
+func (s *Session) newKeys(pw []byte) (*rotationKeys, *keys.Derived, error) {
+	id, nkv := s.v.meta.accountID, s.kv+1
+	nak, err := keys.NewAccountKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	nsk, err := keys.NewSecretKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	epoch, err := s.v.nextEpoch()
+	if err != nil {
+		return nil, nil, err
+	}
+	env, d, err := format.NewEnvelope(nak, id, nkv, epoch, pw, nsk, s.v.meta.envelope.KDF)
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := format.NewKeyCheck(nak, id, nkv)
+	if err != nil {
+		d.Wipe()
+		return nil, nil, err
+	}
+	return &rotationKeys{env: env, kc: kc, sk: nsk, ak: nak}, d, nil
+}
+
+// resealUnder re-encrypts every revision under ns's key in tx (reseal),
+// with a fresh manifest at the next sequence number, and stores the new
+// envelope and key check. The title index, sealed under the old key, is
+// dropped; the next full load rebuilds it under the new one.
+func (s *Session) resealUnder(ctx context.Context, tx *sql.Tx, ns *Session, nk *rotationKeys) (map[ItemID][]OutRev, map[ItemID]uint64, error) {
+	old, err := s.readManifest(ctx, tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), ns.kv, old.Seq+1)
+	revs, current, err := s.reseal(ctx, l, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := l.Commit(ctx); err != nil {
+		return nil, nil, s.damaged(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE k LIKE 'index/%'`); err != nil {
+		return nil, nil, s.damaged(err)
+	}
+	for k, val := range map[string][]byte{"envelope": nk.env.Marshal(), "keycheck": nk.kc.Marshal()} {
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v = ? WHERE k = ?`, val, k); err != nil {
+			return nil, nil, s.damaged(err)
+		}
+	}
+	return revs, current, nil
+}
+
+// recordPublished records in tx that the rotation was published: a sync
+// server (server true) now holds exactly this state (every item at its
+// current revision, pulled and verified to rot.Head); a sync folder
+// keeps the transition for devices that follow.
+func (ns *Session) recordPublished(ctx context.Context, tx *sql.Tx, rot *Rotation, current map[ItemID]uint64, server bool) error {
+	if !server {
+		return ns.damaged0(putMeta(ctx, tx, metaFolderTransition, rot.Transition))
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM remote`); err != nil {
+		return ns.damaged(err)
+	}
+	for id, rev := range current {
+		if err := ns.setRemote(ctx, tx, id, rev); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{"sync/cursor", "sync/verified"} {
+		if err := putU64(ctx, tx, k, rot.Head); err != nil {
+			return ns.damaged(err)
+		}
+	}
+	return nil
+}
+
+// switchKey moves the session, once a rotation committed, to ns's key
+// and the new envelope and key check; its cache reloads.
+func (s *Session) switchKey(ns *Session, env *format.Envelope, kc *format.KeyCheck) {
 	s.v.meta.envelope, s.v.meta.keyCheck = env, kc
 	s.ak.Wipe()
 	s.mk.Wipe()
-	s.ak, s.kv, s.mk = nak, nkv, nmk
+	s.ak, s.kv, s.mk = ns.ak, ns.kv, ns.mk
 	s.loaded, s.entries, s.sorted = false, nil, nil
-	return &Created{AccountID: id, SecretKey: nsk}, nil
 }
 
 // reseal opens every current and past revision with the session's key
