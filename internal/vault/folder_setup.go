@@ -11,7 +11,6 @@ import (
 
 	"github.com/keyhold/keyhold/internal/folder"
 	"github.com/keyhold/keyhold/internal/format"
-	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/ledger"
 )
@@ -113,13 +112,7 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 	}
 	s := &Session{v: &Vault{meta: meta{accountID: f.id}}, ak: ak, kv: env.KeyVersion, mk: format.ManifestKey(ak)}
 	defer s.mk.Wipe()
-	type rowT struct {
-		id  ItemID
-		rev uint64
-		box []byte
-		it  *item.Item // of a current revision, for the title index
-	}
-	var cur, hist []rowT
+	var cur, hist []newRow
 	type frow struct {
 		id     ItemID
 		rev    uint64
@@ -133,14 +126,14 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			if err != nil {
 				return nil, err
 			}
-			hist = append(hist, rowT{id, uint64(i) + 1, box, nil})
+			hist = append(hist, newRow{id, uint64(i) + 1, box, nil})
 		}
 		rev := uint64(len(st.Hist)) + 1
 		box, err := s.seal(id, rev, st.Cur)
 		if err != nil {
 			return nil, err
 		}
-		cur = append(cur, rowT{id, rev, box, st.Cur})
+		cur = append(cur, newRow{id, rev, box, st.Cur})
 		frows = append(frows, frow{id, rev, s.folderDigest(st)})
 	}
 	metas := map[string][]byte{
@@ -180,21 +173,7 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 				return err
 			}
 		}
-		idx := make(map[ItemID]*Entry, len(cur))
-		for _, r := range cur {
-			prf, err := l.Add(ctx, r.id, r.rev, r.box)
-			if err != nil {
-				return err
-			}
-			idx[r.id] = s.entryOf(r.id, r.rev, prf, r.it)
-		}
-		for _, r := range hist {
-			if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
-				return err
-			}
-		}
-		// The title index, built here so the first command is fast.
-		if err := s.writeIndex(ctx, tx, idx); err != nil {
+		if err := s.addRows(ctx, tx, l, cur, hist); err != nil {
 			return err
 		}
 		for _, r := range frows {

@@ -20,56 +20,15 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 	if Exists(dir) {
 		return fmt.Errorf("%w: %s", ErrVaultExists, dir)
 	}
-	env, err := format.ParseEnvelope(j.Envelope)
+	env, kc, err := checkJoinKeys(j)
 	if err != nil {
-		return fmt.Errorf("the server's account key envelope: %w", err)
-	}
-	kc, err := format.ParseKeyCheck(j.KeyCheck)
-	if err != nil {
-		return fmt.Errorf("the server's key check: %w", err)
-	}
-	if env.AccountID != j.AccountID || env.KeyVersion != kc.KeyVersion {
-		return fmt.Errorf("%w (the server's envelope and key check disagree)", ErrServerMismatch)
-	}
-	if err := env.CheckSecretKey(j.SecretKey); err != nil {
 		return err
-	}
-	if err := kc.Verify(j.AccountKey, j.AccountID, env.KeyVersion); err != nil {
-		return fmt.Errorf("the recovered account key fails the key check; nothing was written: %w", err)
 	}
 	s := &Session{v: &Vault{meta: meta{accountID: j.AccountID}}, ak: j.AccountKey, kv: env.KeyVersion, mk: format.ManifestKey(j.AccountKey)}
 	defer s.mk.Wipe()
-	type rowT struct {
-		id  ItemID
-		rev uint64
-		box []byte
-		it  *item.Item // of a current revision, for the title index
-	}
-	groups := map[ItemID][]Incoming{}
-	var order []ItemID
-	for _, c := range j.Revisions {
-		if _, ok := groups[c.ID]; !ok {
-			order = append(order, c.ID)
-		}
-		groups[c.ID] = append(groups[c.ID], c)
-	}
-	var cur, hist []rowT
-	for _, id := range order {
-		g := groups[id]
-		for i, c := range g {
-			if c.Rev != uint64(i)+1 {
-				return fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, i+1)
-			}
-			it, err := s.open(id, c.Rev, c.Box)
-			if err != nil {
-				return fmt.Errorf("%w (%v); nothing was written", ErrServerMismatch, err)
-			}
-			if i == len(g)-1 {
-				cur = append(cur, rowT{id, c.Rev, c.Box, it})
-			} else {
-				hist = append(hist, rowT{id, c.Rev, c.Box, nil})
-			}
-		}
+	cur, hist, err := s.joinRows(j.Revisions)
+	if err != nil {
+		return err
 	}
 	if j.Manifest != nil {
 		state := make(map[ItemID]serverEntry, len(cur))
@@ -92,28 +51,18 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 		}); err != nil {
 			return err
 		}
+		if err := s.addRows(ctx, tx, l, cur, hist); err != nil {
+			return err
+		}
+		// The server holds every item at its current revision, up to
+		// the head pulled (verified if its manifest came along).
 		if _, err := tx.Exec(syncSchema); err != nil {
 			return err
 		}
-		idx := make(map[ItemID]*Entry, len(cur))
 		for _, r := range cur {
-			prf, err := l.Add(ctx, r.id, r.rev, r.box)
-			if err != nil {
-				return err
-			}
-			idx[r.id] = s.entryOf(r.id, r.rev, prf, r.it)
 			if _, err := tx.Exec(`INSERT INTO remote (id, rev) VALUES (?, ?)`, r.id[:], r.rev); err != nil {
 				return err
 			}
-		}
-		for _, r := range hist {
-			if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
-				return err
-			}
-		}
-		// The title index, built here so the first command is fast.
-		if err := s.writeIndex(ctx, tx, idx); err != nil {
-			return err
 		}
 		marks := map[string]uint64{"sync/cursor": j.Head}
 		if j.Manifest != nil {
@@ -126,6 +75,82 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 		}
 		return nil
 	}, s.keys(), env.KeyVersion, 1, di, newOptions(o).sec)
+}
+
+// checkJoinKeys checks a new device's envelope and key check from the
+// server against each other, the kit's Secret Key and the account key.
+func checkJoinKeys(j *Join) (*format.Envelope, *format.KeyCheck, error) {
+	env, err := format.ParseEnvelope(j.Envelope)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the server's account key envelope: %w", err)
+	}
+	kc, err := format.ParseKeyCheck(j.KeyCheck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the server's key check: %w", err)
+	}
+	if env.AccountID != j.AccountID || env.KeyVersion != kc.KeyVersion {
+		return nil, nil, fmt.Errorf("%w (the server's envelope and key check disagree)", ErrServerMismatch)
+	}
+	if err := env.CheckSecretKey(j.SecretKey); err != nil {
+		return nil, nil, err
+	}
+	if err := kc.Verify(j.AccountKey, j.AccountID, env.KeyVersion); err != nil {
+		return nil, nil, fmt.Errorf("the recovered account key fails the key check; nothing was written: %w", err)
+	}
+	return env, kc, nil
+}
+
+// joinRows sorts a download into each item's current revision and its
+// past ones, checking that every item's revisions run 1, 2, … and that
+// each opens.
+func (s *Session) joinRows(revs []Incoming) (cur, hist []newRow, err error) {
+	order, groups := groupIncoming(revs)
+	for _, id := range order {
+		g := groups[id]
+		for i, c := range g {
+			if c.Rev != uint64(i)+1 {
+				return nil, nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, i+1)
+			}
+			it, err := s.open(id, c.Rev, c.Box)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w (%v); nothing was written", ErrServerMismatch, err)
+			}
+			if i == len(g)-1 {
+				cur = append(cur, newRow{c.ID, c.Rev, c.Box, it})
+			} else {
+				hist = append(hist, newRow{c.ID, c.Rev, c.Box, nil})
+			}
+		}
+	}
+	return cur, hist, nil
+}
+
+// newRow is one revision of a vault being built; a current one carries
+// its content, for the title index.
+type newRow struct {
+	id  ItemID
+	rev uint64
+	box []byte
+	it  *item.Item
+}
+
+// addRows stores a new vault's current and past revisions through l and
+// writes its title index, so that the first command is fast.
+func (s *Session) addRows(ctx context.Context, tx *sql.Tx, l *ledger.Ledger, cur, hist []newRow) error {
+	idx := make(map[ItemID]*Entry, len(cur))
+	for _, r := range cur {
+		prf, err := l.Add(ctx, r.id, r.rev, r.box)
+		if err != nil {
+			return err
+		}
+		idx[r.id] = s.entryOf(r.id, r.rev, prf, r.it)
+	}
+	for _, r := range hist {
+		if err := l.AddPast(ctx, r.id, r.rev, r.box); err != nil {
+			return err
+		}
+	}
+	return s.writeIndex(ctx, tx, idx)
 }
 
 // CreateJoinedOpen is CreateJoined, then save (the device's sync
