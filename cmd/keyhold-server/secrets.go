@@ -42,7 +42,7 @@ func loadSecrets(path string) (*server.Secrets, error) {
 func writeSecretsFile(path string, s *server.Secrets) error {
 	data := s.Marshal()
 	defer clear(data)
-	err := atomicfile.CreateNew(path, data, 0o600)
+	err := atomicfile.WriteNew(path, data, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("%s exists; choose a new file (secrets are never overwritten)", path)
 	}

@@ -4,6 +4,8 @@
 //	A -> B C    A imports exactly these internal packages (generated)
 //	A !> X Y    A never depends on X or Y, directly or through others
 //
+// A name ending in /... stands for a package and every package below it.
+//
 // The "->" lines are the facts, written by `go test ./internal/archtest
 // -update` from `go list`; the test fails when the code and the document
 // disagree, so a new import or package is a deliberate change to the
@@ -175,23 +177,47 @@ func TestNeverDependsOn(t *testing.T) {
 		t.Fatalf("%s states no !> rules", docPath)
 	}
 	pkgs := listModule(t)
-	for name, forbidden := range r.never {
-		p, ok := pkgs[name]
-		if !ok {
-			t.Errorf("a !> rule names %s, which does not exist", name)
+	for pattern, forbidden := range r.never {
+		names := matching(pkgs, pattern)
+		if len(names) == 0 {
+			t.Errorf("a !> rule names %s, which matches no package", pattern)
 			continue
 		}
 		for _, f := range forbidden {
-			if _, ok := pkgs[f]; !ok && !strings.Contains(f, ".") {
-				t.Errorf("a !> rule of %s names %s, which does not exist", name, f)
+			if !strings.Contains(f, ".") && len(matching(pkgs, f)) == 0 {
+				t.Errorf("a !> rule of %s names %s, which matches no package", pattern, f)
 			}
 		}
-		for _, dep := range append(internalOnly(p.Deps), externalDeps(p.Deps)...) {
-			if slices.Contains(forbidden, dep) {
-				t.Errorf("%s depends on %s (through %s), which %s rules out", name, dep, path(pkgs, name, dep), docPath)
+		for _, name := range names {
+			for _, dep := range append(internalOnly(pkgs[name].Deps), externalDeps(pkgs[name].Deps)...) {
+				for _, f := range forbidden {
+					if matches(f, dep) {
+						t.Errorf("%s depends on %s (through %s), which %s rules out", name, dep, path(pkgs, name, dep), docPath)
+					}
+				}
 			}
 		}
 	}
+}
+
+// matches reports whether a rule's name covers package p: a name ending
+// in /... covers the package and every package below it.
+func matches(name, p string) bool {
+	if base, ok := strings.CutSuffix(name, "/..."); ok {
+		return p == base || strings.HasPrefix(p, base+"/")
+	}
+	return p == name
+}
+
+func matching(pkgs map[string]pkg, name string) []string {
+	var out []string
+	for p := range pkgs {
+		if matches(name, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // externalDeps lists the module paths outside this module a package

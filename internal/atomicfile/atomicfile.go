@@ -1,7 +1,7 @@
 // Package atomicfile writes files so that no reader, crash or concurrent
 // writer ever sees a partial file under its final name.
 //
-// Both functions write the data to a temporary file with a unique name
+// Replace and CreateNew write the data to a temporary file with a unique name
 // in the destination's directory (so two processes writing the same file
 // at once never share a temporary), sync it, move it into place and sync
 // the directory. Temporary names start with TempPrefix, which is what a
@@ -40,7 +40,7 @@ func Replace(path string, data []byte, perm fs.FileMode) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return err
+		return renamed(err, path)
 	}
 	return SyncDir(filepath.Dir(path))
 }
@@ -59,8 +59,8 @@ func CreateNew(path string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
 	if err := os.Link(tmp, path); err != nil {
+		defer os.Remove(tmp)
 		if errors.Is(err, fs.ErrExist) {
 			return &ExistsError{Path: path}
 		}
@@ -68,10 +68,67 @@ func CreateNew(path string, data []byte, perm fs.FileMode) error {
 			return &ExistsError{Path: path}
 		}
 		if err := os.Rename(tmp, path); err != nil {
-			return err
+			return renamed(err, path)
 		}
+		return SyncDir(filepath.Dir(path))
+	}
+	// The temporary name is a second link to the data: it must go.
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("%s is written, but its temporary copy %s could not be removed; remove it: %w", path, tmp, err)
 	}
 	return SyncDir(filepath.Dir(path))
+}
+
+// WriteNew writes data to path with mode perm; path must not exist. It
+// is for a file the user names (an export, a printed kit): the data goes
+// straight to that name, created exclusively, and a failure removes it.
+// If the process is killed midway, what is left is a partial file under
+// the name the user chose, where they will see it, never a hidden
+// complete copy beside it; readers of such files are people, who are
+// told of the failure.
+func WriteNew(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{Path: path}
+		}
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	ok = true
+	return SyncDir(filepath.Dir(path))
+}
+
+// renamed gives an error of a temporary file the destination's name, so
+// the user reads of the file they asked for.
+func renamed(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: pe.Op, Path: path, Err: pe.Err}
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return &fs.PathError{Op: le.Op, Path: path, Err: le.Err}
+	}
+	return err
 }
 
 // writeTemp writes data to a new, uniquely named, synced file beside
@@ -84,7 +141,7 @@ func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
 	tmp := filepath.Join(filepath.Dir(path), TempPrefix+filepath.Base(path)+"-"+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return "", err
+		return "", renamed(err, path)
 	}
 	ok := false
 	defer func() {
@@ -95,16 +152,16 @@ func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
 	}()
 	// OpenFile's mode is filtered by the umask; set it exactly.
 	if err := f.Chmod(perm); err != nil {
-		return "", err
+		return "", renamed(err, path)
 	}
 	if _, err := f.Write(data); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return "", renamed(err, path)
 	}
 	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return "", renamed(err, path)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		return "", renamed(err, path)
 	}
 	ok = true
 	return tmp, nil

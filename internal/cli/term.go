@@ -123,14 +123,16 @@ func createExcl(path string) (*os.File, error) {
 	return f, nil
 }
 
-// writeOut writes data to path ("-" = stdout) only once it is complete:
-// the file appears under its name whole, or not at all.
+// writeOut writes data to path ("-" = stdout) only once it is complete,
+// to a new file (mode 0600) under that name alone: an export is never
+// copied to a hidden temporary file that an interrupted command would
+// leave behind.
 func (c *cmdEnv) writeOut(path string, data []byte) error {
 	if path == "-" {
 		_, err := c.stdout.Write(data)
 		return err
 	}
-	err := atomicfile.CreateNew(path, data, 0o600)
+	err := atomicfile.WriteNew(path, data, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return exitError{fmt.Errorf("%s already exists; choose another name or remove it first", path), ExitExists}
 	}

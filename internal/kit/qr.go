@@ -10,6 +10,8 @@ import (
 	"image/png"
 	"slices"
 
+	"github.com/keyhold/keyhold/internal/kit/pdfin"
+
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 	qrcode "github.com/skip2/go-qrcode"
@@ -24,10 +26,11 @@ import (
 // kit without sync location).
 const qrLevel = qrcode.High // go-qrcode calls level Q "High"
 
-// MaxImagePixels bounds the images DecodePNG accepts. A 40-megapixel photo
-// is larger than phone cameras produce; anything bigger is refused before
-// it is decoded, so a hostile file cannot exhaust memory.
-const MaxImagePixels = 40 << 20
+// MaxImagePixels bounds the images DecodePNG accepts, as it bounds one
+// image of a PDF: a 40-megapixel photo is larger than phone cameras
+// produce; anything bigger is refused before it is decoded, so a hostile
+// file cannot exhaust memory.
+const MaxImagePixels = pdfin.MaxImagePixels
 
 // maxQRSize bounds the pixel size QRPNG accepts.
 const maxQRSize = 8192

@@ -57,7 +57,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}),
 	}
 	var err error
-	if m.reg, err = svc.Registry(reg, svc.BuildInfo(), m.requests, m.sent, m.failed, m.dropped, m.attempts, m.queued); err != nil {
+	if m.reg, err = svc.Registry(reg, m.requests, m.sent, m.failed, m.dropped, m.attempts, m.queued); err != nil {
 		return nil, err
 	}
 	m.requests.WithLabelValues("queued")

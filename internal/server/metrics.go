@@ -63,7 +63,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"result"}),
 	}
 	var err error
-	if m.reg, err = svc.Registry(reg, svc.BuildInfo(), m.requests, m.latency, m.pushes, m.pushItems, m.logins, m.streams, m.accountsCreated, m.mailTickets); err != nil {
+	if m.reg, err = svc.Registry(reg, m.requests, m.latency, m.pushes, m.pushItems, m.logins, m.streams, m.accountsCreated, m.mailTickets); err != nil {
 		return nil, err
 	}
 	// Make the outcome series exist before the first event, so rates and

@@ -1,6 +1,7 @@
 package svc
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,11 @@ func Registry(reg *prometheus.Registry, cs ...prometheus.Collector) (*prometheus
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	// keyhold_build_info says which binary runs. A registry the server
+	// and the mailer share (one process running both) holds it once.
+	if err := reg.Register(BuildInfo()); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		return nil, err
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

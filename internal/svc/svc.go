@@ -5,9 +5,9 @@
 // It holds nothing specific to either service, so that the two cannot
 // drift apart in how an operator runs them: the same transport flags, the
 // same "fingerprint:" and "listening on" lines, the same request log
-// fields. It imports no Keyhold package but internal/api, and
-// internal/buildinfo and internal/cobrausage, which know nothing of either
-// service.
+// fields. Of Keyhold's packages it imports only internal/api and ones
+// that know nothing of either service (internal/atomicfile,
+// internal/buildinfo, internal/cobrausage).
 package svc
 
 import (

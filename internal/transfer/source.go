@@ -51,6 +51,17 @@ type ImportOptions struct {
 	// Progress, if not nil, is called now and then with the number of
 	// entries read so far and the total (0 when not known yet).
 	Progress func(done, total int)
+	// MaxAttachments bounds the attachment data the import brings in all;
+	// zero means MaxImportAttachmentBytes.
+	MaxAttachments int64
+}
+
+// AttachmentCap is the bound on an import's attachment data in all.
+func (o *ImportOptions) AttachmentCap() int64 {
+	if o.MaxAttachments > 0 {
+		return o.MaxAttachments
+	}
+	return MaxImportAttachmentBytes
 }
 
 // MaxImportAttachmentBytes bounds the attachment data one import brings

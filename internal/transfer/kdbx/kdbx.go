@@ -28,9 +28,6 @@ import (
 	"github.com/keyhold/keyhold/internal/transfer/build"
 )
 
-// importAttachmentCap is transfer.MaxImportAttachmentBytes; tests lower it.
-var importAttachmentCap int64 = transfer.MaxImportAttachmentBytes
-
 // The entry's standard strings in KeePass.
 const (
 	kpTitle    = "Title"
@@ -75,7 +72,7 @@ func readKDBXOpened(f *kdbxFile, opts transfer.ImportOptions) (*transfer.ImportR
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &kdbxReader{f: f, doc: doc, now: now.UTC().Truncate(time.Millisecond), progress: opts.Progress,
+	r := &kdbxReader{f: f, doc: doc, now: now.UTC().Truncate(time.Millisecond), progress: opts.Progress, attachCap: opts.AttachmentCap(),
 		metaBinaries: map[string]*kxValue{}}
 	for _, b := range doc.Meta.Binaries {
 		if b != nil {
@@ -146,6 +143,7 @@ type kdbxReader struct {
 	// bounded in all (MaxImportAttachmentBytes).
 	binCache    map[string]kdbxBinary
 	attachBytes int64
+	attachCap   int64 // ImportOptions.AttachmentCap
 
 	// Counts of what is reported once for the whole file.
 	icons, colours, customData int
@@ -606,8 +604,8 @@ func (m *entryMapping) attachments() {
 			m.problem("attachment %q (%s): an item holds at most %d attachments", name, kdbxSize64(size), item.MaxAttachments)
 		case data == nil || int64(it.AttachmentBytes())+size > item.MaxAttachmentBytes:
 			m.problem("attachment %q (%s) is larger than an item can hold (%s in all)", name, kdbxSize64(size), kdbxSize(item.MaxAttachmentBytes))
-		case r.attachBytes+size > importAttachmentCap:
-			m.problem("attachment %q (%s): the file's attachments exceed %s in all; import the rest from KeePass by hand", name, kdbxSize64(size), kdbxSize(transfer.MaxImportAttachmentBytes))
+		case r.attachBytes+size > r.attachCap:
+			m.problem("attachment %q (%s): the file's attachments exceed %s in all; import the rest from KeePass by hand", name, kdbxSize64(size), kdbxSize64(r.attachCap))
 		case len(name) > item.MaxTitle || slices.ContainsFunc(it.Attachments, func(a item.Attachment) bool { return a.Name == name }):
 			m.problem("attachment %q: its name is too long or used twice", build.Clip(name, 80))
 		default:

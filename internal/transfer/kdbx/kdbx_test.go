@@ -784,7 +784,7 @@ func TestReadKDBXLimits(t *testing.T) {
 		e.Binaries = append(e.Binaries, kxString{Key: name, Value: &kxValue{Ref: fmt.Sprint(len(f.binaries) - 1)}})
 	}
 	e.Strings = append(e.Strings, kxString{Key: "Long", Value: &kxValue{Text: strings.Repeat("x", item.MaxFieldValue+1)}})
-	r := &kdbxReader{f: f, doc: doc, now: kdbxNow, metaBinaries: map[string]*kxValue{}}
+	r := &kdbxReader{f: f, doc: doc, now: kdbxNow, metaBinaries: map[string]*kxValue{}, attachCap: transfer.MaxImportAttachmentBytes}
 	r.group(doc.Root.Group, nil, false, true)
 	res := r.result()
 	it := res.Items[0].Item
@@ -920,8 +920,6 @@ func FuzzReadKDBXXML(f *testing.F) {
 // import brings in attachments is bounded in all: past the bound each
 // attachment is reported, never silently dropped.
 func TestKDBXAttachmentsBoundedInAll(t *testing.T) {
-	defer func(c int64) { importAttachmentCap = c }(importAttachmentCap)
-	importAttachmentCap = 250 << 10
 	data := bytes.Repeat([]byte("scan "), 20<<10) // 100 KiB
 	var items []transfer.ExportItem
 	for i := range 5 {
@@ -930,7 +928,7 @@ func TestKDBXAttachmentsBoundedInAll(t *testing.T) {
 		items = append(items, transfer.ExportItem{ID: fmt.Sprintf("01935c1e-7a00-7000-8000-00000000000%d", i), Revision: 1, Current: it})
 	}
 	file := writeKDBXBytes(t, items, "pw", kdbxCheap)
-	res, err := Read(file, transfer.ImportOptions{Password: []byte("pw"), Now: time.Now()})
+	res, err := Read(file, transfer.ImportOptions{Password: []byte("pw"), Now: time.Now(), MaxAttachments: 250 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

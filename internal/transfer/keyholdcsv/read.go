@@ -31,9 +31,9 @@ type Options struct {
 	// Progress, if set, is called with the number of rows read so far
 	// every 1000 rows and once at the end, for a progress bar.
 	Progress func(rowsDone int)
-	// MaxBytes caps the input size; zero means DefaultCSVMaxBytes.
+	// MaxBytes caps the input size; zero means csvtable.MaxBytes.
 	MaxBytes int64
-	// MaxRows caps the number of data rows; zero means DefaultCSVMaxRows.
+	// MaxRows caps the number of data rows; zero means csvtable.MaxRows.
 	MaxRows int
 }
 

@@ -21,9 +21,6 @@ import (
 	"github.com/keyhold/keyhold/internal/transfer/build"
 )
 
-// importAttachmentCap is transfer.MaxImportAttachmentBytes; tests lower it.
-var importAttachmentCap int64 = transfer.MaxImportAttachmentBytes
-
 // Bounds on a 1PUX archive. A 1PUX file is a ZIP that we read whole into
 // memory, so the archive is checked before anything is inflated: at most
 // opMaxEntries files, at most opMaxTotal bytes once inflated by its own
@@ -162,6 +159,7 @@ type op1PUX struct {
 	// attached counts the attachment bytes read so far, bounded by
 	// MaxImportAttachmentBytes.
 	attached uint64
+	cap      int64 // ImportOptions.AttachmentCap
 }
 
 // Read1PUX reads 1Password's .1pux export (1Password 8: File > Export).
@@ -174,7 +172,7 @@ func Read1PUX(data []byte, opts transfer.ImportOptions) (*transfer.ImportResult,
 		return nil, fmt.Errorf("%w: the archive holds %d files; a .1pux export of this size is not plausible", transfer.ErrSourceFormat, len(zr.File))
 	}
 	res := &transfer.ImportResult{}
-	arc := &op1PUX{files: map[string]*zip.File{}}
+	arc := &op1PUX{files: map[string]*zip.File{}, cap: opts.AttachmentCap()}
 	var dataFile, attrFile *zip.File
 	var total uint64
 	for _, f := range zr.File {
@@ -632,8 +630,8 @@ func (arc *op1PUX) attach(d *build.Draft, ref *opFileRef) {
 		d.Report("attachment %q (%s) is larger than an item can hold (%s in all); not imported", name, build.SizeText(int(min(f.UncompressedSize64, 1<<40))), build.SizeText(item.MaxAttachmentBytes))
 		return
 	}
-	if int64(arc.attached+f.UncompressedSize64) > importAttachmentCap {
-		d.Report("attachment %q (%s): the export's attachments exceed %s in all; not imported", name, build.SizeText(int(f.UncompressedSize64)), build.SizeText(transfer.MaxImportAttachmentBytes))
+	if int64(arc.attached+f.UncompressedSize64) > arc.cap {
+		d.Report("attachment %q (%s): the export's attachments exceed %s in all; not imported", name, build.SizeText(int(f.UncompressedSize64)), build.SizeText(int(arc.cap)))
 		return
 	}
 	b, err := readZipFile(f, item.MaxAttachmentBytes)

@@ -472,3 +472,42 @@ func TestOPTags(t *testing.T) {
 		}
 	}
 }
+
+// What a 1PUX brings in attachments is bounded in all: past the bound
+// each attachment is reported by name, and the items still come in.
+func Test1PUXAttachmentsBoundedInAll(t *testing.T) {
+	all, err := read1PUXBytes(t, op1PUXFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, im := range all.Items {
+		for _, a := range im.Item.Attachments {
+			sizes = append(sizes, len(a.Data))
+		}
+	}
+	if len(sizes) == 0 {
+		t.Fatal("the fixture has no attachments to bound")
+	}
+	res, err := Read1PUX(op1PUXFixture(t), transfer.ImportOptions{Now: transfertest.SrcNow, MaxAttachments: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Items) != len(all.Items) {
+		t.Fatalf("%d items imported under the bound, %d without it: items must not be dropped", len(res.Items), len(all.Items))
+	}
+	for _, im := range res.Items {
+		if len(im.Item.Attachments) != 0 {
+			t.Errorf("%q kept an attachment past the bound", im.Item.Title)
+		}
+	}
+	reported := 0
+	for _, u := range res.Unmapped {
+		if strings.Contains(u, "attachments exceed") {
+			reported++
+		}
+	}
+	if reported != len(sizes) {
+		t.Errorf("%d attachments reported past the bound, want %d: %q", reported, len(sizes), res.Unmapped)
+	}
+}
