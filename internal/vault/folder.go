@@ -966,6 +966,7 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 	var entries []folder.Entry
 	for i := range ps {
 		p := &ps[i]
+		histFrom := p.base + 1
 		if p.base == 0 && p.hasFolderRow {
 			// An item first written in a log the folder lost
 			// (folderOwnLogsLost) is written again from its first
@@ -975,7 +976,10 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 			// changes made here since, rather than taking, field by
 			// field, whichever side was modified last (MERGE.md rule 2),
 			// which would undo this device's later edits of fields no
-			// other device touched.
+			// other device touched. The first revision goes in the
+			// history as well: the replay keeps an entry's base only for
+			// an item it does not hold yet, and the lost log may have
+			// been the only place that carried this value.
 			var first sql.NullInt64
 			if err := tx.QueryRowContext(ctx, `SELECT min(rev) FROM history WHERE id = ?`, p.id[:]).Scan(&first); err != nil {
 				tx.Rollback()
@@ -983,6 +987,7 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 			}
 			if first.Valid && first.Int64 > 0 && uint64(first.Int64) < p.cur {
 				p.base = uint64(first.Int64)
+				histFrom = p.base
 			}
 		}
 		box, err := s.boxAt(ctx, tx, p.id, p.cur, p.cur)
@@ -997,7 +1002,7 @@ func (s *Session) folderLog(ctx context.Context, me folder.DeviceID, sc *folder.
 		}
 		// The revisions made here since the last logged one, before the
 		// current: the folder keeps them in the history.
-		for rev := p.base + 1; rev < p.cur; rev++ {
+		for rev := histFrom; rev < p.cur; rev++ {
 			hb, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
 			if err != nil {
 				tx.Rollback()
