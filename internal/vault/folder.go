@@ -1056,6 +1056,7 @@ func (s *Session) folderUnlogged(ctx context.Context) ([]folderPending, []folder
 // and the base the edits were made on.
 func (s *Session) folderEntry(ctx context.Context, q querier, p *folderPending) (folder.Entry, error) {
 	e := folder.Entry{ID: p.id}
+	histFrom := p.base + 1
 	if p.base == 0 && p.hasFolderRow {
 		// An item first written in a log the folder lost
 		// (folderOwnLogsLost) is written again from its first
@@ -1065,20 +1066,26 @@ func (s *Session) folderEntry(ctx context.Context, q querier, p *folderPending) 
 		// changes made here since, rather than taking, field by
 		// field, whichever side was modified last (MERGE.md rule 2),
 		// which would undo this device's later edits of fields no
-		// other device touched.
+		// other device touched. The first revision goes in the
+		// history as well: the replay keeps an entry's base only for
+		// an item it does not hold yet, and the lost log may have
+		// been the only place that carried this value.
 		var first sql.NullInt64
 		if err := q.QueryRowContext(ctx, `SELECT min(rev) FROM history WHERE id = ?`, p.id[:]).Scan(&first); err != nil {
 			return e, s.damaged(err)
 		}
 		if first.Valid && first.Int64 > 0 && uint64(first.Int64) < p.cur {
 			p.base = uint64(first.Int64)
+			histFrom = p.base
 		}
 	}
 	var err error
 	if e.New, err = s.openAt(ctx, q, p.id, p.cur, p.cur); err != nil {
 		return e, err
 	}
-	for rev := p.base + 1; rev < p.cur; rev++ {
+	// The revisions made here since the last logged one, before the
+	// current: the folder keeps them in the history.
+	for rev := histFrom; rev < p.cur; rev++ {
 		h, err := s.openAt(ctx, q, p.id, rev, p.cur)
 		if err != nil {
 			return e, err

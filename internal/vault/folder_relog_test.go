@@ -136,3 +136,69 @@ func TestFolderRelogKeepsTrashAfterSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// An item created and then changed before its first log, whose log the
+// folder then lost, keeps its first value on every device. That value was
+// only in the lost entry's intermediate revisions; written again, the
+// first revision is the entry's base, which a replay that holds the item
+// already (here from B's edit of it) merges against but does not keep.
+// C, which never saw the lost log, must get the value all the same.
+func TestFolderLostCreationLogKeepsFirstValue(t *testing.T) {
+	w := newSimWorld(t, 7, 3)
+	A, B := w.devs[0], w.devs[1]
+	start := time.Now().UTC().Truncate(time.Millisecond)
+	it := login("Quince", "quince-user", "first-pw")
+	it.Modified = start
+	if _, err := A.sess.Add(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	editTitled(t, A.sess, "Quince", func(it *item.Item) {
+		it.Set("password", "second-pw", item.Hidden)
+		it.Modified = start.Add(time.Second)
+	})
+	w.sync(A) // one entry: no base, first-pw in between, second-pw new
+	w.copyFiles(A.folder, B.folder, false)
+	if rep := w.sync(B); rep.Waiting || rep.Added != 1 {
+		t.Fatalf("B did not take the new item: %+v", *rep)
+	}
+	editTitled(t, B.sess, "Quince", func(it *item.Item) {
+		it.Notes = "from B"
+		it.Modified = start.Add(2 * time.Second)
+	})
+	w.sync(B)
+	w.rollback(A) // the log that created the item
+	w.copyFiles(B.folder, A.folder, false)
+	if rep := w.sync(A); !rep.Waiting || rep.Relogged != 1 {
+		t.Fatalf("A did not notice its lost log: %+v", *rep)
+	}
+	w.converge()
+	for i, d := range w.devs {
+		es, err := d.sess.List(ctx, All)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.Item.Title != "Quince" {
+				continue
+			}
+			v, _ := e.Item.Get("password")
+			seen := map[string]bool{v: true}
+			hist, err := d.sess.History(ctx, e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hist {
+				v, _ := h.Item.Get("password")
+				seen[v] = true
+			}
+			for _, v := range []string{"first-pw", "second-pw"} {
+				if !seen[v] {
+					t.Errorf("device %d lost the password %q of the item", i, v)
+				}
+			}
+			if e.Item.Notes != "from B" {
+				t.Errorf("device %d: B's note is gone: %q", i, e.Item.Notes)
+			}
+		}
+	}
+}
