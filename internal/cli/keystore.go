@@ -92,7 +92,7 @@ func (c *cmdEnv) kitFromKeystore(account string) (kit.Kit, error) {
 	if err := c.keystore().Available(); err != nil {
 		return kit.Kit{}, exitError{fmt.Errorf("--from-keystore: %w", err), ExitUnavailable}
 	}
-	sk, err := vault.KitFromKeystore(account)
+	sk, err := vault.KitFromKeystore(c.keystore(), account)
 	if err != nil {
 		if errors.Is(err, keystore.ErrUnavailable) {
 			return kit.Kit{}, exitError{err, ExitUnavailable}

@@ -50,5 +50,5 @@ func (c *cmdEnv) vaultOpts() []vault.Option {
 	if mode == "" {
 		mode = keystore.File
 	}
-	return []vault.Option{vault.WithSecretKeyDirFunc(secretKeyDir), vault.WithNewKeystore(mode)}
+	return []vault.Option{vault.WithSecretKeyDirFunc(secretKeyDir), vault.WithNewKeystore(mode), vault.WithSystemKeystore(c.keystore())}
 }

@@ -40,20 +40,21 @@ func TestNoSessionBus(t *testing.T) {
 	}
 }
 
-// The package-level functions internal/vault still calls take the
-// session from the environment, as the store always did for it.
-func TestNoSessionBusInEnvironment(t *testing.T) {
+// The store never reads the environment: a session bus in the
+// environment does not make a store told it has none reach for it.
+func TestStoreIgnoresEnvironment(t *testing.T) {
 	if !needsSessionBus() {
 		t.Skip("this system's key store needs no D-Bus")
 	}
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
-	if _, err := Get("x"); !errors.Is(err, ErrUnavailable) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+	s := New(Options{})
+	if _, err := s.Get("x"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Get = %v, want ErrUnavailable", err)
 	}
-	if err := Set("x", []byte("y")); !errors.Is(err, ErrUnavailable) {
+	if err := s.Set("x", []byte("y")); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Set = %v, want ErrUnavailable", err)
 	}
-	if err := Delete("x"); !errors.Is(err, ErrUnavailable) {
+	if err := s.Delete("x"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Delete = %v, want ErrUnavailable", err)
 	}
 }

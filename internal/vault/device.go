@@ -217,7 +217,7 @@ func (sc secrets) writeDevice(path string, di *DeviceInfo) error {
 		// The kit entries follow the device file once it is in place: a
 		// Secret Key that a rotation has not yet committed must not
 		// become "the kit".
-		err = rememberKit(di)
+		err = rememberKit(sc.systemStore(), di)
 	}
 	if err == nil {
 		err = writeDeviceJSON(path, &d)

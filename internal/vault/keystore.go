@@ -35,7 +35,7 @@ type StoredKit struct {
 	SyncLocation string
 }
 
-func rememberKit(di *DeviceInfo) error {
+func rememberKit(st *keystore.Store, di *DeviceInfo) error {
 	b, err := json.Marshal(storedKit{Version: 1, AccountID: di.AccountID.String(),
 		SecretKey: di.SecretKey.Display(), SyncLocation: di.SyncLocation})
 	if err != nil {
@@ -43,16 +43,16 @@ func rememberKit(di *DeviceInfo) error {
 	}
 	defer clear(b)
 	for _, name := range []string{kitEntry + " " + di.AccountID.String(), kitEntry} {
-		if err := keystore.Set(name, b); err != nil {
+		if err := st.Set(name, b); err != nil {
 			return fmt.Errorf("keeping the recovery kit in the system key store: %w", err)
 		}
 	}
 	return nil
 }
 
-// KitFromKeystore reads the recovery kit kept in the system key store:
+// KitFromKeystore reads the recovery kit kept in the system key store st:
 // the given account's, or with account empty the newest one stored.
-func KitFromKeystore(account string) (*StoredKit, error) {
+func KitFromKeystore(st *keystore.Store, account string) (*StoredKit, error) {
 	name := kitEntry
 	if account != "" {
 		id, err := keys.ParseAccountID(account)
@@ -61,7 +61,7 @@ func KitFromKeystore(account string) (*StoredKit, error) {
 		}
 		name += " " + id.String()
 	}
-	b, err := keystore.Get(name)
+	b, err := st.Get(name)
 	if err != nil {
 		if errors.Is(err, keystore.ErrNotFound) {
 			return nil, fmt.Errorf("the system key store holds no Keyhold recovery kit%s; use --kit with your printed kit or its file", forAccount(account))

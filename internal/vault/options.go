@@ -28,6 +28,10 @@ type secrets struct {
 	// dir finds the directory of the Secret Key files (SPEC §10) when
 	// one is needed.
 	dir func() (string, error)
+	// system is the system key store; nil is one with no session to
+	// reach (on Linux, no D-Bus session bus), where every call fails
+	// with keystore.ErrUnavailable.
+	system *keystore.Store
 }
 
 // WithClock sets the clock for item times the vault sets itself (trash,
@@ -41,6 +45,14 @@ func WithClock(now func() time.Time) Option {
 // line resolves keystore.Auto before it passes this.
 func WithNewKeystore(m keystore.Mode) Option {
 	return func(o *options) { o.sec.mode = m }
+}
+
+// WithSystemKeystore gives the vault the system key store of this
+// process's session (keystore.New, from what the command line read of
+// the environment). Without it the vault cannot reach the system key
+// store on Linux.
+func WithSystemKeystore(st *keystore.Store) Option {
+	return func(o *options) { o.sec.system = st }
 }
 
 // WithSecretKeyDir sets the directory of the Secret Key files, which keep
@@ -67,6 +79,9 @@ func newOptions(os []Option) options {
 	}
 	if o.sec.mode != keystore.OS {
 		o.sec.mode = keystore.File
+	}
+	if o.sec.system == nil {
+		o.sec.system = keystore.New(keystore.Options{})
 	}
 	return o
 }

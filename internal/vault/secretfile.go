@@ -27,16 +27,19 @@ type secretStore interface {
 
 func (sc secrets) store(m keystore.Mode) secretStore {
 	if m == keystore.OS {
-		return osStore{}
+		return sc.systemStore()
 	}
 	return fileStore{sc}
 }
 
-type osStore struct{}
+// systemStore is the system key store given with WithSystemKeystore.
+func (sc secrets) systemStore() *keystore.Store {
+	if sc.system == nil {
+		return keystore.New(keystore.Options{})
+	}
+	return sc.system
+}
 
-func (osStore) Get(name string) ([]byte, error)      { return keystore.Get(name) }
-func (osStore) Set(name string, secret []byte) error { return keystore.Set(name, secret) }
-func (osStore) Delete(name string) error             { return keystore.Delete(name) }
 
 type fileStore struct{ sc secrets }
 
