@@ -12,7 +12,7 @@ import (
 )
 
 // PageSize is how many revisions one pull asks for.
-var PageSize = 500
+const PageSize = 500
 
 // maxPushBytes bounds the boxes in one push, below api.MaxPushBody with
 // room for base64.

@@ -40,7 +40,6 @@ func (sc secrets) systemStore() *keystore.Store {
 	return sc.system
 }
 
-
 type fileStore struct{ sc secrets }
 
 func (f fileStore) Get(name string) ([]byte, error) {
