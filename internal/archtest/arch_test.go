@@ -312,3 +312,61 @@ func writeRules(t *testing.T, r rules, lines []string, start, end int, pkgs map[
 	}
 	t.Logf("rewrote the -> lines of %s", docPath)
 }
+
+// TestModulesDocumented: the third-party table of docs/ARCHITECTURE.md
+// names every module go.mod requires directly, and nothing else, so a
+// dependency is never added or dropped without saying why.
+func TestModulesDocumented(t *testing.T) {
+	doc, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{if not .Indirect}}{{if not .Main}}{{.Path}}{{end}}{{end}}", "all")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m: %v", err)
+	}
+	var required []string
+	for _, m := range strings.Fields(string(out)) {
+		required = append(required, m)
+	}
+	documented := modulesInDoc(string(doc))
+	for _, m := range required {
+		if !slices.Contains(documented, m) {
+			t.Errorf("go.mod requires %s, which the third-party table of %s does not name: say what it is for", m, docPath)
+		}
+	}
+	for _, m := range documented {
+		if !slices.Contains(required, m) {
+			t.Errorf("%s names %s, which go.mod does not require", docPath, m)
+		}
+	}
+}
+
+// modulesInDoc lists the modules the "Third-party modules" section names:
+// every `path` in its table's first column, and those of its lines that
+// say they are used by the tests only.
+func modulesInDoc(doc string) []string {
+	_, sec, _ := strings.Cut(doc, "## Third-party modules")
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	var mods []string
+	for _, line := range strings.Split(sec, "\n") {
+		var names string
+		switch {
+		case strings.HasPrefix(line, "|"):
+			names = strings.SplitN(line[1:], "|", 2)[0]
+		case strings.Contains(line, "used by the tests only"):
+			names = line
+		default:
+			continue
+		}
+		parts := strings.Split(names, "`")
+		for i := 1; i < len(parts); i += 2 {
+			if p := parts[i]; strings.Contains(p, ".") && strings.Contains(p, "/") && !strings.ContainsAny(p, " (") {
+				mods = append(mods, p)
+			}
+		}
+	}
+	return mods
+}

@@ -36,6 +36,7 @@ var clientPackages = []struct {
 	{"internal/pake", true},   // OPAQUE login
 	{"internal/api", true},    // the wire types the sync client speaks
 	{"internal/strength", false},
+	{"internal/gen", true},  // the password and passphrase generator
 	{"internal/kit", false}, // the kit's text form
 	// The vault's write rules over the in-memory store; the ledger's
 	// tests also run on SQLite, so they run natively only.
