@@ -3,6 +3,7 @@ package syncclient
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,5 +327,125 @@ func TestFollowRotationHostileFeed(t *testing.T) {
 	}
 	if _, kv := d1.s.AccountKey(); kv != 2 {
 		t.Errorf("key version %d after following", kv)
+	}
+}
+
+// TestFollowRotationServerRollback: the server loses what one device
+// pushed (its database put back, or the item dropped) and another device
+// rotates the key over what is left — a rotation all its own, with a
+// manifest its device signed. The first device, following it, must not
+// let the rotation take from it the item or revision it knows the server
+// held: it refuses, blames the server, and keeps its vault at the old key
+// as it was (verify passes, the item and revision are there).
+func TestFollowRotationServerRollback(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, d *device) // what the server then loses
+		check  func(t *testing.T, es []*vault.Entry)
+	}{
+		{"older revision", func(t *testing.T, d *device) {
+			e := findTitle(t, d, "note 0")
+			it := e.Item.Clone()
+			it.Notes = "the second revision"
+			it.Modified = vault.Now()
+			if _, err := d.s.Put(context.Background(), e.ID, e.Revision, it); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, es []*vault.Entry) {
+			for _, e := range es {
+				if e.Item.Title == "note 0" && (e.Revision != 2 || e.Item.Notes != "the second revision") {
+					t.Errorf("note 0 after the refusal: revision %d, notes %q", e.Revision, e.Item.Notes)
+				}
+			}
+		}},
+		{"item dropped", func(t *testing.T, d *device) {
+			if _, err := d.s.Add(context.Background(), item.New(item.Note, "note 3", vault.Now())); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, es []*vault.Entry) {
+			if !slices.ContainsFunc(es, func(e *vault.Entry) bool { return e.Item.Title == "note 3" }) {
+				t.Error("note 3 is gone after the refusal")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			ts := startServer(t)
+			root := t.TempDir()
+			d0, created := newAccount(t, ts, root)
+			for i := range 3 {
+				if _, err := d0.s.Add(ctx, item.New(item.Note, fmt.Sprintf("note %d", i), vault.Now())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := d0.y.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			d1 := joinDevice(t, ts, root, 1, created)
+			id := store.ID(created.AccountID)
+			var head, manifestSeq uint64
+			var manifest []byte
+			queryRaw(t, ts.db, `SELECT head, manifest, manifest_seq FROM accounts WHERE id = ?`, []any{id[:]}, &head, &manifest, &manifestSeq)
+
+			tc.change(t, d1)
+			if _, err := d1.y.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			before, err := d1.s.List(ctx, vault.All)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server loses d1's push: its rows and head as they were.
+			setRaw(t, ts.db, `DELETE FROM revisions WHERE account = ? AND seq > ?`, id[:], head)
+			setRaw(t, ts.db, `UPDATE accounts SET head = ?, manifest = ?, manifest_seq = ? WHERE id = ?`, head, manifest, manifestSeq, id[:])
+			if _, err := d0.y.Rotate(ctx, testPassword); err != nil {
+				t.Fatalf("rotating over the rolled-back server: %v", err)
+			}
+
+			_, syncErr := d1.y.Sync(ctx)
+			if !errors.Is(syncErr, vault.ErrServerMismatch) || !strings.Contains(syncErr.Error(), "server") {
+				t.Fatalf("following a rotation that lost an item: %v, want a refusal that blames the server", syncErr)
+			}
+			if _, kv := d1.s.AccountKey(); kv != 1 {
+				t.Errorf("the refused rotation changed the key version to %d", kv)
+			}
+			after, err := d1.s.List(ctx, vault.All)
+			if err != nil || len(after) != len(before) {
+				t.Fatalf("after the refusal: %d items (%d before), %v", len(after), len(before), err)
+			}
+			tc.check(t, after)
+			if r, err := d1.s.Verify(ctx); err != nil || len(r.Problems) > 0 {
+				t.Errorf("verify after the refusal: %v %v", err, r)
+			}
+		})
+	}
+}
+
+// findTitle is d's entry titled title.
+func findTitle(t *testing.T, d *device, title string) *vault.Entry {
+	t.Helper()
+	es, err := d.s.List(context.Background(), vault.All)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Item.Title == title {
+			return e
+		}
+	}
+	t.Fatalf("no item %q", title)
+	return nil
+}
+
+// queryRaw reads one row of the server's SQLite file into dest.
+func queryRaw(t *testing.T, path, query string, args []any, dest ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(query, args...).Scan(dest...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -296,6 +296,12 @@ func (s *Session) followIn(ctx context.Context, ns *Session, nk *rotationKeys, d
 	if err != nil {
 		return nil, false, err
 	}
+	// What the server held, read before anything local is cleared: the
+	// download is checked against it below.
+	known, err := remoteSet(ctx, tx)
+	if err != nil {
+		return nil, false, s.damaged(err)
+	}
 	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), ns.kv, old.Seq+1)
 	if err := l.Clear(ctx); err != nil {
 		return nil, false, s.damaged(err)
@@ -305,7 +311,7 @@ func (s *Session) followIn(ctx context.Context, ns *Session, nk *rotationKeys, d
 			return nil, false, s.damaged(err)
 		}
 	}
-	if err := ns.checkDownload(ctx, tx, all, head, manifest); err != nil {
+	if err := ns.checkDownload(known, all, head, manifest); err != nil {
 		return nil, false, err
 	}
 	rep := &ApplyReport{}
@@ -339,14 +345,12 @@ func (s *Session) followIn(ctx context.Context, ns *Session, nk *rotationKeys, d
 	return rep, committed, err
 }
 
-// checkDownload checks a rotation's download: nothing the server had may
-// be missing or older in it, and it must be what the rotating device
-// signed (manifest, for sequence head).
-func (ns *Session) checkDownload(ctx context.Context, q querier, all []Incoming, head uint64, manifest []byte) error {
-	known, err := remoteSet(ctx, q)
-	if err != nil {
-		return ns.damaged(err)
-	}
+// checkDownload checks a rotation's download: nothing the server had
+// before it (known, this device's record of the server's items) may be
+// missing or older in it — a server that dropped or rolled back items
+// while a rotation was made must not take them from this device — and it
+// must be what the rotating device signed (manifest, for sequence head).
+func (ns *Session) checkDownload(known map[ItemID]serverEntry, all []Incoming, head uint64, manifest []byte) error {
 	server := map[ItemID]serverEntry{}
 	for _, c := range all {
 		if c.Rev > server[c.ID].rev {
