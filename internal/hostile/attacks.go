@@ -220,6 +220,23 @@ var attacks = map[string]*attack{
 			}
 			return false
 		}},
+	"push-swallow": {doc: "answers a push as stored without passing it on: the server never holds what the device pushed", paths: []string{pathPush},
+		serve: func(w http.ResponseWriter, r *http.Request, _ []string) {
+			var req api.PushRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			resp := api.PushResponse{Head: req.Cursor, Accepted: []api.Accepted{}, Rejected: []api.Rejected{}, ManifestStored: req.Manifest != nil}
+			for _, it := range req.Items {
+				resp.Head += uint64(len(it.Revs))
+				if n := len(it.Revs); n > 0 {
+					resp.Accepted = append(resp.Accepted, api.Accepted{ItemID: it.ItemID, Rev: it.Revs[n-1].Rev, Seq: resp.Head})
+				}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(&resp)
+		}},
 
 	// --- login parameters (the envelope header a new device derives from) ---
 	"params-kdf-downgrade": {doc: "lowers the key derivation cost to the minimum", paths: []string{pathParams},

@@ -235,8 +235,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a, args := p.attack, p.args
 	p.mu.Unlock()
 	if a != nil && a.serve != nil && a.match(r, args) {
-		// Attacks that never ask the server: endless or huge answers.
+		// Attacks that never ask the server: endless or huge answers, a
+		// push swallowed (it reads the request's body).
 		p.count()
+		r.Body = io.NopCloser(bytes.NewReader(reqBody))
 		a.serve(w, r, args)
 		return
 	}

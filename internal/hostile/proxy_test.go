@@ -1,13 +1,16 @@
 package hostile
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keyhold/keyhold/internal/api"
@@ -94,5 +97,47 @@ func TestProxyEndlessAndOversized(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &r); err != nil || len(r.Header) < 1<<20 {
 		t.Fatalf("oversized: %v, %d bytes of header", err, len(r.Header))
+	}
+}
+
+// A swallowed push never reaches the server, and its answer claims every
+// revision stored after the device's cursor.
+func TestProxySwallowsPush(t *testing.T) {
+	var reached atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"head":0,"accepted":[],"rejected":[]}`)
+	}))
+	t.Cleanup(srv.Close)
+	p, err := Start(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.SetAttack("push-swallow"); err != nil {
+		t.Fatal(err)
+	}
+	req := api.PushRequest{Cursor: 5, Items: []api.PushItem{
+		{ItemID: "01a24bde-0000-7000-8000-000000000001", BaseRev: 1, Revs: []api.Revision{{Rev: 2, Box: []byte("b")}, {Rev: 3, Box: []byte("c")}}},
+		{ItemID: "01a24bde-0000-7000-8000-000000000002", Revs: []api.Revision{{Rev: 1, Box: []byte("a")}}},
+	}}
+	body, _ := json.Marshal(&req)
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := cl.Post(p.URL()+pathPush, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r api.PushResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	want := []api.Accepted{{ItemID: req.Items[0].ItemID, Rev: 3, Seq: 7}, {ItemID: req.Items[1].ItemID, Rev: 1, Seq: 8}}
+	if r.Head != 8 || !slices.Equal(r.Accepted, want) || len(r.Rejected) != 0 {
+		t.Errorf("swallowed push answered %+v", r)
+	}
+	if n := reached.Load(); n != 0 || p.Rewrites() != 1 {
+		t.Errorf("%d requests reached the server, %d rewrites", n, p.Rewrites())
 	}
 }
