@@ -343,31 +343,16 @@ func (s *Session) folderRing(ctx context.Context, cfg *FolderConfig, sc *folder.
 	return s.folderRingOnce(ctx, cfg, sc, rep, false)
 }
 
+// folderRingOnce is folderRing; lostOnce says this device's rotation has
+// already lost to a rival one in this sync (the keys are settled again
+// once, with the winner's).
 func (s *Session) folderRingOnce(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, rep *FolderReport, lostOnce bool) (folder.Ring, error) {
 	kfs, err := s.folderKeyFiles(sc)
 	if err != nil {
 		return nil, err
 	}
-	// A newer key version: follow it with the transition, sealed under
-	// the current key. A key file whose transition does not open is
-	// passed over (damaged, half-copied or forged).
-	for _, k := range kfs {
-		if k.kf.KeyVersion <= s.kv {
-			break
-		}
-		if k.kf.KeyVersion > s.kv+1 || k.kf.Transition == nil {
-			continue
-		}
-		pend, _ := s.v.pendingEnvelope()
-		if err := s.followFolderRotation(ctx, k.kf, s.ak); err != nil {
-			if errors.Is(err, keys.ErrKDFDowngrade) {
-				return nil, err
-			}
-			continue
-		}
-		rep.Rotated = true
-		rep.DroppedPassword = pend != nil && !bytes.Equal(pend.Marshal(), k.kf.Envelope.Marshal())
-		break
+	if err := s.followNewerKeyFile(ctx, kfs, rep); err != nil {
+		return nil, err
 	}
 	// Key files of a newer key version this device cannot follow: either
 	// it is two or more rotations behind, or they are not genuine (nothing
@@ -379,8 +364,64 @@ func (s *Session) folderRingOnce(ctx context.Context, cfg *FolderConfig, sc *fol
 			rep.UnknownKeyVersion = max(rep.UnknownKeyVersion, k.kf.KeyVersion)
 		}
 	}
-	var ring folder.Ring
-	mine := 0 // key files of this key version
+	ring, mine, lost, err := s.currentKeyRing(ctx, cfg, sc, kfs, rep, lostOnce)
+	if err != nil {
+		return nil, err
+	}
+	if lost {
+		if sc, err = folder.ScanFolder(cfg.Path); err != nil {
+			return nil, err
+		}
+		return s.folderRingOnce(ctx, cfg, sc, rep, true)
+	}
+	if ring == nil && mine > 0 {
+		// Key files of this key version that do not open yet (a sync
+		// client still copying them): wait for them rather than publish
+		// an envelope that may be older than theirs. Files of earlier key
+		// versions cannot be read meanwhile; the replay then waits too.
+		return folder.Ring{s.kv: s.akCopy()}, nil
+	}
+	if ring == nil {
+		// No key file of this key version: this device's envelope is the
+		// account's; publish it.
+		return s.publishKeyFile(ctx, cfg, sc, kfs)
+	}
+	return ring, nil
+}
+
+// followNewerKeyFile follows a newer key version with its transition,
+// sealed under the current key. A key file whose transition does not
+// open is passed over (damaged, half-copied or forged); only a weaker
+// key derivation stops the sync.
+func (s *Session) followNewerKeyFile(ctx context.Context, kfs []keyFile, rep *FolderReport) error {
+	for _, k := range kfs {
+		if k.kf.KeyVersion <= s.kv {
+			return nil
+		}
+		if k.kf.KeyVersion > s.kv+1 || k.kf.Transition == nil {
+			continue
+		}
+		pend, _ := s.v.pendingEnvelope()
+		if err := s.followFolderRotation(ctx, k.kf, s.ak); err != nil {
+			if errors.Is(err, keys.ErrKDFDowngrade) {
+				return err
+			}
+			continue
+		}
+		rep.Rotated = true
+		rep.DroppedPassword = pend != nil && !bytes.Equal(pend.Marshal(), k.kf.Envelope.Marshal())
+		return nil
+	}
+	return nil
+}
+
+// currentKeyRing opens the newest key file of the current key version
+// that opens, adopts its envelope, and returns its ring and how many key
+// files of this key version there are. lost reports that two rotations
+// went to this key version and the other one won (unless lostOnce):
+// this device has taken the winner's keys, and its ring is to be read
+// again.
+func (s *Session) currentKeyRing(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, kfs []keyFile, rep *FolderReport, lostOnce bool) (ring folder.Ring, mine int, lost bool, err error) {
 	for _, k := range kfs {
 		if k.kf.KeyVersion != s.kv {
 			continue
@@ -391,65 +432,69 @@ func (s *Session) folderRingOnce(ctx context.Context, cfg *FolderConfig, sc *fol
 			continue // damaged, half-copied or forged: passed over
 		}
 		if win, prev := s.rivalRotation(kfs, k.kf, r); win != nil && !lostOnce {
-			// Two rotations to one key version; the other one wins.
 			r.Wipe()
 			if err := s.lostRotation(ctx, cfg, sc, win, prev); err != nil {
-				return nil, err
+				return nil, 0, false, err
 			}
 			rep.Rotated, rep.RotationLost = true, true
-			if sc, err = folder.ScanFolder(cfg.Path); err != nil {
-				return nil, err
-			}
-			return s.folderRingOnce(ctx, cfg, sc, rep, true)
+			return nil, mine, true, nil
 		}
-		ring = r
-		if !bytes.Equal(k.kf.Envelope.Marshal(), s.v.meta.envelope.Marshal()) {
-			changed, err := s.adoptEnvelope(ctx, k.kf.Envelope.Marshal(), fromFolder)
-			// An envelope older than this device's (a folder put back
-			// from a backup, or a device that changed the password less
-			// often while offline) is not adopted: it must not bring an
-			// old password back. The key file's ring is still good.
-			if err != nil && !errors.Is(err, ErrOldEnvelope) {
-				return nil, err
-			}
-			rep.EnvelopeUpdated = changed
+		if err := s.adoptKeyFileEnvelope(ctx, k.kf, rep); err != nil {
+			return nil, 0, false, err
 		}
-		break
+		return r, mine, false, nil
 	}
-	if ring == nil && mine > 0 {
-		// Key files of this key version that do not open yet (a sync
-		// client still copying them): wait for them rather than publish
-		// an envelope that may be older than theirs. Files of earlier key
-		// versions cannot be read meanwhile; the replay then waits too.
-		k := new(keys.AccountKey)
-		*k = *s.ak
-		ring = folder.Ring{s.kv: k}
+	return nil, mine, false, nil
+}
+
+// adoptKeyFileEnvelope adopts the envelope of kf if it is not this
+// device's. An envelope older than this device's (a folder put back from
+// a backup, or a device that changed the password less often while
+// offline) is not adopted: it must not bring an old password back. The
+// key file's ring is still good.
+func (s *Session) adoptKeyFileEnvelope(ctx context.Context, kf *folder.KeyFile, rep *FolderReport) error {
+	if bytes.Equal(kf.Envelope.Marshal(), s.v.meta.envelope.Marshal()) {
+		return nil
 	}
-	if ring == nil {
-		// No key file of this key version: this device's envelope is the
-		// account's; publish it.
-		ring = folder.Ring{}
-		for _, k := range kfs {
-			if r, err := k.kf.Open(s.ak); err == nil {
-				for v, key := range r {
-					if ring[v] != nil {
-						ring[v].Wipe()
-					}
-					ring[v] = key
+	changed, err := s.adoptEnvelope(ctx, kf.Envelope.Marshal(), fromFolder)
+	if err != nil && !errors.Is(err, ErrOldEnvelope) {
+		return err
+	}
+	rep.EnvelopeUpdated = changed
+	return nil
+}
+
+// publishKeyFile writes this device's key file for the current key
+// version, with the previous keys of every key file that opens, and
+// returns that ring.
+func (s *Session) publishKeyFile(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, kfs []keyFile) (folder.Ring, error) {
+	ring := folder.Ring{}
+	for _, k := range kfs {
+		if r, err := k.kf.Open(s.ak); err == nil {
+			for v, key := range r {
+				if ring[v] != nil {
+					ring[v].Wipe()
 				}
+				ring[v] = key
 			}
 		}
-		if ring[s.kv] == nil {
-			k := new(keys.AccountKey)
-			*k = *s.ak
-			ring[s.kv] = k
-		}
-		if err := s.writeKeyFile(ctx, cfg, sc, s.v.meta.envelope, ring); err != nil {
-			ring.Wipe()
-			return nil, err
-		}
+	}
+	if ring[s.kv] == nil {
+		ring[s.kv] = s.akCopy()
+	}
+	if err := s.writeKeyFile(ctx, cfg, sc, s.v.meta.envelope, ring); err != nil {
+		ring.Wipe()
+		return nil, err
 	}
 	return ring, nil
+}
+
+// akCopy is a copy of the session's account key, for a ring the caller
+// wipes.
+func (s *Session) akCopy() *keys.AccountKey {
+	k := new(keys.AccountKey)
+	*k = *s.ak
+	return k
 }
 
 // writeKeyFile writes this device's key file for the current key version
@@ -716,52 +761,89 @@ func (s *Session) FolderSync(ctx context.Context) (*FolderReport, error) {
 	return s.folderSync(ctx, false)
 }
 
+// folderSync is one sync with the folder, in the steps of docs/FOLDER.md
+// "How a sync works". forceSnapshot writes a snapshot even when none is
+// due.
 func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderReport, error) {
 	cfg, err := LoadFolderConfig(s.v.Dir)
 	if err != nil {
 		return nil, err
 	}
-	me := cfg.Device()
 	rep := &FolderReport{}
 	sc, err := folder.ScanFolder(cfg.Path)
 	if err != nil {
 		return nil, err
 	}
+	// 1. Keys.
 	ring, err := s.folderRing(ctx, cfg, sc, rep)
 	if err != nil {
 		return rep, err
 	}
 	defer ring.Wipe()
+	// 2. Write this device's changes.
+	mine, err := s.folderWriteOwn(ctx, cfg, sc, ring, rep)
+	if err != nil {
+		return rep, err
+	}
+	// 3. Replay.
+	sc, res, err := s.folderReplay(ctx, cfg, ring, rep)
+	if err != nil || !res.Complete {
+		return rep, err
+	}
+	// 4. Apply.
+	if err := s.folderApply(ctx, res, mine, rep); err != nil {
+		return rep, err
+	}
+	// 5. Snapshot and compaction, when due.
+	if sc, err = s.folderSnapshotIfDue(ctx, cfg, sc, res, ring, rep, forceSnapshot); err != nil {
+		return rep, err
+	}
+	return rep, s.folderCompact(ctx, cfg.Device(), sc, ring, rep)
+}
+
+// folderWriteOwn tidies this device's directory (stale temporary files,
+// files of its own that no longer open) and logs its unseen edits; it
+// returns the items it logged. A rotation that lost to another device's
+// changed the folder, so it is scanned again first.
+func (s *Session) folderWriteOwn(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, ring folder.Ring, rep *FolderReport) (map[ItemID]bool, error) {
+	me := cfg.Device()
 	if rep.RotationLost {
+		var err error
 		if sc, err = folder.ScanFolder(cfg.Path); err != nil {
-			return rep, err
+			return nil, err
 		}
 	}
 	folder.RemoveStaleTemps(sc.Root, me, func(fi os.FileInfo) bool { return time.Since(fi.ModTime()) > time.Hour })
 	if err := s.sweepOwn(ctx, me, sc, ring); err != nil {
-		return rep, err
+		return nil, err
 	}
 	if _, err := s.v.db.ExecContext(ctx, folderLogSchema); err != nil {
-		return rep, s.damaged(err)
+		return nil, s.damaged(err)
 	}
-	mine, err := s.folderLog(ctx, me, sc, ring, rep)
+	return s.folderLog(ctx, me, sc, ring, rep)
+}
+
+// folderReplay scans the folder again (with this device's new logs) and
+// replays it. A replay that cannot reach this device's own last log
+// waits (rep.Waiting); if that is because its logs are lost, their items
+// are marked to be written again (folderOwnLogsLost).
+func (s *Session) folderReplay(ctx context.Context, cfg *FolderConfig, ring folder.Ring, rep *FolderReport) (*folder.Scan, *folder.Result, error) {
+	me := cfg.Device()
+	sc, err := folder.ScanFolder(cfg.Path)
 	if err != nil {
-		return rep, err
-	}
-	if sc, err = folder.ScanFolder(cfg.Path); err != nil {
-		return rep, err
+		return nil, nil, err
 	}
 	rep.Devices = len(sc.Devices)
 	logSeq, err := getU64(ctx, s.v.db, metaFolderLogSeq)
 	if err != nil {
-		return rep, s.damaged(err)
+		return nil, nil, s.damaged(err)
 	}
 	// The replay must reach this device's own last log: the vault knows it
 	// wrote it, whatever the folder's files say.
 	rp := &folder.Replayer{Account: s.v.meta.accountID, Ring: ring, Known: folder.Frontier{me: logSeq}}
 	res, err := rp.Replay(sc)
 	if err != nil {
-		return rep, err
+		return nil, nil, err
 	}
 	rep.Replayed = res.Applied
 	rep.Skipped = len(res.Skipped)
@@ -769,32 +851,41 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 		rep.Waiting = true
 		n, err := s.folderOwnLogsLost(ctx, me, sc, ring, res, logSeq)
 		rep.Relogged = n
-		return rep, err
+		return sc, res, err
 	}
-	if err := s.folderApply(ctx, res, mine, rep); err != nil {
-		return rep, err
-	}
-	// A snapshot when enough changes piled up on top of the newest one
-	// this device wrote (or it has none), so replays stay short and logs
-	// can go.
+	return sc, res, nil
+}
+
+// folderSnapshotIfDue writes a snapshot when enough changes piled up on
+// top of the newest one this device wrote (or it has none, or it is under
+// an older key, or force), so replays stay short and logs can go. It
+// returns the folder as it is afterwards.
+func (s *Session) folderSnapshotIfDue(ctx context.Context, cfg *FolderConfig, sc *folder.Scan, res *folder.Result, ring folder.Ring, rep *FolderReport, force bool) (*folder.Scan, error) {
+	me := cfg.Device()
 	var covered uint64
 	if hs := sc.VerifiedHeads(ring, s.v.meta.accountID)[me]; len(hs) > 0 {
 		covered = hs[0].Frontier.Sum()
 		if hs[0].KeyVersion != s.kv {
-			forceSnapshot = true
+			force = true
 		}
 	} else {
-		forceSnapshot = true
+		force = true
 	}
-	if forceSnapshot || res.Frontier.Sum() >= covered+uint64(s.snapshotEvery()) {
-		if err := s.writeSnapshot(ctx, me, sc, res, ring); err != nil {
-			return rep, err
-		}
-		rep.Snapshot = true
-		if sc, err = folder.ScanFolder(cfg.Path); err != nil {
-			return rep, err
-		}
+	if !force && res.Frontier.Sum() < covered+uint64(s.snapshotEvery()) {
+		return sc, nil
 	}
+	if err := s.writeSnapshot(ctx, me, sc, res, ring); err != nil {
+		return nil, err
+	}
+	rep.Snapshot = true
+	return folder.ScanFolder(cfg.Path)
+}
+
+// folderCompact removes this device's logs that every snapshot covers,
+// and records how far: the entries of compacted logs will never need
+// writing again (any replay starts above them), and the local log of
+// entries below every snapshot's frontier is pruned.
+func (s *Session) folderCompact(ctx context.Context, me folder.DeviceID, sc *folder.Scan, ring folder.Ring, rep *FolderReport) error {
 	var gone uint64
 	for _, seq := range sc.Compactable(me, ring, s.v.meta.accountID) {
 		if os.Remove(sc.Device(me).Logs[seq]) == nil {
@@ -802,54 +893,48 @@ func (s *Session) folderSync(ctx context.Context, forceSnapshot bool) (*FolderRe
 			gone = max(gone, seq)
 		}
 	}
-	// The entries of compacted logs that every snapshot in the folder
-	// covers will never need writing again: any replay starts above them.
-	if gone > 0 {
-		compacted, err := getU64(ctx, s.v.db, metaFolderLogCompacted)
-		if err != nil {
-			return rep, s.damaged(err)
-		}
-		if gone > compacted {
-			tx, err := s.v.db.BeginTx(ctx, nil)
-			if err != nil {
-				return rep, s.damaged(err)
-			}
-			defer tx.Rollback()
-			if err := putU64(ctx, tx, metaFolderLogCompacted, gone); err != nil {
-				return rep, s.damaged(err)
-			}
-			if err := tx.Commit(); err != nil {
-				return rep, s.damaged(err)
-			}
-		}
-		low := gone
-		for _, hs := range sc.VerifiedHeads(ring, s.v.meta.accountID) {
-			for _, h := range hs {
-				low = min(low, h.Frontier[me])
-			}
-		}
-		pruned, err := getU64(ctx, s.v.db, metaFolderLogPruned)
-		if err != nil {
-			return rep, s.damaged(err)
-		}
-		if low > pruned {
-			tx, err := s.v.db.BeginTx(ctx, nil)
-			if err != nil {
-				return rep, s.damaged(err)
-			}
-			defer tx.Rollback()
-			if _, err := tx.ExecContext(ctx, `DELETE FROM folder_log WHERE seq <= ?`, low); err != nil {
-				return rep, s.damaged(err)
-			}
-			if err := putU64(ctx, tx, metaFolderLogPruned, low); err != nil {
-				return rep, s.damaged(err)
-			}
-			if err := tx.Commit(); err != nil {
-				return rep, s.damaged(err)
-			}
+	if gone == 0 {
+		return nil
+	}
+	if err := s.raiseFolderMark(ctx, metaFolderLogCompacted, gone, ""); err != nil {
+		return err
+	}
+	low := gone
+	for _, hs := range sc.VerifiedHeads(ring, s.v.meta.accountID) {
+		for _, h := range hs {
+			low = min(low, h.Frontier[me])
 		}
 	}
-	return rep, nil
+	return s.raiseFolderMark(ctx, metaFolderLogPruned, low, `DELETE FROM folder_log WHERE seq <= ?`)
+}
+
+// raiseFolderMark sets the counter k to v if v is above it, in one
+// transaction with prune (if given), which is run with v.
+func (s *Session) raiseFolderMark(ctx context.Context, k string, v uint64, prune string) error {
+	old, err := getU64(ctx, s.v.db, k)
+	if err != nil {
+		return s.damaged(err)
+	}
+	if v <= old {
+		return nil
+	}
+	tx, err := s.v.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.damaged(err)
+	}
+	defer tx.Rollback()
+	if prune != "" {
+		if _, err := tx.ExecContext(ctx, prune, v); err != nil {
+			return s.damaged(err)
+		}
+	}
+	if err := putU64(ctx, tx, k, v); err != nil {
+		return s.damaged(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.damaged(err)
+	}
+	return nil
 }
 
 // folderOwnLogsLost handles a replay that cannot reach this device's own

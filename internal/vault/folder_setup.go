@@ -87,7 +87,7 @@ func (f *FolderSource) Close() { f.sk.Wipe() }
 // left in dest. It then syncs once, so this device's first snapshot is in
 // the folder; a failure of that sync leaves the vault in place and is
 // returned with it.
-func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (rep *FolderReport, err error) {
+func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (*FolderReport, error) {
 	if Exists(dest) {
 		return nil, fmt.Errorf("%w: %s", ErrVaultExists, dest)
 	}
@@ -97,7 +97,6 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 	}
 	defer ak.Wipe()
 	defer ring.Wipe()
-	env, kc := kf.Envelope, kf.KeyCheck
 	rp := &folder.Replayer{Account: f.id, Ring: ring}
 	res, err := rp.Replay(f.sc)
 	if err != nil {
@@ -106,19 +105,40 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 	if !res.Complete {
 		return nil, fmt.Errorf("%w; nothing was written", ErrFolderWaiting)
 	}
-	cfg, err := newFolderConfig(f.path)
+	s := &Session{v: &Vault{meta: meta{accountID: f.id}}, ak: ak, kv: kf.Envelope.KeyVersion, mk: format.ManifestKey(ak)}
+	defer s.mk.Wipe()
+	rows, err := s.sealReplayed(res)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{v: &Vault{meta: meta{accountID: f.id}}, ak: ak, kv: env.KeyVersion, mk: format.ManifestKey(ak)}
-	defer s.mk.Wipe()
-	var cur, hist []newRow
-	type frow struct {
-		id     ItemID
-		rev    uint64
-		digest []byte
+	if err := f.build(dest, s, kf, rows, res.Lamport); err != nil {
+		return nil, err
 	}
-	var frows []frow
+	rep := &FolderReport{Added: len(rows.cur), Devices: len(f.sc.Devices)}
+	// The vault is in place; a first sync writes this device's snapshot.
+	if err := f.firstSync(ctx, dest, ak, kf.Envelope.KeyVersion); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// replayedRows are the rows of a vault made from a replay: current and
+// past revisions sealed, and each item's row of the folder table.
+type replayedRows struct {
+	cur, hist []newRow
+	folder    []replayedFolderRow
+}
+
+type replayedFolderRow struct {
+	id     ItemID
+	rev    uint64
+	digest []byte
+}
+
+// sealReplayed seals every item of a replay, its history as revisions
+// 1..n and its current state as n+1.
+func (s *Session) sealReplayed(res *folder.Result) (*replayedRows, error) {
+	rows := &replayedRows{}
 	for _, st := range res.Sorted() {
 		id := ItemID(st.ID)
 		for i, h := range st.Hist {
@@ -126,19 +146,32 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 			if err != nil {
 				return nil, err
 			}
-			hist = append(hist, newRow{id, uint64(i) + 1, box, nil})
+			rows.hist = append(rows.hist, newRow{id, uint64(i) + 1, box, nil})
 		}
 		rev := uint64(len(st.Hist)) + 1
 		box, err := s.seal(id, rev, st.Cur)
 		if err != nil {
 			return nil, err
 		}
-		cur = append(cur, newRow{id, rev, box, st.Cur})
-		frows = append(frows, frow{id, rev, s.folderDigest(st)})
+		rows.cur = append(rows.cur, newRow{id, rev, box, st.Cur})
+		rows.folder = append(rows.folder, replayedFolderRow{id, rev, s.folderDigest(st)})
 	}
+	return rows, nil
+}
+
+// build writes the vault in dest (under a temporary name, renamed into
+// place) with this device's folder settings: the replayed rows, the key
+// file's envelope, key check and transition, and the replay's Lamport
+// clock. On failure nothing is left in dest.
+func (f *FolderSource) build(dest string, s *Session, kf *folder.KeyFile, rows *replayedRows, lamport uint64) (err error) {
+	cfg, err := newFolderConfig(f.path)
+	if err != nil {
+		return err
+	}
+	env := kf.Envelope
 	metas := map[string][]byte{
 		"schema": []byte(SchemaVersion), "account_id": f.id[:], "envelope": env.Marshal(),
-		"keycheck": kc.Marshal(),
+		"keycheck": kf.KeyCheck.Marshal(),
 	}
 	if kf.Transition != nil {
 		metas[metaFolderTransition] = kf.Transition
@@ -148,7 +181,7 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		createdDir = true
 	}
 	if err := os.MkdirAll(dest, 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	cfgPath := filepath.Join(dest, FolderConfigFile)
 	defer func() {
@@ -160,10 +193,10 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 		}
 	}()
 	if err := saveFolderConfig(dest, cfg); err != nil {
-		return nil, err
+		return err
 	}
 	di := &DeviceInfo{AccountID: f.id, SecretKey: f.sk, SyncLocation: cfg.Path, KDFFloor: env.KDF}
-	err = buildVault(dest, func(tx *sql.Tx, l *ledger.Ledger) error {
+	return buildVault(dest, func(tx *sql.Tx, l *ledger.Ledger) error {
 		ctx := context.Background()
 		if err := putMetas(tx, metas); err != nil {
 			return err
@@ -173,35 +206,35 @@ func (f *FolderSource) Complete(ctx context.Context, dest string, pw []byte) (re
 				return err
 			}
 		}
-		if err := s.addRows(ctx, tx, l, cur, hist); err != nil {
+		if err := s.addRows(ctx, tx, l, rows.cur, rows.hist); err != nil {
 			return err
 		}
-		for _, r := range frows {
+		for _, r := range rows.folder {
 			if _, err := tx.Exec(`INSERT INTO folder (id, rev, logged, digest) VALUES (?, ?, ?, ?)`, r.id[:], r.rev, r.rev, r.digest); err != nil {
 				return err
 			}
 		}
-		return putU64(ctx, tx, metaFolderLamport, res.Lamport)
+		return putU64(ctx, tx, metaFolderLamport, lamport)
 	}, s.keys(), env.KeyVersion, 1, di, newOptions(f.opts).sec)
-	if err != nil {
-		return nil, err
-	}
-	rep = &FolderReport{Added: len(cur), Devices: len(f.sc.Devices)}
-	// The vault is in place; a first sync writes this device's snapshot.
+}
+
+// firstSync opens the new vault in dest with the account key and syncs it
+// with the folder once.
+func (f *FolderSource) firstSync(ctx context.Context, dest string, ak *keys.AccountKey, kv uint32) error {
 	v, err := Open(dest, f.opts...)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer v.Close()
-	sess, err := v.UnlockWithKey(ak, env.KeyVersion)
+	sess, err := v.UnlockWithKey(ak, kv)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer sess.Close()
 	if _, err := sess.FolderSync(ctx); err != nil {
-		return rep, fmt.Errorf("the first sync with the folder: %w", err)
+		return fmt.Errorf("the first sync with the folder: %w", err)
 	}
-	return rep, nil
+	return nil
 }
 
 // openKeyFile returns the newest candidate key file whose envelope opens
