@@ -440,6 +440,7 @@ func (s *Session) currentKeyRing(ctx context.Context, cfg *FolderConfig, sc *fol
 			return nil, mine, true, nil
 		}
 		if err := s.adoptKeyFileEnvelope(ctx, k.kf, rep); err != nil {
+			r.Wipe()
 			return nil, 0, false, err
 		}
 		return r, mine, false, nil
