@@ -1,4 +1,4 @@
-// Package sources is the table of the formats `keyhold import --from`
+// Package sources is the table of the formats `keyhold import --format`
 // reads: one line a format, naming the package that reads it. It is the
 // only package that knows every reader; the readers know none of it.
 package sources
