@@ -171,13 +171,23 @@ func only(t *testing.T, helpers []*helper) *helper {
 	return helpers[0]
 }
 
+// readClipboard reads the clipboard as another program would. xclip
+// takes the selection in a process it forks after the writer returns, so
+// on a loaded machine the selection may have no owner for a moment:
+// reading is retried for a while before that counts as a failure.
 func readClipboard(t *testing.T) string {
 	t.Helper()
-	s, err := clipboard.ReadAll()
-	if err != nil {
-		t.Fatalf("reading the clipboard: %v", err)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		s, err := clipboard.ReadAll()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reading the clipboard: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return s
 }
 
 func TestCopyPutsSecretOnClipboard(t *testing.T) {
