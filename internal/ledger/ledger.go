@@ -13,6 +13,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 
@@ -318,11 +319,7 @@ func (s *Sums) Matches(m *format.Manifest) (items, history bool) {
 }
 
 func constEq(a, b [32]byte) bool {
-	var d byte
-	for i := range a {
-		d |= a[i] ^ b[i]
-	}
-	return d == 0
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // Sum adds the manifest entry of r, a current revision (past false) or a
