@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -72,10 +71,11 @@ func CreateNew(path string, data []byte, perm fs.FileMode) error {
 		}
 		return SyncDir(filepath.Dir(path))
 	}
-	// The temporary name is a second link to the data: it must go.
-	if err := os.Remove(tmp); err != nil {
-		return fmt.Errorf("%s is written, but its temporary copy %s could not be removed; remove it: %w", path, tmp, err)
-	}
+	// The temporary name is a second link to the same data. The file is
+	// in place, so a failure to remove it is not a failure to write: the
+	// name starts with TempPrefix, which readers skip and clean-ups
+	// (folder.RemoveStaleTemps) remove.
+	_ = os.Remove(tmp)
 	return SyncDir(filepath.Dir(path))
 }
 

@@ -92,6 +92,10 @@ func (c *Config) Device() api.DeviceInfo {
 	return api.DeviceInfo{ID: c.DeviceID, Name: c.DeviceName, Platform: runtime.GOOS + "/" + runtime.GOARCH}
 }
 
+// ErrPinUnsupported is returned by ClientHTTP for settings that pin the
+// server's certificate, which a caller's HTTP client cannot be made to do.
+var ErrPinUnsupported = errors.New("this server is reached with a pinned certificate (--server-fingerprint), which this client cannot check; use a server with a certificate the system trusts")
+
 // Client returns an API client for the server, with the session token.
 func (c *Config) Client() (*api.Client, error) {
 	cl, err := api.NewClient(c.Server, c.Fingerprint)
@@ -103,9 +107,13 @@ func (c *Config) Client() (*api.Client, error) {
 }
 
 // ClientHTTP is Client over the caller's HTTP client (api.NewClientHTTP),
-// for a program that brings its own: the fingerprint pin is then the
-// caller's to apply.
+// for a program that brings its own, such as a browser's fetch. Such a
+// client cannot apply a certificate pin, so settings that pin the
+// server's certificate are refused rather than silently not pinned.
 func (c *Config) ClientHTTP(hc *http.Client) (*api.Client, error) {
+	if c.Fingerprint != "" {
+		return nil, ErrPinUnsupported
+	}
 	cl, err := api.NewClientHTTP(c.Server, hc)
 	if err != nil {
 		return nil, err

@@ -76,7 +76,7 @@ func (s *Session) followFolderRotation(ctx context.Context, kf *folder.KeyFile, 
 		return fail(err)
 	}
 	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), kf.KeyVersion, old.Seq+1)
-	if _, _, err := s.reseal(ctx, l, ns); err != nil {
+	if _, _, err := s.reseal(ctx, l, ns, old); err != nil {
 		return fail(err)
 	}
 	if err := l.Commit(ctx); err != nil {

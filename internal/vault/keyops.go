@@ -192,7 +192,7 @@ func (s *Session) resealUnder(ctx context.Context, tx *sql.Tx, ns *Session, nk *
 		return nil, nil, err
 	}
 	l := ledger.Fresh(sqlitestore.Wrap(tx), ns.keys(), ns.kv, old.Seq+1)
-	revs, current, err := s.reseal(ctx, l, ns)
+	revs, current, err := s.reseal(ctx, l, ns, old)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -249,13 +249,28 @@ func (s *Session) switchKey(ns *Session, env *format.Envelope, kc *format.KeyChe
 // fresh ledger for the new key: the rows are read, cleared, and added
 // again. It returns every revision's new box by item and each item's
 // current revision.
-func (s *Session) reseal(ctx context.Context, l *ledger.Ledger, ns *Session) (map[ItemID][]OutRev, map[ItemID]uint64, error) {
+func (s *Session) reseal(ctx context.Context, l *ledger.Ledger, ns *Session, old *format.Manifest) (map[ItemID][]OutRev, map[ItemID]uint64, error) {
 	var cur, past []ledger.Row
-	if err := l.Tx().ScanCurrent(ctx, func(r ledger.Row) error { cur = append(cur, r); return nil }); err != nil {
+	var sums ledger.Sums
+	if err := l.Tx().ScanCurrent(ctx, func(r ledger.Row) error {
+		cur = append(cur, r)
+		sums.Add(s.keys(), r, false)
+		return nil
+	}); err != nil {
 		return nil, nil, s.damaged(err)
 	}
-	if err := l.Tx().ScanPast(ctx, func(r ledger.Row) error { past = append(past, r); return nil }); err != nil {
+	if err := l.Tx().ScanPast(ctx, func(r ledger.Row) error {
+		past = append(past, r)
+		sums.Add(s.keys(), r, true)
+		return nil
+	}); err != nil {
 		return nil, nil, s.damaged(err)
+	}
+	// The new manifest is signed over what is re-sealed: the rows must be
+	// the ones the old manifest signed, or a deleted or rolled-back row
+	// would come out of the rotation looking authentic.
+	if items, history := sums.Matches(old); !items || !history {
+		return nil, nil, s.damaged(errors.New("the items or their history do not match the manifest"))
 	}
 	if err := l.Clear(ctx); err != nil {
 		return nil, nil, s.damaged(err)
