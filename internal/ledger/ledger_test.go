@@ -44,7 +44,7 @@ func stores(t *testing.T) []store {
 			return sqlitestore.Wrap(tx), tx.Commit, func() { tx.Rollback() }
 		}},
 		{"memory", mem.Ledger(), func(t *testing.T) (ledger.Tx, func() error, func()) {
-			tx := mem.Begin()
+			tx := begin(t, mem)
 			return tx, tx.Commit, func() { tx.Rollback() }
 		}},
 	}
@@ -260,7 +260,7 @@ func TestMemstoreBatches(t *testing.T) {
 	var batches []*memstore.Batch
 	run := func(f func(l *ledger.Ledger) error, fresh bool) {
 		t.Helper()
-		tx := s.Begin()
+		tx := begin(t, s)
 		var l *ledger.Ledger
 		if fresh {
 			l = ledger.Fresh(tx, k, 1, 0)
@@ -291,9 +291,17 @@ func TestMemstoreBatches(t *testing.T) {
 	run(func(l *ledger.Ledger) error { _, err := l.Advance(ctx, id(1), 2, []byte{2}); return err }, false)
 	run(func(l *ledger.Ledger) error { return l.DropPast(ctx, id(1), 1) }, false)
 
-	tx := s.Begin()
+	tx := begin(t, s)
 	if _, err := ledger.Fresh(tx, k, 1, 0).Add(ctx, id(5), 1, []byte{5}); err != nil {
 		t.Fatal(err)
+	}
+	// One transaction at a time, and nobody waits: a second one, or a
+	// snapshot, is refused while this one is open.
+	if _, err := s.Begin(); !errors.Is(err, memstore.ErrBusy) {
+		t.Fatalf("Begin while a transaction is open: %v, want ErrBusy", err)
+	}
+	if _, err := s.Snapshot(); !errors.Is(err, memstore.ErrBusy) {
+		t.Fatalf("Snapshot while a transaction is open: %v, want ErrBusy", err)
 	}
 	tx.Rollback()
 	if err := tx.Commit(); !errors.Is(err, memstore.ErrDone) {
@@ -304,15 +312,43 @@ func TestMemstoreBatches(t *testing.T) {
 	for _, b := range batches {
 		re.Load(b)
 	}
-	a, b := s.Snapshot(), re.Snapshot()
+	a, b := snapshot(t, s), snapshot(t, re)
 	if len(a.Current) != 1 || len(a.Past) != 0 || len(b.Current) != 1 || len(b.Past) != 0 ||
 		string(a.Current[0].Box) != "\x02" || string(b.Current[0].Box) != "\x02" ||
 		string(a.Meta[ledger.ManifestKey]) != string(b.Meta[ledger.ManifestKey]) {
 		t.Fatalf("reloaded state differs: %+v vs %+v", a, b)
 	}
-	tx = re.Begin()
+	// What comes out shares no memory with the store: changing a
+	// snapshot's box, or a batch's, changes nothing stored.
+	a.Current[0].Box[0] = 0xff
+	batches[1].Current[0].Box[0] = 0xff
+	if c := snapshot(t, s); string(c.Current[0].Box) != "\x02" {
+		t.Fatalf("a snapshot's box changed the store: %x", c.Current[0].Box)
+	}
+	if c := snapshot(t, re); string(c.Current[0].Box) != "\x02" {
+		t.Fatalf("a loaded batch's box changed the store: %x", c.Current[0].Box)
+	}
+	tx = begin(t, re)
 	defer tx.Rollback()
 	check(t, ctx, tx, k)
+}
+
+func begin(t *testing.T, s *memstore.Store) *memstore.Tx {
+	t.Helper()
+	tx, err := s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func snapshot(t *testing.T, s *memstore.Store) *memstore.Batch {
+	t.Helper()
+	b, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestUpdate: ledger.Update commits fn's writes with the next sequence

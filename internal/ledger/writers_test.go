@@ -15,14 +15,19 @@ import (
 )
 
 // The ledger is the only writer of items, history and the manifest: SQL
-// that writes them belongs to the storage implementation alone.
+// that writes them belongs to the storage implementation alone, and only
+// the ledger (internal/ledger and its stores) names the manifest's key
+// to a function that writes.
 const storageDir = "internal/ledger/sqlitestore"
 
 var (
 	// A statement that writes the items or history table.
 	rowWrite = regexp.MustCompile(`(?is)\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+["\x60]?(items|history)\b`)
-	// A write to a table named at run time ("INSERT INTO " + table).
-	dynWrite = regexp.MustCompile(`(?is)^\s*(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s*$`)
+	// A write to a table named at run time ("INSERT INTO " + table, or
+	// fmt.Sprintf("INSERT INTO %s ...", table)).
+	dynWrite = regexp.MustCompile(`(?is)(^\s*(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s*$)|\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+%`)
+	// A function that writes: its name starts so.
+	writerFunc = regexp.MustCompile(`^(?i)(put|set|write|store|exec|insert|update|replace|delete)`)
 	// A statement that writes the meta table.
 	metaWrite = regexp.MustCompile(`(?is)\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+["\x60]?meta\b`)
 )
@@ -75,7 +80,33 @@ func scanSource(fset *token.FileSet, name string, src []byte) ([]offence, error)
 			}
 		}
 	}
+	// A call of a writing function (putMeta, ExecContext, …) given the
+	// manifest's key by name: ledger.ManifestKey, ManifestKey, or a
+	// constant of the same value already caught above.
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || !writerFunc.MatchString(funcName(call.Fun)) {
+			return true
+		}
+		for _, a := range call.Args {
+			if name := funcName(a); name == "ManifestKey" {
+				out = append(out, offence{fset.Position(a.Pos()), "passes the manifest's meta key to " + funcName(call.Fun)})
+			}
+		}
+		return true
+	})
 	return out, nil
+}
+
+// funcName is the name an expression ends in: f, or x.f.
+func funcName(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name
+	case *ast.SelectorExpr:
+		return e.Sel.Name
+	}
+	return ""
 }
 
 func moduleRoot(t *testing.T) string {
@@ -109,7 +140,7 @@ func TestOnlyTheLedgerWrites(t *testing.T) {
 		rel, _ := filepath.Rel(root, path)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel == storageDir || d.Name() == "testdata" || d.Name() == "node_modules" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
+			if rel == storageDir || rel == "internal/ledger" || d.Name() == "testdata" || d.Name() == "node_modules" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -153,7 +184,10 @@ func TestScanSourceFinds(t *testing.T) {
 		"const g = `INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)`\n" +
 		"var h = map[string]int{\"manifest\": 1}\n" +
 		"const i = `DELETE FROM items`\n" +
-		"const j = \" FOR UPDATE\"\n"
+		"const j = \" FOR UPDATE\"\n" +
+		"var k = fmt.Sprintf(`DELETE FROM %s WHERE id = ?`, t)\n" +
+		"func l() { putMeta(ctx, tx, ledger.ManifestKey, b) }\n" +
+		"func m() { getMeta(ctx, tx, ledger.ManifestKey) }\n"
 	offs, err := scanSource(token.NewFileSet(), "p/p.go", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +196,7 @@ func TestScanSourceFinds(t *testing.T) {
 	for _, o := range offs {
 		got = append(got, o.pos.String())
 	}
-	want := []string{"p/p.go:3:11", "p/p.go:4:11", "p/p.go:5:11", "p/p.go:6:11", "p/p.go:10:11", "p/p.go:9:24"}
+	want := []string{"p/p.go:3:11", "p/p.go:4:11", "p/p.go:5:11", "p/p.go:6:11", "p/p.go:10:11", "p/p.go:12:21", "p/p.go:9:24", "p/p.go:13:29"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("offences at %v, want %v", got, want)
 	}

@@ -5,6 +5,12 @@
 // storage. A transaction's changes are kept aside until Commit, which
 // applies them at once and hands them back as one Batch to persist (or a
 // Snapshot of everything); Load puts persisted batches back.
+//
+// Commit changes memory before the client has persisted the batch: if
+// persisting then fails, memory is ahead of storage, and the client must
+// start again from what it stored (a new Store and Load) rather than go
+// on. The store keeps its own copies of every box and value: what goes in
+// and what comes out (reads, batches, snapshots) shares no memory with it.
 package memstore
 
 import (
@@ -43,6 +49,11 @@ func (b *Batch) Empty() bool {
 // ErrDone is returned by a transaction used after Commit or Rollback.
 var ErrDone = errors.New("memstore: the transaction is over")
 
+// ErrBusy is returned by Begin and Snapshot while a transaction is open:
+// one runs at a time, and a browser's single thread could never wait
+// for the open one to end.
+var ErrBusy = errors.New("memstore: another transaction is open")
+
 // ErrExists is returned by an insert of a row that is already there.
 var ErrExists = errors.New("memstore: the row exists")
 
@@ -59,30 +70,34 @@ func New() *Store {
 	return &Store{items: map[[16]byte]ledger.Row{}, past: map[PastKey][]byte{}, meta: map[string][]byte{}}
 }
 
-// Begin starts a transaction, waiting for the one open to end.
-func (s *Store) Begin() *Tx {
-	s.w.Lock()
-	return &Tx{s: s, items: map[[16]byte]*ledger.Row{}, past: map[PastKey]*[]byte{}, meta: map[string][]byte{}}
+// Begin starts a transaction, or fails with ErrBusy while one is open.
+func (s *Store) Begin() (*Tx, error) {
+	if !s.w.TryLock() {
+		return nil, ErrBusy
+	}
+	return &Tx{s: s, items: map[[16]byte]*ledger.Row{}, past: map[PastKey]*[]byte{}, meta: map[string][]byte{}}, nil
 }
 
 // Snapshot returns the whole committed state as one batch (Cleared set),
 // for persisting it in one piece.
-func (s *Store) Snapshot() *Batch {
-	s.w.Lock()
+func (s *Store) Snapshot() (*Batch, error) {
+	if !s.w.TryLock() {
+		return nil, ErrBusy
+	}
 	defer s.w.Unlock()
 	b := &Batch{Cleared: true, Meta: map[string][]byte{}}
 	for _, r := range s.items {
-		b.Current = append(b.Current, r)
+		b.Current = append(b.Current, ledger.Row{ID: r.ID, Rev: r.Rev, Box: bytes.Clone(r.Box)})
 	}
 	for k, box := range s.past {
-		b.Past = append(b.Past, ledger.Row{ID: k.ID, Rev: k.Rev, Box: box})
+		b.Past = append(b.Past, ledger.Row{ID: k.ID, Rev: k.Rev, Box: bytes.Clone(box)})
 	}
 	for k, v := range s.meta {
-		b.Meta[k] = v
+		b.Meta[k] = bytes.Clone(v)
 	}
 	sortRows(b.Current)
 	sortRows(b.Past)
-	return b
+	return b, nil
 }
 
 // Load applies a persisted batch (a snapshot or a later transaction's),
@@ -104,13 +119,13 @@ func (s *Store) apply(b *Batch) {
 		delete(s.past, k)
 	}
 	for _, r := range b.Current {
-		s.items[r.ID] = r
+		s.items[r.ID] = ledger.Row{ID: r.ID, Rev: r.Rev, Box: bytes.Clone(r.Box)}
 	}
 	for _, r := range b.Past {
-		s.past[PastKey{r.ID, r.Rev}] = r.Box
+		s.past[PastKey{r.ID, r.Rev}] = bytes.Clone(r.Box)
 	}
 	for k, v := range b.Meta {
-		s.meta[k] = v
+		s.meta[k] = bytes.Clone(v)
 	}
 }
 
@@ -148,7 +163,13 @@ func (s *Store) Ledger() ledger.Store { return txnStore{s} }
 
 type txnStore struct{ s *Store }
 
-func (t txnStore) Begin(context.Context) (ledger.Txn, error) { return t.s.Begin(), nil }
+func (t txnStore) Begin(context.Context) (ledger.Txn, error) {
+	tx, err := t.s.Begin()
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
 
 var _ ledger.Txn = (*Tx)(nil)
 
@@ -215,6 +236,7 @@ func (t *Tx) current(id [16]byte) (ledger.Row, bool) {
 		return ledger.Row{}, false
 	}
 	r, ok := t.s.items[id]
+	r.Box = bytes.Clone(r.Box)
 	return r, ok
 }
 
@@ -229,7 +251,7 @@ func (t *Tx) pastBox(k PastKey) ([]byte, bool) {
 		return nil, false
 	}
 	b, ok := t.s.past[k]
-	return b, ok
+	return bytes.Clone(b), ok
 }
 
 // Current implements ledger.Tx.
@@ -330,7 +352,7 @@ func (t *Tx) ScanCurrent(_ context.Context, fn func(ledger.Row) error) error {
 	if !t.cleared {
 		for id, r := range t.s.items {
 			if _, ok := t.items[id]; !ok {
-				all = append(all, r)
+				all = append(all, ledger.Row{ID: r.ID, Rev: r.Rev, Box: bytes.Clone(r.Box)})
 			}
 		}
 	}
@@ -356,7 +378,7 @@ func (t *Tx) ScanPast(_ context.Context, fn func(ledger.Row) error) error {
 	if !t.cleared {
 		for k, b := range t.s.past {
 			if _, ok := t.past[k]; !ok {
-				all = append(all, ledger.Row{ID: k.ID, Rev: k.Rev, Box: b})
+				all = append(all, ledger.Row{ID: k.ID, Rev: k.Rev, Box: bytes.Clone(b)})
 			}
 		}
 	}
@@ -382,7 +404,7 @@ func (t *Tx) Meta(_ context.Context, k string) ([]byte, error) {
 		return v, nil
 	}
 	if v, ok := t.s.meta[k]; ok {
-		return v, nil
+		return bytes.Clone(v), nil
 	}
 	return nil, ledger.ErrMissing
 }
