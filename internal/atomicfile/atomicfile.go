@@ -87,33 +87,12 @@ func CreateNew(path string, data []byte, perm fs.FileMode) error {
 // complete copy beside it; readers of such files are people, who are
 // told of the failure.
 func WriteNew(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
+	if err := writeExclusive(path, path, data, perm); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &ExistsError{Path: path}
 		}
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(path)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	ok = true
 	return SyncDir(filepath.Dir(path))
 }
 
@@ -139,32 +118,42 @@ func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
 		return "", err
 	}
 	tmp := filepath.Join(filepath.Dir(path), TempPrefix+filepath.Base(path)+"-"+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err := writeExclusive(tmp, path, data, perm); err != nil {
+		return "", err
+	}
+	return tmp, nil
+}
+
+// writeExclusive creates name, which must not exist, writes data to it
+// and syncs it; on any failure it removes name. Errors speak of path,
+// the file the caller asked for.
+func writeExclusive(name, path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return "", renamed(err, path)
+		return renamed(err, path)
 	}
 	ok := false
 	defer func() {
 		if !ok {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(name)
 		}
 	}()
 	// OpenFile's mode is filtered by the umask; set it exactly.
 	if err := f.Chmod(perm); err != nil {
-		return "", renamed(err, path)
+		return renamed(err, path)
 	}
 	if _, err := f.Write(data); err != nil {
-		return "", renamed(err, path)
+		return renamed(err, path)
 	}
 	if err := f.Sync(); err != nil {
-		return "", renamed(err, path)
+		return renamed(err, path)
 	}
 	if err := f.Close(); err != nil {
-		return "", renamed(err, path)
+		return renamed(err, path)
 	}
 	ok = true
-	return tmp, nil
+	return nil
 }
 
 // SyncDir syncs a directory so that a rename or link in it survives a

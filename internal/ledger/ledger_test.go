@@ -24,6 +24,18 @@ type store struct {
 	begin func(t *testing.T) (ledger.Tx, func() error, func())
 }
 
+// commitBoth commits the ledger's changes (the manifest) and then the
+// storage transaction under it.
+func commitBoth(t *testing.T, ctx context.Context, l *ledger.Ledger, commit func() error) {
+	t.Helper()
+	if err := l.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func stores(t *testing.T) []store {
 	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(t.TempDir(), "l.db"))+"?_txlock=immediate")
 	if err != nil {
@@ -107,12 +119,7 @@ func TestLedgerKeepsManifest(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := l.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := commit(); err != nil {
-				t.Fatal(err)
-			}
+			commitBoth(t, ctx, l, commit)
 
 			tx, commit, _ = st.begin(t)
 			m := check(t, ctx, tx, k)
@@ -133,12 +140,7 @@ func TestLedgerKeepsManifest(t *testing.T) {
 					t.Fatalf("step %d: %v", i, err)
 				}
 			}
-			if err := l.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := commit(); err != nil {
-				t.Fatal(err)
-			}
+			commitBoth(t, ctx, l, commit)
 
 			tx, commit, _ = st.begin(t)
 			m = check(t, ctx, tx, k)
@@ -167,12 +169,7 @@ func TestLedgerKeepsManifest(t *testing.T) {
 			if err := l.AddPast(ctx, id(9), 1, []byte{9, 1}); err != nil {
 				t.Fatal(err)
 			}
-			if err := l.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := commit(); err != nil {
-				t.Fatal(err)
-			}
+			commitBoth(t, ctx, l, commit)
 			tx, _, rollback := st.begin(t)
 			defer rollback()
 			m = check(t, ctx, tx, k2)
@@ -198,12 +195,7 @@ func TestLedgerCatchesWriteAround(t *testing.T) {
 			if err := tx.InsertPast(ctx, ledger.Row{ID: id(1), Rev: 7, Box: []byte{7}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := l.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := commit(); err != nil {
-				t.Fatal(err)
-			}
+			commitBoth(t, ctx, l, commit)
 			tx, _, rollback := st.begin(t)
 			defer rollback()
 			var s ledger.Sums

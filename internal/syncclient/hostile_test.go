@@ -243,14 +243,7 @@ func TestSetupNeedsManifestAtHead(t *testing.T) {
 			root := t.TempDir()
 			d0, created := newAccount(t, ts, root)
 			ctx := context.Background()
-			for i := range 3 {
-				if _, err := d0.s.Add(ctx, item.New(item.Note, fmt.Sprintf("note %d", i), vault.Now())); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := d0.y.Sync(ctx); err != nil {
-				t.Fatal(err)
-			}
+			d0.addNotesAndSync(t, 3)
 			h.on.Store(true)
 			dir := filepath.Join(root, "new")
 			cfg, _ := NewConfig(ts.url, "", hostName())
@@ -289,14 +282,7 @@ func TestFollowRotationHostileFeed(t *testing.T) {
 	root := t.TempDir()
 	d0, created := newAccount(t, ts, root)
 	ctx := context.Background()
-	for i := range 3 {
-		if _, err := d0.s.Add(ctx, item.New(item.Note, fmt.Sprintf("note %d", i), vault.Now())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := d0.y.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d0.addNotesAndSync(t, 3)
 	d1 := joinDevice(t, ts, root, 1, created)
 	if _, err := d0.y.Rotate(ctx, testPassword); err != nil {
 		t.Fatal(err)
@@ -373,14 +359,7 @@ func TestFollowRotationServerRollback(t *testing.T) {
 			ts := startServer(t)
 			root := t.TempDir()
 			d0, created := newAccount(t, ts, root)
-			for i := range 3 {
-				if _, err := d0.s.Add(ctx, item.New(item.Note, fmt.Sprintf("note %d", i), vault.Now())); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := d0.y.Sync(ctx); err != nil {
-				t.Fatal(err)
-			}
+			d0.addNotesAndSync(t, 3)
 			d1 := joinDevice(t, ts, root, 1, created)
 			id := store.ID(created.AccountID)
 			var head, manifestSeq uint64

@@ -36,6 +36,21 @@ type device struct {
 	y   *Syncer
 }
 
+// addNotesAndSync adds n notes titled "note 0" … and syncs them to the
+// server.
+func (d *device) addNotesAndSync(t testing.TB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		if _, err := d.s.Add(ctx, item.New(item.Note, fmt.Sprintf("note %d", i), vault.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.y.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type testServer struct {
 	url string
 	st  store.Store
