@@ -50,14 +50,7 @@ func TestOldEnvelopeAfterPasswordChangeRefused(t *testing.T) {
 	if oe.Epoch != 1 || oe.Adopted != 2 || !strings.HasPrefix(err.Error(), "the server sent") {
 		t.Fatalf("message %q (epochs %d, %d)", err, oe.Epoch, oe.Adopted)
 	}
-	v, err := Open(dir, testOpts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	if _, err := v.Unlock([]byte("correct horse")); !errors.Is(err, format.ErrWrongPassword) {
-		t.Fatalf("the old password after the replay: %v, want ErrWrongPassword", err)
-	}
+	assertPasswordRefused(t, dir, "correct horse", "the old password after the replay")
 	s = unlock(t, dir, "battery staple")
 	if es, err := s.List(ctx, Active); err != nil || len(es) != 1 {
 		t.Fatalf("items after the refused replay: %d, %v", len(es), err)
@@ -249,14 +242,7 @@ func TestPreviousVersionRollbackRefused(t *testing.T) {
 	if changed, err := s.adoptEnvelope(ctx, older.Marshal(), fromFolder); !errors.Is(err, ErrOldEnvelope) || changed {
 		t.Fatalf("the same from a sync folder: %v, %v; want ErrOldEnvelope", changed, err)
 	}
-	v, err := Open(dir, testOpts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	if _, err := v.Unlock([]byte("correct horse")); !errors.Is(err, format.ErrWrongPassword) {
-		t.Fatalf("the older password after the refused rollback: %v, want ErrWrongPassword", err)
-	}
+	assertPasswordRefused(t, dir, "correct horse", "the older password after the refused rollback")
 	s = unlock(t, dir, "battery staple")
 	if es, err := s.List(ctx, Active); err != nil || len(es) != 1 {
 		t.Fatalf("items after the refused rollback: %d, %v", len(es), err)
@@ -302,14 +288,7 @@ func TestMigrationWaitsForPendingPreviousVersion(t *testing.T) {
 		t.Fatalf("after the new password: version %d epoch %d, want migrated to epoch 1", env.Version, env.Epoch)
 	}
 	s.Close()
-	v, err := Open(dir, testOpts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	if _, err := v.Unlock([]byte("correct horse")); !errors.Is(err, format.ErrWrongPassword) {
-		t.Fatalf("the old password after the change was used: %v, want ErrWrongPassword", err)
-	}
+	assertPasswordRefused(t, dir, "correct horse", "the old password after the change was used")
 }
 
 // A rotation raises the epoch too.
@@ -366,13 +345,20 @@ func TestFolderRewindKeepsNewPassword(t *testing.T) {
 	if e := B.sess.Vault().Envelope().Epoch; e != epoch {
 		t.Fatalf("B's epoch went from %d to %d", epoch, e)
 	}
-	v, err := Open(B.dir, testOpts()...)
+	assertPasswordRefused(t, B.dir, w.pw, "the old password on B after the rewind")
+	unlock(t, B.dir, "a new password")
+}
+
+// assertPasswordRefused checks that pw no longer opens the vault in dir
+// (what says when, for the failure message).
+func assertPasswordRefused(t *testing.T, dir, pw, what string) {
+	t.Helper()
+	v, err := Open(dir, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	if _, err := v.Unlock([]byte(w.pw)); !errors.Is(err, format.ErrWrongPassword) {
-		t.Fatalf("the old password on B after the rewind: %v, want ErrWrongPassword", err)
+	if _, err := v.Unlock([]byte(pw)); !errors.Is(err, format.ErrWrongPassword) {
+		t.Fatalf("%s: %v, want ErrWrongPassword", what, err)
 	}
-	unlock(t, B.dir, "a new password")
 }
