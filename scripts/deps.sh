@@ -7,8 +7,10 @@
 # left running), gpg and age (decrypting the kit emails independently), keepassxc-cli
 # (KeePass databases made and opened by KeePassXC itself), GNOME Keyring with
 # secret-tool and dbus (a real Secret Service for the key-store tests),
-# Syncthing (two real instances carry a sync folder) and Node.js (runs the
-# vault's core compiled to js/wasm, as a browser would). Safe to run again:
+# Syncthing (two real instances carry a sync folder), Node.js (runs the
+# vault's core compiled to js/wasm, as a browser would) and Chromium (the
+# web vault's end-to-end tests drive Debian's own browser build headless;
+# nothing downloads a browser of its own). Safe to run again:
 # it installs only what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
@@ -30,6 +32,7 @@ have secret-tool          || need+=(libsecret-tools)
 have dbus-run-session     || need+=(dbus)
 have syncthing            || need+=(syncthing)
 have node                 || need+=(nodejs)
+have chromium             || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

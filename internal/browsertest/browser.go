@@ -1,0 +1,293 @@
+// Package browsertest drives Debian's Chromium from tests, headless,
+// through the DevTools protocol (chromedp). It never downloads a browser:
+// the program is the one scripts/deps.sh installs, and a test that needs it
+// skips when it is missing, or fails under CI (testenv.NeedProgram).
+//
+// A Page collects what a test of the web vault asserts on every page it
+// opens: every Content-Security-Policy violation (a securitypolicyviolation
+// listener added before any script of the page runs, plus the browser's own
+// log and its CSP issues), console errors, uncaught exceptions, and the URL
+// of every request. Pages are driven the way a person with a screen reader
+// finds things: by ARIA role and accessible name (Accessibility.queryAXTree),
+// which is also the contract scripts rely on.
+//
+// The browser trusts exactly the certificates a test names, by the SHA-256
+// of their public key (--ignore-certificate-errors-spki-list), never every
+// certificate. It runs with a temporary profile directory that is removed,
+// with every process that used it, when the browser is closed.
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyhold/keyhold/internal/testenv"
+)
+
+// Options say how to start the browser. The zero value is a headless
+// browser that trusts no extra certificate and has no camera.
+type Options struct {
+	// TrustSPKI are base64 SHA-256 hashes of the SubjectPublicKeyInfo of
+	// the certificates to accept although no CA signed them (SPKIHash).
+	TrustSPKI []string
+	// Camera, when set, is a .y4m video (Y4M) the browser's fake capture
+	// device plays in a loop, and camera permission prompts are accepted.
+	Camera string
+	// ExtraFlags are more Chromium switches (name without "--" → value;
+	// true for a switch without value).
+	ExtraFlags map[string]any
+}
+
+// Browser is one running Chromium. Its methods are safe for concurrent
+// use; each Page has a browser context of its own (no shared cookies or
+// storage).
+type Browser struct {
+	allocCtx    context.Context
+	allocCancel context.CancelFunc
+	ctx         context.Context // the first tab; keeps the browser alive
+	cancel      context.CancelFunc
+	dir         string // the profile directory
+	closeOnce   sync.Once
+	closeErr    error
+	output      *lockedBuffer
+}
+
+// Program returns the path of Debian's chromium, skipping the test when
+// it is not installed (failing under CI).
+func Program(t testing.TB) string {
+	t.Helper()
+	return testenv.NeedProgram(t, "chromium", "chromium")
+}
+
+// Start launches the browser for the test and closes it when the test ends.
+func Start(t testing.TB, opts Options) *Browser {
+	t.Helper()
+	b, err := Launch(Program(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("closing the browser: %v", err)
+		}
+	})
+	return b
+}
+
+// Launch starts Chromium at path. Close it with Close; Start does that for
+// a test. For a browser shared by every test of a test binary, call Launch
+// from TestMain.
+func Launch(path string, opts Options) (*Browser, error) {
+	dir, err := os.MkdirTemp("", "keyhold-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	out := &lockedBuffer{}
+	flags := []chromedp.ExecAllocatorOption{
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Headless,
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.CombinedOutput(out),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-client-side-phishing-detection", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication"),
+		chromedp.Flag("disable-hang-monitor", true),
+		chromedp.Flag("disable-popup-blocking", true),
+		chromedp.Flag("disable-prompt-on-repost", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.Flag("use-mock-keychain", true),
+		chromedp.Flag("safebrowsing-disable-auto-update", true),
+		chromedp.Flag("enable-automation", true),
+		// Nothing reaches another host: a request to a third-party origin
+		// fails instead of leaving the machine (and the tests still see it
+		// in the request log).
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"),
+	}
+	if os.Getuid() == 0 {
+		// Chromium's sandbox refuses to run as root (containers, CI).
+		flags = append(flags, chromedp.NoSandbox)
+	}
+	if len(opts.TrustSPKI) > 0 {
+		flags = append(flags, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(opts.TrustSPKI, ",")))
+	}
+	if opts.Camera != "" {
+		flags = append(flags,
+			chromedp.Flag("use-fake-ui-for-media-stream", true),
+			chromedp.Flag("use-fake-device-for-media-stream", true),
+			chromedp.Flag("use-file-for-fake-video-capture", opts.Camera),
+		)
+	}
+	for k, v := range opts.ExtraFlags {
+		flags = append(flags, chromedp.Flag(k, v))
+	}
+	b := &Browser{dir: dir, output: out}
+	b.allocCtx, b.allocCancel = chromedp.NewExecAllocator(context.Background(), flags...)
+	b.ctx, b.cancel = chromedp.NewContext(b.allocCtx)
+	// The first action starts the browser, bound to the context it runs
+	// on: that must be b.ctx itself, not one with a deadline.
+	if err := chromedp.Do(b.ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("starting chromium: %w\n%s", err, out.String())
+	}
+	return b, nil
+}
+
+// Close stops the browser, kills every process still using its profile
+// directory and removes the directory. It may be called more than once.
+func (b *Browser) Close() error {
+	b.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := chromedp.Cancel(ctx)
+		cancel()
+		b.cancel()
+		b.allocCancel()
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			b.closeErr = err
+		}
+		// Child processes (zygote, GPU, network service) can outlive the
+		// main one for a moment: wait for them, then make sure.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(ProcessesUsing(b.dir)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, pid := range ProcessesUsing(b.dir) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		for i := 0; i < 50; i++ {
+			if err := os.RemoveAll(b.dir); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if left := ProcessesUsing(b.dir); len(left) > 0 {
+			b.closeErr = errors.Join(b.closeErr, fmt.Errorf("chromium processes %v still running", left))
+		}
+	})
+	return b.closeErr
+}
+
+// ProfileDir is the browser's temporary profile directory (removed by
+// Close).
+func (b *Browser) ProfileDir() string { return b.dir }
+
+// Output is what the browser printed on stdout and stderr so far.
+func (b *Browser) Output() string { return b.output.String() }
+
+// ProcessesUsing lists the processes whose command line names dir as their
+// profile (--user-data-dir=dir): Chromium passes it to every child.
+func ProcessesUsing(dir string) []int {
+	want := []byte("--user-data-dir=" + dir)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, arg := range bytes.Split(cmdline, []byte{0}) {
+			if bytes.Equal(arg, want) {
+				if !isZombie(e.Name()) {
+					pids = append(pids, pid)
+				}
+				break
+			}
+		}
+	}
+	return pids
+}
+
+func isZombie(pid string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return true
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// SPKIHash is what --ignore-certificate-errors-spki-list takes for cert:
+// the base64 SHA-256 of its SubjectPublicKeyInfo.
+func SPKIHash(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// ServerCert fetches the certificate a TLS server at addr (host:port)
+// presents, and checks that its SHA-256 is fingerprint ("sha256:HEX" or
+// HEX, as keyhold-server --dev-tls prints it), so that the browser is told
+// to trust that certificate and no other.
+func ServerCert(addr, fingerprint string) (*x509.Certificate, error) {
+	want := strings.TrimPrefix(fingerprint, "sha256:")
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	certs := conn.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return nil, errors.New("the server sent no certificate")
+	}
+	sum := sha256.Sum256(certs[0].Raw)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Errorf("the server's certificate has fingerprint sha256:%s, want sha256:%s", got, want)
+	}
+	return certs[0], nil
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 1<<20 {
+		return len(p), nil // enough to diagnose a failure
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
