@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,9 +37,14 @@ func (p *Page) Query(role, name string) ([]*Element, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
-			BackendNodeID: doc.Root.BackendNodeID, AccessibleName: name, Role: role,
-		})
+		// With a role, match the name here: Chromium's name filter misses
+		// some controls whose computed name is the one shown (a file
+		// input's).
+		params := accessibility.QueryAXTreeParams{BackendNodeID: doc.Root.BackendNodeID, Role: role}
+		if role == "" {
+			params.AccessibleName = name
+		}
+		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, params)
 		if err != nil {
 			return nil, err
 		}
@@ -47,7 +53,11 @@ func (p *Page) Query(role, name string) ([]*Element, error) {
 			if n.Ignored || n.BackendDOMNodeID == 0 {
 				continue
 			}
-			out = append(out, &Element{p: p, Role: axString(n.Role), Name: axString(n.Name), backend: n.BackendDOMNodeID})
+			e := &Element{p: p, Role: axString(n.Role), Name: axString(n.Name), backend: n.BackendDOMNodeID}
+			if name != "" && e.Name != name {
+				continue
+			}
+			out = append(out, e)
 		}
 		return out, nil
 	})
@@ -57,7 +67,10 @@ func axString(v *accessibility.Value) string {
 	if v == nil || len(v.Value) == 0 {
 		return ""
 	}
-	s := strings.Trim(string(v.Value), `"`)
+	var s string
+	if json.Unmarshal(v.Value, &s) != nil {
+		return string(v.Value)
+	}
 	return s
 }
 
@@ -314,4 +327,30 @@ func (e *Element) Checked() bool {
 		e.fail("reading", err)
 	}
 	return b
+}
+
+// FileInput waits for the file input (<input type=file>) whose accessible
+// name is name, whatever role Chromium gives it.
+func (p *Page) FileInput(name string) *Element {
+	p.t.Helper()
+	deadline := time.Now().Add(p.timeout())
+	for {
+		// Chromium gives a file input the button role.
+		var els []*Element
+		for _, role := range []string{"button"} {
+			found, _ := p.Query(role, name)
+			els = append(els, found...)
+		}
+		for _, e := range els {
+			r, err := e.call(`function() { return this.tagName === "INPUT" && this.type === "file"; }`)
+			var ok bool
+			if err == nil && jsonUnmarshal(r.Value, &ok) == nil && ok {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("no file input named %q appeared within %s; the page shows:\n%s", name, p.timeout(), p.bodyText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

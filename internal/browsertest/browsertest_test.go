@@ -34,6 +34,7 @@ const indexHTML = `<!doctype html>
 <label for="name">Your name</label> <input id="name" type="text">
 <label><input id="remember" type="checkbox"> Remember me</label>
 <button id="greet" type="button">Greet</button>
+<label for="kit">Recovery kit</label> <input id="kit" type="file">
 <button type="button" hidden>Hidden button</button>
 <p role="status" id="status"></p>
 <video id="cam" hidden></video>
@@ -44,6 +45,10 @@ const appJS = `document.getElementById("greet").addEventListener("click", async 
   const remember = document.getElementById("remember").checked;
   await navigator.clipboard.writeText("copied " + name);
   document.getElementById("status").textContent = "Hello " + name + (remember ? " (remembered)" : "");
+});
+document.getElementById("kit").addEventListener("change", async (e) => {
+  const f = e.target.files[0];
+  document.getElementById("status").textContent = "chose " + f.name + " " + (await f.arrayBuffer()).byteLength;
 });
 if (location.hash === "#camera") {
   (async () => {
@@ -151,6 +156,12 @@ func TestDriveByRoleAndName(t *testing.T) {
 			if got := p.Find("textbox", "Your name").Value(); got != "Ada!" {
 				t.Errorf("typed into the field: %q", got)
 			}
+			kit := filepath.Join(t.TempDir(), "kit.txt")
+			if err := os.WriteFile(kit, []byte("12345"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p.FileInput("Recovery kit").SetFiles(kit)
+			p.WaitText("chose kit.txt 5")
 			shot := filepath.Join(t.TempDir(), "shot.png")
 			p.Screenshot(shot)
 			if fi, err := os.Stat(shot); err != nil || fi.Size() < 100 {

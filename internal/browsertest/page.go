@@ -73,6 +73,7 @@ type Page struct {
 	console    []string // console.error and error entries of the browser log
 	exceptions []string
 	requests   []string // every URL requested
+	dialogs    []string // alert/confirm/prompt messages, each accepted
 }
 
 // NewPage opens a tab in a new browser context, sized as vp, and closes it
@@ -150,6 +151,11 @@ func (p *Page) listen(ev any) {
 			}
 			p.violations = append(p.violations, s)
 		}
+	case *page.EventJavascriptDialogOpening:
+		// A confirm() ("Move to trash?") is answered yes, as the person
+		// clicking would; the listener may not send commands itself.
+		p.dialogs = append(p.dialogs, ev.Message)
+		go chromedp.Call(p.Ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 	case *network.EventRequestWillBeSent:
 		if ev.Request != nil {
 			p.requests = append(p.requests, ev.Request.URL)
@@ -211,6 +217,14 @@ func (p *Page) Exceptions() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.exceptions...)
+}
+
+// Dialogs are the messages of the JavaScript dialogs the page opened
+// (each was accepted).
+func (p *Page) Dialogs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.dialogs...)
 }
 
 // Requests are the URLs of every request the page made so far, in order.
