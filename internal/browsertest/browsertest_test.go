@@ -24,10 +24,6 @@ import (
 	"time"
 )
 
-// CSP is the web vault's policy (docs/WEB.md): the test pages live under it.
-const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; " +
-	"connect-src 'self'; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-
 const indexHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>test</title><link rel="icon" href="data:,"><script src="/app.js" defer></script></head>
 <body>
@@ -79,7 +75,7 @@ func testServer(t *testing.T) *httptest.Server {
 	mux := http.NewServeMux()
 	page := func(body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Security-Policy", CSP)
+			w.Header().Set("Content-Security-Policy", WebVaultCSP)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprint(w, body)
 		}

@@ -86,7 +86,7 @@ func TestKnownAnswersInChromium(t *testing.T) {
 	mux := http.NewServeMux()
 	strict := func(ctype string, h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Security-Policy", CSP)
+			w.Header().Set("Content-Security-Policy", WebVaultCSP)
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.Header().Set("Content-Type", ctype)
 			h(w, r)

@@ -23,6 +23,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// WebVaultCSP is the web vault's Content-Security-Policy, exactly as
+// docs/WEB.md gives it; the tests serve their own pages under it too.
+const WebVaultCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; " +
+	"connect-src 'self'; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
 // Viewport is the size of the page's window in CSS pixels.
 type Viewport struct {
 	Width, Height int64
