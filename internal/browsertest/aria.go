@@ -182,14 +182,22 @@ func (p *Page) WaitText(s string) {
 
 // call runs fn (a JavaScript function declaration) with this set to the
 // element and returns its JSON value.
-func (e *Element) call(fn string) (runtime.RemoteObject, error) {
+func (e *Element) call(fn string, args ...any) (runtime.RemoteObject, error) {
+	var cargs []*runtime.CallArgument
+	for _, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return runtime.RemoteObject{}, err
+		}
+		cargs = append(cargs, &runtime.CallArgument{Value: b})
+	}
 	return chromedp.Run(e.p.Ctx, func(ctx context.Context, t *chromedp.Target) (runtime.RemoteObject, error) {
 		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: e.backend})
 		if err != nil {
 			return runtime.RemoteObject{}, err
 		}
 		res, err := cdp.Call(ctx, t, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
-			FunctionDeclaration: fn, ObjectID: obj.Object.ObjectID, ReturnByValue: ptr(true), AwaitPromise: ptr(true),
+			FunctionDeclaration: fn, ObjectID: obj.Object.ObjectID, Arguments: cargs, ReturnByValue: ptr(true), AwaitPromise: ptr(true),
 		})
 		if err != nil {
 			return runtime.RemoteObject{}, err
@@ -352,5 +360,28 @@ func (p *Page) FileInput(name string) *Element {
 			p.t.Fatalf("no file input named %q appeared within %s; the page shows:\n%s", name, p.timeout(), p.bodyText())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Select chooses the option whose text is label in a <select> (role
+// combobox or listbox), as choosing it with the keyboard would: the
+// select's input and change events fire.
+func (e *Element) Select(label string) {
+	e.p.t.Helper()
+	r, err := e.call(`function(label) {
+		const o = Array.from(this.options || []).find((o) => o.text.trim() === label);
+		if (!o) return false;
+		this.focus();
+		this.value = o.value;
+		this.dispatchEvent(new Event("input", {bubbles: true}));
+		this.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	}`, label)
+	var ok bool
+	if err == nil {
+		err = jsonUnmarshal(r.Value, &ok)
+	}
+	if err != nil || !ok {
+		e.fail("choosing "+label+" in", fmt.Errorf("no such option (%v)", err))
 	}
 }

@@ -107,6 +107,9 @@ func Launch(path string, opts Options) (*Browser, error) {
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(dir),
 		chromedp.CombinedOutput(out),
+		// Its crash handler and caches write under HOME: keep them in the
+		// profile directory, out of the user's home.
+		chromedp.Env("HOME="+dir, "XDG_CONFIG_HOME="+dir+"/config", "XDG_CACHE_HOME="+dir+"/cache"),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),

@@ -31,6 +31,7 @@ const indexHTML = `<!doctype html>
 <label><input id="remember" type="checkbox"> Remember me</label>
 <button id="greet" type="button">Greet</button>
 <label for="kit">Recovery kit</label> <input id="kit" type="file">
+<label for="colour">Colour</label> <select id="colour"><option value="r">Red</option><option value="g">Green</option></select>
 <button type="button" hidden>Hidden button</button>
 <p role="status" id="status"></p>
 <video id="cam" hidden></video>
@@ -45,6 +46,9 @@ const appJS = `document.getElementById("greet").addEventListener("click", async 
 document.getElementById("kit").addEventListener("change", async (e) => {
   const f = e.target.files[0];
   document.getElementById("status").textContent = "chose " + f.name + " " + (await f.arrayBuffer()).byteLength;
+});
+document.getElementById("colour").addEventListener("change", (e) => {
+  document.getElementById("status").textContent = "colour " + e.target.value;
 });
 if (location.hash === "#camera") {
   (async () => {
@@ -158,6 +162,8 @@ func TestDriveByRoleAndName(t *testing.T) {
 			}
 			p.FileInput("Recovery kit").SetFiles(kit)
 			p.WaitText("chose kit.txt 5")
+			p.Find("combobox", "Colour").Select("Green")
+			p.WaitText("colour g")
 			shot := filepath.Join(t.TempDir(), "shot.png")
 			p.Screenshot(shot)
 			if fi, err := os.Stat(shot); err != nil || fi.Size() < 100 {
