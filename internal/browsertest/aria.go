@@ -385,3 +385,16 @@ func (e *Element) Select(label string) {
 		e.fail("choosing "+label+" in", fmt.Errorf("no such option (%v)", err))
 	}
 }
+
+// Call runs fn, a JavaScript function declaration, with this set to the
+// element and args (JSON values) as its arguments, awaiting a promise, and
+// returns its JSON result. For measurements (bench/web) that must hook
+// into the element itself; tests drive the page through its controls.
+func (e *Element) Call(fn string, args ...any) []byte {
+	e.p.t.Helper()
+	r, err := e.call(fn, args...)
+	if err != nil {
+		e.fail("calling a function on", err)
+	}
+	return r.Value
+}

@@ -1,0 +1,276 @@
+// Package web measures the web vault in Chromium against a real
+// keyhold-server and the keyhold CLI (internal/webtest's harness), in one
+// run, and prints a report (docs/BENCHMARKS.md, "Web vault"):
+//
+//   - cold load: a fresh browser context opens the page, until the sign-in
+//     form's "Setup code" field is there;
+//   - unlock: an account at t=3, 256 MiB, p=4 with 10,000 items, from
+//     pressing "Sign in" to a usable list, against the native key
+//     derivation of the same parameters measured in the same run (ratio);
+//   - search: each keystroke typed into "Search" until the list changed;
+//   - opening an item: a click on a list entry until its "Edit" button is
+//     there;
+//   - an edit saved in the browser until a CLI device running
+//     keyhold sync --watch has received it;
+//   - the tab's memory: peak and current RSS of its renderer process and
+//     the JS heap after the unlock.
+//
+// It is a test binary driven by bench/web/run.sh and runs only when
+// KEYHOLD_WEB_BENCH=1: performance is never asserted by the test suite.
+package web
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/keyhold/keyhold/internal/browsertest"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/testenv"
+	"github.com/keyhold/keyhold/internal/webtest"
+)
+
+// Report is what one run measured (milliseconds unless named otherwise).
+type Report struct {
+	Items          int       `json:"items"`
+	KDF            string    `json:"kdf"`
+	ColdLoadMS     []float64 `json:"cold_load_ms"`
+	UnlockMS       float64   `json:"unlock_ms"`
+	NativeKDFMS    float64   `json:"native_kdf_ms"`
+	UnlockRatio    float64   `json:"unlock_ratio"`
+	KeystrokeMS    []float64 `json:"keystroke_ms"`
+	OpenItemMS     []float64 `json:"open_item_ms"`
+	EditToWatchMS  []float64 `json:"edit_to_watch_ms"`
+	PeakRSSMiB     float64   `json:"peak_renderer_rss_mib"`
+	RSSMiB         float64   `json:"renderer_rss_mib"`
+	JSHeapUsedMiB  float64   `json:"js_heap_used_mib"`
+	JSHeapTotalMiB float64   `json:"js_heap_total_mib"`
+}
+
+var words = strings.Fields(`aardvark badger capybara dingo emu ferret gecko heron ibis jackal koala lemur
+marmot narwhal ocelot pangolin quokka raccoon serval tapir urchin vole walrus xerus yak zebra
+amber basalt cedar delta ember fjord granite harbor island jungle kelp lagoon meadow nectar orchard
+prairie quartz river savanna tundra upland valley willow xylem yarrow zenith`)
+
+func TestWebBench(t *testing.T) {
+	if os.Getenv("KEYHOLD_WEB_BENCH") != "1" {
+		t.Skip("set KEYHOLD_WEB_BENCH=1 (bench/web/run.sh does)")
+	}
+	n := 10000
+	if s := os.Getenv("KEYHOLD_WEB_BENCH_ITEMS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	rounds := 5
+	goCmd := testenv.NeedProgram(t, "go", "golang-go")
+	chromium := testenv.NeedProgram(t, "chromium", "chromium")
+	e, err := webtest.Setup(goCmd, chromium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	r := Report{Items: n, KDF: "t=3 m=256MiB p=4"}
+
+	// Cold load: each time a new browser context (empty cache).
+	for range rounds {
+		p := e.Browser.NewPage(t, browsertest.Desktop)
+		start := time.Now()
+		p.Navigate(e.Server.URL + "/")
+		p.FindAny("Setup code", "textbox")
+		r.ColdLoadMS = append(r.ColdLoadMS, ms(time.Since(start)))
+		p.Close()
+	}
+
+	// The account: 10,000 items imported by the CLI and synced.
+	t.Logf("making an account with %d items", n)
+	d := e.NewAccountOn(t, e.Server, "bench", "--kdf-memory", "256", "--kdf-time", "3", "--kdf-threads", "4")
+	d.Run(t, "import", "--format", "csv", writeItems(t, d.Dir, n))
+	d.Run(t, "sync")
+	watcher := d.SetupDevice(t, "watcher")
+
+	// Native derivation of the same parameters, median of three.
+	var native []float64
+	sk, _ := keys.NewSecretKey()
+	for range 3 {
+		start := time.Now()
+		dk, err := keys.Derive([]byte("bench password"), sk, keys.AccountID{}, make([]byte, 16), keys.KDFParams{Time: 3, MemoryKiB: 256 << 10, Threads: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		native = append(native, ms(time.Since(start)))
+		dk.Wipe()
+	}
+	r.NativeKDFMS = median(native)
+
+	// Unlock to a usable list, in a browser of its own so that its
+	// renderer's memory is the tab's.
+	b, err := e.LaunchBrowser(browsertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	v := webtest.OpenIn(t, b, e.Server.URL, browsertest.Desktop)
+	v.Timeout = 5 * time.Minute
+	v.SetupCodeField().Fill(d.Kit)
+	v.PasswordField().Fill(webtest.Password)
+	signIn := v.Button("Sign in")
+	start := time.Now()
+	signIn.Click()
+	v.SearchField()
+	first := titleOf(0)
+	v.Item(first)
+	r.UnlockMS = ms(time.Since(start))
+	r.UnlockRatio = r.UnlockMS / r.NativeKDFMS
+	rss, peak := rendererMemory(b)
+	r.RSSMiB, r.PeakRSSMiB = rss, peak
+	m := v.Metrics()
+	r.JSHeapUsedMiB, r.JSHeapTotalMiB = m["JSHeapUsedSize"]/(1<<20), m["JSHeapTotalSize"]/(1<<20)
+
+	// Search: one keystroke at a time, until the list was redrawn.
+	search := v.SearchField()
+	list := v.Find("list", "Items")
+	list.Call(`function() {
+		globalThis.__benchMutations = 0;
+		new MutationObserver(() => { globalThis.__benchMutations++; }).observe(this, {childList: true, subtree: true, characterData: true});
+	}`)
+	search.Focus()
+	for _, c := range "zebra ha" {
+		before := mutations(v)
+		start := time.Now()
+		v.Press(string(c))
+		for mutations(v) == before {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("the list did not change within 10 s of typing %q", c)
+			}
+		}
+		r.KeystrokeMS = append(r.KeystrokeMS, ms(time.Since(start)))
+	}
+	search.Fill("")
+
+	// Opening an item.
+	for i := range rounds {
+		title := titleOf(i + 1)
+		search.Fill(title)
+		item := v.Item(title)
+		start := time.Now()
+		item.Click()
+		v.Button("Edit")
+		r.OpenItemMS = append(r.OpenItemMS, ms(time.Since(start)))
+	}
+
+	// An edit in the browser reaching keyhold sync --watch.
+	out := watcher.Start(t, "sync", "--watch")
+	waitFor(t, func() bool { return strings.Contains(out(), "watching") }, time.Minute)
+	received := regexp.MustCompile(`synced: [1-9][0-9]* received`)
+	for i := range rounds {
+		title := titleOf(i + 1)
+		search.Fill(title)
+		v.Item(title).Click()
+		v.Button("Edit").Click()
+		v.Field("Username").Fill(fmt.Sprintf("edited-%d@example.org", i))
+		before := len(received.FindAllString(out(), -1))
+		save := v.Button("Save")
+		start := time.Now()
+		save.Click()
+		waitFor(t, func() bool { return len(received.FindAllString(out(), -1)) > before }, 30*time.Second)
+		r.EditToWatchMS = append(r.EditToWatchMS, ms(time.Since(start)))
+	}
+	v.Press(kb.Escape)
+
+	j, _ := json.MarshalIndent(r, "", "  ")
+	if path := os.Getenv("KEYHOLD_WEB_BENCH_JSON"); path != "" {
+		os.WriteFile(path, append(j, '\n'), 0o644)
+	}
+	fmt.Printf("web vault, %d items, %s\n", r.Items, r.KDF)
+	fmt.Printf("  cold load to the sign-in form   median %7.1f ms  %v\n", median(r.ColdLoadMS), r.ColdLoadMS)
+	fmt.Printf("  unlock to a usable list         %7.1f ms (native key derivation %.1f ms: %.2fx)\n", r.UnlockMS, r.NativeKDFMS, r.UnlockRatio)
+	fmt.Printf("  search, per keystroke           median %7.1f ms  max %.1f ms\n", median(r.KeystrokeMS), slices.Max(r.KeystrokeMS))
+	fmt.Printf("  opening an item                 median %7.1f ms  max %.1f ms\n", median(r.OpenItemMS), slices.Max(r.OpenItemMS))
+	fmt.Printf("  browser edit to sync --watch    median %7.1f ms  max %.1f ms\n", median(r.EditToWatchMS), slices.Max(r.EditToWatchMS))
+	fmt.Printf("  tab memory after unlock         peak RSS %.0f MiB, RSS %.0f MiB, JS heap %.0f/%.0f MiB\n", r.PeakRSSMiB, r.RSSMiB, r.JSHeapUsedMiB, r.JSHeapTotalMiB)
+}
+
+func titleOf(i int) string {
+	rng := rand.New(rand.NewPCG(uint64(i), 7))
+	return fmt.Sprintf("%s %s %05d", strings.ToUpper(words[rng.IntN(len(words))][:1])+words[rng.IntN(len(words))][1:], words[rng.IntN(len(words))], i)
+}
+
+// writeItems writes n logins as a CSV file for keyhold import.
+func writeItems(t *testing.T, dir string, n int) string {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"title", "username", "password", "url", "notes"})
+	for i := range n {
+		w.Write([]string{titleOf(i), fmt.Sprintf("user%05d@example.org", i), fmt.Sprintf("pw-%05d-%x", i, i*7919), fmt.Sprintf("https://site%05d.example", i), words[i%len(words)]})
+	}
+	w.Flush()
+	path := filepath.Join(dir, "items.csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mutations(v *webtest.Vault) int {
+	return browsertest.Eval[int](v.Page, "globalThis.__benchMutations || 0")
+}
+
+// rendererMemory is the current and peak resident size (MiB) of the
+// largest renderer process of b (the tab's: b has one tab).
+func rendererMemory(b *browsertest.Browser) (rss, peak float64) {
+	for _, pid := range browsertest.ProcessesUsing(b.ProfileDir()) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if !bytes.Contains(cmdline, []byte("--type=renderer")) || bytes.Contains(cmdline, []byte("--top-chrome-webui")) {
+			continue
+		}
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, line := range strings.Split(string(status), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			kib, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "VmRSS:":
+				rss = max(rss, kib/1024)
+			case "VmHWM:":
+				peak = max(peak, kib/1024)
+			}
+		}
+	}
+	return rss, peak
+}
+
+func waitFor(t *testing.T, cond func() bool, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s", d)
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
