@@ -96,6 +96,12 @@ func testServer(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprint(w, `console.error("something broke"); throw new Error("uncaught on purpose");`)
 	})
+	mux.HandleFunc("/v1/denied", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusUnauthorized) })
+	mux.HandleFunc("/fetch401.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprint(w, `fetch("/v1/denied").then((r) => { document.title = "status " + r.status; });`)
+	})
+	mux.HandleFunc("/fetch401", page(`<!doctype html><title>api</title><link rel="icon" href="data:,"><script src="/fetch401.js"></script>`))
 	mux.HandleFunc("/throws", page(`<!doctype html><title>throws</title><link rel="icon" href="data:,"><script src="/throws.js"></script>`))
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
@@ -215,6 +221,26 @@ func TestCollectorsSeeViolations(t *testing.T) {
 	}
 	if got := title(t, p); got == "ran" {
 		t.Error("the inline script ran despite the policy")
+	}
+}
+
+// An error status of the API is an answer, not a broken page, once the
+// page says where its API lives; otherwise it counts as a console error.
+func TestAPIErrorsAreAnswers(t *testing.T) {
+	srv := testServer(t)
+	b := Start(t, Options{TrustSPKI: []string{SPKIHash(srv.Certificate())}})
+	for _, prefix := range []string{"/v1/", ""} {
+		p := b.NewPage(t, Desktop)
+		p.SetAPIPrefix(prefix)
+		p.Navigate(srv.URL + "/fetch401")
+		waitFor(t, func() bool { return title(t, p) == "status 401" })
+		waitFor(t, func() bool { return len(p.APIErrors())+len(p.ConsoleErrors()) > 0 })
+		if prefix != "" && (len(p.APIErrors()) != 1 || len(p.ConsoleErrors()) != 0) {
+			t.Errorf("with an API prefix: API errors %q, console errors %q", p.APIErrors(), p.ConsoleErrors())
+		}
+		if prefix == "" && (len(p.APIErrors()) != 0 || len(p.ConsoleErrors()) != 1) {
+			t.Errorf("without an API prefix: API errors %q, console errors %q", p.APIErrors(), p.ConsoleErrors())
+		}
 	}
 }
 

@@ -79,6 +79,8 @@ type Page struct {
 	exceptions []string
 	requests   []string // every URL requested
 	dialogs    []string // alert/confirm/prompt messages, each accepted
+	apiErrors  []string // error statuses under apiPrefix
+	apiPrefix  string
 }
 
 // NewPage opens a tab in a new browser context, sized as vp, and closes it
@@ -141,9 +143,14 @@ func (p *Page) listen(ev any) {
 			return
 		}
 		line := fmt.Sprintf("%s %s: %s (%s)", e.Source, e.Level, e.Text, e.URL)
-		if e.Source == log.EntrySourceSecurity || strings.Contains(e.Text, "Content Security Policy") {
+		switch {
+		case e.Source == log.EntrySourceSecurity || strings.Contains(e.Text, "Content Security Policy"):
 			p.violations = append(p.violations, "log: "+line)
-		} else if e.Level == log.EntryLevelError {
+		case e.Source == log.EntrySourceNetwork && p.apiPrefix != "" && strings.HasPrefix(pathOf(e.URL), p.apiPrefix):
+			// An error status of the API (401 for a wrong password) is an
+			// answer the page handles itself; Chromium logs it anyway.
+			p.apiErrors = append(p.apiErrors, line)
+		case e.Level == log.EntryLevelError:
 			p.console = append(p.console, "log: "+line)
 		}
 	case *audits.EventIssueAdded:
@@ -252,6 +259,31 @@ func (p *Page) ForeignRequests(origin string) []string {
 		}
 	}
 	return out
+}
+
+// SetAPIPrefix says under which path error statuses are answers of an
+// API the page handles itself (a 401 for a wrong password, shown to the
+// user), not failures to load the page: they are kept out of
+// ConsoleErrors (see APIErrors).
+func (p *Page) SetAPIPrefix(prefix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.apiPrefix = prefix
+}
+
+// APIErrors are the error statuses the API answered (SetAPIPrefix).
+func (p *Page) APIErrors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.apiErrors...)
+}
+
+func pathOf(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return pu.Path
 }
 
 // Origin is scheme://host[:port] of u.

@@ -30,6 +30,7 @@ func (e *Env) Open(t testing.TB, vp browsertest.Viewport) *Vault {
 func OpenIn(t testing.TB, b *browsertest.Browser, origin string, vp browsertest.Viewport) *Vault {
 	t.Helper()
 	v := &Vault{Page: b.NewPage(t, vp), Origin: origin, t: t}
+	v.SetAPIPrefix("/v1/")
 	v.Navigate(origin + "/")
 	return v
 }
