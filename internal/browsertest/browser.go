@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ type Browser struct {
 	closeOnce   sync.Once
 	closeErr    error
 	output      *lockedBuffer
+	proxy       *proxy
 }
 
 // Program returns the path of Debian's chromium, skipping the test when
@@ -100,6 +102,11 @@ func Launch(path string, opts Options) (*Browser, error) {
 		return nil, err
 	}
 	out := &lockedBuffer{}
+	px, err := startProxy()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	flags := []chromedp.ExecAllocatorOption{
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
@@ -121,6 +128,7 @@ func Launch(path string, opts Options) (*Browser, error) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication"),
 		chromedp.Flag("disable-hang-monitor", true),
 		chromedp.Flag("disable-popup-blocking", true),
@@ -135,6 +143,10 @@ func Launch(path string, opts Options) (*Browser, error) {
 		// fails instead of leaving the machine (and the tests still see it
 		// in the request log).
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"),
+		// Every connection, loopback included, goes through the recording
+		// proxy: it sees workers' and service workers' requests too.
+		chromedp.Flag("proxy-server", "http://"+px.addr()),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
 	}
 	if os.Getuid() == 0 {
 		// Chromium's sandbox refuses to run as root (containers, CI).
@@ -153,7 +165,7 @@ func Launch(path string, opts Options) (*Browser, error) {
 	for k, v := range opts.ExtraFlags {
 		flags = append(flags, chromedp.Flag(k, v))
 	}
-	b := &Browser{dir: dir, output: out}
+	b := &Browser{dir: dir, output: out, proxy: px}
 	b.allocCtx, b.allocCancel = chromedp.NewExecAllocator(context.Background(), flags...)
 	b.ctx, b.cancel = chromedp.NewContext(b.allocCtx)
 	// The first action starts the browser, bound to the context it runs
@@ -192,11 +204,44 @@ func (b *Browser) Close() error {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		b.proxy.close()
 		if left := ProcessesUsing(b.dir); len(left) > 0 {
 			b.closeErr = errors.Join(b.closeErr, fmt.Errorf("chromium processes %v still running", left))
 		}
 	})
 	return b.closeErr
+}
+
+// Hosts are the host:port pairs the browser connected to or tried to, in
+// order, whoever asked (a page, a worker, a service worker, the browser):
+// every connection goes through a recording proxy that lets only loopback
+// addresses through.
+func (b *Browser) Hosts() []string { return b.proxy.Hosts() }
+
+// browserServiceHost says whether h is where Chromium itself connects in
+// the background whatever its flags (component and extension updates,
+// the Google account check). The proxy refuses them, and ForeignHosts
+// leaves them out since no page asked for them; a page's own request to
+// one of them still shows in its request log and as a CSP violation.
+func browserServiceHost(h string) bool {
+	switch h {
+	case "update.googleapis.com:443", "update.googleapis.com:80", "clients2.google.com:80", "clients2.google.com:443",
+		"accounts.google.com:443":
+		return true
+	}
+	return false
+}
+
+// ForeignHosts are the Hosts that are not among allowed (host:port),
+// leaving out Chromium's own background services.
+func (b *Browser) ForeignHosts(allowed ...string) []string {
+	var out []string
+	for _, h := range b.Hosts() {
+		if !slices.Contains(allowed, h) && !browserServiceHost(h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // ProfileDir is the browser's temporary profile directory (removed by

@@ -102,6 +102,20 @@ func testServer(t *testing.T) *httptest.Server {
 		fmt.Fprint(w, `fetch("/v1/denied").then((r) => { document.title = "status " + r.status; });`)
 	})
 	mux.HandleFunc("/fetch401", page(`<!doctype html><title>api</title><link rel="icon" href="data:,"><script src="/fetch401.js"></script>`))
+	// A worker without a policy of its own fetching from another origin:
+	// the page's events do not see it, the proxy does.
+	mux.HandleFunc("/leaky-worker.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprint(w, `fetch("https://third-party.example/beacon").catch(() => {}).finally(() => postMessage("done"));`)
+	})
+	mux.HandleFunc("/start-worker.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprint(w, `new Worker("/leaky-worker.js").onmessage = () => { document.title = "worker done"; };`)
+	})
+	mux.HandleFunc("/worker", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>worker</title><link rel="icon" href="data:,"><script src="/start-worker.js"></script>`)
+	})
 	mux.HandleFunc("/throws", page(`<!doctype html><title>throws</title><link rel="icon" href="data:,"><script src="/throws.js"></script>`))
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
@@ -179,6 +193,9 @@ func TestDriveByRoleAndName(t *testing.T) {
 				t.Errorf("no JS heap metric: %v", m)
 			}
 			p.ExpectClean(t, srv.URL, func(path string) bool { return path == "/" || path == "/app.js" })
+			if f := b.ForeignHosts(strings.TrimPrefix(srv.URL, "https://")); len(f) > 0 {
+				t.Errorf("the browser connected to %q", f)
+			}
 			if len(p.StoredData(srv.URL)) != 0 {
 				t.Error("the test page stored something in IndexedDB")
 			}
@@ -241,6 +258,18 @@ func TestAPIErrorsAreAnswers(t *testing.T) {
 		if prefix == "" && (len(p.APIErrors()) != 0 || len(p.ConsoleErrors()) != 1) {
 			t.Errorf("without an API prefix: API errors %q, console errors %q", p.APIErrors(), p.ConsoleErrors())
 		}
+	}
+}
+
+// The proxy sees what a worker fetches, which the page's events miss.
+func TestProxySeesWorkers(t *testing.T) {
+	srv := testServer(t)
+	b := Start(t, Options{TrustSPKI: []string{SPKIHash(srv.Certificate())}})
+	p := b.NewPage(t, Desktop)
+	p.Navigate(srv.URL + "/worker")
+	waitFor(t, func() bool { return title(t, p) == "worker done" })
+	if !slices.Contains(b.ForeignHosts(strings.TrimPrefix(srv.URL, "https://")), "third-party.example:443") {
+		t.Errorf("the proxy did not record the worker's request; hosts %q", b.Hosts())
 	}
 }
 

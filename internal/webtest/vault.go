@@ -17,6 +17,7 @@ type Vault struct {
 	*browsertest.Page
 	Origin string
 	t      testing.TB
+	b      *browsertest.Browser
 }
 
 // Open opens the web vault of the Env's server in a fresh browser context
@@ -29,7 +30,7 @@ func (e *Env) Open(t testing.TB, vp browsertest.Viewport) *Vault {
 // OpenIn opens the web vault at origin in a fresh browser context of b.
 func OpenIn(t testing.TB, b *browsertest.Browser, origin string, vp browsertest.Viewport) *Vault {
 	t.Helper()
-	v := &Vault{Page: b.NewPage(t, vp), Origin: origin, t: t}
+	v := &Vault{Page: b.NewPage(t, vp), Origin: origin, t: t, b: b}
 	v.SetAPIPrefix("/v1/")
 	v.Navigate(origin + "/")
 	return v
@@ -49,10 +50,14 @@ func AppPath(path string) bool {
 
 // ExpectClean checks what every test of the web vault checks at its end:
 // no CSP violation, exception or console error, no request to another
-// origin, and nothing fetched but the API and the app's files.
+// origin (from the page, or from any worker: the browser's proxy log),
+// and nothing fetched but the API and the app's files.
 func (v *Vault) ExpectClean(t testing.TB) {
 	t.Helper()
 	v.Page.ExpectClean(t, v.Origin, AppPath)
+	if f := v.b.ForeignHosts(v.Host()); len(f) > 0 {
+		t.Errorf("the browser connected to other hosts than %s: %q", v.Host(), f)
+	}
 }
 
 // SetupCodeField is the sign-in form's "Setup code" field.
