@@ -25,6 +25,11 @@ type Element struct {
 	backend cdp.BackendNodeID
 }
 
+// jsError is an exception thrown by a function run on an element.
+type jsError string
+
+func (e jsError) Error() string { return string(e) }
+
 // errNotFound: nothing matched (yet).
 var errNotFound = errors.New("no such element")
 
@@ -182,7 +187,30 @@ func (p *Page) WaitText(s string) {
 
 // call runs fn (a JavaScript function declaration) with this set to the
 // element and returns its JSON value.
+// call runs fn on the element. A page that redraws (a list re-rendered
+// after a live change) replaces the node between finding and using it:
+// then the element is found again by its role and name, until the page's
+// timeout.
 func (e *Element) call(fn string, args ...any) (runtime.RemoteObject, error) {
+	r, err := e.callOnce(fn, args...)
+	var jsErr jsError
+	if err == nil || errors.As(err, &jsErr) {
+		return r, err
+	}
+	deadline := time.Now().Add(e.p.timeout())
+	for time.Now().Before(deadline) {
+		if els, qerr := e.p.Query(e.Role, e.Name); qerr == nil && len(els) == 1 {
+			if els[0].backend != e.backend {
+				e.backend = els[0].backend
+				return e.callOnce(fn, args...)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return r, err
+}
+
+func (e *Element) callOnce(fn string, args ...any) (runtime.RemoteObject, error) {
 	var cargs []*runtime.CallArgument
 	for _, a := range args {
 		b, err := json.Marshal(a)
@@ -203,7 +231,7 @@ func (e *Element) call(fn string, args ...any) (runtime.RemoteObject, error) {
 			return runtime.RemoteObject{}, err
 		}
 		if res.ExceptionDetails != nil {
-			return runtime.RemoteObject{}, fmt.Errorf("%s", exceptionText(res.ExceptionDetails))
+			return runtime.RemoteObject{}, jsError(exceptionText(res.ExceptionDetails))
 		}
 		if res.Result == nil {
 			return runtime.RemoteObject{}, nil

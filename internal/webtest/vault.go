@@ -139,12 +139,34 @@ func (v *Vault) SubmitPassword(password string, remember bool) {
 
 // WaitUnlocked waits for the item list (its "Search" field), allowing for
 // the key derivation and the download.
+// It fails at once when an error shows in the alert region instead.
 func (v *Vault) WaitUnlocked() {
 	v.t.Helper()
-	old := v.Timeout
-	v.Timeout = 2 * time.Minute
-	defer func() { v.Timeout = old }()
-	v.SearchField()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, role := range []string{"searchbox", "textbox", "combobox"} {
+			if v.Has(role, "Search") {
+				return
+			}
+		}
+		if msg := v.alertText(); msg != "" {
+			v.t.Fatalf("the vault did not open: the page says %q", msg)
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("the vault did not open within 2 minutes; the page shows:\n%s", v.Text())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (v *Vault) alertText() string {
+	els, _ := v.Query("alert", "")
+	for _, e := range els {
+		if s := strings.TrimSpace(e.Text()); s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // Alert waits for an error in the role="alert" region and returns its text.
@@ -152,11 +174,8 @@ func (v *Vault) Alert() string {
 	v.t.Helper()
 	deadline := time.Now().Add(v.Timeout)
 	for {
-		els, _ := v.Query("alert", "")
-		for _, e := range els {
-			if s := strings.TrimSpace(e.Text()); s != "" {
-				return s
-			}
+		if s := v.alertText(); s != "" {
+			return s
 		}
 		if time.Now().After(deadline) {
 			v.t.Fatalf("no error appeared in a role=alert region within %s; the page shows:\n%s", v.Timeout, v.Text())
