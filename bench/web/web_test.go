@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package web measures the web vault in Chromium against a real
 // keyhold-server and the keyhold CLI (internal/webtest's harness), in one
 // run, and prints a report (docs/BENCHMARKS.md, "Web vault"):

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package browsertest drives Debian's Chromium from tests, headless,
 // through the DevTools protocol (chromedp). It never downloads a browser:
 // the program is the one scripts/deps.sh installs, and a test that needs it

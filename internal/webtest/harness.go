@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package webtest runs the web vault end to end, as its users meet it: a
 // real keyhold-server (built from this repository, --dev-tls, SQLite in a
 // temporary directory) serving the page, the real keyhold CLI making the
