@@ -127,7 +127,19 @@ func (v *Vault) SignInWithCode(code, password string, remember bool) {
 func (v *Vault) SignInWithFile(path, password string, remember bool) {
 	v.t.Helper()
 	v.FileInput("Recovery kit").SetFiles(path)
+	v.WaitKitRead()
 	v.SubmitPassword(password, remember)
+}
+
+// WaitKitRead waits until the page shows that it read a kit: it names the
+// kit's server (this origin). Reading a PDF or a camera frame takes a
+// moment; pressing "Sign in" before would be refused.
+func (v *Vault) WaitKitRead() {
+	v.t.Helper()
+	old := v.Timeout
+	v.Timeout = time.Minute
+	defer func() { v.Timeout = old }()
+	v.WaitText(v.Origin)
 }
 
 // SubmitPassword fills the password, sets "Remember this browser" and

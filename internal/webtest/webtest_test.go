@@ -178,6 +178,7 @@ func TestSignInWithCamera(t *testing.T) {
 	v := OpenIn(t, b, e.Server.URL, browsertest.Phone)
 	v.Button("Scan QR code").Click()
 	v.Screenshot("scan-390")
+	v.WaitKitRead()
 	v.SubmitPassword(Password, false)
 	v.WaitUnlocked()
 	v.Item("Zebra Bank")
