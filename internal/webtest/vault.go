@@ -208,7 +208,18 @@ func (v *Vault) AddLogin(title, username, password, website string) {
 	v.PasswordField().Fill(password)
 	v.Field("Website").Fill(website)
 	v.Button("Save").Click()
-	v.Item(title)
+	// Saved: the list shows it, or (narrow screens) the item itself is
+	// shown with its "Edit" button.
+	deadline := time.Now().Add(v.Timeout)
+	for !v.HasItem(title) && !v.Has("button", "Edit") {
+		if msg := v.alertText(); msg != "" {
+			v.t.Fatalf("saving %q: the page says %q", title, msg)
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("saving %q: neither the list nor the item showed it within %s; the page shows:\n%s", title, v.Timeout, v.Text())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Screenshot saves a screenshot named name under $KEYHOLD_WEB_SCREENSHOTS

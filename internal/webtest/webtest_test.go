@@ -276,7 +276,7 @@ func TestItems(t *testing.T) {
 
 	// Add.
 	v.AddLogin("Aardvark Mail", "aard@example.org", "aardvark-Pa55-word", "https://mail.example")
-	v.Item("Aardvark Mail")
+	v.Item("Aardvark Mail") // in the list, on a wide screen
 
 	// Trash and restore.
 	v.Item("Aardvark Mail").Click()
@@ -307,7 +307,7 @@ func TestItems(t *testing.T) {
 func TestBrowserItemReachesCLI(t *testing.T) {
 	e := env(t)
 	d := account(t, e, "tocli")
-	v := e.Open(t, browsertest.Phone)
+	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
 	v.AddLogin("Capybara Shop", "capy@example.org", "capybara-Pa55", "https://shop.example")
