@@ -134,12 +134,19 @@ func (v *Vault) SignInWithFile(path, password string, remember bool) {
 // WaitKitRead waits until the page shows that it read a kit: it names the
 // kit's server (this origin). Reading a PDF or a camera frame takes a
 // moment; pressing "Sign in" before would be refused.
+// It fails at once when an error shows in the alert region instead.
 func (v *Vault) WaitKitRead() {
 	v.t.Helper()
-	old := v.Timeout
-	v.Timeout = time.Minute
-	defer func() { v.Timeout = old }()
-	v.WaitText(v.Origin)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(v.Text(), v.Origin) {
+		if msg := v.alertText(); msg != "" {
+			v.t.Fatalf("the kit was not read: the page says %q", msg)
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("the page did not show the kit's server %s within a minute; it shows:\n%s", v.Origin, v.Text())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // SubmitPassword fills the password, sets "Remember this browser" and
@@ -183,16 +190,17 @@ func (v *Vault) alertText() string {
 	return ""
 }
 
-// Alert waits for an error in the role="alert" region and returns its text.
+// Alert waits for an error in the role="alert" region and returns its
+// text. It allows for a key derivation and a login first.
 func (v *Vault) Alert() string {
 	v.t.Helper()
-	deadline := time.Now().Add(v.Timeout)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if s := v.alertText(); s != "" {
 			return s
 		}
 		if time.Now().After(deadline) {
-			v.t.Fatalf("no error appeared in a role=alert region within %s; the page shows:\n%s", v.Timeout, v.Text())
+			v.t.Fatalf("no error appeared in a role=alert region within 2 minutes; the page shows:\n%s", v.Text())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
