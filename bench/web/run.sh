@@ -19,4 +19,4 @@ if [[ ${1:-} == --json ]]; then json=$2; fi
 echo "keyhold $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes'), $(go version | cut -d' ' -f3), $(chromium --version 2>/dev/null | head -1)" >&2
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 KEYHOLD_WEB_BENCH=1 KEYHOLD_WEB_BENCH_ITEMS=${ITEMS:-10000} KEYHOLD_WEB_BENCH_JSON=$json \
-  CGO_ENABLED=0 go test -count=1 -timeout 30m -run TestWebBench ./bench/web
+  CGO_ENABLED=0 go test -v -count=1 -timeout 30m -run TestWebBench ./bench/web
