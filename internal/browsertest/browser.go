@@ -253,10 +253,15 @@ func (b *Browser) ProfileDir() string { return b.dir }
 // Output is what the browser printed on stdout and stderr so far.
 func (b *Browser) Output() string { return b.output.String() }
 
-// ProcessesUsing lists the processes whose command line names dir as their
-// profile (--user-data-dir=dir): Chromium passes it to every child.
+// ProcessesUsing lists the processes started for the profile directory
+// dir: those whose command line names it (--user-data-dir=dir; Chromium
+// passes it to every child) or a path inside it (the crash handler's
+// database, kept under the profile's HOME). Children forked from the
+// zygote rewrite their command line into one string with spaces, so
+// arguments are split on NUL bytes and spaces alike.
 func ProcessesUsing(dir string) []int {
-	want := []byte("--user-data-dir=" + dir)
+	flag := "--user-data-dir=" + dir
+	inside := dir + "/"
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -271,13 +276,9 @@ func ProcessesUsing(dir string) []int {
 		if err != nil {
 			continue
 		}
-		for _, arg := range bytes.Split(cmdline, []byte{0}) {
-			if bytes.Equal(arg, want) {
-				if !isZombie(e.Name()) {
-					pids = append(pids, pid)
-				}
-				break
-			}
+		args := strings.FieldsFunc(string(cmdline), func(r rune) bool { return r == 0 || r == ' ' })
+		if slices.ContainsFunc(args, func(a string) bool { return a == flag || strings.Contains(a, inside) }) && !isZombie(e.Name()) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
