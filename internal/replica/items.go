@@ -11,6 +11,7 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/ledger"
+	"github.com/keyhold/keyhold/internal/merge"
 )
 
 // Add stores new items in one transaction and returns them as stored,
@@ -247,4 +248,56 @@ func sortRows(rs []ledger.Row) {
 			rs[j], rs[j-1] = rs[j-1], rs[j]
 		}
 	}
+}
+
+// PutMerge is Put for an editor that may hold a stale revision (a
+// browser tab open while a sync brought another device's edit): if the
+// item is still at baseRev, it is Put. Otherwise the edit is merged field
+// by field with the current revision, against baseRev as the common
+// ancestor, as a pull merges (docs/MERGE.md): the edit is kept as its
+// own revision in the history (current+1) and the merge becomes the
+// current revision (current+2), so neither side's edit is lost. The
+// fields both changed are returned. ErrConflict only if baseRev is not
+// a revision the item had.
+func (r *Replica) PutMerge(ctx context.Context, id ItemID, baseRev uint64, it *item.Item) (Current, []merge.Conflict, error) {
+	var out Current
+	var conflicts []merge.Conflict
+	err := r.Write(ctx, func(tx Tx, l *ledger.Ledger) error {
+		conflicts = nil
+		cur, box, err := tx.Current(ctx, id)
+		if errors.Is(err, ledger.ErrMissing) {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		} else if err != nil {
+			return r.damaged(err)
+		}
+		if cur == baseRev {
+			out, err = r.PutTx(ctx, l, id, baseRev, it)
+			return err
+		}
+		if baseRev == 0 || baseRev > cur {
+			return ErrConflict
+		}
+		bbox, err := tx.Past(ctx, id, baseRev)
+		if errors.Is(err, ledger.ErrMissing) {
+			return ErrConflict
+		} else if err != nil {
+			return r.damaged(err)
+		}
+		base, err := r.Open(id, baseRev, bbox)
+		if err != nil {
+			return r.damaged(err)
+		}
+		head, err := r.Open(id, cur, box)
+		if err != nil {
+			return r.damaged(err)
+		}
+		if _, err := r.PutTx(ctx, l, id, cur, it); err != nil {
+			return err
+		}
+		var merged *item.Item
+		merged, conflicts = merge.Merge(base, it, head)
+		out, err = r.PutTx(ctx, l, id, cur+1, merged)
+		return err
+	})
+	return out, conflicts, err
 }

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/format"
@@ -82,11 +83,13 @@ const (
 )
 
 // Replica is a device's copy of one account's vault, unlocked: a Store and
-// the account key. Its methods are safe for concurrent use only as far as
-// the store serialises transactions (memstore refuses a second one with
-// memstore.ErrBusy); a client that calls from several goroutines holds its
-// own lock, as the vault does.
+// the account key. Its methods are safe for concurrent use: each runs its
+// transaction under the Replica's lock, so that a store which refuses a
+// second transaction rather than wait (memstore, ErrBusy) never sees
+// one from the same Replica. The …Tx methods run in the caller's
+// transaction and take no lock.
 type Replica struct {
+	mu    sync.Mutex
 	st    Store
 	ak    *keys.AccountKey
 	kv    uint32
@@ -215,6 +218,8 @@ func putU64(ctx context.Context, tx ledger.Tx, k string, n uint64) error {
 
 // read runs fn in a read transaction.
 func (r *Replica) read(ctx context.Context, fn func(Tx) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	tx, err := r.st.BeginSync(ctx, false)
 	if err != nil {
 		return r.damaged(err)
@@ -226,6 +231,8 @@ func (r *Replica) read(ctx context.Context, fn func(Tx) error) error {
 // update runs fn in a write transaction that changes no items (the sync
 // bookkeeping only), and commits it.
 func (r *Replica) update(ctx context.Context, fn func(Tx) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	tx, err := r.st.BeginSync(ctx, true)
 	if err != nil {
 		return r.damaged(err)
@@ -268,6 +275,8 @@ func (r *Replica) ReadManifest(ctx context.Context, tx ledger.Tx) (*format.Manif
 // manifest, and commits with the manifest at the next sequence number.
 // Nothing is kept if fn fails.
 func (r *Replica) Write(ctx context.Context, fn func(tx Tx, l *ledger.Ledger) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	tx, err := r.st.BeginSync(ctx, true)
 	if err != nil {
 		return r.damaged(err)

@@ -467,6 +467,44 @@ var cases = []struct {
 			f.t.Fatalf("first revision %q", v)
 		}
 	}},
+	{"a stale edit merges with PutMerge, both kept", func(f *fixture) {
+		c := f.add(f.r, login("site", "u", "p"))
+		f.edit(f.r, c.ID, "username", "newer")
+		stale := c.Item.Clone()
+		stale.Set("password", "from a stale form", item.Hidden)
+		stale.Modified = stale.Modified.Add(time.Hour)
+		got, conflicts, err := f.r.PutMerge(f.ctx, c.ID, 1, stale)
+		if err != nil || len(conflicts) != 0 || got.Revision != 4 {
+			f.t.Fatalf("merge: %+v %v %v", got, conflicts, err)
+		}
+		u, _ := got.Item.Get("username")
+		p, _ := got.Item.Get("password")
+		if u != "newer" || p != "from a stale form" {
+			f.t.Fatalf("merged %q %q", u, p)
+		}
+		h, err := f.r.History(f.ctx, c.ID)
+		if err != nil || len(h) != 3 || h[2].Revision != 3 {
+			f.t.Fatalf("history %+v %v", h, err)
+		}
+		if p, _ := h[2].Item.Get("password"); p != "from a stale form" {
+			f.t.Fatalf("the stale edit is not kept as it was: %q", p)
+		}
+		// The same field: reported, the newer edit wins.
+		clash := got.Item.Clone()
+		clash.Set("username", "older", item.Text)
+		f.edit(f.r, c.ID, "username", "newest")
+		if _, conflicts, err = f.r.PutMerge(f.ctx, c.ID, 4, clash); err != nil || len(conflicts) != 1 {
+			f.t.Fatalf("clash: %v %v", conflicts, err)
+		}
+		// Up to date: a plain Put.
+		cur := f.get(f.r, c.ID)
+		if n, _, err := f.r.PutMerge(f.ctx, c.ID, cur.Revision, cur.Item); err != nil || n.Revision != cur.Revision+1 {
+			f.t.Fatalf("up-to-date PutMerge: %+v %v", n, err)
+		}
+		if _, _, err := f.r.PutMerge(f.ctx, c.ID, 99, cur.Item); !errors.Is(err, replica.ErrConflict) {
+			f.t.Fatalf("a base the item never had: %v", err)
+		}
+	}},
 }
 
 // TestRules runs every case over each store: the rules are the same
@@ -485,5 +523,35 @@ func TestRules(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestConcurrentUse: calls from several goroutines on one Replica over
+// memory never meet memstore's refusal of a second transaction.
+func TestConcurrentUse(t *testing.T) {
+	a := newAccount(t)
+	r := a.replica(t, memstore.New().Sync())
+	ctx := context.Background()
+	errs := make(chan error, 40)
+	for i := range 20 {
+		go func() {
+			_, err := r.Add(ctx, login("x", "u", "p"))
+			errs <- err
+		}()
+		go func() {
+			_, err := r.Items(ctx)
+			if err == nil && i%2 == 0 {
+				_, err = r.Pending(ctx)
+			}
+			errs <- err
+		}()
+	}
+	for range 40 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := r.Pending(ctx); err != nil || n != 20 {
+		t.Fatalf("%d pending, %v", n, err)
 	}
 }

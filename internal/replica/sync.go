@@ -132,24 +132,36 @@ func bookkeep(ctx context.Context, st Store, after func(ledger.SyncTxn), fn func
 
 // SyncState returns the device's sync cursor and verified sequence.
 func (r *Replica) SyncState(ctx context.Context) (SyncState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return ReadSyncState(ctx, r.st)
 }
 
 // Pending counts items with changes the server has not seen.
-func (r *Replica) Pending(ctx context.Context) (int, error) { return CountPending(ctx, r.st) }
+func (r *Replica) Pending(ctx context.Context) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return CountPending(ctx, r.st)
+}
 
 // AdvanceCursor is the package's AdvanceCursor on the replica's store.
 func (r *Replica) AdvanceCursor(ctx context.Context, from, to uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return advanceCursor(ctx, r.st, r.committed, from, to)
 }
 
 // RewindCursor is the package's RewindCursor on the replica's store.
 func (r *Replica) RewindCursor(ctx context.Context, to uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return rewindCursor(ctx, r.st, r.committed, to)
 }
 
 // MarkVerified is the package's MarkVerified on the replica's store.
 func (r *Replica) MarkVerified(ctx context.Context, head uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return markVerified(ctx, r.st, r.committed, head)
 }
 
