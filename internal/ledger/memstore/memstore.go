@@ -4,7 +4,11 @@
 // from JavaScript cannot wait for a promise, so the store never waits on
 // storage. A transaction's changes are kept aside until Commit, which
 // applies them at once and hands them back as one Batch to persist (or a
-// Snapshot of everything); Load puts persisted batches back.
+// Snapshot of everything); Load puts persisted batches back. A Batch's
+// byte form (MarshalBinary, UnmarshalBatch, FromSnapshot; docs/SPEC.md
+// §14.6) is what a browser writes. Besides the ledger's rows the store
+// keeps the sync bookkeeping (ledger.SyncTx, through Sync), so that
+// package replica runs the CLI's sync rules over it.
 //
 // Commit changes memory before the client has persisted the batch: if
 // persisting then fails, memory is ahead of storage, and the client must
