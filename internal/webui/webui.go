@@ -40,7 +40,7 @@ var embedded embed.FS
 // ('wasm-unsafe-eval' allows compiling WebAssembly, nothing else), no
 // inline script or style, no framing, no third party of any kind.
 const (
-	CSP               = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+	CSP               = manifest.CSP
 	HSTS              = "max-age=31536000"
 	ReferrerPolicy    = "no-referrer"
 	OpenerPolicy      = "same-origin"

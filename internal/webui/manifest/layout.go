@@ -28,3 +28,11 @@ func StoreName(p string) string {
 func StoredCompressed(p string) bool {
 	return strings.HasSuffix(p, ".wasm")
 }
+
+// CSP is the Content-Security-Policy the page is built for and served
+// with (docs/WEB.md): scripts and WebAssembly only from the page's own
+// origin ('wasm-unsafe-eval' allows compiling WebAssembly, nothing else),
+// no inline script or style (the generator refuses them), no framing, no
+// third party of any kind. `keyhold web verify` compares a server's with
+// it.
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
