@@ -102,7 +102,7 @@ func Verify(ctx context.Context, f Fetcher, m *manifest.Manifest) (*Report, erro
 			}
 			if res.Status != http.StatusOK {
 				worst = worse(worst, Missing)
-				notes = append(notes, fmt.Sprintf("HTTP %d (Accept-Encoding: %s)", res.Status, ae))
+				notes = append(notes, fmt.Sprintf("HTTP %d", res.Status))
 				continue
 			}
 			enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding")))
