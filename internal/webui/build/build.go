@@ -130,6 +130,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if _, ok := src[manifest.IndexFile]; !ok {
 		return nil, fmt.Errorf("%s has no %s", o.App, manifest.IndexFile)
 	}
+	for _, reserved := range []string{"manifest", "version"} {
+		if _, ok := src[reserved]; ok {
+			return nil, fmt.Errorf("%s: a file may not be named %q, a key of the asset table", o.App, reserved)
+		}
+	}
 	tmp, err := os.MkdirTemp("", "keyhold-webbuild-")
 	if err != nil {
 		return nil, err
