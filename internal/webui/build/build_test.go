@@ -77,7 +77,6 @@ func TestPageRules(t *testing.T) {
 		"own integrity":   `<head><script src="app.js" integrity="sha384-x"></script></head>`,
 		"single quotes":   `<head><script src='app.js'></script></head>`,
 		"two tables":      `<head><meta name="keyhold-assets" content='{}'><meta name="keyhold-assets" content='{}'></head>`,
-		"filled table":    `<head><meta name="keyhold-assets" content='{"x":1}'></head>`,
 		"no head":         `<body></body>`,
 		"unended comment": `<head><!-- </head>`,
 	} {
@@ -85,6 +84,18 @@ func TestPageRules(t *testing.T) {
 		src["index.html"] = []byte(page)
 		if _, err := assemble(src); err == nil {
 			t.Errorf("%s: the build accepted %s", name, page)
+		}
+	}
+	// The table is filled in however the source wrote it.
+	for _, meta := range []string{`<meta name="keyhold-assets" content="{}">`, `<META content='{"x":1}' name="keyhold-assets"/>`} {
+		src := sources()
+		src["index.html"] = []byte(`<html><head>` + meta + `<script src="app.js"></script></head></html>`)
+		r, err := assemble(src)
+		if err != nil {
+			t.Fatalf("%s: %v", meta, err)
+		}
+		if _, err := manifest.FindAssetTable(r.Files[0].Data); err != nil || bytes.Contains(r.Files[0].Data, []byte(meta)) {
+			t.Errorf("%s: not replaced by the table (%v):\n%s", meta, err, r.Files[0].Data)
 		}
 	}
 	// A page without the table gets one at the end of <head>.

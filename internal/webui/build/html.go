@@ -27,8 +27,13 @@ type attr struct {
 // scripts, <style> elements, style attributes, event handler attributes
 // and scripts from elsewhere.
 func rewriteIndex(src []byte, t *manifest.AssetTable) ([]byte, error) {
+	el, err := t.Element()
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
 	last := 0
+	tables := 0
 	for i := 0; i < len(src); {
 		if bytes.HasPrefix(src[i:], []byte("<!--")) {
 			j := bytes.Index(src[i+4:], []byte("-->"))
@@ -49,6 +54,12 @@ func rewriteIndex(src []byte, t *manifest.AssetTable) ([]byte, error) {
 		ins, err := checkTag(name, attrs, t)
 		if err != nil {
 			return nil, err
+		}
+		if name == "meta" && attrValue(attrs, "name") == "keyhold-assets" {
+			// The asset table, however the source wrote it: replaced
+			// whole.
+			tables++
+			ins = []edit{{at: i, skip: end, text: el}}
 		}
 		for _, e := range ins {
 			out.Write(src[last:e.at])
@@ -72,24 +83,27 @@ func rewriteIndex(src []byte, t *manifest.AssetTable) ([]byte, error) {
 	}
 	out.Write(src[last:])
 	page := out.Bytes()
-
-	el, err := t.Element()
-	if err != nil {
-		return nil, err
-	}
-	switch n := bytes.Count(page, []byte(manifest.AssetMeta)); {
-	case n == 1 && bytes.Count(page, []byte(assetPlaceholder)) == 1:
-		return bytes.Replace(page, []byte(assetPlaceholder), []byte(el), 1), nil
-	case n == 0 && !bytes.Contains(page, []byte(`"keyhold-assets"`)):
+	switch tables {
+	case 1:
+		return page, nil
+	case 0:
 		// No table in the source: put it at the end of <head>.
 		j := indexFold(page, "</head>")
 		if j < 0 {
 			return nil, errors.New("no asset table and no </head> to put it before")
 		}
 		return bytes.Join([][]byte{page[:j], []byte(el + "\n"), page[j:]}, nil), nil
-	default:
-		return nil, fmt.Errorf("the asset table must appear once, written exactly %s", assetPlaceholder)
 	}
+	return nil, fmt.Errorf("%d asset tables: write one, %s", tables, assetPlaceholder)
+}
+
+func attrValue(attrs []attr, name string) string {
+	for _, a := range attrs {
+		if a.name == name {
+			return a.value
+		}
+	}
+	return ""
 }
 
 // edit replaces src[at:skip] with text.
