@@ -1,6 +1,6 @@
 // Package dist holds the web vault as built by `go generate
 // ./internal/webui` (internal/webui/build): manifest.json and www/, both
-// generated; only this file is written by hand. It embeds the manifest
+// generated; only the Go files are written by hand. It embeds the manifest
 // alone, so that keyhold can check a server's web vault (`keyhold web
 // verify`) without carrying the WebAssembly; internal/webui embeds the
 // whole directory to serve it.
