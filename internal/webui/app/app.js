@@ -49,21 +49,26 @@ function newId(prefix) { idSeq += 1; return `${prefix}-${idSeq}`; }
 // ---------------------------------------------------------------------
 // Messages: one polite status region, one alert region.
 
-function announce(text) {
-  const s = $('status');
-  s.textContent = '';
-  // A new text node in a later frame makes screen readers read the same
-  // message twice in a row.
-  requestAnimationFrame(() => { s.textContent = text; });
+// Messages stay on screen for a while (they were read out already) and
+// are then removed, so that they do not cover the page.
+const messageTimers = { status: 0, alert: 0 };
+
+function setMessage(id, text, ms) {
+  const node = $(id);
+  clearTimeout(messageTimers[id]);
+  node.textContent = '';
+  if (!text) return;
+  // Setting the text in a later frame makes screen readers read the same
+  // message again when it repeats.
+  requestAnimationFrame(() => { node.textContent = text; });
+  messageTimers[id] = setTimeout(() => { node.textContent = ''; }, ms);
 }
 
-function showAlert(text) {
-  const a = $('alert');
-  a.textContent = '';
-  requestAnimationFrame(() => { a.textContent = text; });
-}
+function announce(text) { setMessage('status', text, 12000); }
 
-function clearAlert() { $('alert').textContent = ''; }
+function showAlert(text) { setMessage('alert', text, 30000); }
+
+function clearAlert() { setMessage('alert', '', 0); }
 
 function errorText(err) {
   if (err && typeof err.message === 'string' && err.message) return err.message;
@@ -1889,6 +1894,7 @@ const LOCK_REASONS = {
 async function onLockedEvent(d) {
   const msg = LOCK_REASONS[d.reason];
   clearPlaintext();
+  announce('');
   if (d.reason === 'revoked' || d.reason === 'rotated' || d.reason === 'signed-out') {
     showScreen('signin');
     if (d.reason === 'revoked' || d.reason === 'rotated') showAlert(msg); else announce(msg);
