@@ -1490,7 +1490,6 @@ function openEditor(item) {
   drawStd();
 
   f.onsubmit = (e) => { e.preventDefault(); saveEditor(ed); };
-  f.onkeydown = (e) => { if (e.key === 'Escape' && e.target.tagName !== 'TEXTAREA') { e.preventDefault(); cancelEdit(ed); } };
   ed.typeSel = typeSel;
   $('editor-h').focus();
 }
