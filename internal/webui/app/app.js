@@ -583,8 +583,9 @@ function wireSignIn() {
   if (navigator.mediaDevices && typeof navigator.mediaDevices.getUserMedia === 'function') {
     show($('scan-start'), true);
     $('scan-start').addEventListener('click', startScan);
-    $('scan-stop').addEventListener('click', () => { stopScan(); $('scan-start').focus(); });
-    $('scan-area').addEventListener('keydown', (e) => { if (e.key === 'Escape') { stopScan(); $('scan-start').focus(); } });
+    const stop = () => { stopScan(); announce('Camera off.'); $('scan-start').focus(); };
+    $('scan-stop').addEventListener('click', stop);
+    $('scan-area').addEventListener('keydown', (e) => { if (e.key === 'Escape') stop(); });
   }
 }
 
@@ -871,6 +872,27 @@ function wireVault() {
   $('item-list').addEventListener('click', (e) => {
     const b = e.target.closest('button[data-id]');
     if (b) openItem(b.dataset.id, true);
+  });
+  // Arrow keys move between the items, Home and End to the first and last,
+  // so that a keyboard need not Tab through the whole list.
+  $('item-list').addEventListener('keydown', (e) => {
+    const b = e.target.closest('button[data-id]');
+    if (!b) return;
+    const all = [...$('item-list').querySelectorAll('button[data-id]')];
+    const i = all.indexOf(b);
+    let j = -1;
+    if (e.key === 'ArrowDown') j = Math.min(all.length - 1, i + 1);
+    else if (e.key === 'ArrowUp') j = Math.max(0, i - 1);
+    else if (e.key === 'Home') j = 0;
+    else if (e.key === 'End') j = all.length - 1;
+    if (j < 0) return;
+    e.preventDefault();
+    all[j].focus();
+  });
+  $('search').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown') return;
+    const first = $('item-list').querySelector('button[data-id]');
+    if (first) { e.preventDefault(); first.focus(); }
   });
   $('conflicts-close').addEventListener('click', () => { show($('conflicts'), false); $('conflicts-list').replaceChildren(); $('search').focus(); });
   $('kit-download').addEventListener('click', downloadKit);
@@ -2032,6 +2054,7 @@ function clearPlaintext() {
   $('passwd-meter').value = 0;
   const d = $('confirm');
   if (d.open) d.close('cancel');
+  $('confirm-text').textContent = '';
   ui = freshUI();
   app.kdfAcknowledged = false;
 }
