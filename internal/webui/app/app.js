@@ -142,7 +142,7 @@ const app = {
 // reference to plaintext outlives it.
 function freshUI() {
   return {
-    view: 'items', limit: 200, selected: null, item: null, revealed: false,
+    view: 'items', limit: 100, selected: null, item: null, revealed: false,
     editing: false, history: null, listSeq: 0, openSeq: 0, totpTimer: 0,
     refreshQueued: false, types: [], lastResults: [],
   };
@@ -846,7 +846,7 @@ function setView(view, focus) {
     $('list-h').textContent = view === 'trash' ? 'Trash' : 'Items';
     show($('new-item'), view === 'items');
     closeDetail();
-    ui.limit = 200;
+    ui.limit = 100;
     runList();
     if (focus) $('search').focus();
   } else if (view === 'health') {
@@ -861,12 +861,12 @@ function wireVault() {
     a.addEventListener('click', (e) => { e.preventDefault(); setView(a.dataset.view, true); });
   }
   $('lock').addEventListener('click', () => lockNow('Locked.'));
-  $('search').addEventListener('input', () => { ui.limit = 200; runList(); });
+  $('search').addEventListener('input', () => { ui.limit = 100; runList(); });
   $('search').addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && $('search').value) { $('search').value = ''; runList(); }
   });
-  $('filter-type').addEventListener('change', () => { ui.limit = 200; runList(); });
-  $('filter-tag').addEventListener('change', () => { ui.limit = 200; runList(); });
+  $('filter-type').addEventListener('change', () => { ui.limit = 100; runList(); });
+  $('filter-tag').addEventListener('change', () => { ui.limit = 100; runList(); });
   $('list-more').addEventListener('click', () => { ui.limit += 200; renderList(ui.lastResults, true); });
   $('new-item').addEventListener('click', () => openEditor(null));
   $('item-list').addEventListener('click', (e) => {
@@ -1705,6 +1705,12 @@ async function saveEditor(ed) {
     await openItem(r.id, true);
   } catch (err) {
     showAlert(errorText(err));
+    if (errorCode(err) === 'conflict' && !ed.isNew) {
+      // Changed elsewhere meanwhile: show the item as it is now; the
+      // edit has to be made again on top of it.
+      ui.editing = false;
+      await openItem(ed.base.id, true);
+    }
   }
 }
 
@@ -1719,6 +1725,7 @@ async function loadHealth(focus) {
   body.replaceChildren();
   const weak = (h && h.weak) || [];
   const reused = (h && h.reused) || [];
+  if (h && typeof h.checked === 'number') body.append(el('p', { class: 'muted', text: h.checked === 1 ? '1 password checked.' : `${h.checked} passwords checked.` }));
   body.append(el('h3', { text: `Weak passwords (${weak.length})` }));
   if (!weak.length) body.append(el('p', { class: 'muted', text: 'No weak passwords.' }));
   else {
@@ -1767,9 +1774,14 @@ async function loadAccount(focus) {
   const add = (k, v) => { if (v) dl.append(el('dt', { text: k }), el('dd', { text: v })); };
   add('Email', a.email);
   add('Server', a.server);
-  add('Plan', a.plan ? a.plan[0].toUpperCase() + a.plan.slice(1) : '');
+  const cap = (x) => (x ? x[0].toUpperCase() + x.slice(1) : '');
+  let plan = cap(a.plan);
+  if (a.effective && a.effective !== a.plan) plan += ` (in effect: ${a.effective})`;
+  add('Plan', plan);
   add('Trial ends', formatDate(a.trialEnds));
+  add('Licence payment date', formatDate(a.paymentDate));
   add('Licence paid until', formatDate(a.paidUntil));
+  if (typeof a.items === 'number') add('Items', String(a.items));
   $('account-body').replaceChildren(dl);
   renderDevices(a.devices || []);
   loadAudit();
@@ -1784,7 +1796,8 @@ function renderDevices(devs) {
   const tb = el('tbody');
   for (const d of devs) {
     const nameId = newId('dev');
-    const state = d.revoked ? 'Revoked' : (d.current ? 'This browser' : 'Active');
+    let state = d.current ? 'This browser' : 'Active';
+    if (d.revoked) state = typeof d.revoked === 'string' ? `Revoked ${formatDate(d.revoked)}` : 'Revoked';
     const action = el('td');
     if (!d.current && !d.revoked) {
       action.append(el('button', {
@@ -1792,7 +1805,8 @@ function renderDevices(devs) {
         on: { click: () => revokeDevice(d) },
       }));
     }
-    tb.append(el('tr', null, el('td', { id: nameId, text: d.name || d.id }), el('td', { text: formatTime(d.lastSeen) }), el('td', { text: state }), action));
+    const name = d.platform ? `${d.name || d.id} (${d.platform})` : (d.name || d.id);
+    tb.append(el('tr', null, el('td', { id: nameId, text: name }), el('td', { text: formatTime(d.lastSeen) }), el('td', { text: state }), action));
   }
   t.append(tb);
   $('devices-body').replaceChildren(t);
@@ -1817,7 +1831,7 @@ async function loadAudit() {
   t.append(el('thead', null, el('tr', null, el('th', { scope: 'col', text: 'Time' }), el('th', { scope: 'col', text: 'Event' }), el('th', { scope: 'col', text: 'Device' }), el('th', { scope: 'col', text: 'Details' }))));
   const tb = el('tbody');
   for (const r of rows || []) {
-    const extra = Object.entries(r).filter(([k]) => !['time', 'event', 'device'].includes(k)).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+    const extra = [r.source, r.detail].filter(Boolean).join(' — ');
     tb.append(el('tr', null, el('td', { text: formatTime(r.time) }), el('td', { text: r.event || '' }), el('td', { text: r.device || '' }), el('td', { text: extra })));
   }
   if (!rows || !rows.length) tb.append(el('tr', null, el('td', { attrs: { colspan: 4 }, text: 'No events.' })));
@@ -2055,6 +2069,8 @@ function clearPlaintext() {
   const d = $('confirm');
   if (d.open) d.close('cancel');
   $('confirm-text').textContent = '';
+  setMessage('status', '', 0);
+  setMessage('alert', '', 0);
   ui = freshUI();
   app.kdfAcknowledged = false;
 }
