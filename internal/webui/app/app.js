@@ -1333,7 +1333,11 @@ async function openHistory() {
   try { revs = await kh().history({ id: it.id }); } catch (err) { showAlert(errorText(err)); return; }
   if (ui.item !== it) return;
   stopTotp();
-  ui.history = { revs: revs || [], revealed: false };
+  // Oldest first, the current revision last (whether or not the answer
+  // included it).
+  const list = (Array.isArray(revs) ? revs : []).filter((r) => r && r.item).sort((x, y) => x.rev - y.rev);
+  if (!list.some((r) => r.rev === it.rev)) list.push({ rev: it.rev, modified: it.modified, item: it });
+  ui.history = { revs: list, revealed: false };
   const h = $('history');
   h.replaceChildren();
   showPane('history');
@@ -1406,7 +1410,9 @@ function drawFieldHistory(box, key, kinds) {
     if (!v.present) shown = '(removed)';
     else if (secret && !ui.history.revealed) shown = '••••••••';
     else shown = v.value;
-    const cur = i === rows.length - 1 ? ' (current)' : '';
+    const latest = ui.history.revs.length ? ui.history.revs[ui.history.revs.length - 1].rev : r.rev;
+    let cur = '';
+    if (i === rows.length - 1) cur = r.rev === latest ? ' (current)' : ' (current value)';
     tb.append(el('tr', null, el('td', { text: `${r.rev}${cur}` }), el('td', { text: formatTime(r.modified) }), el('td', { class: 'value pre', text: shown })));
   });
   if (!rows.length) tb.append(el('tr', null, el('td', { attrs: { colspan: 3 }, text: 'No revisions.' })));
