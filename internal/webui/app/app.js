@@ -1790,7 +1790,8 @@ async function loadAccount(focus) {
   if (typeof a.items === 'number') add('Items', String(a.items));
   $('account-body').replaceChildren(dl);
   renderDevices(a.devices || []);
-  loadAudit();
+  const names = new Map((a.devices || []).map((d) => [d.id, d.name]));
+  loadAudit(names);
 }
 
 function renderDevices(devs) {
@@ -1828,7 +1829,8 @@ async function revokeDevice(d) {
   } catch (err) { showAlert(errorText(err)); }
 }
 
-async function loadAudit() {
+// loadAudit shows the log, naming devices where the account lists them.
+async function loadAudit(names) {
   let rows;
   try { rows = await kh().audit(); } catch (err) { $('audit-body').replaceChildren(el('p', { class: 'muted', text: errorText(err) })); return; }
   if (!app.unlocked) return;
@@ -1838,7 +1840,7 @@ async function loadAudit() {
   const tb = el('tbody');
   for (const r of rows || []) {
     const extra = [r.source, r.detail].filter(Boolean).join(' — ');
-    tb.append(el('tr', null, el('td', { text: formatTime(r.time) }), el('td', { text: r.event || '' }), el('td', { text: r.device || '' }), el('td', { text: extra })));
+    tb.append(el('tr', null, el('td', { text: formatTime(r.time) }), el('td', { text: r.event || '' }), el('td', { text: (names && names.get(r.device)) || r.device || '' }), el('td', { text: extra })));
   }
   if (!rows || !rows.length) tb.append(el('tr', null, el('td', { attrs: { colspan: 4 }, text: 'No events.' })));
   t.append(tb);
