@@ -770,7 +770,19 @@ async function enterVault() {
   fillTypeFilter();
   await refreshTags();
   setView('items', false);
-  $('search').focus();
+  focusSearch();
+}
+
+// focusSearch puts the focus in Search where a keyboard is at hand; on a
+// touch screen that would open the on-screen keyboard over the list, so
+// the list's heading takes the focus there instead.
+function focusSearch() {
+  if (window.matchMedia && window.matchMedia('(pointer: coarse)').matches) {
+    $('list-h').setAttribute('tabindex', '-1');
+    $('list-h').focus();
+  } else {
+    $('search').focus();
+  }
 }
 
 function fillTypeFilter() {
@@ -1413,7 +1425,7 @@ function drawFieldHistory(box, key, kinds) {
     const latest = ui.history.revs.length ? ui.history.revs[ui.history.revs.length - 1].rev : r.rev;
     let cur = '';
     if (i === rows.length - 1) cur = r.rev === latest ? ' (current)' : ' (current value)';
-    tb.append(el('tr', null, el('td', { text: `${r.rev}${cur}` }), el('td', { text: formatTime(r.modified) }), el('td', { class: 'value pre', text: shown })));
+    tb.append(el('tr', null, td('Revision', `${r.rev}${cur}`), td('Date', formatTime(r.modified)), td('Value', shown, { class: 'value pre' })));
   });
   if (!rows.length) tb.append(el('tr', null, el('td', { attrs: { colspan: 3 }, text: 'No revisions.' })));
   t.append(tb);
@@ -1794,6 +1806,12 @@ async function loadAccount(focus) {
   loadAudit(names);
 }
 
+// td makes a table cell that also carries its column's name, which the
+// phone layout shows before the value (each row becomes a small card).
+function td(label, text, props) {
+  return el('td', Object.assign({ text, data: { label } }, props || {}));
+}
+
 function renderDevices(devs) {
   const t = el('table', { class: 'data' });
   t.append(el('caption', { class: 'visually-hidden', text: 'Devices of this account' }));
@@ -1805,7 +1823,7 @@ function renderDevices(devs) {
     const nameId = newId('dev');
     let state = d.current ? 'This browser' : 'Active';
     if (d.revoked) state = typeof d.revoked === 'string' ? `Revoked ${formatDate(d.revoked)}` : 'Revoked';
-    const action = el('td');
+    const action = el('td', { data: { label: 'Action' } });
     if (!d.current && !d.revoked) {
       action.append(el('button', {
         type: 'button', class: 'danger small', text: 'Revoke', attrs: { 'aria-describedby': nameId },
@@ -1813,7 +1831,7 @@ function renderDevices(devs) {
       }));
     }
     const name = d.platform ? `${d.name || d.id} (${d.platform})` : (d.name || d.id);
-    tb.append(el('tr', null, el('td', { id: nameId, text: name }), el('td', { text: formatTime(d.lastSeen) }), el('td', { text: state }), action));
+    tb.append(el('tr', null, td('Device', name, { id: nameId }), td('Last seen', formatTime(d.lastSeen)), td('State', state), action));
   }
   t.append(tb);
   $('devices-body').replaceChildren(t);
@@ -1834,17 +1852,26 @@ async function loadAudit(names) {
   let rows;
   try { rows = await kh().audit(); } catch (err) { $('audit-body').replaceChildren(el('p', { class: 'muted', text: errorText(err) })); return; }
   if (!app.unlocked) return;
+  drawAudit(rows || [], names, 50);
+}
+
+function drawAudit(all, names, limit) {
   const t = el('table', { class: 'data' });
   t.append(el('caption', { class: 'visually-hidden', text: 'Audit log, newest first' }));
   t.append(el('thead', null, el('tr', null, el('th', { scope: 'col', text: 'Time' }), el('th', { scope: 'col', text: 'Event' }), el('th', { scope: 'col', text: 'Device' }), el('th', { scope: 'col', text: 'Details' }))));
   const tb = el('tbody');
-  for (const r of rows || []) {
+  const shown = all.slice(0, limit);
+  for (const r of shown) {
     const extra = [r.source, r.detail].filter(Boolean).join(' — ');
-    tb.append(el('tr', null, el('td', { text: formatTime(r.time) }), el('td', { text: r.event || '' }), el('td', { text: (names && names.get(r.device)) || r.device || '' }), el('td', { text: extra })));
+    tb.append(el('tr', null, td('Time', formatTime(r.time)), td('Event', r.event || ''), td('Device', (names && names.get(r.device)) || r.device || ''), td('Details', extra)));
   }
-  if (!rows || !rows.length) tb.append(el('tr', null, el('td', { attrs: { colspan: 4 }, text: 'No events.' })));
+  if (!all.length) tb.append(el('tr', null, el('td', { attrs: { colspan: 4 }, text: 'No events.' })));
   t.append(tb);
   $('audit-body').replaceChildren(t);
+  if (all.length > shown.length) {
+    $('audit-body').append(el('p', { class: 'muted small', text: `The ${shown.length} most recent of ${all.length} events.` }),
+      el('button', { type: 'button', class: 'secondary', text: 'Show all events', on: { click: () => drawAudit(all, names, all.length) } }));
+  }
 }
 
 async function showVersion() {
