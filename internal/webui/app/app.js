@@ -2107,7 +2107,6 @@ function clearPlaintext() {
   setMessage('status', '', 0);
   setMessage('alert', '', 0);
   ui = freshUI();
-  app.kdfAcknowledged = false;
 }
 
 async function lockNow(message) {
