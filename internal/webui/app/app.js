@@ -527,8 +527,10 @@ function kitInvalid(field, on) {
 
 function showKit(info, key) {
   app.kit = { key, info };
-  const who = [info.email, info.server].filter(Boolean).join(' on ');
-  $('kit-summary').textContent = who ? `Recovery kit read: ${who}.` : 'Recovery kit read.';
+  let text = 'Recovery kit read.';
+  if (info.email && info.server) text = `Recovery kit read: ${info.email} on ${info.server}.`;
+  else if (info.server) text = `Recovery kit read: an account on ${info.server}.`;
+  $('kit-summary').textContent = text;
   show($('kit-summary'), true);
   kitInvalid($('setup-code'), false);
   kitInvalid($('kit-file'), false);
@@ -2012,8 +2014,8 @@ async function clearClipboard() {
   clip.hash = null;
   clip.timer = 0;
   if (!hash) return;
-  const cannot = 'The clipboard could not be cleared (this page was not in front). It may still hold what you copied; copy something else to replace it.';
-  if (!document.hasFocus()) { announce(cannot); return; }
+  const cannot = (why) => announce(`The clipboard could not be cleared (${why}). It may still hold what you copied: copy something else to replace it.`);
+  if (!document.hasFocus()) { cannot('this page was not in front'); return; }
   if (await canReadClipboard()) {
     try {
       const now = await navigator.clipboard.readText();
@@ -2024,7 +2026,7 @@ async function clearClipboard() {
     await navigator.clipboard.writeText('');
     announce('Clipboard cleared.');
   } catch {
-    announce(cannot);
+    cannot('the browser did not allow it');
   }
 }
 
