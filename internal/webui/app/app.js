@@ -60,8 +60,22 @@ function setMessage(id, text, ms) {
   if (!text) return;
   // Setting the text in a later frame makes screen readers read the same
   // message again when it repeats.
-  requestAnimationFrame(() => { node.textContent = text; });
+  requestAnimationFrame(() => { node.textContent = text; placeMessages(); });
   messageTimers[id] = setTimeout(() => { node.textContent = ''; }, ms);
+}
+
+// placeMessages keeps a message from covering the control that has the
+// focus: a message over it moves to the top of the window.
+function placeMessages() {
+  const f = document.activeElement;
+  for (const id of ['status', 'alert']) {
+    const n = $(id);
+    n.classList.remove('top');
+    if (!n.textContent || !f || f === document.body) continue;
+    const a = n.getBoundingClientRect();
+    const b = f.getBoundingClientRect();
+    if (a.top < b.bottom && b.top < a.bottom) n.classList.add('top');
+  }
 }
 
 function announce(text) { setMessage('status', text, 12000); }
@@ -397,6 +411,7 @@ async function boot() {
   wireUnlock();
   wireVault();
   wireLocking();
+  wireMessages();
   $('device-name').value = guessDeviceName();
   engine = startEngine();
   const remembered = await store.hasAny();
@@ -1969,6 +1984,7 @@ async function onLockedEvent(d) {
   announce('');
   if (d.reason === 'revoked' || d.reason === 'rotated' || d.reason === 'signed-out') {
     showScreen('signin');
+    $('setup-code').focus();
     if (d.reason === 'revoked' || d.reason === 'rotated') showAlert(msg); else announce(msg);
     return;
   }
@@ -2051,6 +2067,12 @@ function lockSettings() {
 
 function saveSetting(k, v) {
   try { localStorage.setItem(k, String(v)); } catch { /* private mode: the default applies next time */ }
+}
+
+function wireMessages() {
+  document.addEventListener('focusin', placeMessages);
+  window.addEventListener('scroll', placeMessages, { passive: true });
+  window.addEventListener('resize', placeMessages, { passive: true });
 }
 
 function wireLocking() {
