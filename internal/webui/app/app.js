@@ -596,6 +596,14 @@ function wireSignIn() {
   $('setup-code').addEventListener('change', () => {
     if (!$('kit-file').files[0] && $('setup-code').value.trim()) { clearAlert(); readKitFromInputs(); }
   });
+  // Emptying the kit fields drops the kit Go holds (its Secret Key).
+  const emptied = () => {
+    if (kitKey() || !app.kit || app.kit.key === 'camera') return;
+    forgetKitShown();
+    if (globalThis.keyhold && typeof globalThis.keyhold.forgetKit === 'function') globalThis.keyhold.forgetKit().catch(() => {});
+  };
+  $('setup-code').addEventListener('input', emptied);
+  $('kit-file').addEventListener('change', emptied);
   $('signin-form').addEventListener('submit', onSignIn);
   if (navigator.mediaDevices && typeof navigator.mediaDevices.getUserMedia === 'function') {
     show($('scan-start'), true);
