@@ -1,0 +1,38 @@
+package health
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestReuseGroupsSamePasswords(t *testing.T) {
+	r, err := NewReuse[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Wipe()
+	r.Add([]byte("hunter2"), "a")
+	r.Add([]byte("unique one"), "b")
+	r.Add([]byte("shared pw"), "c")
+	r.Add([]byte("hunter2"), "d")
+	r.Add([]byte("shared pw"), "e")
+	r.Add([]byte("hunter2"), "f")
+	got := r.Groups()
+	want := [][]string{{"a", "d", "f"}, {"c", "e"}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("groups %q, want %q", got, want)
+	}
+}
+
+func TestWeak(t *testing.T) {
+	if _, weak := Weak([]byte("password1"), "mail", "me"); !weak {
+		t.Error("password1 is not weak")
+	}
+	if _, weak := Weak([]byte("correct-horse-battery-staple-quietly-lunar"), "mail", "me"); weak {
+		t.Error("a six-word passphrase is weak")
+	}
+	// The item's own title makes a password weaker.
+	if _, weak := Weak([]byte("examplebank2024"), "examplebank", ""); !weak {
+		t.Error("the title plus a year is not weak")
+	}
+}
