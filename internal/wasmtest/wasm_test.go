@@ -44,6 +44,9 @@ var clientPackages = []struct {
 	{"internal/ledger/memstore", false},
 	{"internal/vaultsync", true},   // what the vault and the sync client exchange
 	{"internal/syncclient", false}, // server sync; its tests run a server
+	// The device's copy and its sync rules; its tests also run on SQLite
+	// and a server, so they run natively only.
+	{"internal/replica", false},
 }
 
 // forbidden are the packages no client package may pull in, directly or
