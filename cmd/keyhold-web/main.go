@@ -30,7 +30,7 @@ func main() {
 			host.Call("event", name, toJS(detail))
 		},
 		Argon2: hostArgon2(host),
-		Vaults: webcore.MemVaults(),
+		Vaults: webcore.MemVaults(nil),
 	})
 	js.Global().Set("keyhold", api(c))
 	host.Call("ready")

@@ -125,6 +125,11 @@ type SetupOptions struct {
 	// HTTP, if not nil, is the HTTP client the server is reached with
 	// (Config.ClientHTTP): a browser's, whose requests are fetches.
 	HTTP *http.Client
+	// Login, if not nil, receives the login key once the login
+	// succeeded: a client that logs in again by itself when the server
+	// ends its session (the web vault, while unlocked) keeps it. The
+	// caller wipes it.
+	Login *keys.Key32
 }
 
 func (o *SetupOptions) client() (*api.Client, error) {
@@ -168,6 +173,9 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	defer d.Wipe()
 	if err := Login(ctx, cl, o.Config, o.AccountID, &d.Login); err != nil {
 		return nil, err
+	}
+	if o.Login != nil {
+		*o.Login = d.Login
 	}
 	k, err := cl.Keys(ctx)
 	if err != nil {

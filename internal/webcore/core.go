@@ -101,8 +101,13 @@ type Core struct {
 	remembered bool
 	snapshot   []byte // the sealed vault while locked (not remembered)
 
-	v    Vault // nil unless unlocked
-	ix   *index
+	v Vault // nil unless unlocked
+	// login is the login key while unlocked: with it the sync loop logs
+	// in again when the server ends the session (a token that expired, a
+	// revocation, which only a login reveals). It never proves anything
+	// for an account change: those ask for the password.
+	login *keys.Key32
+	ix    *index
 	stop context.CancelFunc
 	done chan struct{}
 
@@ -254,9 +259,10 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 	defer sk.Wipe()
 	var v Vault
 	var nd *deviceRecord
+	login := new(keys.Key32)
 	_, err = syncclient.Setup(ctx, &syncclient.SetupOptions{
 		AccountID: keys.AccountID(k.AccountID), SecretKey: sk, Config: cfg, Password: pw,
-		Argon2: c.o.Argon2, HTTP: c.o.HTTP,
+		Argon2: c.o.Argon2, HTTP: c.o.HTTP, Login: login,
 		Create: func(j *vaultsync.Join, kv uint32) (syncclient.Local, func(), error) {
 			env, err := format.ParseEnvelope(j.Envelope)
 			if err != nil {
@@ -276,6 +282,7 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 			v.Close()
 		}
 		nd.wipe()
+		login.Wipe()
 		return SignInResult{}, err
 	}
 	// The browser is a device of the account now.
@@ -288,26 +295,17 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 		return SignInResult{}, err
 	}
 	c.ForgetKit()
-	c.startSync(nil)
+	c.startSync(login)
 	return SignInResult{Items: c.ix.count()}, nil
 }
 
 // unlocked makes v the session's open vault, and, for a browser to be
 // remembered, stores the device record and the sealed vault.
 func (c *Core) unlocked(ctx context.Context, d *deviceRecord, v Vault, remember bool) error {
-	revs, err := v.Revs(ctx)
+	es, err := v.Items(ctx)
 	if err != nil {
 		v.Close()
 		return err
-	}
-	es := make([]Entry, 0, len(revs))
-	for id := range revs {
-		e, err := v.Item(ctx, id)
-		if err != nil {
-			v.Close()
-			return err
-		}
-		es = append(es, e)
 	}
 	c.ix.reset(es)
 	c.mu.Lock()
@@ -456,11 +454,14 @@ func (c *Core) lockLocked(ctx context.Context) error {
 	c.stopSync()
 	err := c.persist(ctx, true)
 	c.mu.Lock()
-	v := c.v
-	c.v = nil
+	v, login := c.v, c.login
+	c.v, c.login = nil, nil
 	c.mu.Unlock()
 	if v != nil {
 		v.Close()
+	}
+	if login != nil {
+		login.Wipe()
 	}
 	c.ix.reset(nil)
 	return err
@@ -480,11 +481,14 @@ func (c *Core) SignOut(ctx context.Context) error {
 // forget drops every key and item, and the device.
 func (c *Core) forget() {
 	c.mu.Lock()
-	v, d := c.v, c.dev
-	c.v, c.dev, c.snapshot, c.remembered = nil, nil, nil, false
+	v, d, login := c.v, c.dev, c.login
+	c.v, c.dev, c.snapshot, c.remembered, c.login = nil, nil, nil, false, nil
 	c.mu.Unlock()
 	if v != nil {
 		v.Close()
+	}
+	if login != nil {
+		login.Wipe()
 	}
 	d.wipe()
 	c.ix.reset(nil)

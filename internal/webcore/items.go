@@ -114,14 +114,19 @@ func (c *Core) Get(id string) (ItemView, error) {
 type SaveResult struct {
 	ID  string `json:"id"`
 	Rev uint64 `json:"rev"`
+	// Conflicts names the fields an edit of an older revision changed
+	// that the current one had changed too: the edit's value won, and
+	// both are in the history.
+	Conflicts []string `json:"conflicts,omitempty"`
 }
 
 // Save adds an item (id "") or stores an edit of item id made on top of
-// revision rev. The page sends the item without attachment data: an
-// edit keeps the item's attachments, which attach and detach change. An
-// edit on top of a revision that is no longer current is refused
-// (ErrConflict): the page opens the item again, which shows the other
-// change, and the user redoes theirs.
+// revision rev (0: the current one). The page sends the item without
+// attachment data: an edit keeps the item's attachments, which attach
+// and detach change. An edit of a revision that is no longer current
+// (a sync brought another device's edit meanwhile) is merged field by
+// field (replica.PutMerge); ErrConflict only for a revision the item
+// never had.
 func (c *Core) Save(ctx context.Context, id string, rev uint64, raw []byte) (SaveResult, error) {
 	v, err := c.open()
 	if err != nil {
@@ -152,17 +157,30 @@ func (c *Core) Save(ctx context.Context, id string, rev uint64, raw []byte) (Sav
 	}
 	in.Created, in.Trashed = cur.Item.Created, cur.Item.Trashed
 	in.Attachments = cur.Item.Clone().Attachments
-	if rev != cur.Rev {
-		return SaveResult{}, ErrConflict
+	if rev == 0 {
+		rev = cur.Rev
 	}
-	return c.put(ctx, v, cur, &in)
+	if err := in.Validate(); err != nil {
+		return SaveResult{}, err
+	}
+	// An edit of a revision a sync has since moved past is merged with
+	// the current one, field by field, as the command line merges.
+	e, conflicts, err := v.PutMerge(ctx, cur.ID, rev, &in)
+	if err != nil {
+		return SaveResult{}, err
+	}
+	res, err := c.written(ctx, e)
+	for _, f := range conflicts {
+		res.Conflicts = append(res.Conflicts, f.Field)
+	}
+	return res, err
 }
 
 func (c *Core) put(ctx context.Context, v Vault, cur Entry, it *item.Item) (SaveResult, error) {
 	if err := it.Validate(); err != nil {
 		return SaveResult{}, err
 	}
-	e, err := v.Put(ctx, cur.ID, cur.Rev, it)
+	e, _, err := v.PutMerge(ctx, cur.ID, cur.Rev, it)
 	if err != nil {
 		return SaveResult{}, err
 	}

@@ -177,44 +177,39 @@ func (c *Core) syncOnce(ctx context.Context, y *syncclient.Syncer, cfg *syncclie
 	return rep, nil
 }
 
-// refresh brings the item list up to the vault: only the items whose
-// revision changed are opened again.
+// refresh brings the item list up to the vault: only the items written
+// since are opened again.
 func (c *Core) refresh(ctx context.Context) error {
 	v, err := c.open()
 	if err != nil {
 		return err
 	}
-	revs, err := v.Revs(ctx)
+	es, all, err := v.Changed(ctx)
 	if err != nil {
 		return err
 	}
-	var changed []Entry
-	for id, rev := range revs {
-		if e, ok := c.ix.get(id); ok && e.Rev == rev {
-			continue
-		}
-		e, err := v.Item(ctx, id)
-		if err != nil {
+	if all {
+		if es, err = v.Items(ctx); err != nil {
 			return err
 		}
-		changed = append(changed, e)
+		c.ix.reset(es)
+		return nil
 	}
-	if len(changed) > 0 {
-		c.ix.put(changed...)
-	}
+	c.ix.put(es...)
 	return nil
 }
 
 // startSync starts the sync loop: at once, on every head the server
 // announces (its event stream, a streaming fetch under js/wasm), on local
-// changes and at least every five minutes. login, if not nil, is used
-// (then wiped) if the server ended the session.
+// changes and at least every five minutes. The session keeps login (the
+// login key, wiped at Lock) to log in again when the server ends the
+// session.
 func (c *Core) startSync(login *keys.Key32) {
+	c.mu.Lock()
+	c.login = login
+	c.mu.Unlock()
 	y, cfg, err := c.syncer()
 	if err != nil {
-		if login != nil {
-			login.Wipe()
-		}
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -224,24 +219,19 @@ func (c *Core) startSync(login *keys.Key32) {
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
-		first := true
 		err := syncclient.Watch(ctx, y.C, func(ctx context.Context) error {
-			var l *keys.Key32
-			if first {
-				l, first = login, false
-			}
-			_, err := c.syncOnce(ctx, y, cfg, l)
-			if l != nil {
-				l.Wipe()
-			}
+			_, err := c.syncOnce(ctx, y, cfg, login)
 			return err
 		}, y.S.Pending, c.o.Poll, func(err error) {
-			c.o.Event("sync", SyncEvent{State: "offline", Error: Message(err)})
+			// The event stream reconnects by itself; a sync that fails
+			// reports its own error.
+			if code := Code(err); code == CodeNetwork && !errors.Is(err, syncclient.ErrLoginNeeded) {
+				c.o.Event("sync", SyncEvent{State: "offline", Error: Message(err)})
+			}
 		})
-		if login != nil {
-			login.Wipe()
-		}
-		if err == nil || ctx.Err() != nil {
+		stopped := ctx.Err() != nil
+		cancel() // the event stream's goroutine too
+		if err == nil || stopped {
 			return
 		}
 		switch {

@@ -5,34 +5,37 @@ import (
 
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/merge"
 	"github.com/keyhold/keyhold/internal/vaultsync"
 )
 
 // Vault is the browser's local vault: the ledger over an in-memory store,
 // driven by the device-side sync rules every client shares (package
-// replica). The web vault adds only what is specific to a browser
-// (deviceLocal): the sync lock, the envelope it keeps, and its answer to
-// a key rotation.
+// replica, MemVaults). The web vault adds only what is specific to a
+// browser (deviceLocal): the sync lock, the envelope it keeps, and its
+// answer to a key rotation.
 type Vault interface {
 	// SyncLocal is the part of syncclient.Local the shared rules
 	// implement.
 	SyncLocal
 
-	// Revs returns every item's current revision number.
-	Revs(ctx context.Context) (map[vaultsync.ItemID]uint64, error)
-	// Item returns an item's current revision, decrypted.
-	Item(ctx context.Context, id vaultsync.ItemID) (Entry, error)
+	// Items returns every item's current revision, decrypted, after
+	// checking them against the signed manifest.
+	Items(ctx context.Context) ([]Entry, error)
+	// Changed returns the items written since the last call (by this
+	// session or a sync), decrypted; all reports that everything must be
+	// read again (Items).
+	Changed(ctx context.Context) (es []Entry, all bool, err error)
 	// Add stores a new item.
 	Add(ctx context.Context, it *item.Item) (Entry, error)
-	// Put stores a new revision of an item made on top of revision
-	// base; a base that is no longer current is refused (ErrConflict)
-	// and changes nothing.
-	Put(ctx context.Context, id vaultsync.ItemID, base uint64, it *item.Item) (Entry, error)
+	// PutMerge stores an edit made on top of revision base; if the item
+	// moved on since, the edit is kept in the history and merged field by
+	// field with the current revision, as a sync merges (docs/MERGE.md).
+	PutMerge(ctx context.Context, id vaultsync.ItemID, base uint64, it *item.Item) (Entry, []merge.Conflict, error)
 	// History returns an item's past revisions, oldest first.
 	History(ctx context.Context, id vaultsync.ItemID) ([]Entry, error)
-	// Snapshot returns the store's content, sealed as it is stored (the
-	// items stay sealed boxes under the account key, the manifest
-	// signed), for keeping in the browser.
+	// Snapshot returns the store's content as it is stored: the items
+	// stay sealed boxes under the account key, the manifest signed.
 	Snapshot() ([]byte, error)
 	// Close drops the keys.
 	Close()
