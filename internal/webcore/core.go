@@ -108,8 +108,8 @@ type Core struct {
 	// for an account change: those ask for the password.
 	login *keys.Key32
 	ix    *index
-	stop context.CancelFunc
-	done chan struct{}
+	stop  context.CancelFunc
+	done  chan struct{}
 
 	syncMu sync.Mutex // LockSync: one sync at a time
 }

@@ -675,7 +675,10 @@ func TestRevokedBrowserWipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.sync(t)
-	b.ev.wait(t, "locked", func(e event) bool { l, ok := e.detail.(LockedEvent); return e.name == "locked" && ok && l.Reason == "revoked" })
+	b.ev.wait(t, "locked", func(e event) bool {
+		l, ok := e.detail.(LockedEvent)
+		return e.name == "locked" && ok && l.Reason == "revoked"
+	})
 	if names := b.store.names(); len(names) != 0 {
 		t.Fatalf("a revoked browser still stores %q", names)
 	}
