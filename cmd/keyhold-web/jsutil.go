@@ -96,6 +96,9 @@ func toJS(v any) js.Value {
 		a := js.Global().Get("Uint8Array").New(len(x))
 		js.CopyBytesToJS(a, x)
 		return a
+	case interface{ AppendJSON([]byte) []byte }:
+		// The item list: its rows are encoded already.
+		return js.Global().Get("JSON").Call("parse", string(x.AppendJSON(nil)))
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -47,6 +47,13 @@ var clientPackages = []struct {
 	// The device's copy and its sync rules; its tests also run on SQLite
 	// and a server, so they run natively only.
 	{"internal/replica", false},
+	{"internal/otpcode", true}, // TOTP codes
+	{"internal/health", false}, // weak and reused passwords (strength's tests drive programs)
+	// The web vault's session; its tests run a server.
+	{"internal/webcore", false},
+	// The web vault's WebAssembly module itself (built, not tested: it
+	// needs a page's JavaScript).
+	{"cmd/keyhold-web", false},
 }
 
 // forbidden are the packages no client package may pull in, directly or

@@ -233,7 +233,7 @@ func titles(t *testing.T, b *browserTab, q ListQuery) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, r := range rows {
+	for _, r := range rows.Items() {
 		out = append(out, r.Title)
 	}
 	return out
@@ -454,11 +454,11 @@ func TestItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows, _ := b.List(ListQuery{Tag: "money", Type: "login"}); len(rows) != 1 || rows[0].Subtitle != "bob" {
-		t.Fatalf("list by tag and type: %+v", rows)
+	if rows, _ := b.List(ListQuery{Tag: "money", Type: "login"}); rows.Len() != 1 || rows.Items()[0].Subtitle != "bob" {
+		t.Fatalf("list by tag and type: %+v", rows.Items())
 	}
-	if rows, _ := b.List(ListQuery{Query: "s3cr3t"}); len(rows) != 0 {
-		t.Fatalf("a search found a hidden value: %+v", rows)
+	if rows, _ := b.List(ListQuery{Query: "s3cr3t"}); rows.Len() != 0 {
+		t.Fatalf("a search found a hidden value: %+v", rows.Items())
 	}
 	got, err := b.Get(added.ID)
 	if err != nil {

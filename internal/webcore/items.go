@@ -16,9 +16,9 @@ import (
 
 // List returns the rows of the item list q selects, sorted as the
 // command line sorts them (title, then id).
-func (c *Core) List(q ListQuery) ([]ListItem, error) {
+func (c *Core) List(q ListQuery) (Rows, error) {
 	if _, err := c.open(); err != nil {
-		return nil, err
+		return Rows{}, err
 	}
 	return c.ix.list(q), nil
 }

@@ -154,7 +154,7 @@ func vaultRecord(snapshot []byte) []byte {
 // parseVaultRecord returns the store snapshot a vault record holds.
 func parseVaultRecord(b []byte) ([]byte, error) {
 	if !bytes.HasPrefix(b, vaultMagic) {
-		if len(b) >= 4 && string(b[:4]) == "KHWV" {
+		if len(b) > 4 && string(b[:4]) == "KHWV" {
 			return nil, fmt.Errorf("%w (a vault record of version %d, made by a newer web vault)", ErrDamagedStore, b[4])
 		}
 		return nil, fmt.Errorf("%w (the vault record)", ErrDamagedStore)
