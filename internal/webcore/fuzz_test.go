@@ -67,7 +67,9 @@ func TestDeviceRecordRoundTrip(t *testing.T) {
 	}
 }
 
-func isDamaged(err error) bool { return err != nil && bytes.Contains([]byte(err.Error()), []byte(ErrDamagedStore.Error())) }
+func isDamaged(err error) bool {
+	return err != nil && bytes.Contains([]byte(err.Error()), []byte(ErrDamagedStore.Error()))
+}
 
 func TestVaultRecord(t *testing.T) {
 	snap := []byte("snapshot bytes")
