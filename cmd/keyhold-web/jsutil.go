@@ -17,7 +17,10 @@ var errJS = errors.New("the browser refused")
 
 // await blocks the calling goroutine (never the event loop's) until the
 // JavaScript promise p settles.
-func await(p js.Value) (js.Value, error) {
+func await(p js.Value) (js.Value, error) { return awaitWith(p, nil) }
+
+// awaitWith is await that also hands a rejection's reason to onErr.
+func awaitWith(p js.Value, onErr func(js.Value)) (js.Value, error) {
 	type result struct {
 		v   js.Value
 		err error
@@ -33,6 +36,9 @@ func await(p js.Value) (js.Value, error) {
 	})
 	catch := js.FuncOf(func(_ js.Value, a []js.Value) any {
 		msg := "unknown error"
+		if len(a) > 0 && onErr != nil {
+			onErr(a[0])
+		}
 		if len(a) > 0 && a[0].Type() == js.TypeObject && a[0].Get("message").Type() == js.TypeString {
 			msg = a[0].Get("message").String()
 		}

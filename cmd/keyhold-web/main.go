@@ -31,6 +31,7 @@ func main() {
 		},
 		Argon2: hostArgon2(host),
 		Vaults: webcore.MemVaults(nil),
+		Extras: jsExtras{host},
 	})
 	js.Global().Set("keyhold", api(c))
 	host.Call("ready")
@@ -224,7 +225,7 @@ func api(c *webcore.Core) js.Value {
 			if err := arg(args, &r); err != nil {
 				return nil, err
 			}
-			return webcore.Generate(r)
+			return c.Generate(r)
 		}),
 		"strength": call(func(_ context.Context, args []js.Value) (any, error) {
 			v, err := secretOf(args, "value")
@@ -232,7 +233,7 @@ func api(c *webcore.Core) js.Value {
 				return nil, err
 			}
 			defer clear(v)
-			return webcore.Estimate(v), nil
+			return c.Estimate(v)
 		}),
 		"health":  call(func(context.Context, []js.Value) (any, error) { return c.Health() }),
 		"account": call(func(ctx context.Context, _ []js.Value) (any, error) { return c.Account(ctx) }),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/breach"
 	"github.com/keyhold/keyhold/internal/health"
+	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/vault"
 )
 
@@ -172,7 +173,7 @@ func (c *cmdEnv) audit(st store, checker breach.Checker, rep *auditReport) error
 		ai := auditItemOf(e)
 		b := []byte(pw)
 
-		if est, weak := health.Weak(b, e.Item.Title, e.Item.Username()); weak {
+		if est := strength.Evaluate(b, e.Item.Title, e.Item.Username()); !est.OK() {
 			rep.Weak = append(rep.Weak, auditWeak{auditItem: ai, Score: est.Score, CrackTime: est.CrackTimeOffline, Warning: est.Warning})
 		}
 		reuse.Add(b, ai)

@@ -1,25 +1,15 @@
-// Package health holds the password health rules every client applies
-// the same way: `keyhold audit` and the web vault's Health screen. A
-// password is weak when the strength estimate scores it below
-// strength.MinScore for its item; passwords are reused when several
-// items hold the same one.
+// Package health holds the password reuse rule every client applies the
+// same way: `keyhold audit` and the web vault's Health screen group items
+// that hold the same password. (Weak passwords are strength.Evaluate's
+// verdict for the item's title and username; this package does not link
+// the estimator, whose word lists the web vault loads only on demand.)
 package health
 
 import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-
-	"github.com/keyhold/keyhold/internal/strength"
 )
-
-// Weak estimates pw as the password of an item with this title and
-// username (which an attacker would try first), and reports whether it
-// is weak.
-func Weak(pw []byte, title, username string) (strength.Estimate, bool) {
-	est := strength.Evaluate(pw, title, username)
-	return est, !est.OK()
-}
 
 // Reuse groups items by their password. Passwords are compared by a
 // keyed hash, HMAC-SHA-256 under a key drawn at random for this Reuse

@@ -23,16 +23,3 @@ func TestReuseGroupsSamePasswords(t *testing.T) {
 		t.Errorf("groups %q, want %q", got, want)
 	}
 }
-
-func TestWeak(t *testing.T) {
-	if _, weak := Weak([]byte("password1"), "mail", "me"); !weak {
-		t.Error("password1 is not weak")
-	}
-	if _, weak := Weak([]byte("correct-horse-battery-staple-quietly-lunar"), "mail", "me"); weak {
-		t.Error("a six-word passphrase is weak")
-	}
-	// The item's own title makes a password weaker.
-	if _, weak := Weak([]byte("examplebank2024"), "examplebank", ""); !weak {
-		t.Error("the title plus a year is not weak")
-	}
-}

@@ -36,8 +36,9 @@ var clientPackages = []struct {
 	{"internal/pake", true},   // OPAQUE login
 	{"internal/api", true},    // the wire types the sync client speaks
 	{"internal/strength", false},
-	{"internal/gen", true},  // the password and passphrase generator
-	{"internal/kit", false}, // the kit's text form
+	{"internal/gen", true},         // the password and passphrase generator
+	{"internal/kit", false},        // the kit's QR code and PDF, written and read
+	{"internal/kit/kittext", true}, // the kit's text form: its known-answer vectors
 	// The vault's write rules over the in-memory store; the ledger's
 	// tests also run on SQLite, so they run natively only.
 	{"internal/ledger", false},
@@ -54,6 +55,9 @@ var clientPackages = []struct {
 	// The web vault's WebAssembly module itself (built, not tested: it
 	// needs a page's JavaScript).
 	{"cmd/keyhold-web", false},
+	// Its second module, loaded on demand, and what it runs.
+	{"internal/webcore/webextras", false},
+	{"cmd/keyhold-web-kit", false},
 }
 
 // forbidden are the packages no client package may pull in, directly or

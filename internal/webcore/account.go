@@ -8,7 +8,6 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/syncclient"
 )
 
@@ -189,22 +188,6 @@ func (c *Core) Audit(ctx context.Context) ([]AuditEntry, error) {
 		out[i] = AuditEntry{Time: e.Time, Event: e.Kind, Device: e.DeviceID, Source: e.Source, Detail: e.Detail}
 	}
 	return out, nil
-}
-
-// KitPDF renders the account's recovery kit as the command line prints
-// it (`keyhold kit`), from the Secret Key this browser holds.
-func (c *Core) KitPDF() ([]byte, error) {
-	if _, err := c.open(); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	d := c.dev
-	sk, id, server, email := d.secretKey(), d.accountID(), d.Sync.Server, d.Email
-	c.mu.Unlock()
-	defer sk.Wipe()
-	k := kit.Kit{AccountID: id, SecretKey: *sk, SyncLocation: server}
-	defer k.Wipe()
-	return kit.PDF(k.Sheet(email, c.o.Now(), sk.Display()))
 }
 
 // ChangePassword changes the account's password: a new envelope (same

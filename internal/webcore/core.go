@@ -21,7 +21,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kit/kittext"
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vaultsync"
 )
@@ -46,6 +46,10 @@ type Options struct {
 	// are fetches under js/wasm).
 	HTTP   *http.Client
 	Vaults Vaults
+	// Extras are the parts loaded on demand (nil: kit files, camera
+	// frames, the kit PDF, strength, generator and health are not
+	// available).
+	Extras Extras
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Poll is how often the sync loop looks for local changes to push
@@ -94,7 +98,7 @@ type Core struct {
 
 	origin string
 
-	pending   *kit.Kit // read by ReadKit, kept until SignIn or ForgetKit
+	pending   *kittext.Kit // read by ReadKit, kept until SignIn or ForgetKit
 	kitServer string
 
 	dev        *deviceRecord // nil: signed out
@@ -179,7 +183,7 @@ func (c *Core) Status() Status {
 // ReadKit reads a typed setup code or a kit file and keeps the kit
 // (its Secret Key never leaves Go) until SignIn or ForgetKit.
 func (c *Core) ReadKit(code string, file []byte) (KitInfo, error) {
-	k, err := readKit(code, file)
+	k, err := c.readKit(code, file)
 	if err != nil {
 		return KitInfo{}, err
 	}
@@ -189,7 +193,7 @@ func (c *Core) ReadKit(code string, file []byte) (KitInfo, error) {
 // ReadQRFrame looks for the kit's QR code in one camera frame; found is
 // false when there is none in it.
 func (c *Core) ReadQRFrame(gray []byte, width, height int) (info KitInfo, found bool, err error) {
-	k, found, err := readQRFrame(gray, width, height)
+	k, found, err := c.readQRFrame(gray, width, height)
 	if err != nil || !found {
 		return KitInfo{}, false, err
 	}
@@ -197,7 +201,7 @@ func (c *Core) ReadQRFrame(gray []byte, width, height int) (info KitInfo, found 
 	return info, err == nil, err
 }
 
-func (c *Core) keepKit(k kit.Kit) (KitInfo, error) {
+func (c *Core) keepKit(k kittext.Kit) (KitInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	server := k.SyncLocation
@@ -206,7 +210,7 @@ func (c *Core) keepKit(k kit.Kit) (KitInfo, error) {
 	}
 	if _, err := api.CheckURL(server); err != nil {
 		k.Wipe()
-		return KitInfo{}, fmt.Errorf("%w: this kit names %q as its server, which is not a keyhold server's address; use a kit made for a server", kit.ErrNotKit, api.PrintableText(server))
+		return KitInfo{}, fmt.Errorf("%w: this kit names %q as its server, which is not a keyhold server's address; use a kit made for a server", kittext.ErrNotKit, api.PrintableText(server))
 	}
 	if c.pending != nil {
 		c.pending.Wipe()

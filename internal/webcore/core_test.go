@@ -1,4 +1,4 @@
-package webcore
+package webcore_test
 
 import (
 	"context"
@@ -21,6 +21,8 @@ import (
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/vault"
+	"github.com/keyhold/keyhold/internal/webcore"
+	"github.com/keyhold/keyhold/internal/webcore/webextras"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunIsolatedXDG(m)) }
@@ -197,7 +199,7 @@ func (w *world) sync(t *testing.T) *syncclient.Report {
 }
 
 type browserTab struct {
-	*Core
+	*webcore.Core
 	store *memStore
 	ev    *eventLog
 }
@@ -205,7 +207,7 @@ type browserTab struct {
 func (w *world) browser(t *testing.T, st *memStore, hc *http.Client) *browserTab {
 	t.Helper()
 	ev := &eventLog{}
-	c := New(Options{Store: st, Event: ev.add, Vaults: MemVaults(nil), HTTP: hc, Poll: 50 * time.Millisecond})
+	c := webcore.New(webcore.Options{Store: st, Event: ev.add, Vaults: webcore.MemVaults(nil), Extras: webextras.Local{}, HTTP: hc, Poll: 50 * time.Millisecond})
 	t.Cleanup(func() { c.Lock(context.Background()) })
 	if _, err := c.Start(context.Background(), w.url); err != nil {
 		t.Fatal(err)
@@ -226,7 +228,7 @@ func (w *world) signIn(t *testing.T, remember bool) *browserTab {
 	return b
 }
 
-func titles(t *testing.T, b *browserTab, q ListQuery) []string {
+func titles(t *testing.T, b *browserTab, q webcore.ListQuery) []string {
 	t.Helper()
 	rows, err := b.List(q)
 	if err != nil {
@@ -278,16 +280,16 @@ func TestSignInWithKit(t *testing.T) {
 			if res.Items != 1 {
 				t.Errorf("signed in with %d items, want 1", res.Items)
 			}
-			if got := titles(t, b, ListQuery{}); !slices.Equal(got, []string{"mail"}) {
+			if got := titles(t, b, webcore.ListQuery{}); !slices.Equal(got, []string{"mail"}) {
 				t.Errorf("list: %q", got)
 			}
 			st := b.Status()
-			if st.State != StateUnlocked || st.Remembered != tc.remember || st.Email != "alice@example.org" || st.DeviceName != "test browser" {
+			if st.State != webcore.StateUnlocked || st.Remembered != tc.remember || st.Email != "alice@example.org" || st.DeviceName != "test browser" {
 				t.Errorf("status %+v", st)
 			}
 			want := []string(nil)
 			if tc.remember {
-				want = []string{RecordDevice, RecordVault}
+				want = []string{webcore.RecordDevice, webcore.RecordVault}
 			}
 			if got := b.store.names(); !slices.Equal(got, want) {
 				t.Errorf("the browser stored %q, want %q", got, want)
@@ -309,8 +311,8 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 		pw   []byte
 		code string
 	}{
-		{"wrong password", w.kit, []byte("not the password"), CodeWrongPassword},
-		{"foreign kit", foreign, testPW, CodeForeignKit},
+		{"wrong password", w.kit, []byte("not the password"), webcore.CodeWrongPassword},
+		{"foreign kit", foreign, testPW, webcore.CodeForeignKit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := w.browser(t, newMemStore(), nil)
@@ -318,16 +320,16 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := b.SignIn(context.Background(), tc.pw, true, "test browser")
-			if Code(err) != tc.code {
-				t.Fatalf("sign-in: %v (code %q), want code %q", err, Code(err), tc.code)
+			if webcore.Code(err) != tc.code {
+				t.Fatalf("sign-in: %v (code %q), want code %q", err, webcore.Code(err), tc.code)
 			}
 			if names := b.store.names(); len(names) != 0 {
 				t.Errorf("the browser stored %q after a refused sign-in", names)
 			}
-			if st := b.Status(); st.State != StateSignedOut {
+			if st := b.Status(); st.State != webcore.StateSignedOut {
 				t.Errorf("status %+v", st)
 			}
-			if _, err := b.List(ListQuery{}); !errors.Is(err, ErrSignedOut) {
+			if _, err := b.List(webcore.ListQuery{}); !errors.Is(err, webcore.ErrSignedOut) {
 				t.Errorf("list after a refused sign-in: %v", err)
 			}
 		})
@@ -337,12 +339,12 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 // TestBadKits: what is not a kit is refused with the codes the page
 // shows, and a picture without a QR code says so.
 func TestBadKits(t *testing.T) {
-	c := New(Options{Store: newMemStore(), Vaults: MemVaults(nil)})
-	if _, err := c.ReadKit("KH1-AAAAA-BBBBB", nil); Code(err) != CodeBadKit {
+	c := webcore.New(webcore.Options{Store: newMemStore(), Vaults: webcore.MemVaults(nil), Extras: webextras.Local{}})
+	if _, err := c.ReadKit("KH1-AAAAA-BBBBB", nil); webcore.Code(err) != webcore.CodeBadKit {
 		t.Errorf("a truncated code: %v", err)
 	}
-	if _, err := c.ReadKit("", []byte("%PDF-1.4\nnothing here")); Code(err) != CodeBadKit && Code(err) != CodeNoQR {
-		t.Errorf("a broken PDF: %v (%s)", err, Code(err))
+	if _, err := c.ReadKit("", []byte("%PDF-1.4\nnothing here")); webcore.Code(err) != webcore.CodeBadKit && webcore.Code(err) != webcore.CodeNoQR {
+		t.Errorf("a broken PDF: %v (%s)", err, webcore.Code(err))
 	}
 	gray := make([]byte, 64*48)
 	for i := range gray {
@@ -351,7 +353,7 @@ func TestBadKits(t *testing.T) {
 	if _, found, err := c.ReadQRFrame(gray, 64, 48); err != nil || found {
 		t.Errorf("a frame without a QR code: found %v, %v", found, err)
 	}
-	if _, _, err := c.ReadQRFrame(gray, 65, 48); Code(err) != CodeInvalid {
+	if _, _, err := c.ReadQRFrame(gray, 65, 48); webcore.Code(err) != webcore.CodeInvalid {
 		t.Errorf("a frame of the wrong size: %v", err)
 	}
 }
@@ -380,17 +382,17 @@ func TestRememberedUnlockOffline(t *testing.T) {
 	if err := b.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.List(ListQuery{}); !errors.Is(err, ErrLocked) {
+	if _, err := b.List(webcore.ListQuery{}); !errors.Is(err, webcore.ErrLocked) {
 		t.Fatalf("list while locked: %v", err)
 	}
 
 	// A new tab, the server out of reach.
 	tab := w.browser(t, b.store, offline)
 	st := tab.Status()
-	if st.State != StateLocked || !st.Remembered || st.KDF == nil || st.KDF.Heavy {
+	if st.State != webcore.StateLocked || !st.Remembered || st.KDF == nil || st.KDF.Heavy {
 		t.Fatalf("status of a remembered browser: %+v", st)
 	}
-	if _, err := tab.Unlock(ctx, []byte("wrong")); Code(err) != CodeWrongPassword {
+	if _, err := tab.Unlock(ctx, []byte("wrong")); webcore.Code(err) != webcore.CodeWrongPassword {
 		t.Fatalf("unlock with a wrong password: %v", err)
 	}
 	res, err := tab.Unlock(ctx, testPW)
@@ -400,11 +402,11 @@ func TestRememberedUnlockOffline(t *testing.T) {
 	if res.Items != 2 {
 		t.Errorf("unlocked with %d items, want 2", res.Items)
 	}
-	if got := titles(t, tab, ListQuery{Query: "OFFLINE"}); !slices.Equal(got, []string{"added in the browser"}) {
+	if got := titles(t, tab, webcore.ListQuery{Query: "OFFLINE"}); !slices.Equal(got, []string{"added in the browser"}) {
 		t.Errorf("search after an offline unlock: %q", got)
 	}
 	tab.ev.wait(t, "offline sync", func(e event) bool {
-		s, ok := e.detail.(SyncEvent)
+		s, ok := e.detail.(webcore.SyncEvent)
 		return e.name == "sync" && ok && s.State == "offline"
 	})
 }
@@ -425,7 +427,7 @@ func TestNotRememberedKeepsNothing(t *testing.T) {
 		t.Fatalf("stored %q without remember", names)
 	}
 	tab := w.browser(t, b.store, nil)
-	if st := tab.Status(); st.State != StateSignedOut {
+	if st := tab.Status(); st.State != webcore.StateSignedOut {
 		t.Fatalf("a new tab: %+v", st)
 	}
 }
@@ -454,10 +456,10 @@ func TestItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows, _ := b.List(ListQuery{Tag: "money", Type: "login"}); rows.Len() != 1 || rows.Items()[0].Subtitle != "bob" {
+	if rows, _ := b.List(webcore.ListQuery{Tag: "money", Type: "login"}); rows.Len() != 1 || rows.Items()[0].Subtitle != "bob" {
 		t.Fatalf("list by tag and type: %+v", rows.Items())
 	}
-	if rows, _ := b.List(ListQuery{Query: "s3cr3t"}); rows.Len() != 0 {
+	if rows, _ := b.List(webcore.ListQuery{Query: "s3cr3t"}); rows.Len() != 0 {
 		t.Fatalf("a search found a hidden value: %+v", rows.Items())
 	}
 	got, err := b.Get(added.ID)
@@ -490,16 +492,16 @@ func TestItems(t *testing.T) {
 	if _, err := b.Trash(ctx, added.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := titles(t, b, ListQuery{}); !slices.Equal(got, []string{"mail"}) {
+	if got := titles(t, b, webcore.ListQuery{}); !slices.Equal(got, []string{"mail"}) {
 		t.Fatalf("list after trash: %q", got)
 	}
-	if got := titles(t, b, ListQuery{Trash: true}); !slices.Equal(got, []string{"bank"}) {
+	if got := titles(t, b, webcore.ListQuery{Trash: true}); !slices.Equal(got, []string{"bank"}) {
 		t.Fatalf("trash view: %q", got)
 	}
 	if _, err := b.Restore(ctx, added.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := titles(t, b, ListQuery{}); !slices.Equal(got, []string{"bank", "mail"}) {
+	if got := titles(t, b, webcore.ListQuery{}); !slices.Equal(got, []string{"bank", "mail"}) {
 		t.Fatalf("list after restore: %q", got)
 	}
 	hist, err := b.History(ctx, added.ID)
@@ -514,7 +516,7 @@ func TestItems(t *testing.T) {
 	if len(hist) != 4 || hist[0].Rev != 4 || !slices.Equal(pws, []string{"two", "two", "two", "s3cr3t-one"}) {
 		t.Fatalf("history: %d revisions, passwords %q", len(hist), pws)
 	}
-	if _, err := b.Get("00000000-0000-0000-0000-000000000000"); Code(err) != CodeNotFound {
+	if _, err := b.Get("00000000-0000-0000-0000-000000000000"); webcore.Code(err) != webcore.CodeNotFound {
 		t.Fatalf("get of no item: %v", err)
 	}
 
@@ -541,14 +543,17 @@ func TestItems(t *testing.T) {
 func TestLiveUpdates(t *testing.T) {
 	w := newWorld(t)
 	b := w.signIn(t, true)
-	b.ev.wait(t, "online", func(e event) bool { s, ok := e.detail.(SyncEvent); return ok && s.State == "online" })
+	b.ev.wait(t, "online", func(e event) bool { s, ok := e.detail.(webcore.SyncEvent); return ok && s.State == "online" })
 	it := item.New(item.Note, "from the CLI", time.Now())
 	if _, err := w.s.Add(context.Background(), it); err != nil {
 		t.Fatal(err)
 	}
 	w.sync(t)
-	b.ev.wait(t, "changed", func(e event) bool { c, ok := e.detail.(ChangedEvent); return e.name == "changed" && ok && c.Added == 1 })
-	if got := titles(t, b, ListQuery{}); !slices.Equal(got, []string{"from the CLI", "mail"}) {
+	b.ev.wait(t, "changed", func(e event) bool {
+		c, ok := e.detail.(webcore.ChangedEvent)
+		return e.name == "changed" && ok && c.Added == 1
+	})
+	if got := titles(t, b, webcore.ListQuery{}); !slices.Equal(got, []string{"from the CLI", "mail"}) {
 		t.Fatalf("list after the live update: %q", got)
 	}
 	// What the sync brought is stored too.
@@ -648,7 +653,7 @@ func TestStaleEditMerges(t *testing.T) {
 func TestRevokedBrowserWipes(t *testing.T) {
 	w := newWorld(t)
 	b := w.signIn(t, true)
-	b.ev.wait(t, "online", func(e event) bool { s, ok := e.detail.(SyncEvent); return ok && s.State == "online" })
+	b.ev.wait(t, "online", func(e event) bool { s, ok := e.detail.(webcore.SyncEvent); return ok && s.State == "online" })
 	ctx := context.Background()
 	acct, err := b.Account(ctx)
 	if err != nil {
@@ -676,16 +681,16 @@ func TestRevokedBrowserWipes(t *testing.T) {
 	}
 	w.sync(t)
 	b.ev.wait(t, "locked", func(e event) bool {
-		l, ok := e.detail.(LockedEvent)
+		l, ok := e.detail.(webcore.LockedEvent)
 		return e.name == "locked" && ok && l.Reason == "revoked"
 	})
 	if names := b.store.names(); len(names) != 0 {
 		t.Fatalf("a revoked browser still stores %q", names)
 	}
-	if st := b.Status(); st.State != StateSignedOut {
+	if st := b.Status(); st.State != webcore.StateSignedOut {
 		t.Fatalf("status after revocation: %+v", st)
 	}
-	if _, err := b.List(ListQuery{}); err == nil {
+	if _, err := b.List(webcore.ListQuery{}); err == nil {
 		t.Fatal("a revoked browser still lists items")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kit/kittext"
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vaultsync"
 )
@@ -58,9 +58,12 @@ var (
 // Code returns the contract code for err, recognised by errors.Is/As.
 func Code(err error) string {
 	var ae *api.APIError
+	var ce *CodeError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &ce):
+		return ce.Code
 	case errors.Is(err, ErrLocked), errors.Is(err, ErrSignedOut), errors.Is(err, ErrNotRemembered):
 		return CodeLocked
 	case errors.Is(err, ErrNoKit):
@@ -75,11 +78,9 @@ func Code(err error) string {
 		return CodeWrongPassword
 	case errors.Is(err, format.ErrWrongSecretKey):
 		return CodeForeignKit
-	case errors.Is(err, kit.ErrNoQRCode):
-		return CodeNoQR
-	case errors.Is(err, kit.ErrNotKit), errors.Is(err, kit.ErrKitVersion), errors.Is(err, kit.ErrKitChar),
-		errors.Is(err, kit.ErrKitChecksum), errors.Is(err, kit.ErrKitTruncated), errors.Is(err, kit.ErrKitMalformed),
-		errors.Is(err, kit.ErrPDF), errors.Is(err, kit.ErrImage), errors.Is(err, kit.ErrNoSecretKey):
+	case errors.Is(err, kittext.ErrNotKit), errors.Is(err, kittext.ErrKitVersion), errors.Is(err, kittext.ErrKitChar),
+		errors.Is(err, kittext.ErrKitChecksum), errors.Is(err, kittext.ErrKitTruncated), errors.Is(err, kittext.ErrKitMalformed),
+		errors.Is(err, kittext.ErrNoSecretKey):
 		return CodeBadKit
 	case errors.Is(err, syncclient.ErrRevoked):
 		return CodeRevoked

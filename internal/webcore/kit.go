@@ -1,14 +1,11 @@
 package webcore
 
 import (
-	"bytes"
 	"fmt"
-	"image"
-	"image/png"
 
 	"github.com/google/uuid"
 
-	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kit/kittext"
 )
 
 // KitInfo is what the page may show of a kit it read: never the Secret
@@ -19,57 +16,60 @@ type KitInfo struct {
 	Server    string `json:"server"`
 }
 
-// maxKitFile bounds a kit file the page hands in: a kit PDF is a few
+// MaxKitFile bounds a kit file the page hands in: a kit PDF is a few
 // kilobytes, a phone photo a few megabytes.
-const maxKitFile = 32 << 20
+const MaxKitFile = 32 << 20
+
+// MaxFramePixels bounds a camera frame: 4K is more than any camera
+// preview the page asks for.
+const MaxFramePixels = 3840 * 2160
 
 // readKit reads a typed setup code (or the account id and Secret Key as
-// printed), or a kit file: the PDF or an image of its QR code.
-func readKit(code string, file []byte) (kit.Kit, error) {
+// printed), or a kit file (the PDF, or an image of its QR code) through
+// the extras, which find the setup code in it.
+func (c *Core) readKit(code string, file []byte) (kittext.Kit, error) {
 	switch {
 	case file != nil && code != "":
-		return kit.Kit{}, fmt.Errorf("%w: give the setup code or the kit file, not both", ErrInvalid)
+		return kittext.Kit{}, fmt.Errorf("%w: give the setup code or the kit file, not both", ErrInvalid)
 	case file != nil:
-		if len(file) > maxKitFile {
-			return kit.Kit{}, fmt.Errorf("%w: the file is larger than %d MiB, too large to be a recovery kit", kit.ErrNotKit, maxKitFile>>20)
+		if len(file) > MaxKitFile {
+			return kittext.Kit{}, fmt.Errorf("%w: the file is larger than %d MiB, too large to be a recovery kit", kittext.ErrNotKit, MaxKitFile>>20)
 		}
-		return kit.ReadFrom(bytes.NewReader(file), "the kit file")
+		x, err := c.extras()
+		if err != nil {
+			return kittext.Kit{}, err
+		}
+		text, err := x.ReadKitFile(file)
+		if err != nil {
+			return kittext.Kit{}, err
+		}
+		return kittext.ParseTyped(text)
 	case code != "":
-		return kit.ReadFrom(bytes.NewReader([]byte(code)), "the setup code")
+		return kittext.ParseTyped(code)
 	}
-	return kit.Kit{}, fmt.Errorf("%w: type the setup code or choose the kit file", ErrInvalid)
+	return kittext.Kit{}, fmt.Errorf("%w: type the setup code or choose the kit file", ErrInvalid)
 }
-
-// maxFramePixels bounds a camera frame: 4K is more than any camera
-// preview the page asks for.
-const maxFramePixels = 3840 * 2160
 
 // readQRFrame looks for a kit's QR code in one camera frame given as
 // luminance bytes, one per pixel, row by row. It reports found false when
 // the frame holds no readable QR code, and an error when the frame is
 // malformed or the code found is not a kit.
-func readQRFrame(gray []byte, width, height int) (k kit.Kit, found bool, err error) {
-	if width <= 0 || height <= 0 || width*height > maxFramePixels || len(gray) != width*height {
-		return kit.Kit{}, false, fmt.Errorf("%w: a camera frame of %d×%d pixels must have %d bytes", ErrInvalid, width, height, max(width*height, 0))
+func (c *Core) readQRFrame(gray []byte, width, height int) (k kittext.Kit, found bool, err error) {
+	if width <= 0 || height <= 0 || width*height > MaxFramePixels || len(gray) != width*height {
+		return kittext.Kit{}, false, fmt.Errorf("%w: a camera frame of %d×%d pixels must have %d bytes", ErrInvalid, width, height, max(width*height, 0))
 	}
-	img := &image.Gray{Pix: gray, Stride: width, Rect: image.Rect(0, 0, width, height)}
-	// The kit package reads images, not bare pixels; PNG without
-	// compression is a cheap way to hand it one.
-	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.NoCompression}
-	if err := enc.Encode(&buf, img); err != nil {
-		return kit.Kit{}, false, err
-	}
-	k, err = kit.ReadFrom(&buf, "the camera picture")
+	x, err := c.extras()
 	if err != nil {
-		if Code(err) == CodeNoQR {
-			return kit.Kit{}, false, nil
-		}
-		return kit.Kit{}, false, err
+		return kittext.Kit{}, false, err
 	}
-	return k, true, nil
+	text, found, err := x.ReadQRFrame(gray, width, height)
+	if err != nil || !found {
+		return kittext.Kit{}, false, err
+	}
+	k, err = kittext.ParseTyped(text)
+	return k, err == nil, err
 }
 
-func kitInfo(k kit.Kit, server string) KitInfo {
+func kitInfo(k kittext.Kit, server string) KitInfo {
 	return KitInfo{AccountID: uuid.UUID(k.AccountID).String(), Server: server}
 }

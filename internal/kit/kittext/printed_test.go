@@ -1,4 +1,4 @@
-package kit
+package kittext
 
 import (
 	"errors"
@@ -26,7 +26,7 @@ func TestParsePrinted(t *testing.T) {
 		disp + "\r\n" + id.String(),
 		"account id " + id.String() + "\nsecret key " + spaced,
 	} {
-		k, err := parseTyped(in)
+		k, err := ParseTyped(in)
 		if err != nil {
 			t.Errorf("%q: %v", in, err)
 			continue
@@ -52,7 +52,7 @@ func TestParsePrinted(t *testing.T) {
 		{disp, ErrNotKit},
 		{"hello", ErrNotKit},
 	} {
-		_, err := parseTyped(tc.in)
+		_, err := ParseTyped(tc.in)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%q: got %v, want %v", tc.in, err, tc.want)
 		}

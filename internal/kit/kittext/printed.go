@@ -1,4 +1,4 @@
-package kit
+package kittext
 
 import (
 	"errors"
@@ -61,10 +61,10 @@ func ParsePrinted(s string) (Kit, error) {
 	return k, nil
 }
 
-// parseTyped reads what a person typed or pasted: the setup code, else
+// ParseTyped reads what a person typed or pasted: the setup code, else
 // the account id and the Secret Key (ParsePrinted). An error about the
 // setup code is kept when the text has no account id either.
-func parseTyped(s string) (Kit, error) {
+func ParseTyped(s string) (Kit, error) {
 	k, err := Parse(s)
 	if err == nil || !errors.Is(err, ErrNotKit) {
 		return k, err
