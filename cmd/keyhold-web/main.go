@@ -243,7 +243,7 @@ func api(c *webcore.Core) js.Value {
 				return nil, err
 			}
 			var pw []byte
-			if args[0].Get("password").Type() == js.TypeString {
+			if len(args) > 0 && args[0].Type() == js.TypeObject && args[0].Get("password").Type() == js.TypeString {
 				var err error
 				if pw, err = secretOf(args, "password"); err != nil {
 					return nil, err
@@ -267,7 +267,13 @@ func api(c *webcore.Core) js.Value {
 			defer clear(next)
 			return struct{}{}, c.ChangePassword(ctx, cur, next)
 		}),
-		"syncNow": call(func(ctx context.Context, _ []js.Value) (any, error) { return c.SyncNow(ctx) }),
+		"syncNow": call(func(ctx context.Context, _ []js.Value) (any, error) {
+			rep, err := c.SyncNow(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return webcore.ReportOf(rep), nil
+		}),
 	}
 	obj := js.Global().Get("Object").New()
 	for name, f := range m {

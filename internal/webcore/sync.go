@@ -100,6 +100,39 @@ type ConflictEvent struct {
 	Fields []string `json:"fields"`
 }
 
+// SyncReport is what syncNow answers: what one sync did.
+type SyncReport struct {
+	Pulled    int             `json:"pulled"`
+	Pushed    int             `json:"pushed"`
+	Added     int             `json:"added"`
+	Updated   int             `json:"updated"`
+	Merged    int             `json:"merged"`
+	Conflicts []ConflictEvent `json:"conflicts"`
+	Verified  bool            `json:"verified"`
+}
+
+// ReportOf converts a sync's report for the page.
+func ReportOf(r *syncclient.Report) SyncReport {
+	out := SyncReport{Conflicts: []ConflictEvent{}}
+	if r == nil {
+		return out
+	}
+	out.Pulled, out.Pushed, out.Added, out.Updated, out.Merged, out.Verified = r.Pulled, r.Pushed, r.Added, r.Updated, r.Merged, r.Verified
+	out.Conflicts = conflictsOf(r.Conflicts)
+	return out
+}
+
+func conflictsOf(ms []vaultsync.MergeConflict) []ConflictEvent {
+	cs := make([]ConflictEvent, len(ms))
+	for i, m := range ms {
+		cs[i] = ConflictEvent{ID: m.ID.String(), Title: m.Title, Fields: []string{}}
+		for _, f := range m.Fields {
+			cs[i].Fields = append(cs[i].Fields, f.Field)
+		}
+	}
+	return cs
+}
+
 // LockedEvent is the detail of the "locked" event.
 type LockedEvent struct {
 	Reason string `json:"reason"` // "revoked", "rotated" or "signed-out"
@@ -160,14 +193,7 @@ func (c *Core) syncOnce(ctx context.Context, y *syncclient.Syncer, cfg *syncclie
 		c.o.Event("changed", ChangedEvent{Added: rep.Added, Updated: rep.Updated, Merged: rep.Merged})
 	}
 	if rep != nil && len(rep.Conflicts) > 0 {
-		cs := make([]ConflictEvent, len(rep.Conflicts))
-		for i, m := range rep.Conflicts {
-			cs[i] = ConflictEvent{ID: m.ID.String(), Title: m.Title, Fields: []string{}}
-			for _, f := range m.Fields {
-				cs[i].Fields = append(cs[i].Fields, f.Field)
-			}
-		}
-		c.o.Event("conflicts", cs)
+		c.o.Event("conflicts", conflictsOf(rep.Conflicts))
 	}
 	if err != nil {
 		c.o.Event("sync", SyncEvent{State: "offline", Error: Message(err)})
