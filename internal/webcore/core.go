@@ -397,7 +397,7 @@ func (c *Core) Unlock(ctx context.Context, pw []byte) (SignInResult, error) {
 	if err != nil {
 		return SignInResult{}, err
 	}
-	defer dk.Wipe()
+	defer func() { dk.Wipe() }()
 	ak, err := env.OpenDerived(dk)
 	if errors.Is(err, format.ErrWrongPassword) && d.Pending != nil {
 		// A password changed on another device: its envelope replaces
@@ -415,6 +415,19 @@ func (c *Core) Unlock(ctx context.Context, pw []byte) (SignInResult, error) {
 				}
 				pd.Wipe()
 			}
+		}
+	}
+	if errors.Is(err, format.ErrWrongPassword) {
+		// The password may have been changed on another device while
+		// this browser was away: the server's login parameters tell, and
+		// its envelope, once this password logs in, becomes the working
+		// one (syncclient.Relogin, as the command line does).
+		if nk, rerr := c.relogin(ctx, d, pw); rerr == nil {
+			dk.Wipe()
+			dk = nk
+			ak, err = d.envelope().OpenDerived(dk)
+		} else if Code(rerr) != CodeNetwork {
+			err = rerr
 		}
 	}
 	if err != nil {
@@ -439,6 +452,34 @@ func (c *Core) Unlock(ctx context.Context, pw []byte) (SignInResult, error) {
 	*login = dk.Login
 	c.startSync(login)
 	return SignInResult{Items: c.ix.count()}, nil
+}
+
+// relogin logs in with a password that does not open the working
+// envelope, from the server's login parameters; if the server's envelope
+// is a newer one that the password opens, it becomes the working one and
+// relogin returns the keys derived from it.
+func (c *Core) relogin(ctx context.Context, d *deviceRecord, pw []byte) (*keys.Derived, error) {
+	c.mu.Lock()
+	cfg := *d.Sync
+	before := d.envelope()
+	c.mu.Unlock()
+	cl, err := cfg.ClientHTTP(c.o.HTTP)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncclient.ReloginWith(ctx, c.o.Argon2, cl, &cfg, browserAccount{c: c, d: d}, pw); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	d.Sync.Token, d.Sync.Expires = cfg.Token, cfg.Expires
+	env := d.envelope()
+	c.mu.Unlock()
+	if env.Epoch == before.Epoch {
+		return nil, format.ErrWrongPassword
+	}
+	sk := d.secretKey()
+	defer sk.Wipe()
+	return env.DeriveWith(c.o.Argon2, pw, sk)
 }
 
 func maxKDF(a, b keys.KDFParams) keys.KDFParams {

@@ -694,3 +694,72 @@ func TestRevokedBrowserWipes(t *testing.T) {
 		t.Fatal("a revoked browser still lists items")
 	}
 }
+
+// TestPasswordChangedElsewhere: after the CLI changes the password, the
+// remembered browser unlocks with the new one (the server's envelope
+// becomes its own), offline too from then on, and the old one no longer
+// opens it.
+func TestPasswordChangedElsewhere(t *testing.T) {
+	w := newWorld(t)
+	b := w.signIn(t, true)
+	ctx := context.Background()
+	if err := b.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newPW := []byte("a brand new passphrase for the vault")
+	login := w.login
+	w.cli.Prove = func(ctx context.Context) error {
+		return syncclient.Reauth(ctx, w.cli.C, w.cfg, keys.AccountID(w.kit.AccountID), &login)
+	}
+	if err := w.s.ChangePassword(ctx, newPW, keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}, w.cli.PublishPassword(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.Unlock(ctx, newPW); err != nil || res.Items != 1 {
+		t.Fatalf("unlock with the new password: %+v %v", res, err)
+	}
+	if err := b.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tab := w.browser(t, b.store, offline)
+	if _, err := tab.Unlock(ctx, testPW); webcore.Code(err) != webcore.CodeWrongPassword {
+		t.Fatalf("the old password: %v", err)
+	}
+	if res, err := tab.Unlock(ctx, newPW); err != nil || res.Items != 1 {
+		t.Fatalf("the new password, offline: %+v %v", res, err)
+	}
+}
+
+// TestChangePassword: the browser changes the account's password with a
+// fresh proof of the current one; the new password then unlocks it and
+// signs a new browser in, and a wrong current password changes nothing.
+func TestChangePassword(t *testing.T) {
+	w := newWorld(t)
+	b := w.signIn(t, true)
+	ctx := context.Background()
+	newPW := []byte("another long passphrase, changed in the browser")
+	if err := b.ChangePassword(ctx, []byte("not the password"), newPW); webcore.Code(err) != webcore.CodeWrongPassword {
+		t.Fatalf("change with a wrong current password: %v", err)
+	}
+	if err := b.ChangePassword(ctx, testPW, newPW); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.Unlock(ctx, newPW); err != nil || res.Items != 1 {
+		t.Fatalf("unlock with the new password: %+v %v", res, err)
+	}
+	other := w.browser(t, newMemStore(), nil)
+	if _, err := other.ReadKit(w.kit.Text(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.SignIn(ctx, testPW, false, "second"); webcore.Code(err) != webcore.CodeWrongPassword {
+		t.Fatalf("sign-in with the old password: %v", err)
+	}
+	if _, err := other.ReadKit(w.kit.Text(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := other.SignIn(ctx, newPW, false, "second"); err != nil || res.Items != 1 {
+		t.Fatalf("sign-in with the new password: %+v %v", res, err)
+	}
+}

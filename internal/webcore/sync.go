@@ -265,6 +265,8 @@ func (c *Core) startSync(login *keys.Key32) {
 			c.wipeAfter(LockedEvent{Reason: "revoked"})
 		case errors.Is(err, ErrSignInAgain):
 			c.wipeAfter(LockedEvent{Reason: "rotated"})
+		case errors.Is(err, syncclient.ErrLoginFailed):
+			c.o.Event("sync", SyncEvent{State: "offline", Error: "The server ended this browser's session and did not take the password it was unlocked with: it was probably changed on another device. Lock, then unlock with the new password."})
 		default:
 			c.o.Event("sync", SyncEvent{State: "offline", Error: Message(err)})
 		}
