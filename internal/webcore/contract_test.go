@@ -1,12 +1,16 @@
 package webcore_test
 
 import (
+	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -47,8 +51,36 @@ func TestContractUnderNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(node, script, dir, w.url, w.kit.Text(), string(testPW)).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "ok" {
-		t.Fatalf("the contract under Node: %v\n%s", err, out)
+	cmd := exec.Command(node, script, dir, w.url, w.kit.Text(), string(testPW))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if line == "READY" {
+			// The browser is signed in and its sync loop runs: the CLI
+			// adds an item, which must appear there live.
+			if _, err := w.s.Add(context.Background(), item.New(item.Note, "live from the CLI", time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			w.sync(t)
+			stdin.Write([]byte("go\n"))
+		}
+	}
+	err = cmd.Wait()
+	if err != nil || !strings.HasSuffix(out.String(), "READY\nok\n") {
+		t.Fatalf("the contract under Node: %v\n%s", err, out.String())
 	}
 }

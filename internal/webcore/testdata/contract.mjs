@@ -83,6 +83,17 @@ try {
   const res = await k.signIn({ password, remember: true, deviceName: 'node' });
   check(res.items === 1, 'signIn', res);
   check(stored.has('device') && stored.has('vault'), 'stored after sign-in', [...stored.keys()]);
+  // Live: the test adds an item on the CLI device once told; the event
+  // stream (a streaming fetch with the session's Authorization header)
+  // wakes the sync loop, and the page hears "changed".
+  console.log('READY');
+  await new Promise(r => realProcess.stdin.once('data', r));
+  const deadline = Date.now() + 15000;
+  while (!events.some(e => e[0] === 'changed' && e[1].added >= 1) && Date.now() < deadline) {
+    await new Promise(r => setTimeout(r, 20));
+  }
+  check(events.some(e => e[0] === 'changed' && e[1].added >= 1), 'a live "changed" event', events);
+  check((await k.list({ query: 'live from the cli' })).length === 1, 'the live item listed', null);
   const st = await k.status();
   check(st.state === 'unlocked' && st.remembered && st.deviceName === 'node' && st.kdf && st.kdf.heavy === false, 'status', st);
   const rows = await k.list({ query: 'mail' });
@@ -125,7 +136,7 @@ try {
   await rejects(k.list({ query: '' }), 'locked', 'list while locked');
   const before = argonCalls;
   const un = await k.unlock({ password });
-  check(un.items === 2 && argonCalls === before + 1, 'unlock (derived in the worker)', { un, argonCalls });
+  check(un.items === 3 && argonCalls === before + 1, 'unlock (derived in the worker)', { un, argonCalls });
   check(events.some(e => e[0] === 'sync' && e[1].state === 'online'), 'sync events', events);
   await k.signOut();
   check(stored.size === 0 && (await k.status()).state === 'signed-out', 'signOut', [...stored.keys()]);
