@@ -220,4 +220,68 @@ func TestBrowserAndCLI(t *testing.T) {
 			t.Fatalf("%s: %d pending, %v", name, n, err)
 		}
 	}
+
+	// A remembered browser: its store's bytes, read back in a new tab,
+	// open with the password and the Secret Key alone, and sync on from
+	// where they were.
+	snap, err := mem.SnapshotBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem2, err := memstore.FromSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := replica.ReadAccount(ctx, mem2.Sync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, d, err := acct.Envelope.Open(pw, created.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Wipe()
+	b2, err := replica.Open(ctx, mem2.Sync(), ak)
+	ak.Wipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b2.Close)
+	if _, err := s.Add(ctx, item.New(item.Note, "later", clock)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = (&syncclient.Syncer{C: bcl, S: browser{b2}}).Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Pulled != 1 || rep.Added != 1 || !rep.Verified {
+		t.Fatalf("the reopened browser's sync: %+v", rep)
+	}
+	all, err := b2.Items(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("the reopened browser holds %d items, %v", len(all), err)
+	}
+	// Another account key does not open it; the rules' own meta values
+	// are not the client's to write.
+	other, err := keys.NewAccountKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.Open(ctx, mem2.Sync(), other); err == nil {
+		t.Fatal("a store opened with another account key")
+	}
+	for _, k := range []string{"manifest", replica.CursorKey, replica.VerifiedKey, replica.AccountIDKey} {
+		if err := b2.PutMeta(ctx, k, []byte("9")); !errors.Is(err, replica.ErrReservedKey) {
+			t.Errorf("PutMeta(%q): %v", k, err)
+		}
+	}
+	if err := b2.PutMeta(ctx, "web/device", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b2.Meta(ctx, "web/device"); err != nil || string(v) != "x" {
+		t.Fatalf("Meta: %q %v", v, err)
+	}
 }

@@ -43,6 +43,7 @@ func Join(ctx context.Context, st Store, j *vaultsync.Join, kv uint32, opts ...O
 		return nil, fmt.Errorf("%w (its envelope is for key version %d, not %d)", ErrServerMismatch, env.KeyVersion, kv)
 	}
 	ak := new(keys.AccountKey)
+	keys.LockMemory(ak[:])
 	*ak = *j.AccountKey
 	r := New(st, ak, kv, j.AccountID, opts...)
 	r.ownAK = true
@@ -185,6 +186,9 @@ func Create(ctx context.Context, st Store, ak *keys.AccountKey, kv uint32, acct 
 	if _, err := tx.Meta(ctx, ledger.ManifestKey); err == nil {
 		r.Close()
 		return nil, ErrNotEmpty
+	} else if !errors.Is(err, ledger.ErrMissing) {
+		r.Close()
+		return nil, err
 	}
 	l := ledger.Fresh(tx, r.Keys(), kv, 1)
 	if err := tx.PutMeta(ctx, AccountIDKey, acct[:]); err != nil {

@@ -19,6 +19,12 @@
 // Each rule also exists as a method that works inside a transaction the
 // caller runs (…Tx), for a client that writes more in the same
 // transaction (the vault's title index).
+//
+// A browser client: Join fills a memstore from syncclient.Setup's
+// download (its Create); WithCommitted hands each committed transaction
+// over, whose memstore batch (or the store's SnapshotBytes) it persists;
+// a remembered browser rebuilds the store (memstore.FromSnapshot), reads
+// the envelope (ReadAccount), derives the account key and calls Open.
 package replica
 
 import (
