@@ -763,3 +763,24 @@ func TestChangePassword(t *testing.T) {
 		t.Fatalf("sign-in with the new password: %+v %v", res, err)
 	}
 }
+
+// TestDamagedStoreRefused: a vault record changed at rest is refused at
+// unlock, and nothing of it is shown.
+func TestDamagedStoreRefused(t *testing.T) {
+	w := newWorld(t)
+	b := w.signIn(t, true)
+	ctx := context.Background()
+	if err := b.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := b.store.Get(ctx, webcore.RecordVault)
+	rec[len(rec)/2] ^= 1
+	b.store.Put(ctx, webcore.RecordVault, rec)
+	tab := w.browser(t, b.store, offline)
+	if _, err := tab.Unlock(ctx, testPW); !errors.Is(err, webcore.ErrDamagedStore) {
+		t.Fatalf("unlock of a damaged vault: %v", err)
+	}
+	if st := tab.Status(); st.State != webcore.StateLocked {
+		t.Fatalf("status after a refused unlock: %+v", st)
+	}
+}

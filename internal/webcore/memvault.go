@@ -43,9 +43,18 @@ func (m memVaults) Open(ctx context.Context, snapshot []byte, id keys.AccountID,
 	if err != nil {
 		return nil, fmt.Errorf("%w (the vault: %v)", ErrDamagedStore, err)
 	}
-	v := &memVault{st: st, ak: new(keys.AccountKey)}
-	*v.ak = *ak
-	v.Replica = replica.New(st.Sync(), v.ak, kv, id, v.options(m.now)...)
+	v := &memVault{st: st}
+	// Open checks the account key against the key check Join stored and
+	// verifies the stored manifest before anything is used.
+	r, err := replica.Open(ctx, st.Sync(), ak, v.options(m.now)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the vault: %v)", ErrDamagedStore, err)
+	}
+	if _, rkv := r.AccountKey(); r.AccountID() != id || rkv != kv {
+		r.Close()
+		return nil, fmt.Errorf("%w (the vault is of another account or key version than the device record)", ErrDamagedStore)
+	}
+	v.Replica = r
 	return v, nil
 }
 
@@ -55,7 +64,6 @@ func (m memVaults) Open(ctx context.Context, snapshot []byte, id keys.AccountID,
 type memVault struct {
 	*replica.Replica
 	st *memstore.Store
-	ak *keys.AccountKey // Open's copy (Join keeps its own)
 
 	mu      sync.Mutex
 	changed map[vaultsync.ItemID]ledger.Row
@@ -174,9 +182,4 @@ func (v *memVault) Snapshot() ([]byte, error) {
 	return nil, memstore.ErrBusy
 }
 
-func (v *memVault) Close() {
-	v.Replica.Close()
-	if v.ak != nil {
-		v.ak.Wipe()
-	}
-}
+func (v *memVault) Close() { v.Replica.Close() }
