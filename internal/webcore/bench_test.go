@@ -1,13 +1,16 @@
 package webcore
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/vaultsync"
 )
 
@@ -74,4 +77,75 @@ func BenchmarkOpenItem(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// benchSnapshot is a remembered browser's sealed vault of n items, and
+// its account key.
+func benchSnapshot(b *testing.B, n int) ([]byte, *keys.AccountKey, keys.AccountID) {
+	b.Helper()
+	ctx := context.Background()
+	ak, err := keys.NewAccountKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := keys.AccountID{1, 2, 3}
+	sk := new(keys.SecretKey)
+	env, d, err := format.NewEnvelope(ak, id, 1, 1, []byte("pw"), sk, keys.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.Wipe()
+	kc, err := format.NewKeyCheck(ak, id, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, _ := benchIndex(b, n)
+	j := &vaultsync.Join{AccountID: id, SecretKey: sk, AccountKey: ak, Envelope: env.Marshal(), KeyCheck: kc.Marshal(), Head: uint64(n)}
+	for _, e := range x.all() {
+		pt, err := e.Item.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		box, err := format.SealItem(ak, 1, format.ItemRef{AccountID: id, ItemID: e.ID, Revision: 1}, pt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		j.Revisions = append(j.Revisions, vaultsync.Incoming{ID: e.ID, Rev: 1, Box: box})
+	}
+	v, err := MemVaults(nil).Create(ctx, j, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	snap, err := v.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return snap, ak, id
+}
+
+// BenchmarkUnlock10k: a remembered browser's vault of 10,000 items from
+// its stored bytes to a listed page, after the key derivation (which the
+// Worker runs): parse, check the key check and manifest, open every item,
+// index and list them.
+func BenchmarkUnlock10k(b *testing.B) {
+	snap, ak, id := benchSnapshot(b, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		v, err := MemVaults(nil).Open(ctx, snap, id, ak, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		es, err := v.Items(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := newIndex()
+		x.reset(es)
+		if x.list(ListQuery{}).Len() != 10000 {
+			b.Fatal("wrong count")
+		}
+		v.Close()
+	}
+	b.ReportMetric(float64(len(snap))/(1<<20), "MiB-stored")
 }
