@@ -152,8 +152,9 @@ func (c *Core) Start(ctx context.Context, origin string) (Status, error) {
 		d, err := parseDevice(b)
 		clear(b)
 		if err != nil {
-			// Nothing usable is kept: start signed out, and say so.
-			_ = c.o.Store.Clear(ctx)
+			// Start signed out, and say so. The record is left as it is
+			// (it may be a newer web vault's, read by an older page
+			// still cached): a sign-in replaces it.
 			return c.Status(), err
 		}
 		c.mu.Lock()
