@@ -114,6 +114,11 @@ type Core struct {
 	ix    *index
 	stop  context.CancelFunc
 	done  chan struct{}
+	// push syncs at once, outside the loop's schedule: after an edit, so
+	// that it reaches the other devices within a moment rather than at
+	// the loop's next look for local changes. nil unless syncing.
+	push   func()
+	pushes *sync.WaitGroup // the pushes running, which Lock waits for
 
 	syncMu sync.Mutex // LockSync: one sync at a time
 }

@@ -784,3 +784,39 @@ func TestDamagedStoreRefused(t *testing.T) {
 		t.Fatalf("status after a refused unlock: %+v", st)
 	}
 }
+
+// TestEditPushedAtOnce: an edit goes to the server at once, not at the
+// sync loop's next look for local changes (here an hour away).
+func TestEditPushedAtOnce(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	ev := &eventLog{}
+	b := webcore.New(webcore.Options{Store: newMemStore(), Vaults: webcore.MemVaults(nil), Event: ev.add, Poll: time.Hour})
+	t.Cleanup(func() { b.Lock(ctx) })
+	if _, err := b.Start(ctx, w.url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ReadKit(w.kit.Text(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SignIn(ctx, testPW, false, "browser"); err != nil {
+		t.Fatal(err)
+	}
+	// The loop's first sync is over: from here only a push sends.
+	ev.wait(t, "online", func(e event) bool { s, ok := e.detail.(webcore.SyncEvent); return ok && s.State == "online" })
+	added, err := b.Save(ctx, "", 0, mustJSON(t, item.New(item.Note, "pushed at once", time.Now())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.sync(t)
+		if _, err := w.s.Resolve(ctx, added.ID, vault.Active); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the browser's new item did not reach the CLI within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

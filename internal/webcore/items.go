@@ -188,10 +188,17 @@ func (c *Core) put(ctx context.Context, v Vault, cur Entry, it *item.Item) (Save
 }
 
 // written updates the list and the stored vault after a write, and
-// wakes the sync loop (its poll finds the change).
+// pushes the change at once.
 func (c *Core) written(ctx context.Context, e Entry) (SaveResult, error) {
 	c.ix.put(e)
-	if err := c.persist(ctx, false); err != nil {
+	err := c.persist(ctx, false)
+	c.mu.Lock()
+	push := c.push
+	c.mu.Unlock()
+	if push != nil {
+		push()
+	}
+	if err != nil {
 		return SaveResult{}, err
 	}
 	return SaveResult{ID: e.ID.String(), Rev: e.Rev}, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -240,8 +241,29 @@ func (c *Core) startSync(login *keys.Key32) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	// One push at a time, and at most one waiting: edits made while a
+	// push runs go out with the next.
+	pushing := make(chan struct{}, 1)
+	pushes := new(sync.WaitGroup)
+	push := func() {
+		select {
+		case pushing <- struct{}{}:
+		default:
+			return
+		}
+		// Added before the goroutine starts: stopSync cancels ctx, then
+		// waits, so a push it does not wait for sees ctx ended.
+		pushes.Add(1)
+		go func() {
+			defer pushes.Done()
+			defer func() { <-pushing }()
+			if ctx.Err() == nil {
+				c.syncOnce(ctx, y, cfg, login)
+			}
+		}()
+	}
 	c.mu.Lock()
-	c.stop, c.done = cancel, done
+	c.stop, c.done, c.push, c.pushes = cancel, done, push, pushes
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -257,6 +279,7 @@ func (c *Core) startSync(login *keys.Key32) {
 		})
 		stopped := ctx.Err() != nil
 		cancel() // the event stream's goroutine too
+		pushes.Wait()
 		if err == nil || stopped {
 			return
 		}
@@ -277,7 +300,7 @@ func (c *Core) startSync(login *keys.Key32) {
 // key and item dropped, the store wiped, then the page told.
 func (c *Core) wipeAfter(ev LockedEvent) {
 	c.mu.Lock()
-	c.stop, c.done = nil, nil
+	c.stop, c.done, c.push, c.pushes = nil, nil, nil, nil
 	c.mu.Unlock()
 	c.forget()
 	_ = c.o.Store.Clear(context.Background())
@@ -287,11 +310,12 @@ func (c *Core) wipeAfter(ev LockedEvent) {
 // stopSync stops the sync loop and waits for it.
 func (c *Core) stopSync() {
 	c.mu.Lock()
-	stop, done := c.stop, c.done
-	c.stop, c.done = nil, nil
+	stop, done, pushes := c.stop, c.done, c.pushes
+	c.stop, c.done, c.push, c.pushes = nil, nil, nil, nil
 	c.mu.Unlock()
 	if stop != nil {
 		stop()
 		<-done
+		pushes.Wait()
 	}
 }
