@@ -191,13 +191,13 @@ func (c *Core) put(ctx context.Context, v Vault, cur Entry, it *item.Item) (Save
 // pushes the change at once.
 func (c *Core) written(ctx context.Context, e Entry) (SaveResult, error) {
 	c.ix.put(e)
-	err := c.persist(ctx, false)
 	c.mu.Lock()
 	push := c.push
 	c.mu.Unlock()
 	if push != nil {
-		push()
+		push() // while the vault is stored: the server need not wait for that
 	}
+	err := c.persist(ctx, false)
 	if err != nil {
 		return SaveResult{}, err
 	}
