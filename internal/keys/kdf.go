@@ -149,6 +149,20 @@ type Derived struct {
 // Wipe clears both keys.
 func (d *Derived) Wipe() { d.Wrap.Wipe(); d.Login.Wipe() }
 
+// Argon2 computes Argon2id(pw, salt, time, memoryKiB, threads) with a
+// 32-byte output, exactly as golang.org/x/crypto/argon2.IDKey does. The
+// key schedule takes it as a parameter (DeriveWith) so that a client can
+// run this one step elsewhere: the web vault runs it in a Web Worker that
+// is terminated afterwards, since a WebAssembly instance's memory never
+// shrinks. The rest of the schedule (normalisation, HKDF with the Secret
+// Key) stays in DeriveWith. An implementation must not keep pw.
+type Argon2 func(pw, salt []byte, time, memoryKiB uint32, threads uint8) ([]byte, error)
+
+// Argon2ID is the Argon2 of golang.org/x/crypto, which Derive uses.
+func Argon2ID(pw, salt []byte, time, memoryKiB uint32, threads uint8) ([]byte, error) {
+	return argon2.IDKey(pw, salt, time, memoryKiB, threads, 32), nil
+}
+
 // Derive runs the two-secret key derivation:
 //
 //	A  = Argon2id(NormalizePassword(pw), salt, t, m, p, 32)
@@ -160,6 +174,16 @@ func (d *Derived) Wipe() { d.Wrap.Wipe(); d.Login.Wipe() }
 // Neither secret alone determines M. Parameters are checked against
 // MinKDF/MaxKDF first.
 func Derive(pw []byte, sk *SecretKey, id AccountID, salt []byte, p KDFParams) (*Derived, error) {
+	return DeriveWith(Argon2ID, pw, sk, id, salt, p)
+}
+
+// DeriveWith is Derive with A computed by h (nil: Argon2ID). Its result
+// must be the 32 bytes Argon2ID gives, or an error; anything else is
+// refused rather than derived from.
+func DeriveWith(h Argon2, pw []byte, sk *SecretKey, id AccountID, salt []byte, p KDFParams) (*Derived, error) {
+	if h == nil {
+		h = Argon2ID
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -170,8 +194,15 @@ func Derive(pw []byte, sk *SecretKey, id AccountID, salt []byte, p KDFParams) (*
 	if err != nil {
 		return nil, err
 	}
-	a := argon2.IDKey(np, salt, p.Time, p.MemoryKiB, p.Threads, 32)
+	a, err := h(np, salt, p.Time, p.MemoryKiB, p.Threads)
 	clear(np)
+	if err != nil {
+		return nil, err
+	}
+	if len(a) != 32 {
+		clear(a)
+		return nil, fmt.Errorf("the key derivation returned %d bytes, not 32", len(a))
+	}
 	s, err := hkdf.Key(sha256.New, sk[:], id[:], labelSecretKey, 32)
 	if err != nil {
 		return nil, err
