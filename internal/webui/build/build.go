@@ -146,7 +146,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		logf(o, "building %s from %s (js/wasm)", e.Name, e.Pkg)
 		out := filepath.Join(tmp, e.Name)
-		cmd := exec.CommandContext(ctx, o.Go, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, e.Pkg)
+		cmd := exec.CommandContext(ctx, o.Go, "build", "-tags", WasmTags, "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, e.Pkg)
 		cmd.Dir = o.Root
 		cmd.Env = wasmEnv()
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -203,6 +203,13 @@ func logf(o Options, format string, a ...any) {
 
 // wasmEnv is the environment of the js/wasm builds: this process's, with
 // everything that changes the output pinned.
+// WasmTags are the build tags of the web vault's WebAssembly modules.
+// nethttpomithttp2 leaves HTTP/2 out of net/http: under js/wasm every
+// request goes through the browser's fetch, which speaks HTTP/2 itself,
+// and the unused client code costs about 140 KB of brotli in the module
+// a cold load transfers (docs/WEB.md, the size budget).
+const WasmTags = "nethttpomithttp2"
+
 func wasmEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
