@@ -181,40 +181,43 @@ func (c *Core) Status() Status {
 	if c.v != nil {
 		st.State = StateUnlocked
 	}
-	kdf := c.dev.envelope().KDF
-	st.KDF = &KDFInfo{Time: kdf.Time, MemoryKiB: kdf.MemoryKiB, Threads: kdf.Threads, Heavy: kdf.MemoryKiB > heavyKiB}
+	st.KDF = kdfInfo(c.dev.envelope().KDF)
 	return st
 }
 
 // ReadKit reads a typed setup code or a kit file and keeps the kit
-// (its Secret Key never leaves Go) until SignIn or ForgetKit.
-func (c *Core) ReadKit(code string, file []byte) (KitInfo, error) {
+// (its Secret Key never leaves Go) until SignIn or ForgetKit. The answer
+// carries the account's key derivation settings when its server could
+// be asked (KitInfo.KDF).
+func (c *Core) ReadKit(ctx context.Context, code string, file []byte) (KitInfo, error) {
 	k, err := c.readKit(code, file)
 	if err != nil {
 		return KitInfo{}, err
 	}
-	return c.keepKit(k)
+	return c.keepKit(ctx, k)
 }
 
 // ReadQRFrame looks for the kit's QR code in one camera frame; found is
 // false when there is none in it.
-func (c *Core) ReadQRFrame(gray []byte, width, height int) (info KitInfo, found bool, err error) {
+func (c *Core) ReadQRFrame(ctx context.Context, gray []byte, width, height int) (info KitInfo, found bool, err error) {
 	k, found, err := c.readQRFrame(gray, width, height)
 	if err != nil || !found {
 		return KitInfo{}, false, err
 	}
-	info, err = c.keepKit(k)
+	info, err = c.keepKit(ctx, k)
 	return info, err == nil, err
 }
 
-func (c *Core) keepKit(k kittext.Kit) (KitInfo, error) {
+// keepKit keeps k for SignIn, and asks its server for the account's key
+// derivation settings (without holding the lock: that is a request).
+func (c *Core) keepKit(ctx context.Context, k kittext.Kit) (KitInfo, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	server := k.SyncLocation
 	if server == "" {
 		server = c.origin
 	}
 	if _, err := api.CheckURL(server); err != nil {
+		c.mu.Unlock()
 		k.Wipe()
 		return KitInfo{}, fmt.Errorf("%w: this kit names %q as its server, which is not a keyhold server's address; use a kit made for a server", kittext.ErrNotKit, api.PrintableText(server))
 	}
@@ -222,7 +225,10 @@ func (c *Core) keepKit(k kittext.Kit) (KitInfo, error) {
 		c.pending.Wipe()
 	}
 	c.pending, c.kitServer = &k, server
-	return kitInfo(k, server), nil
+	info := kitInfo(k, server)
+	c.mu.Unlock()
+	info.KDF = c.loginKDF(ctx, server, keys.AccountID(k.AccountID))
+	return info, nil
 }
 
 // ForgetKit drops a kit read but not used.

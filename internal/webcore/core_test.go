@@ -2,6 +2,7 @@ package webcore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
@@ -219,7 +221,7 @@ func (w *world) browser(t *testing.T, st *memStore, hc *http.Client) *browserTab
 func (w *world) signIn(t *testing.T, remember bool) *browserTab {
 	t.Helper()
 	b := w.browser(t, newMemStore(), nil)
-	if _, err := b.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := b.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.SignIn(context.Background(), testPW, remember, "test browser"); err != nil {
@@ -266,7 +268,7 @@ func TestSignInWithKit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := w.browser(t, newMemStore(), nil)
-			info, err := b.ReadKit(tc.code, tc.file)
+			info, err := b.ReadKit(context.Background(), tc.code, tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +318,7 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := w.browser(t, newMemStore(), nil)
-			if _, err := b.ReadKit(tc.kit.Text(), nil); err != nil {
+			if _, err := b.ReadKit(context.Background(), tc.kit.Text(), nil); err != nil {
 				t.Fatal(err)
 			}
 			_, err := b.SignIn(context.Background(), tc.pw, true, "test browser")
@@ -336,24 +338,80 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 	}
 }
 
+// TestReadKitCarriesKDF: reading a kit asks its server for the account's
+// key derivation settings (its login parameters), so that the page can
+// warn before deriving with a heavy one; when the server cannot be asked,
+// or answers for another account, the kit is read all the same, without
+// settings (the page then warns nothing).
+func TestReadKitCarriesKDF(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t, newMemStore(), nil)
+	info, err := b.ReadKit(context.Background(), w.kit.Text(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (webcore.KDFInfo{Time: 1, MemoryKiB: 1024, Threads: 1}); info.KDF == nil || *info.KDF != want {
+		t.Fatalf("the kit of a t=1, 1 MiB account read with kdf %+v, want %+v", info.KDF, want)
+	}
+	// The page may sign in with the kit it read.
+	if _, err := b.SignIn(context.Background(), testPW, false, "test browser"); err != nil {
+		t.Fatal(err)
+	}
+
+	heavy := keys.KDFParams{Time: 3, MemoryKiB: 1 << 20, Threads: 4}
+	var answerFor keys.AccountID
+	params := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/login/params" {
+			http.NotFound(rw, r)
+			return
+		}
+		env := format.Envelope{AccountID: answerFor, KeyVersion: 1, Epoch: 1, KDF: heavy}
+		rw.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(rw).Encode(api.LoginParamsResponse{Header: env.Header()})
+	}))
+	defer params.Close()
+	heavyKit := w.kit
+	heavyKit.SyncLocation = params.URL
+	answerFor = keys.AccountID(heavyKit.AccountID)
+	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (webcore.KDFInfo{Time: 3, MemoryKiB: 1 << 20, Threads: 4, Heavy: true}); info.KDF == nil || *info.KDF != want {
+		t.Errorf("the kit of a 1 GiB account read with kdf %+v, want %+v", info.KDF, want)
+	}
+
+	answerFor[0] ^= 1
+	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	if err != nil || info.KDF != nil {
+		t.Errorf("parameters answered for another account: kdf %+v, %v; want none, no error", info.KDF, err)
+	}
+
+	params.Close()
+	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	if err != nil || info.KDF != nil || info.Server != params.URL {
+		t.Errorf("a kit whose server is unreachable: %+v, %v; want it read, without kdf", info, err)
+	}
+}
+
 // TestBadKits: what is not a kit is refused with the codes the page
 // shows, and a picture without a QR code says so.
 func TestBadKits(t *testing.T) {
 	c := webcore.New(webcore.Options{Store: newMemStore(), Vaults: webcore.MemVaults(nil), Extras: webextras.Local{}})
-	if _, err := c.ReadKit("KH1-AAAAA-BBBBB", nil); webcore.Code(err) != webcore.CodeBadKit {
+	if _, err := c.ReadKit(context.Background(), "KH1-AAAAA-BBBBB", nil); webcore.Code(err) != webcore.CodeBadKit {
 		t.Errorf("a truncated code: %v", err)
 	}
-	if _, err := c.ReadKit("", []byte("%PDF-1.4\nnothing here")); webcore.Code(err) != webcore.CodeBadKit && webcore.Code(err) != webcore.CodeNoQR {
+	if _, err := c.ReadKit(context.Background(), "", []byte("%PDF-1.4\nnothing here")); webcore.Code(err) != webcore.CodeBadKit && webcore.Code(err) != webcore.CodeNoQR {
 		t.Errorf("a broken PDF: %v (%s)", err, webcore.Code(err))
 	}
 	gray := make([]byte, 64*48)
 	for i := range gray {
 		gray[i] = byte(i)
 	}
-	if _, found, err := c.ReadQRFrame(gray, 64, 48); err != nil || found {
+	if _, found, err := c.ReadQRFrame(context.Background(), gray, 64, 48); err != nil || found {
 		t.Errorf("a frame without a QR code: found %v, %v", found, err)
 	}
-	if _, _, err := c.ReadQRFrame(gray, 65, 48); webcore.Code(err) != webcore.CodeInvalid {
+	if _, _, err := c.ReadQRFrame(context.Background(), gray, 65, 48); webcore.Code(err) != webcore.CodeInvalid {
 		t.Errorf("a frame of the wrong size: %v", err)
 	}
 }
@@ -750,13 +808,13 @@ func TestChangePassword(t *testing.T) {
 		t.Fatalf("unlock with the new password: %+v %v", res, err)
 	}
 	other := w.browser(t, newMemStore(), nil)
-	if _, err := other.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := other.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.SignIn(ctx, testPW, false, "second"); webcore.Code(err) != webcore.CodeWrongPassword {
 		t.Fatalf("sign-in with the old password: %v", err)
 	}
-	if _, err := other.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := other.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := other.SignIn(ctx, newPW, false, "second"); err != nil || res.Items != 1 {
@@ -796,7 +854,7 @@ func TestEditPushedAtOnce(t *testing.T) {
 	if _, err := b.Start(ctx, w.url); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := b.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.SignIn(ctx, testPW, false, "browser"); err != nil {
