@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -876,5 +877,65 @@ func TestEditPushedAtOnce(t *testing.T) {
 			t.Fatal("the browser's new item did not reach the CLI within 5 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRememberedStoresChanges: a remembered browser stores an edit as a
+// small change record after the vault record, not the whole vault again;
+// after maxChangeRecords of them the next write stores a whole vault
+// record again and the change records go. Either way a new tab opens
+// every edit, offline.
+func TestRememberedStoresChanges(t *testing.T) {
+	w := newWorld(t)
+	b := w.signIn(t, true)
+	ctx := context.Background()
+	first, _ := b.store.Get(ctx, webcore.RecordVault)
+	save := func(title string) {
+		t.Helper()
+		if _, err := b.Save(ctx, "", 0, mustJSON(t, item.New(item.Note, title, time.Now()))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, title := range []string{"one", "two", "three"} {
+		save(title)
+	}
+	if rec, _ := b.store.Get(ctx, webcore.RecordVault); !slices.Equal(rec, first) {
+		t.Error("an edit stored the whole vault record again")
+	}
+	if c, _ := b.store.Get(ctx, webcore.RecordChange(1)); c == nil || len(c) >= len(first) {
+		t.Errorf("after three edits the first change record holds %d bytes (the vault record %d)", len(c), len(first))
+	}
+	reopen := func(want int) {
+		t.Helper()
+		if err := b.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tab := w.browser(t, b.store, offline)
+		res, err := tab.Unlock(ctx, testPW)
+		if err != nil || res.Items != want {
+			t.Fatalf("a new tab, offline: %+v %v; want %d items", res, err, want)
+		}
+		tab.Lock(ctx)
+		if _, err := b.Unlock(ctx, testPW); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen(4)
+
+	for i := range 40 {
+		save(fmt.Sprintf("note %d", i))
+	}
+	if rec, _ := b.store.Get(ctx, webcore.RecordVault); slices.Equal(rec, first) {
+		t.Error("after 40 edits the vault record was never stored again")
+	}
+	for _, n := range b.store.names() {
+		var i int
+		if _, err := fmt.Sscanf(n, "vault-change-%d", &i); err == nil && i > 32 {
+			t.Errorf("the browser keeps %s", n)
+		}
+	}
+	reopen(44)
+	if got := titles(t, b, webcore.ListQuery{Query: "note 39"}); !slices.Equal(got, []string{"note 39"}) {
+		t.Errorf("the last edit after reopening: %q", got)
 	}
 }
