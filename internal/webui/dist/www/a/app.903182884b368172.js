@@ -544,13 +544,15 @@ async function askDialog(title, text, okLabel, withPassword) {
   $('confirm-ok').textContent = okLabel || 'Continue';
   pw.value = '';
   pw.removeAttribute('aria-invalid');
+  $('confirm-password-error').textContent = '';
   show($('confirm-password-box'), withPassword);
   const back = document.activeElement;
   return new Promise((resolve) => {
     const ok = () => {
       if (withPassword && !pw.value) {
+        // Said inside the dialog: the page behind a modal dialog is inert.
         pw.setAttribute('aria-invalid', 'true');
-        showAlert('Enter your password to confirm.');
+        $('confirm-password-error').textContent = 'Enter your password to confirm.';
         pw.focus();
         return;
       }
@@ -565,6 +567,7 @@ async function askDialog(title, text, okLabel, withPassword) {
       d.removeEventListener('close', closed);
       const typed = pw.value;
       pw.value = '';
+      $('confirm-password-error').textContent = '';
       show($('confirm-password-box'), false);
       if (back && back.focus) back.focus();
       resolve(d.returnValue === 'ok' ? typed : null);
@@ -594,7 +597,7 @@ async function warnHeavy(kdf) {
   if (!k || !k.heavy) return true;
   const mib = Math.round((k.memoryKiB || 0) / 1024);
   const ok = await confirmDialog('Heavy key derivation',
-    `This account's key derivation uses ${mib} MiB of memory and ${k.time} passes. A browser may take many seconds for it, and a phone may run out of memory and close the tab. Continue?`,
+    `This account's key derivation uses ${mib} MiB of memory and ${k.time} ${k.time === 1 ? 'pass' : 'passes'}. A browser may take many seconds for it, and a phone may run out of memory and close the tab. Continue?`,
     'Continue');
   app.kdfAcknowledged = ok;
   return ok;
