@@ -72,7 +72,7 @@ func api(c *webcore.Core) js.Value {
 			return c.Start(ctx, a.Origin)
 		}),
 		"status": call(func(context.Context, []js.Value) (any, error) { return c.Status(), nil }),
-		"readKit": call(func(_ context.Context, args []js.Value) (any, error) {
+		"readKit": call(func(ctx context.Context, args []js.Value) (any, error) {
 			var a struct {
 				Code string `json:"code"`
 			}
@@ -84,9 +84,9 @@ func api(c *webcore.Core) js.Value {
 				return nil, err
 			}
 			defer clear(file)
-			return c.ReadKit(a.Code, file)
+			return c.ReadKit(ctx, a.Code, file)
 		}),
-		"readQRFrame": call(func(_ context.Context, args []js.Value) (any, error) {
+		"readQRFrame": call(func(ctx context.Context, args []js.Value) (any, error) {
 			var a struct {
 				Width  int `json:"width"`
 				Height int `json:"height"`
@@ -98,7 +98,7 @@ func api(c *webcore.Core) js.Value {
 			if err != nil {
 				return nil, err
 			}
-			info, found, err := c.ReadQRFrame(gray, a.Width, a.Height)
+			info, found, err := c.ReadQRFrame(ctx, gray, a.Width, a.Height)
 			if err != nil || !found {
 				return nil, err
 			}

@@ -132,7 +132,7 @@ func BenchmarkUnlock10k(b *testing.B) {
 	snap, ak, id := benchSnapshot(b, 10000)
 	ctx := context.Background()
 	for b.Loop() {
-		v, err := MemVaults(nil).Open(ctx, snap, id, ak, 1)
+		v, err := MemVaults(nil).Open(ctx, snap, nil, id, ak, 1)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -121,6 +121,20 @@ type Core struct {
 	pushes *sync.WaitGroup // the pushes running, which Lock waits for
 
 	syncMu sync.Mutex // LockSync: one sync at a time
+
+	// persistMu orders the writes of the sealed vault (persist), and
+	// guards stored.
+	persistMu sync.Mutex
+	stored    storedVault
+}
+
+// storedVault is what a remembered browser's store holds of the vault:
+// the vault record's generation (0: none this session, or a write
+// failed; the next write stores a whole snapshot) and how many change
+// records follow it.
+type storedVault struct {
+	gen     uint64
+	changes int
 }
 
 // New returns a signed-out session; Start loads what the browser keeps.
@@ -181,40 +195,43 @@ func (c *Core) Status() Status {
 	if c.v != nil {
 		st.State = StateUnlocked
 	}
-	kdf := c.dev.envelope().KDF
-	st.KDF = &KDFInfo{Time: kdf.Time, MemoryKiB: kdf.MemoryKiB, Threads: kdf.Threads, Heavy: kdf.MemoryKiB > heavyKiB}
+	st.KDF = kdfInfo(c.dev.envelope().KDF)
 	return st
 }
 
 // ReadKit reads a typed setup code or a kit file and keeps the kit
-// (its Secret Key never leaves Go) until SignIn or ForgetKit.
-func (c *Core) ReadKit(code string, file []byte) (KitInfo, error) {
+// (its Secret Key never leaves Go) until SignIn or ForgetKit. The answer
+// carries the account's key derivation settings when its server could
+// be asked (KitInfo.KDF).
+func (c *Core) ReadKit(ctx context.Context, code string, file []byte) (KitInfo, error) {
 	k, err := c.readKit(code, file)
 	if err != nil {
 		return KitInfo{}, err
 	}
-	return c.keepKit(k)
+	return c.keepKit(ctx, k)
 }
 
 // ReadQRFrame looks for the kit's QR code in one camera frame; found is
 // false when there is none in it.
-func (c *Core) ReadQRFrame(gray []byte, width, height int) (info KitInfo, found bool, err error) {
+func (c *Core) ReadQRFrame(ctx context.Context, gray []byte, width, height int) (info KitInfo, found bool, err error) {
 	k, found, err := c.readQRFrame(gray, width, height)
 	if err != nil || !found {
 		return KitInfo{}, false, err
 	}
-	info, err = c.keepKit(k)
+	info, err = c.keepKit(ctx, k)
 	return info, err == nil, err
 }
 
-func (c *Core) keepKit(k kittext.Kit) (KitInfo, error) {
+// keepKit keeps k for SignIn, and asks its server for the account's key
+// derivation settings (without holding the lock: that is a request).
+func (c *Core) keepKit(ctx context.Context, k kittext.Kit) (KitInfo, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	server := k.SyncLocation
 	if server == "" {
 		server = c.origin
 	}
 	if _, err := api.CheckURL(server); err != nil {
+		c.mu.Unlock()
 		k.Wipe()
 		return KitInfo{}, fmt.Errorf("%w: this kit names %q as its server, which is not a keyhold server's address; use a kit made for a server", kittext.ErrNotKit, api.PrintableText(server))
 	}
@@ -222,7 +239,10 @@ func (c *Core) keepKit(k kittext.Kit) (KitInfo, error) {
 		c.pending.Wipe()
 	}
 	c.pending, c.kitServer = &k, server
-	return kitInfo(k, server), nil
+	info := kitInfo(k, server)
+	c.mu.Unlock()
+	info.KDF = c.loginKDF(ctx, server, keys.AccountID(k.AccountID))
+	return info, nil
 }
 
 // ForgetKit drops a kit read but not used.
@@ -321,18 +341,21 @@ func (c *Core) unlocked(ctx context.Context, d *deviceRecord, v Vault, remember 
 	c.mu.Lock()
 	c.dev, c.v, c.remembered = d, v, remember
 	c.mu.Unlock()
-	if remember {
-		if err := c.persist(ctx, true); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Remembered: stores the device record and the vault (a browser that
+	// is not only drops the changes opening the vault made).
+	return c.persist(ctx, remember)
 }
 
 // persist stores the device record (with device) and the sealed vault of
-// a remembered browser; for another it keeps the sealed vault in memory
-// only, for Unlock after Lock.
+// a remembered browser: the changes committed since the last write as a
+// change record, or a whole snapshot as a new vault record (the first
+// write of a session, after maxChangeRecords change records or a failed
+// write, or for a large change). Another browser keeps the sealed vault
+// in memory only, for Unlock after Lock, and takes its snapshot then
+// (with device).
 func (c *Core) persist(ctx context.Context, device bool) error {
+	c.persistMu.Lock()
+	defer c.persistMu.Unlock()
 	c.mu.Lock()
 	d, v, remember := c.dev, c.v, c.remembered
 	var db []byte
@@ -344,11 +367,15 @@ func (c *Core) persist(ctx context.Context, device bool) error {
 	if err != nil || v == nil {
 		return err
 	}
-	snap, err := v.Snapshot()
-	if err != nil {
-		return err
-	}
 	if !remember {
+		if !device {
+			_, err := v.Changes() // dropped: the snapshot at Lock holds them
+			return err
+		}
+		snap, err := v.Snapshot()
+		if err != nil {
+			return err
+		}
 		c.mu.Lock()
 		c.snapshot = snap
 		c.mu.Unlock()
@@ -361,7 +388,92 @@ func (c *Core) persist(ctx context.Context, device bool) error {
 			return err
 		}
 	}
-	return c.o.Store.Put(ctx, RecordVault, vaultRecord(snap))
+	return c.storeVault(ctx, v)
+}
+
+// storeVault writes what changed in v since the last write (persist,
+// with persistMu held).
+func (c *Core) storeVault(ctx context.Context, v Vault) error {
+	if c.stored.gen != 0 && c.stored.changes < maxChangeRecords {
+		batches, err := v.Changes()
+		if err != nil {
+			c.stored.gen = 0
+			return err
+		}
+		if len(batches) == 0 {
+			return nil
+		}
+		size := 0
+		for _, b := range batches {
+			size += len(b)
+		}
+		if size <= maxChangeBytes {
+			i := c.stored.changes + 1
+			if err := c.o.Store.Put(ctx, RecordChange(i), changeRecord(c.stored.gen, i, batches)); err != nil {
+				c.stored.gen = 0 // the batches are lost: a snapshot next
+				return err
+			}
+			c.stored.changes = i
+			return nil
+		}
+	}
+	snap, err := v.Snapshot()
+	if err != nil {
+		c.stored.gen = 0
+		return err
+	}
+	gen, old := newGeneration(c.stored.gen), c.stored.changes
+	if err := c.o.Store.Put(ctx, RecordVault, vaultRecord(gen, snap)); err != nil {
+		c.stored.gen = 0
+		return err
+	}
+	c.stored = storedVault{gen: gen}
+	// The change records of the generation before are of no use now;
+	// one left behind (a failed delete) is never read as one of this
+	// generation.
+	for i := 1; i <= old; i++ {
+		_ = c.o.Store.Delete(ctx, RecordChange(i))
+	}
+	return nil
+}
+
+// readVault reads a remembered browser's vault record and the change
+// records of its generation that follow it.
+func (c *Core) readVault(ctx context.Context) (snap []byte, changes [][]byte, st storedVault, err error) {
+	b, err := c.o.Store.Get(ctx, RecordVault)
+	if err != nil {
+		return nil, nil, st, err
+	}
+	if b == nil {
+		return nil, nil, st, fmt.Errorf("%w (the vault record is missing)", ErrDamagedStore)
+	}
+	gen, snap, err := parseVaultRecord(b)
+	if err != nil || gen == 0 {
+		return snap, nil, st, err
+	}
+	st.gen = gen
+	for i := 1; i <= maxChangeRecords; i++ {
+		b, err := c.o.Store.Get(ctx, RecordChange(i))
+		if err != nil {
+			return nil, nil, st, err
+		}
+		if b == nil {
+			break
+		}
+		g, n, bs, err := parseChangeRecord(b)
+		if err != nil {
+			return nil, nil, st, err
+		}
+		if g != gen {
+			break // left from another generation: this one ends here
+		}
+		if n != i {
+			return nil, nil, st, fmt.Errorf("%w (change record %d is numbered %d)", ErrDamagedStore, i, n)
+		}
+		changes = append(changes, bs...)
+		st.changes = i
+	}
+	return snap, changes, st, nil
 }
 
 // Unlock opens the vault with the password: a remembered browser's from
@@ -380,15 +492,11 @@ func (c *Core) Unlock(ctx context.Context, pw []byte) (SignInResult, error) {
 	case v != nil:
 		return SignInResult{Items: c.ix.count()}, nil
 	}
+	var changes [][]byte
+	var stored storedVault
 	if remembered {
-		b, err := c.o.Store.Get(ctx, RecordVault)
-		if err != nil {
-			return SignInResult{}, err
-		}
-		if b == nil {
-			return SignInResult{}, fmt.Errorf("%w (the vault record is missing)", ErrDamagedStore)
-		}
-		if snap, err = parseVaultRecord(b); err != nil {
+		var err error
+		if snap, changes, stored, err = c.readVault(ctx); err != nil {
 			return SignInResult{}, err
 		}
 	}
@@ -447,10 +555,13 @@ func (c *Core) Unlock(ctx context.Context, pw []byte) (SignInResult, error) {
 	if err := kc.Verify(ak, id, d.KeyVersion); err != nil {
 		return SignInResult{}, fmt.Errorf("%w (the key check does not open with the account key)", ErrDamagedStore)
 	}
-	nv, err := c.o.Vaults.Open(ctx, snap, id, ak, d.KeyVersion)
+	nv, err := c.o.Vaults.Open(ctx, snap, changes, id, ak, d.KeyVersion)
 	if err != nil {
 		return SignInResult{}, err
 	}
+	c.persistMu.Lock()
+	c.stored = stored
+	c.persistMu.Unlock()
 	if err := c.unlocked(ctx, d, nv, remembered); err != nil {
 		return SignInResult{}, err
 	}
@@ -535,6 +646,9 @@ func (c *Core) forget() {
 	v, d, login := c.v, c.dev, c.login
 	c.v, c.dev, c.snapshot, c.remembered, c.login = nil, nil, nil, false, nil
 	c.mu.Unlock()
+	c.persistMu.Lock()
+	c.stored = storedVault{}
+	c.persistMu.Unlock()
 	if v != nil {
 		v.Close()
 	}

@@ -2,7 +2,9 @@ package webcore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
@@ -219,7 +222,7 @@ func (w *world) browser(t *testing.T, st *memStore, hc *http.Client) *browserTab
 func (w *world) signIn(t *testing.T, remember bool) *browserTab {
 	t.Helper()
 	b := w.browser(t, newMemStore(), nil)
-	if _, err := b.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := b.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.SignIn(context.Background(), testPW, remember, "test browser"); err != nil {
@@ -266,7 +269,7 @@ func TestSignInWithKit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := w.browser(t, newMemStore(), nil)
-			info, err := b.ReadKit(tc.code, tc.file)
+			info, err := b.ReadKit(context.Background(), tc.code, tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +319,7 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := w.browser(t, newMemStore(), nil)
-			if _, err := b.ReadKit(tc.kit.Text(), nil); err != nil {
+			if _, err := b.ReadKit(context.Background(), tc.kit.Text(), nil); err != nil {
 				t.Fatal(err)
 			}
 			_, err := b.SignIn(context.Background(), tc.pw, true, "test browser")
@@ -336,24 +339,80 @@ func TestRefusedSignInStoresNothing(t *testing.T) {
 	}
 }
 
+// TestReadKitCarriesKDF: reading a kit asks its server for the account's
+// key derivation settings (its login parameters), so that the page can
+// warn before deriving with a heavy one; when the server cannot be asked,
+// or answers for another account, the kit is read all the same, without
+// settings (the page then warns nothing).
+func TestReadKitCarriesKDF(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t, newMemStore(), nil)
+	info, err := b.ReadKit(context.Background(), w.kit.Text(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (webcore.KDFInfo{Time: 1, MemoryKiB: 1024, Threads: 1}); info.KDF == nil || *info.KDF != want {
+		t.Fatalf("the kit of a t=1, 1 MiB account read with kdf %+v, want %+v", info.KDF, want)
+	}
+	// The page may sign in with the kit it read.
+	if _, err := b.SignIn(context.Background(), testPW, false, "test browser"); err != nil {
+		t.Fatal(err)
+	}
+
+	heavy := keys.KDFParams{Time: 3, MemoryKiB: 1 << 20, Threads: 4}
+	var answerFor keys.AccountID
+	params := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/login/params" {
+			http.NotFound(rw, r)
+			return
+		}
+		env := format.Envelope{AccountID: answerFor, KeyVersion: 1, Epoch: 1, KDF: heavy}
+		rw.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(rw).Encode(api.LoginParamsResponse{Header: env.Header()})
+	}))
+	defer params.Close()
+	heavyKit := w.kit
+	heavyKit.SyncLocation = params.URL
+	answerFor = keys.AccountID(heavyKit.AccountID)
+	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (webcore.KDFInfo{Time: 3, MemoryKiB: 1 << 20, Threads: 4, Heavy: true}); info.KDF == nil || *info.KDF != want {
+		t.Errorf("the kit of a 1 GiB account read with kdf %+v, want %+v", info.KDF, want)
+	}
+
+	answerFor[0] ^= 1
+	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	if err != nil || info.KDF != nil {
+		t.Errorf("parameters answered for another account: kdf %+v, %v; want none, no error", info.KDF, err)
+	}
+
+	params.Close()
+	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	if err != nil || info.KDF != nil || info.Server != params.URL {
+		t.Errorf("a kit whose server is unreachable: %+v, %v; want it read, without kdf", info, err)
+	}
+}
+
 // TestBadKits: what is not a kit is refused with the codes the page
 // shows, and a picture without a QR code says so.
 func TestBadKits(t *testing.T) {
 	c := webcore.New(webcore.Options{Store: newMemStore(), Vaults: webcore.MemVaults(nil), Extras: webextras.Local{}})
-	if _, err := c.ReadKit("KH1-AAAAA-BBBBB", nil); webcore.Code(err) != webcore.CodeBadKit {
+	if _, err := c.ReadKit(context.Background(), "KH1-AAAAA-BBBBB", nil); webcore.Code(err) != webcore.CodeBadKit {
 		t.Errorf("a truncated code: %v", err)
 	}
-	if _, err := c.ReadKit("", []byte("%PDF-1.4\nnothing here")); webcore.Code(err) != webcore.CodeBadKit && webcore.Code(err) != webcore.CodeNoQR {
+	if _, err := c.ReadKit(context.Background(), "", []byte("%PDF-1.4\nnothing here")); webcore.Code(err) != webcore.CodeBadKit && webcore.Code(err) != webcore.CodeNoQR {
 		t.Errorf("a broken PDF: %v (%s)", err, webcore.Code(err))
 	}
 	gray := make([]byte, 64*48)
 	for i := range gray {
 		gray[i] = byte(i)
 	}
-	if _, found, err := c.ReadQRFrame(gray, 64, 48); err != nil || found {
+	if _, found, err := c.ReadQRFrame(context.Background(), gray, 64, 48); err != nil || found {
 		t.Errorf("a frame without a QR code: found %v, %v", found, err)
 	}
-	if _, _, err := c.ReadQRFrame(gray, 65, 48); webcore.Code(err) != webcore.CodeInvalid {
+	if _, _, err := c.ReadQRFrame(context.Background(), gray, 65, 48); webcore.Code(err) != webcore.CodeInvalid {
 		t.Errorf("a frame of the wrong size: %v", err)
 	}
 }
@@ -750,13 +809,13 @@ func TestChangePassword(t *testing.T) {
 		t.Fatalf("unlock with the new password: %+v %v", res, err)
 	}
 	other := w.browser(t, newMemStore(), nil)
-	if _, err := other.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := other.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.SignIn(ctx, testPW, false, "second"); webcore.Code(err) != webcore.CodeWrongPassword {
 		t.Fatalf("sign-in with the old password: %v", err)
 	}
-	if _, err := other.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := other.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := other.SignIn(ctx, newPW, false, "second"); err != nil || res.Items != 1 {
@@ -796,7 +855,7 @@ func TestEditPushedAtOnce(t *testing.T) {
 	if _, err := b.Start(ctx, w.url); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ReadKit(w.kit.Text(), nil); err != nil {
+	if _, err := b.ReadKit(context.Background(), w.kit.Text(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.SignIn(ctx, testPW, false, "browser"); err != nil {
@@ -818,5 +877,65 @@ func TestEditPushedAtOnce(t *testing.T) {
 			t.Fatal("the browser's new item did not reach the CLI within 5 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRememberedStoresChanges: a remembered browser stores an edit as a
+// small change record after the vault record, not the whole vault again;
+// after maxChangeRecords of them the next write stores a whole vault
+// record again and the change records go. Either way a new tab opens
+// every edit, offline.
+func TestRememberedStoresChanges(t *testing.T) {
+	w := newWorld(t)
+	b := w.signIn(t, true)
+	ctx := context.Background()
+	first, _ := b.store.Get(ctx, webcore.RecordVault)
+	save := func(title string) {
+		t.Helper()
+		if _, err := b.Save(ctx, "", 0, mustJSON(t, item.New(item.Note, title, time.Now()))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, title := range []string{"one", "two", "three"} {
+		save(title)
+	}
+	if rec, _ := b.store.Get(ctx, webcore.RecordVault); !slices.Equal(rec, first) {
+		t.Error("an edit stored the whole vault record again")
+	}
+	if c, _ := b.store.Get(ctx, webcore.RecordChange(1)); c == nil || len(c) >= len(first) {
+		t.Errorf("after three edits the first change record holds %d bytes (the vault record %d)", len(c), len(first))
+	}
+	reopen := func(want int) {
+		t.Helper()
+		if err := b.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tab := w.browser(t, b.store, offline)
+		res, err := tab.Unlock(ctx, testPW)
+		if err != nil || res.Items != want {
+			t.Fatalf("a new tab, offline: %+v %v; want %d items", res, err, want)
+		}
+		tab.Lock(ctx)
+		if _, err := b.Unlock(ctx, testPW); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen(4)
+
+	for i := range 40 {
+		save(fmt.Sprintf("note %d", i))
+	}
+	if rec, _ := b.store.Get(ctx, webcore.RecordVault); slices.Equal(rec, first) {
+		t.Error("after 40 edits the vault record was never stored again")
+	}
+	for _, n := range b.store.names() {
+		var i int
+		if _, err := fmt.Sscanf(n, "vault-change-%d", &i); err == nil && i > 32 {
+			t.Errorf("the browser keeps %s", n)
+		}
+	}
+	reopen(44)
+	if got := titles(t, b, webcore.ListQuery{Query: "note 39"}); !slices.Equal(got, []string{"note 39"}) {
+		t.Errorf("the last edit after reopening: %q", got)
 	}
 }

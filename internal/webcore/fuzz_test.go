@@ -2,10 +2,12 @@ package webcore
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/keyhold/keyhold/internal/format"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/ledger/memstore"
 	"github.com/keyhold/keyhold/internal/syncclient"
 )
 
@@ -73,13 +75,49 @@ func isDamaged(err error) bool {
 
 func TestVaultRecord(t *testing.T) {
 	snap := []byte("snapshot bytes")
-	got, err := parseVaultRecord(vaultRecord(snap))
-	if err != nil || !bytes.Equal(got, snap) {
-		t.Fatalf("%q %v", got, err)
+	rec := vaultRecord(0x0102030405060708, snap)
+	if want := "KHWV\x02\n\x01\x02\x03\x04\x05\x06\x07\x08snapshot bytes"; string(rec) != want {
+		t.Errorf("the vault record is %q, want %q", rec, want)
 	}
-	for _, bad := range [][]byte{nil, []byte("KHWV"), []byte("KHWV\x02\nnewer"), []byte("something else")} {
-		if _, err := parseVaultRecord(bad); err == nil {
-			t.Errorf("%q parsed", bad)
+	gen, got, err := parseVaultRecord(rec)
+	if err != nil || gen != 0x0102030405060708 || !bytes.Equal(got, snap) {
+		t.Fatalf("%d %q %v", gen, got, err)
+	}
+	// A version 1 record (no generation) is read, with no change records.
+	if gen, got, err := parseVaultRecord([]byte("KHWV\x01\nsnapshot bytes")); err != nil || gen != 0 || !bytes.Equal(got, snap) {
+		t.Errorf("a version 1 record: %d %q %v", gen, got, err)
+	}
+	for _, bad := range [][]byte{nil, []byte("KHWV"), []byte("KHWV\x03\nnewer"), []byte("KHWV\x02\n\x00\x00"),
+		[]byte("KHWV\x02\n\x00\x00\x00\x00\x00\x00\x00\x00generation 0"), []byte("something else")} {
+		if _, _, err := parseVaultRecord(bad); !isDamaged(err) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestChangeRecord(t *testing.T) {
+	rec := changeRecord(7, 2, [][]byte{[]byte("ab"), {}, []byte("c")})
+	want := "KHWC\x01\n\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x02\x00\x00\x00\x03" +
+		"\x00\x00\x00\x02ab\x00\x00\x00\x00\x00\x00\x00\x01c"
+	if string(rec) != want {
+		t.Errorf("the change record is %q, want %q", rec, want)
+	}
+	gen, i, bs, err := parseChangeRecord(rec)
+	if err != nil || gen != 7 || i != 2 || len(bs) != 3 || string(bs[0]) != "ab" || len(bs[1]) != 0 || string(bs[2]) != "c" {
+		t.Fatalf("%d %d %q %v", gen, i, bs, err)
+	}
+	for name, bad := range map[string][]byte{
+		"empty":        nil,
+		"newer":        []byte("KHWC\x02\n"),
+		"truncated":    rec[:len(rec)-1],
+		"trailing":     append(slices.Clone(rec), 0),
+		"generation 0": changeRecord(0, 1, nil),
+		"number 0":     changeRecord(1, 0, nil),
+		"number high":  changeRecord(1, maxChangeRecords+1, nil),
+		"count high":   append(changeRecord(1, 1, nil)[:len(changeRecord(1, 1, nil))-4], 0xff, 0xff, 0xff, 0xff),
+	} {
+		if _, _, _, err := parseChangeRecord(bad); !isDamaged(err) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
@@ -108,15 +146,45 @@ func FuzzParseDevice(f *testing.F) {
 // FuzzParseVaultRecord: the vault record's wrapper and the store
 // snapshot inside it never crash the web vault's open path.
 func FuzzParseVaultRecord(f *testing.F) {
-	f.Add(vaultRecord([]byte("x")))
+	f.Add(vaultRecord(1, []byte("x")))
 	f.Add([]byte("KHWV\x01\n"))
+	f.Add([]byte("KHWV\x02\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		snap, err := parseVaultRecord(b)
+		_, snap, err := parseVaultRecord(b)
 		if err != nil {
 			return
 		}
 		var ak keys.AccountKey
-		if v, err := MemVaults(nil).Open(t.Context(), snap, keys.AccountID{}, &ak, 1); err == nil {
+		if v, err := MemVaults(nil).Open(t.Context(), snap, nil, keys.AccountID{}, &ak, 1); err == nil {
+			v.Close()
+		}
+	})
+}
+
+// FuzzParseChangeRecord: a change record and the batches inside it never
+// crash the open path; what parses encodes again to the same bytes.
+func FuzzParseChangeRecord(f *testing.F) {
+	empty, err := memstore.New().SnapshotBytes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	change, err := (&memstore.Batch{Meta: map[string][]byte{"k": []byte("v")}}).MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(changeRecord(1, 1, [][]byte{change}))
+	f.Add(changeRecord(2, 3, [][]byte{change, change}))
+	f.Add([]byte("KHWC\x01\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		gen, i, bs, err := parseChangeRecord(b)
+		if err != nil {
+			return
+		}
+		if again := changeRecord(gen, i, bs); !bytes.Equal(again, b) {
+			t.Fatalf("parsed and encoded again: %q, was %q", again, b)
+		}
+		var ak keys.AccountKey
+		if v, err := MemVaults(nil).Open(t.Context(), empty, bs, keys.AccountID{}, &ak, 1); err == nil {
 			v.Close()
 		}
 	})

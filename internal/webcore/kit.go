@@ -1,10 +1,15 @@
 package webcore
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/keyhold/keyhold/internal/api"
+	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit/kittext"
 )
 
@@ -14,6 +19,10 @@ type KitInfo struct {
 	AccountID string `json:"accountId"`
 	Email     string `json:"email"`
 	Server    string `json:"server"`
+	// KDF is the account's key derivation as the server's login
+	// parameters give it, so that the page can warn before deriving
+	// (Heavy); nil when the server could not be asked.
+	KDF *KDFInfo `json:"kdf,omitempty"`
 }
 
 // MaxKitFile bounds a kit file the page hands in: a kit PDF is a few
@@ -72,4 +81,38 @@ func (c *Core) readQRFrame(gray []byte, width, height int) (k kittext.Kit, found
 
 func kitInfo(k kittext.Kit, server string) KitInfo {
 	return KitInfo{AccountID: uuid.UUID(k.AccountID).String(), Server: server}
+}
+
+// kdfLookupTimeout bounds the question loginKDF asks: the warning it
+// serves is advice, and sign-in asks the server again anyway.
+const kdfLookupTimeout = 10 * time.Second
+
+// loginKDF asks the kit's server for the account's login parameters
+// (POST /v1/login/params, which syncclient.Setup asks before deriving)
+// and returns their key derivation settings, or nil when the server
+// cannot be reached or answers something unreadable: the page then warns
+// nothing, and the sign-in reports the failure. A server answers
+// parameters of the same shape for an account it does not know, so a
+// foreign kit gets some settings here and is refused by the key check at
+// sign-in.
+func (c *Core) loginKDF(ctx context.Context, server string, id keys.AccountID) *KDFInfo {
+	cl, err := api.NewClientHTTP(server, c.o.HTTP)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, kdfLookupTimeout)
+	defer cancel()
+	params, err := cl.LoginParams(ctx, uuid.UUID(id).String())
+	if err != nil {
+		return nil
+	}
+	hdr, err := format.ParseEnvelopeHeader(params.Header)
+	if err != nil || hdr.AccountID != id {
+		return nil
+	}
+	return kdfInfo(hdr.KDF)
+}
+
+func kdfInfo(p keys.KDFParams) *KDFInfo {
+	return &KDFInfo{Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads, Heavy: p.MemoryKiB > heavyKiB}
 }

@@ -38,8 +38,8 @@ func (m memVaults) Create(ctx context.Context, j *vaultsync.Join, kv uint32) (Va
 	return v, nil
 }
 
-func (m memVaults) Open(ctx context.Context, snapshot []byte, id keys.AccountID, ak *keys.AccountKey, kv uint32) (Vault, error) {
-	st, err := memstore.FromSnapshot(snapshot)
+func (m memVaults) Open(ctx context.Context, snapshot []byte, changes [][]byte, id keys.AccountID, ak *keys.AccountKey, kv uint32) (Vault, error) {
+	st, err := memstore.FromSnapshot(snapshot, changes...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (the vault: %v)", ErrDamagedStore, err)
 	}
@@ -60,7 +60,8 @@ func (m memVaults) Open(ctx context.Context, snapshot []byte, id keys.AccountID,
 
 // memVault is a Replica over a memstore. It notes the items each
 // committed transaction wrote, so that the item list opens only those
-// again after a sync.
+// again after a sync, and keeps each committed transaction's changes
+// until Changes or Snapshot takes them, for the browser to store.
 type memVault struct {
 	*replica.Replica
 	st *memstore.Store
@@ -68,6 +69,7 @@ type memVault struct {
 	mu      sync.Mutex
 	changed map[vaultsync.ItemID]ledger.Row
 	all     bool
+	batches []*memstore.Batch
 }
 
 func (v *memVault) options(now func() time.Time) []replica.Option {
@@ -85,6 +87,7 @@ func (v *memVault) committed(tx ledger.SyncTxn) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.batches = append(v.batches, b)
 	if b.Cleared || len(b.DeletedCurrent) > 0 {
 		v.all, v.changed = true, nil
 		return
@@ -170,8 +173,20 @@ func (v *memVault) History(ctx context.Context, id vaultsync.ItemID) ([]Entry, e
 }
 
 // Snapshot waits for a transaction of the Replica's to end: memstore
-// refuses a snapshot meanwhile rather than wait.
+// refuses a snapshot meanwhile rather than wait. The changes kept so far
+// are dropped: the snapshot holds them.
+//
+// A transaction may commit after the changes were dropped and before
+// the snapshot is taken (its changes are handed to committed only after
+// the store applied them, and committed waits for v.mu): then the
+// snapshot holds it and Changes returns it again. Applying it once more
+// after the snapshot changes nothing, since a batch sets values rather
+// than adding to them, and no later transaction can be in the snapshot:
+// the Replica commits the next one only after committed returned.
 func (v *memVault) Snapshot() ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.batches = nil
 	for range 5000 {
 		b, err := v.st.SnapshotBytes()
 		if !errors.Is(err, memstore.ErrBusy) {
@@ -180,6 +195,24 @@ func (v *memVault) Snapshot() ([]byte, error) {
 		time.Sleep(time.Millisecond)
 	}
 	return nil, memstore.ErrBusy
+}
+
+// Changes returns the changes committed since the last Changes or
+// Snapshot, encoded, oldest first.
+func (v *memVault) Changes() ([][]byte, error) {
+	v.mu.Lock()
+	bs := v.batches
+	v.batches = nil
+	v.mu.Unlock()
+	out := make([][]byte, 0, len(bs))
+	for _, b := range bs {
+		e, err := b.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (v *memVault) Close() { v.Replica.Close() }

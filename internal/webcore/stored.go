@@ -2,6 +2,8 @@ package webcore
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,16 +16,33 @@ import (
 )
 
 // What a remembered browser keeps (docs/WEB.md, "What the browser
-// stores"): two records under these names in keyholdHost.store, which
+// stores"): records under these names in keyholdHost.store, which
 // encrypts every value with AES-GCM under a non-extractable WebCrypto
 // key. This package parses them as untrusted input all the same: a
 // damaged record is refused with ErrDamagedStore, never half read.
 const (
 	// RecordDevice holds the device's settings and keys (deviceRecord).
 	RecordDevice = "device"
-	// RecordVault holds the sealed vault: vaultMagic, then the in-memory
-	// store's snapshot.
+	// RecordVault holds the sealed vault: vaultMagic, the record's
+	// generation, then the in-memory store's snapshot. The change records
+	// (RecordChange) of the same generation follow it.
 	RecordVault = "vault"
+)
+
+// RecordChange names the i-th change record (from 1): the store's
+// changes committed after the vault record of its generation was
+// written, so that an edit stores a few kilobytes rather than the whole
+// vault again.
+func RecordChange(i int) string { return fmt.Sprintf("vault-change-%d", i) }
+
+const (
+	// maxChangeRecords is how many change records follow a vault record
+	// at most: the next write stores a whole snapshot again (a new
+	// generation), which keeps unlocking a matter of a few reads.
+	maxChangeRecords = 32
+	// maxChangeBytes bounds one change record: larger changes (a sync
+	// that brought many items) are stored as a whole snapshot instead.
+	maxChangeBytes = 1 << 20
 )
 
 const (
@@ -34,7 +53,12 @@ const (
 )
 
 // vaultMagic starts the vault record: "KHWV", a version byte, a newline.
-var vaultMagic = []byte("KHWV\x01\n")
+// Version 1 had no generation and no change records; it is still read.
+var (
+	vaultMagic   = []byte("KHWV\x02\n")
+	vaultMagicV1 = []byte("KHWV\x01\n")
+	changeMagic  = []byte("KHWC\x01\n")
+)
 
 // ErrDamagedStore means what the browser stored does not parse. The
 // page's answer is to sign in again, which downloads the vault anew.
@@ -146,18 +170,107 @@ func (d *deviceRecord) envelope() *format.Envelope {
 	return e
 }
 
-// vaultRecord wraps a store snapshot for storing.
-func vaultRecord(snapshot []byte) []byte {
-	return append(append(make([]byte, 0, len(vaultMagic)+len(snapshot)), vaultMagic...), snapshot...)
+// vaultRecord wraps a store snapshot of generation gen for storing.
+func vaultRecord(gen uint64, snapshot []byte) []byte {
+	b := make([]byte, 0, len(vaultMagic)+8+len(snapshot))
+	b = append(b, vaultMagic...)
+	b = binary.BigEndian.AppendUint64(b, gen)
+	return append(b, snapshot...)
 }
 
-// parseVaultRecord returns the store snapshot a vault record holds.
-func parseVaultRecord(b []byte) ([]byte, error) {
-	if !bytes.HasPrefix(b, vaultMagic) {
-		if len(b) > 4 && string(b[:4]) == "KHWV" {
-			return nil, fmt.Errorf("%w (a vault record of version %d, made by a newer web vault)", ErrDamagedStore, b[4])
+// parseVaultRecord returns the generation and the store snapshot a vault
+// record holds; a version 1 record has generation 0, which no change
+// record has.
+func parseVaultRecord(b []byte) (gen uint64, snapshot []byte, err error) {
+	switch {
+	case bytes.HasPrefix(b, vaultMagicV1):
+		return 0, b[len(vaultMagicV1):], nil
+	case bytes.HasPrefix(b, vaultMagic) && len(b) >= len(vaultMagic)+8:
+		gen = binary.BigEndian.Uint64(b[len(vaultMagic):])
+		if gen == 0 {
+			return 0, nil, fmt.Errorf("%w (the vault record has generation 0)", ErrDamagedStore)
 		}
-		return nil, fmt.Errorf("%w (the vault record)", ErrDamagedStore)
+		return gen, b[len(vaultMagic)+8:], nil
+	case len(b) > 4 && string(b[:4]) == "KHWV" && b[4] > vaultMagic[4]:
+		return 0, nil, fmt.Errorf("%w (a vault record of version %d, made by a newer web vault)", ErrDamagedStore, b[4])
 	}
-	return b[len(vaultMagic):], nil
+	return 0, nil, fmt.Errorf("%w (the vault record)", ErrDamagedStore)
+}
+
+// changeRecord encodes the i-th change record of generation gen: the
+// store's batches (memstore.Batch.MarshalBinary, each with its own
+// checksum) in the order they were committed.
+func changeRecord(gen uint64, i int, batches [][]byte) []byte {
+	n := len(changeMagic) + 16
+	for _, bt := range batches {
+		n += 4 + len(bt)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, changeMagic...)
+	b = binary.BigEndian.AppendUint64(b, gen)
+	b = binary.BigEndian.AppendUint32(b, uint32(i))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(batches)))
+	for _, bt := range batches {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(bt)))
+		b = append(b, bt...)
+	}
+	return b
+}
+
+// parseChangeRecord returns a change record's generation, its number
+// and its batches (not decoded: memstore.FromSnapshot checks them).
+func parseChangeRecord(b []byte) (gen uint64, i int, batches [][]byte, err error) {
+	bad := func(what string) (uint64, int, [][]byte, error) {
+		return 0, 0, nil, fmt.Errorf("%w (a change record: %s)", ErrDamagedStore, what)
+	}
+	if !bytes.HasPrefix(b, changeMagic) {
+		if len(b) > 4 && string(b[:4]) == "KHWC" {
+			return bad(fmt.Sprintf("version %d, made by a newer web vault", b[4]))
+		}
+		return bad("not a change record")
+	}
+	b = b[len(changeMagic):]
+	if len(b) < 16 {
+		return bad("truncated")
+	}
+	gen, i = binary.BigEndian.Uint64(b), int(binary.BigEndian.Uint32(b[8:]))
+	n := binary.BigEndian.Uint32(b[12:])
+	b = b[16:]
+	if gen == 0 || i < 1 || i > maxChangeRecords {
+		return bad("generation or number out of range")
+	}
+	if uint64(n) > uint64(len(b))/4 {
+		return bad("more batches than bytes")
+	}
+	batches = make([][]byte, 0, n)
+	for range n {
+		if len(b) < 4 {
+			return bad("truncated")
+		}
+		l := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint64(l) > uint64(len(b)) {
+			return bad("truncated")
+		}
+		batches = append(batches, b[:l:l])
+		b = b[l:]
+	}
+	if len(b) != 0 {
+		return bad("trailing bytes")
+	}
+	return gen, i, batches, nil
+}
+
+// newGeneration returns a random generation other than 0 and old: a
+// change record left behind by an earlier generation (one whose removal
+// did not happen, or a sign-in's before this one) is never taken for
+// one of the new vault record.
+func newGeneration(old uint64) uint64 {
+	for {
+		var b [8]byte
+		rand.Read(b[:])
+		if g := binary.BigEndian.Uint64(b[:]); g != 0 && g != old {
+			return g
+		}
+	}
 }

@@ -37,6 +37,10 @@ type Vault interface {
 	// Snapshot returns the store's content as it is stored: the items
 	// stay sealed boxes under the account key, the manifest signed.
 	Snapshot() ([]byte, error)
+	// Changes returns what was committed since the last Changes or
+	// Snapshot, as batches Vaults.Open applies after a snapshot, oldest
+	// first.
+	Changes() ([][]byte, error)
 	// Close drops the keys.
 	Close()
 }
@@ -63,5 +67,7 @@ type SyncLocal interface {
 // account key; the caller wipes ak.
 type Vaults interface {
 	Create(ctx context.Context, j *vaultsync.Join, kv uint32) (Vault, error)
-	Open(ctx context.Context, snapshot []byte, id keys.AccountID, ak *keys.AccountKey, kv uint32) (Vault, error)
+	// Open opens a snapshot with the changes stored after it (Changes's
+	// batches, in order).
+	Open(ctx context.Context, snapshot []byte, changes [][]byte, id keys.AccountID, ak *keys.AccountKey, kv uint32) (Vault, error)
 }

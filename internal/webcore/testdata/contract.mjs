@@ -77,6 +77,9 @@ try {
   await rejects(k.list({ query: '' }), 'locked', 'list while signed out');
   const info = await k.readKit({ code });
   check(info.server === server && /^[0-9a-f-]{36}$/.test(info.accountId), 'readKit', info);
+  // The account's key derivation, from the server's login parameters,
+  // for the page's warning before deriving.
+  check(info.kdf && info.kdf.memoryKiB === 1024 && info.kdf.time === 1 && info.kdf.heavy === false, 'readKit kdf', info);
   await rejects(k.signIn({ password: 'not the password', remember: true, deviceName: 'node' }), 'wrong-password', 'a wrong password');
   check(stored.size === 0, 'nothing stored after a wrong password', [...stored.keys()]);
   await k.readKit({ code });

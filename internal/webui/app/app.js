@@ -136,6 +136,38 @@ async function compileWasm() {
   return WebAssembly.compile(await resp.arrayBuffer());
 }
 
+// loadKitModule fetches keyhold-kit.wasm (integrity checked) and runs it
+// with its own Go instance; the module sets globalThis.keyholdKit and
+// then calls keyholdHost.kitReady(). It is loaded once, the first time a
+// screen needs it (a kit file, a camera frame, the kit PDF, the
+// generator or the strength meter), and reused; a failed load is tried
+// again at the next call.
+function loadKitModule() {
+  if (!app.kitModule) {
+    app.kitModule = new Promise((resolve, reject) => {
+      app.resolveKit = resolve;
+      (async () => {
+        const resp = await fetchAsset('keyhold-kit.wasm');
+        if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+        const go = new globalThis.Go();
+        go.argv = ['keyhold-web-kit'];
+        const type = resp.headers.get('Content-Type') || '';
+        let instance;
+        if (WebAssembly.instantiateStreaming && type.startsWith('application/wasm')) {
+          ({ instance } = await WebAssembly.instantiateStreaming(resp, go.importObject));
+        } else {
+          ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
+        }
+        go.run(instance).then(() => { app.kitModule = null; });
+      })().catch((err) => {
+        app.kitModule = null;
+        reject(Object.assign(new Error('This part of the web vault could not load. Check the connection and try again.'), { code: 'network', cause: err }));
+      });
+    });
+  }
+  return app.kitModule;
+}
+
 // ---------------------------------------------------------------------
 // State
 
@@ -146,6 +178,8 @@ const app = {
   status: null,          // last keyhold.status()
   unlocked: false,
   wasmModule: null,
+  kitModule: null,       // Promise of globalThis.keyholdKit once asked for
+  resolveKit: null,
   workers: new Set(),    // live Argon2 workers, terminated on lock
   progress: null,        // {box, text, after} while a derivation runs
   kit: null,             // {key, info}: the kit Go holds, and what it was read from
@@ -352,6 +386,8 @@ function terminateWorkers() {
 
 globalThis.keyholdHost = {
   ready() { if (app.resolveReady) app.resolveReady(); },
+  kit: loadKitModule,
+  kitReady() { if (app.resolveKit) app.resolveKit(globalThis.keyholdKit); },
   argon2id,
   store,
   event(name, detail) {
@@ -487,40 +523,81 @@ function busy(kind, on, after) {
 }
 
 async function confirmDialog(title, text, okLabel) {
+  return (await askDialog(title, text, okLabel, false)) !== null;
+}
+
+// confirmPassword asks to confirm a change the server accepts only with a
+// fresh proof of the password: it resolves to the password typed, or
+// null when cancelled.
+function confirmPassword(title, text, okLabel) {
+  return askDialog(title, text, okLabel, true);
+}
+
+// askDialog shows the confirmation dialog, with the field "Your password"
+// when withPassword; it resolves to null when cancelled, else to the
+// password typed ('' without the field).
+async function askDialog(title, text, okLabel, withPassword) {
   const d = $('confirm');
+  const pw = $('confirm-password');
   $('confirm-h').textContent = title;
   $('confirm-text').textContent = text;
   $('confirm-ok').textContent = okLabel || 'Continue';
+  pw.value = '';
+  pw.removeAttribute('aria-invalid');
+  $('confirm-password-error').textContent = '';
+  show($('confirm-password-box'), withPassword);
   const back = document.activeElement;
   return new Promise((resolve) => {
-    const ok = () => d.close('ok');
+    const ok = () => {
+      if (withPassword && !pw.value) {
+        // Said inside the dialog: the page behind a modal dialog is inert.
+        pw.setAttribute('aria-invalid', 'true');
+        $('confirm-password-error').textContent = 'Enter your password to confirm.';
+        pw.focus();
+        return;
+      }
+      d.close('ok');
+    };
     const cancel = () => d.close('cancel');
+    const enter = (e) => { if (e.key === 'Enter') { e.preventDefault(); ok(); } };
     const closed = () => {
       $('confirm-ok').removeEventListener('click', ok);
       $('confirm-cancel').removeEventListener('click', cancel);
+      pw.removeEventListener('keydown', enter);
       d.removeEventListener('close', closed);
+      const typed = pw.value;
+      pw.value = '';
+      $('confirm-password-error').textContent = '';
+      show($('confirm-password-box'), false);
       if (back && back.focus) back.focus();
-      resolve(d.returnValue === 'ok');
+      resolve(d.returnValue === 'ok' ? typed : null);
     };
     d.returnValue = '';
     $('confirm-ok').addEventListener('click', ok);
     $('confirm-cancel').addEventListener('click', cancel);
+    pw.addEventListener('keydown', enter);
     d.addEventListener('close', closed);
     d.showModal();
-    $('confirm-cancel').focus();
+    if (withPassword) pw.focus(); else $('confirm-cancel').focus();
   });
 }
 
-// warnHeavy asks before a derivation the browser may not carry.
-async function warnHeavy() {
+// warnHeavy asks before a derivation the browser may not carry. At
+// sign-in the account's settings come with the kit read (kdf: the
+// server's login parameters, absent when it could not be asked); at
+// unlock from the status.
+async function warnHeavy(kdf) {
   if (app.kdfAcknowledged) return true;
-  let st = null;
-  try { st = await kh().status(); } catch { return true; }
-  const k = st && st.kdf;
+  let k = kdf;
+  if (k === undefined) {
+    let st = null;
+    try { st = await kh().status(); } catch { return true; }
+    k = st && st.kdf;
+  }
   if (!k || !k.heavy) return true;
   const mib = Math.round((k.memoryKiB || 0) / 1024);
   const ok = await confirmDialog('Heavy key derivation',
-    `This account's key derivation uses ${mib} MiB of memory and ${k.time} passes. A browser may take many seconds for it, and a phone may run out of memory and close the tab. Continue?`,
+    `This account's key derivation uses ${mib} MiB of memory and ${k.time} ${k.time === 1 ? 'pass' : 'passes'}. A browser may take many seconds for it, and a phone may run out of memory and close the tab. Continue?`,
     'Continue');
   app.kdfAcknowledged = ok;
   return ok;
@@ -542,6 +619,7 @@ function kitInvalid(field, on) {
 
 function showKit(info, key) {
   app.kit = { key, info };
+  app.kdfAcknowledged = false;
   let text = 'Recovery kit read.';
   if (info.email && info.server) text = `Recovery kit read: ${info.email} on ${info.server}.`;
   else if (info.server) text = `Recovery kit read: an account on ${info.server}.`;
@@ -626,7 +704,7 @@ async function onSignIn(e) {
     return;
   }
   pw.removeAttribute('aria-invalid');
-  if (!(await warnHeavy())) return;
+  if (!(await warnHeavy((app.kit && app.kit.info && app.kit.info.kdf) || null))) return;
   busy('signin', true, 'Signing in and downloading your vault…');
   setProgress('Deriving key…');
   try {
@@ -1743,7 +1821,15 @@ async function saveEditor(ed) {
   try {
     const r = await kh().save(args);
     ui.editing = false;
-    announce(ed.isNew ? `${item.title} added.` : `${item.title} saved.`);
+    const conflicts = Array.isArray(r && r.conflicts) ? r.conflicts.filter((x) => typeof x === 'string' && x) : [];
+    if (conflicts.length) {
+      // Another device changed the same fields meanwhile: this edit's
+      // values won, the other ones are in the item's history.
+      const names = conflicts.map((n) => fieldLabel({ name: n, custom: !FIELD_LABELS[n] }));
+      showAlert(`${item.title} saved, but it was changed on another device meanwhile. Your values replaced the other device's for: ${names.join(', ')}. Its values are in the item's History.`);
+    } else {
+      announce(ed.isNew ? `${item.title} added.` : `${item.title} saved.`);
+    }
     await runList(true);
     await openItem(r.id, true);
   } catch (err) {
@@ -1862,12 +1948,17 @@ function renderDevices(devs) {
   $('devices-body').replaceChildren(t);
 }
 
+// revokeDevice revokes another device: the server asks for a fresh proof
+// of the password for that, so the dialog asks for it. (This browser is
+// never offered here: Sign out of this browser is its way out.)
 async function revokeDevice(d) {
-  const ok = await confirmDialog('Revoke device', `Revoke “${d.name || d.id}”? It loses access to the account and erases what it keeps at its next contact with the server.`, 'Revoke');
-  if (!ok) return;
+  const name = d.name || d.id;
+  const password = await confirmPassword('Revoke device',
+    `Revoke “${name}”? It loses access to the account and erases what it keeps at its next contact with the server. Type your password to confirm.`, 'Revoke');
+  if (password === null) return;
   try {
-    await kh().revokeDevice({ id: d.id });
-    announce(`${d.name || d.id} revoked.`);
+    await kh().revokeDevice({ id: d.id, password });
+    announce(`${name} revoked.`);
     loadAccount(false);
   } catch (err) { showAlert(errorText(err)); }
 }
