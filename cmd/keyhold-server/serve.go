@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/svc"
+	"github.com/keyhold/keyhold/internal/webui"
 )
 
 type serveFlags struct {
@@ -33,8 +34,9 @@ func (a *app) serveCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR [--data DIR | --db URL] (--dev-tls | --tls-cert FILE --tls-key FILE | --insecure-http) [--metrics-listen ADDR] [--secrets FILE]",
-		Short: "Serve the Keyhold API",
-		Long: `Serve the Keyhold API on ADDR until SIGTERM or SIGINT.
+		Short: "Serve the Keyhold API and the web vault",
+		Long: `Serve the Keyhold API (under /v1/) and the web vault (at /) on ADDR
+until SIGTERM or SIGINT.
 
 The database is --db (or $` + envDB + `), a PostgreSQL URL, else SQLite in the
 data directory. Several servers may share one PostgreSQL database.
@@ -120,6 +122,10 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if maxFree == 0 {
 		maxFree = -1 // Limits: negative means no limit
 	}
+	web, err := webui.New(webui.Options{})
+	if err != nil {
+		return fmt.Errorf("the web vault built into this binary: %w", err)
+	}
 	srv, err := server.New(server.Config{
 		Store:           st,
 		Logger:          log,
@@ -130,6 +136,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		TrustProxy:      f.trustProxy,
 		SeparateMetrics: f.metricsListen != "",
 		Secrets:         secrets,
+		Web:             web,
 	})
 	if err != nil {
 		return err
@@ -152,7 +159,11 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		}
 		return err
 	}
-	log.Info("serving", "address", l.Addr().String(), "database", st.Dialect(), "tls", tlsConf != nil)
+	webVault := "not built into this binary"
+	if web.Built() {
+		webVault = web.ID()
+	}
+	log.Info("serving", "address", l.Addr().String(), "database", st.Dialect(), "tls", tlsConf != nil, "web_vault", webVault)
 	if ml != nil {
 		defer a.serveMetrics(ml, srv, log)()
 	}

@@ -186,7 +186,7 @@ func (c *cmdEnv) initCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&email, "email", "", "your email address (shown on the recovery kit)")
 	f.BoolVar(&weakOK, "weak-password-ok", false, "accept a password below the strength floor (3/4)")
-	f.Uint32Var(&mem, "kdf-memory", 0, "Argon2id memory in MiB (default: calibrated, at least 64)")
+	f.Uint32Var(&mem, "kdf-memory", 0, "Argon2id memory in MiB (default: calibrated on this device, 64 to 256; more makes a stolen vault plus kit costlier to attack, but the web vault then takes several seconds to unlock and phones' browsers may not have the memory)")
 	f.Uint32Var(&tm, "kdf-time", 0, "Argon2id passes (default 3)")
 	f.Uint32Var(&threads, "kdf-threads", 0, "Argon2id lanes (default 4)")
 	sf.add(cmd, "also create the account on this keyhold-server (https://HOST[:PORT]) and sync with it")

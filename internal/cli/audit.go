@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/breach"
+	"github.com/keyhold/keyhold/internal/health"
 	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -159,15 +157,13 @@ func (c *cmdEnv) audit(st store, checker breach.Checker, rep *auditReport) error
 	if err != nil {
 		return err
 	}
-	var key [32]byte
-	if _, err := rand.Read(key[:]); err != nil {
+	reuse, err := health.NewReuse[auditItem]()
+	if err != nil {
 		return err
 	}
-	defer clear(key[:])
+	defer reuse.Wipe()
 	now := time.Now()
 	cutoff := now.AddDate(0, 0, -rep.MaxAgeDays)
-	groups := map[[sha256.Size]byte][]auditItem{}
-	var order [][sha256.Size]byte
 	for _, e := range es {
 		pw, ok := e.Item.Get("password")
 		if !ok || pw == "" {
@@ -177,19 +173,10 @@ func (c *cmdEnv) audit(st store, checker breach.Checker, rep *auditReport) error
 		ai := auditItemOf(e)
 		b := []byte(pw)
 
-		est := strength.Evaluate(b, e.Item.Title, e.Item.Username())
-		if !est.OK() {
+		if est := strength.Evaluate(b, e.Item.Title, e.Item.Username()); !est.OK() {
 			rep.Weak = append(rep.Weak, auditWeak{auditItem: ai, Score: est.Score, CrackTime: est.CrackTimeOffline, Warning: est.Warning})
 		}
-
-		m := hmac.New(sha256.New, key[:])
-		m.Write(b)
-		var sum [sha256.Size]byte
-		m.Sum(sum[:0])
-		if _, seen := groups[sum]; !seen {
-			order = append(order, sum)
-		}
-		groups[sum] = append(groups[sum], ai)
+		reuse.Add(b, ai)
 
 		if checker != nil {
 			n, err := checker.Count(c.ctx, breach.Sum(b))
@@ -211,11 +198,7 @@ func (c *cmdEnv) audit(st store, checker breach.Checker, rep *auditReport) error
 			rep.Old = append(rep.Old, auditOld{auditItem: ai, Changed: changed.UTC(), AgeDays: int(now.Sub(changed).Hours() / 24)})
 		}
 	}
-	for _, k := range order {
-		if g := groups[k]; len(g) > 1 {
-			rep.Reused = append(rep.Reused, g)
-		}
-	}
+	rep.Reused = append(rep.Reused, reuse.Groups()...)
 	return nil
 }
 

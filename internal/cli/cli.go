@@ -146,6 +146,9 @@ func hints(err error) []string {
 		return []string{"this device kept every item it had; tell the server's operator, and sync again once the server is fixed"}
 	case errors.Is(err, keys.ErrKDFDowngrade):
 		return []string{"do not unlock this vault file; restore it from a trusted copy"}
+	case errors.Is(err, errWebMismatch):
+		return []string{"a server that runs another keyhold version serves another web vault: check with the keyhold of that version",
+			"otherwise do not sign in through this server's web vault, and tell its operator"}
 	case errors.Is(err, vault.ErrVaultExists):
 		return []string{"use another --vault directory, or remove the existing vault if you really mean to"}
 	}
@@ -214,6 +217,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		c.importCmd(), c.exportCmd(), c.accountCmd(), c.syncCmd(), c.devicesCmd(),
 		c.agentCmd(), c.clipClearCmd(),
 		c.runCmd(), c.injectCmd(), c.readCmd(), c.auditCmd(),
+		c.webCmd(),
 	)
 	c.registerCompletions(root)
 	return root

@@ -374,3 +374,22 @@ type importKeyholdJSON struct {
 	Added      int `json:"added"`
 	Duplicates int `json:"duplicates"`
 }
+
+// webVerifyJSON is web verify's document: the build keyhold expects
+// (expected), the one the server's page names (served, "" if none), and
+// one verdict per file of the expected build.
+type webVerifyJSON struct {
+	Expected string        `json:"expected"`
+	Files    []webFileJSON `json:"files"`
+	Match    bool          `json:"match"`
+	Served   string        `json:"served"`
+	Server   string        `json:"server"`
+	Warnings []string      `json:"warnings"`
+}
+
+// webFileJSON is one file in web verify's document.
+type webFileJSON struct {
+	Detail string `json:"detail,omitempty"`
+	Path   string `json:"path"`
+	Status string `json:"status"`
+}

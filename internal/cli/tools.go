@@ -8,14 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 	"github.com/spf13/cobra"
 
 	"github.com/keyhold/keyhold/internal/clip"
 	"github.com/keyhold/keyhold/internal/gen"
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/otpcode"
 	"github.com/keyhold/keyhold/internal/strength"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -129,26 +128,8 @@ func (c *cmdEnv) otpCmd() *cobra.Command {
 // totpCode computes the RFC 6238 code for a stored secret (bare base32 with
 // the common defaults, or an otpauth:// URI with its own parameters).
 func totpCode(stored string, now time.Time) (string, int, error) {
-	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
-	secret := stored
-	if strings.HasPrefix(strings.ToLower(stored), "otpauth://") {
-		k, err := otp.NewKeyFromURL(stored)
-		if err != nil {
-			return "", 0, errors.New("the stored TOTP URI is invalid")
-		}
-		secret = k.Secret()
-		if p := k.Period(); p > 0 {
-			opts.Period = uint(p)
-		}
-		opts.Digits = k.Digits()
-		opts.Algorithm = k.Algorithm()
-	}
-	code, err := totp.GenerateCodeCustom(secret, now, opts)
-	if err != nil {
-		return "", 0, errors.New("the stored TOTP secret is invalid")
-	}
-	remaining := int(opts.Period) - int(now.Unix()%int64(opts.Period))
-	return code, remaining, nil
+	code, _, remaining, err := otpcode.Code(stored, now)
+	return code, remaining, err
 }
 
 // mainSecret is the field copy and show --clip take when none is named:

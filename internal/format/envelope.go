@@ -141,28 +141,28 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 // NewEnvelope wraps ak for the given account under the password and the
 // Secret Key, with a fresh random salt, at password epoch epoch.
 func NewEnvelope(ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
-	return newEnvelope(rand.Reader, Version2, ak, id, keyVersion, epoch, pw, sk, p)
+	return newEnvelope(rand.Reader, nil, Version2, ak, id, keyVersion, epoch, pw, sk, p)
 }
 
 // NewEnvelopeWithRand is NewEnvelope with salt and nonce drawn from r; for
 // known-answer vectors only.
 func NewEnvelopeWithRand(r io.Reader, ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
-	return newEnvelope(r, Version2, ak, id, keyVersion, epoch, pw, sk, p)
+	return newEnvelope(r, nil, Version2, ak, id, keyVersion, epoch, pw, sk, p)
 }
 
 // NewEnvelopeV1WithRand makes an envelope of the previous version (no
 // epoch), as keyhold wrote before password epochs: for the vectors and
 // for tests that check older vaults still open. Keyhold never writes one.
 func NewEnvelopeV1WithRand(r io.Reader, ak *keys.AccountKey, id keys.AccountID, keyVersion uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
-	return newEnvelope(r, Version1, ak, id, keyVersion, 0, pw, sk, p)
+	return newEnvelope(r, nil, Version1, ak, id, keyVersion, 0, pw, sk, p)
 }
 
-func newEnvelope(r io.Reader, version byte, ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
+func newEnvelope(r io.Reader, h keys.Argon2, version byte, ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
 	e := &Envelope{Version: version, AccountID: id, KeyVersion: keyVersion, Epoch: epoch, KDF: p, SecretKeyCheck: keys.SecretKeyCheck(sk, id)}
 	if _, err := io.ReadFull(r, e.Salt[:]); err != nil {
 		return nil, nil, err
 	}
-	d, err := keys.Derive(pw, sk, id, e.Salt[:], p)
+	d, err := keys.DeriveWith(h, pw, sk, id, e.Salt[:], p)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -44,10 +44,22 @@ func (e *Envelope) Header() []byte { return e.header() }
 // Derive checks the Secret Key (cheaply) and runs the key derivation of
 // SPEC §3 with this envelope's salt and parameters.
 func (e *Envelope) Derive(pw []byte, sk *keys.SecretKey) (*keys.Derived, error) {
+	return e.DeriveWith(keys.Argon2ID, pw, sk)
+}
+
+// DeriveWith is Derive with the Argon2id step computed by h (nil:
+// keys.Argon2ID), for a client that runs it elsewhere (keys.Argon2).
+func (e *Envelope) DeriveWith(h keys.Argon2, pw []byte, sk *keys.SecretKey) (*keys.Derived, error) {
 	if err := e.CheckSecretKey(sk); err != nil {
 		return nil, err
 	}
-	return keys.Derive(pw, sk, e.AccountID, e.Salt[:], e.KDF)
+	return keys.DeriveWith(h, pw, sk, e.AccountID, e.Salt[:], e.KDF)
+}
+
+// NewEnvelopeWith is NewEnvelope with the Argon2id step computed by h
+// (nil: keys.Argon2ID), for a client that runs it elsewhere (keys.Argon2).
+func NewEnvelopeWith(h keys.Argon2, ak *keys.AccountKey, id keys.AccountID, keyVersion, epoch uint32, pw []byte, sk *keys.SecretKey, p keys.KDFParams) (*Envelope, *keys.Derived, error) {
+	return newEnvelope(rand.Reader, h, Version2, ak, id, keyVersion, epoch, pw, sk, p)
 }
 
 // OpenDerived unwraps the account key with keys already derived (by

@@ -226,3 +226,52 @@ func BenchmarkSealOpen(b *testing.B) {
 		Open(k, "keyhold v1 item", []byte("ad"), box)
 	}
 }
+
+// TestDeriveWithPluggedArgon2: a client that computes the Argon2id step
+// elsewhere (the web vault's Worker) gets exactly the keys Derive gives
+// when its function returns the same bytes, and an error or a result of
+// the wrong length derives nothing.
+func TestDeriveWithPluggedArgon2(t *testing.T) {
+	sk := new(SecretKey)
+	sk[0] = 7
+	id := AccountID{1, 2, 3}
+	salt := []byte("0123456789abcdef")
+	cheap := KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}
+	want, err := Derive([]byte(" pw one "), sk, id, salt, cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotPW []byte
+	calls := 0
+	h := func(pw, s []byte, tm, m uint32, p uint8) ([]byte, error) {
+		calls++
+		gotPW = append([]byte(nil), pw...)
+		if tm != cheap.Time || m != cheap.MemoryKiB || p != cheap.Threads || !bytes.Equal(s, salt) {
+			t.Errorf("the plugged Argon2 got t=%d m=%d p=%d salt %x", tm, m, p, s)
+		}
+		return Argon2ID(pw, s, tm, m, p)
+	}
+	got, err := DeriveWith(h, []byte(" pw one "), sk, id, salt, cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || got.Wrap != want.Wrap || got.Login != want.Login {
+		t.Fatalf("DeriveWith (%d calls) derived other keys than Derive", calls)
+	}
+	if string(gotPW) != "pw one" {
+		t.Errorf("the plugged Argon2 got the password %q, want it normalised", gotPW)
+	}
+	boom := errors.New("the worker died")
+	if _, err := DeriveWith(func([]byte, []byte, uint32, uint32, uint8) ([]byte, error) { return nil, boom }, []byte("pw"), sk, id, salt, cheap); !errors.Is(err, boom) {
+		t.Errorf("a failing Argon2: %v", err)
+	}
+	if _, err := DeriveWith(func([]byte, []byte, uint32, uint32, uint8) ([]byte, error) { return make([]byte, 16), nil }, []byte("pw"), sk, id, salt, cheap); err == nil {
+		t.Error("a 16-byte Argon2 result was derived from")
+	}
+	if _, err := DeriveWith(func([]byte, []byte, uint32, uint32, uint8) ([]byte, error) {
+		t.Error("Argon2 ran with hostile parameters")
+		return nil, nil
+	}, []byte("pw"), sk, id, salt, KDFParams{Time: 1, MemoryKiB: 4 << 20, Threads: 1}); !errors.Is(err, ErrKDFTooCostly) {
+		t.Errorf("hostile parameters: %v", err)
+	}
+}

@@ -6,24 +6,11 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"codeberg.org/go-pdf/fpdf"
 
 	"github.com/keyhold/keyhold/internal/kit/pdfin"
 )
-
-// Sheet is what the printable kit shows. AccountID and SecretKey are in
-// their display forms (as the user sees them elsewhere); KitText is
-// Kit.Text(), drawn as a QR code and printed under it.
-type Sheet struct {
-	KitText      string
-	AccountID    string
-	SecretKey    string
-	Email        string
-	SyncLocation string
-	Created      time.Time
-}
 
 // Page geometry, in millimetres on A4 portrait.
 const (

@@ -21,7 +21,7 @@ var testCreated = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 func testSheet(k Kit) Sheet {
 	return Sheet{
 		KitText:      k.Text(),
-		AccountID:    "K1-" + strings.ToUpper(k.accountString()),
+		AccountID:    "K1-" + strings.ToUpper(k.AccountIDString()),
 		SecretKey:    "A3-7KQ9PX-M2WZRT-4HJ8NB-D6FVGC-E5YLSA-3UQ",
 		Email:        "zoë@example.com",
 		SyncLocation: k.SyncLocation,

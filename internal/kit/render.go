@@ -1,23 +1,5 @@
 package kit
 
-import "time"
-
 // QRImageSize is the pixel size of the kit's QR code as a separate PNG
 // (`keyhold kit --png`, and the image attached to a kit email).
 const QRImageSize = 512
-
-// Sheet returns what the printable kit shows for k: its text, account id,
-// the Secret Key in the display form the caller gives (keys.SecretKey's
-// Display, SPEC §2: the kit package does not import the key packages),
-// email and sync location. The client and keyhold-mailer both make their
-// PDF from it, so a mailed kit and a printed one are the same page.
-func (k Kit) Sheet(email string, created time.Time, secretKey string) Sheet {
-	return Sheet{
-		KitText:      k.Text(),
-		AccountID:    k.accountString(),
-		SecretKey:    secretKey,
-		Email:        email,
-		SyncLocation: k.SyncLocation,
-		Created:      created,
-	}
-}

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,13 @@ type Config struct {
 	// Registry receives the server's metrics. Nil: a registry of its own,
 	// with the Go and process collectors, served at /metrics.
 	Registry *prometheus.Registry
+
+	// Web serves every path outside /v1/ that no route of the API or of
+	// operations (/healthz, /readyz, /metrics) takes: keyhold-server puts
+	// the web vault there (internal/webui). Nil: such paths get the API's
+	// JSON 404. The package does not import the web vault itself, which
+	// keeps what it links small and free of the client's code.
+	Web http.Handler
 }
 
 // Server serves the API. It is an http.Handler; HTTPServer wraps it with
@@ -293,9 +301,23 @@ func logAttrs(r *http.Request) []slog.Attr {
 
 // serve dispatches to the mux, answering unknown paths and wrong methods
 // with a JSON error like every other failure.
+//
+// Paths outside /v1/ that no route takes go to Config.Web, logged (and
+// counted in metrics) under the one route "web", so that a client
+// cannot make up route labels.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Web != nil && !strings.HasPrefix(r.URL.Path, "/v1/") {
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			r.Pattern = webRoute
+			s.cfg.Web.ServeHTTP(w, r)
+			return
+		}
+	}
 	svc.ServeMux(w, r, s.mux)
 }
+
+// webRoute is the route name of requests Config.Web serves.
+const webRoute = "web"
 
 // Close ends every event stream this server is serving. Call it when the
 // HTTP server shuts down (HTTPServer registers it), since a stream never

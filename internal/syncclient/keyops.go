@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/uuid"
 	"github.com/keyhold/keyhold/internal/api"
@@ -118,6 +119,24 @@ type SetupOptions struct {
 	// vault directory (vaultsync.CreateJoined, Config.Save, vaultsync.Open,
 	// UnlockWithKey).
 	Create func(j *vaultsync.Join, kv uint32) (Local, func(), error)
+	// Argon2 computes the Argon2id step of the key derivation (nil:
+	// keys.Argon2ID); the web vault runs it in a Web Worker.
+	Argon2 keys.Argon2
+	// HTTP, if not nil, is the HTTP client the server is reached with
+	// (Config.ClientHTTP): a browser's, whose requests are fetches.
+	HTTP *http.Client
+	// Login, if not nil, receives the login key once the login
+	// succeeded: a client that logs in again by itself when the server
+	// ends its session (the web vault, while unlocked) keeps it. The
+	// caller wipes it.
+	Login *keys.Key32
+}
+
+func (o *SetupOptions) client() (*api.Client, error) {
+	if o.HTTP != nil {
+		return o.Config.ClientHTTP(o.HTTP)
+	}
+	return o.Config.Client()
 }
 
 // Setup makes a new device's vault from the server (the kit's steps 7–9):
@@ -128,7 +147,7 @@ type SetupOptions struct {
 // download against the manifest the devices signed. On any failure
 // before Create nothing is written.
 func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
-	cl, err := o.Config.Client()
+	cl, err := o.client()
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +163,7 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	if hdr.AccountID != o.AccountID {
 		return nil, fmt.Errorf("%w (it answered for another account)", vaultsync.ErrServerMismatch)
 	}
-	d, err := hdr.Derive(o.Password, o.SecretKey)
+	d, err := hdr.DeriveWith(o.Argon2, o.Password, o.SecretKey)
 	if err != nil {
 		if errors.Is(err, format.ErrWrongSecretKey) {
 			return nil, fmt.Errorf("%w, or the account does not exist on %s", err, cl.URL())
@@ -154,6 +173,9 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	defer d.Wipe()
 	if err := Login(ctx, cl, o.Config, o.AccountID, &d.Login); err != nil {
 		return nil, err
+	}
+	if o.Login != nil {
+		*o.Login = d.Login
 	}
 	k, err := cl.Keys(ctx)
 	if err != nil {

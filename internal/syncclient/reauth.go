@@ -65,7 +65,13 @@ func (y *Syncer) prove(ctx context.Context) error {
 // it), so that the new password opens the vault from now on. cfg keeps
 // the new token (the caller saves it).
 func Relogin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []byte) error {
-	return relogin(ctx, cl, cfg, v, pw, nil)
+	return relogin(ctx, keys.Argon2ID, cl, cfg, v, pw, nil)
+}
+
+// ReloginWith is Relogin with the key derivation's Argon2id step
+// computed by h (keys.Argon2): the web vault runs it in a Web Worker.
+func ReloginWith(ctx context.Context, h keys.Argon2, cl *api.Client, cfg *Config, v Account, pw []byte) error {
+	return relogin(ctx, h, cl, cfg, v, pw, nil)
 }
 
 // ErrNotRevoked means setup was asked to re-join a device that the server
@@ -79,7 +85,7 @@ var ErrNotRevoked = errors.New("this device is set up already and is not revoked
 // device is not revoked it logs in and gives ErrNotRevoked. cfg keeps the
 // new device id and token (the caller saves it).
 func Rejoin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []byte, sk *keys.SecretKey) error {
-	err := relogin(ctx, cl, cfg, v, pw, sk)
+	err := relogin(ctx, keys.Argon2ID, cl, cfg, v, pw, sk)
 	if err == nil {
 		return ErrNotRevoked
 	}
@@ -91,11 +97,12 @@ func Rejoin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []by
 		return err
 	}
 	cfg.DeviceID, cfg.Token = id.String(), ""
-	return relogin(ctx, cl, cfg, v, pw, sk)
+	return relogin(ctx, keys.Argon2ID, cl, cfg, v, pw, sk)
 }
 
-// relogin is Relogin with the Secret Key sk (nil: this device's).
-func relogin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []byte, sk *keys.SecretKey) error {
+// relogin is Relogin with the Secret Key sk (nil: this device's) and the
+// Argon2id of h.
+func relogin(ctx context.Context, h keys.Argon2, cl *api.Client, cfg *Config, v Account, pw []byte, sk *keys.SecretKey) error {
 	id := v.AccountID()
 	params, err := cl.LoginParams(ctx, uuid.UUID(id).String())
 	if err != nil {
@@ -131,7 +138,7 @@ func relogin(ctx context.Context, cl *api.Client, cfg *Config, v Account, pw []b
 	if sk == nil {
 		sk = own
 	}
-	d, err := hdr.Derive(pw, sk)
+	d, err := hdr.DeriveWith(h, pw, sk)
 	if err != nil {
 		return err
 	}

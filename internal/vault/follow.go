@@ -253,24 +253,24 @@ type unpushed struct {
 // unpushedEdits decrypts every revision the server has not seen.
 func (s *Session) unpushedEdits(ctx context.Context, tx *sql.Tx) (map[ItemID]*unpushed, error) {
 	pend := map[ItemID]*unpushed{}
-	prows, err := unsynced(ctx, tx, -1)
+	prows, err := sqlitestore.Wrap(tx).Unsynced(ctx, -1)
 	if err != nil {
 		return nil, s.damaged(err)
 	}
 	for _, p := range prows {
-		pe := &unpushed{r0: p.base}
-		for rev := p.base + 1; rev <= p.cur; rev++ {
-			box, err := s.boxAt(ctx, tx, p.id, rev, p.cur)
+		pe := &unpushed{r0: p.Base}
+		for rev := p.Base + 1; rev <= p.Cur; rev++ {
+			box, err := s.boxAt(ctx, tx, p.ID, rev, p.Cur)
 			if err != nil {
 				return nil, err
 			}
-			it, err := s.open(p.id, rev, box)
+			it, err := s.open(p.ID, rev, box)
 			if err != nil {
 				return nil, s.damaged(err)
 			}
 			pe.local = append(pe.local, it)
 		}
-		pend[p.id] = pe
+		pend[p.ID] = pe
 	}
 	return pend, nil
 }
@@ -353,12 +353,12 @@ func (s *Session) followIn(ctx context.Context, ns *Session, nk *rotationKeys, d
 func (ns *Session) checkDownload(known map[ItemID]serverEntry, all []Incoming, head uint64, manifest []byte) error {
 	server := map[ItemID]serverEntry{}
 	for _, c := range all {
-		if c.Rev > server[c.ID].rev {
-			server[c.ID] = serverEntry{rev: c.Rev, hash: sha256.Sum256(c.Box)}
+		if c.Rev > server[c.ID].Rev {
+			server[c.ID] = serverEntry{Rev: c.Rev, Hash: sha256.Sum256(c.Box)}
 		}
 	}
 	for id, k := range known {
-		if server[id].rev < k.rev {
+		if server[id].Rev < k.Rev {
 			return fmt.Errorf("%w (item %s is missing or older after the rotation); nothing was changed", ErrServerMismatch, id)
 		}
 	}

@@ -33,7 +33,7 @@ func CreateJoined(dir string, j *Join, o ...Option) error {
 	if j.Manifest != nil {
 		state := make(map[ItemID]serverEntry, len(cur))
 		for _, r := range cur {
-			state[r.id] = serverEntry{rev: r.rev, hash: sha256.Sum256(r.box)}
+			state[r.id] = serverEntry{Rev: r.rev, Hash: sha256.Sum256(r.box)}
 		}
 		if err := s.checkServerManifest(j.Manifest, state, j.Head); err != nil {
 			return fmt.Errorf("%w; nothing was written", err)

@@ -329,7 +329,7 @@ func (ns *Session) rotation(prev *keys.AccountKey, env *format.Envelope, kc *for
 	for id, rev := range current {
 		for _, r := range revs[id] {
 			if r.Rev == rev {
-				state[id] = serverEntry{rev: rev, hash: sha256.Sum256(r.Box)}
+				state[id] = serverEntry{Rev: rev, Hash: sha256.Sum256(r.Box)}
 			}
 		}
 	}

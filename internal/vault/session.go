@@ -562,23 +562,11 @@ func (s *Session) Add(ctx context.Context, its ...*item.Item) ([]*Entry, error) 
 	defer s.mu.Unlock()
 	var out []*Entry
 	err := s.write(ctx, func(_ *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
-		out = out[:0]
-		for _, it := range its {
-			u, err := uuid.NewV7()
-			if err != nil {
-				return nil, err
-			}
-			id := ItemID(u)
-			box, err := s.seal(id, 1, it)
-			if err != nil {
-				return nil, err
-			}
-			prf, err := l.Add(ctx, id, 1, box)
-			if err != nil {
-				return nil, s.damaged(err)
-			}
-			out = append(out, s.entryOf(id, 1, prf, it.Clone()))
+		cs, err := s.rules().AddTx(ctx, l, its...)
+		if err != nil {
+			return nil, err
 		}
+		out = s.entries0(cs)
 		return out, nil
 	})
 	if err != nil {
@@ -596,25 +584,11 @@ func (s *Session) Put(ctx context.Context, id ItemID, baseRev uint64, it *item.I
 	defer s.mu.Unlock()
 	var out *Entry
 	err := s.write(ctx, func(_ *sql.Tx, l *ledger.Ledger) ([]*Entry, error) {
-		rev, _, err := l.Tx().Current(ctx, id)
-		if errors.Is(err, ledger.ErrMissing) {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-		} else if err != nil {
-			return nil, s.damaged(err)
-		}
-		if rev != baseRev {
-			return nil, ErrConflict
-		}
-		nrev := rev + 1
-		nbox, err := s.seal(id, nrev, it)
+		c, err := s.rules().PutTx(ctx, l, id, baseRev, it)
 		if err != nil {
 			return nil, err
 		}
-		prf, err := l.Advance(ctx, id, nrev, nbox)
-		if err != nil {
-			return nil, s.damaged(err)
-		}
-		out = s.entryOf(id, nrev, prf, it.Clone())
+		out = s.entryOf(c.ID, c.Revision, c.Entry, c.Item)
 		return []*Entry{out}, nil
 	})
 	return out, err

@@ -20,6 +20,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/ledger"
 	"github.com/keyhold/keyhold/internal/ledger/sqlitestore"
+	"github.com/keyhold/keyhold/internal/replica"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -32,12 +33,14 @@ const SchemaVersion = "1"
 
 // Errors a user can act on.
 var (
-	ErrNoVault      = errors.New("no vault here")
-	ErrVaultExists  = errors.New("a vault already exists here")
-	ErrDamaged      = errors.New("the vault file is damaged")
-	ErrNotFound     = errors.New("no such item")
+	ErrNoVault     = errors.New("no vault here")
+	ErrVaultExists = errors.New("a vault already exists here")
+	ErrDamaged     = errors.New("the vault file is damaged")
+	// ErrNotFound and ErrConflict are the sync rules' (package replica),
+	// which the vault's item writes go through.
+	ErrNotFound     = replica.ErrNotFound
 	ErrAmbiguous    = errors.New("several items match")
-	ErrConflict     = errors.New("the item was changed by another command meanwhile; run the command again")
+	ErrConflict     = replica.ErrConflict
 	ErrWrongAccount = errors.New("belongs to another account")
 	ErrRotated      = ledger.ErrRotated
 )

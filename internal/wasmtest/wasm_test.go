@@ -36,14 +36,28 @@ var clientPackages = []struct {
 	{"internal/pake", true},   // OPAQUE login
 	{"internal/api", true},    // the wire types the sync client speaks
 	{"internal/strength", false},
-	{"internal/gen", true},  // the password and passphrase generator
-	{"internal/kit", false}, // the kit's text form
+	{"internal/gen", true},         // the password and passphrase generator
+	{"internal/kit", false},        // the kit's QR code and PDF, written and read
+	{"internal/kit/kittext", true}, // the kit's text form: its known-answer vectors
 	// The vault's write rules over the in-memory store; the ledger's
 	// tests also run on SQLite, so they run natively only.
 	{"internal/ledger", false},
 	{"internal/ledger/memstore", false},
 	{"internal/vaultsync", true},   // what the vault and the sync client exchange
 	{"internal/syncclient", false}, // server sync; its tests run a server
+	// The device's copy and its sync rules; its tests also run on SQLite
+	// and a server, so they run natively only.
+	{"internal/replica", false},
+	{"internal/otpcode", true}, // TOTP codes
+	{"internal/health", false}, // weak and reused passwords (strength's tests drive programs)
+	// The web vault's session; its tests run a server.
+	{"internal/webcore", false},
+	// The web vault's WebAssembly module itself (built, not tested: it
+	// needs a page's JavaScript).
+	{"cmd/keyhold-web", false},
+	// Its second module, loaded on demand, and what it runs.
+	{"internal/webcore/webextras", false},
+	{"cmd/keyhold-web-kit", false},
 }
 
 // forbidden are the packages no client package may pull in, directly or
@@ -271,6 +285,8 @@ var knownAnswers = map[string][]string{
 	"internal/keys":   {"TestSealCommitsToKey", "TestDeriveNeedsBothSecrets"},
 	"internal/format": {"TestVectors", "TestServerEntryKnownAnswer", "TestEnvelopeHeaderMatchesEnvelope", "TestTransitionLayout"},
 	"internal/pake":   {"TestVectors", "TestRoundTrip"},
+	// The kit's setup code, as the web vault reads it when typed.
+	"internal/kit/kittext": {"TestVectors"},
 }
 
 // testEvent is one line of `go test -json`.

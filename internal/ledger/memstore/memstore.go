@@ -4,7 +4,11 @@
 // from JavaScript cannot wait for a promise, so the store never waits on
 // storage. A transaction's changes are kept aside until Commit, which
 // applies them at once and hands them back as one Batch to persist (or a
-// Snapshot of everything); Load puts persisted batches back.
+// Snapshot of everything); Load puts persisted batches back. A Batch's
+// byte form (MarshalBinary, UnmarshalBatch, FromSnapshot; docs/SPEC.md
+// §14.6) is what a browser writes. Besides the ledger's rows the store
+// keeps the sync bookkeeping (ledger.SyncTx, through Sync), so that
+// package replica runs the CLI's sync rules over it.
 //
 // Commit changes memory before the client has persisted the batch: if
 // persisting then fails, memory is ahead of storage, and the client must
@@ -17,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -31,7 +36,8 @@ type PastKey struct {
 
 // Batch is one committed transaction's changes, in the order a persister
 // applies them: Cleared first (every item and past revision removed),
-// then deletions, then the rows and meta values set.
+// then deletions, then the rows and meta values set. The remote table
+// (ledger.SyncTx) is emptied first if RemoteCleared, then set from Remote.
 type Batch struct {
 	Cleared        bool
 	DeletedCurrent [][16]byte
@@ -39,11 +45,14 @@ type Batch struct {
 	Current        []ledger.Row
 	Past           []ledger.Row
 	Meta           map[string][]byte
+	RemoteCleared  bool
+	Remote         map[[16]byte]uint64
 }
 
 // Empty reports whether the batch changes nothing.
 func (b *Batch) Empty() bool {
-	return !b.Cleared && len(b.DeletedCurrent) == 0 && len(b.DeletedPast) == 0 && len(b.Current) == 0 && len(b.Past) == 0 && len(b.Meta) == 0
+	return !b.Cleared && len(b.DeletedCurrent) == 0 && len(b.DeletedPast) == 0 && len(b.Current) == 0 && len(b.Past) == 0 && len(b.Meta) == 0 &&
+		!b.RemoteCleared && len(b.Remote) == 0
 }
 
 // ErrDone is returned by a transaction used after Commit or Rollback.
@@ -63,11 +72,14 @@ type Store struct {
 	items map[[16]byte]ledger.Row
 	past  map[PastKey][]byte
 	meta  map[string][]byte
+	// remote is the sync bookkeeping: the newest revision of each item
+	// the server is known to hold.
+	remote map[[16]byte]uint64
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{items: map[[16]byte]ledger.Row{}, past: map[PastKey][]byte{}, meta: map[string][]byte{}}
+	return &Store{items: map[[16]byte]ledger.Row{}, past: map[PastKey][]byte{}, meta: map[string][]byte{}, remote: map[[16]byte]uint64{}}
 }
 
 // Begin starts a transaction, or fails with ErrBusy while one is open.
@@ -75,7 +87,7 @@ func (s *Store) Begin() (*Tx, error) {
 	if !s.w.TryLock() {
 		return nil, ErrBusy
 	}
-	return &Tx{s: s, items: map[[16]byte]*ledger.Row{}, past: map[PastKey]*[]byte{}, meta: map[string][]byte{}}, nil
+	return &Tx{s: s, items: map[[16]byte]*ledger.Row{}, past: map[PastKey]*[]byte{}, meta: map[string][]byte{}, remote: map[[16]byte]uint64{}}, nil
 }
 
 // Snapshot returns the whole committed state as one batch (Cleared set),
@@ -85,7 +97,10 @@ func (s *Store) Snapshot() (*Batch, error) {
 		return nil, ErrBusy
 	}
 	defer s.w.Unlock()
-	b := &Batch{Cleared: true, Meta: map[string][]byte{}}
+	b := &Batch{Cleared: true, Meta: map[string][]byte{}, RemoteCleared: true, Remote: map[[16]byte]uint64{}}
+	for id, rev := range s.remote {
+		b.Remote[id] = rev
+	}
 	for _, r := range s.items {
 		b.Current = append(b.Current, ledger.Row{ID: r.ID, Rev: r.Rev, Box: bytes.Clone(r.Box)})
 	}
@@ -127,6 +142,12 @@ func (s *Store) apply(b *Batch) {
 	for k, v := range b.Meta {
 		s.meta[k] = bytes.Clone(v)
 	}
+	if b.RemoteCleared {
+		s.remote = map[[16]byte]uint64{}
+	}
+	for id, rev := range b.Remote {
+		s.remote[id] = rev
+	}
 }
 
 func sortRows(rs []ledger.Row) {
@@ -154,6 +175,10 @@ type Tx struct {
 	items   map[[16]byte]*ledger.Row
 	past    map[PastKey]*[]byte
 	meta    map[string][]byte
+	// remote holds the revisions set in this transaction; remoteCleared
+	// hides the store's.
+	remote        map[[16]byte]uint64
+	remoteCleared bool
 }
 
 var _ ledger.Tx = (*Tx)(nil)
@@ -188,7 +213,7 @@ func (t *Tx) CommitBatch() (*Batch, error) {
 	if t.done {
 		return nil, ErrDone
 	}
-	b := &Batch{Cleared: t.cleared, Meta: t.meta}
+	b := &Batch{Cleared: t.cleared, Meta: t.meta, RemoteCleared: t.remoteCleared, Remote: t.remote}
 	for id, r := range t.items {
 		if r == nil {
 			b.DeletedCurrent = append(b.DeletedCurrent, id)
@@ -415,5 +440,137 @@ func (t *Tx) PutMeta(_ context.Context, k string, v []byte) error {
 		return ErrDone
 	}
 	t.meta[k] = bytes.Clone(v)
+	return nil
+}
+
+// BeginSync implements ledger.SyncStore. A read transaction is a
+// transaction like any other (one at a time), which the caller rolls
+// back.
+func (t txnStore) BeginSync(context.Context, bool) (ledger.SyncTxn, error) {
+	tx, err := t.s.Begin()
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// Sync returns the store as a ledger.SyncStore: the ledger's rows with
+// the sync bookkeeping, for package replica.
+func (s *Store) Sync() ledger.SyncStore { return txnStore{s} }
+
+var _ ledger.SyncTxn = (*Tx)(nil)
+
+// Remote implements ledger.SyncTx.
+func (t *Tx) Remote(_ context.Context, id [16]byte) (uint64, error) {
+	if t.done {
+		return 0, ErrDone
+	}
+	return t.remoteRev(id), nil
+}
+
+func (t *Tx) remoteRev(id [16]byte) uint64 {
+	if rev, ok := t.remote[id]; ok {
+		return rev
+	}
+	if t.remoteCleared {
+		return 0
+	}
+	return t.s.remote[id]
+}
+
+// SetRemote implements ledger.SyncTx.
+func (t *Tx) SetRemote(_ context.Context, id [16]byte, rev uint64) error {
+	if t.done {
+		return ErrDone
+	}
+	t.remote[id] = rev
+	return nil
+}
+
+// ClearRemote implements ledger.SyncTx.
+func (t *Tx) ClearRemote(context.Context) error {
+	if t.done {
+		return ErrDone
+	}
+	t.remoteCleared = true
+	t.remote = map[[16]byte]uint64{}
+	return nil
+}
+
+// currentRevs returns every item's current revision as the transaction
+// sees it.
+func (t *Tx) currentRevs() map[[16]byte]uint64 {
+	revs := map[[16]byte]uint64{}
+	if !t.cleared {
+		for id, r := range t.s.items {
+			revs[id] = r.Rev
+		}
+	}
+	for id, r := range t.items {
+		if r == nil {
+			delete(revs, id)
+		} else {
+			revs[id] = r.Rev
+		}
+	}
+	return revs
+}
+
+// Unsynced implements ledger.SyncTx.
+func (t *Tx) Unsynced(_ context.Context, limit int) ([]ledger.Unsynced, error) {
+	if t.done {
+		return nil, ErrDone
+	}
+	var ps []ledger.Unsynced
+	for id, cur := range t.currentRevs() {
+		if base := t.remoteRev(id); cur > base {
+			ps = append(ps, ledger.Unsynced{ID: id, Cur: cur, Base: base})
+		}
+	}
+	slices.SortFunc(ps, func(a, b ledger.Unsynced) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	if limit >= 0 && len(ps) > limit {
+		ps = ps[:limit]
+	}
+	return ps, nil
+}
+
+// CountUnsynced implements ledger.SyncTx.
+func (t *Tx) CountUnsynced(ctx context.Context) (int, error) {
+	ps, err := t.Unsynced(ctx, -1)
+	return len(ps), err
+}
+
+// ServerHeld implements ledger.SyncTx.
+func (t *Tx) ServerHeld(_ context.Context, fn func(ledger.Row) error) error {
+	if t.done {
+		return ErrDone
+	}
+	revs := map[[16]byte]uint64{}
+	if !t.remoteCleared {
+		for id, rev := range t.s.remote {
+			revs[id] = rev
+		}
+	}
+	for id, rev := range t.remote {
+		revs[id] = rev
+	}
+	var all []ledger.Row
+	for id, rev := range revs {
+		box, ok := t.pastBox(PastKey{id, rev})
+		if !ok {
+			if r, cur := t.current(id); cur && r.Rev == rev {
+				box, ok = r.Box, true
+			}
+		}
+		if !ok {
+			return fmt.Errorf("bad remote row: item %x: the server's revision %d is not held", id, rev)
+		}
+		all = append(all, ledger.Row{ID: id, Rev: rev, Box: box})
+	}
+	for _, r := range all {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
 	return nil
 }

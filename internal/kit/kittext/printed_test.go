@@ -1,7 +1,8 @@
-package kit
+package kittext
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestParsePrinted(t *testing.T) {
 		disp + "\r\n" + id.String(),
 		"account id " + id.String() + "\nsecret key " + spaced,
 	} {
-		k, err := parseTyped(in)
+		k, err := ParseTyped(in)
 		if err != nil {
 			t.Errorf("%q: %v", in, err)
 			continue
@@ -52,7 +53,7 @@ func TestParsePrinted(t *testing.T) {
 		{disp, ErrNotKit},
 		{"hello", ErrNotKit},
 	} {
-		_, err := parseTyped(tc.in)
+		_, err := ParseTyped(tc.in)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%q: got %v, want %v", tc.in, err, tc.want)
 		}
@@ -92,6 +93,37 @@ func FuzzParsePrinted(f *testing.F) {
 		again, err := ParsePrinted(k.accountString() + "\n" + sk.Display())
 		if err != nil || again != k {
 			t.Fatalf("the printed form of %s reads back as %s, %v", k, again, err)
+		}
+	})
+}
+
+// The regular expressions ParsePrinted's finders are written out from.
+var (
+	accountIDPattern = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	secretKeyStart   = regexp.MustCompile(`(?i)(?:^|[^0-9a-z])(k1)`)
+)
+
+// FuzzFindersMatchRegexps: the written-out finders find exactly what the
+// regular expressions find.
+func FuzzFindersMatchRegexps(f *testing.F) {
+	for _, s := range []string{"", "Account ID: 0195f3c2-7a1b-7c3d-8e4f-a1b2c3d4e5f6\nSecret Key: K1-ABCDEF",
+		"xk1 k1", "K1", "é K1-", "\xffk1", "0195F3C2-7A1B-7C3D-8E4F-A1B2C3D4E5F6", "abk1 -k1", "0195f3c2-7a1b-7c3d-8e4f-a1b2c3d4e5f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := -1
+		if loc := accountIDPattern.FindStringIndex(s); loc != nil {
+			want = loc[0]
+		}
+		if got := findAccountID(s); got != want {
+			t.Fatalf("findAccountID(%q) = %d, the regexp %d", s, got, want)
+		}
+		want = -1
+		if m := secretKeyStart.FindStringSubmatchIndex(s); m != nil {
+			want = m[2]
+		}
+		if got := findSecretKeyStart(s); got != want {
+			t.Fatalf("findSecretKeyStart(%q) = %d, the regexp %d", s, got, want)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package kit
+package kittext
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ var sentinels = map[string]error{
 
 func loadVectors(t testing.TB) []vector {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vectors", "kit", "kit.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "vectors", "kit", "kit.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
