@@ -540,3 +540,46 @@ func TestPageHeaders(t *testing.T) {
 		t.Errorf("no HSTS header: %q", res.Header.Get("Strict-Transport-Security"))
 	}
 }
+
+// TestScreenshots saves each main screen at desktop and phone width into
+// $KEYHOLD_WEB_SCREENSHOTS, for a person to look at (docs/WEB.md); it
+// runs only when that is set. It checks nothing but that each screen can
+// be reached by its controls.
+func TestScreenshots(t *testing.T) {
+	if os.Getenv("KEYHOLD_WEB_SCREENSHOTS") == "" {
+		t.Skip("set KEYHOLD_WEB_SCREENSHOTS=DIR to save screenshots of the main screens")
+	}
+	e := env(t)
+	d := account(t, e, "shots")
+	for _, vp := range []browsertest.Viewport{browsertest.Desktop, browsertest.Phone} {
+		t.Run(fmt.Sprint(vp.Width), func(t *testing.T) {
+			w := fmt.Sprint(vp.Width)
+			v := e.Open(t, vp)
+			v.SetupCodeField()
+			v.Screenshot("1-sign-in-" + w)
+			v.SignInWithCode(d.Kit, Password, true)
+			v.WaitUnlocked()
+			v.Item("Zebra Bank")
+			v.Screenshot("2-list-" + w)
+			v.Item("Zebra Bank").Click()
+			v.Button("Reveal").Click()
+			v.WaitText("zebra-secret-Pa55")
+			v.Screenshot("3-item-" + w)
+			v.Button("Edit").Click()
+			v.Field("Title")
+			v.Screenshot("4-edit-" + w)
+			v.Button("Cancel").Click()
+			v.Button("History").Click()
+			v.Screenshot("5-history-" + w)
+			v.FindAny("Account", "link").Click()
+			v.Button("Download recovery kit")
+			v.Screenshot("6-account-" + w)
+			v.FindAny("Health", "link").Click()
+			v.Screenshot("7-health-" + w)
+			v.Button("Lock").Click()
+			v.Button("Unlock")
+			v.Screenshot("8-unlock-" + w)
+			v.ExpectClean(t)
+		})
+	}
+}
