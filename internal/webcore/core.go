@@ -235,6 +235,12 @@ func (c *Core) keepKit(ctx context.Context, k kittext.Kit) (KitInfo, error) {
 		k.Wipe()
 		return KitInfo{}, fmt.Errorf("%w: this kit names %q as its server, which is not a keyhold server's address; use a kit made for a server", kittext.ErrNotKit, api.PrintableText(server))
 	}
+	if c.origin != "" && !sameOrigin(server, c.origin) {
+		here := c.origin
+		c.mu.Unlock()
+		k.Wipe()
+		return KitInfo{}, &OtherServerError{Kit: server, Here: here}
+	}
 	if c.pending != nil {
 		c.pending.Wipe()
 	}

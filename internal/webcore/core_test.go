@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
+	"github.com/keyhold/keyhold/internal/kit/kittext"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/syncclient"
@@ -209,10 +211,16 @@ type browserTab struct {
 
 func (w *world) browser(t *testing.T, st *memStore, hc *http.Client) *browserTab {
 	t.Helper()
+	return browserAt(t, w.url, st, hc)
+}
+
+// browserAt is a page served from origin.
+func browserAt(t *testing.T, origin string, st *memStore, hc *http.Client) *browserTab {
+	t.Helper()
 	ev := &eventLog{}
 	c := webcore.New(webcore.Options{Store: st, Event: ev.add, Vaults: webcore.MemVaults(nil), Extras: webextras.Local{}, HTTP: hc, Poll: 50 * time.Millisecond})
 	t.Cleanup(func() { c.Lock(context.Background()) })
-	if _, err := c.Start(context.Background(), w.url); err != nil {
+	if _, err := c.Start(context.Background(), origin); err != nil {
 		t.Fatal(err)
 	}
 	return &browserTab{Core: c, store: st, ev: ev}
@@ -374,7 +382,7 @@ func TestReadKitCarriesKDF(t *testing.T) {
 	heavyKit := w.kit
 	heavyKit.SyncLocation = params.URL
 	answerFor = keys.AccountID(heavyKit.AccountID)
-	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	info, err = browserAt(t, params.URL, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,13 +391,13 @@ func TestReadKitCarriesKDF(t *testing.T) {
 	}
 
 	answerFor[0] ^= 1
-	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	info, err = browserAt(t, params.URL, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
 	if err != nil || info.KDF != nil {
 		t.Errorf("parameters answered for another account: kdf %+v, %v; want none, no error", info.KDF, err)
 	}
 
 	params.Close()
-	info, err = w.browser(t, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
+	info, err = browserAt(t, params.URL, newMemStore(), nil).ReadKit(context.Background(), heavyKit.Text(), nil)
 	if err != nil || info.KDF != nil || info.Server != params.URL {
 		t.Errorf("a kit whose server is unreachable: %+v, %v; want it read, without kdf", info, err)
 	}
@@ -937,5 +945,51 @@ func TestRememberedStoresChanges(t *testing.T) {
 	reopen(44)
 	if got := titles(t, b, webcore.ListQuery{Query: "note 39"}); !slices.Equal(got, []string{"note 39"}) {
 		t.Errorf("the last edit after reopening: %q", got)
+	}
+}
+
+// TestKitForAnotherServer: a kit naming a server other than the page's
+// origin is refused at once, naming that server, and nothing is asked of
+// either server; the same server written with its default port is not
+// another one.
+func TestKitForAnotherServer(t *testing.T) {
+	var asked []string
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		asked = append(asked, r.URL.String())
+		return nil, errors.New("offline")
+	})}
+	c := webcore.New(webcore.Options{Store: newMemStore(), Vaults: webcore.MemVaults(nil), Extras: webextras.Local{}, HTTP: hc})
+	if _, err := c.Start(context.Background(), "https://vault.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	k := kittext.Kit{AccountID: [16]byte{1, 2, 3}, SecretKey: [16]byte{4, 5, 6}}
+	for _, tc := range []struct {
+		server string
+		other  bool
+	}{
+		{"https://other.example.org", true},
+		{"https://vault.example.org:8443", true},
+		{"http://127.0.0.1:8443", true},
+		{"https://vault.example.org", false},
+		{"https://VAULT.example.org:443", false},
+	} {
+		asked = nil
+		k.SyncLocation = tc.server
+		_, err := c.ReadKit(context.Background(), k.Text(), nil)
+		var oe *webcore.OtherServerError
+		if got := errors.As(err, &oe); got != tc.other {
+			t.Errorf("kit for %s: refused as another server's %v, want %v (%v)", tc.server, got, tc.other, err)
+			continue
+		}
+		if tc.other {
+			if webcore.Code(err) != webcore.CodeForeignKit || !strings.Contains(webcore.Message(err), tc.server) {
+				t.Errorf("kit for %s: code %q, message %q", tc.server, webcore.Code(err), webcore.Message(err))
+			}
+			if len(asked) != 0 {
+				t.Errorf("kit for %s: the page asked %v", tc.server, asked)
+			}
+		} else if err != nil {
+			t.Errorf("kit for %s: %v", tc.server, err)
+		}
 	}
 }

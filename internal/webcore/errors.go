@@ -59,11 +59,14 @@ var (
 func Code(err error) string {
 	var ae *api.APIError
 	var ce *CodeError
+	var oe *OtherServerError
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &ce):
 		return ce.Code
+	case errors.As(err, &oe):
+		return CodeForeignKit
 	case errors.Is(err, ErrLocked), errors.Is(err, ErrSignedOut), errors.Is(err, ErrNotRemembered):
 		return CodeLocked
 	case errors.Is(err, ErrNoKit):
@@ -102,6 +105,10 @@ func Code(err error) string {
 // an error), so the message is the error's own text, except for the
 // cases a user meets often, which get a plainer sentence.
 func Message(err error) string {
+	var oe *OtherServerError
+	if errors.As(err, &oe) {
+		return oe.Error()
+	}
 	switch Code(err) {
 	case CodeWrongPassword:
 		return "The password is wrong, or this recovery kit is not for an account on this server."

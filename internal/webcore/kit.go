@@ -3,6 +3,8 @@ package webcore
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,6 +79,40 @@ func (c *Core) readQRFrame(gray []byte, width, height int) (k kittext.Kit, found
 	}
 	k, err = kittext.ParseTyped(text)
 	return k, err == nil, err
+}
+
+// OtherServerError means a kit names a server other than the one that
+// served the page. The page may talk to its own server alone (its
+// Content-Security-Policy says connect-src 'self'), so such a kit is
+// refused before anything is asked of either server: the user opens the
+// web vault of the kit's server instead.
+type OtherServerError struct {
+	Kit  string // the kit's server
+	Here string // the page's origin
+}
+
+func (e *OtherServerError) Error() string {
+	return fmt.Sprintf("this recovery kit is for an account on %s, not on %s: open %s/ in the browser to use that account's web vault",
+		api.PrintableText(e.Kit), api.PrintableText(e.Here), api.PrintableText(e.Kit))
+}
+
+// sameOrigin reports whether the server URL server is at the page's
+// origin: the same scheme and host, default ports made explicit.
+func sameOrigin(server, origin string) bool {
+	a, errA := url.Parse(server)
+	b, errB := url.Parse(origin)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && hostPort(a) == hostPort(b)
+}
+
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
 }
 
 func kitInfo(k kittext.Kit, server string) KitInfo {
