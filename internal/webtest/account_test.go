@@ -166,6 +166,9 @@ func TestPasswordChangeInBrowser(t *testing.T) {
 	if err == nil {
 		t.Fatal("the CLI synced with the old password after the browser changed it")
 	}
+	if code := exitCode(err); code != 3 {
+		t.Errorf("sync with the old password: exit %d, want 3 (wrong password): %s", code, errOut)
+	}
 	if strings.Contains(errOut, Password) {
 		t.Errorf("the error shows the password: %q", errOut)
 	}
