@@ -46,6 +46,10 @@ func setupShared() {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if err := closeSecond(); err != nil {
+		fmt.Fprintln(os.Stderr, "webtest:", err)
+		code = 1
+	}
 	if shared.env != nil {
 		if err := shared.env.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "webtest:", err)
