@@ -200,12 +200,17 @@ func Setup(ctx context.Context, o *SetupOptions) (*Report, error) {
 	}
 	defer ak.Wipe()
 	y := &Syncer{C: cl}
-	all, last, manifest, err := y.fetchJoin(ctx, o.AccountID, ak, env.KeyVersion, k.KeyVersion)
+	// Every box is opened as it arrives; joining reuses what the current
+	// revisions opened to rather than opening them again.
+	dc := vaultsync.NewDownloadCheck(o.AccountID, ak, k.KeyVersion)
+	dc.KeepOpened()
+	all, last, manifest, err := y.fetchJoin(ctx, o.AccountID, ak, env.KeyVersion, k.KeyVersion, dc)
 	if err != nil {
 		return nil, err
 	}
 	s, done, err := o.Create(&vaultsync.Join{AccountID: o.AccountID, SecretKey: o.SecretKey, AccountKey: ak,
-		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest}, env.KeyVersion)
+		Envelope: k.Envelope, KeyCheck: k.KeyCheck, Email: o.Email, Server: o.Config.Server, Revisions: all, Head: last.Head, Manifest: manifest,
+		Opened: dc.Opened()}, env.KeyVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,9 @@ func MemVaults(now func() time.Time) Vaults {
 
 func (m memVaults) Create(ctx context.Context, j *vaultsync.Join, kv uint32) (Vault, error) {
 	v := &memVault{st: memstore.New()}
-	r, err := replica.Join(ctx, v.st.Sync(), j, kv, v.options(m.now)...)
+	// The list is made right after joining: it takes the items Join
+	// opened rather than opening every box once more.
+	r, err := replica.Join(ctx, v.st.Sync(), j, kv, append(v.options(m.now), replica.WithJoinedItems())...)
 	if err != nil {
 		return nil, err
 	}

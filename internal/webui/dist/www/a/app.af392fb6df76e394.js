@@ -708,8 +708,10 @@ function wireSignIn() {
 
 async function onSignIn(e) {
   e.preventDefault();
+  mark('submit');
   clearAlert();
   if (!(await readKitFromInputs())) return;
+  mark('kit');
   const pw = $('signin-password');
   if (!pw.value) {
     pw.setAttribute('aria-invalid', 'true');
