@@ -387,8 +387,8 @@ func (c *Core) persist(ctx context.Context, device bool) error {
 	}
 	if !remember {
 		if !device {
-			_, err := v.Changes() // dropped: the snapshot at Lock holds them
-			return err
+			v.DropChanges() // the snapshot at Lock holds them
+			return nil
 		}
 		snap, err := v.Snapshot()
 		if err != nil {

@@ -217,4 +217,10 @@ func (v *memVault) Changes() ([][]byte, error) {
 	return out, nil
 }
 
+func (v *memVault) DropChanges() {
+	v.mu.Lock()
+	v.batches = nil
+	v.mu.Unlock()
+}
+
 func (v *memVault) Close() { v.Replica.Close() }
