@@ -296,7 +296,7 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 	login := new(keys.Key32)
 	_, err = syncclient.Setup(ctx, &syncclient.SetupOptions{
 		AccountID: keys.AccountID(k.AccountID), SecretKey: sk, Config: cfg, Password: pw,
-		Argon2: c.o.Argon2, HTTP: c.o.HTTP, Login: login,
+		Argon2: c.o.Argon2, HTTP: c.o.HTTP, Login: login, Mark: c.o.Mark,
 		Create: func(j *vaultsync.Join, kv uint32) (syncclient.Local, func(), error) {
 			c.mark("downloaded")
 			env, err := format.ParseEnvelope(j.Envelope)
