@@ -32,6 +32,13 @@ func main() {
 		Argon2: hostArgon2(host),
 		Vaults: webcore.MemVaults(nil),
 		Extras: jsExtras{host},
+		Mark: func(step string) {
+			// A performance mark for bench/web (the same name replaces
+			// the last one).
+			perf := js.Global().Get("performance")
+			perf.Call("clearMarks", "keyhold:"+step)
+			perf.Call("mark", "keyhold:"+step)
+		},
 	})
 	js.Global().Set("keyhold", api(c))
 	host.Call("ready")

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -193,10 +194,18 @@ func (r *Replica) Items(ctx context.Context) ([]Current, error) {
 		}
 		var acc [32]byte
 		out = out[:0]
+		// The items Join opened, handed out once (WithJoinedItems).
+		joined := r.joined
+		r.joined = nil
 		if err := tx.ScanCurrent(ctx, func(row ledger.Row) error {
-			it, err := r.Open(row.ID, row.Rev, row.Box)
-			if err != nil {
-				return err
+			var it *item.Item
+			if j, ok := joined[row.ID]; ok && j.rev == row.Rev && bytes.Equal(j.box, row.Box) {
+				it = j.it
+			} else {
+				var err error
+				if it, err = r.Open(row.ID, row.Rev, row.Box); err != nil {
+					return err
+				}
 			}
 			e := format.Entry(r.mk, row.ID, row.Rev, row.Box)
 			format.XorInto(&acc, e)

@@ -1,12 +1,14 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/keyhold/keyhold/internal/format"
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/ledger"
 	"github.com/keyhold/keyhold/internal/vaultsync"
@@ -55,7 +57,7 @@ func Join(ctx context.Context, st Store, j *vaultsync.Join, kv uint32, opts ...O
 }
 
 func (r *Replica) join(ctx context.Context, j *vaultsync.Join, env *format.Envelope, kc *format.KeyCheck) error {
-	cur, hist, err := r.joinRows(j.Revisions)
+	cur, hist, opened, err := r.joinRows(j.Revisions, j.Opened)
 	if err != nil {
 		return err
 	}
@@ -112,6 +114,11 @@ func (r *Replica) join(ctx context.Context, j *vaultsync.Join, env *format.Envel
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	if r.keepJoined {
+		r.mu.Lock()
+		r.joined = opened
+		r.mu.Unlock()
+	}
 	r.after(tx)
 	return nil
 }
@@ -141,8 +148,13 @@ func checkJoinKeys(j *vaultsync.Join) (*format.Envelope, *format.KeyCheck, error
 
 // joinRows sorts a download into each item's current revision and its
 // past ones, checking that every item's revisions run 1, 2, … and that
-// each opens.
-func (r *Replica) joinRows(revs []Incoming) (cur, hist []ledger.Row, err error) {
+// each opens. With WithJoinedItems, opened holds the current revisions
+// opened.
+//
+// A current revision that the download check opened already from the
+// same box (seen) is taken as it opened rather than opened again: every
+// box is still opened with the account key before anything is written.
+func (r *Replica) joinRows(revs []Incoming, seen map[ItemID]vaultsync.Opened) (cur, hist []ledger.Row, opened map[ItemID]joinedItem, err error) {
 	var order []ItemID
 	groups := map[ItemID][]Incoming{}
 	for _, c := range revs {
@@ -155,20 +167,29 @@ func (r *Replica) joinRows(revs []Incoming) (cur, hist []ledger.Row, err error) 
 		g := groups[id]
 		for i, c := range g {
 			if c.Rev != uint64(i)+1 {
-				return nil, nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, i+1)
+				return nil, nil, nil, fmt.Errorf("%w (item %s: revision %d arrived without revision %d)", ErrServerMismatch, id, c.Rev, i+1)
 			}
-			if _, err := r.Open(id, c.Rev, c.Box); err != nil {
-				return nil, nil, fmt.Errorf("%w (%v); nothing was written", ErrServerMismatch, err)
+			var it *item.Item
+			if o, ok := seen[id]; ok && o.Item != nil && o.Rev == c.Rev && bytes.Equal(o.Box, c.Box) {
+				it = o.Item
+			} else if it, err = r.Open(id, c.Rev, c.Box); err != nil {
+				return nil, nil, nil, fmt.Errorf("%w (%v); nothing was written", ErrServerMismatch, err)
 			}
 			row := ledger.Row{ID: c.ID, Rev: c.Rev, Box: c.Box}
 			if i == len(g)-1 {
 				cur = append(cur, row)
+				if r.keepJoined {
+					if opened == nil {
+						opened = make(map[ItemID]joinedItem, len(order))
+					}
+					opened[id] = joinedItem{rev: c.Rev, box: c.Box, it: it}
+				}
 			} else {
 				hist = append(hist, row)
 			}
 		}
 	}
-	return cur, hist, nil
+	return cur, hist, opened, nil
 }
 
 // Create fills the empty store st with an empty vault of account acct

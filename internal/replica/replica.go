@@ -107,6 +107,19 @@ type Replica struct {
 	damaged   func(error) error
 	now       func() time.Time
 	committed func(ledger.SyncTxn)
+
+	// keepJoined: Join keeps the current items it opened in joined,
+	// for the first Items call (WithJoinedItems).
+	keepJoined bool
+	joined     map[ItemID]joinedItem
+}
+
+// joinedItem is an item Join opened: its current revision and box, and
+// what they opened to.
+type joinedItem struct {
+	rev uint64
+	box []byte
+	it  *item.Item
 }
 
 // Option changes how a Replica behaves.
@@ -128,6 +141,15 @@ func WithManifestKey(mk *keys.Key32) Option { return func(r *Replica) { r.mk = m
 // ended transaction: a browser client takes memstore's batch
 // (tx.(*memstore.Tx).Batch()) to persist it.
 func WithCommitted(f func(ledger.SyncTxn)) Option { return func(r *Replica) { r.committed = f } }
+
+// WithJoinedItems makes Join keep the current items it opened (to check
+// the download) until the first Items call, which then hands out those
+// instead of opening the same boxes again: a client that lists every
+// item right after joining (the web vault) decrypts each once less.
+// Items still reads every box from the store and checks the set against
+// the manifest; it reuses an opened item only for the same id, revision
+// and box bytes, and Close drops what is kept.
+func WithJoinedItems() Option { return func(r *Replica) { r.keepJoined = true } }
 
 // New returns the replica in st of account acct, unlocked with ak at key
 // version kv. ak is used, not copied: the caller keeps it alive while it
@@ -153,6 +175,9 @@ func New(st Store, ak *keys.AccountKey, kv uint32, acct keys.AccountID, opts ...
 // Close wipes the manifest key the Replica derived. The account key is
 // the caller's to wipe (but Join's copy, which Close wipes).
 func (r *Replica) Close() {
+	r.mu.Lock()
+	r.joined = nil
+	r.mu.Unlock()
 	if r.ownMK {
 		r.mk.Wipe()
 	}

@@ -17,11 +17,10 @@ import (
 // download must end with a manifest the account's devices signed for the
 // head it downloaded: without one, nothing shows that the server sent
 // everything, and the device would sign whatever it was given as its own.
-func (y *Syncer) fetchJoin(ctx context.Context, id keys.AccountID, ak *keys.AccountKey, envKV, kv uint32) ([]vaultsync.Incoming, *api.ChangesResponse, []byte, error) {
+func (y *Syncer) fetchJoin(ctx context.Context, id keys.AccountID, ak *keys.AccountKey, envKV, kv uint32, dc *vaultsync.DownloadCheck) ([]vaultsync.Incoming, *api.ChangesResponse, []byte, error) {
 	if envKV != kv {
 		return nil, nil, nil, fmt.Errorf("%w (its envelope has key version %d, its keys %d); nothing was written", vaultsync.ErrServerMismatch, envKV, kv)
 	}
-	dc := vaultsync.NewDownloadCheck(id, ak, kv)
 	all, last, err := y.fetchAll(ctx, kv, dc.Check)
 	if err != nil {
 		return nil, nil, nil, err

@@ -197,11 +197,39 @@ func (y *Syncer) keys(ctx context.Context, rep *Report) error {
 // fetchAll pulls every revision the server holds, all pages. check, if
 // not nil, is called on every revision as its page arrives, so a download
 // that goes wrong stops at the page where it does, not at the end.
+//
+// The next page is asked for as soon as a page's cursor is known, before
+// its revisions are checked, so that the server and the network work
+// while this device opens boxes; an error cancels the request ahead.
 func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vaultsync.Incoming) error) ([]vaultsync.Incoming, *api.ChangesResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	type fetched struct {
+		page *api.ChangesResponse
+		err  error
+	}
+	ask := func(since uint64) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			p, err := y.C.Changes(ctx, since, PageSize)
+			ch <- fetched{p, err}
+		}()
+		return ch
+	}
 	var all []vaultsync.Incoming
 	var since, first uint64
+	ahead := ask(0)
+	defer func() {
+		// A request still ahead is cancelled and waited for: nothing
+		// uses the client after fetchAll returned.
+		cancel()
+		if ahead != nil {
+			<-ahead
+		}
+	}()
 	for {
-		page, err := y.C.Changes(ctx, since, PageSize)
+		f := <-ahead
+		ahead = nil
+		page, err := f.page, f.err
 		if err != nil {
 			return nil, nil, authError(err)
 		}
@@ -222,6 +250,9 @@ func (y *Syncer) fetchAll(ctx context.Context, kv uint32, check func(vaultsync.I
 		in, next, err := incoming(page, since)
 		if err != nil {
 			return nil, nil, err
+		}
+		if page.More {
+			ahead = ask(next)
 		}
 		if check != nil {
 			for _, c := range in {

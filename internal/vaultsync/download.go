@@ -28,7 +28,25 @@ type DownloadCheck struct {
 	next  map[ItemID]uint64
 	bytes int64
 	max   int64 // MaxDownloadBytes; tests lower it
+	// opened keeps each item's latest revision opened (KeepOpened).
+	opened map[ItemID]Opened
 }
+
+// Opened is an item revision a DownloadCheck opened: its box, and what
+// the box opened to.
+type Opened struct {
+	Rev  uint64
+	Box  []byte
+	Item *item.Item
+}
+
+// KeepOpened makes c keep, for each item, the latest revision it opened
+// and what it opened to (Opened), so that joining the download need not
+// open those boxes again (Join.Opened).
+func (c *DownloadCheck) KeepOpened() { c.opened = make(map[ItemID]Opened) }
+
+// Opened returns what KeepOpened kept (nil without it).
+func (c *DownloadCheck) Opened() map[ItemID]Opened { return c.opened }
 
 // NewDownloadCheck checks revisions sealed under ak (key version kv) for
 // the account id.
@@ -59,8 +77,12 @@ func (c *DownloadCheck) Check(in Incoming) error {
 		}
 		return fmt.Errorf("%w (it sent item %s revision %d without revision %d); nothing was written", ErrServerMismatch, in.ID, in.Rev, want)
 	}
-	if _, err := OpenItem(c.ak, c.kv, c.id, in.ID, in.Rev, in.Box); err != nil {
+	it, err := OpenItem(c.ak, c.kv, c.id, in.ID, in.Rev, in.Box)
+	if err != nil {
 		return fmt.Errorf("%w (it sent a revision that does not open with the account key: %v); nothing was written", ErrServerMismatch, err)
+	}
+	if c.opened != nil {
+		c.opened[in.ID] = Opened{Rev: in.Rev, Box: in.Box, Item: it}
 	}
 	c.next[in.ID] = in.Rev
 	return nil

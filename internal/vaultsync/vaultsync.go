@@ -132,6 +132,12 @@ type Join struct {
 	// Manifest, if not nil, is the server's manifest for Head; the
 	// download must match it.
 	Manifest []byte
+	// Opened, if not nil, holds item revisions of Revisions that were
+	// opened already with AccountKey as they arrived (DownloadCheck's
+	// KeepOpened): joining takes what such a revision opened to rather
+	// than opening the same box again, when id, revision and box bytes
+	// are the same.
+	Opened map[ItemID]Opened
 }
 
 // ErrOldEnvelope means a server or sync folder handed this device an

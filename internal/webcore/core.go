@@ -55,6 +55,10 @@ type Options struct {
 	// Poll is how often the sync loop looks for local changes to push
 	// (0: 2 seconds).
 	Poll time.Duration
+	// Mark notes that a step of signing in was reached (nil: nothing),
+	// so that bench/web can say where the time goes; the page makes
+	// each a performance.mark. Names carry no data.
+	Mark func(step string)
 }
 
 // States of a browser.
@@ -298,8 +302,9 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 	login := new(keys.Key32)
 	_, err = syncclient.Setup(ctx, &syncclient.SetupOptions{
 		AccountID: keys.AccountID(k.AccountID), SecretKey: sk, Config: cfg, Password: pw,
-		Argon2: c.o.Argon2, HTTP: c.o.HTTP, Login: login,
+		Argon2: c.o.Argon2, HTTP: c.o.HTTP, Login: login, Mark: c.o.Mark,
 		Create: func(j *vaultsync.Join, kv uint32) (syncclient.Local, func(), error) {
+			c.mark("downloaded")
 			env, err := format.ParseEnvelope(j.Envelope)
 			if err != nil {
 				return nil, nil, err
@@ -310,6 +315,7 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 			if err != nil {
 				return nil, nil, err
 			}
+			c.mark("joined")
 			return &deviceLocal{SyncLocal: v, c: c, dev: nd}, func() {}, nil
 		},
 	})
@@ -321,6 +327,7 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 		login.Wipe()
 		return SignInResult{}, err
 	}
+	c.mark("synced")
 	// The browser is a device of the account now.
 	if cl, err := cfg.ClientHTTP(c.o.HTTP); err == nil {
 		if a, err := cl.Account(ctx); err == nil {
@@ -343,13 +350,24 @@ func (c *Core) unlocked(ctx context.Context, d *deviceRecord, v Vault, remember 
 		v.Close()
 		return err
 	}
+	c.mark("opened")
 	c.ix.reset(es)
+	c.mark("indexed")
 	c.mu.Lock()
 	c.dev, c.v, c.remembered = d, v, remember
 	c.mu.Unlock()
 	// Remembered: stores the device record and the vault (a browser that
 	// is not only drops the changes opening the vault made).
-	return c.persist(ctx, remember)
+	err = c.persist(ctx, remember)
+	c.mark("stored")
+	return err
+}
+
+// mark notes a step of signing in or unlocking (Options.Mark).
+func (c *Core) mark(step string) {
+	if c.o.Mark != nil {
+		c.o.Mark(step)
+	}
 }
 
 // persist stores the device record (with device) and the sealed vault of
@@ -375,8 +393,8 @@ func (c *Core) persist(ctx context.Context, device bool) error {
 	}
 	if !remember {
 		if !device {
-			_, err := v.Changes() // dropped: the snapshot at Lock holds them
-			return err
+			v.DropChanges() // the snapshot at Lock holds them
+			return nil
 		}
 		snap, err := v.Snapshot()
 		if err != nil {

@@ -30,7 +30,9 @@ func MemVaults(now func() time.Time) Vaults {
 
 func (m memVaults) Create(ctx context.Context, j *vaultsync.Join, kv uint32) (Vault, error) {
 	v := &memVault{st: memstore.New()}
-	r, err := replica.Join(ctx, v.st.Sync(), j, kv, v.options(m.now)...)
+	// The list is made right after joining: it takes the items Join
+	// opened rather than opening every box once more.
+	r, err := replica.Join(ctx, v.st.Sync(), j, kv, append(v.options(m.now), replica.WithJoinedItems())...)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +215,12 @@ func (v *memVault) Changes() ([][]byte, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+func (v *memVault) DropChanges() {
+	v.mu.Lock()
+	v.batches = nil
+	v.mu.Unlock()
 }
 
 func (v *memVault) Close() { v.Replica.Close() }

@@ -41,6 +41,10 @@ type Vault interface {
 	// Snapshot, as batches Vaults.Open applies after a snapshot, oldest
 	// first.
 	Changes() ([][]byte, error)
+	// DropChanges forgets what was committed since the last Changes or
+	// Snapshot without encoding it: a browser that is not remembered
+	// stores nothing, and the snapshot it takes at Lock holds it all.
+	DropChanges()
 	// Close drops the keys.
 	Close()
 }

@@ -330,6 +330,15 @@ function checkWorker() {
   return workerChecked;
 }
 
+// mark notes a step of signing in as a performance mark named
+// "keyhold:<step>" (the same name replaces the last one), so that
+// bench/web can say where the time goes. Marks carry no data.
+function mark(step) {
+  const name = `keyhold:${step}`;
+  performance.clearMarks(name);
+  performance.mark(name);
+}
+
 function setProgress(text) {
   if (app.progress) app.progress.text.textContent = text;
 }
@@ -345,12 +354,14 @@ function argon2id(p) {
       if (app.progress && app.progress.after) setProgress(app.progress.after);
     };
     setProgress('Deriving key…');
+    mark('derive');
     checkWorker().then(() => {
       w = new Worker(asset('worker.js').path);
       w.rejectDerivation = (err) => { finish(); reject(err); };
       app.workers.add(w);
       w.onmessage = (ev) => {
         const d = ev.data || {};
+        mark('derived');
         finish();
         if (d.key) resolve(new Uint8Array(d.key));
         else reject(Object.assign(new Error((d.error && d.error.message) || 'The key could not be derived.'), { code: (d.error && d.error.code) || 'internal' }));
@@ -363,7 +374,10 @@ function argon2id(p) {
       const copy = password.slice();
       w.postMessage({
         module: app.wasmModule,
-        assets: { 'keyhold.wasm': asset('keyhold.wasm'), 'wasm_exec.js': asset('wasm_exec.js') },
+        assets: {
+          'argon2.umd.min.js': asset('vendor/hash-wasm/argon2.umd.min.js'),
+          'keyhold.wasm': asset('keyhold.wasm'), 'wasm_exec.js': asset('wasm_exec.js'),
+        },
         password: copy, salt: p.salt, time: p.time, memoryKiB: p.memoryKiB, threads: p.threads,
       }, [copy.buffer]);
     }).catch(() => {
@@ -694,8 +708,10 @@ function wireSignIn() {
 
 async function onSignIn(e) {
   e.preventDefault();
+  mark('submit');
   clearAlert();
   if (!(await readKitFromInputs())) return;
+  mark('kit');
   const pw = $('signin-password');
   if (!pw.value) {
     pw.setAttribute('aria-invalid', 'true');
@@ -707,8 +723,10 @@ async function onSignIn(e) {
   if (!(await warnHeavy((app.kit && app.kit.info && app.kit.info.kdf) || null))) return;
   busy('signin', true, 'Signing in and downloading your vault…');
   setProgress('Deriving key…');
+  mark('signin');
   try {
     const r = await kh().signIn({ password: pw.value, remember: $('remember').checked, deviceName: $('device-name').value.trim() || guessDeviceName() });
+    mark('signed-in');
     pw.value = '';
     busy('signin', false);
     forgetKitShown();
@@ -1086,6 +1104,7 @@ function renderList(items, keepPlace) {
       if (again) again.focus();
     }
   }
+  mark('shown');
 }
 
 // scheduleRefresh re-runs the list (and the open item) after a change
