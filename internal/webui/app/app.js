@@ -939,6 +939,21 @@ function fieldLabel(f) {
   return f.name;
 }
 
+// The merge names the parts of an item both sides changed: "field:NAME"
+// for a field, else a part of the item (internal/merge, Conflict.Field).
+const CONFLICT_PARTS = {
+  type: 'Type', title: 'Title', urls: 'Website', notes: 'Notes', tags: 'Tags',
+  favorite: 'Favourite', trashed: 'Trash', fields: 'Custom fields',
+};
+
+function conflictLabel(part) {
+  if (part.startsWith('field:')) {
+    const name = part.slice('field:'.length);
+    return fieldLabel({ name, custom: !FIELD_LABELS[name] });
+  }
+  return CONFLICT_PARTS[part] || part;
+}
+
 // In an action's name ("Copy password") the label reads in lower case,
 // unless it starts with an acronym (CVV, PIN, IBAN) or is a custom name.
 function inSentence(label, custom) {
@@ -1844,7 +1859,7 @@ async function saveEditor(ed) {
     if (conflicts.length) {
       // Another device changed the same fields meanwhile: this edit's
       // values won, the other ones are in the item's history.
-      const names = conflicts.map((n) => fieldLabel({ name: n, custom: !FIELD_LABELS[n] }));
+      const names = conflicts.map((n) => conflictLabel(typeof n === 'string' ? n : (n && (n.Field || n.field)) || ''));
       showAlert(`${item.title} saved, but it was changed on another device meanwhile. Your values replaced the other device's for: ${names.join(', ')}. Its values are in the item's History.`);
     } else {
       announce(ed.isNew ? `${item.title} added.` : `${item.title} saved.`);
@@ -2078,7 +2093,7 @@ function showConflicts(list) {
   const ul = $('conflicts-list');
   ul.replaceChildren();
   for (const c of list) {
-    const names = Array.isArray(c.fields) ? c.fields.map((x) => (typeof x === 'string' ? x : (x && x.name) || '')).filter(Boolean) : [];
+    const names = Array.isArray(c.fields) ? c.fields.map((x) => (typeof x === 'string' ? x : (x && (x.Field || x.field || x.name)) || '')).filter(Boolean).map(conflictLabel) : [];
     const li = el('li', null, el('button', {
       type: 'button', class: 'link', text: c.title || c.id, attrs: { 'aria-label': `Open ${c.title || c.id}` },
       on: { click: () => showItemFrom(c.id) },
