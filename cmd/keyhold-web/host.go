@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/webcore"
 )
 
 // hostStore is keyholdHost.store: IndexedDB, every value encrypted by the
@@ -83,8 +84,9 @@ func hostArgon2(host js.Value) func(pw, salt []byte, t, m uint32, p uint8) ([]by
 // "worker"), it runs one Argon2id for the page and nothing else.
 func worker() {
 	obj := js.Global().Get("Object").New()
+	g := new(webcore.Guard)
 	obj.Set("argon2id", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		return promise(func() (any, error) {
+		return promise(g, func() (any, error) {
 			pw, err := bytesOf(args, "password")
 			if err != nil {
 				return nil, err

@@ -1,0 +1,118 @@
+package webcore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/webcore"
+	"github.com/keyhold/keyhold/internal/webcore/webextras"
+)
+
+// gatedArgon2 is the browser's Argon2 Worker, which a test can hold on
+// its next derivation (arm) to act while it runs.
+type gatedArgon2 struct {
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+// arm holds the next derivation: entered closes when it starts, and it
+// goes on once release is closed.
+func (g *gatedArgon2) arm() (entered, release chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gate, g.entered = make(chan struct{}), make(chan struct{})
+	return g.entered, g.gate
+}
+
+func (g *gatedArgon2) run(pw, salt []byte, t, m uint32, p uint8) ([]byte, error) {
+	g.mu.Lock()
+	gate, entered := g.gate, g.entered
+	g.gate, g.entered = nil, nil
+	g.mu.Unlock()
+	if gate != nil {
+		close(entered)
+		<-gate
+	}
+	return keys.Argon2ID(pw, salt, t, m, p)
+}
+
+// signInWith signs a new browser in with these options (Store, Vaults,
+// Event and Extras filled in where nil).
+func (w *world) signInWith(t *testing.T, o webcore.Options, remember bool) (*webcore.Core, error) {
+	t.Helper()
+	ctx := context.Background()
+	if o.Store == nil {
+		o.Store = newMemStore()
+	}
+	if o.Vaults == nil {
+		o.Vaults = webcore.MemVaults(nil)
+	}
+	if o.Extras == nil {
+		o.Extras = webextras.Local{}
+	}
+	if o.Poll == 0 {
+		o.Poll = 50 * time.Millisecond
+	}
+	c := webcore.New(o)
+	t.Cleanup(func() { c.Lock(context.Background()) })
+	if _, err := c.Start(ctx, w.url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadKit(ctx, w.kit.Text(), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.SignIn(ctx, testPW, remember, "test browser")
+	return c, err
+}
+
+// TestSignOutDuringPasswordChange: a sign-out (or a revocation's wipe)
+// while a password change derives its keys ends the change with "signed
+// out", and the session goes on answering.
+func TestSignOutDuringPasswordChange(t *testing.T) {
+	w := newWorld(t)
+	g := &gatedArgon2{}
+	b, err := w.signInWith(t, webcore.Options{Argon2: g.run}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	entered, release := g.arm()
+	errc := make(chan error, 1)
+	go func() { errc <- b.ChangePassword(ctx, testPW, []byte("a new passphrase that never lands")) }()
+	<-entered
+	if err := b.SignOut(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-errc; !errors.Is(err, webcore.ErrSignedOut) {
+		t.Fatalf("a password change the browser was signed out during: %v", err)
+	}
+	if st := b.Status(); st.State != webcore.StateSignedOut {
+		t.Fatalf("status: %+v", st)
+	}
+}
+
+// TestGuardStopsAfterPanic: a call that panics is refused with code
+// "internal" and a request to reload, and so is every call after it.
+func TestGuardStopsAfterPanic(t *testing.T) {
+	var g webcore.Guard
+	if v, err := g.Run(func() (any, error) { return 1, nil }); err != nil || v != 1 {
+		t.Fatalf("a call: %v %v", v, err)
+	}
+	_, err := g.Run(func() (any, error) {
+		var d *struct{ x int }
+		return d.x, nil
+	})
+	if !errors.Is(err, webcore.ErrUnusable) || webcore.Code(err) != webcore.CodeInternal {
+		t.Fatalf("a call that panicked: %v (code %q)", err, webcore.Code(err))
+	}
+	ran := false
+	if _, err := g.Run(func() (any, error) { ran = true; return nil, nil }); !errors.Is(err, webcore.ErrUnusable) || ran {
+		t.Fatalf("a call after the panic ran (%v) or answered %v", ran, err)
+	}
+}
