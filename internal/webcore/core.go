@@ -92,8 +92,10 @@ type Core struct {
 	o Options
 
 	// op serialises the calls that change the state (sign in, unlock,
-	// lock, sign out); mu guards the fields below for quick reads.
-	op sync.Mutex
+	// lock, sign out, the revocation's wipe); item writes hold it shared
+	// across write and store, so that none lands between a Lock's last
+	// store and its close. mu guards the fields below for quick reads.
+	op sync.RWMutex
 	mu sync.Mutex
 
 	origin string

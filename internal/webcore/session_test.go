@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/vaultsync"
 	"github.com/keyhold/keyhold/internal/webcore"
 	"github.com/keyhold/keyhold/internal/webcore/webextras"
 )
@@ -114,5 +116,94 @@ func TestGuardStopsAfterPanic(t *testing.T) {
 	ran := false
 	if _, err := g.Run(func() (any, error) { ran = true; return nil, nil }); !errors.Is(err, webcore.ErrUnusable) || ran {
 		t.Fatalf("a call after the panic ran (%v) or answered %v", ran, err)
+	}
+}
+
+// gatedVaults makes vaults whose next Snapshot, once armed, stops after
+// it is taken until released: a Lock held in the middle of storing.
+type gatedVaults struct {
+	webcore.Vaults
+	g *gatedArgon2 // its gate, reused
+}
+
+type gatedVault struct {
+	webcore.Vault
+	g *gatedArgon2
+}
+
+func (v gatedVaults) Create(ctx context.Context, j *vaultsync.Join, kv uint32) (webcore.Vault, error) {
+	in, err := v.Vaults.Create(ctx, j, kv)
+	if err != nil {
+		return nil, err
+	}
+	return gatedVault{in, v.g}, nil
+}
+
+func (v gatedVaults) Open(ctx context.Context, snap []byte, changes [][]byte, id keys.AccountID, ak *keys.AccountKey, kv uint32) (webcore.Vault, error) {
+	in, err := v.Vaults.Open(ctx, snap, changes, id, ak, kv)
+	if err != nil {
+		return nil, err
+	}
+	return gatedVault{in, v.g}, nil
+}
+
+func (v gatedVault) Snapshot() ([]byte, error) {
+	b, err := v.Vault.Snapshot()
+	v.g.mu.Lock()
+	gate, entered := v.g.gate, v.g.entered
+	v.g.gate, v.g.entered = nil, nil
+	v.g.mu.Unlock()
+	if gate != nil {
+		close(entered)
+		<-gate
+	}
+	return b, err
+}
+
+// TestWriteDuringLock: an edit that comes while Lock stores the vault
+// is either kept (it is there after unlocking) or refused as locked;
+// never reported saved and then lost.
+func TestWriteDuringLock(t *testing.T) {
+	w := newWorld(t)
+	g := &gatedArgon2{}
+	b, err := w.signInWith(t, webcore.Options{Vaults: gatedVaults{webcore.MemVaults(nil), g}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	entered, release := g.arm()
+	lockErr := make(chan error, 1)
+	go func() { lockErr <- b.Lock(ctx) }()
+	<-entered // Lock has taken the snapshot it keeps, and not closed yet
+	type saved struct {
+		res webcore.SaveResult
+		err error
+	}
+	savec := make(chan saved, 1)
+	go func() {
+		res, err := b.Save(ctx, "", 0, mustJSON(t, item.New(item.Note, "written while locking", time.Now())))
+		savec <- saved{res, err}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the edit go as far as it can
+	close(release)
+	if err := <-lockErr; err != nil {
+		t.Fatal(err)
+	}
+	s := <-savec
+	if _, err := b.List(webcore.ListQuery{}); !errors.Is(err, webcore.ErrLocked) {
+		t.Fatalf("a locked session lists items: %v", err)
+	}
+	if _, err := b.Unlock(ctx, testPW); err != nil {
+		t.Fatal(err)
+	}
+	_, getErr := b.Get(s.res.ID)
+	switch {
+	case s.err == nil && getErr != nil:
+		t.Fatalf("the edit was reported saved (%+v) but is not in the vault after unlocking: %v", s.res, getErr)
+	case s.err != nil && !errors.Is(s.err, webcore.ErrLocked):
+		t.Fatalf("an edit during Lock: %v", s.err)
+	}
+	if s.err == nil {
+		t.Fatalf("an edit that came after Lock began was not refused as locked")
 	}
 }
