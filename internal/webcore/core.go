@@ -330,6 +330,7 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 		}
 	}
 	if err := c.unlocked(ctx, nd, v, remember); err != nil {
+		c.undoSignIn(ctx, nd, login)
 		return SignInResult{}, err
 	}
 	c.ForgetKit()
@@ -351,7 +352,11 @@ func (c *Core) unlocked(ctx context.Context, d *deviceRecord, v Vault, remember 
 	c.mu.Unlock()
 	// Remembered: stores the device record and the vault (a browser that
 	// is not only drops the changes opening the vault made).
-	return c.persist(ctx, remember)
+	if err := c.persist(ctx, remember); err != nil {
+		c.unpublish() // nothing half open: locked again, or signed out
+		return err
+	}
+	return nil
 }
 
 // persist stores the device record (with device) and the sealed vault of

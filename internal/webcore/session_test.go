@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,5 +206,80 @@ func TestWriteDuringLock(t *testing.T) {
 	}
 	if s.err == nil {
 		t.Fatalf("an edit that came after Lock began was not refused as locked")
+	}
+}
+
+// failingStore is a browser store whose writes fail while fail is set
+// (a full disk, a private window's quota).
+type failingStore struct {
+	*memStore
+	fail atomic.Bool
+}
+
+var errStoreFull = errors.New("the store is full")
+
+func (s *failingStore) Put(ctx context.Context, name string, b []byte) error {
+	if s.fail.Load() {
+		return errStoreFull
+	}
+	return s.memStore.Put(ctx, name, b)
+}
+
+// TestSignInStoreFails: a remembered sign-in whose store write fails
+// reports it and leaves the browser signed out with nothing stored, and
+// a retry (the kit still read) signs in.
+func TestSignInStoreFails(t *testing.T) {
+	w := newWorld(t)
+	st := &failingStore{memStore: newMemStore()}
+	st.fail.Store(true)
+	b, err := w.signInWith(t, webcore.Options{Store: st}, true)
+	if !errors.Is(err, errStoreFull) {
+		t.Fatalf("a sign-in whose store write failed: %v", err)
+	}
+	if s := b.Status(); s.State != webcore.StateSignedOut {
+		t.Fatalf("status after a failed sign-in: %+v", s)
+	}
+	if _, err := b.List(webcore.ListQuery{}); err == nil {
+		t.Fatal("a failed sign-in lists items")
+	}
+	if names := st.names(); len(names) != 0 {
+		t.Fatalf("a failed sign-in left %q stored", names)
+	}
+	st.fail.Store(false)
+	ctx := context.Background()
+	if res, err := b.SignIn(ctx, testPW, true, "test browser"); err != nil || res.Items != 1 {
+		t.Fatalf("the retry: %+v %v", res, err)
+	}
+	if s := b.Status(); s.State != webcore.StateUnlocked || !s.Remembered {
+		t.Fatalf("status after the retry: %+v", s)
+	}
+}
+
+// TestUnlockStoreFails: an unlock whose store write fails reports it and
+// leaves the browser locked and remembered, and the next unlock works.
+func TestUnlockStoreFails(t *testing.T) {
+	w := newWorld(t)
+	st := &failingStore{memStore: newMemStore()}
+	b, err := w.signInWith(t, webcore.Options{Store: st}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	if _, err := b.Unlock(ctx, testPW); !errors.Is(err, errStoreFull) {
+		t.Fatalf("an unlock whose store write failed: %v", err)
+	}
+	if s := b.Status(); s.State != webcore.StateLocked || !s.Remembered {
+		t.Fatalf("status after a failed unlock: %+v", s)
+	}
+	if _, err := b.List(webcore.ListQuery{}); !errors.Is(err, webcore.ErrLocked) {
+		t.Fatalf("a failed unlock lists items: %v", err)
+	}
+	st.fail.Store(false)
+	if res, err := b.Unlock(ctx, testPW); err != nil || res.Items != 1 {
+		t.Fatalf("the next unlock: %+v %v", res, err)
 	}
 }
