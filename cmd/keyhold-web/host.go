@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"syscall/js"
 
-	"golang.org/x/crypto/argon2"
-
-	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/webcore"
 )
 
@@ -97,15 +94,7 @@ func worker() {
 				return nil, err
 			}
 			a := args[0]
-			t, m, p := a.Get("time").Int(), a.Get("memoryKiB").Int(), a.Get("threads").Int()
-			kp := keys.KDFParams{Time: uint32(max(t, 0)), MemoryKiB: uint32(max(m, 0)), Threads: uint8(min(max(p, 0), 255))}
-			if p > 255 {
-				kp.Threads = 255
-			}
-			if err := kp.Check(); err != nil {
-				return nil, err
-			}
-			return argon2.IDKey(pw, salt, uint32(t), uint32(m), uint8(p), 32), nil
+			return webcore.WorkerArgon2(pw, salt, a.Get("time").Int(), a.Get("memoryKiB").Int(), a.Get("threads").Int())
 		})
 	}))
 	js.Global().Set("keyholdWorker", obj)

@@ -1,6 +1,7 @@
 package webcore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -281,5 +282,25 @@ func TestUnlockStoreFails(t *testing.T) {
 	st.fail.Store(false)
 	if res, err := b.Unlock(ctx, testPW); err != nil || res.Items != 1 {
 		t.Fatalf("the next unlock: %+v %v", res, err)
+	}
+}
+
+// TestWorkerArgon2Limits: the Worker's derivation refuses parameters out
+// of range (256 threads, negative or huge numbers from JavaScript) and
+// derives what keys.Argon2ID derives for the rest.
+func TestWorkerArgon2Limits(t *testing.T) {
+	pw, salt := []byte("pw"), make([]byte, 16)
+	for _, c := range []struct{ t, m, p int }{{1, 1024, 256}, {1, 1024, 257}, {1, 1024, -1}, {-1, 1024, 1}, {1, -5, 1}, {1 << 33, 1024, 1}, {1, 1<<32 + 1024, 1}} {
+		if _, err := webcore.WorkerArgon2(pw, salt, c.t, c.m, c.p); !errors.Is(err, keys.ErrKDFTooCostly) && !errors.Is(err, keys.ErrKDFTooWeak) {
+			t.Errorf("t=%d m=%d p=%d: %v", c.t, c.m, c.p, err)
+		}
+	}
+	got, err := webcore.WorkerArgon2(pw, salt, 1, 1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := keys.Argon2ID(pw, salt, 1, 1024, 1)
+	if !bytes.Equal(got, want) {
+		t.Fatal("the Worker's derivation differs from keys.Argon2ID")
 	}
 }
