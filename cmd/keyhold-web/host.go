@@ -24,6 +24,7 @@ func (h hostStore) Get(_ context.Context, name string) ([]byte, error) {
 	}
 	b := make([]byte, v.Length())
 	js.CopyBytesToGo(b, v)
+	v.Call("fill", 0) // the record in the clear: Go's copy is the one kept
 	return b, nil
 }
 
@@ -31,6 +32,7 @@ func (h hostStore) Put(_ context.Context, name string, b []byte) error {
 	a := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(a, b)
 	_, err := await(h.s.Call("put", name, a))
+	a.Call("fill", 0) // stored (sealed by the page): the clear copy goes
 	return err
 }
 

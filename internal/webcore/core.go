@@ -201,8 +201,9 @@ func (c *Core) Status() Status {
 	return st
 }
 
-// ReadKit reads a typed setup code or a kit file and keeps the kit
-// (its Secret Key never leaves Go) until SignIn or ForgetKit. The answer
+// ReadKit reads a typed setup code or a kit file and keeps the kit in
+// Go until SignIn, ForgetKit or Lock (the code the user typed, or read
+// from a file by the kit module, passed through JavaScript as text). The answer
 // carries the account's key derivation settings when its server could
 // be asked (KitInfo.KDF).
 func (c *Core) ReadKit(ctx context.Context, code string, file []byte) (KitInfo, error) {
@@ -622,6 +623,7 @@ func maxKDF(a, b keys.KDFParams) keys.KDFParams {
 func (c *Core) Lock(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
+	c.ForgetKit() // a kit read and not used goes with the keys
 	return c.lockLocked(ctx)
 }
 

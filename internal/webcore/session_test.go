@@ -304,3 +304,20 @@ func TestWorkerArgon2Limits(t *testing.T) {
 		t.Fatal("the Worker's derivation differs from keys.Argon2ID")
 	}
 }
+
+// TestLockDropsKit: a kit read and not used is dropped by Lock with the
+// keys: a sign-in after it asks for the kit again.
+func TestLockDropsKit(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t, newMemStore(), nil)
+	ctx := context.Background()
+	if _, err := b.ReadKit(ctx, w.kit.Text(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SignIn(ctx, testPW, false, "test browser"); !errors.Is(err, webcore.ErrNoKit) {
+		t.Fatalf("a sign-in after Lock with the kit read before: %v", err)
+	}
+}

@@ -173,8 +173,14 @@ func (c *Core) syncOnce(ctx context.Context, y *syncclient.Syncer, cfg *syncclie
 	c.o.Event("sync", SyncEvent{State: "syncing"})
 	rep, err := y.Sync(ctx)
 	if errors.Is(err, syncclient.ErrLoginNeeded) && login != nil {
+		// Under the sync lock: the loop and the pushes share cfg and
+		// y.C, and may each log in again.
+		c.syncMu.Lock()
 		if err = syncclient.Login(ctx, y.C, cfg, y.S.AccountID(), login); err == nil {
 			y.C.SetToken(cfg.Token)
+		}
+		c.syncMu.Unlock()
+		if err == nil {
 			c.mu.Lock()
 			if c.dev != nil {
 				c.dev.Sync.Token, c.dev.Sync.Expires = cfg.Token, cfg.Expires
