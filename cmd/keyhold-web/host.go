@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"syscall/js"
 
-	"golang.org/x/crypto/argon2"
-
-	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/webcore"
 )
 
 // hostStore is keyholdHost.store: IndexedDB, every value encrypted by the
@@ -26,6 +24,7 @@ func (h hostStore) Get(_ context.Context, name string) ([]byte, error) {
 	}
 	b := make([]byte, v.Length())
 	js.CopyBytesToGo(b, v)
+	v.Call("fill", 0) // the record in the clear: Go's copy is the one kept
 	return b, nil
 }
 
@@ -33,6 +32,7 @@ func (h hostStore) Put(_ context.Context, name string, b []byte) error {
 	a := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(a, b)
 	_, err := await(h.s.Call("put", name, a))
+	a.Call("fill", 0) // stored (sealed by the page): the clear copy goes
 	return err
 }
 
@@ -83,8 +83,9 @@ func hostArgon2(host js.Value) func(pw, salt []byte, t, m uint32, p uint8) ([]by
 // "worker"), it runs one Argon2id for the page and nothing else.
 func worker() {
 	obj := js.Global().Get("Object").New()
+	g := new(webcore.Guard)
 	obj.Set("argon2id", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		return promise(func() (any, error) {
+		return promise(g, func() (any, error) {
 			pw, err := bytesOf(args, "password")
 			if err != nil {
 				return nil, err
@@ -95,15 +96,7 @@ func worker() {
 				return nil, err
 			}
 			a := args[0]
-			t, m, p := a.Get("time").Int(), a.Get("memoryKiB").Int(), a.Get("threads").Int()
-			kp := keys.KDFParams{Time: uint32(max(t, 0)), MemoryKiB: uint32(max(m, 0)), Threads: uint8(min(max(p, 0), 255))}
-			if p > 255 {
-				kp.Threads = 255
-			}
-			if err := kp.Check(); err != nil {
-				return nil, err
-			}
-			return argon2.IDKey(pw, salt, uint32(t), uint32(m), uint8(p), 32), nil
+			return webcore.WorkerArgon2(pw, salt, a.Get("time").Int(), a.Get("memoryKiB").Int(), a.Get("threads").Int())
 		})
 	}))
 	js.Global().Set("keyholdWorker", obj)

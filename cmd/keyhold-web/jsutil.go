@@ -52,24 +52,18 @@ func awaitWith(p js.Value, onErr func(js.Value)) (js.Value, error) {
 	return r.v, r.err
 }
 
-// promise runs fn on its own goroutine and returns a Promise of its
-// result; errors reject with an Error carrying the contract's .code.
-func promise(fn func() (any, error)) js.Value {
+// promise runs fn on its own goroutine, through g, and returns a Promise
+// of its result; errors reject with an Error carrying the contract's
+// .code. A call that panics rejects with code "internal", asking for a
+// reload, and so does every later call of the session (webcore.Guard):
+// the panic may have left a lock held or the state half changed.
+func promise(g *webcore.Guard, fn func() (any, error)) js.Value {
 	var handler js.Func
 	handler = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
 			defer handler.Release()
-			var v any
-			var err error
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						err = fmt.Errorf("unexpected failure: %v", r)
-					}
-				}()
-				v, err = fn()
-			}()
+			v, err := g.Run(fn)
 			if err != nil {
 				reject.Invoke(jsError(err))
 				return

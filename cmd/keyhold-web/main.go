@@ -45,14 +45,6 @@ func main() {
 	select {}
 }
 
-// call wraps one method: fn gets the call's arguments and runs on its
-// own goroutine.
-func call(fn func(ctx context.Context, args []js.Value) (any, error)) js.Func {
-	return js.FuncOf(func(_ js.Value, args []js.Value) any {
-		return promise(func() (any, error) { return fn(context.Background(), args) })
-	})
-}
-
 // idArg is the argument of the calls that name one item.
 type idArg struct {
 	ID   string `json:"id"`
@@ -60,6 +52,14 @@ type idArg struct {
 }
 
 func api(c *webcore.Core) js.Value {
+	// call wraps one method: fn gets the call's arguments and runs on its
+	// own goroutine; one panic makes every later call refuse (g).
+	g := new(webcore.Guard)
+	call := func(fn func(ctx context.Context, args []js.Value) (any, error)) js.Func {
+		return js.FuncOf(func(_ js.Value, args []js.Value) any {
+			return promise(g, func() (any, error) { return fn(context.Background(), args) })
+		})
+	}
 	var manifest string
 	m := map[string]js.Func{
 		"version": call(func(context.Context, []js.Value) (any, error) {

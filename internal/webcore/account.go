@@ -203,16 +203,10 @@ func (c *Core) ChangePassword(ctx context.Context, current, next []byte) error {
 		return err
 	}
 	defer dk.Wipe()
-	c.mu.Lock()
-	d := c.dev
-	env, sk := d.envelope(), d.secretKey()
-	epoch := env.Epoch
-	if d.Pending != nil {
-		if p, err := format.ParseEnvelope(d.Pending); err == nil {
-			epoch = max(epoch, p.Epoch)
-		}
+	env, sk, epoch, err := c.workingEnvelope()
+	if err != nil {
+		return err
 	}
-	c.mu.Unlock()
 	defer sk.Wipe()
 	ak, err := env.OpenDerived(dk)
 	if err != nil {
@@ -240,4 +234,28 @@ func (c *Core) ChangePassword(ctx context.Context, current, next []byte) error {
 	}
 	c.mu.Unlock()
 	return c.persist(ctx, true)
+}
+
+// workingEnvelope returns the working envelope, the Secret Key and the
+// highest password epoch this browser knows, or why it cannot: the
+// derivation before it takes seconds, in which a sign-out or a
+// revocation may have dropped the device, or a Lock the vault.
+func (c *Core) workingEnvelope() (*format.Envelope, *keys.SecretKey, uint32, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.dev
+	switch {
+	case d == nil:
+		return nil, nil, 0, ErrSignedOut
+	case c.v == nil:
+		return nil, nil, 0, ErrLocked
+	}
+	env := d.envelope()
+	epoch := env.Epoch
+	if d.Pending != nil {
+		if p, err := format.ParseEnvelope(d.Pending); err == nil {
+			epoch = max(epoch, p.Epoch)
+		}
+	}
+	return env, d.secretKey(), epoch, nil
 }

@@ -96,8 +96,10 @@ type Core struct {
 	o Options
 
 	// op serialises the calls that change the state (sign in, unlock,
-	// lock, sign out); mu guards the fields below for quick reads.
-	op sync.Mutex
+	// lock, sign out, the revocation's wipe); item writes hold it shared
+	// across write and store, so that none lands between a Lock's last
+	// store and its close. mu guards the fields below for quick reads.
+	op sync.RWMutex
 	mu sync.Mutex
 
 	origin string
@@ -203,8 +205,9 @@ func (c *Core) Status() Status {
 	return st
 }
 
-// ReadKit reads a typed setup code or a kit file and keeps the kit
-// (its Secret Key never leaves Go) until SignIn or ForgetKit. The answer
+// ReadKit reads a typed setup code or a kit file and keeps the kit in
+// Go until SignIn, ForgetKit or Lock (the code the user typed, or read
+// from a file by the kit module, passed through JavaScript as text). The answer
 // carries the account's key derivation settings when its server could
 // be asked (KitInfo.KDF).
 func (c *Core) ReadKit(ctx context.Context, code string, file []byte) (KitInfo, error) {
@@ -335,6 +338,7 @@ func (c *Core) SignIn(ctx context.Context, pw []byte, remember bool, deviceName 
 		}
 	}
 	if err := c.unlocked(ctx, nd, v, remember); err != nil {
+		c.undoSignIn(ctx, nd, login)
 		return SignInResult{}, err
 	}
 	c.ForgetKit()
@@ -358,9 +362,12 @@ func (c *Core) unlocked(ctx context.Context, d *deviceRecord, v Vault, remember 
 	c.mu.Unlock()
 	// Remembered: stores the device record and the vault (a browser that
 	// is not only drops the changes opening the vault made).
-	err = c.persist(ctx, remember)
+	if err := c.persist(ctx, remember); err != nil {
+		c.unpublish() // nothing half open: locked again, or signed out
+		return err
+	}
 	c.mark("stored")
-	return err
+	return nil
 }
 
 // mark notes a step of signing in or unlocking (Options.Mark).
@@ -633,6 +640,7 @@ func maxKDF(a, b keys.KDFParams) keys.KDFParams {
 func (c *Core) Lock(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
+	c.ForgetKit() // a kit read and not used goes with the keys
 	return c.lockLocked(ctx)
 }
 

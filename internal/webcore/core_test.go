@@ -1,7 +1,9 @@
 package webcore_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit"
 	"github.com/keyhold/keyhold/internal/kit/kittext"
+	"github.com/keyhold/keyhold/internal/replica"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/server/store"
 	"github.com/keyhold/keyhold/internal/syncclient"
@@ -849,6 +852,35 @@ func TestDamagedStoreRefused(t *testing.T) {
 	}
 	if st := tab.Status(); st.State != webcore.StateLocked {
 		t.Fatalf("status after a refused unlock: %+v", st)
+	}
+	// A change that keeps the snapshot's checksum right (an attacker
+	// with the store, not a bit flip) is refused: inside an item's sealed
+	// box, and in the signed manifest's counters and item digest.
+	rec[len(rec)/2] ^= 1 // as stored before
+	const head = len("KHWV\x02\n") + 8
+	body := rec[head : len(rec)-sha256.Size]
+	itemAt, manifestAt := bytes.Index(body, []byte("KHIT")), bytes.Index(body, []byte("KHMF\x02"))
+	if itemAt < 0 || manifestAt < 0 {
+		t.Fatalf("no item box or manifest in the snapshot: %q", body)
+	}
+	for _, at := range []int{itemAt + 40, itemAt + 100, manifestAt + 8, manifestAt + 20, manifestAt + 40} {
+		bad := slices.Clone(rec)
+		bad[head+at] ^= 1
+		sum := sha256.Sum256(bad[head : len(bad)-sha256.Size])
+		copy(bad[len(bad)-sha256.Size:], sum[:])
+		b.store.Put(ctx, webcore.RecordVault, bad)
+		tab := w.browser(t, b.store, offline)
+		res, err := tab.Unlock(ctx, testPW)
+		if err == nil {
+			_, lerr := tab.List(webcore.ListQuery{})
+			t.Fatalf("a vault changed at byte %d with its checksum recomputed opened: %+v (list: %v)", at, res, lerr)
+		}
+		if !errors.Is(err, webcore.ErrDamagedStore) && !errors.Is(err, replica.ErrDamaged) {
+			t.Fatalf("a vault changed at byte %d with its checksum recomputed: %v", at, err)
+		}
+		if _, err := tab.List(webcore.ListQuery{}); !errors.Is(err, webcore.ErrLocked) {
+			t.Fatalf("a refused vault changed at byte %d lists items: %v", at, err)
+		}
 	}
 }
 

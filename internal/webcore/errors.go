@@ -119,6 +119,9 @@ func Message(err error) string {
 	case CodeNetwork:
 		return "Cannot reach the server. Check the connection and try again."
 	case CodeInternal:
+		if errors.Is(err, ErrUnusable) {
+			return ErrUnusable.Error() + "."
+		}
 		return "Something went wrong inside the web vault: " + err.Error()
 	}
 	return err.Error()

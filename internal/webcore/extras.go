@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/kit/kittext"
 )
 
@@ -110,10 +111,10 @@ func (c *Core) KitPDF() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	d := c.dev
-	sk, id, server, email := d.secretKey(), d.accountID(), d.Sync.Server, d.Email
-	c.mu.Unlock()
+	sk, id, server, email, err := c.kitParts()
+	if err != nil {
+		return nil, err
+	}
 	defer sk.Wipe()
 	k := kittext.Kit{AccountID: id, SecretKey: *sk, SyncLocation: server}
 	defer k.Wipe()
@@ -122,4 +123,19 @@ func (c *Core) KitPDF() ([]byte, error) {
 		return nil, fmt.Errorf("rendering the kit: %w", err)
 	}
 	return b, nil
+}
+
+// kitParts returns what the kit holds, or why the browser no longer has
+// it (signed out or locked since KitPDF began).
+func (c *Core) kitParts() (sk *keys.SecretKey, id keys.AccountID, server, email string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.dev
+	switch {
+	case d == nil:
+		return nil, id, "", "", ErrSignedOut
+	case c.v == nil:
+		return nil, id, "", "", ErrLocked
+	}
+	return d.secretKey(), d.accountID(), d.Sync.Server, d.Email, nil
 }

@@ -128,6 +128,8 @@ type SaveResult struct {
 // field (replica.PutMerge); ErrConflict only for a revision the item
 // never had.
 func (c *Core) Save(ctx context.Context, id string, rev uint64, raw []byte) (SaveResult, error) {
+	c.op.RLock() // a Lock or a wipe waits for the write to be stored
+	defer c.op.RUnlock()
 	v, err := c.open()
 	if err != nil {
 		return SaveResult{}, err
@@ -188,7 +190,7 @@ func (c *Core) put(ctx context.Context, v Vault, cur Entry, it *item.Item) (Save
 }
 
 // written updates the list and the stored vault after a write, and
-// pushes the change at once.
+// pushes the change at once (with c.op held shared by the write).
 func (c *Core) written(ctx context.Context, e Entry) (SaveResult, error) {
 	c.ix.put(e)
 	c.mu.Lock()
@@ -215,6 +217,8 @@ func (c *Core) Restore(ctx context.Context, id string) (SaveResult, error) {
 }
 
 func (c *Core) setTrashed(ctx context.Context, id string, trash bool) (SaveResult, error) {
+	c.op.RLock() // a Lock or a wipe waits for the write to be stored
+	defer c.op.RUnlock()
 	v, cur, err := c.entry(id)
 	if err != nil {
 		return SaveResult{}, err
@@ -313,6 +317,8 @@ func (c *Core) Attachment(id, name string) ([]byte, error) {
 
 // Attach adds a file to an item, or replaces the one of that name.
 func (c *Core) Attach(ctx context.Context, id, name string, data []byte) (SaveResult, error) {
+	c.op.RLock() // a Lock or a wipe waits for the write to be stored
+	defer c.op.RUnlock()
 	v, cur, err := c.entry(id)
 	if err != nil {
 		return SaveResult{}, err
@@ -326,6 +332,8 @@ func (c *Core) Attach(ctx context.Context, id, name string, data []byte) (SaveRe
 
 // Detach removes a file from an item.
 func (c *Core) Detach(ctx context.Context, id, name string) (SaveResult, error) {
+	c.op.RLock() // a Lock or a wipe waits for the write to be stored
+	defer c.op.RUnlock()
 	v, cur, err := c.entry(id)
 	if err != nil {
 		return SaveResult{}, err

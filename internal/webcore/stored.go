@@ -104,6 +104,7 @@ func parseDevice(b []byte) (*deviceRecord, error) {
 	dec.DisallowUnknownFields()
 	var d deviceRecord
 	if err := dec.Decode(&d); err != nil || dec.More() {
+		d.wipe() // a Secret Key decoded before the error
 		return nil, fmt.Errorf("%w (the device record does not decode)", ErrDamagedStore)
 	}
 	bad := func(what string) (*deviceRecord, error) {

@@ -157,6 +157,8 @@ func (c *Core) syncer() (*syncclient.Syncer, *syncclient.Config, error) {
 
 // SyncNow syncs once and reports what changed.
 func (c *Core) SyncNow(ctx context.Context) (*syncclient.Report, error) {
+	c.op.RLock() // its store of what it brought lands before a Lock or a wipe
+	defer c.op.RUnlock()
 	y, cfg, err := c.syncer()
 	if err != nil {
 		return nil, err
@@ -171,8 +173,14 @@ func (c *Core) syncOnce(ctx context.Context, y *syncclient.Syncer, cfg *syncclie
 	c.o.Event("sync", SyncEvent{State: "syncing"})
 	rep, err := y.Sync(ctx)
 	if errors.Is(err, syncclient.ErrLoginNeeded) && login != nil {
+		// Under the sync lock: the loop and the pushes share cfg and
+		// y.C, and may each log in again.
+		c.syncMu.Lock()
 		if err = syncclient.Login(ctx, y.C, cfg, y.S.AccountID(), login); err == nil {
 			y.C.SetToken(cfg.Token)
+		}
+		c.syncMu.Unlock()
+		if err == nil {
 			c.mu.Lock()
 			if c.dev != nil {
 				c.dev.Sync.Token, c.dev.Sync.Expires = cfg.Token, cfg.Expires
@@ -283,11 +291,13 @@ func (c *Core) startSync(login *keys.Key32) {
 		if err == nil || stopped {
 			return
 		}
+		// The wipe runs apart: it waits for a Lock in progress, which
+		// waits for this loop to end.
 		switch {
 		case errors.Is(err, syncclient.ErrRevoked):
-			c.wipeAfter(LockedEvent{Reason: "revoked"})
+			go c.wipeAfter(LockedEvent{Reason: "revoked"})
 		case errors.Is(err, ErrSignInAgain):
-			c.wipeAfter(LockedEvent{Reason: "rotated"})
+			go c.wipeAfter(LockedEvent{Reason: "rotated"})
 		case errors.Is(err, syncclient.ErrLoginFailed):
 			c.o.Event("sync", SyncEvent{State: "offline", Error: "The server ended this browser's session and did not take the password it was unlocked with: it was probably changed on another device. Lock, then unlock with the new password."})
 		default:
@@ -296,14 +306,16 @@ func (c *Core) startSync(login *keys.Key32) {
 	}()
 }
 
-// wipeAfter ends the session for good from inside the sync loop: every
-// key and item dropped, the store wiped, then the page told.
+// wipeAfter ends the session for good after a revocation or a rotation:
+// the sync loop stopped, every key and item dropped, the store wiped,
+// then the page told. It holds c.op, so that no write stores anything
+// after the wipe; the caller holds none of c.op, and is not the loop.
 func (c *Core) wipeAfter(ev LockedEvent) {
-	c.mu.Lock()
-	c.stop, c.done, c.push, c.pushes = nil, nil, nil, nil
-	c.mu.Unlock()
+	c.op.Lock()
+	c.stopSync()
 	c.forget()
 	_ = c.o.Store.Clear(context.Background())
+	c.op.Unlock()
 	c.o.Event("locked", ev)
 }
 
