@@ -1,0 +1,105 @@
+//go:build unix
+
+package webtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyhold/keyhold/internal/browsertest"
+)
+
+// evalIn evaluates js in a tab and returns its result.
+func evalIn[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// waitIn waits until js is true in a tab.
+func waitIn(t *testing.T, ctx context.Context, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !evalIn[bool](t, ctx, js) {
+		if time.Now().After(deadline) {
+			text := evalIn[string](t, ctx, `document.body.innerText`)
+			t.Fatalf("timed out waiting for %s; the tab shows:\n%s", what, text)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Two tabs of one remembered browser never hold the vault at once (each
+// would append its own change records to the one stored vault): the
+// second tab says so and offers "Use this tab", which locks the first at
+// once; a tab without the vault may not write the store.
+func TestOneUnlockedTabPerBrowser(t *testing.T) {
+	e := env(t)
+	d := account(t, e, "twotabs")
+	v := e.Open(t, browsertest.Desktop)
+	v.SignInWithCode(d.Kit, Password, true)
+	v.WaitUnlocked()
+	v.Item("Zebra Bank")
+
+	// A second tab of the same browser profile (same browser context).
+	tab2, cancel := chromedp.NewContext(v.Ctx)
+	defer cancel()
+	if _, err := chromedp.Run(tab2, chromedp.Navigate(v.Origin+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitIn(t, tab2, "the unlock screen", `document.body.dataset.screen === 'unlock'`)
+	waitIn(t, tab2, "the other-tab notice", `!document.getElementById('other-tab').hidden`)
+	if s := evalIn[string](t, tab2, `document.getElementById('other-tab').innerText`); !strings.Contains(s, "Keyhold is open in another tab of this browser") || !strings.Contains(s, "Use this tab") {
+		t.Fatalf("the second tab says %q", s)
+	}
+	// Unlocking there without taking the vault over is refused.
+	evalIn[bool](t, tab2, `(() => { document.getElementById('unlock-password').value = `+jsString(Password)+`; document.getElementById('unlock-form').requestSubmit(); return true; })()`)
+	time.Sleep(500 * time.Millisecond)
+	if evalIn[string](t, tab2, `document.body.dataset.screen`) != "unlock" {
+		t.Fatal("a second tab unlocked while the first holds the vault")
+	}
+	v.Item("Zebra Bank")
+
+	// "Use this tab": the first tab locks at once and says why.
+	evalIn[bool](t, tab2, `(() => { document.getElementById('use-this-tab').click(); return true; })()`)
+	v.WaitGone("searchbox", "Search")
+	v.WaitText("another tab")
+	if strings.Contains(v.Text(), "Zebra Bank") {
+		t.Error("the tab that lost the vault still shows item titles")
+	}
+	if got := evalIn[string](t, v.Ctx, `keyholdHost.store.put('probe', new Uint8Array([1])).then(() => 'stored', (e) => e.code || String(e))`); got != "locked" {
+		t.Errorf("a tab without the vault wrote the store: %s", got)
+	}
+
+	// The second tab now unlocks.
+	evalIn[bool](t, tab2, `(() => { document.getElementById('unlock-password').value = `+jsString(Password)+`; document.getElementById('unlock-form').requestSubmit(); return true; })()`)
+	waitIn(t, tab2, "the second tab to unlock", `document.body.dataset.screen === 'vault' && document.body.innerText.includes('Zebra Bank')`)
+	v.ExpectClean(t)
+}
+
+// The clipboard holding a copied password is cleared on Lock.
+func TestClipboardClearedOnLock(t *testing.T) {
+	e := env(t)
+	d := account(t, e, "clipboard")
+	v := e.Open(t, browsertest.Desktop)
+	v.SignInWithCode(d.Kit, Password, false)
+	v.WaitUnlocked()
+	v.Item("Zebra Bank").Click()
+	v.Button("Copy password").Click()
+	waitFor(t, "the clipboard to hold the password", func() bool { return v.Clipboard() == "zebra-secret-Pa55" })
+	v.Button("Lock").Click()
+	waitFor(t, "the clipboard to be cleared on Lock", func() bool { return v.Clipboard() == "" })
+	v.ExpectClean(t)
+}
+
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
+	return "'" + r.Replace(s) + "'"
+}
