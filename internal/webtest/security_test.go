@@ -99,6 +99,20 @@ func TestClipboardClearedOnLock(t *testing.T) {
 	v.ExpectClean(t)
 }
 
+// Downloading the recovery kit (a blob: link) works under the policy,
+// which names no blob: source, with no violation.
+func TestKitDownloadUnderPolicy(t *testing.T) {
+	e := env(t)
+	d := account(t, e, "kitdownload")
+	v := e.Open(t, browsertest.Desktop)
+	v.SignInWithCode(d.Kit, Password, false)
+	v.WaitUnlocked()
+	v.FindAny("Account", "link").Click()
+	v.Button("Download recovery kit").Click()
+	v.WaitText("Recovery kit downloaded")
+	v.ExpectClean(t)
+}
+
 func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
 	return "'" + r.Replace(s) + "'"
