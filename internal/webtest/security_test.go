@@ -113,6 +113,76 @@ func TestKitDownloadUnderPolicy(t *testing.T) {
 	v.ExpectClean(t)
 }
 
+// The 30 s clearing happens only while the page is in front: when another
+// tab is in front then, the clipboard is cleared as soon as the page is
+// again.
+func TestClipboardClearedWhenBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the clipboard is cleared after 30 s")
+	}
+	e := env(t)
+	d := account(t, e, "clipback")
+	v := e.Open(t, browsertest.Desktop)
+	v.SignInWithCode(d.Kit, Password, false)
+	v.WaitUnlocked()
+	v.Item("Zebra Bank").Click()
+	v.Button("Copy password").Click()
+	waitFor(t, "the clipboard to hold the password", func() bool { return v.Clipboard() == "zebra-secret-Pa55" })
+
+	// Headless Chromium reports every tab as focused, so the page is
+	// told it is behind (document.hasFocus) and then that it is back (a
+	// focus event), as a browser with windows tells it.
+	evalIn[bool](t, v.Ctx, `(document.hasFocus = () => false, true)`)
+	v.Timeout = time.Minute
+	v.WaitText("cleared when you come back")
+	if got := v.Clipboard(); got != "zebra-secret-Pa55" {
+		t.Fatalf("the clipboard holds %q while the page is behind", got)
+	}
+	evalIn[bool](t, v.Ctx, `(delete document.hasFocus, window.dispatchEvent(new Event('focus')), true)`)
+	waitFor(t, "the clipboard to be cleared when the page is back", func() bool { return v.Clipboard() == "" })
+	v.ExpectClean(t)
+}
+
+// A lock time in localStorage that the page does not offer (0 minutes
+// idle would lock within 5 s) is ignored: the default applies.
+func TestLockSettingClamped(t *testing.T) {
+	e := env(t)
+	d := account(t, e, "clamp")
+	v := e.Open(t, browsertest.Desktop)
+	evalIn[bool](t, v.Ctx, `(localStorage.setItem('keyhold.idleMinutes', '0'), localStorage.setItem('keyhold.hiddenMinutes', '-3'), true)`)
+	v.SignInWithCode(d.Kit, Password, false)
+	v.WaitUnlocked()
+	v.FindAny("Account", "link").Click()
+	if got := v.Find("combobox", "Lock after no activity for").Value(); got != "15" {
+		t.Errorf("idle lock time shown as %q, want the default 15", got)
+	}
+	if got := v.Find("combobox", "Lock when this tab has been hidden for").Value(); got != "5" {
+		t.Errorf("hidden lock time shown as %q, want the default 5", got)
+	}
+	v.FindAny("Items", "link").Click()
+	time.Sleep(7 * time.Second) // past the 5 s idle check
+	v.SearchField()
+	v.Item("Zebra Bank")
+	v.ExpectClean(t)
+}
+
+// The service worker caches only the page and the hashed files under /a/.
+func TestServiceWorkerCachesOnlyHashedFiles(t *testing.T) {
+	e := env(t)
+	d := account(t, e, "swcache")
+	v := e.Open(t, browsertest.Desktop)
+	v.SignInWithCode(d.Kit, Password, false)
+	v.WaitUnlocked()
+	waitIn(t, v.Ctx, "the service worker to cache the app", `caches.keys().then(async (ks) => { let n = 0; for (const k of ks) n += (await (await caches.open(k)).keys()).length; return n > 3; })`)
+	paths := evalIn[[]string](t, v.Ctx, `caches.keys().then(async (ks) => { const out = []; for (const k of ks) for (const r of await (await caches.open(k)).keys()) out.push(new URL(r.url).pathname); return out; })`)
+	for _, p := range paths {
+		if p != "/" && !strings.HasPrefix(p, "/a/") {
+			t.Errorf("the service worker cached %s", p)
+		}
+	}
+	v.ExpectClean(t)
+}
+
 func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
 	return "'" + r.Replace(s) + "'"
