@@ -965,6 +965,14 @@ async function signOut() {
 // The vault
 
 async function enterVault() {
+  if (navigator.locks && !vaultLock.held) {
+    // Another tab took the vault while this one was unlocking.
+    try { await kh().lock(); } catch { /* locked on this side regardless */ }
+    showScreen('unlock');
+    showOtherTab(true);
+    showAlert('Keyhold is open in another tab of this browser.');
+    return;
+  }
   app.unlocked = true;
   ui = freshUI();
   lastActivity = Date.now();
