@@ -4,7 +4,9 @@ package webtest
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,26 @@ import (
 
 	"github.com/keyhold/keyhold/internal/browsertest"
 )
+
+// securityAccount is one of the two accounts the tests of this file share
+// (each test signs in from a browser context of its own, a device of its
+// own): the server limits how many accounts one address creates, and
+// each account's plan how many devices it has. At most three tests use
+// each.
+func securityAccount(t *testing.T, e *Env, n int) *Device {
+	t.Helper()
+	a := &secAccounts[n]
+	a.Do(func() { a.d = account(t, e, fmt.Sprintf("security%d", n)) })
+	if a.d == nil {
+		t.Fatal("the shared account could not be made")
+	}
+	return a.d
+}
+
+var secAccounts [2]struct {
+	sync.Once
+	d *Device
+}
 
 // evalIn evaluates js in a tab and returns its result.
 func evalIn[T any](t *testing.T, ctx context.Context, js string) T {
@@ -42,7 +64,7 @@ func waitIn(t *testing.T, ctx context.Context, what, js string) {
 // once; a tab without the vault may not write the store.
 func TestOneUnlockedTabPerBrowser(t *testing.T) {
 	e := env(t)
-	d := account(t, e, "twotabs")
+	d := securityAccount(t, e, 0)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, true)
 	v.WaitUnlocked()
@@ -87,7 +109,7 @@ func TestOneUnlockedTabPerBrowser(t *testing.T) {
 // The clipboard holding a copied password is cleared on Lock.
 func TestClipboardClearedOnLock(t *testing.T) {
 	e := env(t)
-	d := account(t, e, "clipboard")
+	d := securityAccount(t, e, 0)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
@@ -103,7 +125,7 @@ func TestClipboardClearedOnLock(t *testing.T) {
 // which names no blob: source, with no violation.
 func TestKitDownloadUnderPolicy(t *testing.T) {
 	e := env(t)
-	d := account(t, e, "kitdownload")
+	d := securityAccount(t, e, 0)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
@@ -121,7 +143,7 @@ func TestClipboardClearedWhenBack(t *testing.T) {
 		t.Skip("-short: the clipboard is cleared after 30 s")
 	}
 	e := env(t)
-	d := account(t, e, "clipback")
+	d := securityAccount(t, e, 1)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
@@ -147,7 +169,7 @@ func TestClipboardClearedWhenBack(t *testing.T) {
 // idle would lock within 5 s) is ignored: the default applies.
 func TestLockSettingClamped(t *testing.T) {
 	e := env(t)
-	d := account(t, e, "clamp")
+	d := securityAccount(t, e, 1)
 	v := e.Open(t, browsertest.Desktop)
 	evalIn[bool](t, v.Ctx, `(localStorage.setItem('keyhold.idleMinutes', '0'), localStorage.setItem('keyhold.hiddenMinutes', '-3'), true)`)
 	v.SignInWithCode(d.Kit, Password, false)
@@ -169,7 +191,7 @@ func TestLockSettingClamped(t *testing.T) {
 // The service worker caches only the page and the hashed files under /a/.
 func TestServiceWorkerCachesOnlyHashedFiles(t *testing.T) {
 	e := env(t)
-	d := account(t, e, "swcache")
+	d := securityAccount(t, e, 1)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
