@@ -122,7 +122,7 @@ func TestClipboardClearedOnLock(t *testing.T) {
 }
 
 // Downloading the recovery kit (a blob: link) works under the policy,
-// which names no blob: source, with no violation.
+// with no violation.
 func TestKitDownloadUnderPolicy(t *testing.T) {
 	e := env(t)
 	d := securityAccount(t, e, 0)

@@ -38,7 +38,7 @@ func StoredCompressed(p string) bool {
 // no inline script or style (the generator refuses them), no framing, no
 // third party of any kind. `keyhold web verify` compares a server's with
 // it.
-const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // CacheImmutable is the Cache-Control of every hashed file under /a/: its
 // name changes with its bytes, so a browser may keep it for a year without
