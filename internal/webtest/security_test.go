@@ -4,7 +4,7 @@ package webtest
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -15,22 +15,38 @@ import (
 	"github.com/keyhold/keyhold/internal/browsertest"
 )
 
-// securityAccount is one of the two accounts the tests of this file share
-// (each test signs in from a browser context of its own, a device of its
-// own): the server limits how many accounts one address creates, and
-// each account's plan how many devices it has. At most three tests use
-// each.
-func securityAccount(t *testing.T, e *Env, n int) *Device {
+// securityAccount is the one account the tests of this file share: the
+// server limits how many accounts one address creates. Each test signs
+// in from a browser context of its own (a device of its own), revoked
+// when the test ends, since the account's plan limits its devices.
+func securityAccount(t *testing.T, e *Env) *Device {
 	t.Helper()
-	a := &secAccounts[n]
-	a.Do(func() { a.d = account(t, e, fmt.Sprintf("security%d", n)) })
-	if a.d == nil {
+	secAccount.Do(func() { secAccount.d = account(t, e, "security") })
+	d := secAccount.d
+	if d == nil {
 		t.Fatal("the shared account could not be made")
 	}
-	return a.d
+	t.Cleanup(func() {
+		// Devices() cannot read a list with a revoked device in it (its
+		// "revoked" is a time), so the list is read here.
+		var devs []struct {
+			ID      string          `json:"id"`
+			Name    string          `json:"name"`
+			Revoked json.RawMessage `json:"revoked"`
+		}
+		if err := json.Unmarshal([]byte(d.Run(t, "devices", "list", "--json")), &devs); err != nil {
+			t.Fatalf("devices list --json: %v", err)
+		}
+		for _, x := range devs {
+			if x.Name != "security" && (len(x.Revoked) == 0 || string(x.Revoked) == "null" || string(x.Revoked) == "false") {
+				d.Run(t, "devices", "revoke", x.ID)
+			}
+		}
+	})
+	return d
 }
 
-var secAccounts [2]struct {
+var secAccount struct {
 	sync.Once
 	d *Device
 }
@@ -64,7 +80,7 @@ func waitIn(t *testing.T, ctx context.Context, what, js string) {
 // once; a tab without the vault may not write the store.
 func TestOneUnlockedTabPerBrowser(t *testing.T) {
 	e := env(t)
-	d := securityAccount(t, e, 0)
+	d := securityAccount(t, e)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, true)
 	v.WaitUnlocked()
@@ -109,7 +125,7 @@ func TestOneUnlockedTabPerBrowser(t *testing.T) {
 // The clipboard holding a copied password is cleared on Lock.
 func TestClipboardClearedOnLock(t *testing.T) {
 	e := env(t)
-	d := securityAccount(t, e, 0)
+	d := securityAccount(t, e)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
@@ -125,7 +141,7 @@ func TestClipboardClearedOnLock(t *testing.T) {
 // with no violation.
 func TestKitDownloadUnderPolicy(t *testing.T) {
 	e := env(t)
-	d := securityAccount(t, e, 0)
+	d := securityAccount(t, e)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
@@ -143,7 +159,7 @@ func TestClipboardClearedWhenBack(t *testing.T) {
 		t.Skip("-short: the clipboard is cleared after 30 s")
 	}
 	e := env(t)
-	d := securityAccount(t, e, 1)
+	d := securityAccount(t, e)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
@@ -169,7 +185,7 @@ func TestClipboardClearedWhenBack(t *testing.T) {
 // idle would lock within 5 s) is ignored: the default applies.
 func TestLockSettingClamped(t *testing.T) {
 	e := env(t)
-	d := securityAccount(t, e, 1)
+	d := securityAccount(t, e)
 	v := e.Open(t, browsertest.Desktop)
 	evalIn[bool](t, v.Ctx, `(localStorage.setItem('keyhold.idleMinutes', '0'), localStorage.setItem('keyhold.hiddenMinutes', '-3'), true)`)
 	v.SignInWithCode(d.Kit, Password, false)
@@ -191,7 +207,7 @@ func TestLockSettingClamped(t *testing.T) {
 // The service worker caches only the page and the hashed files under /a/.
 func TestServiceWorkerCachesOnlyHashedFiles(t *testing.T) {
 	e := env(t)
-	d := securityAccount(t, e, 1)
+	d := securityAccount(t, e)
 	v := e.Open(t, browsertest.Desktop)
 	v.SignInWithCode(d.Kit, Password, false)
 	v.WaitUnlocked()
