@@ -48,7 +48,7 @@ const (
 	// CacheImmutable is for content-hashed names (/a/…), which never
 	// change; CacheRevalidate for "/", /sw.js and /manifest.webmanifest,
 	// which name the current build.
-	CacheImmutable  = "public, max-age=31536000, immutable"
+	CacheImmutable  = manifest.CacheImmutable
 	CacheRevalidate = "no-cache"
 )
 
@@ -215,41 +215,8 @@ func (f *file) gzip() []byte {
 	return f.gz
 }
 
-// contentType is the Content-Type of path p, by its extension; nosniff
-// makes browsers keep to it, so each must be right (application/wasm for
-// instantiateStreaming, text/javascript for modules and workers).
-func contentType(p string) string {
-	if p == manifest.Root {
-		return "text/html; charset=utf-8"
-	}
-	switch path.Ext(p) {
-	case ".html":
-		return "text/html; charset=utf-8"
-	case ".js", ".mjs":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	case ".wasm":
-		return "application/wasm"
-	case ".webmanifest":
-		return "application/manifest+json"
-	case ".json":
-		return "application/json"
-	case ".svg":
-		return "image/svg+xml"
-	case ".png":
-		return "image/png"
-	case ".ico":
-		return "image/x-icon"
-	case ".webp":
-		return "image/webp"
-	case ".woff2":
-		return "font/woff2"
-	case ".txt":
-		return "text/plain; charset=utf-8"
-	}
-	return "application/octet-stream"
-}
+// contentType is the Content-Type of path p (manifest.ContentType).
+func contentType(p string) string { return manifest.ContentType(p) }
 
 // setSecurity sets the headers every answer carries.
 func setSecurity(hd http.Header) {

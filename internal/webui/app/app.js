@@ -257,6 +257,21 @@ const store = (() => {
     return key;
   }
 
+  // serial runs fn under the Web Lock "keyhold-store", so that no two
+  // tabs (or two calls of one tab) interleave their reads and writes of
+  // the store: a get-or-create of the wrapping key, a put, a clear.
+  function serial(fn) {
+    if (!navigator.locks) return fn();
+    return navigator.locks.request('keyhold-store', () => fn());
+  }
+
+  // writable refuses a write from a tab that does not hold the vault
+  // (another tab of this browser took it): its change records would be
+  // mixed with the other tab's.
+  function writable() {
+    if (navigator.locks && !vaultLock.held) throw Object.assign(new Error('Keyhold is open in another tab of this browser.'), { code: 'locked' });
+  }
+
   async function storeFailure(err) {
     const e = new Error('This browser could not keep the vault. Sign in without “Remember this browser”, or allow this site to store data.');
     e.code = 'internal';
@@ -265,7 +280,7 @@ const store = (() => {
   }
 
   return {
-    async get(name) {
+    get(name) { return serial(async () => {
       try {
         const rec = await tx(['values'], 'readonly', (t) => req(t.objectStore('values').get(name)));
         if (!rec) return null;
@@ -276,8 +291,9 @@ const store = (() => {
       } catch (err) {
         throw await storeFailure(err);
       }
-    },
-    async put(name, bytes) {
+    }); },
+    put(name, bytes) { return serial(async () => {
+      writable();
       try {
         const key = await wrapKey(true);
         const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -286,26 +302,27 @@ const store = (() => {
       } catch (err) {
         throw await storeFailure(err);
       }
-    },
-    async delete(name) {
+    }); },
+    delete(name) { return serial(async () => {
+      writable();
       await tx(['values'], 'readwrite', (t) => req(t.objectStore('values').delete(name)));
-    },
-    async clear() {
+    }); },
+    clear() { return serial(async () => {
       await tx(['values', 'keys'], 'readwrite', async (t) => {
         await req(t.objectStore('values').clear());
         await req(t.objectStore('keys').clear());
       });
-    },
+    }); },
     // hasAny tells the page, before Go has loaded, whether to show the
     // unlock screen rather than the sign-in form.
-    async hasAny() {
+    hasAny() { return serial(async () => {
       try {
         const n = await tx(['values'], 'readonly', (t) => req(t.objectStore('values').count()));
         return n > 0;
       } catch {
         return false;
       }
-    },
+    }); },
   };
 })();
 
@@ -464,8 +481,10 @@ async function boot() {
   wireMessages();
   $('device-name').value = guessDeviceName();
   engine = startEngine();
+  $('use-this-tab').addEventListener('click', useThisTab);
   const remembered = await store.hasAny();
   if (!app.started) { if (remembered) showScreen('unlock'); else showScreen('signin'); }
+  if (await otherTabHolds()) showOtherTab(true);
   registerServiceWorker();
   try {
     const st = await engine;
@@ -721,6 +740,7 @@ async function onSignIn(e) {
   }
   pw.removeAttribute('aria-invalid');
   if (!(await warnHeavy((app.kit && app.kit.info && app.kit.info.kdf) || null))) return;
+  if (!(await needVaultLock())) return;
   busy('signin', true, 'Signing in and downloading your vault…');
   setProgress('Deriving key…');
   mark('signin');
@@ -736,6 +756,7 @@ async function onSignIn(e) {
     await enterVault();
   } catch (err) {
     busy('signin', false);
+    releaseVaultLock();
     const code = errorCode(err);
     showAlert(errorText(err));
     if (code === 'wrong-password') { pw.value = ''; pw.setAttribute('aria-invalid', 'true'); pw.focus(); }
@@ -819,6 +840,85 @@ function stopScan() {
 }
 
 // ---------------------------------------------------------------------
+// One unlocked tab per browser profile. Two tabs of a remembered browser
+// would each append their own change records to the one stored vault, so
+// a tab holds the Web Lock "keyhold-vault" for as long as it is unlocked
+// (signing in and unlocking take it first). A second tab is told, and may
+// take the lock over ("Use this tab"); the tab that loses it locks at once.
+
+const vaultLock = { held: false, release: null };
+
+// takeVaultLock resolves true once this tab holds the lock; false when
+// another tab holds it (steal: false). A browser without Web Locks (or a
+// page not served over HTTPS) has no way to tell: it goes on.
+function takeVaultLock(steal) {
+  if (!navigator.locks) return Promise.resolve(true);
+  if (vaultLock.held) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks.request('keyhold-vault', steal ? { steal: true } : { ifAvailable: true }, (lock) => {
+      if (!lock) { resolve(false); return undefined; }
+      vaultLock.held = true;
+      resolve(true);
+      return new Promise((release) => { vaultLock.release = release; });
+    }).then(() => undefined, () => {
+      // The request rejects (AbortError) when another tab took the lock.
+      const had = vaultLock.held;
+      vaultLock.held = false;
+      vaultLock.release = null;
+      if (had) lostVaultLock();
+      else resolve(false);
+    });
+  });
+}
+
+function releaseVaultLock() {
+  const r = vaultLock.release;
+  vaultLock.held = false;
+  vaultLock.release = null;
+  if (r) r();
+}
+
+// vaultLockFree asks without taking: whether another tab holds the lock.
+async function otherTabHolds() {
+  if (!navigator.locks || vaultLock.held) return false;
+  try {
+    const q = await navigator.locks.query();
+    return (q.held || []).some((l) => l.name === 'keyhold-vault');
+  } catch { return false; }
+}
+
+function showOtherTab(on) {
+  show($('other-tab'), on);
+}
+
+// needVaultLock is called before signing in or unlocking.
+async function needVaultLock() {
+  if (await takeVaultLock(false)) { showOtherTab(false); return true; }
+  showOtherTab(true);
+  $('use-this-tab').focus();
+  return false;
+}
+
+async function useThisTab() {
+  await takeVaultLock(true);
+  showOtherTab(false);
+  announce('This tab now holds the vault; the other tab was locked.');
+  const pw = document.body.dataset.screen === 'signin' ? $('signin-password') : $('unlock-password');
+  pw.focus();
+}
+
+// lostVaultLock: another tab took the vault. Lock at once.
+async function lostVaultLock() {
+  const wasUnlocked = app.unlocked;
+  clearPlaintext();
+  clearClipboard();
+  try { if (globalThis.keyhold) await kh().lock(); } catch { /* locked on this side regardless */ }
+  if (app.started) await refreshStatus();
+  showOtherTab(true);
+  showAlert(wasUnlocked ? 'Locked: Keyhold was opened in another tab of this browser.' : 'Keyhold is open in another tab of this browser.');
+}
+
+// ---------------------------------------------------------------------
 // Unlock
 
 function wireUnlock() {
@@ -845,6 +945,7 @@ async function onUnlock(e) {
   pw.removeAttribute('aria-invalid');
   if (!(await engineStarted())) return;
   if (!(await warnHeavy())) return;
+  if (!(await needVaultLock())) return;
   busy('unlock', true, 'Opening your vault…');
   setProgress('Deriving key…');
   try {
@@ -855,6 +956,7 @@ async function onUnlock(e) {
     await enterVault();
   } catch (err) {
     busy('unlock', false);
+    releaseVaultLock();
     showAlert(errorText(err));
     if (errorCode(err) === 'wrong-password') { pw.value = ''; pw.setAttribute('aria-invalid', 'true'); pw.focus(); }
     else if (errorCode(err) === 'revoked') await refreshStatus();
@@ -871,6 +973,7 @@ async function signOut() {
     try { await store.clear(); } catch { /* nothing more to do */ }
     showAlert(errorText(err));
   }
+  releaseVaultLock();
   showScreen('signin');
   announce('Signed out. This browser keeps nothing of your vault.');
   $('setup-code').focus();
@@ -880,6 +983,14 @@ async function signOut() {
 // The vault
 
 async function enterVault() {
+  if (navigator.locks && !vaultLock.held) {
+    // Another tab took the vault while this one was unlocking.
+    try { await kh().lock(); } catch { /* locked on this side regardless */ }
+    showScreen('unlock');
+    showOtherTab(true);
+    showAlert('Keyhold is open in another tab of this browser.');
+    return;
+  }
   app.unlocked = true;
   ui = freshUI();
   lastActivity = Date.now();
@@ -2114,6 +2225,8 @@ const LOCK_REASONS = {
 async function onLockedEvent(d) {
   const msg = LOCK_REASONS[d.reason];
   clearPlaintext();
+  clearClipboard();
+  releaseVaultLock();
   announce('');
   if (d.reason === 'revoked' || d.reason === 'rotated' || d.reason === 'signed-out') {
     showScreen('signin');
@@ -2129,10 +2242,17 @@ async function onLockedEvent(d) {
 // Clipboard: write, then clear after 30 s when the page can.
 
 const CLEAR_AFTER_MS = 30000;
-const clip = { timer: 0, hash: null };
+// mac: an HMAC of what was copied, to recognise it later without keeping
+// it (an unkeyed hash of a short password could be reversed by guessing);
+// pending: the 30 s passed while the page was not in front, so it is
+// cleared when the page comes back.
+const clip = { timer: 0, mac: null, pending: false, key: null };
 
-async function sha256(text) {
-  const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+// clipMac is HMAC-SHA-256 under a random key made for this page and
+// never exportable.
+async function clipMac(text) {
+  if (!clip.key) clip.key = await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const d = await crypto.subtle.sign('HMAC', clip.key, new TextEncoder().encode(text));
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -2144,8 +2264,9 @@ async function copyText(value, what) {
     return;
   }
   clearTimeout(clip.timer);
-  // Only a hash of the value is kept, to recognise it later.
-  clip.hash = await sha256(value);
+  // Only a keyed hash of the value is kept, to recognise it later.
+  clip.mac = await clipMac(value);
+  clip.pending = false;
   clip.timer = setTimeout(clearClipboard, CLEAR_AFTER_MS);
   const w = what.length ? what[0].toUpperCase() + what.slice(1) : what;
   announce(`${w} copied. The clipboard will be cleared in 30 seconds.`);
@@ -2158,17 +2279,27 @@ async function canReadClipboard() {
   } catch { return false; }
 }
 
+// clearClipboard clears what the page copied, after 30 s and on Lock. A
+// browser lets a page write the clipboard only while it is in front: if
+// it is not, the clearing waits until it is again (focus or
+// visibilitychange).
 async function clearClipboard() {
-  const hash = clip.hash;
-  clip.hash = null;
+  clearTimeout(clip.timer);
   clip.timer = 0;
-  if (!hash) return;
+  const mac = clip.mac;
+  if (!mac) return;
+  if (!document.hasFocus()) {
+    if (!clip.pending) announce('The clipboard will be cleared when you come back to this page.');
+    clip.pending = true;
+    return;
+  }
+  clip.mac = null;
+  clip.pending = false;
   const cannot = (why) => announce(`The clipboard could not be cleared (${why}). It may still hold what you copied: copy something else to replace it.`);
-  if (!document.hasFocus()) { cannot('this page was not in front'); return; }
   if (await canReadClipboard()) {
     try {
       const now = await navigator.clipboard.readText();
-      if ((await sha256(now)) !== hash) return; // something else was copied since: leave it
+      if ((await clipMac(now)) !== mac) return; // something else was copied since: leave it
     } catch { /* unreadable after all: clear as below */ }
   }
   try {
@@ -2188,14 +2319,17 @@ let lastActivity = Date.now();
 let hiddenAt = 0;
 
 // lockSettings are preferences, not vault data, so localStorage may hold them.
+// A value is used only when it is one the page offers (its <select>): a
+// value set by other means (0 minutes idle would lock within 5 s) falls
+// back to the default.
 function lockSettings() {
-  const num = (k, d) => {
+  const num = (k, d, select) => {
     let v = null;
     try { v = localStorage.getItem(k); } catch { v = null; }
-    const n = v === null ? d : Number(v);
-    return Number.isFinite(n) && n >= 0 ? n : d;
+    const offered = Array.from($(select).options, (o) => o.value);
+    return v !== null && offered.includes(v) ? Number(v) : d;
   };
-  return { idle: num('keyhold.idleMinutes', DEFAULT_IDLE_MIN), hidden: num('keyhold.hiddenMinutes', DEFAULT_HIDDEN_MIN) };
+  return { idle: num('keyhold.idleMinutes', DEFAULT_IDLE_MIN, 'idle-minutes'), hidden: num('keyhold.hiddenMinutes', DEFAULT_HIDDEN_MIN, 'hidden-minutes') };
 }
 
 function saveSetting(k, v) {
@@ -2209,6 +2343,9 @@ function wireMessages() {
 }
 
 function wireLocking() {
+  const retryClear = () => { if (clip.pending) clearClipboard(); };
+  window.addEventListener('focus', retryClear);
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') setTimeout(retryClear, 0); });
   const touch = () => { lastActivity = Date.now(); };
   for (const t of ['pointerdown', 'keydown', 'input', 'wheel', 'touchstart']) document.addEventListener(t, touch, { capture: true, passive: true });
   setInterval(checkIdle, 5000);
@@ -2269,7 +2406,9 @@ function clearPlaintext() {
 async function lockNow(message) {
   if (!app.unlocked) return;
   clearPlaintext();
+  clearClipboard();
   try { await kh().lock(); } catch { /* locked on this side regardless */ }
+  releaseVaultLock();
   await refreshStatus();
   announce(message || 'Locked.');
 }

@@ -6,15 +6,17 @@
 // it never sees vault data: the page does not post any to it.
 'use strict';
 
-const CACHE = 'keyhold-static-1';
+const CACHE = 'keyhold-static-2';
 
 function isAPI(url) { return url.pathname === '/v1' || url.pathname.startsWith('/v1/'); }
 
-// isStatic: the page itself, the hashed assets, the manifest and icons.
+// isStatic: the app shell (the page itself, network first) and the
+// hashed assets under /a/ (cache first: a name there changes with its
+// bytes). Nothing else is cached: a file at another path could change
+// under the same name, and a cached copy would be kept forever.
 function isStatic(url) {
   if (url.origin !== self.location.origin || isAPI(url)) return false;
-  if (url.pathname === '/' || url.pathname.startsWith('/a/')) return true;
-  return /^\/[A-Za-z0-9._-]+\.(?:js|css|wasm|svg|png|webmanifest)$/.test(url.pathname) && url.pathname !== '/sw.js';
+  return url.pathname === '/' || /^\/a\/[A-Za-z0-9._-]+$/.test(url.pathname);
 }
 
 function cacheable(resp) { return resp && resp.ok && resp.type === 'basic'; }

@@ -1,6 +1,9 @@
 package manifest
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // How a build is stored in internal/webui/dist (and read back by the
 // server): manifest.json beside a www/ directory holding each served path
@@ -36,3 +39,45 @@ func StoredCompressed(p string) bool {
 // third party of any kind. `keyhold web verify` compares a server's with
 // it.
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// CacheImmutable is the Cache-Control of every hashed file under /a/: its
+// name changes with its bytes, so a browser may keep it for a year without
+// asking again. `keyhold web verify` requires it (docs/WEB.md, "Verifying").
+const CacheImmutable = "public, max-age=31536000, immutable"
+
+// ContentType is the Content-Type of path p, by its extension; nosniff
+// makes browsers keep to it, so each must be right (application/wasm for
+// instantiateStreaming, text/javascript for scripts and workers). The
+// server sends it and `keyhold web verify` checks it.
+func ContentType(p string) string {
+	if p == Root {
+		return "text/html; charset=utf-8"
+	}
+	switch path.Ext(p) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js", ".mjs":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".wasm":
+		return "application/wasm"
+	case ".webmanifest":
+		return "application/manifest+json"
+	case ".json":
+		return "application/json"
+	case ".svg":
+		return "image/svg+xml"
+	case ".png":
+		return "image/png"
+	case ".ico":
+		return "image/x-icon"
+	case ".webp":
+		return "image/webp"
+	case ".woff2":
+		return "font/woff2"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	}
+	return "application/octet-stream"
+}

@@ -1,7 +1,10 @@
 // Package verify checks the web vault a server serves against a manifest
 // (the one built into keyhold): it fetches every file the manifest names,
-// in every encoding a browser may be sent, and compares the SHA-256 of
-// the uncompressed bytes. It is what `keyhold web verify` runs; it proves
+// in every encoding a browser may be sent and with the request headers a
+// browser sends for the file's use (a script, a worker, the service
+// worker, the page), and compares the SHA-256 of the uncompressed bytes;
+// hashed files must also come with the immutable Cache-Control and their
+// Content-Type. It is what `keyhold web verify` runs; it proves
 // what the server sent to this verifier, not what it sends to everyone
 // (docs/WEB.md, "Verifying").
 package verify
@@ -15,7 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"path"
+	"regexp"
 	"strings"
 
 	"github.com/andybalholm/brotli"
@@ -44,7 +50,66 @@ const (
 	Differs      = "differs"      // some form is other bytes
 	Missing      = "missing"      // not served (404 or another error status)
 	Unverifiable = "unverifiable" // sent in an encoding this program cannot read
+	BadHeaders   = "headers"      // the right bytes, but not the Cache-Control or Content-Type of the build
 )
+
+// Dest is how a browser asks for a file for one use: the Sec-Fetch-Dest
+// (and Sec-Fetch-Mode) it sends, and Service-Worker: script for the
+// service worker. A server could send other code only to requests that
+// look like a worker being started; each use a browser makes of a file is
+// asked for. (A server that tells requests apart by other headers, by
+// cookies, by address or by time is not caught: docs/WEB.md.)
+type Dest struct {
+	Dest, Mode    string
+	ServiceWorker bool
+}
+
+var hashed = regexp.MustCompile(`\.[0-9a-f]{16}(\.[A-Za-z0-9]+)$`)
+
+// Dests lists the uses the page makes of path p: the page is a document;
+// /sw.js is registered as the service worker; worker.js is fetched (to
+// check its integrity) then started as a worker; other scripts are
+// fetched (wasm_exec.js, in the worker) and loaded as scripts; the
+// stylesheet, icons and the web app manifest have their own; WebAssembly
+// is only fetched.
+func Dests(p string) []Dest {
+	name := path.Base(hashed.ReplaceAllString(p, "$1"))
+	switch {
+	case p == manifest.Root:
+		return []Dest{{Dest: "document", Mode: "navigate"}}
+	case p == "/sw.js":
+		return []Dest{{Dest: "serviceworker", Mode: "same-origin", ServiceWorker: true}}
+	case name == "worker.js":
+		return []Dest{{Dest: "empty", Mode: "cors"}, {Dest: "worker", Mode: "same-origin"}}
+	case path.Ext(p) == ".js":
+		return []Dest{{Dest: "empty", Mode: "cors"}, {Dest: "script", Mode: "cors"}}
+	case path.Ext(p) == ".css":
+		return []Dest{{Dest: "style", Mode: "no-cors"}}
+	case path.Ext(p) == ".webmanifest":
+		return []Dest{{Dest: "manifest", Mode: "cors"}}
+	case path.Ext(p) == ".png" || path.Ext(p) == ".svg":
+		return []Dest{{Dest: "image", Mode: "no-cors"}}
+	}
+	return []Dest{{Dest: "empty", Mode: "cors"}}
+}
+
+func (d Dest) header(ae string) http.Header {
+	h := http.Header{"Accept-Encoding": {ae}, "Sec-Fetch-Dest": {d.Dest}, "Sec-Fetch-Mode": {d.Mode}, "Sec-Fetch-Site": {"same-origin"}}
+	if d.Dest == "document" {
+		h["Sec-Fetch-Site"] = []string{"none"}
+	}
+	if d.ServiceWorker {
+		h.Set("Service-Worker", "script")
+	}
+	return h
+}
+
+func (d Dest) String() string {
+	if d.ServiceWorker {
+		return "as the service worker"
+	}
+	return "as " + d.Dest
+}
 
 // File is the verdict on one path of the manifest.
 type File struct {
@@ -87,38 +152,48 @@ func Verify(ctx context.Context, f Fetcher, m *manifest.Manifest) (*Report, erro
 		file := File{Path: p, Status: OK}
 		var notes []string
 		worst := OK
-		for _, ae := range Encodings {
-			res, err := f.GetRaw(ctx, p, http.Header{"Accept-Encoding": {ae}}, MaxFile)
-			if err != nil {
-				if errors.Is(err, api.ErrAnswerTooLarge) {
-					worst = worse(worst, Differs)
-					notes = append(notes, fmt.Sprintf("over %d bytes (Accept-Encoding: %s)", MaxFile, ae))
+		for _, d := range Dests(p) {
+			for _, ae := range Encodings {
+				res, err := f.GetRaw(ctx, p, d.header(ae), MaxFile)
+				if err != nil {
+					if errors.Is(err, api.ErrAnswerTooLarge) {
+						worst = worse(worst, Differs)
+						notes = append(notes, fmt.Sprintf("over %d bytes (Accept-Encoding: %s)", MaxFile, ae))
+						continue
+					}
+					return nil, err
+				}
+				if p == manifest.Root && ae == "identity" {
+					checkPage(r, res)
+				}
+				if res.Status != http.StatusOK {
+					worst = worse(worst, Missing)
+					notes = append(notes, fmt.Sprintf("HTTP %d", res.Status))
 					continue
 				}
-				return nil, err
-			}
-			if p == manifest.Root && ae == "identity" {
-				checkPage(r, res)
-			}
-			if res.Status != http.StatusOK {
-				worst = worse(worst, Missing)
-				notes = append(notes, fmt.Sprintf("HTTP %d", res.Status))
-				continue
-			}
-			enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding")))
-			body, err := decode(enc, res.Body)
-			if errors.Is(err, errUnknownEncoding) {
-				worst = worse(worst, Unverifiable)
-				notes = append(notes, fmt.Sprintf("sent with Content-Encoding %q, which keyhold cannot check", api.Printable(enc)))
-				continue
-			}
-			if err != nil || manifest.Sum(body) != m.Files[p] {
-				worst = worse(worst, Differs)
-				name := enc
-				if name == "" {
-					name = "uncompressed"
+				if note := checkHeaders(p, res.Header); note != "" {
+					worst = worse(worst, BadHeaders)
+					notes = append(notes, note)
 				}
-				notes = append(notes, "other bytes "+name)
+				enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding")))
+				body, err := decode(enc, res.Body)
+				if errors.Is(err, errUnknownEncoding) {
+					worst = worse(worst, Unverifiable)
+					notes = append(notes, fmt.Sprintf("sent with Content-Encoding %q, which keyhold cannot check", api.Printable(enc)))
+					continue
+				}
+				if err != nil || manifest.Sum(body) != m.Files[p] {
+					worst = worse(worst, Differs)
+					name := enc
+					if name == "" {
+						name = "uncompressed"
+					}
+					note := "other bytes " + name
+					if len(Dests(p)) > 1 || d.Dest != "empty" {
+						note += " " + d.String()
+					}
+					notes = append(notes, note)
+				}
 			}
 		}
 		file.Status = worst
@@ -138,8 +213,28 @@ func checkPage(r *Report, res *api.RawResponse) {
 	}
 }
 
+// checkHeaders says what is wrong with the headers of a hashed file
+// ("" when nothing): the page checks the integrity of worker.js and
+// wasm_exec.js with one fetch and then loads them by URL, so those URLs
+// must be immutable for the second load to be the bytes checked, and
+// nosniff makes the Content-Type decide whether a browser runs a file.
+func checkHeaders(p string, h http.Header) string {
+	if !strings.HasPrefix(p, "/a/") {
+		return ""
+	}
+	var bad []string
+	if cc := h.Values("Cache-Control"); len(cc) != 1 || cc[0] != manifest.CacheImmutable {
+		bad = append(bad, fmt.Sprintf("Cache-Control %q, not %q", api.Printable(strings.Join(cc, ", ")), manifest.CacheImmutable))
+	}
+	want, _, _ := mime.ParseMediaType(manifest.ContentType(p))
+	if got, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil || got != want {
+		bad = append(bad, fmt.Sprintf("Content-Type %q, not %q", api.Printable(h.Get("Content-Type")), want))
+	}
+	return strings.Join(bad, ", ")
+}
+
 // rank orders statuses from best to worst.
-var rank = map[string]int{OK: 0, Unverifiable: 1, Missing: 2, Differs: 3}
+var rank = map[string]int{OK: 0, Unverifiable: 1, BadHeaders: 2, Missing: 3, Differs: 4}
 
 func worse(a, b string) string {
 	if rank[b] > rank[a] {
