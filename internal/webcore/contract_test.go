@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/webui/build"
+
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
@@ -28,7 +30,9 @@ func TestContractUnderNode(t *testing.T) {
 	node := testenv.NeedProgram(t, "node", "nodejs")
 	dir := t.TempDir()
 	for _, m := range []string{"keyhold-web", "keyhold-web-kit"} {
-		cmd := exec.Command(goCmd, "build", "-tags", "nethttpomithttp2", "-trimpath", "-buildvcs=false", "-ldflags=-s -w",
+		// Built as the served modules are (build.WasmTags), so the
+		// contract checked here is the one the page talks to.
+		cmd := exec.Command(goCmd, "build", "-tags", build.WasmTags, "-trimpath", "-buildvcs=false", "-ldflags=-s -w",
 			"-o", filepath.Join(dir, m+".wasm"), "github.com/keyhold/keyhold/cmd/"+m)
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
