@@ -10,7 +10,8 @@
 # Syncthing (two real instances carry a sync folder), Node.js (runs the
 # vault's core compiled to js/wasm, as a browser would) and Chromium (the
 # web vault's end-to-end tests drive Debian's own browser build headless;
-# nothing downloads a browser of its own). Safe to run again:
+# nothing downloads a browser of its own), and xdotool (the extension's
+# keyboard-shortcut tests press real keys in Chromium under Xvfb). Safe to run again:
 # it installs only what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
@@ -33,6 +34,7 @@ have dbus-run-session     || need+=(dbus)
 have syncthing            || need+=(syncthing)
 have node                 || need+=(nodejs)
 have chromium             || need+=(chromium)
+have xdotool              || need+=(xdotool)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
