@@ -27,12 +27,27 @@ if (typeof importScripts === 'function') importScripts('inject.js');
 const HOST = 'app.keyhold.host';
 const EXT_ORIGIN = new URL(chrome.runtime.getURL('/')).origin;
 
-// Limits on what the capture script may report: longer values are not
-// logins, and a page must not make the host parse large messages.
-const MAX_USERNAME = 512;
-const MAX_PASSWORD = 1024;
+// Limits on what is sent to the host, in UTF-8 bytes as the host counts
+// them: longer values are not logins, and a page must not make the host
+// parse large messages.
+const MAX_USERNAME = 1024;
+const MAX_PASSWORD = 4096;
 // An offer to save is dropped after this long without an answer.
 const OFFER_TTL_MS = 30 * 60 * 1000;
+// After a save_check for a tab, that tab's next submitted form is looked
+// at only after this long: a page cannot keep the host busy.
+const SUBMIT_COOLDOWN_MS = 2000;
+
+const encoder = new TextEncoder();
+
+// fits: s is a well-formed string (no lone surrogates, which the host
+// refuses) of at most max UTF-8 bytes. A UTF-8 encoding is never shorter
+// than the UTF-16 length, which rules out long strings before encoding.
+function fits(s, max) {
+  if (typeof s !== 'string' || s.length > max) return false;
+  if (typeof s.isWellFormed === 'function' && !s.isWellFormed()) return false;
+  return encoder.encode(s).length <= max;
+}
 
 // ---------------------------------------------------------------------
 // Errors
@@ -73,9 +88,16 @@ function connectHost() {
     throw new KeyholdError('host_missing', HOST_MISSING);
   }
   port.onMessage.addListener((msg) => {
-    if (!msg || typeof msg !== 'object' || !host.pending.has(msg.id)) return;
-    const p = host.pending.get(msg.id);
-    host.pending.delete(msg.id);
+    if (!msg || typeof msg !== 'object') return;
+    let id = msg.id;
+    // A request the host could not read far enough to find its id is
+    // answered with id 0: it fails the oldest request still waiting (the
+    // likeliest one, and the host names no other), rather than leaving
+    // it to time out.
+    if (id === 0 && msg.ok === false && !host.pending.has(0)) id = host.pending.keys().next().value;
+    if (!host.pending.has(id)) return;
+    const p = host.pending.get(id);
+    host.pending.delete(id);
     clearTimeout(p.timer);
     if (msg.ok === true) {
       p.resolve(msg);
@@ -172,9 +194,31 @@ function anyOrigin(url) {
   }
 }
 
+// ancestorsOf returns the origins of every frame that contains frame f,
+// the top page first, by the browser's parentFrameId chain. A frame
+// without a web origin (about:blank, data:, a sandbox) is "null", which
+// the host refuses as an ancestor: it cannot say which site it is.
+function ancestorsOf(frames, f) {
+  const out = [];
+  const seen = new Set([f.frameId]);
+  let p = f.parentFrameId;
+  while (typeof p === 'number' && p >= 0) {
+    const parent = frames.find((x) => x.frameId === p);
+    if (!parent || seen.has(p)) {
+      out.push('null');
+      break;
+    }
+    seen.add(p);
+    out.push(anyOrigin(parent.url));
+    p = parent.parentFrameId;
+  }
+  return out.reverse();
+}
+
 // targetOf builds a target from the browser's own record of the frame:
-// {tabId, frameId, documentId, origin, topOrigin}. The probe's results
-// only choose the frame; the origin never comes from the page.
+// {tabId, frameId, documentId, origin, topOrigin, ancestorOrigins}. The
+// probe's results only choose the frame; the origins never come from
+// the page.
 async function targetOf(tabId, frameId, documentId) {
   const frames = (await chrome.webNavigation.getAllFrames({ tabId })) || [];
   const f = frames.find((x) => x.frameId === frameId);
@@ -187,39 +231,56 @@ async function targetOf(tabId, frameId, documentId) {
     frameId,
     documentId: f.documentId || '',
     origin: webOrigin(f.url),
-    // The top page's origin as the browser has it, whatever its scheme:
-    // the host fills a frame only when the top page is of the same site.
+    // The top page's origin as the browser has it, whatever its scheme,
+    // and every frame between it and this one: the host fills a frame
+    // only when each of them is of the same site.
     topOrigin: top ? anyOrigin(top.url) : 'null',
+    ancestorOrigins: frameId === 0 ? [] : ancestorsOf(frames, f),
   };
 }
 
+// framing: the request fields that tell the host where the target frame
+// sits.
+const framing = (target) => ({ top_origin: target.topOrigin, ancestor_origins: target.ancestorOrigins });
+
 // probe asks every frame of the tab what it holds (login fields, the
-// focused field) and chooses the frame to fill: the frame whose focused
-// field is a login field, then the top frame if it has login fields,
-// then the first frame that has any. A page can influence only this
-// choice, and only among its own frames; what may fill there is decided
-// by the frame's origin, from the browser.
+// focused field) and chooses the frame to fill: a frame that has the
+// keyboard focus in a login field, then the top frame if it has login
+// fields, then a frame of the top page's own origin that has any. A frame
+// of another origin is chosen only when the user is typing in it (and the
+// host then decides whether its site may be filled there). A page can
+// influence only this choice, and only among its own frames; what may
+// fill there is decided by the frames' origins, from the browser.
 async function probe(tabId) {
   let results;
+  let frames;
   try {
     results = await chrome.scripting.executeScript({
       target: { tabId, allFrames: true },
       func: keyholdFrame,
       args: [{ op: 'probe' }],
     });
+    frames = (await chrome.webNavigation.getAllFrames({ tabId })) || [];
   } catch {
     return null;
   }
+  const top = frames.find((x) => x.frameId === 0);
+  const topOrigin = top ? webOrigin(top.url) : '';
+  const originOf = (frameId) => {
+    const f = frames.find((x) => x.frameId === frameId);
+    return f ? webOrigin(f.url) : '';
+  };
   let best = null;
   let bestScore = 0;
   for (const r of results || []) {
     const p = r.result;
     if (!p || typeof p !== 'object') continue;
+    const sameAsTop = r.frameId === 0 || (topOrigin !== '' && originOf(r.frameId) === topOrigin);
     let score = 0;
-    if (p.active && p.focus) score = 4;
-    else if (p.active) score = 3;
-    else if (p.fields > 0 && r.frameId === 0) score = 2;
-    else if (p.fields > 0) score = 1;
+    if (p.active && p.focus) score = 5;
+    else if (p.fields > 0 && r.frameId === 0) score = 4;
+    else if (p.active && sameAsTop) score = 3;
+    else if (p.fields > 0 && sameAsTop) score = 2;
     if (score > bestScore) {
       best = r;
       bestScore = score;
@@ -267,7 +328,7 @@ function requireOrigin(target) {
 async function fillItem(target, id) {
   requireOrigin(target);
   const o = await options();
-  const s = await call('fill', { item: id, origin: target.origin, top_origin: target.topOrigin, exact: o.exact });
+  const s = await call('fill', Object.assign({ item: id, origin: target.origin, exact: o.exact }, framing(target)));
   const r = await inject(target, {
     op: 'fill',
     origin: target.origin,
@@ -286,7 +347,7 @@ async function fillItem(target, id) {
 async function candidates(target) {
   requireOrigin(target);
   const o = await options();
-  return call('candidates', { origin: target.origin, top_origin: target.topOrigin, exact: o.exact });
+  return call('candidates', Object.assign({ origin: target.origin, exact: o.exact }, framing(target)));
 }
 
 // fillBest fills the first candidate for the tab's chosen frame: the
@@ -367,15 +428,28 @@ async function getOffer(tabId) {
   return o;
 }
 
+// An offer holds a password until it is answered: an alarm drops it when
+// its time is up, whether or not anyone looks at it again (the service
+// worker may sleep in between; alarms wake it).
 async function setOffer(tabId, offer) {
   await chrome.storage.session.set({ [offerKey(tabId)]: offer });
+  await chrome.alarms.create(offerKey(tabId), { when: offer.at + OFFER_TTL_MS });
   await showBadge(tabId, true);
 }
 
 async function clearOffer(tabId) {
   await chrome.storage.session.remove(offerKey(tabId));
+  await chrome.alarms.clear(offerKey(tabId));
   await showBadge(tabId, false);
 }
+
+chrome.alarms.onAlarm.addListener((alarm) => {
+  const m = /^(offer|user):(\d+)$/.exec(alarm.name);
+  if (!m) return;
+  const tabId = Number(m[2]);
+  if (m[1] === 'offer') clearOffer(tabId).catch(() => {});
+  else chrome.storage.session.remove(alarm.name).catch(() => {});
+});
 
 async function showBadge(tabId, on) {
   try {
@@ -392,7 +466,8 @@ async function showBadge(tabId, on) {
 // leaves the question for the popup, after the unlock.
 async function checkOffer(offer) {
   try {
-    const r = await call('save_check', { origin: offer.origin, username: offer.username, password: offer.password });
+    const o = await options();
+    const r = await call('save_check', { origin: offer.origin, username: offer.username, password: offer.password, exact: o.exact });
     const action = r.action === 'save' || r.action === 'update' ? r.action : 'none';
     return Object.assign({}, offer, { action, item: typeof r.item === 'string' ? r.item : '', title: typeof r.title === 'string' ? r.title : '' });
   } catch (e) {
@@ -400,6 +475,12 @@ async function checkOffer(offer) {
     throw e;
   }
 }
+
+// checking: per tab, whether a save_check is being asked and until when
+// the tab's next form waits (SUBMIT_COOLDOWN_MS after the answer). A
+// form sent meanwhile is dropped: a page cannot queue up host work, and
+// a person sends one login form at a time.
+const checking = new Map(); // tabId → {busy, until}
 
 // onSubmitted handles the capture script's one message. The origin is the
 // sender frame's, as the browser reports it; the message gives only the
@@ -413,8 +494,22 @@ async function onSubmitted(msg, sender) {
   const userKey = `user:${tabId}`;
   if (!msg.password) {
     await chrome.storage.session.set({ [userKey]: { origin, username: msg.username, at: Date.now() } });
+    await chrome.alarms.create(userKey, { when: Date.now() + OFFER_TTL_MS });
     return;
   }
+  const c = checking.get(tabId);
+  const now = Date.now();
+  if (c && (c.busy || now < c.until)) return;
+  checking.set(tabId, { busy: true, until: 0 });
+  try {
+    await checkSubmitted(tabId, origin, msg);
+  } finally {
+    checking.set(tabId, { busy: false, until: Date.now() + SUBMIT_COOLDOWN_MS });
+  }
+}
+
+async function checkSubmitted(tabId, origin, msg) {
+  const userKey = `user:${tabId}`;
   let username = msg.username;
   if (!username) {
     // The password page of a two-step login: the username came before.
@@ -422,6 +517,7 @@ async function onSubmitted(msg, sender) {
     if (u && u.origin === origin && Date.now() - u.at < OFFER_TTL_MS) username = u.username;
   }
   await chrome.storage.session.remove(userKey);
+  await chrome.alarms.clear(userKey);
   const offer = await checkOffer({ origin, username, password: msg.password, at: Date.now() });
   if (offer.action === 'none') return;
   await setOffer(tabId, offer);
@@ -433,10 +529,35 @@ function validSubmitted(msg) {
   return keys === 'password,type,username' && msg.type === 'submitted' &&
     typeof msg.username === 'string' && typeof msg.password === 'string' &&
     (msg.password.length > 0 || msg.username.length > 0) &&
-    msg.password.length <= MAX_PASSWORD && msg.username.length <= MAX_USERNAME;
+    fits(msg.password, MAX_PASSWORD) && fits(msg.username, MAX_USERNAME);
 }
 
-chrome.tabs.onRemoved.addListener((tabId) => { chrome.storage.session.remove([offerKey(tabId), `user:${tabId}`, noticeKey(tabId)]); });
+chrome.tabs.onRemoved.addListener((tabId) => {
+  checking.delete(tabId);
+  chrome.storage.session.remove([offerKey(tabId), `user:${tabId}`, noticeKey(tabId)]);
+  chrome.alarms.clear(offerKey(tabId));
+  chrome.alarms.clear(`user:${tabId}`);
+});
+
+// An open offer belongs to the site its form was sent from: when the tab
+// goes on to another origin by the user's doing (a typed address, a
+// link, a bookmark), the offer and the password it holds are dropped. The navigation the form's sending
+// itself causes (its response, and the redirects that follow, which
+// often lead to another host of the site) keeps it, so that the user
+// can still answer it there.
+chrome.webNavigation.onCommitted.addListener(async (d) => {
+  if (d.frameId !== 0) return;
+  // A page the user opened from the browser's own interface (typed, a
+  // bookmark, the start page) starts afresh: no page can cause that.
+  if (['typed', 'auto_bookmark', 'generated', 'keyword', 'start_page'].includes(d.transitionType)) checking.delete(d.tabId);
+  const o = await getOffer(d.tabId);
+  if (!o) return;
+  if (webOrigin(d.url) === o.origin) return;
+  const q = Array.isArray(d.transitionQualifiers) ? d.transitionQualifiers : [];
+  const fromForm = d.transitionType === 'form_submit' || q.includes('server_redirect') || q.includes('client_redirect');
+  if (fromForm && Date.now() - o.at < 60 * 1000) return;
+  await clearOffer(d.tabId);
+});
 
 // The badge of a tab is reset when it loads another page; an offer made
 // on the page the form was sent from is still open, so show it again.
@@ -557,7 +678,10 @@ async function answerOffer(tabId, choice, title) {
 // seen.
 async function generate(target) {
   requireOrigin(target);
-  const g = await call('generate', {});
+  // The host refuses a frame inside another site's page, as for a fill:
+  // a page must not have a new password typed into a frame it controls
+  // the look of.
+  const g = await call('generate', Object.assign({ origin: target.origin }, framing(target)));
   const password = typeof g.password === 'string' ? g.password : '';
   if (!password) throw new KeyholdError('internal', 'Keyhold could not generate a password. Try again.');
   const r = await inject(target, { op: 'generate', origin: target.origin, password });
@@ -565,7 +689,7 @@ async function generate(target) {
   if (!r.filled) throw new KeyholdError('no_fields', 'Keyhold found no visible new-password field on this page. Copy the password from your vault after saving instead.');
   const o = await options();
   if (o.offerSave) {
-    const offer = await checkOffer({ origin: target.origin, username: str(r.username, MAX_USERNAME), password, at: Date.now() });
+    const offer = await checkOffer({ origin: target.origin, username: fits(r.username, MAX_USERNAME) ? r.username : '', password, at: Date.now() });
     if (offer.action !== 'none') await setOffer(target.tabId, offer);
   }
   return { filled: r.filled };
@@ -576,7 +700,11 @@ async function handlePopup(msg) {
     case 'state':
       return popupState(msg.tabId);
     case 'unlock': {
-      const r = await call('unlock', { password: str(msg.password, 4096) }, 120000);
+      if (typeof msg.password !== 'string' || !msg.password) throw new KeyholdError('invalid', 'Enter your vault password.');
+      if (!fits(msg.password, MAX_PASSWORD)) {
+        throw new KeyholdError('invalid', `The password is too long: Keyhold takes at most ${MAX_PASSWORD} bytes (UTF-8).`);
+      }
+      const r = await call('unlock', { password: msg.password }, 120000);
       return { state: r.state };
     }
     case 'lock': {

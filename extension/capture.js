@@ -5,9 +5,14 @@
 // the background the username and password that were typed, so that
 // Keyhold can offer — in its own popup, never in the page — to save a new
 // login or update a changed password. It sends nothing else, shows
-// nothing in the page, and listens only to events the browser marks as
-// the user's own (isTrusted). The origin of the login is not part of the
-// message: the background takes it from the browser's record of the
+// nothing in the page, and reports a form only when the user sent it:
+// the event is the browser's own (isTrusted) and comes with a user
+// activation (a page's script can call form.requestSubmit() or
+// button.click() and get a trusted submit event, but not a key press or
+// click of the user's), and each value reported is the one the user's
+// own typing left in its field (a page that sets or changes a value from
+// script gets nothing reported). The origin of the login is not part of
+// the message: the background takes it from the browser's record of the
 // sending frame.
 'use strict';
 
@@ -51,11 +56,18 @@
     return inputsUnder(form || document);
   }
 
+  // typed remembers, per field, the value the user's last own input
+  // event left in it. A value the page set or changed afterwards differs
+  // from it and is not the user's.
+  const typed = new WeakMap();
+  const byUser = (n) => n.value !== '' && typed.get(n) === n.value;
+
   // pick returns {username, password} from a set of inputs, or null when
   // neither was typed. With new-password fields (sign-up, change of
-  // password) the new password is the one to keep.
+  // password) the new password is the one to keep. Only fields whose
+  // value the user typed count.
   function pick(inputs) {
-    const pws = inputs.filter((n) => isPassword(n) && n.value);
+    const pws = inputs.filter((n) => isPassword(n) && byUser(n));
     const ac = (n) => (n.getAttribute('autocomplete') || '').toLowerCase();
     const firstPw = inputs.find(isPassword);
     let password = '';
@@ -67,13 +79,17 @@
       else password = pws[pws.length - 1].value;
     }
     const before = firstPw ? inputs.slice(0, inputs.indexOf(firstPw)) : inputs;
-    const users = before.filter((n) => isUserField(n) && n.value);
+    const users = before.filter((n) => isUserField(n) && byUser(n));
     const named = users.filter((n) => /username|email/.test(ac(n)));
     const u = named[0] || users[users.length - 1];
     const username = u ? u.value : '';
     if (!password && !username) return null;
     return { username, password };
   }
+
+  // fromUser: the browser says the user is acting now (a key press or
+  // click of theirs, moments ago); a page's script cannot make that so.
+  const fromUser = (e) => e.isTrusted && !!navigator.userActivation && navigator.userActivation.isActive === true;
 
   function report(el) {
     const scope = scopeOf(el);
@@ -97,14 +113,21 @@
   // The element an event really reached, inside open shadow roots.
   const origin = (e) => (e.composedPath && e.composedPath()[0]) || e.target;
 
+  window.addEventListener('input', (e) => {
+    const t = origin(e);
+    if (!isInput(t)) return;
+    if (e.isTrusted) typed.set(t, t.value);
+    else typed.delete(t);
+  }, true);
+
   window.addEventListener('submit', (e) => {
-    if (!e.isTrusted || !(e.target instanceof HTMLFormElement)) return;
+    if (!fromUser(e) || !(e.target instanceof HTMLFormElement)) return;
     const first = Array.from(e.target.elements).find(isInput);
     if (first) report(first);
   }, true);
 
   window.addEventListener('click', (e) => {
-    if (!e.isTrusted) return;
+    if (!fromUser(e)) return;
     const path = e.composedPath ? e.composedPath() : [e.target];
     const b = path.find((n) => n instanceof HTMLButtonElement ||
       (isInput(n) && (n.type === 'submit' || n.type === 'image')) ||
@@ -116,7 +139,7 @@
   }, true);
 
   window.addEventListener('keydown', (e) => {
-    if (!e.isTrusted || e.key !== 'Enter') return;
+    if (!fromUser(e) || e.key !== 'Enter') return;
     const t = origin(e);
     if (isPassword(t) || isUserField(t)) report(t);
   }, true);

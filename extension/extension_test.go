@@ -141,7 +141,7 @@ func TestPagesCannotReachTheExtension(t *testing.T) {
 
 func TestPermissionsAreTheDesignedOnes(t *testing.T) {
 	m := readManifest(t)
-	want := []string{"activeTab", "contextMenus", "nativeMessaging", "scripting", "storage", "tabs", "webNavigation"}
+	want := []string{"activeTab", "alarms", "contextMenus", "nativeMessaging", "scripting", "storage", "tabs", "webNavigation"}
 	got := slices.Clone(m.Permissions)
 	sort.Strings(got)
 	if !slices.Equal(got, want) {

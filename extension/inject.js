@@ -54,27 +54,41 @@ function keyholdFrame(req) {
     return root instanceof ShadowRoot ? root.host : null;
   }
 
-  // visible: the field is enabled, editable, has a real size inside the
-  // page and inside every clipping ancestor, is not hidden by CSS, by
-  // opacity (its own or an ancestor's), by aria-hidden or by inert. A
-  // login is never filled into anything else: a hidden field is how a
-  // page would collect a secret the user did not see go in.
+  // visible: the field is one a person can see and use. It is enabled
+  // and editable, has a real size, lies (at least partly) inside the
+  // viewport and inside every clipping ancestor, is not hidden by CSS,
+  // opacity (its own or an ancestor's), a clip-path, mask or filter,
+  // aria-hidden or inert, and nothing that shows is laid over it. A login
+  // is never filled into anything else: a hidden field is how a page
+  // would collect a secret the user did not see go in.
   function visible(el) {
     if (el.disabled || el.readOnly) return false;
     const r = el.getBoundingClientRect();
     if (r.width < MIN_SIZE || r.height < MIN_SIZE) return false;
-    if (r.right + window.scrollX <= 0 || r.bottom + window.scrollY <= 0) return false;
+    // The part inside the viewport (of this frame) must be a real size.
+    const vw = document.documentElement.clientWidth || window.innerWidth;
+    const vh = document.documentElement.clientHeight || window.innerHeight;
+    const view = {
+      left: Math.max(r.left, 0), top: Math.max(r.top, 0),
+      right: Math.min(r.right, vw), bottom: Math.min(r.bottom, vh),
+    };
+    if (view.right - view.left < MIN_SIZE || view.bottom - view.top < MIN_SIZE) return false;
     if (typeof el.checkVisibility === 'function' &&
         !el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true, contentVisibilityAuto: true })) return false;
     let opacity = 1;
-    let clip = { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+    let clip = view;
     for (let n = el; n; n = parentAcross(n)) {
       const s = getComputedStyle(n);
       if (s.visibility === 'hidden' || s.visibility === 'collapse' || s.display === 'none') return false;
       opacity *= parseFloat(s.opacity);
       if (!(opacity >= MIN_OPACITY)) return false;
       if (n.getAttribute('aria-hidden') === 'true' || n.hasAttribute('inert')) return false;
-      if (s.clip && s.clip !== 'auto' && s.position === 'absolute') {
+      // A clip-path, mask or filter can hide the field while its box
+      // stays where it was (clip-path: inset(50%), filter: opacity(0)):
+      // a login form has no need of them.
+      if (!none(s.clipPath) || !none(s.maskImage) || !none(s.webkitMaskImage) || !none(s.filter) ||
+          !none(s.webkitMaskBoxImageSource)) return false;
+      if (s.clip && s.clip !== 'auto' && (s.position === 'absolute' || s.position === 'fixed')) {
         const c = n.getBoundingClientRect();
         if (c.width < MIN_SIZE || c.height < MIN_SIZE) return false;
       }
@@ -87,26 +101,136 @@ function keyholdFrame(req) {
         if (clip.right - clip.left < MIN_SIZE || clip.bottom - clip.top < MIN_SIZE) return false;
       }
     }
-    // An opaque element laid over the whole field hides it as well as
-    // CSS would (a form kept behind a cover). Transparent covers do not
-    // count: they hide nothing from the user.
-    const cx = (r.left + r.right) / 2;
-    const cy = (r.top + r.bottom) / 2;
-    if (cx >= 0 && cy >= 0 && cx < window.innerWidth && cy < window.innerHeight) {
-      const root = el.getRootNode();
-      const hit = typeof root.elementFromPoint === 'function' ? root.elementFromPoint(cx, cy) : null;
-      if (hit && hit !== el && !el.contains(hit) && !hit.contains(el) && !(el.labels && Array.from(el.labels).includes(hit))) {
-        const h = hit.getBoundingClientRect();
-        if (h.left <= r.left && h.top <= r.top && h.right >= r.right && h.bottom >= r.bottom && opacityOf(hit) >= MIN_OPACITY) return false;
-      }
-    }
-    return true;
+    return !covered(el, clip);
   }
+
+  const none = (v) => v === undefined || v === null || v === '' || v === 'none';
+
+  // covered: something that shows lies over the field at one of several
+  // points of its visible box (the centre and four points inset from the
+  // corners). At each point the browser's hit test, in the field's own
+  // tree (a shadow root hit-tests its own elements), lists the elements
+  // from the top; every one above the field must show nothing (it is
+  // transparent, hidden, or paints no background or content). Elements
+  // that take no pointer events are missing from that list, so they are
+  // looked for separately (coveredByInert). Away from the centre, a small
+  // control over the field (at most 30 % of its width: the button that
+  // shows a password, an icon in the field) is part of the field's look,
+  // not a cover; anything over the centre is.
+  function covered(el, box) {
+    const w = box.right - box.left;
+    const h = box.bottom - box.top;
+    const points = [[0.5, 0.5], [0.2, 0.25], [0.8, 0.25], [0.2, 0.75], [0.8, 0.75]]
+      .map(([fx, fy]) => [box.left + fx * w, box.top + fy * h]);
+    const fieldWidth = el.getBoundingClientRect().width;
+    const hides = (n, centre) => shows(n) && (centre || n.getBoundingClientRect().width > 0.3 * fieldWidth);
+    const root = el.getRootNode();
+    const hitTest = typeof root.elementsFromPoint === 'function' ? root : document;
+    const own = (n) => n === el || el.contains(n) || isLabelOf(n, el);
+    for (const [i, [x, y]] of points.entries()) {
+      const stack = hitTest.elementsFromPoint(x, y);
+      let reached = false;
+      for (const n of stack) {
+        if (own(n)) {
+          reached = true;
+          break;
+        }
+        if (n.contains(el) || (n.shadowRoot && n.shadowRoot.contains(el)) || hostOf(el, n)) continue; // an ancestor (or a shadow host) of the field
+        if (hides(n, i === 0)) return true;
+      }
+      // Not hit at all: the field takes no pointer events (a person
+      // could not click it) or is hidden under something the hit test
+      // stops at.
+      if (!reached) return true;
+    }
+    return coveredByInert(el, points, hides);
+  }
+
+  // hostOf: n is a shadow host on the field's way up to the document.
+  function hostOf(el, n) {
+    for (let x = parentAcross(el); x; x = parentAcross(x)) if (x === n) return true;
+    return false;
+  }
+
+  function isLabelOf(n, el) {
+    if (!el.labels) return false;
+    for (const l of el.labels) if (l === n || l.contains(n)) return true;
+    return false;
+  }
+
+  // shows: the element paints something a person sees at a point inside
+  // its box: it is visible and not (nearly) transparent, and it has a
+  // background, a border, text of its own, or replaced content (an
+  // image, a frame, a canvas, a control).
+  function shows(n) {
+    const s = getComputedStyle(n);
+    if (s.visibility !== 'visible') return false;
+    if (!(opacityOf(n) >= MIN_OPACITY)) return false;
+    if (/^(IMG|VIDEO|CANVAS|IFRAME|EMBED|OBJECT|INPUT|TEXTAREA|SELECT|BUTTON)$/.test(n.tagName)) return true;
+    if (typeof SVGGraphicsElement === 'function' && n instanceof SVGGraphicsElement) return true;
+    if (!transparent(s.backgroundColor) || !none(s.backgroundImage)) return true;
+    if (!none(s.boxShadow) || !none(s.backdropFilter)) return true;
+    for (const side of ['Top', 'Right', 'Bottom', 'Left']) {
+      if (parseFloat(s[`border${side}Width`]) > 0 && s[`border${side}Style`] !== 'none' && !transparent(s[`border${side}Color`])) return true;
+    }
+    for (const c of n.childNodes) if (c.nodeType === Node.TEXT_NODE && c.nodeValue.trim()) return true;
+    return false;
+  }
+
+  function transparent(color) {
+    if (!color || color === 'transparent') return true;
+    const m = /rgba?\(([^)]*)\)/.exec(color);
+    if (!m) return false;
+    const parts = m[1].split(/[\s,\/]+/).filter(Boolean);
+    return parts.length >= 4 && parseFloat(parts[3]) === 0;
+  }
+
+  // coveredByInert: an element that takes no pointer events
+  // (pointer-events: none) is left out of every hit test, yet it shows
+  // like any other: a cover of that kind over one of the points, painted
+  // above the field, hides it. Painted above: it is positioned without a
+  // negative z-index, or comes after the field in the document.
+  let inertCovers = null;
+  function coveredByInert(el, points, hides) {
+    if (inertCovers === null) {
+      inertCovers = [];
+      const walk = (root) => {
+        const w = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
+        for (let n = w.currentNode; n; n = w.nextNode()) {
+          if (n.nodeType === Node.ELEMENT_NODE && getComputedStyle(n).pointerEvents === 'none' && shows(n)) inertCovers.push(n);
+          if (n.shadowRoot) walk(n.shadowRoot);
+        }
+      };
+      walk(document);
+    }
+    for (const n of inertCovers) {
+      if (n === el || n.contains(el) || el.contains(n) || hostOf(el, n) || isLabelOf(n, el)) continue;
+      const b = n.getBoundingClientRect();
+      if (!points.some((pt) => inBox(pt, b))) continue;
+      if (paintedAbove(n, el) && hides(n, inBox(points[0], b))) return true;
+    }
+    return false;
+  }
+
+  const inBox = ([x, y], b) => x >= b.left && x < b.right && y >= b.top && y < b.bottom;
 
   function opacityOf(el) {
     let o = 1;
     for (let n = el; n; n = parentAcross(n)) o *= parseFloat(getComputedStyle(n).opacity);
     return o;
+  }
+
+  function paintedAbove(n, el) {
+    let positioned = false;
+    for (let x = n; x && !x.contains(el); x = parentAcross(x)) {
+      const s = getComputedStyle(x);
+      const z = parseInt(s.zIndex, 10);
+      if (z < 0) return false;
+      if (s.position !== 'static') positioned = true;
+    }
+    if (positioned) return true;
+    if (n.getRootNode() !== el.getRootNode()) return true;
+    return !!(el.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING);
   }
 
   // labelText: the words a user sees for the field (its labels,
@@ -157,7 +281,7 @@ function keyholdFrame(req) {
     return document;
   }
 
-  const fields = allInputs().filter(visible).map((el) => ({ el, kind: kind(el), form: formOf(el) }));
+  let fields = allInputs().filter(visible).map((el) => ({ el, kind: kind(el), form: formOf(el) }));
   const of = (k) => fields.filter((f) => f.kind === k);
 
   if (req.op === 'probe') {
@@ -191,6 +315,40 @@ function keyholdFrame(req) {
     el.blur();
   }
 
+  // chooseForm: the form to fill. The form of the focused element when
+  // it holds fields of the kinds asked for; else, with something focused,
+  // the form whose field lies nearest to it; with nothing focused, the
+  // form of the first such field (a password field first). A login never
+  // goes to another form than the one the user is in.
+  function chooseForm(kinds) {
+    const wanted = fields.filter((f) => kinds.includes(f.kind));
+    if (!wanted.length) return null;
+    const a = focused();
+    if (a && a !== document.body && a !== document.documentElement) {
+      const fa = formOf(a);
+      if (wanted.some((f) => f.form === fa)) return fa;
+      const ar = a.getBoundingClientRect();
+      let best = null;
+      let bestD = Infinity;
+      for (const f of wanted) {
+        const d = distance(ar, f.el.getBoundingClientRect());
+        if (d < bestD) {
+          best = f.form;
+          bestD = d;
+        }
+      }
+      return best;
+    }
+    const first = wanted.find((f) => f.kind === kinds[0]) || wanted[0];
+    return first.form;
+  }
+
+  function distance(a, b) {
+    const dx = Math.max(0, b.left - a.right, a.left - b.right);
+    const dy = Math.max(0, b.top - a.bottom, a.top - b.bottom);
+    return Math.hypot(dx, dy);
+  }
+
   // username chooses the username field that belongs with pw (the
   // nearest one before it in the same form), or, with no password field
   // in sight (the first page of a two-step login), the first field that
@@ -206,6 +364,11 @@ function keyholdFrame(req) {
     return null;
   }
 
+  // From here on only the chosen form's fields count.
+  const scopeKinds = req.op === 'generate' ? ['new-password'] : ['password', 'username', 'otp'];
+  const form = chooseForm(scopeKinds);
+  fields = fields.filter((f) => f.form === form);
+
   if (req.op === 'generate') {
     if (typeof req.password !== 'string' || !req.password) return { filled: 0 };
     const targets = of('new-password');
@@ -214,7 +377,7 @@ function keyholdFrame(req) {
     const u = usernameFor(targets[0]);
     for (const f of targets) leave(f.el);
     targets[targets.length - 1].el.focus({ preventScroll: true });
-    return { filled: targets.length, username: u ? String(u.el.value || '').slice(0, 512) : '' };
+    return { filled: targets.length, username: u ? String(u.el.value || '').slice(0, 1024) : '' };
   }
 
   if (req.op !== 'fill') return { filled: 0 };

@@ -150,7 +150,7 @@ function handle(err) {
   }
 }
 
-async function load(focusSearch) {
+async function load() {
   clearAlert();
   let s;
   try {
@@ -178,8 +178,9 @@ async function load(focusSearch) {
   renderVault(s.originDisplay, s.notFillable);
   screen('vault');
   if (s.notice) showAlert(s.notice);
-  if (focusSearch || !ui.offer) $('search').focus();
-  else $('offer-yes').focus();
+  // The focus goes to Search, never to Save or Update: an Enter meant for
+  // something else must not answer an offer.
+  $('search').focus();
 }
 
 // ---------------------------------------------------------------------
@@ -201,7 +202,7 @@ $('unlock-form').addEventListener('submit', async (ev) => {
     await send({ op: 'unlock', password: p.value });
     p.value = '';
     announce('Unlocked.');
-    await load(true);
+    await load();
   } catch (e) {
     if (e.kind === 'wrong_password') {
       p.setAttribute('aria-invalid', 'true');
@@ -229,7 +230,7 @@ $('lock').addEventListener('click', async () => {
   }
 });
 
-$('retry').addEventListener('click', () => { screen('loading'); load(false); });
+$('retry').addEventListener('click', () => { screen('loading'); load(); });
 
 // ---------------------------------------------------------------------
 // The vault: site, candidates, search
@@ -357,7 +358,7 @@ function copy(it, field, btn) {
 $('generate').addEventListener('click', (e) => busy(e.currentTarget, async () => {
   const r = await send({ op: 'generate', target: ui.target });
   announce(`A new password was filled into ${r.filled === 1 ? 'the new-password field' : `${r.filled} fields`}. Keyhold offers to save it.`);
-  await load(false);
+  await load();
 }));
 
 $('options').addEventListener('click', () => chrome.runtime.openOptionsPage());
@@ -365,15 +366,17 @@ $('options').addEventListener('click', () => chrome.runtime.openOptionsPage());
 // ---------------------------------------------------------------------
 // The offer to save or update
 
+// The offer names the site that sent the form, as the browser recorded
+// it, so the user sees which page is asking (a lookalike shows its
+// punycode).
 function renderOffer() {
   const o = ui.offer;
   show($('offer'), !!o);
   if (!o) return;
-  let site = o.origin;
-  try { site = new URL(o.origin).host; } catch { /* keep the origin */ }
+  const site = displayHost(o.origin);
   if (o.action === 'update') {
     $('offer-h').textContent = 'Update the saved password?';
-    $('offer-text').textContent = `${o.title || site}${o.username ? ` (${o.username})` : ''}: the password you just used differs from the saved one.`;
+    $('offer-text').textContent = `${site} sent a new password for ${o.title || 'a saved login'}${o.username ? ` (${o.username})` : ''}. Update the saved one with it?`;
     $('offer-yes').textContent = 'Update';
   } else {
     $('offer-h').textContent = 'Save this login?';
@@ -382,13 +385,90 @@ function renderOffer() {
   }
 }
 
+// displayHost shows an origin's host (and port) as a person reads it: the
+// Unicode name, followed by the ASCII (punycode) form it really is when
+// the two differ — "bücher.example (xn--bcher-kva.example)", as the site
+// heading shows origins.
+function displayHost(originText) {
+  let u;
+  try {
+    u = new URL(originText);
+  } catch {
+    return originText;
+  }
+  const ascii = u.hostname;
+  const port = u.port ? `:${u.port}` : '';
+  let unicode = ascii;
+  try {
+    unicode = ascii.split('.').map((l) => (l.startsWith('xn--') ? punycodeDecode(l.slice(4)) : l)).join('.');
+  } catch {
+    unicode = ascii;
+  }
+  return unicode === ascii ? `${ascii}${port}` : `${unicode}${port} (${ascii}${port})`;
+}
+
+// punycodeDecode decodes one label's punycode (RFC 3492), after "xn--".
+// It throws on anything malformed; the caller then shows the ASCII form.
+function punycodeDecode(input) {
+  const base = 36;
+  const tMin = 1;
+  const tMax = 26;
+  const adapt = (delta, points, first) => {
+    let d = first ? Math.floor(delta / 700) : delta >> 1;
+    d += Math.floor(d / points);
+    let k = 0;
+    while (d > ((base - tMin) * tMax) >> 1) {
+      d = Math.floor(d / (base - tMin));
+      k += base;
+    }
+    return k + Math.floor(((base - tMin + 1) * d) / (d + 38));
+  };
+  if (input.length > 63) throw new Error('label too long');
+  const out = [];
+  const b = Math.max(input.lastIndexOf('-'), 0);
+  for (let j = 0; j < b; j++) {
+    const c = input.charCodeAt(j);
+    if (c >= 0x80) throw new Error('not ASCII');
+    out.push(c);
+  }
+  let n = 128;
+  let bias = 72;
+  let i = 0;
+  for (let idx = b > 0 ? b + 1 : 0; idx < input.length;) {
+    const old = i;
+    let w = 1;
+    for (let k = base; ; k += base) {
+      if (idx >= input.length) throw new Error('truncated');
+      const c = input.charCodeAt(idx++);
+      let digit = base;
+      if (c >= 48 && c <= 57) digit = c - 22;
+      else if (c >= 65 && c <= 90) digit = c - 65;
+      else if (c >= 97 && c <= 122) digit = c - 97;
+      if (digit >= base) throw new Error('bad digit');
+      i += digit * w;
+      const t = k <= bias ? tMin : k >= bias + tMax ? tMax : k - bias;
+      if (digit < t) break;
+      w *= base - t;
+      if (w > 0x10ffff * base) throw new Error('overflow');
+    }
+    const len = out.length + 1;
+    bias = adapt(i - old, len, old === 0);
+    n += Math.floor(i / len);
+    i %= len;
+    if (n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) throw new Error('not a character');
+    out.splice(i, 0, n);
+    i++;
+  }
+  return String.fromCodePoint(...out);
+}
+
 async function answer(choice, btn) {
   await busy(btn, async () => {
     await send({ op: 'offer', tabId: ui.offer.tabId, choice });
     announce(choice === 'save' ? 'Login saved.' : choice === 'update' ? 'Password updated.' : 'Not saved.');
     ui.offer = null;
     renderOffer();
-    if (choice !== 'dismiss') await load(true);
+    if (choice !== 'dismiss') await load();
     else $('search').focus();
   });
 }
@@ -401,5 +481,5 @@ $('offer-no').addEventListener('click', (e) => answer('dismiss', e.currentTarget
 (async () => {
   screen('loading');
   ui.tabId = await findTab();
-  await load(false);
+  await load();
 })();
