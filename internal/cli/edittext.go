@@ -20,13 +20,15 @@ import (
 //	url: https://github.com
 //	tag: work
 //	favorite: no
+//	match: default
 //	notes: |
 //	  first line
 //	  second line
 //
-// The keys title, type, url, tag, favorite and notes are the item's own;
-// any other key is a field. A field's kind is written in brackets unless
-// it is text (a standard field may leave it out: its kind is its type's).
+// The keys title, type, url, tag, favorite, match and notes are the
+// item's own; any other key is a field. A field's kind is written in
+// brackets unless it is text (a standard field may leave it out: its kind
+// is its type's).
 // A value is written as it is, or, where it would not survive an editor
 // (leading or trailing blanks, control characters, a leading quote), as a
 // Go-quoted string; a value of several lines may be a block: "|" then the
@@ -35,7 +37,7 @@ import (
 // a quoted string that does not close is an error naming the line.
 
 // itemKeys are the keys that are not fields.
-var itemKeys = map[string]bool{"title": true, "type": true, "url": true, "tag": true, "favorite": true, "notes": true}
+var itemKeys = map[string]bool{"title": true, "type": true, "url": true, "tag": true, "favorite": true, "match": true, "notes": true}
 
 // renderEditText writes an item in the edit text form, after a header of
 // comments.
@@ -67,6 +69,13 @@ func renderEditText(it *item.Item, header []string) string {
 		b.WriteString("favorite: yes\n")
 	} else {
 		b.WriteString("favorite: no\n")
+	}
+	// Written even when unset, as "default", so that the setting can be
+	// found where it is changed.
+	if it.Match == item.MatchDefault {
+		b.WriteString("match: default\n")
+	} else {
+		writeEntry(&b, "match", it.Match)
 	}
 	writeEntry(&b, "notes", it.Notes)
 	for _, a := range it.Attachments {
@@ -157,8 +166,8 @@ func (e *editParseError) Error() string { return fmt.Sprintf("line %d: %s", e.li
 var errEmptyEdit = errors.New("the edited text is empty")
 
 // parseEditText reads the edit text into a copy of orig: the fields, URLs,
-// tags, notes, title and favourite mark come from the text; the type,
-// times, trash state and attachments from orig.
+// tags, notes, title, favourite mark and match setting come from the
+// text; the type, times, trash state and attachments from orig.
 func parseEditText(text string, orig *item.Item) (*item.Item, error) {
 	it := orig.Clone()
 	it.Fields, it.URLs, it.Tags, it.Notes = nil, nil, nil, ""
@@ -324,7 +333,7 @@ func splitEntry(l string) (key, kind, rest string, err error) {
 }
 
 func setItemKey(it, orig *item.Item, key, val string, seen map[string]bool) error {
-	single := key == "title" || key == "type" || key == "favorite" || key == "notes"
+	single := key == "title" || key == "type" || key == "favorite" || key == "match" || key == "notes"
 	if single && seen[key] {
 		return fmt.Errorf("%q given twice", key)
 	}
@@ -354,6 +363,12 @@ func setItemKey(it, orig *item.Item, key, val string, seen map[string]bool) erro
 		default:
 			return fmt.Errorf("favorite is yes or no, not %q", val)
 		}
+	case "match":
+		m, err := item.ParseMatch(val)
+		if err != nil {
+			return err
+		}
+		it.Match = m
 	case "notes":
 		it.Notes = val
 	}

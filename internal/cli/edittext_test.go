@@ -22,10 +22,12 @@ func editSample() *item.Item {
 	it.Set("empty", "", item.Text)
 	it.Set("quoted", `"starts with a quote`, item.Text)
 	it.Set("trailing newline", "line\n", item.Text)
+	it.Set("match", "a custom field named like the match setting", item.Text)
 	it.URLs = []string{"https://github.com", "https://gist.github.com"}
 	it.Tags = []string{"work", "two words"}
 	it.Notes = "first line\n  indented line\nlast"
 	it.Favorite = true
+	it.Match = item.MatchHost
 	it.Attachments = []item.Attachment{{Name: "key.pub", Data: []byte("ssh-ed25519 AAAA")}}
 	return it
 }
@@ -50,6 +52,9 @@ func TestEditTextRoundTrip(t *testing.T) {
 	}
 	if got.Fields[3].Name != "url" || got.Fields[3].Value != "a custom field named like a key" {
 		t.Errorf("a field named url became %+v", got.Fields[3])
+	}
+	if v, _ := got.Get("match"); v != "a custom field named like the match setting" || got.Match != item.MatchHost {
+		t.Errorf("match setting %q and field %q, want %q and the field kept", got.Match, v, item.MatchHost)
 	}
 	if got.Notes != it.Notes || !got.Favorite || len(got.Attachments) != 1 || strings.Join(got.URLs, " ") != strings.Join(it.URLs, " ") {
 		t.Errorf("item parts changed: %+v", got)
@@ -96,6 +101,8 @@ func TestEditTextErrors(t *testing.T) {
 		"stray indent":    base + "  indented\n",
 		"empty block":     base + "x: |\n",
 		"favorite maybe":  strings.Replace(base, "favorite: yes", "favorite: maybe", 1),
+		"match exact":     strings.Replace(base, "match: host", "match: exact", 1),
+		"two matches":     base + "match: domain\n",
 		"bad totp":        base + "totp: not base32!\n",
 		"unclosed name":   base + "\"abc: d\n",
 		"empty kind name": base + "x []: y\n",
@@ -225,5 +232,28 @@ func TestEditTextKeepsOddValues(t *testing.T) {
 	}
 	if _, err := parseEditText(strings.Replace(text, "not base32 at all", "still not base32", 1), it); err == nil {
 		t.Fatal("a changed invalid TOTP secret was accepted")
+	}
+}
+
+// The match setting is written even when unset, and each value the
+// editor accepts sets it; deleting the line keeps the stored setting.
+func TestEditTextMatch(t *testing.T) {
+	it := item.New(item.Login, "Bank", time.Unix(1700000000, 0))
+	it.URLs = []string{"https://bank.example"}
+	text := renderEditText(it, nil)
+	if !strings.Contains(text, "\nmatch: default\n") {
+		t.Fatalf("no match line for an unset setting:\n%s", text)
+	}
+	for val, want := range map[string]string{"host": item.MatchHost, "Domain": item.MatchDomain, "default": item.MatchDefault, "": item.MatchDefault} {
+		got, err := parseEditText(strings.Replace(text, "match: default", "match: "+val, 1), it)
+		if err != nil || got.Match != want {
+			t.Errorf("match: %s gives %q, %v; want %q", val, got.Match, err, want)
+		}
+	}
+	it.Match = item.MatchHost
+	text = renderEditText(it, nil)
+	got, err := parseEditText(strings.Replace(text, "match: host\n", "", 1), it)
+	if err != nil || got.Match != item.MatchHost {
+		t.Errorf("deleted match line: %q, %v; want the stored host", got.Match, err)
 	}
 }

@@ -47,6 +47,7 @@ type itemFlags struct {
 	notes         string
 	favorite      bool
 	noFavorite    bool
+	match         string
 	title         string
 }
 
@@ -65,6 +66,7 @@ func (f *itemFlags) register(cmd *cobra.Command, edit bool) {
 	fl.StringArrayVar(&f.secretFields, "secret-field", nil, "set a hidden field NAME, reading its value from a line of stdin")
 	fl.StringVar(&f.notes, "notes", "", "notes")
 	fl.BoolVar(&f.favorite, "favorite", false, "mark as favourite")
+	fl.StringVar(&f.match, "match", "", "where the browser extension fills this login: domain (any host of its URLs' domains), host (only their exact hosts) or default (the extension's option)")
 	if edit {
 		fl.StringVar(&f.title, "title", "", "new title")
 		fl.StringArrayVar(&f.addURLs, "add-url", nil, "add a URL, keeping the others (--url replaces them all)")
@@ -197,6 +199,13 @@ func (c *cmdEnv) applyItemFlags(cmd *cobra.Command, f *itemFlags, it *item.Item)
 	}
 	if f.noFavorite {
 		it.Favorite = false
+	}
+	if ch("match") {
+		m, err := item.ParseMatch(f.match)
+		if err != nil {
+			return false, usageError{err}
+		}
+		it.Match = m
 	}
 	return generated, nil
 }
@@ -357,16 +366,19 @@ included:
   url: https://github.com
   tag: work
   favorite: no
+  match: default
   notes:
 
-One KEY: VALUE per line. title, type, url, tag, favorite and notes are
-the item's own; every other key is a field, its kind in brackets unless it
-is text ([hidden], [url], [totp]; a standard field such as a login's
-password takes its kind without one). Repeat url and tag for several. A
-value of several lines is "KEY: |" followed by its lines, each indented by
-two spaces; a value with blanks at its ends or control characters is a
-Go-quoted string ("..."). Lines starting with # are ignored. Delete a line
-to delete that field, URL or tag. The type cannot be changed.
+One KEY: VALUE per line. title, type, url, tag, favorite, match and notes
+are the item's own (match is where the browser extension fills the login:
+domain, host or default); every other key is a field, its kind in
+brackets unless it is text ([hidden], [url], [totp]; a standard field such
+as a login's password takes its kind without one). Repeat url and tag for
+several. A value of several lines is "KEY: |" followed by its lines, each
+indented by two spaces; a value with blanks at its ends or control
+characters is a Go-quoted string ("..."). Lines starting with # are
+ignored. Delete a line to delete that field, URL or tag. The type cannot
+be changed.
 
 Save and quit to store a new revision; an unchanged or emptied file
 changes nothing. Text that cannot be read reopens the editor on a terminal
@@ -516,6 +528,12 @@ func (c *cmdEnv) printItem(it *item.Item, reveal bool) {
 	}
 	if len(it.Tags) > 0 {
 		fmt.Fprintf(w, "  %-12s %s\n", "tags:", strings.Join(it.Tags, ", "))
+	}
+	switch it.Match {
+	case item.MatchHost:
+		fmt.Fprintf(w, "  %-12s %s\n", "match:", "host (the browser fills only on the exact hosts of its URLs)")
+	case item.MatchDomain:
+		fmt.Fprintf(w, "  %-12s %s\n", "match:", "domain (the browser fills on any host of its URLs' domains)")
 	}
 	if it.Notes != "" {
 		fmt.Fprintf(w, "  %-12s %s\n", "notes:", strings.ReplaceAll(it.Notes, "\n", "\n               "))
@@ -982,6 +1000,9 @@ func diffFields(a, b *item.Item) []string {
 	}
 	if a.Favorite != b.Favorite {
 		out = append(out, "favorite")
+	}
+	if a.Match != b.Match {
+		out = append(out, "match")
 	}
 	if len(out) == 0 {
 		out = append(out, "nothing")

@@ -128,6 +128,7 @@ type itemJSON struct {
 	Favorite    bool             `json:"favorite"`
 	Fields      []fieldJSON      `json:"fields"`
 	ID          string           `json:"id"`
+	Match       string           `json:"match,omitempty"`
 	Modified    string           `json:"modified"`
 	Notes       string           `json:"notes"`
 	Revision    uint64           `json:"revision"`
@@ -184,7 +185,7 @@ func newItemJSON(e *vault.Entry) itemJSON {
 	j := itemJSON{ID: e.ID.String(), Revision: e.Revision, Type: it.Type, Title: it.Title,
 		URLs: nonNil(it.URLs), Tags: nonNil(it.Tags), Favorite: it.Favorite,
 		Created: it.Created.Format(time.RFC3339Nano), Modified: it.Modified.Format(time.RFC3339Nano),
-		Notes: it.Notes, Fields: make([]fieldJSON, 0, len(it.Fields)), Attachments: attachmentsJSON(it)}
+		Notes: it.Notes, Match: it.Match, Fields: make([]fieldJSON, 0, len(it.Fields)), Attachments: attachmentsJSON(it)}
 	if it.Trashed != nil {
 		j.Trashed = it.Trashed.Format(time.RFC3339Nano)
 	}

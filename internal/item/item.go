@@ -66,6 +66,7 @@ type Item struct {
 	Notes    string     `json:"notes,omitempty"`
 	Tags     []string   `json:"tags,omitempty"`
 	Favorite bool       `json:"favorite,omitempty"`
+	Match    string     `json:"match,omitempty"` // browser filling: MatchDefault, MatchDomain or MatchHost
 	Created  time.Time  `json:"created"`
 	Modified time.Time  `json:"modified"`
 	Trashed  *time.Time `json:"trashed,omitempty"`
@@ -113,6 +114,30 @@ const (
 	MaxAttachmentBytes = 600 << 10
 )
 
+// Values of Item.Match. A login normally fills anywhere on its
+// registrable domain, because many sites sign in on one host and serve
+// another; MatchHost narrows it to the saved host, for domains whose
+// subdomains belong to different people. The empty value leaves the choice
+// to the extension's "exact host by default" option, so that the option
+// can change every item that has not chosen.
+const (
+	MatchDefault = ""
+	MatchDomain  = "domain"
+	MatchHost    = "host"
+)
+
+// ParseMatch reads a match setting as a person types it: "domain",
+// "host", or "default" (or "") for the extension's default.
+func ParseMatch(s string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case MatchDomain, MatchHost:
+		return v, nil
+	case "default", "":
+		return MatchDefault, nil
+	}
+	return "", fmt.Errorf("unknown match setting %q (one of: domain, host, default)", s)
+}
+
 // ErrInvalid reports an item that breaks a rule.
 var ErrInvalid = errors.New("invalid item")
 
@@ -149,6 +174,11 @@ func (it *Item) Validate() error {
 	if len(it.Title) > MaxTitle || len(it.Fields) > MaxFields || len(it.URLs) > MaxURLs ||
 		len(it.Tags) > MaxTags || len(it.Notes) > MaxNotes {
 		return fmt.Errorf("%w: too large", ErrInvalid)
+	}
+	switch it.Match {
+	case MatchDefault, MatchDomain, MatchHost:
+	default:
+		return fmt.Errorf("%w: unknown match setting (one of: domain, host, or none for the default)", ErrInvalid)
 	}
 	for _, f := range it.Fields {
 		if f.Name == "" || len(f.Value) > MaxFieldValue {

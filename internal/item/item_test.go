@@ -1,6 +1,7 @@
 package item
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -130,5 +131,58 @@ func TestAttachmentLimits(t *testing.T) {
 	c.Attachments[0].Data[0] = 9
 	if it.Attachments[0].Data[0] != 0 {
 		t.Error("Clone shares attachment data")
+	}
+}
+
+// TestMatchSetting checks the browser match setting: the three values
+// round-trip through the sealed JSON, an item without one encodes as
+// before (no "match" key), and anything else is refused.
+func TestMatchSetting(t *testing.T) {
+	base := New(Login, "Bank", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	b, err := base.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), `"match"`) {
+		t.Fatalf("an item without a setting encodes one: %s", b)
+	}
+	for _, m := range []string{MatchDefault, MatchDomain, MatchHost} {
+		it := base.Clone()
+		it.Match = m
+		b, err := it.Marshal()
+		if err != nil {
+			t.Fatalf("%q: %v", m, err)
+		}
+		back, err := Unmarshal(b)
+		if err != nil || back.Match != m {
+			t.Fatalf("%q: read back %q, %v", m, back.Match, err)
+		}
+	}
+	for _, m := range []string{"Host", "exact", "default", " host"} {
+		it := base.Clone()
+		it.Match = m
+		if err := it.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("match %q: %v, want ErrInvalid", m, err)
+		}
+		if _, err := Unmarshal([]byte(`{"v":1,"type":"login","title":"x","match":` + fmt.Sprintf("%q", m) + `}`)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("unmarshal match %q: %v, want ErrInvalid", m, err)
+		}
+	}
+}
+
+func TestParseMatch(t *testing.T) {
+	for in, want := range map[string]string{
+		"domain": MatchDomain, "host": MatchHost, "HOST": MatchHost,
+		"default": MatchDefault, "": MatchDefault, " Domain ": MatchDomain,
+	} {
+		got, err := ParseMatch(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMatch(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"exact", "subdomain", "hosts"} {
+		if _, err := ParseMatch(in); err == nil {
+			t.Errorf("ParseMatch(%q) accepted", in)
+		}
 	}
 }

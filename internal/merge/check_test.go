@@ -22,7 +22,7 @@ func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
 // if withModified.
 func sameItem(a, b *item.Item, withModified bool) bool {
 	return a.V == b.V && a.Type == b.Type && a.Title == b.Title && a.Notes == b.Notes &&
-		a.Favorite == b.Favorite && slices.Equal(a.Fields, b.Fields) &&
+		a.Favorite == b.Favorite && a.Match == b.Match && slices.Equal(a.Fields, b.Fields) &&
 		slices.Equal(a.URLs, b.URLs) && slices.Equal(a.Tags, b.Tags) &&
 		a.Created.Equal(b.Created) && sameTime(a.Trashed, b.Trashed) &&
 		slices.EqualFunc(a.Attachments, b.Attachments, sameAttachment) &&
@@ -42,8 +42,8 @@ func describe(it *item.Item) string {
 	for _, a := range it.Attachments {
 		att = append(att, fmt.Sprintf("%s:%q", a.Name, a.Data))
 	}
-	return fmt.Sprintf("{v%d %s %q fields=%v urls=%q notes=%q tags=%q fav=%v created=%s mod=%s trashed=%s attachments=%v}",
-		it.V, it.Type, it.Title, it.Fields, it.URLs, it.Notes, it.Tags, it.Favorite,
+	return fmt.Sprintf("{v%d %s %q fields=%v urls=%q notes=%q tags=%q fav=%v match=%q created=%s mod=%s trashed=%s attachments=%v}",
+		it.V, it.Type, it.Title, it.Fields, it.URLs, it.Notes, it.Tags, it.Favorite, it.Match,
 		it.Created.Sub(t0), it.Modified.Sub(t0), tr, att)
 }
 
@@ -131,7 +131,7 @@ func checkInvariants(t testing.TB, base, l, r, m *item.Item, cs []Conflict) {
 			fail("conflict %q has winner %q", c.Field, c.Winner)
 		}
 		switch c.Field {
-		case "type", "title", "urls", "notes", "tags", "favorite", "trashed", "fields", "attachments":
+		case "type", "title", "urls", "notes", "tags", "favorite", "match", "trashed", "fields", "attachments":
 		default:
 			switch {
 			case strings.HasPrefix(c.Field, "field:"):
@@ -205,6 +205,7 @@ func checkInvariants(t testing.TB, base, l, r, m *item.Item, cs []Conflict) {
 	checkValue("title", b.Title, l.Title, r.Title, m.Title)
 	checkValue("notes", b.Notes, l.Notes, r.Notes, m.Notes)
 	checkValue("favorite", b.Favorite, l.Favorite, r.Favorite, m.Favorite)
+	checkValue("match", b.Match, l.Match, r.Match, m.Match)
 	if m.V != l.V && m.V != r.V {
 		fail("schema version is neither head's")
 	}
@@ -502,9 +503,10 @@ type gen struct {
 }
 
 var (
-	fieldNames = []string{"username", "password", "totp", "pin", "PIN", "Pin", "recovery", "api key", "email", "number"}
-	kinds      = []item.Kind{item.Text, item.Hidden, item.URL, item.TOTP}
-	shared     = []string{"same-1", "same-2", "same-3"}
+	fieldNames  = []string{"username", "password", "totp", "pin", "PIN", "Pin", "recovery", "api key", "email", "number"}
+	kinds       = []item.Kind{item.Text, item.Hidden, item.URL, item.TOTP}
+	matchValues = []string{item.MatchDefault, item.MatchDomain, item.MatchHost}
+	shared      = []string{"same-1", "same-2", "same-3"}
 )
 
 // value returns a value: often one both sides may pick, so that equal
@@ -547,6 +549,7 @@ func (g *gen) item() *item.Item {
 		it.Notes = g.value()
 	}
 	it.Favorite = g.rng.IntN(4) == 0
+	it.Match = matchValues[g.rng.IntN(len(matchValues))]
 	if g.rng.IntN(6) == 0 {
 		tr := it.Modified
 		it.Trashed = &tr
@@ -614,7 +617,7 @@ func (g *gen) editOnce(c *item.Item) {
 			f(g.rng.IntN(n), g.rng.IntN(n))
 		}
 	}
-	switch g.rng.IntN(19) {
+	switch g.rng.IntN(20) {
 	case 0:
 		c.Title = g.value()
 	case 1:
@@ -670,5 +673,7 @@ func (g *gen) editOnce(c *item.Item) {
 		if g.rng.IntN(3) == 0 { // an import correcting the date
 			c.Created = c.Created.Add(-time.Duration(1+g.rng.IntN(3)) * time.Hour)
 		}
+	case 19:
+		c.Match = matchValues[g.rng.IntN(len(matchValues))]
 	}
 }

@@ -30,8 +30,8 @@ const (
 // value: values are secrets, and conflicts are shown and logged.
 type Conflict struct {
 	// Field is "type", "title", "field:NAME", "urls", "notes", "tags",
-	// "favorite" or "trashed", or "fields" when the merged field list
-	// would exceed item.MaxFields and one side's list was kept whole.
+	// "favorite", "match" or "trashed", or "fields" when the merged field
+	// list would exceed item.MaxFields and one side's list was kept whole.
 	Field string
 	// Winner is Local or Remote.
 	Winner string
@@ -71,6 +71,7 @@ func Merge(base, local, remote *item.Item) (*item.Item, []Conflict) {
 	out.Notes = scalar(m, "notes", b.Notes, l.Notes, r.Notes)
 	out.Tags = m.set("tags", b.Tags, l.Tags, r.Tags, item.MaxTags)
 	out.Favorite = scalar(m, "favorite", b.Favorite, l.Favorite, r.Favorite)
+	out.Match = scalar(m, "match", b.Match, l.Match, r.Match)
 	out.Trashed = m.trashed()
 	out.Attachments = m.attachments()
 
@@ -336,7 +337,7 @@ func sameTime(x, y *time.Time) bool {
 // its trash state and modification time (rule 6c).
 func contentChanged(base, head *item.Item) bool {
 	return base.V != head.V || base.Type != head.Type || base.Title != head.Title ||
-		base.Notes != head.Notes || base.Favorite != head.Favorite ||
+		base.Notes != head.Notes || base.Favorite != head.Favorite || base.Match != head.Match ||
 		!base.Created.Equal(head.Created) ||
 		!slices.Equal(base.Fields, head.Fields) ||
 		!slices.Equal(base.URLs, head.URLs) || !slices.Equal(base.Tags, head.Tags) ||

@@ -51,6 +51,7 @@ func nothing(*item.Item) {}
 
 func setTitle(s string) func(*item.Item)          { return func(it *item.Item) { it.Title = s } }
 func setNotes(s string) func(*item.Item)          { return func(it *item.Item) { it.Notes = s } }
+func setMatch(s string) func(*item.Item)          { return func(it *item.Item) { it.Match = s } }
 func setURLs(s ...string) func(*item.Item)        { return func(it *item.Item) { it.URLs = s } }
 func setTags(s ...string) func(*item.Item)        { return func(it *item.Item) { it.Tags = s } }
 func setField(n, v string) func(*item.Item)       { return func(it *item.Item) { it.Set(n, v, item.Text) } }
@@ -126,6 +127,15 @@ func TestValues(t *testing.T) { // rules 2 and 3
 		{name: "favourite on one side", base: b,
 			local: edit(b, 5, func(it *item.Item) { it.Favorite = true }), remote: edit(b, 9, setTitle("R")),
 			want: edit(b, 0, both(setTitle("R"), func(it *item.Item) { it.Favorite = true }))},
+		{name: "match setting on one side", base: b,
+			local: edit(b, 5, setMatch(item.MatchHost)), remote: edit(b, 9, setTitle("R")),
+			want: edit(b, 0, both(setTitle("R"), setMatch(item.MatchHost)))},
+		{name: "match setting cleared on one side", base: edit(b, 0, setMatch(item.MatchHost)),
+			local: edit(b, 5, setMatch(item.MatchHost)), remote: edit(b, 9, setMatch(item.MatchDefault)),
+			want: edit(b, 0, setMatch(item.MatchDefault))},
+		{name: "match setting changed on both", base: b,
+			local: edit(b, 8, setMatch(item.MatchHost)), remote: edit(b, 5, setMatch(item.MatchDomain)),
+			want: edit(b, 0, setMatch(item.MatchHost)), conflicts: []Conflict{{"match", Local}}},
 		{name: "type changed on both", base: b,
 			local:  edit(b, 5, func(it *item.Item) { it.Type = item.Note }),
 			remote: edit(b, 4, func(it *item.Item) { it.Type = item.Card }),

@@ -44,6 +44,9 @@ const (
 const (
 	kdbxTypeKey     = "keyhold.type"
 	kdbxFavoriteKey = "keyhold.favorite"
+	// kdbxMatchKey holds item.Item.Match ("domain" or "host"): where
+	// the browser extension may fill the login.
+	kdbxMatchKey = "keyhold.match"
 )
 
 // kdbxExtraURL matches the attributes KeePassXC and KeePass2Android use
@@ -231,7 +234,7 @@ func (r *kdbxReader) entry(e *kxEntry, path []string, trashed bool) {
 		r.colours++
 	}
 	for _, c := range e.CustomData {
-		if c.Key != kdbxTypeKey && c.Key != kdbxFavoriteKey && c.Key != "_LAST_MODIFIED" {
+		if c.Key != kdbxTypeKey && c.Key != kdbxFavoriteKey && c.Key != kdbxMatchKey && c.Key != "_LAST_MODIFIED" {
 			r.customData++
 			break
 		}
@@ -404,6 +407,11 @@ func (m *entryMapping) start(trashed bool) {
 		it.Trashed = &t
 	}
 	it.Favorite = kxTrue(m.custom[kdbxFavoriteKey])
+	// A value this version does not know is dropped rather than
+	// refused: the login then fills by the extension's default.
+	if v, err := item.ParseMatch(m.custom[kdbxMatchKey]); err == nil {
+		it.Match = v
+	}
 	m.it = it
 	m.notes = notesPrefix + m.val(kpNotes)
 }

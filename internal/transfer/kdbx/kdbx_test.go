@@ -492,6 +492,7 @@ func kdbxExportItems() []transfer.ExportItem {
 	login.Notes = "line 1\nline 2, with comma\n日本語"
 	login.Tags = []string{"Banking/Café", "favourites"}
 	login.Favorite = true
+	login.Match = item.MatchHost
 	login.Attachments = []item.Attachment{{Name: "scan.pdf", Data: bytes.Repeat([]byte{0, 1, 2, 255}, 1000)}, {Name: "notes.txt", Data: []byte("hi\n")}}
 	v1 := login.Clone()
 	v1.Set("password", "old one", item.Hidden)

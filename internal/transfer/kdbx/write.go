@@ -398,6 +398,9 @@ func (b *kdbxBuilder) entry(id string, it *item.Item) kxEntry {
 	if it.Favorite {
 		e.CustomData = append(e.CustomData, kxCustom{Key: kdbxFavoriteKey, Value: "true"})
 	}
+	if it.Match != item.MatchDefault {
+		e.CustomData = append(e.CustomData, kxCustom{Key: kdbxMatchKey, Value: it.Match})
+	}
 	return e
 }
 
