@@ -15,8 +15,6 @@ package main
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,10 +26,6 @@ import (
 
 	"github.com/keyhold/keyhold/extension"
 )
-
-// geckoID is the extension's id in Firefox, which the native host's
-// Firefox manifest allows (allowed_extensions).
-const geckoID = "keyhold@keyhold.app"
 
 // fixedTime is written as every file's time (the zip format cannot say
 // earlier than 1980).
@@ -54,7 +48,7 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	firefox, err := firefoxManifest(chromium)
+	firefox, err := extension.FirefoxManifest(chromium)
 	if err != nil {
 		return err
 	}
@@ -106,31 +100,4 @@ func writeZip(w io.Writer, files fs.FS, manifest []byte) error {
 		}
 	}
 	return zw.Close()
-}
-
-// firefoxManifest derives Firefox's manifest from Chromium's: Firefox
-// runs the background as an event page (background.scripts, the injected
-// function's file first, since it has no importScripts there), takes its
-// id from browser_specific_settings instead of a key, and has no use for
-// Chromium's minimum version.
-func firefoxManifest(chromium []byte) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(chromium, &m); err != nil {
-		return nil, err
-	}
-	bg, ok := m["background"].(map[string]any)
-	if !ok || bg["service_worker"] == nil {
-		return nil, errors.New("manifest.json has no background service worker")
-	}
-	delete(m, "key")
-	delete(m, "minimum_chrome_version")
-	m["background"] = map[string]any{"scripts": []string{"inject.js", bg["service_worker"].(string)}}
-	m["browser_specific_settings"] = map[string]any{
-		"gecko": map[string]any{"id": geckoID, "strict_min_version": "128.0"},
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
 }

@@ -68,7 +68,7 @@ func TestFirefoxManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ff, err := firefoxManifest(m)
+	ff, err := extension.FirefoxManifest(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +91,8 @@ func TestFirefoxManifest(t *testing.T) {
 	if got.Key != nil {
 		t.Error("Firefox manifest keeps Chromium's key")
 	}
-	if got.BSS.Gecko.ID != geckoID {
-		t.Errorf("gecko id %q, want %q", got.BSS.Gecko.ID, geckoID)
+	if got.BSS.Gecko.ID != extension.FirefoxID {
+		t.Errorf("gecko id %q, want %q", got.BSS.Gecko.ID, extension.FirefoxID)
 	}
 	if got.Background.ServiceWorker != "" || !slices.Equal(got.Background.Scripts, []string{"inject.js", "background.js"}) {
 		t.Errorf("background %+v: want the event page scripts inject.js, background.js", got.Background)
@@ -104,7 +104,7 @@ func TestFirefoxManifest(t *testing.T) {
 	if got.CSP["extension_pages"] != orig.CSP["extension_pages"] {
 		t.Errorf("Firefox CSP %q differs from Chromium's %q", got.CSP["extension_pages"], orig.CSP["extension_pages"])
 	}
-	if _, err := firefoxManifest([]byte(`{"background":{}}`)); err == nil {
+	if _, err := extension.FirefoxManifest([]byte(`{"background":{}}`)); err == nil {
 		t.Error("a manifest without a service worker was accepted")
 	}
 }

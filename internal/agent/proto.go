@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/item"
+	"github.com/keyhold/keyhold/internal/origin"
 	"github.com/keyhold/keyhold/internal/syncclient"
 	"github.com/keyhold/keyhold/internal/vault"
 )
@@ -36,6 +37,11 @@ const (
 	// opSummaries is a search or list answered with a listing of item
 	// summaries (listing.go) after the JSON response.
 	opSummaries = "summaries"
+	// opMatch answers with the logins that fill into a page origin
+	// (match.go); opMatchSearch with the items a search finds, each
+	// with how well it fills into the page.
+	opMatch       = "match"
+	opMatchSearch = "match_search"
 )
 
 type request struct {
@@ -47,6 +53,11 @@ type request struct {
 	ID      string       `json:"id,omitempty"`
 	BaseRev uint64       `json:"base_rev,omitempty"`
 	Items   []*item.Item `json:"items,omitempty"`
+	// Origin is the page origin of a match, as origin.Origin.String
+	// writes it; the agent parses it again. Exact is the exact-host
+	// default for items without their own setting.
+	Origin string `json:"origin,omitempty"`
+	Exact  bool   `json:"exact,omitempty"`
 }
 
 type wireEntry struct {
@@ -82,6 +93,10 @@ type response struct {
 	// Listing is the length of the listing that follows the JSON
 	// response (and its newline) on the connection (opSummaries).
 	Listing int `json:"listing,omitempty"`
+	// Candidates answer opMatch and opMatchSearch; More says that a
+	// search found more than it sent.
+	Candidates []wireCandidate `json:"candidates,omitempty"`
+	More       bool            `json:"more,omitempty"`
 
 	listing string // the listing itself, not part of the JSON
 }
@@ -119,6 +134,10 @@ func encodeErr(err error) *wireError {
 	if errors.As(err, &ae) {
 		w.IDs = ae.IDs
 	}
+	var nf *origin.NotFillableError
+	if errors.As(err, &nf) {
+		return &wireError{Kind: "not_fillable", Message: nf.Reason}
+	}
 	for _, k := range errKinds {
 		if errors.Is(err, k.err) {
 			w.Kind = k.kind
@@ -141,6 +160,9 @@ func (e *remoteError) Unwrap() error { return e.kind }
 func decodeErr(w *wireError) error {
 	if w == nil {
 		return nil
+	}
+	if w.Kind == "not_fillable" {
+		return &origin.NotFillableError{Reason: w.Message}
 	}
 	if w.Kind == "ambiguous" {
 		ae := &vault.AmbiguousError{IDs: w.IDs}

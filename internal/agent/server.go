@@ -249,6 +249,16 @@ func (s *Server) dispatch(ctx context.Context, r *request) response {
 		resp.Report, err = s.sess.Verify(ctx)
 	case opSync:
 		resp.Sync, err = s.sync(ctx)
+	case opMatch:
+		var cs []Candidate
+		if cs, err = s.match(ctx, r.Origin, r.Exact); err == nil {
+			resp.Candidates = toWireCandidates(cs)
+		}
+	case opMatchSearch:
+		var cs []Candidate
+		if cs, resp.More, err = s.matchSearch(ctx, r.Query, r.Origin, r.Exact); err == nil {
+			resp.Candidates = toWireCandidates(cs)
+		}
 	case opFolderSync:
 		s.syncMu.Lock()
 		resp.Folder, err = s.sess.FolderSync(ctx)

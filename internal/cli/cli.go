@@ -218,6 +218,7 @@ Start with:  keyhold init     then  keyhold kit --pdf kit.pdf  and print it.`,
 		c.agentCmd(), c.clipClearCmd(),
 		c.runCmd(), c.injectCmd(), c.readCmd(), c.auditCmd(),
 		c.webCmd(),
+		c.browserCmd(), c.nativeHostCmd(),
 	)
 	c.registerCompletions(root)
 	return root
