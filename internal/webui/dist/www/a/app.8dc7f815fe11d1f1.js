@@ -453,6 +453,7 @@ async function startEngine() {
   await app.engineReady;
   const st = await kh().start({ assets, origin: location.origin });
   app.started = true;
+  mark('ready');
   showVersion();
   return st;
 }
