@@ -39,6 +39,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/profiler"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -69,11 +70,16 @@ type Report struct {
 	// UnlockPeakRSSMiB the largest seen every 20 ms during the unlock
 	// and UnlockPeakAtMS when (after "Sign in"), to tell which step holds
 	// the peak.
-	ReadyRSSMiB      float64 `json:"ready_rss_mib"`
-	UnlockPeakRSSMiB float64 `json:"unlock_peak_rss_mib"`
-	UnlockPeakAtMS   float64 `json:"unlock_peak_at_ms"`
-	JSHeapUsedMiB    float64 `json:"js_heap_used_mib"`
-	JSHeapTotalMiB   float64 `json:"js_heap_total_mib"`
+	ReadyRSSMiB float64 `json:"ready_rss_mib"`
+	// BlankRSSMiB is the renderer's RSS before the page is opened (the
+	// browser's blank tab), ReadyWasmMiB the size of each WebAssembly
+	// memory of the page before "Sign in" (the Go heap's).
+	BlankRSSMiB      float64   `json:"blank_rss_mib"`
+	ReadyWasmMiB     []float64 `json:"ready_wasm_memory_mib"`
+	UnlockPeakRSSMiB float64   `json:"unlock_peak_rss_mib"`
+	UnlockPeakAtMS   float64   `json:"unlock_peak_at_ms"`
+	JSHeapUsedMiB    float64   `json:"js_heap_used_mib"`
+	JSHeapTotalMiB   float64   `json:"js_heap_total_mib"`
 	// Steps is where the unlock's time went: each step's performance
 	// mark (app.js and the Go core set them), in ms after "submit".
 	Steps []Step `json:"unlock_steps"`
@@ -174,6 +180,7 @@ func TestWebBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	r.BlankRSSMiB, _ = rendererMemory(b)
 	v := webtest.OpenIn(t, b, e.Server.URL, browsertest.Desktop)
 	v.Timeout = 5 * time.Minute
 	// As a person signs in: the code typed, then the password, while
@@ -186,6 +193,7 @@ func TestWebBench(t *testing.T) {
 	signIn := v.Button("Sign in")
 	stopProfile := startProfile(t, v)
 	r.ReadyRSSMiB, _ = rendererMemory(b)
+	r.ReadyWasmMiB = wasmMemories(t, v)
 	stopSampling := sampleMemory(b)
 	start := time.Now()
 	signIn.Click()
@@ -288,7 +296,8 @@ func TestWebBench(t *testing.T) {
 	fmt.Printf("  search, per keystroke           median %7.1f ms  max %.1f ms\n", median(r.KeystrokeMS), slices.Max(r.KeystrokeMS))
 	fmt.Printf("  opening an item                 median %7.1f ms  max %.1f ms\n", median(r.OpenItemMS), slices.Max(r.OpenItemMS))
 	fmt.Printf("  browser edit to sync --watch    median %7.1f ms  max %.1f ms\n", median(r.EditToWatchMS), slices.Max(r.EditToWatchMS))
-	fmt.Printf("  tab memory during unlock        RSS %.0f MiB before Sign in, largest seen %.0f MiB at %.0f ms\n", r.ReadyRSSMiB, r.UnlockPeakRSSMiB, r.UnlockPeakAtMS)
+	fmt.Printf("  tab memory before unlock        RSS %.0f MiB blank, %.0f MiB before Sign in (WebAssembly memories %.1f MiB)\n", r.BlankRSSMiB, r.ReadyRSSMiB, r.ReadyWasmMiB)
+	fmt.Printf("  tab memory during unlock        largest RSS seen %.0f MiB at %.0f ms\n", r.UnlockPeakRSSMiB, r.UnlockPeakAtMS)
 	fmt.Printf("  tab memory after unlock         peak RSS %.0f MiB, RSS %.0f MiB, JS heap %.0f/%.0f MiB\n", r.PeakRSSMiB, r.RSSMiB, r.JSHeapUsedMiB, r.JSHeapTotalMiB)
 }
 
@@ -377,6 +386,30 @@ func rendererMemory(b *browsertest.Browser) (rss, peak float64) {
 		}
 	}
 	return rss, peak
+}
+
+// wasmMemories is the size (MiB) of each WebAssembly.Memory the page
+// holds, found through DevTools (Runtime.queryObjects).
+func wasmMemories(t *testing.T, v *webtest.Vault) []float64 {
+	proto, err := chromedp.Call(v.Ctx, runtime.Evaluate, runtime.EvaluateParams{Expression: "WebAssembly.Memory.prototype"})
+	if err != nil || proto.Result == nil {
+		t.Fatalf("WebAssembly.Memory.prototype: %v", err)
+	}
+	q, err := chromedp.Call(v.Ctx, runtime.QueryObjects, runtime.QueryObjectsParams{PrototypeObjectID: proto.Result.ObjectID})
+	if err != nil || q.Objects == nil {
+		t.Fatalf("Runtime.queryObjects: %v", err)
+	}
+	byValue := true
+	res, err := chromedp.Call(v.Ctx, runtime.CallFunctionOn, runtime.CallFunctionOnParams{ObjectID: q.Objects.ObjectID, ReturnByValue: &byValue,
+		FunctionDeclaration: "function() { return this.map((m) => m.buffer.byteLength / 1048576); }"})
+	if err != nil || res.Result == nil {
+		t.Fatalf("reading the memories' sizes: %v", err)
+	}
+	var out []float64
+	if err := json.Unmarshal(res.Result.Value, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // sampleMemory samples the RSS of b's largest renderer process (the
