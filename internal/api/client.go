@@ -237,15 +237,39 @@ func (c *Client) doHeader(ctx context.Context, timeout time.Duration, method, pa
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil
 	}
-	dec := json.NewDecoder(&limitedReader{r: resp.Body, n: answerLimit(path)})
-	if err := dec.Decode(out); err != nil {
-		if errors.Is(err, ErrAnswerTooLarge) {
-			return fmt.Errorf("the server at %s sent an answer to %s longer than the %d bytes it may be: %w", c.base.Host, path, answerLimit(path), err)
+	var src io.Reader = &limitedReader{r: resp.Body, n: answerLimit(path)}
+	if cr, ok := out.(*ChangesResponse); ok {
+		// A page of changes is read whole and decoded by
+		// decodeChangesFast when it is in the server's own form;
+		// otherwise by encoding/json as every other answer.
+		var buf bytes.Buffer
+		if n := resp.ContentLength; n > 0 && n <= answerLimit(path) {
+			buf.Grow(int(n) + 1)
 		}
-		return fmt.Errorf("the server at %s sent an unreadable answer: %v", c.base.Host, err)
+		if _, err := buf.ReadFrom(src); err != nil {
+			return c.answerError(path, err)
+		}
+		if decodeChangesFast(buf.Bytes(), cr) {
+			sanitizeAnswer(out)
+			return nil
+		}
+		*cr = ChangesResponse{}
+		src = &buf
+	}
+	if err := json.NewDecoder(src).Decode(out); err != nil {
+		return c.answerError(path, err)
 	}
 	sanitizeAnswer(out)
 	return nil
+}
+
+// answerError is the error for an answer to path that could not be read
+// or decoded.
+func (c *Client) answerError(path string, err error) error {
+	if errors.Is(err, ErrAnswerTooLarge) {
+		return fmt.Errorf("the server at %s sent an answer to %s longer than the %d bytes it may be: %w", c.base.Host, path, answerLimit(path), err)
+	}
+	return fmt.Errorf("the server at %s sent an unreadable answer: %v", c.base.Host, err)
 }
 
 // peerError is a sentinel error (ErrUnreachable, ErrFingerprint) said of

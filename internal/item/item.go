@@ -228,8 +228,11 @@ func (it *Item) Marshal() ([]byte, error) {
 // Unmarshal decodes and validates an item's JSON.
 func Unmarshal(b []byte) (*Item, error) {
 	it := new(Item)
-	if err := json.Unmarshal(b, it); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if !decodeFast(b, it) {
+		*it = Item{}
+		if err := json.Unmarshal(b, it); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	if err := it.Validate(); err != nil {
 		return nil, err

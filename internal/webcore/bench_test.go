@@ -2,7 +2,9 @@ package webcore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -148,4 +150,31 @@ func BenchmarkUnlock10k(b *testing.B) {
 		v.Close()
 	}
 	b.ReportMetric(float64(len(snap))/(1<<20), "MiB-stored")
+}
+
+// The list's rows, encoded by hand, read back as json.Marshal's do.
+func TestRowJSON(t *testing.T) {
+	rows := []ListItem{
+		{ID: "0b5f4e6c-8a1d-4c3b-9e2f-1a2b3c4d5e6f", Title: "Zebra Bank", Subtitle: "zed@example.org", Type: "login", Tags: []string{}, URL: "https://zebra-bank.example/?a=1&b=<2>", Modified: time.Date(2026, 12, 6, 23, 4, 5, 123456789, time.UTC)},
+		{Title: "quote \" back \\ slash\b\f\n\r\t\x00\x1f\x7f é😀 \u2028\u2029", Subtitle: "bad \xff\xfe utf-8 \xe2\x82", Type: "note", Tags: []string{"work", "<&>"}, Favorite: true, Modified: time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600))},
+		{Tags: nil, Modified: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, r := range rows {
+		var got, want ListItem
+		b := r.appendJSON(nil)
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q: %v", b, err)
+		}
+		ref, err := json.Marshal(&r)
+		if err != nil {
+			ref = r.appendJSON(nil) // a time json cannot write: only the rest is compared
+			got.Modified = time.Time{}
+		}
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("row %q reads as\n%#v, want\n%#v", b, got, want)
+		}
+	}
 }

@@ -1,11 +1,12 @@
 package webcore
 
 import (
-	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyhold/keyhold/internal/item"
 	"github.com/keyhold/keyhold/internal/vaultsync"
@@ -96,8 +97,87 @@ func newIndexed(e Entry) *indexed {
 	if len(it.URLs) > 0 {
 		x.row.URL = it.URLs[0]
 	}
-	x.json, _ = json.Marshal(&x.row) // plain strings, bools and a time: cannot fail
+	x.json = x.row.appendJSON(nil)
 	return x
+}
+
+// appendJSON appends the row as a JSON object, as json.Marshal would
+// write it but for the choice of escapes (the page parses it; every item
+// of a vault is encoded this way at unlock, and encoding/json's
+// reflection is slow in WebAssembly). TestRowJSON compares the two.
+func (r *ListItem) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, r.ID)
+	b = append(b, `,"title":`...)
+	b = appendJSONString(b, r.Title)
+	b = append(b, `,"subtitle":`...)
+	b = appendJSONString(b, r.Subtitle)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, r.Type)
+	b = append(b, `,"tags":`...)
+	if r.Tags == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, t := range r.Tags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, t)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"url":`...)
+	b = appendJSONString(b, r.URL)
+	b = append(b, `,"favorite":`...)
+	b = strconv.AppendBool(b, r.Favorite)
+	b = append(b, `,"modified":`...)
+	if m, err := r.Modified.MarshalJSON(); err == nil {
+		b = append(b, m...)
+	} else {
+		b = append(b, "null"...) // a year json cannot write either
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string: quote, backslash and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD (as
+// encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // Rows is what list returns: the rows in list order. Each row was

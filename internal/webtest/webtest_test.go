@@ -4,6 +4,7 @@ package webtest
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/png"
@@ -117,7 +118,19 @@ func TestSignInWithTypedCode(t *testing.T) {
 		t.Run(fmt.Sprintf("%dx%d", vp.Width, vp.Height), func(t *testing.T) {
 			v := e.Open(t, vp)
 			v.Screenshot(fmt.Sprintf("sign-in-%d", vp.Width))
-			v.SignInWithCode(d.Kit, Password, false)
+			// Reading the kit (when the code field loses the focus, with
+			// a request to the server) shows which server it names: that
+			// must not move "Sign in", or a click on it while the kit is
+			// read lands beside it and is lost.
+			signIn := v.Button("Sign in")
+			before := buttonTop(t, signIn)
+			v.SetupCodeField().Fill(d.Kit)
+			v.PasswordField().Focus()
+			v.WaitKitRead()
+			if after := buttonTop(t, signIn); after != before {
+				t.Errorf("reading the kit moved \"Sign in\" from y=%v to y=%v", before, after)
+			}
+			v.SubmitPassword(Password, false)
 			v.WaitUnlocked()
 			v.Item("Zebra Bank")
 			v.Item("Quokka plans")
@@ -133,6 +146,17 @@ func TestSignInWithTypedCode(t *testing.T) {
 	if got := browserDevices(t, d, "typed"); len(got) != 2 {
 		t.Errorf("the CLI lists %d browser devices after two sign-ins, want 2: %+v", len(got), d.Devices(t))
 	}
+}
+
+// buttonTop is the top of el on the page (not the window: scrolling
+// does not change it).
+func buttonTop(t *testing.T, el *browsertest.Element) float64 {
+	t.Helper()
+	var y float64
+	if err := json.Unmarshal(el.Call(`function() { return this.getBoundingClientRect().top + window.scrollY; }`), &y); err != nil {
+		t.Fatal(err)
+	}
+	return y
 }
 
 func TestSignInWithKitPDF(t *testing.T) {

@@ -453,6 +453,7 @@ async function startEngine() {
   await app.engineReady;
   const st = await kh().start({ assets, origin: location.origin });
   app.started = true;
+  mark('ready');
   showVersion();
   return st;
 }
@@ -668,6 +669,9 @@ function forgetKitShown() {
   $('kit-summary').textContent = '';
 }
 
+// kitReading is the read of a kit in progress: its kitKey and promise.
+let kitReading = null;
+
 async function readKitFromInputs() {
   const key = kitKey();
   if (!key && app.kit && app.kit.key === 'camera') return true;
@@ -678,6 +682,20 @@ async function readKitFromInputs() {
     return false;
   }
   if (app.kit && app.kit.key === key) return true;
+  // The field's change event may have started reading this kit already
+  // (it asks the server for the account's settings): wait for that read
+  // rather than starting a second one.
+  if (kitReading && kitReading.key === key) return kitReading.done;
+  const done = readKit(key);
+  kitReading = { key, done };
+  try {
+    return await done;
+  } finally {
+    if (kitReading && kitReading.done === done) kitReading = null;
+  }
+}
+
+async function readKit(key) {
   if (!(await engineStarted())) return false;
   const file = $('kit-file').files[0];
   try {
