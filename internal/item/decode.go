@@ -57,6 +57,9 @@ func decodeFast(b []byte, it *Item) bool {
 		case "favorite":
 			bit = 1 << 7
 			it.Favorite, ok = d.bool()
+		case "match":
+			bit = 1 << 11
+			it.Match, ok = d.str()
 		case "created":
 			bit = 1 << 8
 			ok = d.time(&it.Created)

@@ -22,6 +22,7 @@ func decodeSeeds(t testing.TB) [][]byte {
 		it.Tags = []string{"work", title}
 		it.Notes = "notes\r\n" + title
 		it.Favorite = i%2 == 0
+		it.Match = []string{"", MatchDomain, MatchHost}[i%3]
 		if i == 3 {
 			tr := now.Add(time.Hour)
 			it.Trashed = &tr
