@@ -24,8 +24,10 @@ var (
 	// A statement that writes the items or history table.
 	rowWrite = regexp.MustCompile(`(?is)\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+["\x60]?(items|history)\b`)
 	// A write to a table named at run time ("INSERT INTO " + table, or
-	// fmt.Sprintf("INSERT INTO %s ...", table)).
-	dynWrite = regexp.MustCompile(`(?is)(^\s*(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s*$)|\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+%`)
+	// fmt.Sprintf("INSERT INTO %s ...", table)). The bare keyword must end
+	// in white space, as a fragment a table name is appended to does: the
+	// word "update" alone is an ordinary string (an operation's name).
+	dynWrite = regexp.MustCompile(`(?is)(^\s*(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+$)|\b(insert(\s+or\s+\w+)?\s+into|replace\s+into|update|delete\s+from)\s+%`)
 	// A function that writes: its name starts so.
 	writerFunc = regexp.MustCompile(`^(?i)(put|set|write|store|exec|insert|update|replace|delete)`)
 	// A statement that writes the meta table.
@@ -187,7 +189,9 @@ func TestScanSourceFinds(t *testing.T) {
 		"const j = \" FOR UPDATE\"\n" +
 		"var k = fmt.Sprintf(`DELETE FROM %s WHERE id = ?`, t)\n" +
 		"func l() { putMeta(ctx, tx, ledger.ManifestKey, b) }\n" +
-		"func m() { getMeta(ctx, tx, ledger.ManifestKey) }\n"
+		"func m() { getMeta(ctx, tx, ledger.ManifestKey) }\n" +
+		"const n = \"update\"\n" +
+		"var o = \"UPDATE \" + table\n"
 	offs, err := scanSource(token.NewFileSet(), "p/p.go", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +200,7 @@ func TestScanSourceFinds(t *testing.T) {
 	for _, o := range offs {
 		got = append(got, o.pos.String())
 	}
-	want := []string{"p/p.go:3:11", "p/p.go:4:11", "p/p.go:5:11", "p/p.go:6:11", "p/p.go:10:11", "p/p.go:12:21", "p/p.go:9:24", "p/p.go:13:29"}
+	want := []string{"p/p.go:3:11", "p/p.go:4:11", "p/p.go:5:11", "p/p.go:6:11", "p/p.go:10:11", "p/p.go:12:21", "p/p.go:16:9", "p/p.go:9:24", "p/p.go:13:29"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("offences at %v, want %v", got, want)
 	}
