@@ -147,6 +147,9 @@ func TestKitDownloadUnderPolicy(t *testing.T) {
 	v.WaitUnlocked()
 	v.FindAny("Account", "link").Click()
 	v.Button("Download recovery kit").Click()
+	// The first kit download loads the kit module and renders the PDF in
+	// WebAssembly: on a loaded 2-core machine that has taken over 20 s.
+	v.Timeout = 90 * time.Second
 	v.WaitText("Recovery kit downloaded")
 	v.ExpectClean(t)
 }
