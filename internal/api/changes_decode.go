@@ -3,13 +3,14 @@ package api
 import (
 	"encoding/base64"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/jsonscan"
 )
 
 // decodeChangesFast decodes a page of changes when it is in the form the
 // server writes (encoding/json's output for ChangesResponse): objects of
 // the types' own keys, exactly spelt, each once, of the expected JSON
-// types, strings without escapes, nothing after the page but white
+// types, base64 without escapes, nothing after the page but white
 // space. It reports false for anything else, leaving r partly filled;
 // the caller then decodes with encoding/json, the reference: whatever
 // decodeChangesFast accepts, a json.Decoder decodes to the same value
@@ -183,21 +184,13 @@ func (d *jsonReader) bool() (bool, bool) {
 // uint of bits: digits only, no leading zero, no fraction or exponent.
 func (d *jsonReader) uint(bits int) (uint64, bool) {
 	d.space()
-	start := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	n := d.i - start
-	if n == 0 || (n > 1 && d.b[start] == '0') {
+	digits, next, err := jsonscan.Integer(d.b, d.i)
+	if err != nil {
 		return 0, false
 	}
-	if d.i < len(d.b) {
-		switch d.b[d.i] {
-		case '.', 'e', 'E':
-			return 0, false
-		}
-	}
-	v, err := strconv.ParseUint(string(d.b[start:d.i]), 10, bits)
+	d.i = next
+	// ParseUint refuses the minus sign.
+	v, err := strconv.ParseUint(string(digits), 10, bits)
 	return v, err == nil
 }
 
@@ -221,12 +214,16 @@ func (d *jsonReader) raw() ([]byte, bool) {
 	return nil, false
 }
 
+// str reads a string as encoding/json does, refusing what it would
+// repair rather than read (invalid UTF-8, a lone surrogate escape).
 func (d *jsonReader) str() (string, bool) {
-	s, ok := d.raw()
-	if !ok || !utf8.Valid(s) {
+	d.space()
+	s, next, err := jsonscan.String(d.b, d.i)
+	if err != nil {
 		return "", false
 	}
-	return string(s), true
+	d.i = next
+	return s, true
 }
 
 func (d *jsonReader) key() (string, bool) {

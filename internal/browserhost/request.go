@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/jsonscan"
 )
 
 // Version is the protocol version this host speaks: the "v" of every
@@ -510,18 +511,12 @@ func (p *parser) lit(s string) bool {
 // int reads a JSON integer that is not negative and at most maxID. A
 // fraction or exponent is refused: "1.0" is not an id.
 func (p *parser) int() (int64, error) {
-	start := p.off
-	for p.off < len(p.b) && p.b[p.off] >= '0' && p.b[p.off] <= '9' {
-		p.off++
+	digits, next, err := jsonscan.Integer(p.b, p.off)
+	if err != nil {
+		return 0, err
 	}
-	digits := string(p.b[start:p.off])
-	if len(digits) > 1 && digits[0] == '0' {
-		return 0, errors.New("leading zero")
-	}
-	if c := p.peek(); c == '.' || c == 'e' || c == 'E' {
-		return 0, errors.New("not an integer")
-	}
-	n, err := strconv.ParseInt(digits, 10, 64)
+	p.off = next
+	n, err := strconv.ParseInt(string(digits), 10, 64)
 	if err != nil || n > maxID {
 		return 0, errors.New("integer too large")
 	}
@@ -560,109 +555,15 @@ func (p *parser) strList() ([][]byte, error) {
 	}
 }
 
-// rawLen is the length of the string that starts at p.off (after its
-// opening quote) as written, escapes and all; the decoded string is never
-// longer. It is -1 for a string that does not end.
-func (p *parser) rawLen() int {
-	for i := p.off; i < len(p.b); i++ {
-		switch p.b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i - p.off
-		}
-	}
-	return -1
-}
-
 // str reads a JSON string into a new byte slice, allocated once at its
 // final capacity: growing it would leave stale copies of a password
-// behind in memory.
+// behind in memory. On an error it returns nil, the partial string
+// already cleared.
 func (p *parser) str() ([]byte, error) {
-	p.off++ // the opening quote
-	n := p.rawLen()
-	if n < 0 {
-		return nil, errors.New("unterminated string")
+	out, next, err := jsonscan.Bytes(p.b, p.off)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]byte, 0, n)
-	for {
-		if p.off >= len(p.b) {
-			return out, errors.New("unterminated string")
-		}
-		c := p.b[p.off]
-		switch {
-		case c == '"':
-			p.off++
-			return out, nil
-		case c < 0x20:
-			return out, errors.New("control character in a string")
-		case c != '\\':
-			out = append(out, c)
-			p.off++
-			continue
-		}
-		if p.off+1 >= len(p.b) {
-			return out, errors.New("unterminated string")
-		}
-		e := p.b[p.off+1]
-		p.off += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok {
-				return out, errors.New(`malformed \u escape`)
-			}
-			if utf16.IsSurrogate(r) {
-				// Only a high surrogate followed by an escaped low one
-				// makes a character.
-				var r2 rune
-				if r < 0xdc00 && p.lit(`\u`) {
-					r2, ok = p.hex4()
-				} else {
-					ok = false
-				}
-				if r = utf16.DecodeRune(r, r2); !ok || r == utf8.RuneError {
-					return out, errors.New("lone surrogate in a string")
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return out, errors.New("unknown escape in a string")
-		}
-	}
-}
-
-func (p *parser) hex4() (rune, bool) {
-	if len(p.b)-p.off < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range p.b[p.off : p.off+4] {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(d)
-	}
-	p.off += 4
-	return r, true
+	p.off = next
+	return out, nil
 }

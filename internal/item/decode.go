@@ -3,7 +3,8 @@ package item
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/jsonscan"
 )
 
 // decodeFast decodes b into it when b is an item in the form Marshal
@@ -159,107 +160,25 @@ func (d *decoder) bool() (bool, bool) {
 // fraction, no exponent.
 func (d *decoder) int() (int, bool) {
 	d.space()
-	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
-	}
-	digits := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	n := d.i - digits
-	if n == 0 || (n > 1 && d.b[digits] == '0') {
+	digits, next, err := jsonscan.Integer(d.b, d.i)
+	if err != nil {
 		return 0, false
 	}
-	if d.i < len(d.b) {
-		switch d.b[d.i] {
-		case '.', 'e', 'E':
-			return 0, false
-		}
-	}
-	v, err := strconv.Atoi(string(d.b[start:d.i]))
+	d.i = next
+	v, err := strconv.Atoi(string(digits))
 	return v, err == nil
 }
 
-// str reads a string: valid UTF-8, no control characters, escapes other
-// than \u of a surrogate (which encoding/json pairs or replaces).
+// str reads a string as encoding/json does, refusing what it would
+// repair rather than read (invalid UTF-8, a lone surrogate escape).
 func (d *decoder) str() (string, bool) {
-	if !d.byte('"') {
+	d.space()
+	s, next, err := jsonscan.String(d.b, d.i)
+	if err != nil {
 		return "", false
 	}
-	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			s := d.b[start:d.i]
-			d.i++
-			if !utf8.Valid(s) {
-				return "", false
-			}
-			return string(s), true
-		case c == '\\':
-			return d.escaped(start)
-		case c < 0x20:
-			return "", false
-		}
-		d.i++
-	}
-	return "", false
-}
-
-// escaped goes on reading a string that has an escape at d.i.
-func (d *decoder) escaped(start int) (string, bool) {
-	out := append(make([]byte, 0, d.i-start+16), d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			if !utf8.Valid(out) {
-				return "", false
-			}
-			return string(out), true
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			out = append(out, c)
-			d.i++
-			continue
-		}
-		if d.i+1 >= len(d.b) {
-			return "", false
-		}
-		e := d.b[d.i+1]
-		d.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			if len(d.b)-d.i < 4 {
-				return "", false
-			}
-			r, err := strconv.ParseUint(string(d.b[d.i:d.i+4]), 16, 32)
-			if err != nil || (r >= 0xd800 && r < 0xe000) {
-				return "", false
-			}
-			d.i += 4
-			out = utf8.AppendRune(out, rune(r))
-		default:
-			return "", false
-		}
-	}
-	return "", false
+	d.i = next
+	return s, true
 }
 
 func (d *decoder) strs() ([]string, bool) {

@@ -29,12 +29,13 @@ var clientPackages = []struct {
 	path     string // relative to the module
 	runTests bool
 }{
-	{"internal/keys", true},   // key derivation, the Secret Key, sealing
-	{"internal/format", true}, // envelopes, items, manifest: the known-answer vectors
-	{"internal/item", true},   // the item model
-	{"internal/merge", true},  // the merge rules
-	{"internal/pake", true},   // OPAQUE login
-	{"internal/api", true},    // the wire types the sync client speaks
+	{"internal/keys", true},     // key derivation, the Secret Key, sealing
+	{"internal/format", true},   // envelopes, items, manifest: the known-answer vectors
+	{"internal/item", true},     // the item model
+	{"internal/jsonscan", true}, // JSON strings and integers for item's and api's fast paths
+	{"internal/merge", true},    // the merge rules
+	{"internal/pake", true},     // OPAQUE login
+	{"internal/api", true},      // the wire types the sync client speaks
 	{"internal/strength", false},
 	{"internal/gen", true},         // the password and passphrase generator
 	{"internal/kit", false},        // the kit's QR code and PDF, written and read
