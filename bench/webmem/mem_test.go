@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package webmem breaks the web vault tab's memory down, for
 // docs/BENCHMARKS.md "Web vault": it opens the page in a fresh Chromium,
 // waits until the engine is started (the keyhold:ready mark) and logs,
