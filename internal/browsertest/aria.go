@@ -39,15 +39,41 @@ var errNotFound = errors.New("no such element")
 // (not hidden) with the role and the accessible name. An empty role
 // matches any role; an empty name any name.
 func (p *Page) Query(role, name string) ([]*Element, error) {
-	return chromedp.Run(p.Ctx, func(ctx context.Context, t *chromedp.Target) ([]*Element, error) {
-		doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: ptr[int64](0)})
-		if err != nil {
-			return nil, err
+	nodes, err := QueryAX(p.Ctx, 0, role, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Element
+	for _, n := range nodes {
+		out = append(out, &Element{p: p, Role: n.Role, Name: n.Name, backend: n.Backend})
+	}
+	return out, nil
+}
+
+// AXNode is a node of the accessibility tree that stands for a DOM node.
+type AXNode struct {
+	Role, Name string
+	Backend    cdp.BackendNodeID
+}
+
+// QueryAX lists the nodes under root (the document when root is 0) in
+// the target of ctx that are exposed to assistive technology (not
+// hidden) with the role and the accessible name. An empty role matches
+// any role; an empty name any name. Page.Query is built on it; it serves
+// harnesses that drive targets of their own (exttest).
+func QueryAX(ctx context.Context, root cdp.BackendNodeID, role, name string) ([]AXNode, error) {
+	return chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]AXNode, error) {
+		if root == 0 {
+			doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: ptr[int64](0)})
+			if err != nil {
+				return nil, err
+			}
+			root = doc.Root.BackendNodeID
 		}
 		// With a role, match the name here: Chromium's name filter misses
 		// some controls whose computed name is the one shown (a file
 		// input's).
-		params := accessibility.QueryAXTreeParams{BackendNodeID: doc.Root.BackendNodeID, Role: role}
+		params := accessibility.QueryAXTreeParams{BackendNodeID: root, Role: role}
 		if role == "" {
 			params.AccessibleName = name
 		}
@@ -55,16 +81,16 @@ func (p *Page) Query(role, name string) ([]*Element, error) {
 		if err != nil {
 			return nil, err
 		}
-		var out []*Element
+		var out []AXNode
 		for _, n := range res.Nodes {
 			if n.Ignored || n.BackendDOMNodeID == 0 {
 				continue
 			}
-			e := &Element{p: p, Role: axString(n.Role), Name: axString(n.Name), backend: n.BackendDOMNodeID}
-			if name != "" && e.Name != name {
+			a := AXNode{Role: axString(n.Role), Name: axString(n.Name), Backend: n.BackendDOMNodeID}
+			if name != "" && a.Name != name {
 				continue
 			}
-			out = append(out, e)
+			out = append(out, a)
 		}
 		return out, nil
 	})
@@ -163,8 +189,12 @@ func (p *Page) Text() string {
 	return p.bodyText()
 }
 
-func (p *Page) bodyText() string {
-	s, err := chromedp.Run(p.Ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+func (p *Page) bodyText() string { return VisibleText(p.Ctx) }
+
+// VisibleText is the visible text of the page in the target of ctx (or
+// why it could not be read).
+func VisibleText(ctx context.Context) string {
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	if err != nil {
 		return "(unreadable: " + err.Error() + ")"
 	}
@@ -174,14 +204,22 @@ func (p *Page) bodyText() string {
 // WaitText waits until the page's visible text contains s.
 func (p *Page) WaitText(s string) {
 	p.t.Helper()
-	deadline := time.Now().Add(p.timeout())
+	if err := WaitVisibleText(p.Ctx, s, p.timeout()); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// WaitVisibleText waits at most timeout until the VisibleText of the page
+// in the target of ctx contains s; the error says what it shows instead.
+func WaitVisibleText(ctx context.Context, s string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		text := p.bodyText()
+		text := VisibleText(ctx)
 		if strings.Contains(text, s) {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("the page did not show %q within %s; it shows:\n%s", s, p.timeout(), text)
+			return fmt.Errorf("the page did not show %q within %s; it shows:\n%s", s, timeout, text)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -213,6 +251,14 @@ func (e *Element) call(fn string, args ...any) (runtime.RemoteObject, error) {
 }
 
 func (e *Element) callOnce(fn string, args ...any) (runtime.RemoteObject, error) {
+	return CallOn(e.p.Ctx, e.backend, fn, args...)
+}
+
+// CallOn runs fn (a JavaScript function declaration) in the target of
+// ctx with this set to the DOM node and args (JSON values) as its
+// arguments, awaiting a promise, and returns its result by value. An
+// exception fn throws is the error.
+func CallOn(ctx context.Context, node cdp.BackendNodeID, fn string, args ...any) (runtime.RemoteObject, error) {
 	var cargs []*runtime.CallArgument
 	for _, a := range args {
 		b, err := json.Marshal(a)
@@ -221,8 +267,8 @@ func (e *Element) callOnce(fn string, args ...any) (runtime.RemoteObject, error)
 		}
 		cargs = append(cargs, &runtime.CallArgument{Value: b})
 	}
-	return chromedp.Run(e.p.Ctx, func(ctx context.Context, t *chromedp.Target) (runtime.RemoteObject, error) {
-		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: e.backend})
+	return chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) (runtime.RemoteObject, error) {
+		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: node})
 		if err != nil {
 			return runtime.RemoteObject{}, err
 		}

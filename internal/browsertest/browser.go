@@ -29,6 +29,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -69,7 +70,7 @@ type Browser struct {
 	dir         string // the profile directory
 	closeOnce   sync.Once
 	closeErr    error
-	output      *lockedBuffer
+	output      *LogBuffer
 	proxy       *proxy
 }
 
@@ -103,42 +104,23 @@ func Launch(path string, opts Options) (*Browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &lockedBuffer{}
+	out := &LogBuffer{}
 	px, err := startProxy()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	flags := []chromedp.ExecAllocatorOption{
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless,
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(dir),
-		chromedp.CombinedOutput(out),
+	// --headless stays ahead of the profile's switches, where it always
+	// stood: after them, the web vault's recovery kit download did not
+	// finish (webtest's TestKitDownloadUnderPolicy).
+	flags := append([]chromedp.ExecAllocatorOption{chromedp.Headless}, Flags(path, dir, out, opts.TrustSPKI)...)
+	flags = append(flags,
 		// Its crash handler and caches write under HOME: keep them in the
 		// profile directory, out of the user's home.
 		chromedp.Env("HOME="+dir, "XDG_CONFIG_HOME="+dir+"/config", "XDG_CACHE_HOME="+dir+"/cache"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-breakpad", true),
-		chromedp.Flag("disable-client-side-phishing-detection", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication"),
-		chromedp.Flag("disable-hang-monitor", true),
-		chromedp.Flag("disable-popup-blocking", true),
 		chromedp.Flag("disable-prompt-on-repost", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.Flag("use-mock-keychain", true),
 		chromedp.Flag("safebrowsing-disable-auto-update", true),
 		chromedp.Flag("enable-automation", true),
 		// Nothing reaches another host: a request to a third-party origin
@@ -149,14 +131,7 @@ func Launch(path string, opts Options) (*Browser, error) {
 		// proxy: it sees workers' and service workers' requests too.
 		chromedp.Flag("proxy-server", "http://"+px.addr()),
 		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
-	}
-	if os.Getuid() == 0 {
-		// Chromium's sandbox refuses to run as root (containers, CI).
-		flags = append(flags, chromedp.NoSandbox)
-	}
-	if len(opts.TrustSPKI) > 0 {
-		flags = append(flags, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(opts.TrustSPKI, ",")))
-	}
+	)
 	if opts.Camera != "" {
 		flags = append(flags,
 			chromedp.Flag("use-fake-ui-for-media-stream", true),
@@ -179,27 +154,54 @@ func Launch(path string, opts Options) (*Browser, error) {
 	return b, nil
 }
 
+// Flags are the switches every test browser starts with, whatever else
+// it is for: Chromium at path with the profile directory dir and its
+// output going to out; no first-run or default-browser prompts, a mock
+// keychain and a plain password store; none of its background services
+// (updates, sync, crash reports, pings) and no throttling of tabs in the
+// background; no sandbox as root (it refuses to run so); and trusting the
+// certificates whose SPKIHash is in trustSPKI. Launch adds to them, and
+// so does exttest's browser (a window, with the extension).
+func Flags(path, dir string, out io.Writer, trustSPKI []string) []chromedp.ExecAllocatorOption {
+	flags := []chromedp.ExecAllocatorOption{
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.CombinedOutput(out),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-client-side-phishing-detection", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("disable-hang-monitor", true),
+		chromedp.Flag("disable-popup-blocking", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.Flag("use-mock-keychain", true),
+	}
+	if os.Getuid() == 0 {
+		// Chromium's sandbox refuses to run as root (containers, CI).
+		flags = append(flags, chromedp.NoSandbox)
+	}
+	if len(trustSPKI) > 0 {
+		flags = append(flags, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(trustSPKI, ",")))
+	}
+	return flags
+}
+
 // Close stops the browser, kills every process still using its profile
 // directory and removes the directory. It may be called more than once.
 func (b *Browser) Close() error {
 	b.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		err := chromedp.Cancel(ctx)
-		cancel()
-		b.cancel()
-		b.allocCancel()
-		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			b.closeErr = err
-		}
-		// Child processes (zygote, GPU, network service) can outlive the
-		// main one for a moment: wait for them, then make sure.
-		deadline := time.Now().Add(5 * time.Second)
-		for len(ProcessesUsing(b.dir)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		for _, pid := range ProcessesUsing(b.dir) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
+		b.closeErr = Quit(b.ctx, b.cancel, b.allocCancel, b.dir)
 		for i := 0; i < 50; i++ {
 			if err := os.RemoveAll(b.dir); err == nil {
 				break
@@ -212,6 +214,31 @@ func (b *Browser) Close() error {
 		}
 	})
 	return b.closeErr
+}
+
+// Quit closes the browser whose first tab is ctx (waiting at most 10 s),
+// cancels that tab's context and the allocator's (cancel, allocCancel),
+// then waits at most 5 s for the processes using the profile directory
+// dir to end and kills those left: child processes (zygote, GPU, network
+// service) can outlive the main one for a moment. A close cut short by
+// its context is not an error.
+func Quit(ctx context.Context, cancel, allocCancel context.CancelFunc, dir string) error {
+	qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+	err := chromedp.Cancel(qctx)
+	qcancel()
+	cancel()
+	allocCancel()
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ProcessesUsing(dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, pid := range ProcessesUsing(dir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return err
 }
 
 // Hosts are the host:port pairs the browser connected to or tried to, in
@@ -323,12 +350,14 @@ func ServerCert(addr, fingerprint string) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-type lockedBuffer struct {
+// LogBuffer holds what a browser prints (CombinedOutput): safe for
+// concurrent writes, it keeps the first MiB, enough to diagnose a failure.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.buf.Len() > 1<<20 {
@@ -337,7 +366,7 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

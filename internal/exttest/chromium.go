@@ -4,14 +4,12 @@ package exttest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/chromedp/cdproto/target"
@@ -48,20 +46,15 @@ type Browser struct {
 	allocCancel context.CancelFunc
 	ctx         context.Context // the window's first tab
 	cancel      context.CancelFunc
-	output      *lockedBuffer
+	output      *browsertest.LogBuffer
 	closeOnce   sync.Once
 	window      string // the X window id of the browser window
 }
 
 // LaunchBrowser starts Chromium, with a window, for the whole test binary.
 func LaunchBrowser(o BrowserOptions) (*Browser, error) {
-	out := &lockedBuffer{}
-	flags := []chromedp.ExecAllocatorOption{
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.ExecPath(o.Chromium),
-		chromedp.UserDataDir(o.Profile),
-		chromedp.CombinedOutput(out),
+	out := &browsertest.LogBuffer{}
+	flags := append(browsertest.Flags(o.Chromium, o.Profile, out, o.TrustSPKI),
 		chromedp.Env(append(o.Env, "DISPLAY="+o.Display)...),
 		chromedp.WindowSize(1200, 900),
 		chromedp.Flag("window-position", "0,0"),
@@ -69,37 +62,13 @@ func LaunchBrowser(o BrowserOptions) (*Browser, error) {
 		chromedp.Flag("disable-extensions-except", o.Extension),
 		// Newer Chromium builds turn --load-extension off unless asked.
 		chromedp.Flag("disable-features", "DisableLoadExtensionCommandLineSwitch,Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,PasswordManagerOnboarding"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-breakpad", true),
-		chromedp.Flag("disable-client-side-phishing-detection", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("disable-hang-monitor", true),
-		chromedp.Flag("disable-popup-blocking", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.Flag("use-mock-keychain", true),
 		// Chromium's own password manager would offer to save too; the
 		// test is about the extension's.
 		chromedp.Flag("disable-save-password-bubble", true),
 		// Every name resolves to loopback: the test pages' made-up hosts
 		// reach the test server, and nothing leaves the machine.
 		chromedp.Flag("host-resolver-rules", "MAP * 127.0.0.1, EXCLUDE localhost"),
-	}
-	if os.Getuid() == 0 {
-		// Chromium's sandbox refuses to run as root (containers, CI).
-		flags = append(flags, chromedp.NoSandbox)
-	}
-	if len(o.TrustSPKI) > 0 {
-		flags = append(flags, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(o.TrustSPKI, ",")))
-	}
+	)
 	for k, v := range o.ExtraFlags {
 		flags = append(flags, chromedp.Flag(k, v))
 	}
@@ -271,21 +240,7 @@ func ppid(pid int) int {
 func (b *Browser) Close() error {
 	var closeErr error
 	b.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		err := chromedp.Cancel(ctx)
-		cancel()
-		b.cancel()
-		b.allocCancel()
-		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			closeErr = err
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for len(browsertest.ProcessesUsing(b.opts.Profile)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		for _, pid := range browsertest.ProcessesUsing(b.opts.Profile) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
+		closeErr = browsertest.Quit(b.ctx, b.cancel, b.allocCancel, b.opts.Profile)
 	})
 	return closeErr
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 )
 
 // Password is the vault password of every vault the harness makes.
@@ -136,24 +135,4 @@ func (k *Keyhold) AddLoginTOTP(title, username, password, totpSecret string, ext
 func (k *Keyhold) Field(title, name string) (string, error) {
 	out, err := k.Run(nil, "show", title, "--field", name)
 	return strings.TrimRight(out, "\n"), err
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 {
-		return len(p), nil // enough to diagnose a failure
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

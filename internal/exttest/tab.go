@@ -6,16 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyhold/keyhold/internal/browsertest"
 )
 
 // Tab drives one page (a tab, the popup, the options page) the way a
@@ -24,7 +22,7 @@ import (
 //
 // browsertest.Page does the same for pages in fresh browser contexts;
 // extensions do not run there, so the harness drives targets of the
-// default profile with this small copy of its finders.
+// default profile with browsertest's finders (QueryAX, CallOn).
 type Tab struct {
 	Ctx     context.Context
 	T       testing.TB
@@ -49,49 +47,16 @@ func (p *Tab) timeout() time.Duration {
 // query lists the unignored nodes with role and name under root (the
 // document when root is 0).
 func (p *Tab) query(root cdp.BackendNodeID, role, name string) ([]*Element, error) {
-	return chromedp.Run(p.Ctx, func(ctx context.Context, t *chromedp.Target) ([]*Element, error) {
-		if root == 0 {
-			doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: ptr[int64](0)})
-			if err != nil {
-				return nil, err
-			}
-			root = doc.Root.BackendNodeID
-		}
-		params := accessibility.QueryAXTreeParams{BackendNodeID: root, Role: role}
-		if role == "" {
-			params.AccessibleName = name
-		}
-		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, params)
-		if err != nil {
-			return nil, err
-		}
-		var out []*Element
-		for _, n := range res.Nodes {
-			if n.Ignored || n.BackendDOMNodeID == 0 {
-				continue
-			}
-			e := &Element{tab: p, Role: axString(n.Role), Name: axString(n.Name), backend: n.BackendDOMNodeID}
-			if name != "" && e.Name != name {
-				continue
-			}
-			out = append(out, e)
-		}
-		return out, nil
-	})
-}
-
-func axString(v *accessibility.Value) string {
-	if v == nil || len(v.Value) == 0 {
-		return ""
+	nodes, err := browsertest.QueryAX(p.Ctx, root, role, name)
+	if err != nil {
+		return nil, err
 	}
-	var s string
-	if json.Unmarshal(v.Value, &s) != nil {
-		return string(v.Value)
+	var out []*Element
+	for _, n := range nodes {
+		out = append(out, &Element{tab: p, Role: n.Role, Name: n.Name, backend: n.Backend})
 	}
-	return s
+	return out, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // Has reports whether an element with one of the roles and the name is
 // there now.
@@ -142,27 +107,13 @@ func (p *Tab) WaitGone(name string, roles ...string) {
 }
 
 // Text is the page's visible text.
-func (p *Tab) Text() string {
-	s, err := chromedp.Run(p.Ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-	if err != nil {
-		return "(unreadable: " + err.Error() + ")"
-	}
-	return s
-}
+func (p *Tab) Text() string { return browsertest.VisibleText(p.Ctx) }
 
 // WaitText waits until the page's visible text contains s.
 func (p *Tab) WaitText(s string) {
 	p.T.Helper()
-	deadline := time.Now().Add(p.timeout())
-	for {
-		text := p.Text()
-		if strings.Contains(text, s) {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.T.Fatalf("the page did not show %q within %s; it shows:\n%s", s, p.timeout(), text)
-		}
-		time.Sleep(40 * time.Millisecond)
+	if err := browsertest.WaitVisibleText(p.Ctx, s, p.timeout()); err != nil {
+		p.T.Fatal(err)
 	}
 }
 
@@ -225,25 +176,8 @@ func (e *Element) Has(name string, roles ...string) bool {
 // call runs fn (a JavaScript function declaration) with this = the
 // element and returns its JSON value.
 func (e *Element) call(fn string) (json.RawMessage, error) {
-	return chromedp.Run(e.tab.Ctx, func(ctx context.Context, t *chromedp.Target) (json.RawMessage, error) {
-		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: e.backend})
-		if err != nil {
-			return nil, err
-		}
-		res, err := cdp.Call(ctx, t, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
-			FunctionDeclaration: fn, ObjectID: obj.Object.ObjectID, ReturnByValue: ptr(true), AwaitPromise: ptr(true),
-		})
-		if err != nil {
-			return nil, err
-		}
-		if res.ExceptionDetails != nil {
-			return nil, fmt.Errorf("%s", res.ExceptionDetails.Text)
-		}
-		if res.Result == nil {
-			return nil, nil
-		}
-		return json.RawMessage(res.Result.Value), nil
-	})
+	r, err := browsertest.CallOn(e.tab.Ctx, e.backend, fn)
+	return json.RawMessage(r.Value), err
 }
 
 // Center scrolls the element into view and returns its centre.

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/browsertest"
 )
 
 // Display is a running Xvfb server: a screen that exists only in memory,
@@ -32,7 +34,7 @@ func StartXvfb(path string) (*Display, error) {
 	// fd 3 in the child is ExtraFiles[0].
 	cmd := exec.Command(path, "-displayfd", "3", "-screen", "0", "1280x960x24", "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{w}
-	var stderr lockedBuffer
+	var stderr browsertest.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		w.Close()
