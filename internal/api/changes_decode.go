@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"strconv"
 
 	"github.com/keyhold/keyhold/internal/jsonscan"
 )
@@ -17,16 +16,16 @@ import (
 // (FuzzDecodeChangesFast). A whole account is downloaded as such pages,
 // and in a browser's WebAssembly encoding/json takes a large share of it.
 func decodeChangesFast(b []byte, r *ChangesResponse) bool {
-	d := jsonReader{b: b}
-	if !d.byte('{') {
+	d := jsonReader{jsonscan.Cursor{B: b}}
+	if !d.Byte('{') {
 		return false
 	}
 	var seen uint8
 	for first := true; ; first = false {
-		if first && d.byte('}') {
-			return d.end()
+		if first && d.Byte('}') {
+			return d.End()
 		}
-		key, ok := d.key()
+		key, ok := d.Key()
 		if !ok {
 			return false
 		}
@@ -37,21 +36,21 @@ func decodeChangesFast(b []byte, r *ChangesResponse) bool {
 			r.Changes, ok = d.changes()
 		case "head":
 			bit = 2
-			r.Head, ok = d.uint(64)
+			r.Head, ok = d.Uint(64)
 		case "more":
 			bit = 4
-			r.More, ok = d.bool()
+			r.More, ok = d.Bool()
 		case "key_version":
 			bit = 8
 			var v uint64
-			v, ok = d.uint(32)
+			v, ok = d.Uint(32)
 			r.KeyVersion = uint32(v)
 		case "manifest":
 			bit = 16
 			r.Manifest, ok = d.bytes()
 		case "manifest_seq":
 			bit = 32
-			r.ManifestSeq, ok = d.uint(64)
+			r.ManifestSeq, ok = d.Uint(64)
 		default:
 			return false
 		}
@@ -59,19 +58,19 @@ func decodeChangesFast(b []byte, r *ChangesResponse) bool {
 			return false
 		}
 		seen |= bit
-		if d.byte(',') {
+		if d.Byte(',') {
 			continue
 		}
-		return d.byte('}') && d.end()
+		return d.Byte('}') && d.End()
 	}
 }
 
 func (d *jsonReader) changes() ([]Change, bool) {
-	if !d.byte('[') {
+	if !d.Byte('[') {
 		return nil, false
 	}
 	out := []Change{}
-	if d.byte(']') {
+	if d.Byte(']') {
 		return out, true
 	}
 	for {
@@ -80,24 +79,24 @@ func (d *jsonReader) changes() ([]Change, bool) {
 			return nil, false
 		}
 		out = append(out, c)
-		if d.byte(',') {
+		if d.Byte(',') {
 			continue
 		}
-		return out, d.byte(']')
+		return out, d.Byte(']')
 	}
 }
 
 func (d *jsonReader) change() (Change, bool) {
 	var c Change
-	if !d.byte('{') {
+	if !d.Byte('{') {
 		return c, false
 	}
 	var seen uint8
 	for first := true; ; first = false {
-		if first && d.byte('}') {
+		if first && d.Byte('}') {
 			return c, true
 		}
-		key, ok := d.key()
+		key, ok := d.Key()
 		if !ok {
 			return c, false
 		}
@@ -105,19 +104,19 @@ func (d *jsonReader) change() (Change, bool) {
 		switch key {
 		case "item_id":
 			bit = 1
-			c.ItemID, ok = d.str()
+			c.ItemID, ok = d.String()
 		case "seq":
 			bit = 2
-			c.Seq, ok = d.uint(64)
+			c.Seq, ok = d.Uint(64)
 		case "rev":
 			bit = 4
-			c.Rev, ok = d.uint(64)
+			c.Rev, ok = d.Uint(64)
 		case "box":
 			bit = 8
 			c.Box, ok = d.bytes()
 		case "deleted":
 			bit = 16
-			c.Deleted, ok = d.bool()
+			c.Deleted, ok = d.Bool()
 		default:
 			return c, false
 		}
@@ -125,113 +124,37 @@ func (d *jsonReader) change() (Change, bool) {
 			return c, false
 		}
 		seen |= bit
-		if d.byte(',') {
+		if d.Byte(',') {
 			continue
 		}
-		return c, d.byte('}')
+		return c, d.Byte('}')
 	}
 }
 
-// jsonReader reads JSON from b at i; every method skips the white space
-// before what it reads and reports false for anything it does not take.
+// jsonReader is the shared cursor with what only a page of changes
+// needs: raw strings and base64.
 type jsonReader struct {
-	b []byte
-	i int
-}
-
-func (d *jsonReader) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-func (d *jsonReader) byte(c byte) bool {
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == c {
-		d.i++
-		return true
-	}
-	return false
-}
-
-func (d *jsonReader) end() bool {
-	d.space()
-	return d.i == len(d.b)
-}
-
-func (d *jsonReader) literal(s string) bool {
-	d.space()
-	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
-		return false
-	}
-	d.i += len(s)
-	return true
-}
-
-func (d *jsonReader) bool() (bool, bool) {
-	if d.literal("true") {
-		return true, true
-	}
-	return false, d.literal("false")
-}
-
-// uint reads an unsigned integer as encoding/json reads one into a
-// uint of bits: digits only, no leading zero, no fraction or exponent.
-func (d *jsonReader) uint(bits int) (uint64, bool) {
-	d.space()
-	digits, next, err := jsonscan.Integer(d.b, d.i)
-	if err != nil {
-		return 0, false
-	}
-	d.i = next
-	// ParseUint refuses the minus sign.
-	v, err := strconv.ParseUint(string(digits), 10, bits)
-	return v, err == nil
+	jsonscan.Cursor
 }
 
 // raw reads a string without escapes or control characters and returns
 // its bytes (in b).
 func (d *jsonReader) raw() ([]byte, bool) {
-	if !d.byte('"') {
+	if !d.Byte('"') {
 		return nil, false
 	}
-	start := d.i
-	for d.i < len(d.b) {
-		switch c := d.b[d.i]; {
+	start := d.I
+	for d.I < len(d.B) {
+		switch c := d.B[d.I]; {
 		case c == '"':
-			d.i++
-			return d.b[start : d.i-1], true
+			d.I++
+			return d.B[start : d.I-1], true
 		case c == '\\' || c < 0x20:
 			return nil, false
 		}
-		d.i++
+		d.I++
 	}
 	return nil, false
-}
-
-// str reads a string as encoding/json does, refusing what it would
-// repair rather than read (invalid UTF-8, a lone surrogate escape).
-func (d *jsonReader) str() (string, bool) {
-	d.space()
-	s, next, err := jsonscan.String(d.b, d.i)
-	if err != nil {
-		return "", false
-	}
-	d.i = next
-	return s, true
-}
-
-func (d *jsonReader) key() (string, bool) {
-	k, ok := d.str()
-	if !ok || !d.byte(':') {
-		return "", false
-	}
-	return k, true
 }
 
 // bytes reads a []byte as encoding/json does: standard base64 in a

@@ -1,7 +1,6 @@
 package item
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/jsonscan"
@@ -16,17 +15,17 @@ import (
 // same Item (FuzzDecodeFast). Opening a vault decodes every item, and in
 // a browser's WebAssembly encoding/json's reflection takes most of that.
 func decodeFast(b []byte, it *Item) bool {
-	d := decoder{b: b}
-	if !d.byte('{') {
+	d := decoder{jsonscan.Cursor{B: b}}
+	if !d.Byte('{') {
 		return false
 	}
 	var seen uint16
-	if d.peek('}') {
-		d.i++
-		return d.end()
+	if d.Peek('}') {
+		d.I++
+		return d.End()
 	}
 	for {
-		key, ok := d.key()
+		key, ok := d.Key()
 		if !ok {
 			return false
 		}
@@ -34,15 +33,15 @@ func decodeFast(b []byte, it *Item) bool {
 		switch key {
 		case "v":
 			bit = 1 << 0
-			it.V, ok = d.int()
+			it.V, ok = d.Int()
 		case "type":
 			bit = 1 << 1
 			var s string
-			s, ok = d.str()
+			s, ok = d.String()
 			it.Type = Type(s)
 		case "title":
 			bit = 1 << 2
-			it.Title, ok = d.str()
+			it.Title, ok = d.String()
 		case "fields":
 			bit = 1 << 3
 			it.Fields, ok = d.fields()
@@ -51,16 +50,16 @@ func decodeFast(b []byte, it *Item) bool {
 			it.URLs, ok = d.strs()
 		case "notes":
 			bit = 1 << 5
-			it.Notes, ok = d.str()
+			it.Notes, ok = d.String()
 		case "tags":
 			bit = 1 << 6
 			it.Tags, ok = d.strs()
 		case "favorite":
 			bit = 1 << 7
-			it.Favorite, ok = d.bool()
+			it.Favorite, ok = d.Bool()
 		case "match":
 			bit = 1 << 11
-			it.Match, ok = d.str()
+			it.Match, ok = d.String()
 		case "created":
 			bit = 1 << 8
 			ok = d.time(&it.Created)
@@ -69,7 +68,7 @@ func decodeFast(b []byte, it *Item) bool {
 			ok = d.time(&it.Modified)
 		case "trashed":
 			bit = 1 << 10
-			if d.literal("null") {
+			if d.Literal("null") {
 				it.Trashed = nil
 			} else {
 				it.Trashed = new(time.Time)
@@ -84,151 +83,71 @@ func decodeFast(b []byte, it *Item) bool {
 			return false
 		}
 		seen |= bit
-		if d.peek(',') {
-			d.i++
+		if d.Peek(',') {
+			d.I++
 			continue
 		}
-		if !d.byte('}') {
+		if !d.Byte('}') {
 			return false
 		}
-		return d.end()
+		return d.End()
 	}
 }
 
-// decoder reads JSON from b at i; every method skips the white space
-// before what it reads and reports false for anything it does not take.
+// decoder is the shared cursor with what only an item needs: times,
+// fields and lists of strings.
 type decoder struct {
-	b []byte
-	i int
-}
-
-func (d *decoder) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-func (d *decoder) peek(c byte) bool {
-	d.space()
-	return d.i < len(d.b) && d.b[d.i] == c
-}
-
-func (d *decoder) byte(c byte) bool {
-	if !d.peek(c) {
-		return false
-	}
-	d.i++
-	return true
-}
-
-// end: nothing but white space is left.
-func (d *decoder) end() bool {
-	d.space()
-	return d.i == len(d.b)
-}
-
-func (d *decoder) literal(s string) bool {
-	d.space()
-	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
-		return false
-	}
-	d.i += len(s)
-	return true
-}
-
-func (d *decoder) key() (string, bool) {
-	k, ok := d.str()
-	if !ok || !d.byte(':') {
-		return "", false
-	}
-	return k, true
-}
-
-func (d *decoder) bool() (bool, bool) {
-	if d.literal("true") {
-		return true, true
-	}
-	return false, d.literal("false")
-}
-
-// int reads an integer as encoding/json reads one into an int: no
-// fraction, no exponent.
-func (d *decoder) int() (int, bool) {
-	d.space()
-	digits, next, err := jsonscan.Integer(d.b, d.i)
-	if err != nil {
-		return 0, false
-	}
-	d.i = next
-	v, err := strconv.Atoi(string(digits))
-	return v, err == nil
-}
-
-// str reads a string as encoding/json does, refusing what it would
-// repair rather than read (invalid UTF-8, a lone surrogate escape).
-func (d *decoder) str() (string, bool) {
-	d.space()
-	s, next, err := jsonscan.String(d.b, d.i)
-	if err != nil {
-		return "", false
-	}
-	d.i = next
-	return s, true
+	jsonscan.Cursor
 }
 
 func (d *decoder) strs() ([]string, bool) {
-	if !d.byte('[') {
+	if !d.Byte('[') {
 		return nil, false
 	}
 	out := []string{}
-	if d.byte(']') {
+	if d.Byte(']') {
 		return out, true
 	}
 	for {
-		s, ok := d.str()
+		s, ok := d.String()
 		if !ok {
 			return nil, false
 		}
 		out = append(out, s)
-		if d.byte(',') {
+		if d.Byte(',') {
 			continue
 		}
-		return out, d.byte(']')
+		return out, d.Byte(']')
 	}
 }
 
 // time reads a time as encoding/json does: the string, quotes included,
 // given to time.Time's UnmarshalJSON.
 func (d *decoder) time(t *time.Time) bool {
-	if !d.peek('"') {
+	if !d.Peek('"') {
 		return false
 	}
-	start := d.i
-	d.i++
-	for d.i < len(d.b) && d.b[d.i] != '"' {
-		if d.b[d.i] == '\\' || d.b[d.i] < 0x20 {
+	start := d.I
+	d.I++
+	for d.I < len(d.B) && d.B[d.I] != '"' {
+		if d.B[d.I] == '\\' || d.B[d.I] < 0x20 {
 			return false
 		}
-		d.i++
+		d.I++
 	}
-	if d.i == len(d.b) {
+	if d.I == len(d.B) {
 		return false
 	}
-	d.i++
-	return t.UnmarshalJSON(d.b[start:d.i]) == nil
+	d.I++
+	return t.UnmarshalJSON(d.B[start:d.I]) == nil
 }
 
 func (d *decoder) fields() ([]Field, bool) {
-	if !d.byte('[') {
+	if !d.Byte('[') {
 		return nil, false
 	}
 	out := []Field{}
-	if d.byte(']') {
+	if d.Byte(']') {
 		return out, true
 	}
 	for {
@@ -237,24 +156,24 @@ func (d *decoder) fields() ([]Field, bool) {
 			return nil, false
 		}
 		out = append(out, f)
-		if d.byte(',') {
+		if d.Byte(',') {
 			continue
 		}
-		return out, d.byte(']')
+		return out, d.Byte(']')
 	}
 }
 
 func (d *decoder) field() (Field, bool) {
 	var f Field
-	if !d.byte('{') {
+	if !d.Byte('{') {
 		return f, false
 	}
-	if d.byte('}') {
+	if d.Byte('}') {
 		return f, true
 	}
 	var seen uint8
 	for {
-		key, ok := d.key()
+		key, ok := d.Key()
 		if !ok {
 			return f, false
 		}
@@ -262,18 +181,18 @@ func (d *decoder) field() (Field, bool) {
 		switch key {
 		case "name":
 			bit = 1
-			f.Name, ok = d.str()
+			f.Name, ok = d.String()
 		case "kind":
 			bit = 2
 			var s string
-			s, ok = d.str()
+			s, ok = d.String()
 			f.Kind = Kind(s)
 		case "value":
 			bit = 4
-			f.Value, ok = d.str()
+			f.Value, ok = d.String()
 		case "custom":
 			bit = 8
-			f.Custom, ok = d.bool()
+			f.Custom, ok = d.Bool()
 		default:
 			return f, false
 		}
@@ -281,9 +200,9 @@ func (d *decoder) field() (Field, bool) {
 			return f, false
 		}
 		seen |= bit
-		if d.byte(',') {
+		if d.Byte(',') {
 			continue
 		}
-		return f, d.byte('}')
+		return f, d.Byte('}')
 	}
 }
