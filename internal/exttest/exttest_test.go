@@ -149,6 +149,14 @@ func (e *Env) waitFilled(t *testing.T, mark int, origin, field, value string) Re
 	return r
 }
 
+// waitLoginFilled waits until the page of origin held l's username in its
+// field "user" and l's password in its field "pass": a whole login filled.
+func (e *Env) waitLoginFilled(t *testing.T, mark int, origin string, l login) {
+	t.Helper()
+	e.waitFilled(t, mark, origin, "user", l.Username)
+	e.waitFilled(t, mark, origin, "pass", l.Password)
+}
+
 // waitAnyValue waits until field on a page of origin got a value, and
 // returns the report.
 func (e *Env) waitAnyValue(t *testing.T, mark int, origin, field string) Report {
@@ -314,8 +322,7 @@ func TestFillPlainLogin(t *testing.T) {
 	e.open(t, s.URL("plain.test", "/login.html"))
 	e.fillFromPopup(t, l)
 	origin := s.Origin("plain.test")
-	e.waitFilled(t, mark, origin, "user", l.Username)
-	e.waitFilled(t, mark, origin, "pass", l.Password)
+	e.waitLoginFilled(t, mark, origin, l)
 	// Frameworks listen for input and change events: both fired.
 	for _, kind := range []string{"input", "change"} {
 		if _, ok := s.WaitFor(mark, 5*time.Second, func(r Report) bool { return r.Kind == kind && r.Field == "pass" && r.Value == l.Password }); !ok {
@@ -336,8 +343,7 @@ func TestFillShortcut(t *testing.T) {
 	if err := e.Browser.Key("alt+shift+l"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFilled(t, mark, origin, "user", l.Username)
-	e.waitFilled(t, mark, origin, "pass", l.Password)
+	e.waitLoginFilled(t, mark, origin, l)
 }
 
 // TestKeyboardOnly: with the keyboard alone (real key presses), the
@@ -365,8 +371,7 @@ func TestKeyboardOnly(t *testing.T) {
 	if err := e.Browser.KeyFocused("Return"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFilled(t, mark, origin, "user", l.Username)
-	e.waitFilled(t, mark, origin, "pass", l.Password)
+	e.waitLoginFilled(t, mark, origin, l)
 }
 
 // TestFillTwoStepLogin: the username on the first page, the password on
@@ -406,8 +411,7 @@ func TestFillShadowDOM(t *testing.T) {
 			mark := s.Mark()
 			e.open(t, s.URL("shadow.test", c.page))
 			e.fillFromPopup(t, l)
-			e.waitFilled(t, mark, origin, "user", l.Username)
-			e.waitFilled(t, mark, origin, "pass", l.Password)
+			e.waitLoginFilled(t, mark, origin, l)
 		})
 	}
 }
@@ -451,8 +455,7 @@ func TestHiddenFieldsGetNothing(t *testing.T) {
 	mark := s.Mark()
 	e.open(t, s.URL("hidden.test", "/hidden.html"))
 	e.fillFromPopup(t, l)
-	e.waitFilled(t, mark, origin, "user", l.Username)
-	e.waitFilled(t, mark, origin, "pass", l.Password)
+	e.waitLoginFilled(t, mark, origin, l)
 	time.Sleep(300 * time.Millisecond)
 	var wrong []Report
 	for _, r := range s.Containing(mark, l.Username, l.Password) {
@@ -823,8 +826,7 @@ func TestLockedAsksForPassword(t *testing.T) {
 	pop.Find("Unlock", "button").Click()
 	pop.Candidate(l.Title).Find("Fill", "button").Click()
 	origin := s.Origin("locked.test")
-	e.waitFilled(t, mark, origin, "user", l.Username)
-	e.waitFilled(t, mark, origin, "pass", l.Password)
+	e.waitLoginFilled(t, mark, origin, l)
 	e.expectNothing(t, mark, Password)
 	if out, err := e.Keyhold.Run(nil, "status"); err != nil || !strings.Contains(out, "unlocked") {
 		t.Errorf("after unlocking in the browser the CLI's status is not unlocked (%v):\n%s", err, out)

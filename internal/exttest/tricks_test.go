@@ -135,8 +135,7 @@ func TestHiddenByTricksGetsNothing(t *testing.T) {
 			mark := s.Mark()
 			e.open(t, s.URL("hidden.test", "/covers.html?case="+c))
 			e.fillFromPopup(t, l)
-			e.waitFilled(t, mark, origin, "user", l.Username)
-			e.waitFilled(t, mark, origin, "pass", l.Password)
+			e.waitLoginFilled(t, mark, origin, l)
 		})
 	}
 }

@@ -15,6 +15,19 @@ import (
 	"github.com/keyhold/keyhold/internal/browsertest"
 )
 
+// signedInUnremembered opens a desktop browser signed in to the shared
+// security account with the typed setup code, not remembered, its vault
+// unlocked: where most of these tests start.
+func signedInUnremembered(t *testing.T) *Vault {
+	t.Helper()
+	e := env(t)
+	d := securityAccount(t, e)
+	v := e.Open(t, browsertest.Desktop)
+	v.SignInWithCode(d.Kit, Password, false)
+	v.WaitUnlocked()
+	return v
+}
+
 // securityAccount is the one account the tests of this file share: the
 // server limits how many accounts one address creates. Each test signs
 // in from a browser context of its own (a device of its own), revoked
@@ -124,11 +137,7 @@ func TestOneUnlockedTabPerBrowser(t *testing.T) {
 
 // The clipboard holding a copied password is cleared on Lock.
 func TestClipboardClearedOnLock(t *testing.T) {
-	e := env(t)
-	d := securityAccount(t, e)
-	v := e.Open(t, browsertest.Desktop)
-	v.SignInWithCode(d.Kit, Password, false)
-	v.WaitUnlocked()
+	v := signedInUnremembered(t)
 	v.Item("Zebra Bank").Click()
 	v.Button("Copy password").Click()
 	waitFor(t, "the clipboard to hold the password", func() bool { return v.Clipboard() == "zebra-secret-Pa55" })
@@ -140,11 +149,7 @@ func TestClipboardClearedOnLock(t *testing.T) {
 // Downloading the recovery kit (a blob: link) works under the policy,
 // with no violation.
 func TestKitDownloadUnderPolicy(t *testing.T) {
-	e := env(t)
-	d := securityAccount(t, e)
-	v := e.Open(t, browsertest.Desktop)
-	v.SignInWithCode(d.Kit, Password, false)
-	v.WaitUnlocked()
+	v := signedInUnremembered(t)
 	v.FindAny("Account", "link").Click()
 	v.Button("Download recovery kit").Click()
 	// The first kit download loads the kit module and renders the PDF in
@@ -161,11 +166,7 @@ func TestClipboardClearedWhenBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the clipboard is cleared after 30 s")
 	}
-	e := env(t)
-	d := securityAccount(t, e)
-	v := e.Open(t, browsertest.Desktop)
-	v.SignInWithCode(d.Kit, Password, false)
-	v.WaitUnlocked()
+	v := signedInUnremembered(t)
 	v.Item("Zebra Bank").Click()
 	v.Button("Copy password").Click()
 	waitFor(t, "the clipboard to hold the password", func() bool { return v.Clipboard() == "zebra-secret-Pa55" })
@@ -209,11 +210,7 @@ func TestLockSettingClamped(t *testing.T) {
 
 // The service worker caches only the page and the hashed files under /a/.
 func TestServiceWorkerCachesOnlyHashedFiles(t *testing.T) {
-	e := env(t)
-	d := securityAccount(t, e)
-	v := e.Open(t, browsertest.Desktop)
-	v.SignInWithCode(d.Kit, Password, false)
-	v.WaitUnlocked()
+	v := signedInUnremembered(t)
 	waitIn(t, v.Ctx, "the service worker to cache the app", `caches.keys().then(async (ks) => { let n = 0; for (const k of ks) n += (await (await caches.open(k)).keys()).length; return n > 3; })`)
 	paths := evalIn[[]string](t, v.Ctx, `caches.keys().then(async (ks) => { const out = []; for (const k of ks) for (const r of await (await caches.open(k)).keys()) out.push(new URL(r.url).pathname); return out; })`)
 	for _, p := range paths {
